@@ -1,0 +1,46 @@
+"""The `waymark` command line (DESIGN.md, "Command line")."""
+
+from __future__ import annotations
+
+import typer
+
+from bot.settings import Settings, SettingsError, load_settings
+
+app = typer.Typer(help="Waymark: careers journals, advice records and alumni destinations.", no_args_is_help=True)
+
+
+def settings_or_exit() -> Settings:
+    """Settings, or one clear line naming the bad variable and exit code 2."""
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        typer.echo(f"Configuration error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def run() -> None:
+    """Run every configured platform, the scheduler and the sender."""
+    from bot.runner import main
+
+    main(settings_or_exit())
+
+
+# Commands owned by other modules are registered below, each in its own file:
+#   init, import-roster, staff, codes, demo, chat -> bot/admin_cli.py
+#   campaign                                     -> bot/campaign_cli.py
+#   report                                       -> bot/report_cli.py
+def _register() -> None:
+    import importlib
+
+    for module in ("bot.admin_cli", "bot.campaign_cli", "bot.report_cli"):
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+            continue
+        mod.register(app)
+
+
+_register()

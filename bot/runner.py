@@ -1,0 +1,52 @@
+"""`waymark run`: one process with the HTTP server (web chat, Telegram webhook, Slack endpoint),
+the Telegram adapter, the scheduler and the outbox sender. Several may run against PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from bot.settings import Settings
+from handlers import Dispatcher
+from storage.db import make_engine
+from storage.migrate import upgrade
+
+log = logging.getLogger("waymark")
+
+
+async def serve(settings: Settings, stop: asyncio.Event) -> None:
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    dispatcher = Dispatcher(engine, settings)
+    # Each part starts here and returns an async "stop" callable; they stop in reverse order.
+    stoppers = []
+    from bot.http import start_http  # the one aiohttp server: web chat, webhooks
+
+    http_stop, http_app = await start_http(settings, dispatcher)
+    stoppers.append(http_stop)
+    if settings.telegram_bot_token:
+        from bot.telegram import start_telegram
+
+        stoppers.append(await start_telegram(settings, dispatcher, http_app))
+    from scheduler.service import start_background
+
+    stoppers.append(await start_background(settings, engine))
+    log.info("waymark running: http port %s, database %s", settings.http_port, engine.url.render_as_string())
+    await stop.wait()
+    for stopper in reversed(stoppers):
+        await stopper()
+    engine.dispose()
+
+
+def main(settings: Settings) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    async def _main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await serve(settings, stop)
+
+    asyncio.run(_main())

@@ -1,0 +1,119 @@
+"""Waymark's settings, read from the environment and a `.env` file.
+
+Names follow ../shared/DESIGN.md ("Configuration"); `.env.example` lists them all.
+A wrong value stops start-up with one line that names the variable.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from urllib.parse import urlparse
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+
+class SettingsError(Exception):
+    """A setting has a value Waymark cannot use; the message names the variable."""
+
+
+def _env(name: str) -> AliasChoices:
+    return AliasChoices(name, name.lower())
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
+
+    database_url: str = Field("sqlite:///waymark.db", validation_alias=_env("WAYMARK_DATABASE_URL"))
+    timezone: str = Field("Europe/London", validation_alias=_env("WAYMARK_TIMEZONE"))
+    encryption_key: str | None = Field(None, validation_alias=_env("WAYMARK_ENCRYPTION_KEY"))
+    school_name: str = Field("Waymark School", validation_alias=_env("WAYMARK_SCHOOL_NAME"))
+
+    min_age_telegram: int = Field(16, ge=0, le=30, validation_alias=_env("WAYMARK_MIN_AGE_TELEGRAM"))
+    min_age_slack: int = Field(16, ge=0, le=30, validation_alias=_env("WAYMARK_MIN_AGE_SLACK"))
+
+    telegram_bot_token: str | None = Field(None, validation_alias=_env("TELEGRAM_BOT_TOKEN"))
+    telegram_bot_username: str | None = Field(None, validation_alias=_env("TELEGRAM_BOT_USERNAME"))
+    telegram_api_base_url: str | None = Field(None, validation_alias=_env("TELEGRAM_API_BASE_URL"))
+    telegram_webhook_url: str | None = Field(None, validation_alias=_env("TELEGRAM_WEBHOOK_URL"))
+    telegram_webhook_secret: str | None = Field(None, validation_alias=_env("TELEGRAM_WEBHOOK_SECRET"))
+
+    slack_bot_token: str | None = Field(None, validation_alias=_env("SLACK_BOT_TOKEN"))
+    slack_signing_secret: str | None = Field(None, validation_alias=_env("SLACK_SIGNING_SECRET"))
+    slack_app_token: str | None = Field(None, validation_alias=_env("SLACK_APP_TOKEN"))
+    slack_api_base_url: str | None = Field(None, validation_alias=_env("SLACK_API_BASE_URL"))
+
+    http_host: str = Field("0.0.0.0", validation_alias=_env("WAYMARK_HTTP_HOST"))
+    http_port: int = Field(8080, ge=0, le=65535, validation_alias=_env("WAYMARK_HTTP_PORT"))
+    public_url: str = Field("http://localhost:8080", validation_alias=_env("WAYMARK_PUBLIC_URL"))
+
+    smtp_url: str | None = Field(None, validation_alias=_env("WAYMARK_SMTP_URL"))
+    mail_from: str | None = Field(None, validation_alias=_env("WAYMARK_MAIL_FROM"))
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        try:
+            url = make_url(value)
+        except ArgumentError as exc:
+            raise ValueError(f"not a database URL: {value!r}") from exc
+        if url.get_backend_name() not in {"sqlite", "postgresql"}:
+            raise ValueError("use a sqlite:/// or postgresql+psycopg:// URL")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}, e.g. Europe/London") from exc
+        return value
+
+    @field_validator(
+        "public_url", "telegram_api_base_url", "telegram_webhook_url", "slack_api_base_url", "smtp_url"
+    )
+    @classmethod
+    def _check_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        parsed = urlparse(value)
+        if not parsed.scheme or not parsed.netloc:
+            raise ValueError(f"not a URL: {value!r}")
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def min_age(self, platform: str) -> int:
+        """The minimum age for a platform; the school's own channels have none."""
+        return {"telegram": self.min_age_telegram, "slack": self.min_age_slack}.get(platform, 0)
+
+
+_ALIASES = {
+    name: (field.validation_alias.choices[0] if isinstance(field.validation_alias, AliasChoices) else name)
+    for name, field in Settings.model_fields.items()
+}
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings; raise SettingsError with one line naming the bad variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = str(error["loc"][0]) if error["loc"] else "?"
+        variable = _ALIASES.get(field, field.upper())
+        message = str(error["msg"]).removeprefix("Value error, ")
+        raise SettingsError(f"{variable}: {message}") from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

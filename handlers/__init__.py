@@ -1,0 +1,10 @@
+"""The conversations, platform-free: what a message means and what to answer.
+
+Importing this package registers every command and step; adapters call `Dispatcher.dispatch`.
+"""
+
+from handlers import common  # noqa: F401  (registers commands)
+from handlers.engine import Dispatcher, parse_command
+from handlers.types import Button, Incoming, Reply
+
+__all__ = ["Button", "Dispatcher", "Incoming", "Reply", "parse_command"]

@@ -1,0 +1,93 @@
+"""Commands everyone has: link, help, cancel, privacy, unlink."""
+
+from __future__ import annotations
+
+from handlers import texts
+from handlers.access import too_young_for
+from handlers.context import Context
+from handlers.menus import commands_for, main_menu
+from handlers.registry import command
+from handlers.types import Reply
+from storage import codes, identities
+from storage.models import Person, Role
+
+PLATFORM_NAMES = {"telegram": "Telegram", "slack": "Slack", "web": "the web chat", "console": "the terminal"}
+
+
+@command("start", roles={"anyone"}, summary="link this chat with your enrolment code", aliases=("link",))
+def start(ctx: Context) -> list[Reply]:
+    if ctx.person is not None:
+        if ctx.args:
+            return [Reply(texts.ALREADY_LINKED.format(name=ctx.person.given_name), buttons=main_menu(ctx))]
+        return [Reply(f"Hello again, {ctx.person.given_name}! What would you like to do?", buttons=main_menu(ctx))]
+    if not ctx.args:
+        return [Reply(texts.START_WITHOUT_CODE)]
+    return _redeem(ctx, ctx.args)
+
+
+def _redeem(ctx: Context, code: str) -> list[Reply]:
+    platform, key = ctx.incoming.platform, ctx.incoming.user_id
+    if identities.locked_until(ctx.session, platform, key, ctx.now):
+        return [Reply(texts.LOCKED_OUT)]
+    row = codes.find_valid(ctx.session, code, now=ctx.now)
+    person = ctx.session.get(Person, row.person_id) if row else None
+    if row is None or person is None:
+        locked = identities.record_wrong_code(ctx.session, platform, key, ctx.now)
+        return [Reply(texts.LOCKED_OUT if locked else texts.WRONG_CODE)]
+    min_age = ctx.settings.min_age(platform)
+    if too_young_for(person, min_age, ctx.now.date()):
+        # The code is left unused: it still works on the web chat.
+        return [
+            Reply(
+                texts.TOO_YOUNG.format(
+                    name=person.given_name,
+                    platform=PLATFORM_NAMES.get(platform, platform),
+                    age=min_age,
+                    url=ctx.settings.public_url,
+                )
+            )
+        ]
+    codes.mark_used(ctx.session, row, now=ctx.now)
+    identities.clear_wrong_codes(ctx.session, platform, key)
+    identities.link(ctx.session, person, platform, key, ctx.incoming.chat_id, ctx.now)
+    ctx.person = person
+    privacy = texts.PRIVACY_STAFF if person.role == Role.staff else texts.PRIVACY
+    greeting = f"Welcome to Waymark, {person.given_name}! You're linked now."
+    return [Reply(greeting), Reply(privacy), Reply(_what_you_can_do(ctx), buttons=main_menu(ctx))]
+
+
+def _what_you_can_do(ctx: Context) -> str:
+    lines = ["Here's what you can do (tap a button, or type the command):"]
+    lines += [f"/{c.name} - {c.summary}" for c in commands_for(ctx.roles) if c.name not in {"start"}]
+    return "\n".join(lines)
+
+
+@command("help", roles={"anyone"}, summary="what I can do here", menu_label="Help", order=900)
+def help_(ctx: Context) -> list[Reply]:
+    if ctx.person is None:
+        return [Reply(texts.START_WITHOUT_CODE + "\n\n/privacy - who can read what you write here")]
+    suffix = "\n\nYou're in the middle of something: answer the last question, or send /cancel to stop it." if ctx.state else ""
+    return [Reply(_what_you_can_do(ctx) + suffix, buttons=main_menu(ctx))]
+
+
+@command("cancel", roles={"anyone"}, summary="stop what you're doing", order=910)
+def cancel(ctx: Context) -> list[Reply]:
+    had_step = bool(ctx.state)
+    ctx.end()
+    return [Reply(texts.CANCELLED if had_step else texts.NOTHING_TO_CANCEL, buttons=main_menu(ctx))]
+
+
+@command("privacy", roles={"anyone"}, summary="who can read what you write here", order=920)
+def privacy(ctx: Context) -> list[Reply]:
+    staff = ctx.person is not None and ctx.person.role == Role.staff
+    return [Reply(texts.PRIVACY_STAFF if staff else texts.PRIVACY)]
+
+
+@command("unlink", roles={"anyone"}, summary="disconnect this chat account from you", order=930)
+def unlink(ctx: Context) -> list[Reply]:
+    if ctx.person is None:
+        return [Reply(texts.NOT_LINKED_UNLINK)]
+    identities.unlink(ctx.session, ctx.incoming.platform, ctx.incoming.user_id)
+    ctx.person = None
+    ctx.end()
+    return [Reply(texts.UNLINKED)]

@@ -1,0 +1,155 @@
+"""`dispatch`: one incoming message, one step of a conversation, one transaction, a list of replies.
+
+    adapter -> Incoming -> dispatch -> (dedupe, who is it, which step) -> handler -> [Reply] -> adapter
+
+Everything a step writes (journal, records, outbox rows, the next state, the processed update id)
+commits together or not at all.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import asdict
+from datetime import datetime
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from bot.settings import Settings
+from handlers import texts
+from handlers.context import Context
+from handlers.menus import main_menu
+from handlers.registry import ALIASES, COMMANDS, STATES
+from handlers.types import Incoming, Reply
+from storage import conversations, identities, transcript
+from storage.db import transaction
+from storage.models import Platform, School, utcnow
+
+log = logging.getLogger(__name__)
+
+MAX_TEXT = 4000
+# The school's own channels keep a transcript the page (or terminal) can show again.
+TRANSCRIBED = {Platform.web.value, Platform.console.value}
+
+
+def parse_command(raw: str | None) -> tuple[str, str] | None:
+    """'/Reflect@waymark_bot  Helped out' -> ('reflect', 'Helped out'); plain 'link CODE' too."""
+    if not raw:
+        return None
+    text = raw.strip()
+    if text.startswith("/"):
+        head, _, rest = text[1:].partition(" ")
+        name = head.split("@", 1)[0].lower()
+        return (name, rest.strip()) if name else None
+    head, _, rest = text.partition(" ")
+    if head.lower() in {"link", "start"} and rest.strip():
+        return head.lower(), rest.strip()
+    return None
+
+
+class Dispatcher:
+    """Holds the database and settings; `dispatch` is safe to call from many threads and processes."""
+
+    def __init__(self, engine: Engine, settings: Settings, clock: Callable[[], datetime] = utcnow) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.clock = clock
+
+    def dispatch(self, incoming: Incoming) -> list[Reply]:
+        if incoming.chat_type != "private":
+            # Nothing from a group is stored, not even the update id.
+            return [Reply(texts.PRIVATE_ONLY)]
+        try:
+            return self._dispatch(incoming)
+        except IntegrityError:
+            # Another process committed the same update first (or raced us to a unique key).
+            log.info("update %s:%s already handled elsewhere", incoming.platform, incoming.update_id)
+            return []
+        except OperationalError:
+            log.exception("database unavailable for %s", incoming.platform)
+            return [Reply(texts.TRY_AGAIN)]
+
+    def _dispatch(self, incoming: Incoming) -> list[Reply]:
+        now = self.clock()
+        with transaction(self.engine) as session:
+            if incoming.update_id is not None:
+                if conversations.already_processed(session, incoming.platform, incoming.update_id):
+                    return []
+                conversations.mark_processed(session, incoming.platform, incoming.update_id, now)
+            person = identities.person_for(session, incoming.platform, incoming.user_id)
+            school = session.get(School, person.school_id) if person else None
+            row = conversations.load(session, incoming.platform, incoming.user_id)
+            ctx = Context(
+                session=session,
+                settings=self.settings,
+                incoming=incoming,
+                person=person,
+                school=school,
+                now=now,
+                state=row.state,
+                data=conversations.decode(row),
+            )
+            replies = route(ctx)
+            conversations.save(session, row, ctx.state, ctx.data, now)
+            if incoming.platform in TRANSCRIBED:
+                _transcribe(ctx, replies)
+            return replies
+
+
+def route(ctx: Context) -> list[Reply]:
+    incoming = ctx.incoming
+    raw = incoming.button if incoming.button is not None else incoming.text
+    if raw is None or (incoming.attachment and not (incoming.text or "").strip()):
+        return [Reply(texts.TEXT_ONLY + _where_we_were(ctx))]
+    if len(raw) > MAX_TEXT:
+        return [Reply(texts.TOO_LONG.format(length=len(raw), limit=MAX_TEXT) + _where_we_were(ctx))]
+    parsed = parse_command(raw)
+    if parsed is not None:
+        name, args = parsed
+        name = ALIASES.get(name, name)
+        command = COMMANDS.get(name)
+        if command is None:
+            return [Reply(texts.UNKNOWN_COMMAND.format(name=name[:40]))]
+        if "anyone" not in command.roles and not (command.roles & ctx.roles):
+            return [Reply(texts.NOT_LINKED if ctx.person is None else texts.NOT_FOR_YOU)]
+        if name not in {"help", "privacy", "cancel"}:
+            ctx.end()  # a new command abandons the step in hand
+        ctx.args = args
+        return command.handler(ctx)
+    if ctx.person is None:
+        if ctx.text and _looks_like_code(ctx.text):
+            ctx.args = ctx.text
+            return COMMANDS["link"].handler(ctx)
+        return [Reply(texts.NOT_LINKED)]
+    if ctx.state:
+        step = STATES.get(ctx.state)
+        if step is not None:
+            return step(ctx)
+        ctx.end()  # a step from an older version of Waymark: start again
+    if incoming.button is not None:
+        return [Reply(texts.STALE_BUTTON, buttons=main_menu(ctx))]
+    return [Reply(texts.IDLE_HINT, buttons=main_menu(ctx))]
+
+
+def _looks_like_code(text: str) -> bool:
+    compact = "".join(ch for ch in text if ch.isalnum())
+    return len(text) <= 16 and len(compact) == 10 and " " not in text.strip()
+
+
+def _where_we_were(ctx: Context) -> str:
+    return texts.STILL_WAITING if ctx.state else ""
+
+
+def _transcribe(ctx: Context, replies: list[Reply]) -> None:
+    person_id = ctx.person.id if ctx.person else None
+    shown = ctx.incoming.text if ctx.incoming.button is None else ctx.incoming.button
+    if shown:
+        transcript.record(ctx.session, ctx.identity_key, person_id, "in", shown, ctx.now)
+    for reply in replies:
+        payload = {"buttons": [[asdict(b) for b in row] for row in reply.buttons]}
+        if reply.image is not None:
+            payload["image"] = reply.image_name
+        if reply.file is not None:
+            payload["file"] = reply.file_name
+        transcript.record(ctx.session, ctx.identity_key, person_id, "out", reply.text, ctx.now, payload)

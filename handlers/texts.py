@@ -1,0 +1,55 @@
+"""Words the engine and the shared commands say, in one place so they read as one voice."""
+
+PRIVATE_ONLY = (
+    "I only work in private chats, so nothing said in groups is kept. "
+    "Message me directly to use Waymark."
+)
+NOT_LINKED = (
+    "This chat isn't linked to anyone at school yet. Ask your tutor or the careers team for "
+    "an enrolment code, then send it to me like this: /start ABCDE-23456"
+)
+NOT_FOR_YOU = "That isn't something you can do here. Send /help to see what you can do."
+UNKNOWN_COMMAND = "I don't know the command /{name}. Send /help to see what I can do."
+TEXT_ONLY = "I can only read text messages, so I couldn't use that. Please type your answer instead."
+TOO_LONG = (
+    "That message is {length:,} characters long and I can keep up to {limit:,} at a time. "
+    "Please send it in shorter parts."
+)
+STILL_WAITING = " Nothing you entered so far is lost: I'm still waiting for your answer to the last question."
+TRY_AGAIN = "Sorry, I couldn't save that just now. Nothing was lost; please send it again in a minute."
+IDLE_HINT = "What would you like to do? Pick something below, or send /help."
+STALE_BUTTON = "That button belongs to a conversation that has finished. Here is what you can do now:"
+CANCELLED = "OK, I've stopped that. Nothing from it was saved."
+NOTHING_TO_CANCEL = "There was nothing to stop."
+
+WRONG_CODE = (
+    "That code didn't work. Check it and try again, or ask your tutor or the careers team for a new one."
+)
+LOCKED_OUT = (
+    "Too many codes that didn't work. Please wait 15 minutes, then try again, "
+    "or ask your tutor or the careers team for help."
+)
+ALREADY_LINKED = (
+    "This chat is already linked to you, {name}. To link it to someone else, send /unlink first."
+)
+TOO_YOUNG = (
+    "Thanks, {name}! {platform} is only for people aged {age} and over, so I can't link you here. "
+    "You can use Waymark on the school's web chat instead: {url} and your code still works there."
+)
+PRIVACY = (
+    "Who can read what you write here: your tutors and the school's careers team. "
+    "If something you write makes us worried about your safety, it is passed to the school's "
+    "safeguarding lead. Staff notes marked private are for staff only. "
+    "You can see your own record at any time with /record, and ask the careers team for a copy of it."
+)
+PRIVACY_STAFF = (
+    "What you write here is kept in the school's careers records. Advice and agreed actions are "
+    "shown to the pupil; staff-only notes are encrypted and shown to staff only. Every time you "
+    "open a pupil's record it is written to the audit log."
+)
+UNLINKED = "Done: this chat is no longer linked to you. To link it again, send /start with a new code."
+NOT_LINKED_UNLINK = "This chat isn't linked to anyone, so there's nothing to unlink."
+START_WITHOUT_CODE = (
+    "Hello! I'm Waymark, the school's careers journal. To start, send me the enrolment code your "
+    "tutor or the careers team gave you, like this: /start ABCDE-23456"
+)

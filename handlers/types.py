@@ -1,0 +1,38 @@
+"""The neutral messages every channel speaks: an `Incoming` in, a list of `Reply` out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One update from any platform, as the conversations see it."""
+
+    platform: str  # storage.models.Platform value
+    chat_id: str
+    user_id: str
+    text: str | None = None
+    button: str | None = None  # the data of a pressed button
+    update_id: str | None = None  # the platform's id, for dropping redeliveries
+    chat_type: str = "private"  # private | group | channel
+    attachment: str | None = None  # photo, sticker, voice, document... (we only read text)
+
+
+@dataclass(frozen=True)
+class Button:
+    label: str
+    data: str
+
+
+@dataclass
+class Reply:
+    """Something to show: text, optional rows of buttons, an image or a file."""
+
+    text: str = ""
+    buttons: list[list[Button]] = field(default_factory=list)
+    image: bytes | None = None
+    image_name: str = "chart.png"
+    file: bytes | None = None
+    file_name: str = "record.csv"
+    file_type: str = "text/csv"

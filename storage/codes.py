@@ -1,0 +1,75 @@
+"""One-time enrolment codes: easy to type on a phone, unguessable, single-use, stored only as a hash."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlmodel import Session, col, select, update
+
+from storage.models import EnrolmentCode, Person, utcnow
+
+# No 0/O, 1/I/l: 31 symbols. Ten of them carry 10 * log2(31) = 49.5 bits.
+ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+CODE_LENGTH = 10
+DEFAULT_DAYS = 30
+
+
+def new_code() -> str:
+    return "".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def normalise(code: str) -> str:
+    """What people type: any case, with or without spaces and dashes."""
+    return "".join(ch for ch in code.upper() if ch.isalnum())
+
+
+def code_hash(code: str) -> str:
+    return hashlib.sha256(normalise(code).encode()).hexdigest()
+
+
+def pretty(code: str) -> str:
+    """Shown as XXXXX-XXXXX; the dash is optional when typed."""
+    return f"{code[:5]}-{code[5:]}"
+
+
+@dataclass(frozen=True)
+class IssuedCode:
+    person: Person
+    code: str
+    expires_at: datetime
+
+
+def issue(session: Session, person: Person, *, days: int = DEFAULT_DAYS, now: datetime | None = None) -> IssuedCode:
+    """A new code for this person; their older unused codes stop working."""
+    now = now or utcnow()
+    assert person.id is not None
+    session.exec(
+        update(EnrolmentCode)
+        .where(col(EnrolmentCode.person_id) == person.id)
+        .where(col(EnrolmentCode.used_at).is_(None))
+        .where(col(EnrolmentCode.revoked_at).is_(None))
+        .values(revoked_at=now)
+    )
+    code = new_code()
+    expires = now + timedelta(days=days)
+    session.add(EnrolmentCode(person_id=person.id, code_hash=code_hash(code), created_at=now, expires_at=expires))
+    return IssuedCode(person=person, code=code, expires_at=expires)
+
+
+def find_valid(session: Session, code: str, *, now: datetime | None = None) -> EnrolmentCode | None:
+    """The usable code row for what was typed, or None for wrong, used, revoked or expired."""
+    now = now or utcnow()
+    if not code.strip():
+        return None
+    row = session.exec(select(EnrolmentCode).where(EnrolmentCode.code_hash == code_hash(code))).first()
+    if row is None or row.used_at is not None or row.revoked_at is not None or row.expires_at <= now:
+        return None
+    return row
+
+
+def mark_used(session: Session, row: EnrolmentCode, *, now: datetime | None = None) -> None:
+    row.used_at = now or utcnow()
+    session.add(row)

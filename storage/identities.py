@@ -1,0 +1,92 @@
+"""Chat accounts linked to people, and the lockout for wrong enrolment codes."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlmodel import Session, select
+
+from storage.models import ChatIdentity, LinkAttempt, Person
+
+MAX_WRONG_CODES = 5
+LOCKOUT = timedelta(minutes=15)
+
+
+def find(session: Session, platform: str, external_id: str) -> ChatIdentity | None:
+    return session.exec(
+        select(ChatIdentity).where(ChatIdentity.platform == platform, ChatIdentity.external_id == external_id)
+    ).first()
+
+
+def person_for(session: Session, platform: str, external_id: str) -> Person | None:
+    identity = find(session, platform, external_id)
+    return session.get(Person, identity.person_id) if identity else None
+
+
+def link(session: Session, person: Person, platform: str, external_id: str, chat_id: str, now: datetime) -> ChatIdentity:
+    assert person.id is not None
+    identity = ChatIdentity(
+        platform=platform, external_id=external_id, chat_id=chat_id, person_id=person.id, linked_at=now
+    )
+    session.add(identity)
+    return identity
+
+
+def unlink(session: Session, platform: str, external_id: str) -> bool:
+    identity = find(session, platform, external_id)
+    if identity is None:
+        return False
+    session.delete(identity)
+    return True
+
+
+def identities_of(session: Session, person_id: int) -> list[ChatIdentity]:
+    return list(session.exec(select(ChatIdentity).where(ChatIdentity.person_id == person_id)).all())
+
+
+def mark_unreachable(session: Session, platform: str, chat_id: str, reason: str, now: datetime) -> int:
+    """Blocked the bot, chat not found...: the outbox stops trying this account."""
+    rows = session.exec(
+        select(ChatIdentity).where(ChatIdentity.platform == platform, ChatIdentity.chat_id == chat_id)
+    ).all()
+    for identity in rows:
+        identity.unreachable_at = now
+        identity.unreachable_reason = reason
+        session.add(identity)
+    return len(rows)
+
+
+def _attempt(session: Session, platform: str, key: str) -> LinkAttempt:
+    row = session.exec(
+        select(LinkAttempt).where(LinkAttempt.platform == platform, LinkAttempt.external_id == key)
+    ).first()
+    return row or LinkAttempt(platform=platform, external_id=key)
+
+
+def locked_until(session: Session, platform: str, key: str, now: datetime) -> datetime | None:
+    """When the lockout for this account (or web client) ends, if it is locked now."""
+    row = _attempt(session, platform, key)
+    if row.locked_until is not None and row.locked_until > now:
+        return row.locked_until
+    return None
+
+
+def record_wrong_code(session: Session, platform: str, key: str, now: datetime) -> bool:
+    """Count a wrong code; True when this one locks the account out."""
+    row = _attempt(session, platform, key)
+    if row.locked_until is not None and row.locked_until <= now:
+        row.failures = 0  # the last lockout is over: start counting again
+        row.locked_until = None
+    row.failures += 1
+    row.first_failure_at = row.first_failure_at or now
+    locked = row.failures >= MAX_WRONG_CODES
+    if locked:
+        row.locked_until = now + LOCKOUT
+    session.add(row)
+    return locked
+
+
+def clear_wrong_codes(session: Session, platform: str, key: str) -> None:
+    row = _attempt(session, platform, key)
+    if row.id is not None:
+        session.delete(row)

@@ -1,0 +1,340 @@
+"""Waymark's tables (SQLModel).
+
+Every person belongs to one school, and every query filters by it. Times are aware UTC datetimes
+(`utcnow()`; SQLModel's UTCDateTime refuses naive ones); dates are plain dates. Enumerations are stored as short strings so that SQLite and
+PostgreSQL hold the same values and migrations stay simple.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from enum import StrEnum
+
+from sqlalchemy import Column, Index, LargeBinary, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    """Aware UTC now: what every timestamp column holds."""
+    return datetime.now(UTC)
+
+
+class Role(StrEnum):
+    pupil = "pupil"
+    staff = "staff"
+    alumnus = "alumnus"
+
+
+class StaffRole(StrEnum):
+    tutor = "tutor"
+    leader = "leader"
+    dsl = "dsl"
+
+
+class PersonStatus(StrEnum):
+    active = "active"  # on roll / employed
+    missing = "missing"  # absent from the latest roster import; never deleted
+    left = "left"  # an alumnus
+
+
+class Platform(StrEnum):
+    web = "web"
+    telegram = "telegram"
+    slack = "slack"
+    console = "console"
+    email = "email"
+
+
+class School(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str
+    # Comma-separated skills framework; empty means the default Skills Builder eight.
+    skills: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    # Term dates and holidays the school sets, as "YYYY-MM-DD..YYYY-MM-DD" lines (holidays only).
+    holidays: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Person(SQLModel, table=True):
+    __table_args__ = (
+        UniqueConstraint("school_id", "upn", name="uq_person_school_upn"),
+        UniqueConstraint("school_id", "email", name="uq_person_school_email"),
+        Index("ix_person_school_role", "school_id", "role"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    school_id: int = Field(foreign_key="school.id", index=True)
+    role: str = Field(default=Role.pupil)  # Role
+    staff_role: str | None = None  # StaffRole, for staff only
+    status: str = Field(default=PersonStatus.active)  # PersonStatus
+    upn: str | None = None  # pupils and alumni
+    email: str | None = None  # staff; alumni who gave one for the yearly email
+    given_name: str
+    family_name: str
+    date_of_birth: date | None = None
+    year_group: int | None = None
+    form: str | None = Field(default=None, index=True)
+    gender: str | None = None
+    ethnicity: str | None = None
+    send: str = "N"  # N none, K SEN support, E EHC plan
+    pupil_premium: bool = False
+    fsm: bool = False
+    eal: bool = False
+    looked_after: bool = False
+    young_carer: bool = False
+    attendance: float | None = None  # percent
+    exclusions: int = 0
+    leaving_date: date | None = None
+    tutor_id: int | None = Field(default=None, foreign_key="person.id", index=True)
+    interests: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    next_step: str | None = None  # intended destination after Year 11 or 13
+    next_step_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.given_name} {self.family_name}"
+
+
+class CaseloadAssignment(SQLModel, table=True):
+    """A pupil assigned to a member of staff beyond their tutor group (e.g. a careers adviser)."""
+
+    __table_args__ = (UniqueConstraint("staff_id", "pupil_id", name="uq_caseload"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    staff_id: int = Field(foreign_key="person.id", index=True)
+    pupil_id: int = Field(foreign_key="person.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ChatIdentity(SQLModel, table=True):
+    """A chat account (platform + the platform's user id) linked to one person."""
+
+    __table_args__ = (UniqueConstraint("platform", "external_id", name="uq_identity_platform_external"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str  # Platform
+    external_id: str
+    chat_id: str  # where to send; equals external_id for private chats
+    person_id: int = Field(foreign_key="person.id", index=True)
+    linked_at: datetime = Field(default_factory=utcnow)
+    unreachable_at: datetime | None = None  # blocked the bot, chat not found
+    unreachable_reason: str | None = None
+
+
+class EnrolmentCode(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    code_hash: str = Field(unique=True)  # sha256 hex of the normalised code
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    used_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+class LinkAttempt(SQLModel, table=True):
+    """Wrong enrolment codes per chat account (or web client), for the lockout."""
+
+    __table_args__ = (UniqueConstraint("platform", "external_id", name="uq_link_attempt"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str
+    external_id: str
+    failures: int = 0
+    first_failure_at: datetime | None = None
+    locked_until: datetime | None = None
+
+
+class JournalEntry(SQLModel, table=True):
+    __table_args__ = (Index("ix_journal_person_created", "person_id", "created_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id")
+    kind: str = "reflection"  # reflection | encounter
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    skills: str = ""  # comma-separated skill names
+    learned: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    encounter_type: str | None = None
+    encounter_with: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Application(SQLModel, table=True):
+    """Where a pupil has applied for their next step, and how it stands."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    provider: str
+    course: str = ""
+    status: str = "applied"  # planning | applied | offer | accepted | rejected | withdrawn
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class AdviceRecord(SQLModel, table=True):
+    __table_args__ = (Index("ix_advice_pupil_created", "pupil_id", "created_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    pupil_id: int = Field(foreign_key="person.id")
+    staff_id: int = Field(foreign_key="person.id", index=True)
+    kind: str  # guidance_interview | tutor_checkin | parents_evening | group_session | other
+    summary: str = Field(sa_column=Column(Text, nullable=False))
+    # Staff-only note, Fernet-encrypted with WAYMARK_ENCRYPTION_KEY; never shown to pupils.
+    staff_note: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class AgreedAction(SQLModel, table=True):
+    __table_args__ = (Index("ix_action_pupil_status", "pupil_id", "status"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    pupil_id: int = Field(foreign_key="person.id")
+    advice_id: int | None = Field(default=None, foreign_key="advicerecord.id", index=True)
+    owner_id: int | None = Field(default=None, foreign_key="person.id")  # a staff member's own action
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    due_date: date | None = None
+    status: str = "open"  # open | done
+    done_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Destination(SQLModel, table=True):
+    __table_args__ = (Index("ix_destination_person_year", "person_id", "year_after_leaving"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id")
+    year_after_leaving: int  # 1, 2, 3, ...
+    category: str  # the alumnus's plain-words choice, see storage.destinations
+    nccis_code: int
+    group: str  # education | apprenticeship | employment | training | other | NEET | not known
+    provider: str = ""
+    course: str = ""
+    level: str = ""
+    reported_at: datetime = Field(default_factory=utcnow)
+    source: str = "alumnus"  # alumnus | staff | la_import
+
+
+class Consent(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    kind: str  # yearly_checkin | help_pupils
+    granted: bool
+    channel: str | None = None  # the platform chosen for the yearly message
+    recorded_at: datetime = Field(default_factory=utcnow)
+
+
+class AuditEvent(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    school_id: int = Field(foreign_key="school.id", index=True)
+    actor_id: int | None = Field(default=None, foreign_key="person.id")
+    action: str  # e.g. view_pupil, export_record
+    subject_id: int | None = Field(default=None, foreign_key="person.id", index=True)
+    detail: str = ""
+    at: datetime = Field(default_factory=utcnow)
+
+
+class ConversationState(SQLModel, table=True):
+    """Where a chat account is in a conversation; lives here so any process can continue it."""
+
+    __table_args__ = (UniqueConstraint("platform", "external_id", name="uq_conversation"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str
+    external_id: str
+    state: str = ""
+    data: str = Field(default="{}", sa_column=Column(Text, nullable=False, server_default="{}"))
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class ProcessedUpdate(SQLModel, table=True):
+    """Update ids already handled, so a redelivered update is dropped (Telegram ids are not monotonic)."""
+
+    __table_args__ = (UniqueConstraint("platform", "update_id", name="uq_processed_update"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str
+    update_id: str
+    at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A message that is not an answer, written in the transaction that decided it; a sender drains it."""
+
+    __table_args__ = (Index("ix_outbox_status_next", "status", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True)  # e.g. checkin:P:Y:A; a second insert with the same key is refused
+    person_id: int = Field(foreign_key="person.id", index=True)
+    platform: str  # Platform
+    chat_id: str = ""  # empty for email; resolved when sent
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    buttons: str = Field(default="[]", sa_column=Column(Text, nullable=False, server_default="[]"))
+    status: str = "pending"  # pending | sent | failed | undeliverable
+    attempts: int = 0
+    next_attempt_at: datetime = Field(default_factory=utcnow)
+    created_at: datetime = Field(default_factory=utcnow)
+    sent_at: datetime | None = None
+    error: str | None = None
+
+
+class TranscriptLine(SQLModel, table=True):
+    """Everything said through the bot on the school's own channels (web, console), kept for the school."""
+
+    __table_args__ = (Index("ix_transcript_identity", "identity_key", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    identity_key: str  # "platform:external_id"
+    person_id: int | None = Field(default=None, foreign_key="person.id")
+    direction: str  # in | out
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    payload: str = Field(default="{}", sa_column=Column(Text, nullable=False, server_default="{}"))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class WebSession(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(unique=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    external_id: str  # the "web" chat identity this session speaks as
+    csrf_token: str
+    created_at: datetime = Field(default_factory=utcnow)
+    last_seen_at: datetime = Field(default_factory=utcnow)
+    revoked_at: datetime | None = None
+
+
+class CheckinLink(SQLModel, table=True):
+    """A one-time link (/c/<token>) to an alumnus's web check-in, sent by email."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(unique=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    used_at: datetime | None = None
+
+
+class Checkin(SQLModel, table=True):
+    """One alumnus's yearly check-in for one campaign year: what was sent and whether it was answered."""
+
+    __table_args__ = (UniqueConstraint("person_id", "campaign_year", name="uq_checkin_person_year"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    campaign_year: int  # the calendar year the campaign opened in
+    year_after_leaving: int
+    channel: str  # Platform the check-in went to
+    status: str = "sent"  # sent | answered | stopped | unreachable
+    reminders: int = 0
+    sent_at: datetime = Field(default_factory=utcnow)
+    last_reminded_at: datetime | None = None
+    answered_at: datetime | None = None
+
+
+class SchedulerLease(SQLModel, table=True):
+    """Which process schedules, for SQLite where there are no advisory locks (PostgreSQL uses one)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True)
+    holder: str
+    expires_at: datetime
