@@ -25,9 +25,7 @@ def _env(name: str) -> AliasChoices:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
-    )
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True)
 
     database_url: str = Field("sqlite:///waymark.db", validation_alias=_env("WAYMARK_DATABASE_URL"))
     timezone: str = Field("Europe/London", validation_alias=_env("WAYMARK_TIMEZONE"))
@@ -75,9 +73,7 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown time zone {value!r}, e.g. Europe/London") from exc
         return value
 
-    @field_validator(
-        "public_url", "telegram_api_base_url", "telegram_webhook_url", "slack_api_base_url", "smtp_url"
-    )
+    @field_validator("public_url", "telegram_api_base_url", "telegram_webhook_url", "slack_api_base_url", "smtp_url")
     @classmethod
     def _check_url(cls, value: str | None) -> str | None:
         if value is None or value == "":

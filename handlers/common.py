@@ -66,7 +66,11 @@ def _what_you_can_do(ctx: Context) -> str:
 def help_(ctx: Context) -> list[Reply]:
     if ctx.person is None:
         return [Reply(texts.START_WITHOUT_CODE + "\n\n/privacy - who can read what you write here")]
-    suffix = "\n\nYou're in the middle of something: answer the last question, or send /cancel to stop it." if ctx.state else ""
+    suffix = (
+        "\n\nYou're in the middle of something: answer the last question, or send /cancel to stop it."
+        if ctx.state
+        else ""
+    )
     return [Reply(_what_you_can_do(ctx) + suffix, buttons=main_menu(ctx))]
 
 

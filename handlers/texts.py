@@ -1,9 +1,6 @@
 """Words the engine and the shared commands say, in one place so they read as one voice."""
 
-PRIVATE_ONLY = (
-    "I only work in private chats, so nothing said in groups is kept. "
-    "Message me directly to use Waymark."
-)
+PRIVATE_ONLY = "I only work in private chats, so nothing said in groups is kept. Message me directly to use Waymark."
 NOT_LINKED = (
     "This chat isn't linked to anyone at school yet. Ask your tutor or the careers team for "
     "an enrolment code, then send it to me like this: /start ABCDE-23456"
@@ -22,16 +19,12 @@ STALE_BUTTON = "That button belongs to a conversation that has finished. Here is
 CANCELLED = "OK, I've stopped that. Nothing from it was saved."
 NOTHING_TO_CANCEL = "There was nothing to stop."
 
-WRONG_CODE = (
-    "That code didn't work. Check it and try again, or ask your tutor or the careers team for a new one."
-)
+WRONG_CODE = "That code didn't work. Check it and try again, or ask your tutor or the careers team for a new one."
 LOCKED_OUT = (
     "Too many codes that didn't work. Please wait 15 minutes, then try again, "
     "or ask your tutor or the careers team for help."
 )
-ALREADY_LINKED = (
-    "This chat is already linked to you, {name}. To link it to someone else, send /unlink first."
-)
+ALREADY_LINKED = "This chat is already linked to you, {name}. To link it to someone else, send /unlink first."
 TOO_YOUNG = (
     "Thanks, {name}! {platform} is only for people aged {age} and over, so I can't link you here. "
     "You can use Waymark on the school's web chat instead: {url} and your code still works there."

@@ -23,7 +23,9 @@ def person_for(session: Session, platform: str, external_id: str) -> Person | No
     return session.get(Person, identity.person_id) if identity else None
 
 
-def link(session: Session, person: Person, platform: str, external_id: str, chat_id: str, now: datetime) -> ChatIdentity:
+def link(
+    session: Session, person: Person, platform: str, external_id: str, chat_id: str, now: datetime
+) -> ChatIdentity:
     assert person.id is not None
     identity = ChatIdentity(
         platform=platform, external_id=external_id, chat_id=chat_id, person_id=person.id, linked_at=now

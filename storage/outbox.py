@@ -56,7 +56,9 @@ def decode_buttons(row: OutboxMessage) -> list[list[Button]]:
     return [[Button(**b) for b in r] for r in json.loads(row.buttons or "[]")]
 
 
-def take_for_identity(session: Session, platform: str, chat_id: str, now: datetime, limit: int = 50) -> list[OutboxMessage]:
+def take_for_identity(
+    session: Session, platform: str, chat_id: str, now: datetime, limit: int = 50
+) -> list[OutboxMessage]:
     """Pending messages for a chat the person has open on the school's own channels; marks them sent."""
     rows = list(
         session.exec(
@@ -78,8 +80,9 @@ def take_for_identity(session: Session, platform: str, chat_id: str, now: dateti
     return rows
 
 
-def notify_person(session: Session, *, key: str, person_id: int, text: str, now: datetime,
-                  buttons: list[list[Button]] | None = None) -> int:
+def notify_person(
+    session: Session, *, key: str, person_id: int, text: str, now: datetime, buttons: list[list[Button]] | None = None
+) -> int:
     """Tell a person something on every chat account they have linked and can be reached on.
 
     One row per account (the key gains platform and account), so each channel delivers its own.

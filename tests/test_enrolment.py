@@ -4,8 +4,7 @@ import pytest
 from sqlalchemy import Engine
 
 from bot.settings import load_settings
-from handlers import Dispatcher, Incoming
-from handlers import texts
+from handlers import Dispatcher, Incoming, texts
 from storage import identities
 from storage.db import transaction
 from tests import factories
@@ -66,7 +65,9 @@ def test_five_wrong_codes_lock_the_chat_for_fifteen_minutes(engine: Engine) -> N
     assert now
 
 
-def test_pupil_under_sixteen_is_sent_to_the_web_chat_and_code_stays_valid(engine: Engine, dispatcher: Dispatcher) -> None:
+def test_pupil_under_sixteen_is_sent_to_the_web_chat_and_code_stays_valid(
+    engine: Engine, dispatcher: Dispatcher
+) -> None:
     school = factories.school(engine)
     young = factories.pupil(engine, school.id, "Leo", "Ward", year_group=9, dob=date(2012, 5, 1))
     code = factories.code_for(engine, young)
