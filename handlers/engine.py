@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -147,7 +148,7 @@ def _transcribe(ctx: Context, replies: list[Reply]) -> None:
     if shown:
         transcript.record(ctx.session, ctx.identity_key, person_id, "in", shown, ctx.now)
     for reply in replies:
-        payload = {"buttons": [[asdict(b) for b in row] for row in reply.buttons]}
+        payload: dict[str, Any] = {"buttons": [[asdict(b) for b in row] for row in reply.buttons]}
         if reply.image is not None:
             payload["image"] = reply.image_name
         if reply.file is not None:
