@@ -53,6 +53,16 @@ class Settings(BaseSettings):
     smtp_url: str | None = Field(None, validation_alias=_env("WAYMARK_SMTP_URL"))
     mail_from: str | None = Field(None, validation_alias=_env("WAYMARK_MAIL_FROM"))
 
+    # The yearly alumni campaign opens on the first working day on or after this date (school time zone).
+    campaign_start_month: int = Field(10, ge=1, le=12, validation_alias=_env("WAYMARK_CAMPAIGN_START_MONTH"))
+    campaign_start_day: int = Field(1, ge=1, le=28, validation_alias=_env("WAYMARK_CAMPAIGN_START_DAY"))
+    campaign_window_days: int = Field(60, ge=1, le=365, validation_alias=_env("WAYMARK_CAMPAIGN_WINDOW_DAYS"))
+    campaign_years: int = Field(3, ge=1, le=10, validation_alias=_env("WAYMARK_CAMPAIGN_YEARS"))
+    # Days after the check-in when a reminder goes, comma-separated; at most two are used.
+    campaign_reminder_days: str = Field("7,14", validation_alias=_env("WAYMARK_CAMPAIGN_REMINDER_DAYS"))
+    # Nothing to pupils at night, at weekends or in holidays; false sends whenever a job runs.
+    quiet_hours: bool = Field(True, validation_alias=_env("WAYMARK_QUIET_HOURS"))
+
     @field_validator("database_url")
     @classmethod
     def _check_database_url(cls, value: str) -> str:
@@ -82,6 +92,21 @@ class Settings(BaseSettings):
         if not parsed.scheme or not parsed.netloc:
             raise ValueError(f"not a URL: {value!r}")
         return value
+
+    @field_validator("campaign_reminder_days")
+    @classmethod
+    def _check_reminder_days(cls, value: str) -> str:
+        parts = [p.strip() for p in value.split(",") if p.strip()]
+        if not all(p.isdigit() and 0 < int(p) <= 120 for p in parts):
+            raise ValueError(f"use whole numbers of days separated by commas, e.g. 7,14 (not {value!r})")
+        if len(parts) > 2:
+            raise ValueError("at most two reminders, e.g. 7,14")
+        return ",".join(parts)
+
+    @property
+    def reminder_days(self) -> tuple[int, ...]:
+        """Days after a check-in when reminders 1 and 2 go, ascending; empty means no reminders."""
+        return tuple(sorted(int(p) for p in self.campaign_reminder_days.split(",") if p))
 
     @property
     def zone(self) -> ZoneInfo:

@@ -3,7 +3,16 @@
 Importing this package registers every command and step; adapters call `Dispatcher.dispatch`.
 """
 
-from handlers import common  # noqa: F401  (registers commands)
+from handlers import (  # noqa: F401  (pupil conversations)
+    alumni,
+    common,
+    encounter,
+    interests,
+    leaving,
+    nextstep,
+    record,
+    reflect,
+)
 from handlers.engine import Dispatcher, parse_command
 from handlers.types import Button, Incoming, Reply
 

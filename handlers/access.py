@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import date
 
-from storage.models import Person, Role
+from storage.models import Person, Role, StaffRole
 
 
 def age_on(date_of_birth: date, today: date) -> int:
@@ -19,3 +20,79 @@ def too_young_for(person: Person, min_age: int, today: date) -> bool:
     if person.date_of_birth is None:
         return True
     return age_on(person.date_of_birth, today) < min_age
+
+
+# --- who may see and record what -------------------------------------------------------------
+#
+# Every rule takes the people involved (and, for tutors, the ids of pupils assigned to them beyond
+# their tutor group) and answers yes or no. Handlers call these on every step, button presses
+# included, because button data can be forged. Anything not allowed here is refused.
+
+RECORD_STAFF = frozenset({StaffRole.tutor.value, StaffRole.leader.value})
+
+
+def private_and_linked(viewer: Person | None, chat_type: str) -> bool:
+    return viewer is not None and chat_type == "private"
+
+
+def is_leader(viewer: Person | None) -> bool:
+    return viewer is not None and viewer.role == Role.staff and viewer.staff_role == StaffRole.leader
+
+
+def is_record_staff(viewer: Person | None) -> bool:
+    """Tutors and careers leaders keep advice records; other staff (e.g. the DSL alone) do not."""
+    return viewer is not None and viewer.role == Role.staff and viewer.staff_role in RECORD_STAFF
+
+
+def sees_every_pupil(viewer: Person | None) -> bool:
+    return is_leader(viewer)
+
+
+def in_caseload(staff: Person, pupil: Person, assigned: Collection[int] = ()) -> bool:
+    """A pupil of this member of staff: tutor group, assigned to them, or any pupil for the leader."""
+    if not is_record_staff(staff) or staff.school_id != pupil.school_id or pupil.role != Role.pupil:
+        return False
+    if sees_every_pupil(staff):
+        return True
+    return (staff.id is not None and pupil.tutor_id == staff.id) or pupil.id in assigned
+
+
+def may_view_record(
+    viewer: Person | None, subject: Person, assigned: Collection[int] = (), chat_type: str = "private"
+) -> bool:
+    """Pupils and alumni read their own record; tutors their caseload's; the leader every pupil's."""
+    if viewer is None or not private_and_linked(viewer, chat_type) or viewer.school_id != subject.school_id:
+        return False
+    if viewer.role in (Role.pupil, Role.alumnus):
+        return viewer.id is not None and viewer.id == subject.id
+    return in_caseload(viewer, subject, assigned)
+
+
+def may_log_advice(
+    viewer: Person | None, subject: Person, assigned: Collection[int] = (), chat_type: str = "private"
+) -> bool:
+    if viewer is None or not private_and_linked(viewer, chat_type):
+        return False
+    return in_caseload(viewer, subject, assigned)
+
+
+def may_see_staff_notes(
+    viewer: Person | None, subject: Person, assigned: Collection[int] = (), chat_type: str = "private"
+) -> bool:
+    """Staff-only notes: staff who may view the pupil; never the pupil, never an alumnus, not even their own."""
+    if viewer is None or viewer.role != Role.staff or not private_and_linked(viewer, chat_type):
+        return False
+    return in_caseload(viewer, subject, assigned)
+
+
+def may_view_destinations(viewer: Person | None, subject: Person, chat_type: str = "private") -> bool:
+    """An alumnus sees only their own destinations; the careers leader sees every leaver's in the school."""
+    if viewer is None or not private_and_linked(viewer, chat_type) or viewer.school_id != subject.school_id:
+        return False
+    if viewer.role == Role.alumnus:
+        return viewer.id is not None and viewer.id == subject.id
+    return is_leader(viewer) and subject.role == Role.alumnus
+
+
+def may_see_attention(viewer: Person | None, chat_type: str = "private") -> bool:
+    return private_and_linked(viewer, chat_type) and is_leader(viewer)

@@ -121,7 +121,7 @@ def route(ctx: Context) -> list[Reply]:
     if ctx.person is None:
         if ctx.text and _looks_like_code(ctx.text):
             ctx.args = ctx.text
-            return COMMANDS["link"].handler(ctx)
+            return COMMANDS["start"].handler(ctx)  # "link" is only an alias of "start"
         return [Reply(texts.NOT_LINKED)]
     if ctx.state:
         step = STATES.get(ctx.state)

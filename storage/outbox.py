@@ -8,14 +8,18 @@ channels a person has open (web chat, terminal) pull their own rows with `take_f
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
-from datetime import datetime
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
 
+from sqlalchemy import func
+from sqlalchemy import select as sa_select
+from sqlalchemy import update as sa_update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from handlers.types import Button
-from storage.identities import identities_of
+from storage.identities import identities_of, mark_unreachable
 from storage.models import OutboxMessage
 
 
@@ -103,3 +107,155 @@ def notify_person(
             buttons=buttons,
         )
     return added
+
+
+# --- The sender's side (scheduler/sender.py) ------------------------------------------------
+#
+# A sender claims a small batch of due rows in one short transaction: status "sending" and
+# next_attempt_at pushed to the end of a lease. The lease end doubles as the claim's token: a
+# sender only sends a row while its own lease runs, so a row whose sender died becomes due again
+# when the lease ends and another sender picks it up. On PostgreSQL concurrent claims skip each
+# other's locked rows (FOR UPDATE SKIP LOCKED); on SQLite the claim runs under BEGIN IMMEDIATE,
+# which already makes claims one at a time.
+
+PENDING = "pending"
+SENDING = "sending"
+SENT = "sent"
+FAILED = "failed"
+UNDELIVERABLE = "undeliverable"
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """One row a sender holds until `lease_until`; plain data, safe outside the session."""
+
+    id: int
+    key: str
+    person_id: int
+    platform: str
+    chat_id: str
+    text: str
+    buttons: list[list[Button]]
+    attempts: int  # including this one
+    lease_until: datetime
+
+
+def claim_due(
+    session: Session, *, platforms: Sequence[str], now: datetime, lease: timedelta, limit: int
+) -> list[Claimed]:
+    """Take up to `limit` due rows (pending, or sending with an ended lease) for these platforms."""
+    if not platforms or limit <= 0:
+        return []
+    table = OutboxMessage.__table__  # type: ignore[attr-defined]
+    claimed: list[Claimed] = []
+    lease_until = now + lease
+    # Two index-ordered scans rather than one IN (...): each walks ix_outbox_status_next in order.
+    for status in (PENDING, SENDING):
+        want = limit - len(claimed)
+        if want <= 0:
+            break
+        query = (
+            sa_select(
+                table.c.id,
+                table.c.key,
+                table.c.person_id,
+                table.c.platform,
+                table.c.chat_id,
+                table.c.text,
+                table.c.buttons,
+                table.c.attempts,
+            )
+            .where(
+                table.c.status == status,
+                table.c.next_attempt_at <= now,
+                table.c.platform.in_(list(platforms)),
+            )
+            .order_by(table.c.next_attempt_at, table.c.id)
+            .limit(want)
+            .with_for_update(skip_locked=True)
+        )
+        rows = session.connection().execute(query).all()
+        if not rows:
+            continue
+        session.connection().execute(
+            sa_update(table)
+            .where(table.c.id.in_([r.id for r in rows]))
+            .values(status=SENDING, next_attempt_at=lease_until, attempts=table.c.attempts + 1)
+        )
+        for r in rows:
+            claimed.append(
+                Claimed(
+                    id=r.id,
+                    key=r.key,
+                    person_id=r.person_id,
+                    platform=r.platform,
+                    chat_id=r.chat_id,
+                    text=r.text,
+                    buttons=[[Button(**b) for b in row] for row in json.loads(r.buttons or "[]")],
+                    attempts=r.attempts + 1,
+                    lease_until=lease_until,
+                )
+            )
+    return claimed
+
+
+def mark_sent(session: Session, ids: Sequence[int], now: datetime) -> None:
+    if not ids:
+        return
+    table = OutboxMessage.__table__  # type: ignore[attr-defined]
+    session.connection().execute(
+        sa_update(table).where(table.c.id.in_(list(ids))).values(status=SENT, sent_at=now, error=None)
+    )
+
+
+def reschedule(session: Session, row_id: int, *, at: datetime, error: str) -> None:
+    """Back to pending, to be tried again at `at` (a 429, a 5xx, a network error)."""
+    table = OutboxMessage.__table__  # type: ignore[attr-defined]
+    session.connection().execute(
+        sa_update(table)
+        .where(table.c.id == row_id, table.c.status == SENDING)
+        .values(status=PENDING, next_attempt_at=at, error=error[:500])
+    )
+
+
+def release(session: Session, claims: Sequence[Claimed], now: datetime) -> int:
+    """Give back rows this sender claimed but never tried; only while its own lease still holds them."""
+    table = OutboxMessage.__table__  # type: ignore[attr-defined]
+    released = 0
+    for claim in claims:
+        result = session.connection().execute(
+            sa_update(table)
+            .where(
+                table.c.id == claim.id,
+                table.c.status == SENDING,
+                table.c.next_attempt_at == claim.lease_until,
+            )
+            .values(status=PENDING, next_attempt_at=now, attempts=table.c.attempts - 1)
+        )
+        released += result.rowcount or 0
+    return released
+
+
+def mark_failed(session: Session, row_id: int, *, error: str) -> None:
+    table = OutboxMessage.__table__  # type: ignore[attr-defined]
+    session.connection().execute(sa_update(table).where(table.c.id == row_id).values(status=FAILED, error=error[:500]))
+
+
+def mark_undeliverable(session: Session, claim: Claimed, *, error: str, now: datetime) -> None:
+    """Blocked, deactivated, chat not found: this row is never retried and the account is marked
+    unreachable, so nothing else is queued for it and the campaign can stop its reminders."""
+    table = OutboxMessage.__table__  # type: ignore[attr-defined]
+    session.connection().execute(
+        sa_update(table).where(table.c.id == claim.id).values(status=UNDELIVERABLE, error=error[:500])
+    )
+    if claim.chat_id:
+        mark_unreachable(session, claim.platform, claim.chat_id, error[:200], now)
+
+
+def count_by_status(session: Session, platform: str | None = None) -> dict[str, int]:
+    """How many outbox rows are in each status (one GROUP BY)."""
+    table = OutboxMessage.__table__  # type: ignore[attr-defined]
+    query = sa_select(table.c.status, func.count()).group_by(table.c.status)
+    if platform is not None:
+        query = query.where(table.c.platform == platform)
+    return {status: count for status, count in session.connection().execute(query).all()}

@@ -1,0 +1,80 @@
+"""`waymark campaign status` and `waymark campaign run-now`: the yearly alumni check-in, for the careers leader."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from bot.cli import settings_or_exit
+from scheduler import campaign
+from storage import checkins
+from storage.db import make_engine, transaction
+from storage.migrate import upgrade
+from storage.models import utcnow
+
+campaign_app = typer.Typer(help="The yearly alumni check-in campaign.", no_args_is_help=True)
+
+
+@campaign_app.command("status")
+def status() -> None:
+    """Per campaign year and cohort (year left): due, sent, answered, reminded, opted out, unreachable, failed."""
+    settings = settings_or_exit()
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    now = utcnow()
+    today = now.astimezone(settings.zone).date()
+    year = campaign.run_now_campaign_year(today, settings)
+    with transaction(engine, write=False) as session:
+        rows = {(r.campaign_year, r.cohort): r for r in checkins.status_counts(session)}
+        due = checkins.due_counts(session, year, *campaign.leaving_range(year, settings))
+    for cohort, count in due.items():
+        row = rows.get((year, cohort)) or checkins.CampaignCounts(year, cohort, 0, 0, 0, 0, 0, 0)
+        rows[(year, cohort)] = checkins.CampaignCounts(**{**row.__dict__, "due": count})
+    engine.dispose()
+    console = Console()
+    opens = campaign.campaign_opens(year, settings)
+    window = "open" if campaign.scheduled_campaign_year(today, settings) == year else "not open today"
+    console.print(f"Campaign {year}: opens {opens:%a %d %b %Y} for {settings.campaign_window_days} days ({window}).")
+    if not rows:
+        console.print("No check-ins yet, and nobody is due. Leavers are asked for consent in their last summer term.")
+        return
+    table = Table("Campaign", "Left in", "Due", "Sent", "Answered", "Reminded", "Opted out", "Unreachable", "Failed")
+    for (_, _), r in sorted(rows.items()):
+        table.add_row(
+            str(r.campaign_year),
+            str(r.cohort),
+            *(str(n) for n in (r.due, r.sent, r.answered, r.reminded, r.opted_out, r.unreachable, r.failed)),
+        )
+    console.print(table)
+
+
+@campaign_app.command("run-now")
+def run_now() -> None:
+    """Send this year's check-ins now instead of waiting for the campaign to open (safe to repeat)."""
+    settings = settings_or_exit()
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    now = utcnow()
+    graduated = campaign.run_leavers(engine, settings, now)
+    year = campaign.run_now_campaign_year(now.astimezone(settings.zone).date(), settings)
+    total = campaign.count_due(engine, settings, year)
+    console = Console()
+    if graduated:
+        console.print(f"{graduated} pupils whose leaving date has passed are now alumni.")
+    with Progress(
+        TextColumn(f"Campaign {year}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+    ) as progress:
+        task = progress.add_task("check-ins", total=total)
+        result = campaign.run_checkins(engine, settings, now, force=True, progress=lambda n: progress.advance(task, n))
+    reminders = campaign.run_reminders(engine, settings, now)
+    engine.dispose()
+    console.print(
+        f"Campaign {year}: {result.sent} check-ins queued, {result.unreachable} alumni with no way to reach them, "
+        f"{reminders.sent} reminders queued. Run `waymark campaign status` to follow answers."
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(campaign_app, name="campaign")

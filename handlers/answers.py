@@ -1,0 +1,58 @@
+"""Reading a typed answer inside a conversation step, and asking again without losing anything.
+
+Every step of the pupil conversations answers the same kinds of bad input the same way: a stray
+or forged button, an empty message, or an answer too long for its field. The question is asked
+again in the same message, and the state is left as it was.
+"""
+
+from __future__ import annotations
+
+from handlers.context import Context
+from handlers.types import Button, Reply
+from storage.models import Role
+
+KEPT = "Nothing you've entered so far is lost."
+EMPTY = "That message was empty."
+STRAY_BUTTON = "That button isn't an answer to this question."
+SHORT_FIELD = 200  # names of places, providers, courses
+NOT_A_PUPIL = "That's only for pupils, so I've stopped it."
+
+
+def problem_with(ctx: Context, limit: int | None = None) -> str | None:
+    """Why the message cannot answer a question that wants typed text, or None when it can."""
+    if ctx.button is not None:
+        return STRAY_BUTTON
+    if not ctx.text:
+        return EMPTY
+    if limit is not None and len(ctx.text) > limit:
+        return f"That's {len(ctx.text):,} characters and this answer can be up to {limit:,}. Please shorten it."
+    return None
+
+
+def typed(ctx: Context) -> str:
+    """The answer as the person typed it (surrounding blank lines dropped, nothing else changed)."""
+    return (ctx.incoming.text or "").strip("\r\n")
+
+
+def again(problem: str, question: Reply) -> list[Reply]:
+    """Say what was wrong and ask the same question, in one message."""
+    return [Reply(f"{problem} {KEPT}\n\n{question.text}", buttons=question.buttons)]
+
+
+def is_pupil(ctx: Context) -> bool:
+    """Steps re-check the role: a person's role can change between two messages (a leaver)."""
+    return ctx.person is not None and ctx.person.role == Role.pupil
+
+
+def not_a_pupil(ctx: Context) -> list[Reply]:
+    ctx.end()
+    return [Reply(NOT_A_PUPIL)]
+
+
+def preview(text: str, limit: int = 300) -> str:
+    """A long answer shortened for a confirmation; the full text is what was saved."""
+    return text if len(text) <= limit else text[:limit].rstrip() + "… (shortened here, saved in full)"
+
+
+def rows(buttons: list[Button], per_row: int = 2) -> list[list[Button]]:
+    return [buttons[i : i + per_row] for i in range(0, len(buttons), per_row)]

@@ -1,0 +1,127 @@
+"""/encounter: an employer talk, workplace visit, work experience, college or university visit, careers fair.
+
+Three steps (see encounter.mmd): what kind, who with or where, and what the pupil took from it.
+"""
+
+from __future__ import annotations
+
+from handlers import answers
+from handlers.context import Context
+from handlers.menus import main_menu
+from handlers.registry import command, state
+from handlers.types import Button, Reply
+from storage import journal
+
+# Stored key -> what the pupil sees.
+ENCOUNTER_TYPES = {
+    "employer_talk": "Employer talk",
+    "workplace_visit": "Workplace visit",
+    "work_experience": "Work experience",
+    "college_visit": "College visit",
+    "university_visit": "University visit",
+    "careers_fair": "Careers fair",
+}
+TYPE = "enc:"
+SKIP = "enc:skip"
+
+
+@command(
+    "encounter",
+    roles={"pupil"},
+    summary="log a talk, visit, work experience or careers fair",
+    menu_label="Encounter",
+    order=20,
+)
+def encounter(ctx: Context) -> list[Reply]:
+    ctx.goto("encounter.type")
+    return [_ask_type()]
+
+
+def _ask_type() -> Reply:
+    buttons = [Button(label, f"{TYPE}{key}") for key, label in ENCOUNTER_TYPES.items()]
+    return Reply("What kind of encounter was it? Tap one (or type it).", buttons=answers.rows(buttons))
+
+
+def type_from(ctx: Context) -> str | None:
+    """The encounter type from a button or typed label ("careers fair", "Careers Fair!"); None if neither."""
+    if ctx.button is not None:
+        key = ctx.button.removeprefix(TYPE)
+        return key if ctx.button.startswith(TYPE) and key in ENCOUNTER_TYPES else None
+    wanted = "".join(ch for ch in ctx.text.casefold() if ch.isalnum())
+    for key, label in ENCOUNTER_TYPES.items():
+        if wanted == "".join(ch for ch in label.casefold() if ch.isalnum()):
+            return key
+    return None
+
+
+@state("encounter.type")
+def kind(ctx: Context) -> list[Reply]:
+    if not answers.is_pupil(ctx):
+        return answers.not_a_pupil(ctx)
+    key = type_from(ctx)
+    if key is None:
+        if ctx.button is not None:
+            problem = answers.STRAY_BUTTON
+        elif not ctx.text:
+            problem = answers.EMPTY
+        else:
+            problem = f"I don't know that kind. Please pick one of: {', '.join(ENCOUNTER_TYPES.values())}."
+        return answers.again(problem, _ask_type())
+    ctx.goto("encounter.with", type=key)
+    return [_ask_with(key)]
+
+
+def _ask_with(key: str) -> Reply:
+    return Reply(
+        f"{ENCOUNTER_TYPES[key]}: who was it with, or where? For example: \"Nurse from the Royal Infirmary\" "
+        "or \"Siemens, Lincoln\"."
+    )
+
+
+@state("encounter.with")
+def with_whom(ctx: Context) -> list[Reply]:
+    if not answers.is_pupil(ctx):
+        return answers.not_a_pupil(ctx)
+    key: str = ctx.data.get("type", "")
+    if key not in ENCOUNTER_TYPES:  # state from an older version: start again
+        ctx.goto("encounter.type")
+        return [_ask_type()]
+    problem = answers.problem_with(ctx, limit=answers.SHORT_FIELD)
+    if problem:
+        return answers.again(problem, _ask_with(key))
+    ctx.goto("encounter.reflection", who=answers.typed(ctx))
+    return [_ask_reflection()]
+
+
+def _ask_reflection() -> Reply:
+    return Reply(
+        "What did you take from it? What did you find out, and did it change what you might do? "
+        "Type it, or tap Skip.",
+        buttons=[[Button("Skip", SKIP)]],
+    )
+
+
+@state("encounter.reflection")
+def reflection(ctx: Context) -> list[Reply]:
+    if not answers.is_pupil(ctx):
+        return answers.not_a_pupil(ctx)
+    if ctx.button == SKIP:
+        text = ""
+    else:
+        problem = answers.problem_with(ctx)
+        if problem:
+            return answers.again(problem, _ask_reflection())
+        text = answers.typed(ctx)
+    assert ctx.person is not None and ctx.person.id is not None
+    key: str = ctx.data.get("type", "")
+    who: str = ctx.data.get("who", "")
+    if key not in ENCOUNTER_TYPES:
+        ctx.goto("encounter.type")
+        return [_ask_type()]
+    journal.add_encounter(ctx.session, ctx.person.id, key, who, text, ctx.now)
+    ctx.end()
+    lines = [f"Saved to your journal: {ENCOUNTER_TYPES[key]} - {answers.preview(who)}"]
+    if text:
+        lines.append(answers.preview(text))
+    lines.append("You can read your journal any time with /record.")
+    return [Reply("\n".join(lines), buttons=main_menu(ctx))]

@@ -1,0 +1,72 @@
+"""/interests: the careers and sectors a pupil is considering, shown and changed at any time."""
+
+from __future__ import annotations
+
+from handlers import answers
+from handlers.context import Context
+from handlers.menus import main_menu
+from handlers.registry import command, state
+from handlers.types import Button, Reply
+from storage import journal
+
+KEEP = "int:keep"
+CLEAR = "int:clear"
+LIMIT = 1000
+
+
+@command(
+    "interests",
+    roles={"pupil"},
+    summary="careers and sectors you're thinking about",
+    menu_label="Interests",
+    order=50,
+)
+def interests(ctx: Context) -> list[Reply]:
+    assert ctx.person is not None
+    if ctx.args:
+        if len(ctx.args) > LIMIT:
+            return [Reply(f"That's {len(ctx.args):,} characters; please keep your interests under {LIMIT:,}.")]
+        journal.set_interests(ctx.session, ctx.person, ctx.args, ctx.now)
+        return [Reply(f"Saved. Your interests: {ctx.args}", buttons=main_menu(ctx))]
+    ctx.goto("interests.edit")
+    return [_ask(ctx)]
+
+
+def _ask(ctx: Context) -> Reply:
+    assert ctx.person is not None
+    current = ctx.person.interests
+    if current:
+        text = (
+            f"Your interests now: {current}\n\n"
+            "To change them, type the careers and sectors you're considering, separated by commas "
+            '(for example: "nursing, game design, construction"). This replaces the list.'
+        )
+        buttons = [[Button("Keep as they are", KEEP), Button("Clear them", CLEAR)]]
+    else:
+        text = (
+            "You haven't told me your interests yet. Type the careers and sectors you're considering, "
+            'separated by commas (for example: "nursing, game design, construction").'
+        )
+        buttons = [[Button("Not sure yet", KEEP)]]
+    return Reply(text, buttons=buttons)
+
+
+@state("interests.edit")
+def edit(ctx: Context) -> list[Reply]:
+    if not answers.is_pupil(ctx):
+        return answers.not_a_pupil(ctx)
+    assert ctx.person is not None
+    if ctx.button == KEEP:
+        ctx.end()
+        return [Reply("OK, nothing changed. Come back with /interests whenever you like.", buttons=main_menu(ctx))]
+    if ctx.button == CLEAR:
+        journal.set_interests(ctx.session, ctx.person, "", ctx.now)
+        ctx.end()
+        return [Reply("Cleared. Add new ones any time with /interests.", buttons=main_menu(ctx))]
+    problem = answers.problem_with(ctx, limit=LIMIT)
+    if problem:
+        return answers.again(problem, _ask(ctx))
+    value = answers.typed(ctx)
+    journal.set_interests(ctx.session, ctx.person, value, ctx.now)
+    ctx.end()
+    return [Reply(f"Saved. Your interests: {value}", buttons=main_menu(ctx))]

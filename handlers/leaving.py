@@ -1,0 +1,194 @@
+"""/leaving: a leaver says whether the school may message them once a year, where, and whether
+they would help current pupils later; /leavers: the careers leader sees who has not answered.
+
+Asked once, in the summer term of the final year (scheduler.campaign.run_leaver_invitations sends
+the invitation); an alumnus can send /leaving again to change their answer. See leaving.mmd.
+"""
+
+from __future__ import annotations
+
+import re
+
+from handlers import answers
+from handlers.access import too_young_for
+from handlers.context import Context
+from handlers.menus import main_menu
+from handlers.registry import command, state
+from handlers.types import Button, Reply
+from scheduler.campaign import unanswered_window
+from storage import alumni, codes, consents, identities, leavers
+from storage.consents import ConsentKind
+from storage.models import Platform, Role
+
+YES, NO = "yes", "no"
+CHANNEL = "ch:"  # + platform, or "telegram-new" for a code to link Telegram now
+EMAIL_RE = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]{2,}$")
+PLATFORM_LABELS = {"telegram": "Telegram", "slack": "Slack", "console": "This terminal", "email": "Email"}
+YES_WORDS = {"yes", "y", "yeah", "yep", "ok", "okay", "sure"}
+NO_WORDS = {"no", "n", "nope", "no thanks"}
+
+
+def _yes_no(ctx: Context) -> str | None:
+    if ctx.button in (YES, NO):
+        return ctx.button
+    word = ctx.text.lower().strip(" .!")
+    return YES if word in YES_WORDS else NO if word in NO_WORDS else None
+
+
+def _is_leaver(ctx: Context) -> bool:
+    person = ctx.person
+    return person is not None and (
+        person.role == Role.alumnus or (person.role == Role.pupil and person.leaving_date is not None)
+    )
+
+
+def _ask_yearly(ctx: Context) -> Reply:
+    assert ctx.school is not None
+    years = ctx.settings.campaign_years
+    return Reply(
+        f"Once a year, for {years} years after you leave, may {ctx.school.name} send you one short message "
+        "asking where you are now (college, job, apprenticeship...)? It helps the school help pupils who "
+        "come after you. You can say stop at any time.",
+        buttons=[[Button("Yes, that's fine", YES), Button("No thanks", NO)]],
+    )
+
+
+@command("leaving", roles={"pupil", "alumnus"}, summary="staying in touch after you leave school", order=60)
+def leaving(ctx: Context) -> list[Reply]:
+    if not _is_leaver(ctx):
+        return [
+            Reply(
+                "This is for pupils who are about to leave school. The careers team will ask you "
+                "in the summer term of your last year.",
+                buttons=main_menu(ctx),
+            )
+        ]
+    ctx.goto("leaving.yearly")
+    return [_ask_yearly(ctx)]
+
+
+@state("leaving.yearly")
+def yearly(ctx: Context) -> list[Reply]:
+    if not _is_leaver(ctx):
+        ctx.end()
+        return [Reply("That question is only for leavers, so I've stopped it.")]
+    answer = _yes_no(ctx)
+    if answer is None:
+        return answers.again("Please tap Yes or No.", _ask_yearly(ctx))
+    if answer == NO:
+        assert ctx.person is not None and ctx.person.id is not None
+        consents.record(ctx.session, ctx.person.id, ConsentKind.yearly_checkin, False, ctx.now)
+        ctx.goto("leaving.help", yearly=False)
+        return [Reply("That's fine: we won't send you yearly messages."), _ask_help()]
+    ctx.goto("leaving.channel")
+    return [_ask_channel(ctx)]
+
+
+def _channel_buttons(ctx: Context) -> list[Button]:
+    assert ctx.person is not None and ctx.person.id is not None
+    linked = [i.platform for i in identities.identities_of(ctx.session, ctx.person.id) if i.unreachable_at is None]
+    buttons = [Button(PLATFORM_LABELS[p], f"{CHANNEL}{p}") for p in dict.fromkeys(linked) if p in PLATFORM_LABELS]
+    if Platform.telegram.value not in linked and not too_young_for(
+        ctx.person, ctx.settings.min_age_telegram, ctx.now.date()
+    ):
+        buttons.append(Button("Telegram (link it now)", f"{CHANNEL}telegram-new"))
+    buttons.append(Button("Email", f"{CHANNEL}email"))
+    return buttons
+
+
+def _ask_channel(ctx: Context) -> Reply:
+    return Reply(
+        "Thank you! Where should that message go? (The web chat only works while you visit it, "
+        "so for the web we send an email with a link.)",
+        buttons=answers.rows(_channel_buttons(ctx)),
+    )
+
+
+@state("leaving.channel")
+def channel(ctx: Context) -> list[Reply]:
+    assert ctx.person is not None and ctx.person.id is not None
+    offered = {b.data for b in _channel_buttons(ctx)}
+    if ctx.button not in offered:  # re-checked: forged data cannot pick an account that isn't theirs
+        return answers.again("Please tap one of the buttons.", _ask_channel(ctx))
+    choice = (ctx.button or "").removeprefix(CHANNEL)
+    if choice == "email":
+        ctx.goto("leaving.email")
+        return [_ask_email()]
+    lead = ""
+    if choice == "telegram-new":
+        issued = codes.issue(ctx.session, ctx.person, days=30, now=ctx.now)
+        username = ctx.settings.telegram_bot_username
+        where = f"https://t.me/{username}?start={issued.code}" if username else "the school's Telegram bot"
+        lead = f"To link Telegram, open {where} and send: /start {issued.code}\nThe code works once, for 30 days. "
+        choice = Platform.telegram.value
+    consents.record(ctx.session, ctx.person.id, ConsentKind.yearly_checkin, True, ctx.now, channel=choice)
+    ctx.goto("leaving.help", yearly=True)
+    return [Reply(f"{lead}Got it: {PLATFORM_LABELS.get(choice, choice)}."), _ask_help()]
+
+
+def _ask_email() -> Reply:
+    return Reply("Which email address should we use? Type it here (e.g. sam@example.com).")
+
+
+@state("leaving.email")
+def email(ctx: Context) -> list[Reply]:
+    assert ctx.person is not None and ctx.person.id is not None
+    problem = answers.problem_with(ctx, limit=254)
+    if problem:
+        return answers.again(problem, _ask_email())
+    address = ctx.text.strip().lower()
+    if not EMAIL_RE.match(address):
+        return answers.again("That doesn't look like an email address.", _ask_email())
+    if alumni.email_in_use(ctx.session, ctx.person.school_id, address, ctx.person.id):
+        return answers.again("I can't use that address. Please give a different one.", _ask_email())
+    ctx.person.email = address
+    ctx.person.updated_at = ctx.now
+    ctx.session.add(ctx.person)
+    consents.record(ctx.session, ctx.person.id, ConsentKind.yearly_checkin, True, ctx.now, channel="email")
+    ctx.goto("leaving.help", yearly=True)
+    return [Reply(f"Got it: {address}."), _ask_help()]
+
+
+def _ask_help() -> Reply:
+    return Reply(
+        "One more: later on, would you be willing to help current pupils, for example a short talk "
+        "about what you do, or mentoring?",
+        buttons=[[Button("Yes, happy to", YES), Button("No thanks", NO)]],
+    )
+
+
+@state("leaving.help")
+def help_pupils(ctx: Context) -> list[Reply]:
+    assert ctx.person is not None and ctx.person.id is not None
+    answer = _yes_no(ctx)
+    if answer is None:
+        return answers.again("Please tap Yes or No.", _ask_help())
+    consents.record(ctx.session, ctx.person.id, ConsentKind.help_pupils, answer == YES, ctx.now)
+    yearly_yes = bool(ctx.data.get("yearly"))
+    ctx.end()
+    parts = ["Thank you, that's saved."]
+    if yearly_yes:
+        parts.append("We'll be in touch once a year. Send /stop at any time if you'd rather we didn't.")
+    if answer == YES:
+        parts.append("The careers team may contact you about helping pupils.")
+    parts.append("You can change your answers with /leaving. Good luck!")
+    return [Reply(" ".join(parts), buttons=main_menu(ctx))]
+
+
+@command("leavers", roles={"leader"}, summary="leavers who haven't answered about staying in touch", order=75)
+def leavers_list(ctx: Context) -> list[Reply]:
+    assert ctx.person is not None
+    first, last = unanswered_window(ctx.now.astimezone(ctx.settings.zone).date())
+    people = leavers.unanswered(ctx.session, ctx.person.school_id, first, last)
+    if not people:
+        return [Reply("Every leaver has answered the staying-in-touch question.", buttons=main_menu(ctx))]
+    linked = leavers.with_chat_account(ctx.session, [p.id for p in people if p.id is not None])
+    lines = [f"Leavers who haven't answered about staying in touch ({len(people)}):"]
+    for person in people[:50]:
+        note = "" if person.id in linked else " - no chat linked: ask in person"
+        left = f"{person.leaving_date:%d %b %Y}" if person.leaving_date else "?"
+        lines.append(f"- {person.full_name} ({person.form or 'no form'}), leaving {left}{note}")
+    if len(people) > 50:
+        lines.append(f"...and {len(people) - 50} more.")
+    lines.append("They're asked automatically; they can also answer with /leaving.")
+    return [Reply("\n".join(lines), buttons=main_menu(ctx))]

@@ -1,0 +1,244 @@
+"""/nextstep: from Year 10, the pupil's intended destination and their applications (see nextstep.mmd).
+
+The overview is a small menu: choose or change the plan, add an application, update one's status.
+Every application button is checked against the pupil again, since button data can be forged.
+"""
+
+from __future__ import annotations
+
+from handlers import answers
+from handlers.context import Context
+from handlers.menus import main_menu
+from handlers.registry import command, state
+from handlers.types import Button, Reply
+from storage import journal
+from storage.models import Person
+
+FIRST_YEAR = 10
+PLAN = "ns:plan"
+ADD = "ns:add"
+CLOSE = "ns:close"
+APP = "ns:app:"
+CHOICE = "ns:to:"
+STATUS = "ns:st:"
+SKIP = "ns:skip"
+
+# key -> (label, which pupils see it: "pre16" Years 10-11, "post16" Years 12-13, "all")
+PLANS = {
+    "sixth_form": ("School sixth form", "pre16"),
+    "sixth_form_college": ("Sixth-form college", "pre16"),
+    "fe_college": ("FE college", "all"),
+    "apprenticeship": ("Apprenticeship", "all"),
+    "job_training": ("Job with training", "all"),
+    "university": ("University", "post16"),
+    "gap_year": ("Gap year", "post16"),
+    "not_sure": ("Not sure yet", "all"),
+}
+STATUS_LABELS = {
+    "planning": "Planning to apply",
+    "applied": "Applied",
+    "offer": "Got an offer",
+    "accepted": "Accepted a place",
+    "rejected": "Not successful",
+}
+TOO_EARLY = (
+    "Next steps are for Year 10 upwards, {name}, so there's nothing to fill in yet. "
+    "For now, /reflect and /encounter are great ways to find out what you enjoy!"
+)
+
+
+def stage(person: Person) -> str:
+    """Which choices fit: before or after 16. Unknown year groups see every choice."""
+    if person.year_group is None:
+        return "all"
+    return "post16" if person.year_group >= 12 else "pre16"
+
+
+def plans_for(person: Person) -> dict[str, str]:
+    here = stage(person)
+    return {key: label for key, (label, who) in PLANS.items() if who == "all" or here == "all" or who == here}
+
+
+def too_young(person: Person) -> bool:
+    return person.year_group is not None and person.year_group < FIRST_YEAR
+
+
+@command(
+    "nextstep",
+    roles={"pupil"},
+    summary="your plan after Year 11 or 13, and your applications",
+    menu_label="Next step",
+    order=60,
+)
+def nextstep(ctx: Context) -> list[Reply]:
+    assert ctx.person is not None
+    if too_young(ctx.person):
+        return [Reply(TOO_EARLY.format(name=ctx.person.given_name), buttons=main_menu(ctx))]
+    ctx.goto("nextstep.menu")
+    return [_overview(ctx)]
+
+
+def _after(person: Person) -> str:
+    if person.year_group is None:
+        return "after school"
+    return "after Year 13" if person.year_group >= 12 else "after Year 11"
+
+
+def _overview(ctx: Context, lead: str = "") -> Reply:
+    assert ctx.person is not None and ctx.person.id is not None
+    person = ctx.person
+    lines = [lead, ""] if lead else []
+    lines.append(f"Your plan {_after(person)}: {person.next_step or 'not chosen yet'}")
+    apps = journal.applications_of(ctx.session, person.id)
+    if apps:
+        lines.append("Your applications:")
+        for app in apps:
+            course = f" - {app.course}" if app.course else ""
+            lines.append(f"- {app.provider}{course}: {STATUS_LABELS.get(app.status, app.status)}")
+    else:
+        lines.append("No applications yet.")
+    buttons = [
+        [Button("Change my plan" if person.next_step else "Choose my plan", PLAN), Button("Add an application", ADD)]
+    ]
+    buttons += answers.rows([Button(f"Update: {app.provider[:30]}", f"{APP}{app.id}") for app in apps])
+    buttons.append([Button("Finished", CLOSE)])
+    return Reply("\n".join(lines), buttons=buttons)
+
+
+@state("nextstep.menu")
+def menu(ctx: Context) -> list[Reply]:
+    if not answers.is_pupil(ctx):
+        return answers.not_a_pupil(ctx)
+    assert ctx.person is not None and ctx.person.id is not None
+    button = ctx.button
+    if button == PLAN:
+        ctx.goto("nextstep.plan")
+        return [_ask_plan(ctx)]
+    if button == ADD:
+        ctx.goto("nextstep.provider")
+        return [_ask_provider()]
+    if button == CLOSE:
+        ctx.end()
+        return [Reply("OK. Come back with /nextstep whenever something changes.", buttons=main_menu(ctx))]
+    if button is not None and button.startswith(APP):
+        raw = button.removeprefix(APP)
+        app = journal.application_of(ctx.session, ctx.person.id, int(raw)) if raw.isdigit() else None
+        if app is None:
+            return [_overview(ctx, f"I couldn't find that application in your list. {answers.KEPT}")]
+        ctx.goto("nextstep.status", app_id=app.id, provider=app.provider)
+        return [_ask_status(f"How is your application to {app.provider} going?")]
+    problem = answers.STRAY_BUTTON if button is not None else "Please tap one of the buttons below."
+    return [_overview(ctx, f"{problem} {answers.KEPT}")]
+
+
+def _ask_plan(ctx: Context) -> Reply:
+    assert ctx.person is not None
+    buttons = [Button(label, f"{CHOICE}{key}") for key, label in plans_for(ctx.person).items()]
+    return Reply(
+        f"What are you planning to do {_after(ctx.person)}? Tap one, or type it in your own words.",
+        buttons=answers.rows(buttons),
+    )
+
+
+@state("nextstep.plan")
+def plan(ctx: Context) -> list[Reply]:
+    if not answers.is_pupil(ctx):
+        return answers.not_a_pupil(ctx)
+    assert ctx.person is not None
+    options = plans_for(ctx.person)
+    if ctx.button is not None:
+        key = ctx.button.removeprefix(CHOICE)
+        if not ctx.button.startswith(CHOICE) or key not in options:
+            return answers.again(answers.STRAY_BUTTON, _ask_plan(ctx))
+        value = options[key]
+    else:
+        problem = answers.problem_with(ctx, limit=answers.SHORT_FIELD)
+        if problem:
+            return answers.again(problem, _ask_plan(ctx))
+        value = answers.typed(ctx)
+    journal.set_next_step(ctx.session, ctx.person, value, ctx.now)
+    ctx.goto("nextstep.menu")
+    return [_overview(ctx, "Saved your plan.")]
+
+
+def _ask_provider() -> Reply:
+    return Reply(
+        'Where have you applied, or where are you planning to apply? For example: "Lincoln College" '
+        'or "BAE Systems apprenticeships".'
+    )
+
+
+@state("nextstep.provider")
+def provider(ctx: Context) -> list[Reply]:
+    if not answers.is_pupil(ctx):
+        return answers.not_a_pupil(ctx)
+    problem = answers.problem_with(ctx, limit=answers.SHORT_FIELD)
+    if problem:
+        return answers.again(problem, _ask_provider())
+    ctx.goto("nextstep.course", provider=answers.typed(ctx))
+    return [_ask_course()]
+
+
+def _ask_course() -> Reply:
+    return Reply(
+        'Which course or job is it? For example: "A levels: Biology, Chemistry, Maths" or "Engineering '
+        'technician". Type it, or tap Skip.',
+        buttons=[[Button("Skip", SKIP)]],
+    )
+
+
+@state("nextstep.course")
+def course(ctx: Context) -> list[Reply]:
+    if not answers.is_pupil(ctx):
+        return answers.not_a_pupil(ctx)
+    if ctx.button == SKIP:
+        value = ""
+    else:
+        problem = answers.problem_with(ctx, limit=answers.SHORT_FIELD)
+        if problem:
+            return answers.again(problem, _ask_course())
+        value = answers.typed(ctx)
+    ctx.goto("nextstep.status", course=value, app_id=None)
+    return [_ask_status(f"How is your application to {ctx.data.get('provider', '')} going?")]
+
+
+def _ask_status(question: str) -> Reply:
+    buttons = [Button(label, f"{STATUS}{key}") for key, label in STATUS_LABELS.items()]
+    return Reply(question, buttons=answers.rows(buttons))
+
+
+def status_from(ctx: Context) -> str | None:
+    if ctx.button is not None:
+        key = ctx.button.removeprefix(STATUS)
+        return key if ctx.button.startswith(STATUS) and key in STATUS_LABELS else None
+    typed = ctx.text.casefold()
+    for key, label in STATUS_LABELS.items():
+        if typed in {key, label.casefold()}:
+            return key
+    return None
+
+
+@state("nextstep.status")
+def status(ctx: Context) -> list[Reply]:
+    if not answers.is_pupil(ctx):
+        return answers.not_a_pupil(ctx)
+    assert ctx.person is not None and ctx.person.id is not None
+    provider_name: str = ctx.data.get("provider", "")
+    key = status_from(ctx)
+    if key is None:
+        problem = answers.STRAY_BUTTON if ctx.button is not None else answers.EMPTY if not ctx.text else (
+            "Please tap one of the buttons."
+        )
+        return answers.again(problem, _ask_status(f"How is your application to {provider_name} going?"))
+    app_id = ctx.data.get("app_id")
+    if isinstance(app_id, int):
+        if journal.set_application_status(ctx.session, ctx.person.id, app_id, key, ctx.now) is None:
+            ctx.goto("nextstep.menu", app_id=None)
+            return [_overview(ctx, "I couldn't find that application in your list.")]
+        lead = f"Updated: {provider_name} - {STATUS_LABELS[key]}."
+    else:
+        journal.add_application(ctx.session, ctx.person.id, provider_name, ctx.data.get("course", ""), key, ctx.now)
+        lead = f"Added: {provider_name} - {STATUS_LABELS[key]}."
+    ctx.end()
+    ctx.goto("nextstep.menu")
+    return [_overview(ctx, lead)]

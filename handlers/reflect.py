@@ -1,0 +1,151 @@
+"""/reflect: a journal entry, guided (what, skills, what next) or at once (`/reflect TEXT`).
+
+See reflect.mmd for the steps.
+"""
+
+from __future__ import annotations
+
+from handlers import answers
+from handlers.context import Context
+from handlers.menus import main_menu
+from handlers.registry import command, state
+from handlers.types import Button, Reply
+from storage import journal
+
+SKILL = "sk:"  # + index into the school's framework
+DONE = "sk:done"
+SKIP = "learned:skip"
+DONE_WORDS = {"done", "finished", "next", "none", "no"}
+
+
+@command("reflect", roles={"pupil"}, summary="write in your skills journal", menu_label="Reflect", order=10)
+def reflect(ctx: Context) -> list[Reply]:
+    assert ctx.person is not None and ctx.person.id is not None
+    if ctx.args:
+        journal.add_reflection(ctx.session, ctx.person.id, ctx.args, ctx.now)
+        return [Reply(_saved_text(ctx.args, [], ""), buttons=main_menu(ctx))]
+    ctx.goto("reflect.what")
+    return [_ask_what()]
+
+
+def _ask_what() -> Reply:
+    return Reply(
+        "What did you do? For example: \"Helped run the Year 7 science club\". "
+        "Type it in your own words (or send /cancel to stop)."
+    )
+
+
+@state("reflect.what")
+def what(ctx: Context) -> list[Reply]:
+    if not answers.is_pupil(ctx):
+        return answers.not_a_pupil(ctx)
+    problem = answers.problem_with(ctx)
+    if problem:
+        return answers.again(problem, _ask_what())
+    ctx.goto("reflect.skills", what=answers.typed(ctx), skills=[])
+    return [_ask_skills(ctx)]
+
+
+def _ask_skills(ctx: Context, lead: str = "") -> Reply:
+    framework = journal.skills_framework(ctx.school)
+    chosen: list[str] = ctx.data.get("skills", [])
+    buttons = [
+        Button(("✓ " if name in chosen else "") + name, f"{SKILL}{i}") for i, name in enumerate(framework)
+    ]
+    rows = answers.rows(buttons)
+    rows.append([Button("Done", DONE)])
+    picked = f"Picked so far: {', '.join(chosen)}." if chosen else "None picked yet."
+    text = (
+        "Which skills did you use? Tap each one that fits (tap again to take it off), or type their names. "
+        f"Then tap Done.\n{picked}"
+    )
+    return Reply(f"{lead}\n\n{text}" if lead else text, buttons=rows)
+
+
+def match_skills(typed: str, framework: list[str]) -> tuple[list[str], list[str]]:
+    """Typed skill names (comma or line separated, any case) -> (known names, unknown pieces)."""
+    by_key = {_key(name): name for name in framework}
+    known: list[str] = []
+    unknown: list[str] = []
+    for piece in typed.replace("\n", ",").split(","):
+        piece = piece.strip()
+        if not piece:
+            continue
+        name = by_key.get(_key(piece))
+        if name is None:
+            unknown.append(piece)
+        elif name not in known:
+            known.append(name)
+    return known, unknown
+
+
+def _key(name: str) -> str:
+    return "".join(ch for ch in name.casefold() if ch.isalnum())
+
+
+@state("reflect.skills")
+def skills(ctx: Context) -> list[Reply]:
+    if not answers.is_pupil(ctx):
+        return answers.not_a_pupil(ctx)
+    framework = journal.skills_framework(ctx.school)
+    chosen: list[str] = [s for s in ctx.data.get("skills", []) if s in framework]
+    button = ctx.button
+    if button == DONE or (button is None and ctx.text.casefold() in DONE_WORDS):
+        ctx.goto("reflect.learned", skills=chosen)
+        return [_ask_learned()]
+    if button is not None:
+        index = button.removeprefix(SKILL)
+        if not button.startswith(SKILL) or not index.isdigit() or int(index) >= len(framework):
+            return [_ask_skills(ctx, f"{answers.STRAY_BUTTON} {answers.KEPT}")]
+        name = framework[int(index)]
+        chosen = [s for s in chosen if s != name] if name in chosen else [*chosen, name]
+        ctx.goto("reflect.skills", skills=chosen)
+        return [_ask_skills(ctx)]
+    if not ctx.text:
+        return [_ask_skills(ctx, f"{answers.EMPTY} {answers.KEPT}")]
+    known, unknown = match_skills(ctx.text, framework)
+    chosen += [name for name in known if name not in chosen]
+    ctx.goto("reflect.skills", skills=chosen)
+    if unknown:
+        lead = (
+            f"I don't have a skill called {', '.join(repr(u[:60]) for u in unknown[:3])}. "
+            f"The skills are: {', '.join(framework)}."
+        )
+        return [_ask_skills(ctx, lead)]
+    return [_ask_skills(ctx, f"Added {', '.join(known)}.")]
+
+
+def _ask_learned() -> Reply:
+    return Reply(
+        "What did you learn, or what will you do next? Type it, or tap Skip.",
+        buttons=[[Button("Skip", SKIP)]],
+    )
+
+
+@state("reflect.learned")
+def learned(ctx: Context) -> list[Reply]:
+    if not answers.is_pupil(ctx):
+        return answers.not_a_pupil(ctx)
+    if ctx.button == SKIP:
+        text = ""
+    else:
+        problem = answers.problem_with(ctx)
+        if problem:
+            return answers.again(problem, _ask_learned())
+        text = answers.typed(ctx)
+    assert ctx.person is not None and ctx.person.id is not None
+    what_text: str = ctx.data.get("what", "")
+    chosen: list[str] = ctx.data.get("skills", [])
+    journal.add_reflection(ctx.session, ctx.person.id, what_text, ctx.now, skills=chosen, learned=text)
+    ctx.end()
+    return [Reply(_saved_text(what_text, chosen, text), buttons=main_menu(ctx))]
+
+
+def _saved_text(what_text: str, chosen: list[str], learned_text: str) -> str:
+    lines = ["Saved to your journal:", answers.preview(what_text)]
+    if chosen:
+        lines.append(f"Skills: {', '.join(chosen)}")
+    if learned_text:
+        lines.append(f"Learned / next: {answers.preview(learned_text)}")
+    lines.append("You can read your journal any time with /record.")
+    return "\n".join(lines)

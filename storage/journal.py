@@ -1,0 +1,129 @@
+"""What a pupil writes about themselves: journal entries, encounters, interests, next step, applications.
+
+Text is stored exactly as typed; showing it safely is the adapters' job.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Session, col, func, select
+
+from storage.models import Application, JournalEntry, Person, School
+
+# The Skills Builder Partnership's eight essential skills: the framework unless a school sets its own.
+DEFAULT_SKILLS = (
+    "Listening",
+    "Speaking",
+    "Problem Solving",
+    "Creativity",
+    "Staying Positive",
+    "Aiming High",
+    "Leadership",
+    "Teamwork",
+)
+
+APPLICATION_STATUSES = ("planning", "applied", "offer", "accepted", "rejected")
+
+
+def skills_framework(school: School | None) -> list[str]:
+    """The school's skills (its comma list, duplicates dropped) or the default eight."""
+    names: list[str] = []
+    for raw in (school.skills if school else "").split(","):
+        name = raw.strip()
+        if name and name.casefold() not in {n.casefold() for n in names}:
+            names.append(name)
+    return names or list(DEFAULT_SKILLS)
+
+
+def add_reflection(
+    session: Session, person_id: int, text: str, now: datetime, *, skills: list[str] | None = None, learned: str = ""
+) -> JournalEntry:
+    entry = JournalEntry(
+        person_id=person_id,
+        kind="reflection",
+        text=text,
+        skills=",".join(skills or []),
+        learned=learned,
+        created_at=now,
+    )
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def add_encounter(
+    session: Session, person_id: int, encounter_type: str, with_whom: str, reflection: str, now: datetime
+) -> JournalEntry:
+    entry = JournalEntry(
+        person_id=person_id,
+        kind="encounter",
+        text=reflection,
+        encounter_type=encounter_type,
+        encounter_with=with_whom,
+        created_at=now,
+    )
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def count_entries(session: Session, person_id: int) -> int:
+    return session.exec(select(func.count()).select_from(JournalEntry).where(JournalEntry.person_id == person_id)).one()
+
+
+def set_interests(session: Session, person: Person, interests: str, now: datetime) -> None:
+    person.interests = interests
+    person.updated_at = now
+    session.add(person)
+
+
+def set_next_step(session: Session, person: Person, next_step: str | None, now: datetime) -> None:
+    person.next_step = next_step
+    person.next_step_at = now if next_step else None
+    person.updated_at = now
+    session.add(person)
+
+
+def applications_of(session: Session, person_id: int) -> list[Application]:
+    return list(
+        session.exec(
+            select(Application)
+            .where(Application.person_id == person_id)
+            .order_by(col(Application.created_at), col(Application.id))
+        ).all()
+    )
+
+
+def add_application(
+    session: Session, person_id: int, provider: str, course: str, status: str, now: datetime
+) -> Application:
+    if status not in APPLICATION_STATUSES:
+        raise ValueError(f"unknown application status {status!r}")
+    row = Application(
+        person_id=person_id, provider=provider, course=course, status=status, created_at=now, updated_at=now
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def application_of(session: Session, person_id: int, application_id: int) -> Application | None:
+    """The application only if it belongs to this person: button data can be forged."""
+    return session.exec(
+        select(Application).where(Application.id == application_id, Application.person_id == person_id)
+    ).first()
+
+
+def set_application_status(
+    session: Session, person_id: int, application_id: int, status: str, now: datetime
+) -> Application | None:
+    if status not in APPLICATION_STATUSES:
+        raise ValueError(f"unknown application status {status!r}")
+    row = application_of(session, person_id, application_id)
+    if row is None:
+        return None
+    row.status = status
+    row.updated_at = now
+    session.add(row)
+    return row
