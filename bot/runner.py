@@ -21,14 +21,17 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     dispatcher = Dispatcher(engine, settings)
     # Each part starts here and returns an async "stop" callable; they stop in reverse order.
     stoppers = []
-    from bot.http import start_http  # the one aiohttp server: web chat, webhooks
+    from bot.http import build_app, start_http  # the one aiohttp server: web chat, webhooks
 
-    http_stop, http_app = await start_http(settings, dispatcher)
-    stoppers.append(http_stop)
+    # Routes must be added before the server starts (aiohttp freezes them): adapters that need an
+    # endpoint (Telegram webhook, Slack events) get the app first, then it starts listening.
+    http_app = build_app(settings, dispatcher)
     if settings.telegram_bot_token:
         from bot.telegram import start_telegram
 
         stoppers.append(await start_telegram(settings, dispatcher, http_app))
+    http_stop, http_app = await start_http(settings, dispatcher, app=http_app)
+    stoppers.append(http_stop)
     from scheduler.service import start_background
 
     stoppers.append(await start_background(settings, engine))

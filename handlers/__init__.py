@@ -3,13 +3,17 @@
 Importing this package registers every command and step; adapters call `Dispatcher.dispatch`.
 """
 
-from handlers import (  # noqa: F401  (pupil conversations)
+from handlers import (  # noqa: F401  (importing a conversation module registers its commands)
     alumni,
+    attention,
+    caseload,
     common,
     encounter,
     interests,
     leaving,
+    log_advice,
     nextstep,
+    pupil_view,
     record,
     reflect,
 )

@@ -156,7 +156,7 @@ def split_due(text: str, today: date) -> tuple[str, date | None]:
     if m is None:
         return text.strip(), None
     try:
-        return m["action"].strip(), parse_due(m["when"], today)
+        return m["action"].rstrip(" ,;:-\u2013"), parse_due(m["when"], today)
     except DueDateError:
         return text.strip(), None
 

@@ -73,8 +73,8 @@ def kind(ctx: Context) -> list[Reply]:
 
 def _ask_with(key: str) -> Reply:
     return Reply(
-        f"{ENCOUNTER_TYPES[key]}: who was it with, or where? For example: \"Nurse from the Royal Infirmary\" "
-        "or \"Siemens, Lincoln\"."
+        f'{ENCOUNTER_TYPES[key]}: who was it with, or where? For example: "Nurse from the Royal Infirmary" '
+        'or "Siemens, Lincoln".'
     )
 
 
@@ -95,8 +95,7 @@ def with_whom(ctx: Context) -> list[Reply]:
 
 def _ask_reflection() -> Reply:
     return Reply(
-        "What did you take from it? What did you find out, and did it change what you might do? "
-        "Type it, or tap Skip.",
+        "What did you take from it? What did you find out, and did it change what you might do? Type it, or tap Skip.",
         buttons=[[Button("Skip", SKIP)]],
     )
 

@@ -8,6 +8,7 @@ commits together or not at all.
 
 from __future__ import annotations
 
+import base64
 import logging
 from collections.abc import Callable
 from dataclasses import asdict
@@ -30,6 +31,7 @@ from storage.models import Platform, School, utcnow
 log = logging.getLogger(__name__)
 
 MAX_TEXT = 4000
+IDLE_TEXT = "idle.text"  # the step registered for typed text outside any conversation, if any
 # The school's own channels keep a transcript the page (or terminal) can show again.
 TRANSCRIBED = {Platform.web.value, Platform.console.value}
 
@@ -130,7 +132,10 @@ def route(ctx: Context) -> list[Reply]:
         ctx.end()  # a step from an older version of Waymark: start again
     if incoming.button is not None:
         return [Reply(texts.STALE_BUTTON, buttons=main_menu(ctx))]
-    return [Reply(texts.IDLE_HINT, buttons=main_menu(ctx))]
+    # Text sent outside any conversation: a module may offer to use it (e.g. as a journal entry).
+    idle = STATES.get(IDLE_TEXT)
+    replies = idle(ctx) if idle is not None else []
+    return replies or [Reply(texts.IDLE_HINT, buttons=main_menu(ctx))]
 
 
 def _looks_like_code(text: str) -> bool:
@@ -149,8 +154,12 @@ def _transcribe(ctx: Context, replies: list[Reply]) -> None:
         transcript.record(ctx.session, ctx.identity_key, person_id, "in", shown, ctx.now)
     for reply in replies:
         payload: dict[str, Any] = {"buttons": [[asdict(b) for b in row] for row in reply.buttons]}
+        # The bytes are kept with the line so the web chat can show them again later (charts, exports).
         if reply.image is not None:
             payload["image"] = reply.image_name
+            payload["image_b64"] = base64.b64encode(reply.image).decode("ascii")
         if reply.file is not None:
             payload["file"] = reply.file_name
+            payload["file_type"] = reply.file_type
+            payload["file_b64"] = base64.b64encode(reply.file).decode("ascii")
         transcript.record(ctx.session, ctx.identity_key, person_id, "out", reply.text, ctx.now, payload)

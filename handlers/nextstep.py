@@ -86,10 +86,10 @@ def _after(person: Person) -> str:
 
 def _overview(ctx: Context, lead: str = "") -> Reply:
     assert ctx.person is not None and ctx.person.id is not None
-    person = ctx.person
+    person, person_id = ctx.person, ctx.person.id
     lines = [lead, ""] if lead else []
     lines.append(f"Your plan {_after(person)}: {person.next_step or 'not chosen yet'}")
-    apps = journal.applications_of(ctx.session, person.id)
+    apps = journal.applications_of(ctx.session, person_id)
     if apps:
         lines.append("Your applications:")
         for app in apps:
@@ -226,8 +226,12 @@ def status(ctx: Context) -> list[Reply]:
     provider_name: str = ctx.data.get("provider", "")
     key = status_from(ctx)
     if key is None:
-        problem = answers.STRAY_BUTTON if ctx.button is not None else answers.EMPTY if not ctx.text else (
-            "Please tap one of the buttons."
+        problem = (
+            answers.STRAY_BUTTON
+            if ctx.button is not None
+            else answers.EMPTY
+            if not ctx.text
+            else ("Please tap one of the buttons.")
         )
         return answers.again(problem, _ask_status(f"How is your application to {provider_name} going?"))
     app_id = ctx.data.get("app_id")

@@ -16,6 +16,10 @@ SKILL = "sk:"  # + index into the school's framework
 DONE = "sk:done"
 SKIP = "learned:skip"
 DONE_WORDS = {"done", "finished", "next", "none", "no"}
+OFFER_SAVE = "offer:save"
+OFFER_SKILLS = "offer:skills"
+OFFER_NO = "offer:no"
+OFFER_MIN_WORDS = 4  # "hi" or "thanks" is not a journal entry
 
 
 @command("reflect", roles={"pupil"}, summary="write in your skills journal", menu_label="Reflect", order=10)
@@ -30,7 +34,7 @@ def reflect(ctx: Context) -> list[Reply]:
 
 def _ask_what() -> Reply:
     return Reply(
-        "What did you do? For example: \"Helped run the Year 7 science club\". "
+        'What did you do? For example: "Helped run the Year 7 science club". '
         "Type it in your own words (or send /cancel to stop)."
     )
 
@@ -49,9 +53,7 @@ def what(ctx: Context) -> list[Reply]:
 def _ask_skills(ctx: Context, lead: str = "") -> Reply:
     framework = journal.skills_framework(ctx.school)
     chosen: list[str] = ctx.data.get("skills", [])
-    buttons = [
-        Button(("✓ " if name in chosen else "") + name, f"{SKILL}{i}") for i, name in enumerate(framework)
-    ]
+    buttons = [Button(("✓ " if name in chosen else "") + name, f"{SKILL}{i}") for i, name in enumerate(framework)]
     rows = answers.rows(buttons)
     rows.append([Button("Done", DONE)])
     picked = f"Picked so far: {', '.join(chosen)}." if chosen else "None picked yet."
@@ -149,3 +151,49 @@ def _saved_text(what_text: str, chosen: list[str], learned_text: str) -> str:
         lines.append(f"Learned / next: {answers.preview(learned_text)}")
     lines.append("You can read your journal any time with /record.")
     return "\n".join(lines)
+
+
+@state("idle.text")
+def offer(ctx: Context) -> list[Reply]:
+    """A pupil typed something outside any conversation: offer to keep it as a journal entry."""
+    if not answers.is_pupil(ctx) or len(ctx.text.split()) < OFFER_MIN_WORDS:
+        return []  # the engine answers with the menu
+    ctx.goto("reflect.offer", what=answers.typed(ctx))
+    return [_ask_offer(ctx)]
+
+
+def _ask_offer(ctx: Context, lead: str = "") -> Reply:
+    text = f"Save this as a journal entry?\n{answers.preview(ctx.data.get('what', ''))}"
+    buttons = [
+        [Button("Save it", OFFER_SAVE), Button("Add skills first", OFFER_SKILLS)],
+        [Button("No thanks", OFFER_NO)],
+    ]
+    return Reply(f"{lead}\n\n{text}" if lead else text, buttons=buttons)
+
+
+@state("reflect.offer")
+def offered(ctx: Context) -> list[Reply]:
+    if not answers.is_pupil(ctx):
+        return answers.not_a_pupil(ctx)
+    assert ctx.person is not None and ctx.person.id is not None
+    what_text: str = ctx.data.get("what", "")
+    if ctx.button == OFFER_SAVE:
+        journal.add_reflection(ctx.session, ctx.person.id, what_text, ctx.now)
+        ctx.end()
+        return [Reply(_saved_text(what_text, [], ""), buttons=main_menu(ctx))]
+    if ctx.button == OFFER_SKILLS:
+        ctx.goto("reflect.skills", skills=[])
+        return [_ask_skills(ctx)]
+    if ctx.button == OFFER_NO:
+        ctx.end()
+        return [Reply("OK, I haven't saved it. What would you like to do?", buttons=main_menu(ctx))]
+    if ctx.button is not None:
+        return [_ask_offer(ctx, f"{answers.STRAY_BUTTON} {answers.KEPT}")]
+    if not ctx.text:
+        return [_ask_offer(ctx, f"{answers.EMPTY} {answers.KEPT}")]
+    # More typed text before answering: it joins the same entry rather than being dropped.
+    joined = f"{what_text}\n{answers.typed(ctx)}"
+    if len(joined) > 4000:
+        return [_ask_offer(ctx, "That would make the entry too long to keep as one. Tap Save it first.")]
+    ctx.goto("reflect.offer", what=joined)
+    return [_ask_offer(ctx, "Added that to the same entry.")]

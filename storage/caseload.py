@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import ColumnElement, and_, case, false, func, or_
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from storage.models import AdviceRecord, AgreedAction, CaseloadAssignment, Person, PersonStatus, Role
@@ -31,7 +32,7 @@ def assign(session: Session, staff_id: int, pupil_id: int) -> None:
         session.add(CaseloadAssignment(staff_id=staff_id, pupil_id=pupil_id))
 
 
-def _visible(staff: Person, everyone: bool) -> ColumnElement[bool]:
+def visible_clause(staff: Person, everyone: bool) -> ColumnElement[bool]:
     on_roll = and_(
         col(Person.school_id) == staff.school_id,
         col(Person.role) == Role.pupil.value,
@@ -52,7 +53,7 @@ def search(session: Session, staff: Person, query: str, *, everyone: bool, limit
     literally (autoescape), so "%" finds nothing rather than everyone.
     """
     words = [w for w in query.lower().split() if w][:5]
-    conditions: list[ColumnElement[bool]] = [_visible(staff, everyone)]
+    conditions: list[ColumnElement[bool]] = [visible_clause(staff, everyone)]
     for word in words:
         conditions.append(
             or_(
@@ -73,7 +74,7 @@ def search(session: Session, staff: Person, query: str, *, everyone: bool, limit
 
 def visible_pupil(session: Session, staff: Person, pupil_id: int, *, everyone: bool) -> Person | None:
     """The pupil with this id if this member of staff may see them; None for anyone else, existing or not."""
-    return session.exec(select(Person).where(col(Person.id) == pupil_id, _visible(staff, everyone))).first()
+    return session.exec(select(Person).where(col(Person.id) == pupil_id, visible_clause(staff, everyone))).first()
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ class CaseloadPage:
     total: int
 
 
-def _aggregates(today: date):  # type: ignore[no-untyped-def]
+def aggregates(today: date):  # type: ignore[no-untyped-def]
     advice = (
         select(col(AdviceRecord.pupil_id).label("pupil_id"), func.max(AdviceRecord.created_at).label("last_at"))
         .group_by(col(AdviceRecord.pupil_id))
@@ -124,10 +125,10 @@ def page(
     One statement: the advice and action counts are GROUP BY subqueries joined to the pupils, and
     the total comes from a window function, so a caseload of 300 is still one round trip.
     """
-    advice, actions = _aggregates(today)
+    advice, actions = aggregates(today)
     seen_this_year = case((advice.c.last_at >= year_start_at, 1), else_=0)
     statement = (
-        select(
+        sa_select(  # five columns: more than sqlmodel's select() is typed for
             Person,
             advice.c.last_at,
             func.coalesce(actions.c.open_count, 0),
@@ -136,12 +137,12 @@ def page(
         )
         .outerjoin(advice, advice.c.pupil_id == Person.id)
         .outerjoin(actions, actions.c.pupil_id == Person.id)
-        .where(_visible(staff, everyone))
+        .where(visible_clause(staff, everyone))
         .order_by(seen_this_year, col(Person.family_name), col(Person.given_name), col(Person.id))
         .offset(offset)
         .limit(limit)
     )
-    rows = session.exec(statement).all()
+    rows = session.exec(statement).all()  # type: ignore[call-overload]  # 5-column Select; mypy loses the TypeVarTuple
     return CaseloadPage(
         rows=[CaseloadRow(p, last_at, int(open_n), int(overdue_n)) for p, last_at, open_n, overdue_n, _ in rows],
         total=int(rows[0][4]) if rows else 0,

@@ -147,18 +147,19 @@ def record_page(session: Session, person_id: int, page: int, per_page: int = PAG
 def _advice_views(session: Session, pupil_id: int, advice_ids: list[int]) -> dict[int, AdviceView]:
     if not advice_ids:
         return {}
+    mine = (col(AdviceRecord.id).in_(advice_ids), AdviceRecord.pupil_id == pupil_id)
+    # Named columns, never the whole row: staff_note stays in the database.
     rows = session.exec(
-        select(
-            AdviceRecord.id,
-            AdviceRecord.kind,
-            AdviceRecord.summary,
-            AdviceRecord.created_at,
-            Person.given_name,
-            Person.family_name,
-        )
-        .join(Person, col(Person.id) == AdviceRecord.staff_id)
-        .where(col(AdviceRecord.id).in_(advice_ids), AdviceRecord.pupil_id == pupil_id)
+        select(AdviceRecord.id, AdviceRecord.kind, AdviceRecord.summary, AdviceRecord.created_at).where(*mine)
     ).all()
+    staff_names = {
+        advice_id: f"{given} {family}"
+        for advice_id, given, family in session.exec(
+            select(AdviceRecord.id, Person.given_name, Person.family_name)
+            .join(Person, col(Person.id) == AdviceRecord.staff_id)
+            .where(*mine)
+        ).all()
+    }
     actions: dict[int, list[ActionView]] = {}
     for action in session.exec(
         select(AgreedAction)
@@ -168,13 +169,13 @@ def _advice_views(session: Session, pupil_id: int, advice_ids: list[int]) -> dic
         assert action.advice_id is not None
         actions.setdefault(action.advice_id, []).append(_action_view(action))
     views: dict[int, AdviceView] = {}
-    for advice_id, kind, summary, created_at, given, family in rows:
+    for advice_id, kind, summary, created_at in rows:
         assert advice_id is not None
         views[advice_id] = AdviceView(
             id=advice_id,
             kind=kind,
             summary=summary,
-            staff_name=f"{given} {family}",
+            staff_name=staff_names.get(advice_id, "a member of staff"),
             created_at=created_at,
             actions=actions.get(advice_id, []),
         )

@@ -74,7 +74,8 @@ FORGED = [
     "zz" * 40,
 ]
 
-COMMAND_NAMES = sorted(COMMANDS)
+# Every registered command; the ones that show or change a record come up more often.
+COMMAND_NAMES = [*sorted(COMMANDS), "record", "record", "actions", "actions", "nextstep", "pupil", "caseload"]
 
 step = st.one_of(
     st.tuples(st.just("text"), st.sampled_from(ACTORS), st.one_of(st.text(max_size=40), st.sampled_from(ODD_TEXTS))),
@@ -92,10 +93,12 @@ step = st.one_of(
 )
 
 _run = itertools.count()
+ALL_MARKERS: dict[str, str] = {}  # marker -> "world:actor", across every example (they share one database)
 
 
 @dataclass
 class World:
+    run: int
     engine: Engine
     dispatcher: Dispatcher
     chats: dict[str, Chat]
@@ -115,7 +118,7 @@ def build_world(engine: Engine) -> World:
     chats = {name: Chat(dispatcher, f"r{run}-{name}") for name in ACTORS}
     for name, person in people.items():
         factories.link(engine, person, "console", chats[name].user_id)
-    world = World(engine, dispatcher, chats, people, markers={name: [] for name in ACTORS})
+    world = World(run, engine, dispatcher, chats, people, markers={name: [] for name in ACTORS})
     for name in PUPILS:
         world.ids[name] = seed(engine, world, name)
     return world
@@ -149,6 +152,7 @@ def new_marker(world: World, actor: str) -> str:
     # Fixed length, so how the bot reads it never depends on how many examples ran before.
     marker = f"mk{actor[:2]}{len(world.markers[actor]):03d}q{next(_run) % 1_000_000:06d}"
     world.markers[actor].append(marker)
+    ALL_MARKERS[marker] = f"{world.run}:{actor}"
     return marker
 
 
@@ -163,15 +167,29 @@ def saved_rows(engine: Engine) -> dict[str, dict[int, str]]:
         }
 
 
+def states_of(engine: Engine, world: World, pupil: str) -> dict[str, object]:
+    """What only the pupil (or staff) may change: their actions' and applications' status, interests, plan."""
+    person_id = world.people[pupil].id
+    with transaction(engine, write=False) as s:
+        person = s.get(Person, person_id)
+        assert person is not None
+        return {
+            "actions": {r.id: r.status for r in s.exec(select(AgreedAction).where(AgreedAction.pupil_id == person_id))},
+            "applications": {
+                r.id: r.status for r in s.exec(select(Application).where(Application.person_id == person_id))
+            },
+            "interests": person.interests,
+            "next_step": person.next_step,
+        }
+
+
 def forbidden_for(world: World, actor: str) -> list[str]:
-    """Words this actor must never be shown: other pupils' markers (Ben is outside Sam's caseload)."""
-    if actor == "amira":
-        return world.markers["ben"]
-    if actor == "ben":
-        return world.markers["amira"]
+    """Words this actor must never be shown: every other person's markers, in this school or any other,
+    except that Sam may read Amira's (his tutee); Ben is in nobody's caseload."""
+    allowed = {f"{world.run}:{actor}"}
     if actor == "tutor":
-        return world.markers["ben"]
-    return world.markers["amira"] + world.markers["ben"]
+        allowed.add(f"{world.run}:amira")
+    return [marker for marker, owner in ALL_MARKERS.items() if owner not in allowed]
 
 
 def play(world: World, kind: str, actor: str, value: str) -> None:
@@ -210,7 +228,7 @@ def play(world: World, kind: str, actor: str, value: str) -> None:
 
 
 @settings(
-    max_examples=30,
+    max_examples=60,
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
@@ -220,8 +238,14 @@ def test_random_conversations_never_raise_leak_or_lose(sqlite_only: Engine, step
     world = build_world(sqlite_only)
     before = saved_rows(sqlite_only)
     for kind, actor, value in steps:
+        untouchable = {p: states_of(sqlite_only, world, p) for p in PUPILS if p != actor}
         play(world, kind, actor, value)
-        shown = "\n".join(r.text + " " + " ".join(b.label for row in r.buttons for b in row) for r in world.chats[actor].last)
+        if actor != "tutor":
+            for pupil, state in untouchable.items():
+                assert states_of(sqlite_only, world, pupil) == state, f"{actor} changed {pupil}'s record with {value!r}"
+        shown = "\n".join(
+            r.text + " " + " ".join(b.label for row in r.buttons for b in row) for r in world.chats[actor].last
+        )
         for marker in forbidden_for(world, actor):
             assert marker not in shown, f"{actor} was shown {marker!r} after {kind} {value!r}"
         if actor in PUPILS or actor == "stranger":

@@ -50,7 +50,9 @@ def school(engine: Engine) -> School:
     return factories.school(engine)
 
 
-def linked_pupil(engine: Engine, dispatcher: Dispatcher, school: School, user: str, **fields: object) -> tuple[Person, Chat]:
+def linked_pupil(
+    engine: Engine, dispatcher: Dispatcher, school: School, user: str, **fields: object
+) -> tuple[Person, Chat]:
     person = factories.pupil(engine, school.id, **fields)  # type: ignore[arg-type]
     factories.link(engine, person, "console", user)
     return person, Chat(dispatcher, user)
@@ -64,7 +66,9 @@ def state_of(engine: Engine, user: str) -> tuple[str, dict[str, object]]:
 
 def entries(engine: Engine, person: Person) -> list[JournalEntry]:
     with transaction(engine) as s:
-        return list(s.exec(select(JournalEntry).where(JournalEntry.person_id == person.id)).all())
+        return list(
+            s.exec(select(JournalEntry).where(JournalEntry.person_id == person.id).order_by(JournalEntry.id)).all()
+        )
 
 
 def bad_inputs_keep_the_step(chat: Chat, engine: Engine, *, stray_button: bool = True) -> None:
@@ -377,7 +381,7 @@ def test_next_step_plan_and_applications(engine: Engine, dispatcher: Dispatcher,
 def test_sixth_formers_see_university_and_may_type_their_own_plan(
     engine: Engine, dispatcher: Dispatcher, school: School
 ) -> None:
-    amira, chat = linked_pupil(engine, dispatcher, school, "p1", year_group=13, form="13A")
+    _amira, chat = linked_pupil(engine, dispatcher, school, "p1", year_group=13, form="13A")
     chat.say("/nextstep")
     assert "after Year 13" in chat.text
     chat.press("Choose my plan")
@@ -463,7 +467,7 @@ def test_record_pages_newest_first_without_staff_notes(engine: Engine, dispatche
     chat.say("/interests robotics")
     chat.say("/record")
     assert "page 1 of 3" in chat.text and "Interests: robotics" in chat.text
-    assert [line for line in chat.text.splitlines() if "Entry number" in line][0].endswith("Entry number 10")
+    assert next(line for line in chat.text.splitlines() if "Entry number" in line).endswith("Entry number 10")
     assert "Entry number 06" in chat.text and "Entry number 05" not in chat.text
     assert chat.buttons()[0] == "Older" and "Newer" not in chat.buttons()
     chat.press("Older")
@@ -533,7 +537,9 @@ def test_actions_mark_done_and_forged_ids_refused(engine: Engine, dispatcher: Di
     tutor = factories.staff(engine, school.id)
     amira, chat = linked_pupil(engine, dispatcher, school, "p1")
     ben, _ = linked_pupil(engine, dispatcher, school, "p2", given="Ben")
-    [cv, visit] = advice_for(engine, amira, tutor, "Plans", [("Draft a CV", date(2026, 3, 20)), ("Visit a college", None)])
+    [cv, visit] = advice_for(
+        engine, amira, tutor, "Plans", [("Draft a CV", date(2026, 3, 20)), ("Visit a college", None)]
+    )
     [ben_action] = advice_for(engine, ben, tutor, "Ben's plans", [("BEN-ONLY action", None)])
     with transaction(engine) as s:
         staff_action = AgreedAction(pupil_id=amira.id, owner_id=tutor.id, text="Tutor emails the college")  # type: ignore[arg-type]
@@ -549,7 +555,12 @@ def test_actions_mark_done_and_forged_ids_refused(engine: Engine, dispatcher: Di
     chat.press("Mark done: 1. Draft a CV")
     assert "Marked as done: Draft a CV" in chat.text and "Draft a CV" not in "".join(chat.buttons())
 
-    for forged in (f"/actions done {ben_action}", f"/actions done {staff_action_id}", f"/actions done {cv}", "/actions done x"):
+    for forged in (
+        f"/actions done {ben_action}",
+        f"/actions done {staff_action_id}",
+        f"/actions done {cv}",
+        "/actions done x",
+    ):
         chat.press_data(forged)
         assert "couldn't find that action" in chat.text
         assert "BEN-ONLY" not in chat.text
@@ -562,3 +573,34 @@ def test_actions_mark_done_and_forged_ids_refused(engine: Engine, dispatcher: Di
     assert "tap its button" in chat.text
     chat.say("/record")
     assert "Agreed: Draft a CV - due 20 Mar 2026 - done" in chat.text
+
+
+def test_idle_text_is_offered_as_a_journal_entry(engine: Engine, dispatcher: Dispatcher, school: School) -> None:
+    amira, chat = linked_pupil(engine, dispatcher, school, "p1")
+    chat.say("hi")
+    assert chat.text == texts.IDLE_HINT  # too short to be an entry
+    chat.say("Went to the <STEM> fair & met a vet 🐶")
+    assert "Save this as a journal entry?" in chat.text
+    bad_inputs_keep_the_step(chat, engine)
+    chat.say("She said to get work experience")
+    assert "Added that to the same entry" in chat.text
+    chat.press("Save it")
+    [entry] = entries(engine, amira)
+    assert entry.text == "Went to the <STEM> fair & met a vet 🐶\nShe said to get work experience"
+
+    chat.say("Another thing I did this week at school")
+    chat.press("Add skills first")
+    chat.press("Listening")
+    chat.press("Done")
+    chat.press("Skip")
+    assert entries(engine, amira)[-1].skills == "Listening"
+
+    chat.say("Something I do not want to keep")
+    chat.press("No thanks")
+    assert len(entries(engine, amira)) == 2
+
+    tutor = factories.staff(engine, school.id)
+    factories.link(engine, tutor, "console", "t1")
+    staff_chat = Chat(dispatcher, "t1")
+    staff_chat.say("This is a long message from a member of staff")
+    assert "journal" not in staff_chat.text

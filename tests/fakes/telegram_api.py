@@ -82,6 +82,7 @@ class Call:
     files: dict[str, bytes]
     at: float  # time.perf_counter() when it arrived
     status: int = 200  # what the fake answered
+    result: Any = None  # the "result" it answered with (e.g. the Message sent), when ok
 
     @property
     def chat_id(self) -> int | str | None:
@@ -163,6 +164,8 @@ class FakeTelegram:
         self.webhook: dict[str, Any] | None = None  # what setWebhook was given
         self.commands: dict[str, list[dict[str, Any]]] = {}  # scope (JSON) -> commands
         self.rate_limited = 0  # 429s answered because of the limits
+        # Called on the server's loop after every call is recorded (benchmarks use it to time replies).
+        self.on_call: Callable[[Call], None] | None = None
         self._lock = threading.RLock()
         self._pending: list[_Pending] = []
         self._update_ids = itertools.count(1000)
@@ -286,7 +289,9 @@ class FakeTelegram:
         chat_id: int | None,
     ) -> None:
         text = description or DEFAULT_DESCRIPTIONS.get(status, f"Error {status}")
-        fault = _Fault(status, text.format(retry_after=retry_after), retry_after, remaining, frozenset(methods), chat_id)
+        fault = _Fault(
+            status, text.format(retry_after=retry_after), retry_after, remaining, frozenset(methods), chat_id
+        )
         with self._lock:
             self._faults.append(fault)
 
@@ -521,7 +526,9 @@ class FakeTelegram:
             while not predicate():
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise TimeoutError(f"waited {timeout}s; last calls: {[(c.method, c.text[:60]) for c in self.calls[-5:]]}")
+                    raise TimeoutError(
+                        f"waited {timeout}s; last calls: {[(c.method, c.text[:60]) for c in self.calls[-5:]]}"
+                    )
                 waiter.event.clear()
                 if predicate():
                     break
@@ -575,6 +582,8 @@ class FakeTelegram:
         call.status = response.status
         with self._lock:
             self.calls.append(call)
+        if self.on_call is not None:
+            self.on_call(call)
         self._notify()
         return response
 
@@ -590,10 +599,10 @@ class FakeTelegram:
                 retry_after = max(1, math.ceil(wait))
                 return self._error(429, f"Too Many Requests: retry after {retry_after}", retry_after)
         try:
-            result = await handler(call)
+            call.result = await handler(call)
         except _ApiError as exc:
             return self._error(exc.status, exc.description)
-        return web.json_response({"ok": True, "result": result})
+        return web.json_response({"ok": True, "result": call.result})
 
     @staticmethod
     def _error(status: int, description: str, retry_after: int | None = None) -> web.Response:
@@ -703,7 +712,11 @@ class FakeTelegram:
         return self._store_bot_message(call, photo=photo, **extra)
 
     async def _api_sendDocument(self, call: Call) -> Any:
-        document = {"file_id": f"doc{call.at}", "file_unique_id": "d", "file_size": len(call.files.get("document", b""))}
+        document = {
+            "file_id": f"doc{call.at}",
+            "file_unique_id": "d",
+            "file_size": len(call.files.get("document", b"")),
+        }
         extra = {"caption": call.params["caption"]} if call.params.get("caption") else {}
         return self._store_bot_message(call, document=document, **extra)
 

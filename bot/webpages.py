@@ -1,0 +1,239 @@
+"""The web chat's pages as HTML text. Every value from a person or the database goes through `escape`.
+
+No inline scripts or styles (the Content-Security-Policy forbids them): behaviour lives in
+`bot/static/chat.js`, looks in `bot/static/app.css`. The pages work without JavaScript too:
+the text box and the choice buttons are one ordinary form.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from html import escape
+from typing import Any
+
+from storage.models import TranscriptLine
+
+STYLESHEET = "/static/app.css"
+SCRIPT = "/static/chat.js"
+SIGNED_IN_WITH_CODE = "(signed in with my code)"
+
+
+@dataclass(frozen=True)
+class Choice:
+    label: str
+    data: str
+
+
+@dataclass
+class LineView:
+    """One message as the page shows it: never the raw payload (which may hold bytes)."""
+
+    id: int
+    direction: str  # in | out
+    text: str
+    choices: list[list[Choice]] = field(default_factory=list)
+    image_url: str | None = None
+    image_name: str | None = None
+    file_url: str | None = None
+    file_name: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "dir": self.direction,
+            "text": self.text,
+            "buttons": [[{"label": c.label, "data": c.data} for c in row] for row in self.choices],
+            "image": {"url": self.image_url, "name": self.image_name} if self.image_url else None,
+            "file": {"url": self.file_url, "name": self.file_name} if self.file_url else None,
+        }
+
+
+def _payload(line: TranscriptLine) -> dict[str, Any]:
+    try:
+        data = json.loads(line.payload or "{}")
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _choices(payload: dict[str, Any]) -> list[list[Choice]]:
+    rows: list[list[Choice]] = []
+    for row in payload.get("buttons") or []:
+        if isinstance(row, list):
+            picked = [
+                Choice(str(b.get("label", "")), str(b.get("data", "")))
+                for b in row
+                if isinstance(b, dict) and b.get("data")
+            ]
+            if picked:
+                rows.append(picked)
+    return rows
+
+
+def line_views(lines: list[TranscriptLine], labels: dict[str, str]) -> list[LineView]:
+    """Views of transcript lines, in order.
+
+    A pressed button is recorded as its data ("/reflect"); the page shows its label ("Reflect"),
+    looked up in `labels`, the buttons offered most recently (updated as lines go by).
+    """
+    views: list[LineView] = []
+    for line in lines:
+        assert line.id is not None
+        payload = _payload(line)
+        view = LineView(id=line.id, direction=line.direction, text=line.text)
+        if line.direction == "in":
+            if line.text.startswith("/start ") and len(line.text) < 40:
+                view.text = SIGNED_IN_WITH_CODE  # the used code itself is no use to anyone
+            else:
+                view.text = labels.get(line.text, line.text)
+        else:
+            view.choices = _choices(payload)
+            if view.choices:
+                labels.clear()
+                labels.update({c.data: c.label for row in view.choices for c in row})
+            if payload.get("image_b64"):
+                view.image_url = f"/media/{line.id}"
+                view.image_name = str(payload.get("image") or "image.png")
+            if payload.get("file_b64"):
+                view.file_url = f"/media/{line.id}"
+                view.file_name = str(payload.get("file") or "download")
+        views.append(view)
+    return views
+
+
+def current_choices(views: list[LineView]) -> list[list[Choice]]:
+    """The buttons to offer now: those of the latest bot message after the person's last message."""
+    for view in reversed(views):
+        if view.direction == "in":
+            return []
+        if view.choices:
+            return view.choices
+    return []
+
+
+def _document(title: str, school: str, body: str, *, script: bool = False, extra_head: str = "") -> str:
+    script_tag = f'<script src="{SCRIPT}" defer></script>' if script else ""
+    return (
+        "<!doctype html>\n"
+        '<html lang="en-GB"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(title)}</title>"
+        f'<link rel="stylesheet" href="{STYLESHEET}">{extra_head}{script_tag}</head>'
+        f'<body><header class="top"><p class="school">{escape(school)}</p></header>{body}</body></html>'
+    )
+
+
+def signin_page(school: str, csrf: str, *, error: str | None = None, notice: str | None = None, code: str = "") -> str:
+    alert = f'<p class="alert" role="alert" id="signin-error">{escape(error)}</p>' if error else ""
+    note = f'<p class="notice" role="status">{escape(notice)}</p>' if notice else ""
+    described = (
+        ' aria-describedby="code-help signin-error" aria-invalid="true"' if error else ' aria-describedby="code-help"'
+    )
+    body = (
+        '<main class="card" id="main">'
+        "<h1>Sign in to Waymark</h1>"
+        f"{note}{alert}"
+        '<form method="post" action="/signin" class="signin">'
+        f'<input type="hidden" name="csrf" value="{escape(csrf)}">'
+        '<label for="code">Your enrolment code</label>'
+        f'<input id="code" name="code" type="text" value="{escape(code)}" required maxlength="40" '
+        'autocomplete="one-time-code" autocapitalize="characters" spellcheck="false" '
+        f'inputmode="text"{described}>'
+        '<p class="help" id="code-help">Your tutor or the careers team gives you this code. '
+        "It looks like ABCDE-23456. You only need it once on this device.</p>"
+        '<button type="submit" class="primary">Sign in</button>'
+        "</form></main>"
+    )
+    return _document("Sign in · Waymark", school, body)
+
+
+def signed_in_page(school: str) -> str:
+    """Shown after a sign-in link: a plain link on, so the new cookie is sent (see web.signin_get)."""
+    body = (
+        '<main class="card" id="main"><h1>You\'re signed in</h1>'
+        '<p><a class="primary-link" href="/chat">Open my chat</a></p></main>'
+    )
+    return _document(
+        "Signed in · Waymark", school, body, extra_head='<meta http-equiv="refresh" content="0;url=/chat">'
+    )
+
+
+def message_page(school: str, heading: str, text: str, *, link: tuple[str, str] | None = None) -> str:
+    more = f'<p><a class="primary-link" href="{escape(link[0])}">{escape(link[1])}</a></p>' if link else ""
+    body = f'<main class="card" id="main"><h1>{escape(heading)}</h1><p>{escape(text)}</p>{more}</main>'
+    return _document(f"{heading} · Waymark", school, body)
+
+
+def checkin_page(school: str, csrf: str, token: str) -> str:
+    body = (
+        '<main class="card" id="main"><h1>Hello again!</h1>'
+        "<p>Your old school would love to know what you're doing now. It takes a minute.</p>"
+        f'<form method="post" action="/c/{escape(token)}">'
+        f'<input type="hidden" name="csrf" value="{escape(csrf)}">'
+        '<button type="submit" class="primary">Start my check-in</button></form></main>'
+    )
+    return _document("Check in · Waymark", school, body)
+
+
+def _line_html(view: LineView) -> str:
+    who = "You" if view.direction == "in" else "Waymark"
+    parts = [
+        f'<li class="msg msg-{escape(view.direction)}" data-id="{view.id}">',
+        f'<span class="visually-hidden">{who}: </span>',
+        f'<p class="text">{escape(view.text)}</p>',
+    ]
+    if view.image_url:
+        parts.append(f'<img class="media" src="{escape(view.image_url)}" alt="{escape(view.image_name or "image")}">')
+    if view.file_url:
+        parts.append(
+            f'<a class="file" href="{escape(view.file_url)}" download="{escape(view.file_name or "download")}">'
+            f"Download {escape(view.file_name or 'file')}</a>"
+        )
+    parts.append("</li>")
+    return "".join(parts)
+
+
+def choices_html(choices: list[list[Choice]]) -> str:
+    return "".join(
+        f'<button type="submit" form="composer" name="button" value="{escape(c.data)}" class="choice">'
+        f"{escape(c.label)}</button>"
+        for row in choices
+        for c in row
+    )
+
+
+def chat_page(
+    school: str,
+    person_name: str,
+    csrf: str,
+    views: list[LineView],
+    message_id: str,
+) -> str:
+    last_id = views[-1].id if views else 0
+    log_items = "".join(_line_html(v) for v in views)
+    empty = "" if views else '<li class="msg msg-out"><p class="text">Say hello, or send /help.</p></li>'
+    body = (
+        '<a class="skip" href="#message">Skip to the message box</a>'
+        '<div class="bar">'
+        f'<p class="who">Signed in as {escape(person_name)}</p>'
+        '<form method="post" action="/signout" class="signout">'
+        f'<input type="hidden" name="csrf" value="{escape(csrf)}">'
+        '<button type="submit" class="quiet">Sign out</button></form></div>'
+        '<main id="main" class="chat">'
+        '<h1 class="visually-hidden">Chat with Waymark</h1>'
+        f'<ol id="log" class="log" role="log" aria-live="polite" aria-label="Conversation" data-last-id="{last_id}">'
+        f"{log_items}{empty}</ol>"
+        f'<div id="choices" class="choices" role="group" aria-label="Choices">{choices_html(current_choices(views))}</div>'
+        '<form id="composer" class="composer" method="post" action="/send">'
+        f'<input type="hidden" name="csrf" value="{escape(csrf)}">'
+        f'<input type="hidden" name="mid" value="{escape(message_id)}">'
+        '<label for="message">Your message</label>'
+        '<textarea id="message" name="text" rows="2" enterkeyhint="send" '
+        'aria-describedby="message-help"></textarea>'
+        '<p id="message-help" class="help">Press Enter to send, Shift and Enter for a new line.</p>'
+        '<p id="status" class="status" role="status"></p>'
+        '<button type="submit" class="primary send">Send</button>'
+        "</form></main>"
+    )
+    return _document(f"{school} · Waymark", school, body, script=True)

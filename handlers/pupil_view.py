@@ -1,0 +1,139 @@
+"""/pupil NAME: one pupil's whole record for staff who may see them, staff-only notes included.
+
+Every view is written to the audit log in the same transaction as the read. A pupil outside the
+caseload gets exactly the answer a name that matches nobody gets.
+"""
+
+from __future__ import annotations
+
+from handlers import access, pupils
+from handlers.context import Context
+from handlers.log_advice import KINDS
+from handlers.registry import command, state
+from handlers.types import Button, Reply
+from storage import advice, audit, crypto
+from storage.caseload import CaseloadRow
+from storage.models import Person
+
+ASK = "Which pupil? Type part of their name or their form (e.g. 10A)."
+CHUNK = 3500  # Telegram allows 4096 characters a message; leave room for the adapter
+
+
+@command("pupil", roles={"tutor", "leader"}, summary="one pupil's whole record", menu_label="Find pupil", order=220)
+def pupil_command(ctx: Context) -> list[Reply]:
+    query = ctx.args.strip()
+    if not query:
+        ctx.goto("pupil.find")
+        return [Reply(ASK)]
+    if query.startswith("#"):
+        pupil = pupils.allowed_pupil(ctx, query[1:], access.may_view_record)
+        if pupil is None:
+            return [Reply(pupils.NOT_AVAILABLE)]
+        return show_record(ctx, pupil)
+    return _search(ctx, query)
+
+
+def _search(ctx: Context, query: str) -> list[Reply]:
+    text, buttons = pupils.search(ctx, query, "/pupil #")
+    if not buttons:
+        ctx.goto("pupil.find")
+    return [Reply(text, buttons=buttons)]
+
+
+@state("pupil.find")
+def find(ctx: Context) -> list[Reply]:
+    if not ctx.text:
+        return [Reply("That was empty. " + ASK)]
+    ctx.end()
+    return _search(ctx, ctx.text)
+
+
+def _note_text(ctx: Context, token: bytes) -> str:
+    try:
+        return crypto.decrypt(ctx.settings.encryption_key, token)
+    except crypto.NoKeyError:
+        return "(a staff-only note is kept, but it can't be read: WAYMARK_ENCRYPTION_KEY is not set)"
+    except crypto.UnreadableNoteError:
+        return "(a staff-only note is kept, but it can't be read with the current encryption key)"
+
+
+def show_record(ctx: Context, pupil: Person) -> list[Reply]:
+    assert ctx.person is not None and pupil.id is not None
+    audit.record(
+        ctx.session,
+        school_id=pupil.school_id,
+        actor_id=ctx.person.id,
+        action=audit.VIEW_PUPIL,
+        subject_id=pupil.id,
+        now=ctx.now,
+        detail=ctx.incoming.platform,
+    )
+    on = pupils.today(ctx)
+    year_start = pupils.year_start_at(ctx)
+    records = advice.records_for(ctx.session, pupil.id)
+    actions = advice.actions_for(ctx.session, pupil.id)
+    overdue = sum(1 for a in actions if a.status == "open" and a.due_date is not None and a.due_date < on)
+    row = CaseloadRow(
+        pupil,
+        records[0].created_at if records else None,
+        sum(1 for a in actions if a.status == "open"),
+        overdue,
+    )
+    risk = pupils.risk_for(row, on, year_start)
+    show_notes = access.may_see_staff_notes(ctx.person, pupil, pupils.assigned(ctx), ctx.incoming.chat_type)
+
+    lines = [f"{pupils.label(pupil)}, Year {pupil.year_group or '?'}"]
+    flags = pupils.roster_flags(pupil) + ([risk.describe()] if risk.flagged else [])
+    lines.append("Flags: " + ("; ".join(flags) if flags else "none"))
+    lines.append(f"Intended next step: {pupil.next_step or 'not recorded yet'}")
+    if pupil.interests:
+        lines.append(f"Interests: {pupil.interests}")
+    for app in advice.applications_for(ctx.session, pupil.id):
+        lines.append(f"Applied: {app.provider} {app.course} ({app.status})".replace("  ", " "))
+
+    lines.append("\nAgreed actions:" if actions else "\nAgreed actions: none yet")
+    for a in actions:
+        if a.status == "open":
+            due = f", due {pupils.short_date(a.due_date, ctx)}" if a.due_date else ""
+            late = " OVERDUE" if a.due_date is not None and a.due_date < on else ""
+            lines.append(f"- {a.text} (open{due}){late}")
+        else:
+            lines.append(f"- {a.text} (done {pupils.short_date(a.done_at, ctx)})")
+
+    lines.append("\nAdvice conversations:" if records else "\nAdvice conversations: none yet")
+    for r in records:
+        lines.append(f"- {pupils.short_date(r.created_at, ctx)}, {KINDS.get(r.kind, r.kind)}: {r.summary}")
+        if r.staff_note is not None and show_notes:
+            lines.append(f"  Staff only: {_note_text(ctx, r.staff_note)}")
+
+    journal = advice.journal_for(ctx.session, pupil.id)
+    lines.append("\nLatest journal entries:" if journal else "\nJournal: nothing yet")
+    for j in journal:
+        skills = f" [{j.skills}]" if j.skills else ""
+        lines.append(f"- {pupils.short_date(j.created_at, ctx)}: {j.text}{skills}")
+
+    buttons = [[Button(f"Log advice for {pupil.given_name}", f"/log #{pupil.id}")]]
+    return _chunks("\n".join(lines), buttons)
+
+
+def _chunks(text: str, buttons: list[list[Button]]) -> list[Reply]:
+    """Split a long record at line ends into messages a phone (and Telegram) takes; buttons on the last."""
+    parts: list[str] = []
+    current = ""
+    for line in text.split("\n"):
+        while len(line) > CHUNK:
+            if current:
+                parts.append(current)
+                current = ""
+            parts.append(line[:CHUNK])
+            line = line[CHUNK:]
+        if current and len(current) + 1 + len(line) > CHUNK:
+            parts.append(current)
+            current = line
+        else:
+            current = f"{current}\n{line}" if current else line
+    if current:
+        parts.append(current)
+    replies = [Reply(part) for part in parts]
+    replies[-1].buttons = buttons
+    return replies

@@ -1,0 +1,121 @@
+"""What the staff conversations share: finding a pupil someone may see, the school calendar, flags.
+
+Every pupil chosen by id (a button, possibly forged) goes through the pure access rules again, and
+a refusal reads exactly like "no such pupil", so nobody learns who exists outside their caseload.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from datetime import UTC, date, datetime, time
+
+from handlers import access
+from handlers.context import Context
+from handlers.dates import last_term_start, local_today, school_year_start
+from handlers.risk import Risk, RiskFacts, assess
+from handlers.types import Button
+from storage import caseload
+from storage.caseload import CaseloadRow
+from storage.models import Person
+
+Rule = Callable[[Person | None, Person, Collection[int], str], bool]
+
+SEARCH_LIMIT = 8
+SEND_WORDS = {"K": "SEN support", "E": "EHC plan"}
+
+NOT_FOUND = (
+    "I couldn't find a pupil matching \u201c{query}\u201d among the pupils you work with. "
+    "Type part of a first or family name, or a form like 10A."
+)
+NOT_AVAILABLE = "That pupil isn't one you can see, or the button is out of date. Type a name or a form to search."
+
+
+def today(ctx: Context) -> date:
+    return local_today(ctx.now, ctx.settings.zone)
+
+
+def local_midnight(ctx: Context, day: date) -> datetime:
+    """The school's midnight on `day`, as the aware UTC time the database compares with."""
+    return datetime.combine(day, time(), ctx.settings.zone).astimezone(UTC)
+
+
+def year_start_at(ctx: Context) -> datetime:
+    return local_midnight(ctx, school_year_start(today(ctx)))
+
+
+def last_term_start_at(ctx: Context) -> datetime:
+    return local_midnight(ctx, last_term_start(today(ctx)))
+
+
+def label(pupil: Person) -> str:
+    form = f" ({pupil.form})" if pupil.form else ""
+    return f"{pupil.full_name}{form}"
+
+
+def assigned(ctx: Context) -> set[int]:
+    if ctx.person is None or ctx.person.id is None:
+        return set()
+    return caseload.assigned_pupil_ids(ctx.session, ctx.person.id)
+
+
+def allowed_pupil(ctx: Context, pupil_id: object, rule: Rule) -> Person | None:
+    """The pupil with this id if `rule` lets this person at them now; None otherwise (existing or not)."""
+    try:
+        wanted = int(str(pupil_id))
+    except ValueError:
+        return None
+    pupil = ctx.session.get(Person, wanted)
+    if pupil is None or not rule(ctx.person, pupil, assigned(ctx), ctx.incoming.chat_type):
+        return None
+    return pupil
+
+
+def search(ctx: Context, query: str, data_prefix: str) -> tuple[str, list[list[Button]]]:
+    """Search the pupils this member of staff may see; one button per match, data `<prefix><id>`."""
+    assert ctx.person is not None
+    found, total = caseload.search(
+        ctx.session, ctx.person, query, everyone=access.sees_every_pupil(ctx.person), limit=SEARCH_LIMIT
+    )
+    shown_query = query if len(query) <= 40 else query[:40] + "\u2026"
+    if not found:
+        return NOT_FOUND.format(query=shown_query), []
+    buttons = [[Button(label(p), f"{data_prefix}{p.id}")] for p in found]
+    if total > len(found):
+        text = f"{total} pupils match; here are the first {len(found)}. Tap one, or type more of the name to narrow it."
+    else:
+        text = "Tap the pupil:" if len(found) > 1 else "Is this the pupil? Tap to carry on, or type another name."
+    return text, buttons
+
+
+def risk_for(row: CaseloadRow, on: date, year_start: datetime) -> Risk:
+    p = row.pupil
+    facts = RiskFacts(
+        year_group=p.year_group,
+        send=p.send,
+        pupil_premium=p.pupil_premium,
+        eal=p.eal,
+        looked_after=p.looked_after,
+        young_carer=p.young_carer,
+        attendance=p.attendance,
+        exclusions=p.exclusions,
+        has_next_step=bool(p.next_step),
+        overdue_actions=row.overdue_actions,
+        had_guidance_this_year=row.last_advice_at is not None and row.last_advice_at >= year_start,
+    )
+    return assess(facts, on)
+
+
+def roster_flags(pupil: Person) -> list[str]:
+    flags = []
+    if pupil.send in SEND_WORDS:
+        flags.append(SEND_WORDS[pupil.send])
+    if pupil.pupil_premium:
+        flags.append("pupil premium")
+    return flags
+
+
+def short_date(moment: datetime | date | None, ctx: Context) -> str:
+    if moment is None:
+        return "never"
+    day = moment.astimezone(ctx.settings.zone).date() if isinstance(moment, datetime) else moment
+    return f"{day.day} {day:%b %Y}"

@@ -1,0 +1,67 @@
+"""Needs attention, for the careers leader: counts per year group in SQL, and who is flagged.
+
+Counts are GROUP BY year group over the caseload aggregates. The at-risk flag is the pure scoring
+function in `handlers.risk`; here SQL narrows the pupils to those without a conversation in the
+last term and returns the facts the score needs, already aggregated per pupil.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import case, func
+from sqlmodel import Session, col, select
+
+from storage.caseload import CaseloadRow, aggregates, visible_clause
+from storage.models import Person
+
+
+@dataclass(frozen=True)
+class YearCounts:
+    year_group: int | None
+    pupils: int
+    no_guidance_this_year: int
+    with_overdue_actions: int
+
+
+def counts_by_year(
+    session: Session, leader: Person, *, year_start_at: datetime, today: date
+) -> list[YearCounts]:
+    advice, actions = aggregates(today)
+    no_guidance = case(
+        (advice.c.last_at.is_(None), 1), (advice.c.last_at < year_start_at, 1), else_=0
+    )
+    overdue = case((func.coalesce(actions.c.overdue_count, 0) > 0, 1), else_=0)
+    statement = (
+        select(col(Person.year_group), func.count(), func.sum(no_guidance), func.sum(overdue))
+        .outerjoin(advice, advice.c.pupil_id == Person.id)
+        .outerjoin(actions, actions.c.pupil_id == Person.id)
+        .where(visible_clause(leader, True))
+        .group_by(col(Person.year_group))
+        .order_by(col(Person.year_group))
+    )
+    return [
+        YearCounts(year, int(total), int(no_guidance_n or 0), int(overdue_n or 0))
+        for year, total, no_guidance_n, overdue_n in session.exec(statement).all()
+    ]
+
+
+def without_conversation_since(
+    session: Session, leader: Person, *, since: datetime, today: date
+) -> list[CaseloadRow]:
+    """Pupils with no advice conversation since `since`, with their counts: candidates for the flag."""
+    advice, actions = aggregates(today)
+    statement = (
+        select(
+            Person,
+            advice.c.last_at,
+            func.coalesce(actions.c.open_count, 0),
+            func.coalesce(actions.c.overdue_count, 0),
+        )
+        .outerjoin(advice, advice.c.pupil_id == Person.id)
+        .outerjoin(actions, actions.c.pupil_id == Person.id)
+        .where(visible_clause(leader, True), (advice.c.last_at.is_(None)) | (advice.c.last_at < since))
+        .order_by(col(Person.year_group), col(Person.family_name), col(Person.given_name))
+    )
+    return [CaseloadRow(p, last_at, int(o), int(d)) for p, last_at, o, d in session.exec(statement).all()]

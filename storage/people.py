@@ -1,0 +1,32 @@
+"""Finding people for the administrator's commands (`waymark codes`, `waymark chat --as`)."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, col, func, select
+
+from storage.models import Person, PersonStatus, Role
+
+
+def by_upn_or_email(session: Session, key: str, school_id: int | None = None) -> list[Person]:
+    """Everyone whose UPN or email is `key` (any case); more than one only across schools."""
+    wanted = key.strip()
+    query = select(Person).where(
+        (func.upper(col(Person.upn)) == wanted.upper()) | (func.lower(col(Person.email)) == wanted.lower())
+    )
+    if school_id is not None:
+        query = query.where(Person.school_id == school_id)
+    return list(session.exec(query.order_by(col(Person.id))).all())
+
+
+def for_codes(session: Session, school_id: int, role: str, form: str | None = None) -> list[Person]:
+    """People who should get an enrolment code: pupils on roll (one form, or all), or active staff."""
+    query = select(Person).where(Person.school_id == school_id, Person.role == role)
+    if role in (Role.pupil.value, Role.staff.value):
+        query = query.where(Person.status == PersonStatus.active.value)
+    if form:
+        query = query.where(func.upper(col(Person.form)) == form.strip().upper())
+    return list(
+        session.exec(
+            query.order_by(col(Person.year_group), col(Person.form), col(Person.family_name), col(Person.given_name))
+        ).all()
+    )

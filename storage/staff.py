@@ -1,0 +1,72 @@
+"""Members of staff: added (or updated) by email within their school."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import Session, col, func, select
+
+from storage.models import Person, PersonStatus, Role, StaffRole, utcnow
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class StaffError(ValueError):
+    """Bad input for a member of staff; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class StaffResult:
+    person: Person
+    created: bool
+
+
+def split_name(name: str) -> tuple[str, str]:
+    """'Sam Patel' -> ('Sam', 'Patel'); 'Mary Anne de Souza' -> ('Mary Anne de', 'Souza')."""
+    parts = name.split()
+    if not parts:
+        raise StaffError("the name is empty; write it in quotes, e.g. \"Sam Patel\"")
+    if len(parts) == 1:
+        return parts[0], ""
+    return " ".join(parts[:-1]), parts[-1]
+
+
+def parse_role(role: str) -> StaffRole:
+    try:
+        return StaffRole(role.strip().lower())
+    except ValueError:
+        choices = ", ".join(r.value for r in StaffRole)
+        raise StaffError(f"{role!r} is not a staff role; use one of {choices}") from None
+
+
+def add_staff(
+    session: Session, school_id: int, email: str, name: str, role: str, *, now: datetime | None = None
+) -> StaffResult:
+    """Add a member of staff, or update the name and role of the one with this email."""
+    now = now or utcnow()
+    address = email.strip().lower()
+    if not _EMAIL.match(address):
+        raise StaffError(f"{email!r} is not an email address")
+    given, family = split_name(name)
+    staff_role = parse_role(role)
+    existing = session.exec(
+        select(Person).where(Person.school_id == school_id, func.lower(col(Person.email)) == address)
+    ).first()
+    if existing is not None and existing.role != Role.staff:
+        raise StaffError(f"{address} belongs to a {existing.role} at this school, not a member of staff")
+    person = existing or Person(school_id=school_id, role=Role.staff, email=address, created_at=now, given_name="", family_name="")
+    person.given_name, person.family_name = given, family
+    person.staff_role = staff_role.value
+    person.status = PersonStatus.active.value
+    person.updated_at = now
+    session.add(person)
+    session.flush()
+    return StaffResult(person, created=existing is None)
+
+
+def find_by_email(session: Session, school_id: int, email: str) -> Person | None:
+    return session.exec(
+        select(Person).where(Person.school_id == school_id, func.lower(col(Person.email)) == email.strip().lower())
+    ).first()

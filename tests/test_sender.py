@@ -1,0 +1,287 @@
+"""The outbox sender against the fake Bot API, through the real python-telegram-bot Bot.
+
+Every test queues rows with storage.outbox.enqueue (what the campaign does), runs a real `Sender`
+and reads what arrived at the fake server and what the database says afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import time
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import Engine
+from sqlmodel import select
+
+from handlers.types import Button
+from scheduler.sender import PlatformLimits, RetryPolicy, Sender
+from storage import outbox
+from storage.db import make_engine, transaction
+from storage.models import ChatIdentity, OutboxMessage, Person, Role, utcnow
+from tests import factories
+from tests.fakes.telegram_api import FakeTelegram
+from tests.telegram_transport import telegram_transport
+
+FAST_RETRY = RetryPolicy(base=0.05, cap=0.5, max_attempts=10)
+UNLIMITED = {"telegram": PlatformLimits(per_second=None)}
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeTelegram]:
+    server = FakeTelegram()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+def alumni(engine: Engine, n: int, *, first_chat: int = 5000) -> list[int]:
+    """n alumni, each with a linked Telegram account whose chat id is first_chat + i."""
+    school = factories.school(engine)
+    assert school.id is not None
+    with transaction(engine) as session:
+        people = [
+            Person(school_id=school.id, role=Role.alumnus, given_name=f"Alum{i}", family_name="Test", upn=f"A{i:012d}")
+            for i in range(n)
+        ]
+        session.add_all(people)
+        session.flush()
+        now = utcnow()
+        for i, person in enumerate(people):
+            chat = str(first_chat + i)
+            assert person.id is not None
+            session.add(
+                ChatIdentity(platform="telegram", external_id=chat, chat_id=chat, person_id=person.id, linked_at=now)
+            )
+        return [p.id for p in people if p.id is not None]
+
+
+def queue(engine: Engine, people: list[int], *, first_chat: int = 5000, platform: str = "telegram") -> None:
+    now = utcnow()
+    with transaction(engine) as session:
+        for i, person_id in enumerate(people):
+            outbox.enqueue(
+                session,
+                key=f"test:{platform}:{person_id}",
+                person_id=person_id,
+                platform=platform,
+                chat_id=str(first_chat + i),
+                text=f"Where are you now? ({i})",
+                now=now,
+                buttons=[[Button("Apprenticeship", "dest:310"), Button("University", "dest:240")]],
+            )
+
+
+def rows(engine: Engine) -> list[OutboxMessage]:
+    with transaction(engine, write=False) as session:
+        return list(session.exec(select(OutboxMessage).order_by(OutboxMessage.id)).all())  # type: ignore[arg-type]
+
+
+def delivered(fake: FakeTelegram) -> collections.Counter[int | str | None]:
+    return collections.Counter(c.chat_id for c in fake.calls_of("sendMessage") if c.ok)
+
+
+async def test_delivers_every_row_once_with_its_buttons(engine: Engine, fake: FakeTelegram) -> None:
+    people = alumni(engine, 12)
+    queue(engine, people)
+    async with telegram_transport(fake) as transport:
+        sender = Sender(engine, {"telegram": transport}, limits=UNLIMITED, poll_interval=0.05)
+        assert await sender.run_until_settled(timeout=20)
+    counts = delivered(fake)
+    assert sorted(counts) == [5000 + i for i in range(12)]
+    assert set(counts.values()) == {1}
+    first = fake.calls_to(5000, ["sendMessage"])[0]
+    assert first.text == "Where are you now? (0)"
+    assert first.buttons() == [("Apprenticeship", "dest:310"), ("University", "dest:240")]
+    assert {(r.status, r.attempts) for r in rows(engine)} == {("sent", 1)}
+    assert sender.stats.sent == 12
+
+
+async def test_a_429_storm_is_honoured_and_everything_arrives_afterwards(engine: Engine, fake: FakeTelegram) -> None:
+    people = alumni(engine, 6)
+    queue(engine, people)
+    fake.fail_next(3, status=429, retry_after=1)
+    async with telegram_transport(fake) as transport:
+        sender = Sender(engine, {"telegram": transport}, limits=UNLIMITED, retry=FAST_RETRY, poll_interval=0.05)
+        assert await sender.run_until_settled(timeout=30)
+    sends = fake.calls_of("sendMessage")
+    refused = [i for i, c in enumerate(sends) if c.status == 429]
+    assert len(refused) == 3
+    for i in refused:  # nothing at all was sent while Telegram's retry_after was running
+        assert sends[i + 1].at - sends[i].at >= 0.95
+    assert set(delivered(fake).values()) == {1} and len(delivered(fake)) == 6
+    assert {r.status for r in rows(engine)} == {"sent"}
+    assert sender.stats.retried == 3
+
+
+async def test_a_rate_limited_server_storm_still_delivers_everything_once(engine: Engine) -> None:
+    """A server that answers 429 whenever it is sent faster than 10 a second, to a sender told no limit."""
+    server = FakeTelegram(enforce_limits=True, overall_per_second=10)
+    await server.start()
+    try:
+        people = alumni(engine, 30)
+        queue(engine, people)
+        async with telegram_transport(server) as transport:
+            sender = Sender(
+                engine, {"telegram": transport}, limits=UNLIMITED, lanes=4, retry=FAST_RETRY, poll_interval=0.05
+            )
+            started = time.monotonic()
+            assert await sender.run_until_settled(timeout=40)
+            elapsed = time.monotonic() - started
+        assert server.rate_limited >= 1
+        # Honouring retry_after keeps refusals to a handful per second, not one per attempt in a loop.
+        assert server.rate_limited <= 4 * (elapsed + 1)
+        assert len(delivered(server)) == 30 and set(delivered(server).values()) == {1}
+    finally:
+        await server.stop()
+
+
+async def test_blocked_and_missing_chats_are_undeliverable_and_marked_unreachable(
+    engine: Engine, fake: FakeTelegram
+) -> None:
+    people = alumni(engine, 4)
+    queue(engine, people)
+    fake.fail_chat(5001, status=403)  # "bot was blocked by the user"
+    fake.fail_chat(5002, status=400)  # "chat not found"
+    async with telegram_transport(fake) as transport:
+        sender = Sender(engine, {"telegram": transport}, limits=UNLIMITED, retry=FAST_RETRY, poll_interval=0.05)
+        assert await sender.run_until_settled(timeout=20)
+    by_chat = {r.chat_id: r for r in rows(engine)}
+    assert by_chat["5000"].status == "sent" and by_chat["5003"].status == "sent"
+    assert by_chat["5001"].status == "undeliverable" and "blocked" in (by_chat["5001"].error or "")
+    assert by_chat["5002"].status == "undeliverable" and "not found" in (by_chat["5002"].error or "")
+    assert len(fake.calls_of("sendMessage")) == 4  # never retried
+    with transaction(engine, write=False) as session:
+        unreachable = {i.chat_id for i in session.exec(select(ChatIdentity)).all() if i.unreachable_at is not None}
+    assert unreachable == {"5001", "5002"}
+    assert sender.stats.undeliverable == 2
+
+
+async def test_server_errors_are_retried_with_growing_backoff(engine: Engine, fake: FakeTelegram) -> None:
+    people = alumni(engine, 1)
+    queue(engine, people)
+    fake.fail_next(2, status=500)
+    policy = RetryPolicy(base=0.3, cap=5, max_attempts=5)
+    async with telegram_transport(fake) as transport:
+        sender = Sender(engine, {"telegram": transport}, limits=UNLIMITED, retry=policy, poll_interval=0.02)
+        assert await sender.run_until_settled(timeout=20)
+    sends = fake.calls_of("sendMessage")
+    assert [c.status for c in sends] == [500, 500, 200]
+    # Full jitter between half and all of base * 2^(n-1): at least 0.15 s, then at least 0.3 s.
+    assert sends[1].at - sends[0].at >= 0.15
+    assert sends[2].at - sends[1].at >= 0.3
+    (row,) = rows(engine)
+    assert (row.status, row.attempts) == ("sent", 3)
+
+
+async def test_a_row_that_keeps_failing_is_given_up_and_counted(engine: Engine, fake: FakeTelegram) -> None:
+    people = alumni(engine, 2)
+    queue(engine, people)
+    fake.fail_chat(5000, status=502)
+    async with telegram_transport(fake) as transport:
+        sender = Sender(
+            engine,
+            {"telegram": transport},
+            limits=UNLIMITED,
+            retry=RetryPolicy(base=0.02, max_attempts=3),
+            poll_interval=0.02,
+        )
+        assert await sender.run_until_settled(timeout=20)
+    by_chat = {r.chat_id: r for r in rows(engine)}
+    assert by_chat["5000"].status == "failed" and "gave up after 3 tries" in (by_chat["5000"].error or "")
+    assert by_chat["5001"].status == "sent"
+    assert len(fake.calls_to(5000, ["sendMessage"])) == 0 and len(fake.calls_of("sendMessage")) == 4
+    with transaction(engine, write=False) as session:
+        assert outbox.count_by_status(session) == {"failed": 1, "sent": 1}
+
+
+async def test_rows_of_a_dead_sender_are_sent_once_when_its_lease_ends(engine: Engine, fake: FakeTelegram) -> None:
+    people = alumni(engine, 5)
+    queue(engine, people)
+    with transaction(engine) as session:  # a sender claims three rows, then its process dies
+        dead = outbox.claim_due(session, platforms=["telegram"], now=utcnow(), lease=timedelta(seconds=1), limit=3)
+    assert len(dead) == 3
+    async with telegram_transport(fake) as transport:
+        sender = Sender(engine, {"telegram": transport}, limits=UNLIMITED, poll_interval=0.05, send_timeout=0.2)
+        await sender.start()
+        await fake.wait_for(lambda: len(delivered(fake)) == 2, timeout=5)
+        assert len(delivered(fake)) == 2  # the leased rows wait for the lease to end...
+        await fake.wait_for(lambda: len(delivered(fake)) == 5, timeout=10)  # ...then go, once each
+        await sender.stop()
+    assert set(delivered(fake).values()) == {1}
+    assert {(r.status, r.attempts) for r in rows(engine) if r.id in {c.id for c in dead}} == {("sent", 2)}
+
+
+async def test_stopping_gives_back_claimed_rows_untouched(engine: Engine, fake: FakeTelegram) -> None:
+    people = alumni(engine, 20)
+    queue(engine, people)
+    async with telegram_transport(fake) as transport:
+        sender = Sender(engine, {"telegram": transport}, limits={"telegram": PlatformLimits(per_second=10)}, batch=20)
+        await sender.start()
+        await fake.wait_for(lambda: len(delivered(fake)) >= 3, timeout=5)
+        await sender.stop()
+    sent = len(delivered(fake))
+    states = collections.Counter((r.status, r.attempts) for r in rows(engine))
+    assert states == {("sent", 1): sent, ("pending", 0): 20 - sent}
+    assert sender.stats.released == 20 - sent
+
+
+async def test_web_and_console_rows_are_left_for_their_own_channels(engine: Engine, fake: FakeTelegram) -> None:
+    people = alumni(engine, 2)
+    queue(engine, people[:1], platform="web", first_chat=9000)
+    queue(engine, people[1:], platform="telegram", first_chat=5001)
+    async with telegram_transport(fake) as transport:
+        sender = Sender(engine, {"telegram": transport, "web": transport}, limits=UNLIMITED, poll_interval=0.05)
+        assert set(sender.channels) == {"telegram"}
+        assert await sender.run_until_settled(timeout=10)
+    assert {r.platform: r.status for r in rows(engine)} == {"web": "pending", "telegram": "sent"}
+    assert list(delivered(fake)) == [5001]
+
+
+async def test_pace_keeps_to_one_message_a_second_per_chat(engine: Engine, fake: FakeTelegram) -> None:
+    people = alumni(engine, 1)
+    now = utcnow()
+    with transaction(engine) as session:
+        for n in range(3):
+            outbox.enqueue(
+                session,
+                key=f"digest:{n}",
+                person_id=people[0],
+                platform="telegram",
+                chat_id="5000",
+                text=f"note {n}",
+                now=now,
+            )
+    async with telegram_transport(fake) as transport:
+        sender = Sender(engine, {"telegram": transport}, poll_interval=0.05)  # Telegram's own limits
+        assert await sender.run_until_settled(timeout=10)
+    sends = fake.calls_of("sendMessage")
+    assert [c.text for c in sends] == ["note 0", "note 1", "note 2"]
+    assert all(b.at - a.at >= 0.95 for a, b in zip(sends, sends[1:], strict=False))
+
+
+@pytest.mark.slow
+async def test_two_senders_on_postgresql_drain_5000_rows_without_a_duplicate(
+    engine: Engine, fake: FakeTelegram
+) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("several senders share the outbox only on PostgreSQL (FOR UPDATE SKIP LOCKED)")
+    people = alumni(engine, 5000)
+    queue(engine, people)
+    second = make_engine(engine.url.render_as_string(hide_password=False))  # another process's connections
+    try:
+        async with telegram_transport(fake) as t1, telegram_transport(fake) as t2:
+            one = Sender(engine, {"telegram": t1}, limits=UNLIMITED, lanes=8, batch=50, poll_interval=0.05)
+            two = Sender(second, {"telegram": t2}, limits=UNLIMITED, lanes=8, batch=50, poll_interval=0.05)
+            done = await asyncio.gather(one.run_until_settled(timeout=120), two.run_until_settled(timeout=120))
+        assert done == [True, True]
+    finally:
+        second.dispose()
+    counts = delivered(fake)
+    assert len(counts) == 5000 and max(counts.values()) == 1
+    with transaction(engine, write=False) as session:
+        assert outbox.count_by_status(session) == {"sent": 5000}
+    # Both really took part.
+    assert one.stats.sent > 500 and two.stats.sent > 500 and one.stats.sent + two.stats.sent == 5000

@@ -1,0 +1,358 @@
+"""The tutor and careers-leader conversations, end to end through `Dispatcher.dispatch`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from sqlalchemy import Engine
+from sqlmodel import select
+
+from bot.settings import load_settings
+from handlers import Dispatcher
+from handlers.pupils import NOT_AVAILABLE
+from storage import audit, caseload, crypto
+from storage.db import transaction
+from storage.models import AdviceRecord, AgreedAction, AuditEvent, ConversationState, OutboxMessage, Person, StaffRole
+from tests import factories
+from tests.chat import Chat
+
+NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # a Monday in the autumn term
+KEY = crypto.new_key()
+SECRET = "Mum mentioned money worries at home"
+
+
+@dataclass
+class School:
+    engine: Engine
+    dispatcher: Dispatcher
+    school_id: int
+    leader: Person
+    tutor: Person
+    other_tutor: Person
+    amira: Person  # tutor group of `tutor`
+    ben: Person  # tutor group of `tutor`
+    cara: Person  # tutor group of `other_tutor`
+    dan: Person  # assigned to `tutor` by a caseload assignment
+
+
+def make_dispatcher(engine: Engine, key: str | None = KEY) -> Dispatcher:
+    settings = load_settings(database_url="sqlite://", encryption_key=key, timezone="Europe/London")
+    return Dispatcher(engine, settings, clock=lambda: NOW)
+
+
+@pytest.fixture
+def school(engine: Engine) -> School:
+    s = factories.school(engine)
+    assert s.id is not None
+    leader = factories.staff(engine, s.id, "Lee", "Morgan", role=StaffRole.leader)
+    tutor = factories.staff(engine, s.id, "Sam", "Patel")
+    other = factories.staff(engine, s.id, "Olu", "Adeyemi")
+    amira = factories.pupil(engine, s.id, "Amira", "Khan", form="11A", tutor_id=tutor.id)
+    ben = factories.pupil(engine, s.id, "Ben", "Jones", form="11A", tutor_id=tutor.id, send="K", attendance=85.0)
+    cara = factories.pupil(engine, s.id, "Cara", "Smith", form="11B", tutor_id=other.id)
+    dan = factories.pupil(engine, s.id, "Dan", "Okafor", year_group=10, form="10C", tutor_id=other.id)
+    with transaction(engine) as session:
+        assert tutor.id is not None and dan.id is not None
+        caseload.assign(session, tutor.id, dan.id)
+    factories.link(engine, leader, "slack", "lee")
+    factories.link(engine, tutor, "slack", "sam")
+    factories.link(engine, other, "slack", "olu")
+    factories.link(engine, amira, "web", "amira-web")
+    return School(engine, make_dispatcher(engine), s.id, leader, tutor, other, amira, ben, cara, dan)
+
+
+def log_up_to_summary(chat: Chat) -> None:
+    chat.say("/log ami")
+    chat.press("Amira Khan (11A)")
+    assert "What kind of conversation" in chat.text
+    chat.press("Personal guidance interview")
+    chat.say("Talked about apprenticeships in engineering; advised the Year 12 open evening.")
+
+
+def test_tutor_logs_advice_with_two_actions_pupil_sees_it_and_is_told(school: School) -> None:
+    sam = Chat(school.dispatcher, "sam", "slack")
+    log_up_to_summary(sam)
+    sam.say("Visit the college open day by 12 Dec")
+    assert "Added" in sam.text and "12 Dec 2026" in sam.text
+    sam.say("Write a first CV")
+    assert "When is" in sam.text
+    sam.say("next Friday")
+    assert "27 Nov 2026" in sam.text
+    sam.press("Done")
+    sam.say(SECRET)
+    assert "Check this before saving" in sam.text and SECRET in sam.text
+    assert "Visit the college open day (Sat 12 Dec 2026)" in sam.text
+    sam.press("Save")
+    assert "Saved" in sam.text
+
+    with transaction(school.engine) as s:
+        record = s.exec(select(AdviceRecord).where(AdviceRecord.pupil_id == school.amira.id)).one()
+        assert record.kind == "guidance_interview" and record.staff_id == school.tutor.id
+        assert record.staff_note is not None and SECRET.encode() not in record.staff_note  # encrypted at rest
+        assert crypto.decrypt(KEY, record.staff_note) == SECRET
+        actions = s.exec(select(AgreedAction).where(AgreedAction.pupil_id == school.amira.id)).all()
+        assert {(a.text, a.due_date) for a in actions} == {
+            ("Visit the college open day", date(2026, 12, 12)),
+            ("Write a first CV", date(2026, 11, 27)),
+        }
+        assert all(a.advice_id == record.id for a in actions)
+        outbox = s.exec(select(OutboxMessage).where(OutboxMessage.person_id == school.amira.id)).one()
+        assert outbox.key == f"advice:{record.id}:web:amira-web"
+        assert "/record" in outbox.text and SECRET not in outbox.text
+        state = s.exec(select(ConversationState).where(ConversationState.external_id == "sam")).one()
+        assert state.state == "" and state.data == "{}"
+
+
+def test_a_restart_in_the_middle_of_the_advice_log_continues(school: School) -> None:
+    sam = Chat(school.dispatcher, "sam", "slack")
+    log_up_to_summary(sam)
+    sam.say("Research three apprenticeships by 2026-12-12")
+    sam.say("Phone the careers adviser")
+    assert "When is" in sam.text
+
+    restarted = Chat(make_dispatcher(school.engine), "sam", "slack")  # a new process, same database
+    restarted.say("12/12")
+    assert "Added: Phone the careers adviser" in restarted.text
+    restarted.press("Done")
+    restarted.press("No staff note")
+    assert "Research three apprenticeships" in restarted.text and "Phone the careers adviser" in restarted.text
+    restarted.press("Save")
+    with transaction(school.engine) as s:
+        assert len(s.exec(select(AgreedAction).where(AgreedAction.pupil_id == school.amira.id)).all()) == 2
+        record = s.exec(select(AdviceRecord)).one()
+        assert record.staff_note is None
+
+
+@pytest.mark.parametrize(
+    "bad",
+    ["", "   ", "\U0001f600\U0001f44d", "\u0645\u0631\u062d\u0628\u0627 \u0628\u0627\u0644\u0639\u0627\u0644\u0645", "<b>x</b> & *y* _z_ `q`", "x" * 10_000, "photo"],
+)
+def test_bad_input_at_every_step_keeps_what_was_entered(school: School, bad: str) -> None:
+    sam = Chat(school.dispatcher, "sam", "slack")
+
+    def poke() -> str:
+        if bad == "photo":
+            sam.send_photo()
+        else:
+            sam.say(bad)
+        assert sam.text  # always a clear answer
+        return sam.text
+
+    sam.say("/log")
+    poke()  # at "which pupil"
+    sam.say("amira")
+    sam.press("Amira Khan (11A)")
+    poke()  # at "what kind": typed text is not a kind
+    assert any(words in sam.text for words in ("What kind", "tap one of the buttons", "only read text", "characters long"))
+    sam.press_data("kind:tutor_checkin")
+    answer = poke()  # at "what was discussed": odd but real text is stored as typed
+    typed_summary = bad.strip() and bad != "photo" and len(bad) <= 4000
+    if not typed_summary:
+        assert "empty" in answer or "only read text" in answer or "characters long" in answer
+        sam.say("Discussed options after Year 11.")
+    first_action = "Look up sixth-form courses by 12 Dec"
+    sam.say(first_action)
+    poke()  # at "another action": still one action
+    if bad.strip() and bad != "photo" and len(bad) <= 500:
+        assert "When is" in sam.text  # odd text is a valid action; it asks for its due date
+        sam.press("No due date")
+    # After a refusal the buttons of the earlier message are still on screen: press them by data.
+    sam.press_data("act:done")
+    poke()  # at the staff-only note
+    if "Check this before saving" not in sam.text:
+        sam.press_data("note:none")
+    assert "Check this before saving" in sam.text
+    assert "Look up sixth-form courses (Sat 12 Dec 2026)" in sam.text
+    summary = sam.text
+    poke()  # at the summary: nothing typed saves
+    sam.press_data("save")
+    assert "Saved" in sam.text
+    with transaction(school.engine) as s:
+        record = s.exec(select(AdviceRecord)).one()
+        if typed_summary:
+            assert record.summary == bad.strip()
+        assert record.kind == "tutor_checkin"
+        texts = {a.text for a in s.exec(select(AgreedAction)).all()}
+        assert "Look up sixth-form courses" in texts
+    assert "Pupil: Amira Khan (11A)" in summary
+
+
+def test_bad_due_date_is_explained_and_the_action_kept(school: School) -> None:
+    sam = Chat(school.dispatcher, "sam", "slack")
+    log_up_to_summary(sam)
+    sam.say("Book a work experience week")
+    for wrong, words in [("31/02", "no 31 February"), ("1/1/2020", "already passed"), ("soonish", "couldn't read")]:
+        sam.say(wrong)
+        assert words in sam.text and "No due date" in sam.buttons()
+    sam.say("by 3 Feb")
+    assert "Added: Book a work experience week (Wed 3 Feb 2027)" in sam.text
+
+
+def test_edit_from_the_summary_changes_one_part(school: School) -> None:
+    sam = Chat(school.dispatcher, "sam", "slack")
+    log_up_to_summary(sam)
+    sam.say("Visit the college open day by 12 Dec")
+    sam.press("Done")
+    sam.press("No staff note")
+    sam.press("Edit")
+    sam.press("Kind of conversation")
+    sam.press("Parents' evening")
+    assert "Conversation: Parents' evening" in sam.text
+    sam.press("Edit")
+    sam.press("Pupil")
+    sam.say("Okafor")  # Dan is assigned to Sam
+    sam.press("Dan Okafor (10C)")
+    assert "Pupil: Dan Okafor (10C)" in sam.text
+    sam.press("Save")
+    with transaction(school.engine) as s:
+        record = s.exec(select(AdviceRecord)).one()
+        assert record.pupil_id == school.dan.id and record.kind == "parents_evening"
+
+
+def test_staff_note_refused_without_an_encryption_key(school: School) -> None:
+    sam = Chat(make_dispatcher(school.engine, key=None), "sam", "slack")
+    log_up_to_summary(sam)
+    sam.say("Write a first CV by 12/12")
+    sam.press("Done")
+    assert "WAYMARK_ENCRYPTION_KEY" in sam.text
+    sam.say(SECRET)
+    assert "can't save a staff-only note" in sam.text and "Check this" not in sam.text
+    with transaction(school.engine) as s:
+        state = s.exec(select(ConversationState).where(ConversationState.external_id == "sam")).one()
+        assert SECRET not in state.data  # not even in the conversation state
+    sam.press("No staff note")
+    sam.press("Save")
+    with transaction(school.engine) as s:
+        assert s.exec(select(AdviceRecord)).one().staff_note is None
+
+
+def test_staff_note_is_never_in_anything_the_pupil_can_read(school: School) -> None:
+    sam = Chat(school.dispatcher, "sam", "slack")
+    log_up_to_summary(sam)
+    sam.say("Write a first CV by 12/12")
+    sam.press("Done")
+    sam.say(SECRET)
+    sam.press("Save")
+    with transaction(school.engine) as s:
+        state = s.exec(select(ConversationState).where(ConversationState.external_id == "sam")).first()
+        assert state is None or SECRET not in state.data
+    amira = Chat(school.dispatcher, "amira-web", "web")
+    for command in ["/record", "/actions", "/help", "/privacy", "/pupil Amira", "/log Amira"]:
+        amira.say(command)
+        assert SECRET not in amira.text
+    amira.say("/record")
+    assert "Write a first CV" in amira.text  # the pupil sees the advice and the action
+    with transaction(school.engine) as s:
+        for row in s.exec(select(OutboxMessage)).all():
+            assert SECRET not in row.text
+
+
+def test_pupil_view_shows_the_whole_record_and_audits_each_view(school: School) -> None:
+    sam = Chat(school.dispatcher, "sam", "slack")
+    log_up_to_summary(sam)
+    sam.say("Write a first CV by 12/12")
+    sam.press("Done")
+    sam.say(SECRET)
+    sam.press("Save")
+    sam.say("/pupil Amira")
+    assert "Amira Khan (11A)" in sam.buttons()
+    sam.press("Amira Khan (11A)")
+    assert SECRET in sam.text and "Write a first CV" in sam.text and "Personal guidance interview" in sam.text
+    sam.say("/pupil khan 11a")
+    sam.press("Amira Khan (11A)")
+    lee = Chat(school.dispatcher, "lee", "slack")  # the careers leader sees every pupil
+    lee.say(f"/pupil #{school.amira.id}")
+    assert SECRET in lee.text
+    with transaction(school.engine) as s:
+        events = audit.events_about(s, school.amira.id, audit.VIEW_PUPIL)  # type: ignore[arg-type]
+        assert [e.actor_id for e in events] == [school.tutor.id, school.tutor.id, school.leader.id]
+        assert all(e.school_id == school.school_id for e in events)
+
+
+def test_pupil_outside_the_caseload_reads_like_no_such_pupil(school: School) -> None:
+    sam = Chat(school.dispatcher, "sam", "slack")
+    sam.say("/pupil Cara")
+    outside = sam.text
+    sam.say("/pupil Zebedee")
+    nobody = sam.text
+    assert outside.replace("Cara", "X") == nobody.replace("Zebedee", "X")
+    sam.say(f"/pupil #{school.cara.id}")
+    assert sam.text == NOT_AVAILABLE
+    sam.say("/pupil #999999")
+    assert sam.text == NOT_AVAILABLE
+    with transaction(school.engine) as s:
+        assert s.exec(select(AuditEvent)).all() == []
+
+
+def test_caseload_lists_counts_flags_and_puts_pupils_without_guidance_first(school: School) -> None:
+    with transaction(school.engine) as s:
+        record = AdviceRecord(
+            pupil_id=school.amira.id, staff_id=school.tutor.id, kind="tutor_checkin", summary="ok", created_at=NOW
+        )
+        s.add(record)
+        s.flush()
+        s.add(AgreedAction(pupil_id=school.amira.id, advice_id=record.id, text="a", due_date=date(2026, 11, 1)))
+        s.add(AgreedAction(pupil_id=school.amira.id, advice_id=record.id, text="b", due_date=date(2026, 12, 1)))
+        s.add(AgreedAction(pupil_id=school.amira.id, advice_id=record.id, text="c", status="done"))
+        # Last school year's conversation does not count for this one.
+        s.add(
+            AdviceRecord(
+                pupil_id=school.ben.id,
+                staff_id=school.tutor.id,
+                kind="other",
+                summary="old",
+                created_at=datetime(2026, 7, 1, tzinfo=UTC),
+            )
+        )
+    sam = Chat(school.dispatcher, "sam", "slack")
+    sam.say("/caseload")
+    text = sam.text
+    assert "Cara" not in text  # another tutor's pupil
+    assert text.index("Ben Jones") < text.index("Dan Okafor") < text.index("Amira Khan")
+    amira_part = text[text.index("Amira Khan") :]
+    assert "last guidance: 23 Nov 2026" in amira_part and "2 open, 1 overdue" in amira_part
+    ben_part = text[text.index("Ben Jones") : text.index("Dan Okafor")]
+    assert "none this year" in ben_part and "SEN support" in ben_part
+    assert "at risk of NEET" in ben_part and "attendance 85%" in ben_part
+    assert "Your pupils (3)" in text
+
+
+def test_caseload_pages_on_a_phone(school: School) -> None:
+    for i in range(10):
+        factories.pupil(school.engine, school.school_id, f"Pupil{i:02d}", "Zed", form="11A", tutor_id=school.tutor.id)
+    sam = Chat(school.dispatcher, "sam", "slack")
+    sam.say("/caseload")
+    assert "page 1 of 2" in sam.text and "Next \u2192" in sam.buttons()
+    sam.press("Next \u2192")
+    assert "page 2 of 2" in sam.text and "\u2190 Previous" in sam.buttons()
+    sam.say("/caseload 99")  # an old button: back to the first page
+    assert "page 1 of 2" in sam.text
+
+
+def test_attention_for_the_leader_per_year_group(school: School) -> None:
+    with transaction(school.engine) as s:
+        s.add(
+            AgreedAction(pupil_id=school.cara.id, text="overdue", due_date=(NOW - timedelta(days=3)).date())
+        )
+        s.add(AdviceRecord(pupil_id=school.dan.id, staff_id=school.tutor.id, kind="other", summary="x", created_at=NOW))
+    lee = Chat(school.dispatcher, "lee", "slack")
+    lee.say("/attention")
+    text = lee.text
+    assert "Year 10 (1 pupils): 0 with no guidance" in text
+    assert "Year 11 (3 pupils): 3 with no guidance conversation this year; 1 with overdue actions; 1 at risk" in text
+    assert "Ben Jones (11A): SEN support; attendance 85%" in text
+    sam = Chat(school.dispatcher, "sam", "slack")
+    sam.say("/attention")
+    assert "Ben Jones" not in sam.text and "isn't something you can do" in sam.text
+
+
+def test_staff_menu_shows_the_staff_buttons(school: School) -> None:
+    sam = Chat(school.dispatcher, "sam", "slack")
+    sam.say("/help")
+    assert {"Log advice", "Caseload", "Find pupil"} <= set(sam.buttons())
+    assert "Needs attention" not in sam.buttons()
+    lee = Chat(school.dispatcher, "lee", "slack")
+    lee.say("/help")
+    assert {"Log advice", "Caseload", "Find pupil", "Needs attention"} <= set(lee.buttons())

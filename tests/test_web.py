@@ -1,0 +1,481 @@
+"""The web chat over real HTTP: aiohttp's server on 127.0.0.1, browsers played by aiohttp client sessions."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestServer
+from sqlalchemy import Engine
+from sqlmodel import select
+
+from bot.http import build_app
+from bot.settings import Settings, load_settings
+from bot.web import SESSION_COOKIE, WEB_CHAT
+from handlers import Dispatcher, texts
+from storage import checkin_links, identities, outbox, transcript, websessions
+from storage.db import transaction
+from storage.models import Person, Role, TranscriptLine, WebSession
+from tests import factories
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@dataclass
+class Site:
+    server: TestServer
+    engine: Engine
+    clock: Clock
+    settings: Settings
+
+    @property
+    def base(self) -> str:
+        return str(self.server.make_url("")).rstrip("/")
+
+
+async def start_site(engine: Engine, public_url: str = "http://localhost:8080") -> Site:
+    settings = load_settings(database_url="sqlite://", public_url=public_url, school_name="Test Academy")
+    clock = Clock()
+    app = build_app(settings, Dispatcher(engine, settings, clock=clock))
+    app[WEB_CHAT].outbox_poll_seconds = 0.05
+    server = TestServer(app, host="127.0.0.1", port=0)
+    await server.start_server()
+    return Site(server, engine, clock, settings)
+
+
+@pytest.fixture
+async def site(engine: Engine) -> AsyncIterator[Site]:
+    s = await start_site(engine)
+    yield s
+    await s.server.close()
+
+
+class Browser:
+    """One browser: its own cookies."""
+
+    def __init__(self, site: Site) -> None:
+        self.site = site
+        self.http = aiohttp.ClientSession(base_url=site.base, cookie_jar=aiohttp.CookieJar(unsafe=True))
+
+    async def close(self) -> None:
+        await self.http.close()
+
+    def cookie(self, name: str) -> str | None:
+        for c in self.http.cookie_jar:
+            if c.key == name:
+                return c.value
+        return None
+
+    async def page(self, path: str) -> tuple[int, str]:
+        async with self.http.get(path, allow_redirects=False) as r:
+            return r.status, await r.text()
+
+    async def sign_in(self, code: str) -> aiohttp.ClientResponse:
+        status, html = await self.page("/signin")
+        csrf = hidden(html, "csrf")
+        async with self.http.post("/signin", data={"code": code, "csrf": csrf}, allow_redirects=False) as r:
+            await r.read()
+            return r
+
+    async def chat_csrf(self) -> str:
+        status, html = await self.page("/chat")
+        assert status == 200, html
+        return hidden(html, "csrf")
+
+    async def ws(self, csrf: str, after: int = 0, origin: str | None = None) -> aiohttp.ClientWebSocketResponse:
+        return await self.http.ws_connect(f"/ws?csrf={csrf}&after={after}", origin=origin or self.site.base)
+
+
+def hidden(html: str, name: str) -> str:
+    match = re.search(rf'name="{name}" value="([^"]*)"', html)
+    assert match, f"no hidden {name} in page"
+    return match.group(1)
+
+
+async def read_lines(ws: aiohttp.ClientWebSocketResponse, want: int = 1, timeout: float = 5.0) -> list[dict[str, Any]]:
+    """Lines the server pushed, until at least `want` bot lines arrived."""
+    got: list[dict[str, Any]] = []
+
+    async def collect() -> None:
+        while sum(1 for line in got if line["dir"] == "out") < want:
+            message = json.loads((await ws.receive()).data)
+            if message["type"] == "lines":
+                got.extend(message["lines"])
+            else:
+                got.append({"dir": "out", "type": message["type"], "text": ""})
+
+    await asyncio.wait_for(collect(), timeout)
+    return got
+
+
+@pytest.fixture
+async def browsers(site: Site) -> AsyncIterator[list[Browser]]:
+    made = [Browser(site) for _ in range(3)]
+    yield made
+    for b in made:
+        await b.close()
+
+
+def pupil_with_code(engine: Engine, given: str = "Amira", days: int = 30) -> tuple[Person, str]:
+    school = factories.school(engine)
+    person = factories.pupil(engine, school.id, given, "Khan")
+    return person, factories.code_for(engine, person, days=days)
+
+
+# --- sign in ------------------------------------------------------------------------------
+
+
+async def test_good_code_signs_in_with_a_strict_http_only_cookie(site: Site, browsers: list[Browser]) -> None:
+    _, code = pupil_with_code(site.engine)
+    response = await browsers[0].sign_in(code.lower())  # any case, as typed on a phone
+    assert response.status == 303 and response.headers["Location"] == "/chat"
+    cookie = next(h for h in response.headers.getall("Set-Cookie") if h.startswith(f"{SESSION_COOKIE}="))
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/" in cookie
+    assert "Secure" not in cookie  # plain http in this test; see the https case below
+    token = cookie.split(";")[0].split("=", 1)[1]
+    assert len(token) >= 22  # 128 bits, url-safe base64
+    with transaction(site.engine) as s:
+        row = s.exec(select(WebSession)).one()
+        assert row.token_hash == websessions.token_hash(token) and token not in row.token_hash
+    status, html = await browsers[0].page("/chat")
+    assert status == 200
+    assert "Welcome to Waymark, Amira" in html and "Test Academy" in html
+    assert 'name="button" value="/reflect"' in html  # the menu, as large choice buttons
+    assert code not in html  # the used code is not shown back
+
+
+async def test_cookie_is_secure_behind_https(engine: Engine) -> None:
+    site = await start_site(engine, public_url="https://waymark.school.example")
+    browser = Browser(site)
+    try:
+        _, code = pupil_with_code(engine)
+        response = await browser.sign_in(code)
+        cookies = response.headers.getall("Set-Cookie")
+        assert cookies and all("Secure" in c and "SameSite=Strict" in c and "HttpOnly" in c for c in cookies)
+    finally:
+        await browser.close()
+        await site.server.close()
+
+
+async def test_sign_in_link_signs_in_directly(site: Site, browsers: list[Browser]) -> None:
+    _, code = pupil_with_code(site.engine)
+    status, html = await browsers[0].page(f"/signin?code={code}")
+    assert status == 200 and 'http-equiv="refresh"' in html and 'href="/chat"' in html
+    assert (await browsers[0].page("/chat"))[0] == 200
+
+
+async def test_wrong_used_and_expired_codes_are_refused_alike(site: Site, browsers: list[Browser]) -> None:
+    _, code = pupil_with_code(site.engine)
+    _, expired = pupil_with_code(site.engine, "Ben", days=-1)
+    first, second = browsers[0], browsers[1]
+    assert (await first.sign_in(code)).status == 303
+    for attempt in (code, expired, "ZZZZZ-ZZZZZ", "<b>x</b>" * 10):
+        response = await second.sign_in(attempt)
+        assert response.status == 400
+        assert second.cookie(SESSION_COOKIE) is None
+    status, html = await second.page("/chat")
+    assert status == 303  # still not signed in
+    _, html = await second.page(f"/signin?code={expired}")
+    assert texts.WRONG_CODE.split(".")[0].replace("'", "&#x27;") in html
+    assert "Ben" not in html and "Amira" not in html
+
+
+async def test_five_wrong_codes_lock_the_browser_and_the_address(site: Site, browsers: list[Browser]) -> None:
+    _, code = pupil_with_code(site.engine)
+    guesser = browsers[0]
+    for _ in range(5):
+        assert (await guesser.sign_in("22222-33333")).status == 400
+    _, html = await guesser.page(f"/signin?code={code}")
+    assert "Too many codes" in html
+    assert guesser.cookie(SESSION_COOKIE) is None
+    # A fresh browser from the same address is locked too (cookies are easy to drop)...
+    assert (await browsers[1].sign_in(code)).status == 400
+    browser_id = guesser.cookie("wm_browser")
+    with transaction(site.engine) as s:
+        assert identities.locked_until(s, "web", f"browser:{browser_id}", site.clock.now)
+        assert identities.locked_until(s, "web", "ip:127.0.0.1", site.clock.now)
+    # ...and the code still works once the lockout is over.
+    site.clock.now += timedelta(minutes=16)
+    assert (await browsers[1].sign_in(code)).status == 303
+
+
+# --- CSRF, origins, unauthenticated --------------------------------------------------------
+
+
+async def test_state_changing_requests_need_the_csrf_token(site: Site, browsers: list[Browser]) -> None:
+    _, code = pupil_with_code(site.engine)
+    b = browsers[0]
+    async with b.http.post("/signin", data={"code": code, "csrf": "forged"}, allow_redirects=False) as r:
+        assert r.status == 403
+    assert (await b.sign_in(code)).status == 303
+    csrf = await b.chat_csrf()
+    with transaction(site.engine) as s:
+        before = len(s.exec(select(TranscriptLine)).all())
+    async with b.http.post("/send", data={"text": "hello", "csrf": "forged"}, allow_redirects=False) as r:
+        assert r.status == 403
+    async with b.http.post(
+        "/send", data={"text": "hello", "csrf": csrf}, headers={"Origin": "https://evil.example"}, allow_redirects=False
+    ) as r:
+        assert r.status == 403
+    async with b.http.post("/signout", data={"csrf": "forged"}, allow_redirects=False) as r:
+        assert r.status == 403
+    with transaction(site.engine) as s:
+        assert len(s.exec(select(TranscriptLine)).all()) == before  # nothing was dispatched
+    for origin, token in (("https://evil.example", csrf), (site.base, "forged")):
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await b.ws(token, origin=origin)
+        assert refused.value.status == 403
+    async with b.http.post("/send", data={"text": "hello", "csrf": csrf}, allow_redirects=False) as r:
+        assert r.status == 303 and r.headers["Location"].startswith("/chat")
+    assert (await b.page("/chat"))[0] == 200
+
+
+async def test_unauthenticated_requests_get_nothing(site: Site, browsers: list[Browser]) -> None:
+    pupil, code = pupil_with_code(site.engine)
+    owner = browsers[0]
+    await owner.sign_in(code)
+    await owner.chat_csrf()
+    stranger = browsers[1]
+    assert (await stranger.page("/chat"))[0] == 303
+    assert (await stranger.page("/"))[0] == 303
+    with transaction(site.engine) as s:
+        line_ids = [line.id for line in s.exec(select(TranscriptLine)).all()]
+    for line_id in line_ids:
+        status, body = await stranger.page(f"/media/{line_id}")
+        assert status == 404 and "Amira" not in body
+    with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+        await stranger.ws("anything")
+    assert refused.value.status == 401
+    async with stranger.http.post("/send", data={"text": "/record", "csrf": "x"}, allow_redirects=False) as r:
+        assert r.status == 303 and r.headers["Location"] == "/signin"
+    # A made-up session cookie is no better than none.
+    stranger.http.cookie_jar.update_cookies({SESSION_COOKIE: websessions.new_token()})
+    assert (await stranger.page("/chat"))[0] == 303
+
+
+async def test_a_pupil_cannot_read_another_pupils_messages_by_changing_ids(
+    site: Site, browsers: list[Browser]
+) -> None:
+    school = factories.school(site.engine)
+    amira = factories.pupil(site.engine, school.id, "Amira", "Khan")
+    ben = factories.pupil(site.engine, school.id, "Ben", "Okafor")
+    a, b = browsers[0], browsers[1]
+    await a.sign_in(factories.code_for(site.engine, amira))
+    await b.sign_in(factories.code_for(site.engine, ben))
+    b_csrf = await b.chat_csrf()
+    async with b.http.post("/send", data={"text": "Ben's secret plan", "csrf": b_csrf}, allow_redirects=False):
+        pass
+    with transaction(site.engine) as s:
+        ben_ext = s.exec(select(WebSession).where(WebSession.person_id == ben.id)).one().external_id
+        line = transcript.record(s, f"web:{ben_ext}", ben.id, "out", "Ben's chart", site.clock.now, {"image": "c.png", "image_b64": "iVBORw0KGgo="})
+        s.flush()
+        chart_id = line.id
+        ben_ids = [row.id for row in s.exec(select(TranscriptLine).where(TranscriptLine.person_id == ben.id)).all()]
+    assert (await b.page(f"/media/{chart_id}"))[0] == 200  # Ben sees his own chart
+    for line_id in ben_ids:
+        assert (await a.page(f"/media/{line_id}"))[0] == 404
+    status, html = await a.page("/chat")
+    assert "Ben" not in html and "secret plan" not in html
+    ws = await a.ws(await a.chat_csrf(), after=0)
+    lines = await read_lines(ws)
+    await ws.close()
+    assert lines and all("Ben" not in line["text"] for line in lines)
+    assert {line["id"] for line in lines}.isdisjoint(ben_ids)
+
+
+# --- messages --------------------------------------------------------------------------------
+
+
+async def test_a_10000_character_message_gets_a_clear_answer_and_is_kept(
+    site: Site, browsers: list[Browser]
+) -> None:
+    _, code = pupil_with_code(site.engine)
+    b = browsers[0]
+    await b.sign_in(code)
+    csrf = await b.chat_csrf()
+    ws = await b.ws(csrf, after=10**9)
+    long_text = ("Work experience at the vet's 🐾 " * 400)[:10_000]
+    await ws.send_json({"text": long_text, "mid": "m1"})
+    lines = await read_lines(ws)
+    await ws.close()
+    assert lines[0]["dir"] == "in" and lines[0]["text"] == long_text  # nothing lost: still on the page
+    assert "10,000 characters" in lines[-1]["text"] and "shorter parts" in lines[-1]["text"]
+
+
+async def test_markup_comes_back_as_text(site: Site, browsers: list[Browser]) -> None:
+    _, code = pupil_with_code(site.engine)
+    b = browsers[0]
+    await b.sign_in(code)
+    csrf = await b.chat_csrf()
+    markup = '<script>alert("x")</script> <img src=x onerror=alert(1)> & *bold* `code` مرحبا'
+    async with b.http.post("/send", data={"text": markup, "csrf": csrf}, allow_redirects=False) as r:
+        assert r.status == 303
+    status, html = await b.page("/chat")
+    assert "<script>alert" not in html and "<img src=x" not in html
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &lt;img src=x onerror=alert(1)&gt; &amp; *bold*" in html
+    ws = await b.ws(csrf, after=0)
+    lines = await read_lines(ws)
+    await ws.close()
+    assert markup in [line["text"] for line in lines]  # raw text, for textContent
+
+
+async def test_buttons_work_from_the_form_and_the_socket_and_show_their_labels(
+    site: Site, browsers: list[Browser]
+) -> None:
+    _, code = pupil_with_code(site.engine)
+    b = browsers[0]
+    await b.sign_in(code)
+    csrf = await b.chat_csrf()
+    async with b.http.post("/send", data={"button": "/reflect", "csrf": csrf, "mid": "abc"}, allow_redirects=False):
+        pass
+    status, html = await b.page("/chat")
+    assert "What did you do?" in html and ">Reflect</p>" in html  # the label, not "/reflect"
+    ws = await b.ws(csrf, after=10**9)
+    await ws.send_json({"text": "Helped run the Year 7 science club", "mid": "m2"})
+    lines = await read_lines(ws)
+    skills = lines[-1]["buttons"]
+    teamwork = next(b for row in skills for b in row if b["label"] == "Teamwork")
+    await ws.send_json({"button": teamwork["data"], "mid": "m3"})
+    lines = await read_lines(ws)
+    assert lines[0] == {**lines[0], "dir": "in", "text": "Teamwork"}
+    assert "Picked so far: Teamwork" in lines[-1]["text"]
+    await ws.send_json({"button": teamwork["data"], "mid": "m3"})  # a resend with the same id is dropped
+    await ws.send_json({"text": "/cancel", "mid": "m4"})
+    lines = await read_lines(ws)
+    await ws.close()
+    assert [line["text"] for line in lines][0] == "/cancel"
+
+
+async def test_outbox_messages_reach_closed_and_open_pages(site: Site, browsers: list[Browser]) -> None:
+    pupil, code = pupil_with_code(site.engine)
+    b = browsers[0]
+    await b.sign_in(code)
+    with transaction(site.engine) as s:
+        outbox.notify_person(s, key="reminder:1", person_id=pupil.id, text="Your action is due on Friday.", now=site.clock.now)  # type: ignore[arg-type]
+    status, html = await b.page("/chat")  # written while the page was closed
+    assert "Your action is due on Friday." in html
+    csrf = hidden(html, "csrf")
+    ws = await b.ws(csrf, after=10**9)
+    with transaction(site.engine) as s:
+        outbox.notify_person(s, key="reminder:2", person_id=pupil.id, text="A new message from the careers team.", now=site.clock.now)  # type: ignore[arg-type]
+    lines = await read_lines(ws)
+    await ws.close()
+    assert lines[-1]["text"] == "A new message from the careers team."
+    status, html = await b.page("/chat")
+    assert html.count("A new message from the careers team.") == 1  # delivered once, kept in the transcript
+
+
+# --- sessions end ---------------------------------------------------------------------------
+
+
+async def test_sign_out_ends_the_session_and_unlinks_this_browser(site: Site, browsers: list[Browser]) -> None:
+    _, code = pupil_with_code(site.engine)
+    b = browsers[0]
+    await b.sign_in(code)
+    token = b.cookie(SESSION_COOKIE)
+    csrf = await b.chat_csrf()
+    ws = await b.ws(csrf, after=10**9)
+    async with b.http.post("/signout", data={"csrf": csrf}, allow_redirects=False) as r:
+        assert r.status == 303 and r.headers["Location"] == "/signin?out=1"
+    message = json.loads((await asyncio.wait_for(ws.receive(), 5)).data)
+    assert message == {"type": "signed_out"}
+    await ws.close()
+    assert b.cookie(SESSION_COOKIE) in (None, "")
+    b.http.cookie_jar.update_cookies({SESSION_COOKIE: token or ""})  # a copied cookie is dead too
+    assert (await b.page("/chat"))[0] == 303
+    with transaction(site.engine) as s:
+        assert s.exec(select(WebSession)).one().revoked_at is not None
+        assert not s.exec(select(identities.ChatIdentity)).all()  # type: ignore[attr-defined]
+
+
+async def test_unlink_in_the_chat_ends_the_session(site: Site, browsers: list[Browser]) -> None:
+    _, code = pupil_with_code(site.engine)
+    b = browsers[0]
+    await b.sign_in(code)
+    ws = await b.ws(await b.chat_csrf(), after=10**9)
+    await ws.send_json({"text": "/unlink", "mid": "u1"})
+    lines = await read_lines(ws, want=2)
+    assert any(line.get("type") == "signed_out" for line in lines)
+    await ws.close()
+    assert (await b.page("/chat"))[0] == 303
+
+
+async def test_sessions_expire_after_30_days_unused(site: Site, browsers: list[Browser]) -> None:
+    _, code = pupil_with_code(site.engine)
+    b = browsers[0]
+    await b.sign_in(code)
+    site.clock.now += timedelta(days=29)
+    assert (await b.page("/chat"))[0] == 200  # used: the 30 days start again
+    site.clock.now += timedelta(days=29)
+    assert (await b.page("/chat"))[0] == 200
+    site.clock.now += timedelta(days=31)
+    assert (await b.page("/chat"))[0] == 303
+
+
+async def test_pages_carry_a_strict_content_security_policy(site: Site, browsers: list[Browser]) -> None:
+    async with browsers[0].http.get("/signin") as r:
+        csp = r.headers["Content-Security-Policy"]
+        assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "frame-ancestors 'none'" in csp
+        assert r.headers["X-Content-Type-Options"] == "nosniff"
+        assert "<script>" not in await r.text()
+    async with browsers[0].http.get("/static/chat.js") as r:
+        assert r.status == 200 and "textContent" in await r.text()
+    async with browsers[0].http.get("/static/../web.py") as r:
+        assert r.status in (403, 404)
+
+
+# --- the alumni link -------------------------------------------------------------------------
+
+
+def alumnus_link(engine: Engine, now: datetime, days: int = 30) -> tuple[Person, str]:
+    school = factories.school(engine)
+    with transaction(engine) as s:
+        person = Person(school_id=school.id, role=Role.alumnus, status="left", given_name="Kai", family_name="Lee")
+        s.add(person)
+        s.flush()
+        return person, checkin_links.issue_link(s, person, now, days=days)
+
+
+async def test_checkin_link_signs_the_alumnus_in_once_and_starts_the_checkin(
+    site: Site, browsers: list[Browser]
+) -> None:
+    _, token = alumnus_link(site.engine, site.clock.now)
+    b = browsers[0]
+    status, html = await b.page(f"/c/{token}")
+    assert status == 200 and "Start my check-in" in html and "Kai" not in html
+    csrf = hidden(html, "csrf")
+    async with b.http.post(f"/c/{token}", data={"csrf": "forged"}, allow_redirects=False) as r:
+        assert r.status == 403
+    async with b.http.post(f"/c/{token}", data={"csrf": csrf}, allow_redirects=False) as r:
+        assert r.status == 303 and r.headers["Location"] == "/chat"
+    status, html = await b.page("/chat")
+    assert status == 200 and "Where are you now?" in html and "Kai" in html
+    with transaction(site.engine) as s:
+        assert token not in json.dumps([link.token_hash for link in s.exec(select(checkin_links.CheckinLink)).all()])  # type: ignore[attr-defined]
+    # Used, wrong and expired links all get the same page, which names nobody.
+    _, expired = alumnus_link(site.engine, site.clock.now - timedelta(days=31))
+    pages = []
+    for t in (token, "not-a-real-token", expired):
+        status, body = await browsers[1].page(f"/c/{t}")
+        assert status == 404
+        pages.append(body)
+    assert pages[0] == pages[1] == pages[2] and "Kai" not in pages[0]
+
+
+async def test_checkin_links_are_for_alumni_only(site: Site) -> None:
+    pupil, _ = pupil_with_code(site.engine)
+    with transaction(site.engine) as s, pytest.raises(ValueError):
+        checkin_links.issue_link(s, pupil, site.clock.now)
