@@ -63,6 +63,11 @@ class Settings(BaseSettings):
     # Nothing to pupils at night, at weekends or in holidays; false sends whenever a job runs.
     quiet_hours: bool = Field(True, validation_alias=_env("WAYMARK_QUIET_HOURS"))
 
+    # The outbox sender: messages in flight per platform in each process (a crash can repeat at
+    # most this many), and how long a claimed row is held before another process may take it.
+    sender_lanes: int = Field(1, ge=1, le=64, validation_alias=_env("WAYMARK_SENDER_LANES"))
+    sender_lease_seconds: int = Field(60, ge=5, le=3600, validation_alias=_env("WAYMARK_SENDER_LEASE_SECONDS"))
+
     @field_validator("database_url")
     @classmethod
     def _check_database_url(cls, value: str) -> str:

@@ -505,7 +505,8 @@ class WebChat:
             fresh = [v for v in views if v.id > after]
             if fresh:
                 await conn.send({"type": "lines", "lines": [v.as_json() for v in fresh]})
-            conn.cursor = max([after] + [v.id for v in views])
+            # A page cannot have seen lines that do not exist yet; a made-up number must not mute it.
+            conn.cursor = min(after, views[-1].id if views else 0)
             self.hub.add(conn)
         try:
             async for msg in ws:

@@ -16,6 +16,7 @@ from handlers import (  # noqa: F401  (importing a conversation module registers
     pupil_view,
     record,
     reflect,
+    report,
 )
 from handlers.engine import Dispatcher, parse_command
 from handlers.types import Button, Incoming, Reply

@@ -17,9 +17,7 @@ from storage import attention
 MAX_NAMES = 6
 
 
-@command(
-    "attention", roles={"leader"}, summary="pupils who need attention", menu_label="Needs attention", order=230
-)
+@command("attention", roles={"leader"}, summary="pupils who need attention", menu_label="Needs attention", order=230)
 def needs_attention(ctx: Context) -> list[Reply]:
     if not access.may_see_attention(ctx.person, ctx.incoming.chat_type):
         return [Reply("Needs attention is for the careers leader. Send /caseload to see your own pupils.")]

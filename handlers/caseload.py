@@ -67,7 +67,9 @@ def show_caseload(ctx: Context) -> list[Reply]:
         if flags:
             line += "\n  flags: " + "; ".join(flags)
         lines.append(line)
-    buttons = [[Button(p.given_name + " " + p.family_name[:1], f"/pupil #{p.id}")] for p in (r.pupil for r in result.rows)]
+    buttons = [
+        [Button(p.given_name + " " + p.family_name[:1], f"/pupil #{p.id}")] for p in (r.pupil for r in result.rows)
+    ]
     paging = []
     if page_number > 1:
         paging.append(Button("\u2190 Previous", f"/caseload {page_number - 1}"))

@@ -82,9 +82,7 @@ def _due(item: dict[str, Any]) -> date | None:
     return date.fromisoformat(item["due"]) if item.get("due") else None
 
 
-@command(
-    "log", roles={"tutor", "leader"}, summary="log an advice conversation", menu_label="Log advice", order=200
-)
+@command("log", roles={"tutor", "leader"}, summary="log an advice conversation", menu_label="Log advice", order=200)
 def log(ctx: Context) -> list[Reply]:
     ctx.goto("log.find")
     if ctx.args.startswith("#"):  # from a button on /pupil or /caseload; checked like any other
@@ -235,7 +233,9 @@ def note(ctx: Context) -> list[Reply]:
     if not ctx.text:
         return [Reply(EMPTY + ASK_NOTE, buttons=skip)]
     if len(ctx.text) > MAX_NOTE_LENGTH:
-        return [Reply(f"That note is {len(ctx.text):,} characters; please keep it under {MAX_NOTE_LENGTH}.", buttons=skip)]
+        return [
+            Reply(f"That note is {len(ctx.text):,} characters; please keep it under {MAX_NOTE_LENGTH}.", buttons=skip)
+        ]
     try:
         # Encrypted before it is kept anywhere, the conversation state included.
         token = crypto.encrypt(ctx.settings.encryption_key, ctx.text)
@@ -295,7 +295,9 @@ def confirm(ctx: Context) -> list[Reply]:
         return _save(ctx, pupil)
     if choice == "edit":
         ctx.goto("log.edit")
-        return [Reply("What would you like to change?", buttons=[[Button(label, data)] for label, data in EDIT_CHOICES])]
+        return [
+            Reply("What would you like to change?", buttons=[[Button(label, data)] for label, data in EDIT_CHOICES])
+        ]
     return [Reply(BUTTONS_ONLY), *_confirm(ctx)]
 
 
@@ -347,7 +349,7 @@ def _save(ctx: Context, pupil: Person) -> list[Reply]:
         now=ctx.now,
     )
     plural = "s" if len(items) != 1 else ""
-    outbox.notify_person(
+    told = outbox.notify_person(
         ctx.session,
         key=f"advice:{record.id}",
         person_id=pupil.id,
@@ -359,7 +361,12 @@ def _save(ctx: Context, pupil: Person) -> list[Reply]:
     ctx.end()
     return [
         Reply(
-            f"Saved. {pupil.given_name} can see it in their record now, and I've told them it's there.",
+            f"Saved. {pupil.given_name} can see it in their record now"
+            + (
+                ", and I've told them it's there."
+                if told
+                else "; they have no chat linked yet, so I couldn't tell them."
+            ),
             buttons=main_menu(ctx),
         )
     ]

@@ -25,13 +25,9 @@ class YearCounts:
     with_overdue_actions: int
 
 
-def counts_by_year(
-    session: Session, leader: Person, *, year_start_at: datetime, today: date
-) -> list[YearCounts]:
+def counts_by_year(session: Session, leader: Person, *, year_start_at: datetime, today: date) -> list[YearCounts]:
     advice, actions = aggregates(today)
-    no_guidance = case(
-        (advice.c.last_at.is_(None), 1), (advice.c.last_at < year_start_at, 1), else_=0
-    )
+    no_guidance = case((advice.c.last_at.is_(None), 1), (advice.c.last_at < year_start_at, 1), else_=0)
     overdue = case((func.coalesce(actions.c.overdue_count, 0) > 0, 1), else_=0)
     statement = (
         select(col(Person.year_group), func.count(), func.sum(no_guidance), func.sum(overdue))
@@ -47,9 +43,7 @@ def counts_by_year(
     ]
 
 
-def without_conversation_since(
-    session: Session, leader: Person, *, since: datetime, today: date
-) -> list[CaseloadRow]:
+def without_conversation_since(session: Session, leader: Person, *, since: datetime, today: date) -> list[CaseloadRow]:
     """Pupils with no advice conversation since `since`, with their counts: candidates for the flag."""
     advice, actions = aggregates(today)
     statement = (

@@ -21,7 +21,9 @@ from tests.chat import Chat
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 
 
-def person(pid: int, role: Role, staff_role: StaffRole | None = None, school: int = 1, tutor: int | None = None) -> Person:
+def person(
+    pid: int, role: Role, staff_role: StaffRole | None = None, school: int = 1, tutor: int | None = None
+) -> Person:
     return Person(
         id=pid, school_id=school, role=role, staff_role=staff_role, tutor_id=tutor, given_name="A", family_name="B"
     )
@@ -191,7 +193,9 @@ def test_forged_data_later_in_the_flow_and_access_lost_mid_log(
         assert [r.summary for r in s.exec(select(AdviceRecord)).all()] == ["CARA-SECRET"]
 
 
-def test_assignment_grants_and_removal_revokes(engine: Engine, dispatcher: Dispatcher, world: dict[str, Person]) -> None:
+def test_assignment_grants_and_removal_revokes(
+    engine: Engine, dispatcher: Dispatcher, world: dict[str, Person]
+) -> None:
     sam = Chat(dispatcher, "sam", "slack")
     with transaction(engine) as s:
         caseload.assign(s, world["tutor"].id, world["cara"].id)  # type: ignore[arg-type]

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from sqlmodel import select
 
 from bot.settings import load_settings
@@ -127,7 +127,15 @@ def test_a_restart_in_the_middle_of_the_advice_log_continues(school: School) -> 
 
 @pytest.mark.parametrize(
     "bad",
-    ["", "   ", "\U0001f600\U0001f44d", "\u0645\u0631\u062d\u0628\u0627 \u0628\u0627\u0644\u0639\u0627\u0644\u0645", "<b>x</b> & *y* _z_ `q`", "x" * 10_000, "photo"],
+    [
+        "",
+        "   ",
+        "\U0001f600\U0001f44d",
+        "\u0645\u0631\u062d\u0628\u0627 \u0628\u0627\u0644\u0639\u0627\u0644\u0645",
+        "<b>x</b> & *y* _z_ `q`",
+        "x" * 10_000,
+        "photo",
+    ],
 )
 def test_bad_input_at_every_step_keeps_what_was_entered(school: School, bad: str) -> None:
     sam = Chat(school.dispatcher, "sam", "slack")
@@ -145,7 +153,9 @@ def test_bad_input_at_every_step_keeps_what_was_entered(school: School, bad: str
     sam.say("amira")
     sam.press("Amira Khan (11A)")
     poke()  # at "what kind": typed text is not a kind
-    assert any(words in sam.text for words in ("What kind", "tap one of the buttons", "only read text", "characters long"))
+    assert any(
+        words in sam.text for words in ("What kind", "tap one of the buttons", "only read text", "characters long")
+    )
     sam.press_data("kind:tutor_checkin")
     answer = poke()  # at "what was discussed": odd but real text is stored as typed
     typed_summary = bad.strip() and bad != "photo" and len(bad) <= 4000
@@ -333,9 +343,7 @@ def test_caseload_pages_on_a_phone(school: School) -> None:
 
 def test_attention_for_the_leader_per_year_group(school: School) -> None:
     with transaction(school.engine) as s:
-        s.add(
-            AgreedAction(pupil_id=school.cara.id, text="overdue", due_date=(NOW - timedelta(days=3)).date())
-        )
+        s.add(AgreedAction(pupil_id=school.cara.id, text="overdue", due_date=(NOW - timedelta(days=3)).date()))
         s.add(AdviceRecord(pupil_id=school.dan.id, staff_id=school.tutor.id, kind="other", summary="x", created_at=NOW))
     lee = Chat(school.dispatcher, "lee", "slack")
     lee.say("/attention")
@@ -356,3 +364,25 @@ def test_staff_menu_shows_the_staff_buttons(school: School) -> None:
     lee = Chat(school.dispatcher, "lee", "slack")
     lee.say("/help")
     assert {"Log advice", "Caseload", "Find pupil", "Needs attention"} <= set(lee.buttons())
+
+
+def test_caseload_counts_come_from_one_statement(school: School) -> None:
+    for i in range(20):
+        factories.pupil(school.engine, school.school_id, f"P{i}", "Many", form="11A", tutor_id=school.tutor.id)
+    statements: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    with transaction(school.engine) as s:
+        tutor = s.get(Person, school.tutor.id)
+        assert tutor is not None
+        event.listen(school.engine, "before_cursor_execute", count)
+        try:
+            result = caseload.page(
+                s, tutor, everyone=False, year_start_at=datetime(2026, 9, 1, tzinfo=UTC), today=NOW.date(), limit=8
+            )
+        finally:
+            event.remove(school.engine, "before_cursor_execute", count)
+    assert result.total == 23 and len(result.rows) == 8
+    assert len(statements) == 1 and "GROUP BY" in statements[0].upper()

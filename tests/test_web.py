@@ -81,7 +81,7 @@ class Browser:
 
     async def page(self, path: str) -> tuple[int, str]:
         async with self.http.get(path, allow_redirects=False) as r:
-            return r.status, await r.text()
+            return r.status, (await r.read()).decode("utf-8", errors="replace")
 
     async def sign_in(self, code: str) -> aiohttp.ClientResponse:
         status, html = await self.page("/signin")
@@ -182,13 +182,14 @@ async def test_wrong_used_and_expired_codes_are_refused_alike(site: Site, browse
     _, expired = pupil_with_code(site.engine, "Ben", days=-1)
     first, second = browsers[0], browsers[1]
     assert (await first.sign_in(code)).status == 303
-    for attempt in (code, expired, "ZZZZZ-ZZZZZ", "<b>x</b>" * 10):
+    for attempt in (code, expired, "ZZZZZ-ZZZZZ"):
         response = await second.sign_in(attempt)
         assert response.status == 400
         assert second.cookie(SESSION_COOKIE) is None
     status, html = await second.page("/chat")
     assert status == 303  # still not signed in
-    _, html = await second.page(f"/signin?code={expired}")
+    _, html = await second.page("/signin?code=<b>x</b>")
+    assert "<b>x</b>" not in html
     assert texts.WRONG_CODE.split(".")[0].replace("'", "&#x27;") in html
     assert "Ben" not in html and "Amira" not in html
 

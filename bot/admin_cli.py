@@ -1,0 +1,469 @@
+"""The administrator's commands: init, import-roster, staff, codes, chat and demo.
+
+`bot/cli.py` calls `register(app)`. Each command is a thin edge: read the arguments and settings,
+call `storage`, print what happened in words an office manager understands.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import os
+import signal
+import sys
+from datetime import date
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+
+from bot.settings import Settings
+from handlers import Dispatcher
+from storage import codes as enrolment_codes
+from storage import crypto
+from storage.db import make_engine, transaction
+from storage.migrate import current_revision, upgrade
+from storage.models import Role, utcnow
+
+DEMO_DB = Path("demo/waymark-demo.db")
+MAX_ERRORS_SHOWN = 30
+
+staff_app = typer.Typer(help="Members of staff: tutors, careers leaders, safeguarding leads.", no_args_is_help=True)
+
+
+def _settings() -> Settings:
+    from bot.cli import settings_or_exit  # here, not at the top: bot.cli imports this module
+
+    return settings_or_exit()
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    typer.echo(message, err=True)
+    return typer.Exit(code)
+
+
+def _sqlite_path(url: str) -> Path | None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    return Path(parsed.database)
+
+
+def _open(settings: Settings) -> Engine:
+    """The configured database, created or brought up to date (every command may be the first)."""
+    path = _sqlite_path(settings.database_url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.database_url)
+    try:
+        upgrade(engine)
+    except Exception as exc:  # unreachable server, wrong password, read-only file...
+        engine.dispose()
+        raise _fail(f"Cannot open the database WAYMARK_DATABASE_URL={_safe_url(settings.database_url)}: {exc}", 2) from None
+    return engine
+
+
+def _safe_url(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _school_name(settings: Settings, school: str | None) -> str:
+    return school or settings.school_name
+
+
+# --- init ---------------------------------------------------------------------------------------
+
+
+def _ensure_encryption_key(settings: Settings, env_file: Path) -> str | None:
+    """A message when a new key was written to .env; None when one is set already."""
+    if settings.encryption_key:
+        if not crypto.has_key(settings.encryption_key):
+            raise _fail(
+                "Configuration error: WAYMARK_ENCRYPTION_KEY: not a valid key (44 characters from `waymark init`)", 2
+            )
+        return None
+    key = crypto.new_key()
+    existing = env_file.read_text(encoding="utf-8") if env_file.exists() else ""
+    with env_file.open("a", encoding="utf-8") as handle:
+        if existing and not existing.endswith("\n"):
+            handle.write("\n")
+        handle.write(
+            f"# Written by `waymark init` on {date.today().isoformat()}. Back it up: without it, staff-only notes\n"
+            f"# cannot be read. Never share it or commit it.\nWAYMARK_ENCRYPTION_KEY={key}\n"
+        )
+    env_file.chmod(0o600)
+    return (
+        f"A new encryption key for staff-only notes was written to {env_file.resolve()}.\n"
+        "BACK IT UP now (e.g. in the school's password manager): if it is lost, staff-only notes cannot be read."
+    )
+
+
+def init() -> None:
+    """Create the database, or bring it up to date; safe to run again at any time."""
+    settings = _settings()
+    message = _ensure_encryption_key(settings, Path(".env"))
+    engine = _open(settings)
+    try:
+        from storage.schools import all_schools, school_named
+
+        with transaction(engine) as session:
+            schools = all_schools(session)
+            if not schools:
+                schools = [school_named(session, settings.school_name).school]
+        revision = current_revision(engine)
+    finally:
+        engine.dispose()
+    typer.echo(f"Database ready: {_safe_url(settings.database_url)} (schema {revision}).")
+    typer.echo("Schools: " + ", ".join(s.name for s in schools))
+    if message:
+        typer.echo(message)
+    else:
+        typer.echo("Encryption key for staff-only notes: set.")
+
+
+# --- import-roster ------------------------------------------------------------------------------
+
+
+def import_roster(
+    file: Path = typer.Argument(..., help="CSV from the MIS, with a header row (see the README for the columns)"),
+    skip_invalid: bool = typer.Option(False, "--skip-invalid", help="import the valid rows and list the others"),
+    school: str | None = typer.Option(None, "--school", help="school name (default WAYMARK_SCHOOL_NAME)"),
+) -> None:
+    """Add or update pupils from a roster CSV (by UPN); pupils not in the file are reported, never deleted."""
+    from storage import roster
+    from storage.schools import school_named
+
+    settings = _settings()
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        raise _fail(f"Cannot read {file}: {exc.strerror or exc}") from None
+    try:
+        parsed = roster.read_roster_file(data)
+    except roster.RosterFileError as exc:
+        raise _fail(f"{file}: {exc}. Nothing was imported.") from None
+
+    engine = _open(settings)
+    try:
+        with transaction(engine) as session:
+            choice = school_named(session, _school_name(settings, school))
+            assert choice.school.id is not None
+            roster.check_tutors(session, choice.school.id, parsed)
+            if parsed.errors and not skip_invalid:
+                _print_errors(parsed.errors)
+                # Leaving the block with an exception rolls everything back, the new school too.
+                raise _fail(
+                    f"Nothing was imported: {len(parsed.errors)} problem(s) in {file}. Fix them and run the same "
+                    "command again, or add --skip-invalid to import the valid rows now."
+                )
+            progress = Progress(
+                TextColumn("Importing"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=Console(stderr=True),
+                transient=True,
+            )
+            with progress:
+                task = progress.add_task("rows", total=len(parsed.rows))
+                result = roster.import_roster(
+                    session, choice.school.id, parsed, progress=lambda n: progress.advance(task, n)
+                )
+            school_name = choice.school.name
+    finally:
+        engine.dispose()
+
+    if choice.created:
+        typer.echo(f"New school created: {school_name}")
+    if parsed.ignored_columns:
+        typer.echo("Columns ignored: " + ", ".join(parsed.ignored_columns))
+    typer.echo(
+        f"Roster imported for {school_name}: {result.added} added, {result.updated} updated, "
+        f"{result.unchanged} unchanged, {len(result.missing)} missing."
+    )
+    if result.reactivated:
+        typer.echo(f"{result.reactivated} pupil(s) marked missing before are back on roll.")
+    if result.missing:
+        typer.echo("Not in this file (kept, marked 'missing'; nothing was deleted):")
+        for line in result.missing[:MAX_ERRORS_SHOWN]:
+            typer.echo(f"  {line}")
+        if len(result.missing) > MAX_ERRORS_SHOWN:
+            typer.echo(f"  ... and {len(result.missing) - MAX_ERRORS_SHOWN} more")
+    if result.errors:
+        typer.echo(f"Skipped {len({e.line for e in result.errors})} row(s) with problems:")
+        _print_errors(result.errors, err=False)
+
+
+def _print_errors(errors: list, *, err: bool = True) -> None:  # type: ignore[type-arg]
+    for error in errors[:MAX_ERRORS_SHOWN]:
+        typer.echo(f"  {error}", err=err)
+    if len(errors) > MAX_ERRORS_SHOWN:
+        typer.echo(f"  ... and {len(errors) - MAX_ERRORS_SHOWN} more", err=err)
+
+
+# --- staff --------------------------------------------------------------------------------------
+
+
+@staff_app.command("add")
+def staff_add(
+    email: str = typer.Argument(..., help="their school email address"),
+    name: str = typer.Argument(..., help='their name, in quotes: "Sam Patel"'),
+    role: str = typer.Option(..., "--role", help="tutor, leader (careers leader) or dsl (safeguarding lead)"),
+    school: str | None = typer.Option(None, "--school", help="school name (default WAYMARK_SCHOOL_NAME)"),
+) -> None:
+    """Add a member of staff, or change the name and role of one already added (by email)."""
+    from storage.schools import school_named
+    from storage.staff import StaffError, add_staff, parse_role
+
+    try:
+        parse_role(role)
+    except StaffError as exc:
+        raise _fail(str(exc)) from None
+    settings = _settings()
+    engine = _open(settings)
+    try:
+        with transaction(engine) as session:
+            choice = school_named(session, _school_name(settings, school))
+            assert choice.school.id is not None
+            try:
+                result = add_staff(session, choice.school.id, email, name, role)
+            except StaffError as exc:
+                raise _fail(str(exc)) from None
+            person, school_name = result.person, choice.school.name
+    finally:
+        engine.dispose()
+    verb = "Added" if result.created else "Updated"
+    typer.echo(f"{verb} {person.full_name} <{person.email}> as {person.staff_role} at {school_name}.")
+    typer.echo(f"Next: `waymark codes --role staff --out staff-codes.csv` gives {person.given_name} a code to link a chat.")
+
+
+@staff_app.command("list")
+def staff_list(school: str | None = typer.Option(None, "--school", help="school name")) -> None:
+    """Everyone on the staff list, with their role."""
+    from storage.people import for_codes
+    from storage.schools import school_named
+
+    settings = _settings()
+    engine = _open(settings)
+    try:
+        with transaction(engine) as session:
+            choice = school_named(session, _school_name(settings, school))
+            assert choice.school.id is not None
+            people = for_codes(session, choice.school.id, Role.staff.value)
+            lines = [f"{p.email}\t{p.full_name}\t{p.staff_role}" for p in people]
+    finally:
+        engine.dispose()
+    typer.echo("\n".join(lines) if lines else "No staff yet: add them with `waymark staff add EMAIL NAME --role tutor`.")
+
+
+# --- codes --------------------------------------------------------------------------------------
+
+
+def codes(
+    out: Path = typer.Option(..., "--out", help="the CSV file to write (keep it safe: it holds the codes)"),
+    form: str | None = typer.Option(None, "--form", help="only this form, e.g. 10A"),
+    role: str = typer.Option("pupil", "--role", help="pupil or staff"),
+    days: int = typer.Option(enrolment_codes.DEFAULT_DAYS, "--days", min=1, max=365, help="days until the codes expire"),
+    school: str | None = typer.Option(None, "--school", help="school name (default WAYMARK_SCHOOL_NAME)"),
+) -> None:
+    """One-time enrolment codes as a CSV (name, form, code, expiry, links); older unused codes stop working."""
+    from storage.people import for_codes
+    from storage.schools import school_named
+
+    if role not in (Role.pupil.value, Role.staff.value):
+        raise _fail(f"--role {role!r}: use pupil or staff")
+    settings = _settings()
+    engine = _open(settings)
+    rows: list[dict[str, str]] = []
+    try:
+        with transaction(engine) as session:
+            choice = school_named(session, _school_name(settings, school))
+            assert choice.school.id is not None
+            people = for_codes(session, choice.school.id, role, form)
+            if not people:
+                who = f"{role}s in form {form}" if form else f"{role}s"
+                raise _fail(f"No {who} at {choice.school.name}. Nothing was written.")
+            for person in people:
+                issued = enrolment_codes.issue(session, person, days=days)
+                rows.append(_code_row(settings, person.full_name, person.form or "", issued.code, issued))
+    finally:
+        engine.dispose()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fields = ["name", "form", "code", "expires", "web_link"]
+    if settings.telegram_bot_username:
+        fields.append("telegram_link")
+    # Written private to this user: the file holds live codes.
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fields, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    typer.echo(f"Wrote {len(rows)} code(s) to {out}; they expire in {days} days and work once each.")
+    typer.echo("Keep the file safe and delete it once the codes are handed out. Older unused codes no longer work.")
+
+
+def _code_row(settings: Settings, name: str, form: str, code: str, issued: enrolment_codes.IssuedCode) -> dict[str, str]:
+    base = settings.public_url.rstrip("/")
+    row = {
+        "name": name,
+        "form": form,
+        "code": enrolment_codes.pretty(code),
+        "expires": issued.expires_at.astimezone(settings.zone).date().isoformat(),
+        "web_link": f"{base}/signin?code={code}",
+    }
+    if settings.telegram_bot_username:
+        row["telegram_link"] = f"https://t.me/{settings.telegram_bot_username.lstrip('@')}?start={code}"
+    return row
+
+
+# --- chat ---------------------------------------------------------------------------------------
+
+
+def chat(
+    as_: str = typer.Option(..., "--as", help="the UPN of a pupil or the email of a member of staff or alumnus"),
+    school: str | None = typer.Option(None, "--school", help="school name, when the UPN or email is in several"),
+) -> None:
+    """Chat with the bot in this terminal as that person (for administrators: no code needed)."""
+    from bot.console import ConsoleChat
+    from storage.people import by_upn_or_email
+    from storage.schools import all_schools
+
+    settings = _settings()
+    engine = _open(settings)
+    try:
+        with transaction(engine, write=False) as session:
+            school_id = None
+            if school:
+                matches = [s for s in all_schools(session) if s.name.casefold() == school.casefold()]
+                if not matches:
+                    raise _fail(f"No school called {school!r}.")
+                school_id = matches[0].id
+            people = by_upn_or_email(session, as_, school_id)
+        if not people:
+            raise _fail(f"Nobody has the UPN or email {as_!r}. Check the roster (`waymark import-roster`) or staff list.")
+        if len(people) > 1:
+            raise _fail(f"{as_!r} is in more than one school: add --school NAME.")
+        person_id = people[0].id
+        assert person_id is not None
+        ConsoleChat(Dispatcher(engine, settings), person_id).run()
+    finally:
+        engine.dispose()
+
+
+# --- demo ---------------------------------------------------------------------------------------
+
+
+def demo(
+    terminal: bool = typer.Option(False, "--terminal", help="chat in this terminal instead of the web chat"),
+    db: Path = typer.Option(DEMO_DB, "--db", help="the demo's own SQLite file (rebuilt each time)"),
+    port: int = typer.Option(8080, "--port", min=0, max=65535, help="web chat port (0: any free port)"),
+) -> None:
+    """A made-up school in its own SQLite file, in the web chat (or --terminal). Never touches real data."""
+    from storage import demo as demo_school
+
+    settings = _settings()
+    real = _sqlite_path(settings.database_url)
+    if real is not None and real.resolve() == db.resolve():
+        raise _fail(f"--db {db} is the real database (WAYMARK_DATABASE_URL); give the demo a file of its own.")
+    key = settings.encryption_key if crypto.has_key(settings.encryption_key) else crypto.new_key()
+    built = demo_school.build(db, today=date.today(), now=utcnow(), encryption_key=key)
+    demo_settings = settings.model_copy(
+        update={
+            "database_url": f"sqlite:///{db}",
+            "encryption_key": key,
+            "http_host": "127.0.0.1",
+            "http_port": port,
+            "public_url": f"http://localhost:{port}",
+            # The demo speaks only on its own channels.
+            "telegram_bot_token": None,
+            "slack_bot_token": None,
+            "slack_app_token": None,
+            "smtp_url": None,
+        }
+    )
+    typer.echo(
+        f"Demo school '{demo_school.SCHOOL_NAME}' in {db}: {built.pupils} pupils (Years 7-13), 3 tutors, "
+        f"a careers leader, {built.alumni} alumni with three years of destinations."
+    )
+    engine = make_engine(demo_settings.database_url)
+    try:
+        dispatcher = Dispatcher(engine, demo_settings)
+        if terminal:
+            _demo_terminal(dispatcher, built)
+        else:
+            _demo_web(dispatcher, demo_settings, built)
+    finally:
+        engine.dispose()
+
+
+def _personas(dispatcher: Dispatcher, built: object) -> list:  # type: ignore[type-arg]
+    from bot.console import Persona
+    from storage import demo as demo_school
+    from storage.models import Person
+
+    assert isinstance(built, demo_school.DemoSchool)
+    personas = []
+    with transaction(dispatcher.engine, write=False) as session:
+        for key in demo_school.PERSONAS:
+            person = session.get(Person, built.person_ids[key])
+            assert person is not None
+            personas.append(Persona(key, demo_school.PERSONA_TITLES[key], built.person_ids[key], person.full_name))
+    return personas
+
+
+def _demo_terminal(dispatcher: Dispatcher, built: object) -> None:
+    from bot.console import ConsoleChat
+
+    personas = _personas(dispatcher, built)
+    typer.echo("Personas: " + "; ".join(f"{p.name} ({p.title})" for p in personas))
+    ConsoleChat(dispatcher, personas[0].person_id, personas=personas).run()
+
+
+def _demo_web(dispatcher: Dispatcher, settings: Settings, built: object) -> None:
+    from storage import demo as demo_school
+
+    try:
+        from bot.http import BOUND_PORTS, start_http
+    except ImportError as exc:
+        raise _fail(
+            f"The web chat is not available in this installation ({exc}). Run `waymark demo --terminal` instead."
+        ) from None
+    assert isinstance(built, demo_school.DemoSchool)
+    personas = _personas(dispatcher, built)
+    issued = demo_school.persona_codes(dispatcher.engine, built.person_ids)
+
+    async def serve() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            http_stop, app = await start_http(settings, dispatcher)
+        except OSError as exc:
+            raise _fail(f"Cannot listen on port {settings.http_port} ({exc.strerror}): try --port 8081.") from None
+        bound = app[BOUND_PORTS][0] if app[BOUND_PORTS] else settings.http_port
+        base = f"http://localhost:{bound}"
+        typer.echo("Sign in as (each link works once, for a day):")
+        for persona in personas:
+            typer.echo(f"  {persona.title:<15} {persona.name:<16} {base}/signin?code={issued[persona.key]}")
+        typer.echo(f"Open http://localhost:{bound} in a browser, or one of the links above. Ctrl+C stops the demo.")
+        sys.stdout.flush()
+        try:
+            await stop.wait()
+        finally:
+            await http_stop()
+
+    asyncio.run(serve())
+    typer.echo("Demo stopped.")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("init")(init)
+    app.command("import-roster")(import_roster)
+    app.add_typer(staff_app, name="staff")
+    app.command("codes")(codes)
+    app.command("chat")(chat)
+    app.command("demo")(demo)

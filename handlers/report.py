@@ -1,0 +1,140 @@
+"""/report (careers leader): destinations of leavers by year and breakdown, and the Benchmark 3 summary.
+
+Every choice is a command with arguments (`/report destinations 2 send`), carried by buttons or
+typed, so there is no conversation state to lose and a forged button is just another command: it
+meets the same leader check. Each report answers with a text table, a chart (destinations) and a
+CSV file, and the export is written to the audit log because it is about pupils.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from handlers import access
+from handlers.context import Context
+from handlers.dates import local_today
+from handlers.registry import command
+from handlers.types import Button, Reply
+from reports import build
+from reports.charts import stacked_bars
+from reports.export import to_csv
+from reports.tables import render_text
+from storage import audit
+from storage.reports import GROUPS, Breakdown
+
+EXPORT_REPORT = "export_report"
+YEARS_OFFERED = (1, 2, 3)
+
+NOT_FOR_YOU = "Reports are for the careers leader. Send /help to see what you can do here."
+HOW_TO = (
+    "Reports: choose one below, or type it, e.g. /report destinations 1 gender or /report benchmark3.\n"
+    "Destinations: where leavers went in year 1, 2 or 3 after leaving, by gender, ethnicity, SEND or "
+    "disadvantage. Benchmark 3 summary: guidance conversations, next steps and actions per year group."
+)
+BREAKDOWN_BUTTONS: tuple[tuple[str, Breakdown], ...] = (
+    ("Gender", Breakdown.gender),
+    ("Ethnicity", Breakdown.ethnicity),
+    ("SEND", Breakdown.send),
+    ("Disadvantage (pupil premium)", Breakdown.pupil_premium),
+    ("Free school meals", Breakdown.fsm),
+)
+BREAKDOWN_WORDS: dict[str, Breakdown] = {b.value: b for b in Breakdown} | {
+    "disadvantage": Breakdown.pupil_premium,
+    "disadvantaged": Breakdown.pupil_premium,
+    "pp": Breakdown.pupil_premium,
+    "sen": Breakdown.send,
+}
+
+
+@dataclass(frozen=True)
+class Request:
+    kind: str  # "menu" | "destinations" | "benchmark3"
+    year: int | None = None
+    by: Breakdown | None = None
+    problem: str = ""
+
+
+def parse(args: str) -> Request:
+    """`/report` arguments, as buttons send them or a person types them; a problem names what is wrong."""
+    words = args.lower().replace("-", " ").split()
+    if not words:
+        return Request("menu")
+    head, rest = words[0], words[1:]
+    if head in {"benchmark3", "benchmark", "b3", "summary"}:
+        return Request("benchmark3")
+    if head not in {"destinations", "destination", "dest"}:
+        return Request("menu", problem=f"I don't know a report called \u201c{words[0][:30]}\u201d.")
+    rest = [w for w in rest if w not in {"year", "by"}]
+    if not rest:
+        return Request("destinations")
+    if not rest[0].isdigit() or not 1 <= int(rest[0]) <= build.MAX_YEARS_AFTER:
+        return Request("menu", problem=f"The year after leaving must be a number from 1 to {build.MAX_YEARS_AFTER}.")
+    year = int(rest[0])
+    if len(rest) < 2:
+        return Request("destinations", year)
+    by = BREAKDOWN_WORDS.get(rest[1])
+    if by is None:
+        return Request("destinations", year, problem=f"I can't break destinations down by \u201c{rest[1][:30]}\u201d.")
+    return Request("destinations", year, by)
+
+
+def menu_buttons() -> list[list[Button]]:
+    return [
+        [Button(f"Destinations year {y}", f"/report destinations {y}") for y in YEARS_OFFERED],
+        [Button("Benchmark 3 summary", "/report benchmark3")],
+    ]
+
+
+def breakdown_buttons(year: int) -> list[list[Button]]:
+    buttons = [Button(label, f"/report destinations {year} {by.value}") for label, by in BREAKDOWN_BUTTONS]
+    return [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+
+
+@command("report", roles={"leader"}, summary="reports and charts", menu_label="Reports", order=240)
+def report(ctx: Context) -> list[Reply]:
+    if not access.is_leader(ctx.person) or not access.private_and_linked(ctx.person, ctx.incoming.chat_type):
+        return [Reply(NOT_FOR_YOU)]
+    if ctx.school is None:
+        return [Reply(NOT_FOR_YOU)]
+    request = parse(ctx.args)
+    if request.kind == "menu":
+        prefix = f"{request.problem}\n\n" if request.problem else ""
+        return [Reply(prefix + HOW_TO, buttons=menu_buttons())]
+    if request.kind == "destinations" and (request.year is None or request.by is None):
+        year = request.year or 1
+        prefix = f"{request.problem}\n\n" if request.problem else ""
+        return [Reply(prefix + f"Destinations in year {year} after leaving, broken down by:", breakdown_buttons(year))]
+    today = local_today(ctx.now, ctx.settings.zone)
+    if request.kind == "benchmark3":
+        table = build.benchmark3(ctx.session, ctx.school, ctx.settings, today=today)
+        name = f"benchmark3-{today:%Y-%m-%d}"
+        replies = [Reply(render_text(table), buttons=menu_buttons())]
+        detail = "benchmark3"
+    else:
+        assert request.year is not None and request.by is not None
+        table = build.destinations(
+            ctx.session, ctx.school, ctx.settings, today=today, year_after_leaving=request.year, by=request.by
+        )
+        name = f"destinations-year{request.year}-{request.by.value}"
+        replies = [Reply(render_text(table), buttons=breakdown_buttons(request.year))]
+        if table.rows:
+            replies.append(
+                Reply(
+                    "Chart: each bar is 100% of that group's leavers.",
+                    image=stacked_bars(table, columns=len(GROUPS)),
+                    image_name=f"{name}.png",
+                )
+            )
+        detail = f"destinations year {request.year} by {request.by.value}"
+    replies.append(Reply("The same figures as a spreadsheet (CSV).", file=to_csv(table), file_name=f"{name}.csv"))
+    assert ctx.school.id is not None
+    audit.record(
+        ctx.session,
+        school_id=ctx.school.id,
+        actor_id=ctx.person.id if ctx.person else None,
+        action=EXPORT_REPORT,
+        subject_id=None,
+        now=ctx.now,
+        detail=detail,
+    )
+    return replies

@@ -1,0 +1,58 @@
+"""Assembling a report: the storage query, the leavers it counts, and the table. Shared by chat and CLI."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+
+from sqlmodel import Session
+
+from bot.settings import Settings
+from reports.cohorts import cohort_range, left_before
+from reports.tables import Table, benchmark3_table, destinations_table
+from storage import reports
+from storage.models import School
+from storage.reports import Breakdown
+
+MAX_YEARS_AFTER = 10
+
+
+def school_year_start(today: date) -> date:
+    return date(today.year if today.month >= 9 else today.year - 1, 9, 1)
+
+
+def destinations(
+    session: Session,
+    school: School,
+    settings: Settings,
+    *,
+    today: date,
+    year_after_leaving: int,
+    by: Breakdown,
+    cohort: int | None = None,
+) -> Table:
+    assert school.id is not None
+    before = left_before(year_after_leaving, today, settings)
+    start: date | None = None
+    if cohort is not None:
+        start, cohort_end = cohort_range(cohort)
+        before = min(before, cohort_end)
+    counts = reports.destination_counts(
+        session,
+        school.id,
+        year_after_leaving=year_after_leaving,
+        by=by,
+        left_before=before,
+        left_from=start,
+        reminders=min(len(settings.reminder_days), 2),
+    )
+    return destinations_table(
+        counts, by=by, year_after_leaving=year_after_leaving, cohort=cohort, school_name=school.name
+    )
+
+
+def benchmark3(session: Session, school: School, settings: Settings, *, today: date) -> Table:
+    assert school.id is not None
+    start = school_year_start(today)
+    start_at = datetime.combine(start, time(), settings.zone).astimezone(UTC)
+    rows = reports.benchmark3_by_year(session, school.id, year_start_at=start_at, today=today)
+    return benchmark3_table(rows, school_year=f"{start.year}-{(start.year + 1) % 100:02d}", school_name=school.name)

@@ -1,0 +1,209 @@
+"""The report queries: where leavers went, and Benchmark 3 coverage of pupils on roll.
+
+Everything is counted by the database (GROUP BY); Python only receives one row per breakdown value
+and destination group, however many alumni there are. The reports themselves (tables, CSV, charts)
+live in `reports/` and never see a person.
+
+Which destination counts for an alumnus and a year: the most recently reported one (staff may
+refine an alumnus's answer, a local authority import may arrive later). With no destination for
+that year the alumnus counts as "cannot be contacted" (NCCIS 820) when that year's check-in ended
+unanswered after all its reminders, or went nowhere because they could not be reached; otherwise as
+"not known" (810).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import and_, case, exists, func, literal, or_
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col, select
+
+from storage.caseload import aggregates
+from storage.destinations import CANNOT_BE_CONTACTED
+from storage.models import Checkin, Destination, Person, PersonStatus, Role, School
+
+CANNOT_BE_CONTACTED_GROUP = "cannot be contacted"
+NOT_KNOWN_GROUP = "not known"
+# Column order of every destination report: the DfE-style groups, then the two kinds of "unknown".
+GROUPS: tuple[str, ...] = (
+    "education",
+    "apprenticeship",
+    "employment",
+    "training",
+    "other",
+    "NEET",
+    NOT_KNOWN_GROUP,
+    CANNOT_BE_CONTACTED_GROUP,
+)
+# Groups in which holding on for two years means something (DESIGN.md, "Destinations").
+POSITIVE_GROUPS: tuple[str, ...] = ("education", "apprenticeship", "employment", "training", "other")
+
+
+class Breakdown(StrEnum):
+    gender = "gender"
+    ethnicity = "ethnicity"
+    send = "send"
+    pupil_premium = "pupil_premium"
+    fsm = "fsm"
+
+
+@dataclass(frozen=True)
+class DestinationCount:
+    """Alumni with one breakdown value (e.g. gender "F") in one destination group."""
+
+    value: str  # raw value: "F", "K", "Y"/"N" for the yes/no fields, "" when not recorded
+    group: str  # one of GROUPS
+    alumni: int
+    sustained: int  # of those, how many were in the same group the year before
+
+
+@dataclass(frozen=True)
+class YearGroupCoverage:
+    """Benchmark 3 for one year group of pupils on roll."""
+
+    year_group: int | None
+    pupils: int
+    guidance_this_year: int
+    with_next_step: int
+    with_open_actions: int
+    with_overdue_actions: int
+
+
+def find_school(session: Session, name: str | None) -> School | None:
+    """The school called `name` (any case); without a name, the only school there is."""
+    schools = list(session.exec(select(School).order_by(col(School.id))).all())
+    if name is None:
+        return schools[0] if len(schools) == 1 else None
+    wanted = name.strip().casefold()
+    return next((s for s in schools if s.name.casefold() == wanted), None)
+
+
+def _breakdown_column(by: Breakdown) -> Any:
+    if by is Breakdown.pupil_premium:
+        return case((col(Person.pupil_premium).is_(True), "Y"), else_="N")
+    if by is Breakdown.fsm:
+        return case((col(Person.fsm).is_(True), "Y"), else_="N")
+    column = {Breakdown.gender: col(Person.gender), Breakdown.ethnicity: col(Person.ethnicity)}.get(by, col(Person.send))
+    return func.coalesce(func.trim(column), "")
+
+
+def _latest_destinations(year_after_leaving: int, name: str) -> Any:
+    """Each alumnus's most recently reported destination for one year after leaving."""
+    ranked = (
+        sa_select(
+            col(Destination.person_id).label("person_id"),
+            col(Destination.group).label("grp"),
+            col(Destination.nccis_code).label("code"),
+            func.row_number()
+            .over(
+                partition_by=col(Destination.person_id),
+                order_by=(col(Destination.reported_at).desc(), col(Destination.id).desc()),
+            )
+            .label("rank"),
+        )
+        .where(col(Destination.year_after_leaving) == year_after_leaving)
+        .subquery(f"{name}_ranked")
+    )
+    return sa_select(ranked.c.person_id, ranked.c.grp, ranked.c.code).where(ranked.c.rank == 1).subquery(name)
+
+
+def destination_counts(
+    session: Session,
+    school_id: int,
+    *,
+    year_after_leaving: int,
+    by: Breakdown,
+    left_before: date,
+    left_from: date | None = None,
+    reminders: int = 2,
+) -> list[DestinationCount]:
+    """Alumni who left in [left_from, left_before), per breakdown value and destination group.
+
+    `left_before` keeps out alumni whose year `year_after_leaving` has not come yet (their check-in
+    for it has not been sent, so "not known" would be unfair). `reminders` is how many reminders a
+    check-in gets, so one still inside them is not yet "cannot be contacted".
+    """
+    current = _latest_destinations(year_after_leaving, "dest_now")
+    previous = _latest_destinations(year_after_leaving - 1, "dest_before")
+    gave_up = exists().where(
+        col(Checkin.person_id) == col(Person.id),
+        col(Checkin.year_after_leaving) == year_after_leaving,
+        or_(
+            col(Checkin.status) == "unreachable",
+            and_(col(Checkin.status) == "sent", col(Checkin.reminders) >= reminders),
+        ),
+    )
+    group = case(
+        (current.c.code == CANNOT_BE_CONTACTED, literal(CANNOT_BE_CONTACTED_GROUP)),
+        (current.c.grp.is_not(None), current.c.grp),
+        (gave_up, literal(CANNOT_BE_CONTACTED_GROUP)),
+        else_=literal(NOT_KNOWN_GROUP),
+    ).label("grp_out")
+    held = and_(previous.c.grp == current.c.grp, current.c.grp.in_(POSITIVE_GROUPS))
+    value = _breakdown_column(by).label("value")
+    conditions = [
+        col(Person.school_id) == school_id,
+        col(Person.role) == Role.alumnus.value,
+        col(Person.leaving_date).is_not(None),
+        col(Person.leaving_date) < left_before,
+    ]
+    if left_from is not None:
+        conditions.append(col(Person.leaving_date) >= left_from)
+    # One row per alumnus first, then GROUP BY over it: PostgreSQL will not group by an expression
+    # whose EXISTS refers to the ungrouped person id.
+    per_alumnus = (
+        sa_select(value, group, case((held, 1), else_=0).label("held"))
+        .select_from(Person)
+        .outerjoin(current, current.c.person_id == col(Person.id))
+        .outerjoin(previous, previous.c.person_id == col(Person.id))
+        .where(*conditions)
+        .subquery("per_alumnus")
+    )
+    query = (
+        sa_select(per_alumnus.c.value, per_alumnus.c.grp_out, func.count(), func.sum(per_alumnus.c.held))
+        .group_by(per_alumnus.c.value, per_alumnus.c.grp_out)
+        .order_by(per_alumnus.c.value, per_alumnus.c.grp_out)
+    )
+    return [
+        DestinationCount(str(v or ""), str(g), int(n), int(s or 0)) for v, g, n, s in session.execute(query).all()
+    ]
+
+
+def benchmark3_by_year(
+    session: Session, school_id: int, *, year_start_at: datetime, today: date
+) -> list[YearGroupCoverage]:
+    """Pupils on roll per year group: guidance conversation since `year_start_at`, next step, actions."""
+    advice, actions = aggregates(today)
+
+    def count_if(condition: Any) -> Any:
+        return func.sum(case((condition, 1), else_=0))
+
+    has_next_step = and_(col(Person.next_step).is_not(None), func.trim(col(Person.next_step)) != "")
+    query = (
+        sa_select(
+            col(Person.year_group),
+            func.count(),
+            count_if(advice.c.last_at >= year_start_at),
+            count_if(has_next_step),
+            count_if(func.coalesce(actions.c.open_count, 0) > 0),
+            count_if(func.coalesce(actions.c.overdue_count, 0) > 0),
+        )
+        .select_from(Person)
+        .outerjoin(advice, advice.c.pupil_id == col(Person.id))
+        .outerjoin(actions, actions.c.pupil_id == col(Person.id))
+        .where(
+            col(Person.school_id) == school_id,
+            col(Person.role) == Role.pupil.value,
+            col(Person.status) != PersonStatus.left.value,
+        )
+        .group_by(col(Person.year_group))
+        .order_by(col(Person.year_group))
+    )
+    return [
+        YearGroupCoverage(year, int(n), int(g or 0), int(s or 0), int(o or 0), int(d or 0))
+        for year, n, g, s, o, d in session.execute(query).all()
+    ]
