@@ -23,7 +23,7 @@ from handlers import texts
 from handlers.context import Context
 from handlers.menus import main_menu
 from handlers.registry import ALIASES, COMMANDS, STATES
-from handlers.types import Incoming, Reply
+from handlers.types import Button, Incoming, Reply
 from storage import conversations, identities, transcript
 from storage.db import transaction
 from storage.models import Platform, School, utcnow
@@ -94,6 +94,7 @@ class Dispatcher:
                 data=conversations.decode(row),
             )
             replies = route(ctx)
+            _remember_question(ctx, previous_state=row.state, replies=replies)
             conversations.save(session, row, ctx.state, ctx.data, now)
             if incoming.platform in TRANSCRIBED:
                 _transcribe(ctx, replies)
@@ -104,9 +105,9 @@ def route(ctx: Context) -> list[Reply]:
     incoming = ctx.incoming
     raw = incoming.button if incoming.button is not None else incoming.text
     if raw is None or (incoming.attachment and not (incoming.text or "").strip()):
-        return [Reply(texts.TEXT_ONLY + _where_we_were(ctx))]
+        return [_ask_again(ctx, texts.TEXT_ONLY)]
     if len(raw) > MAX_TEXT:
-        return [Reply(texts.TOO_LONG.format(length=len(raw), limit=MAX_TEXT) + _where_we_were(ctx))]
+        return [_ask_again(ctx, texts.TOO_LONG.format(length=len(raw), limit=MAX_TEXT))]
     parsed = parse_command(raw)
     if parsed is not None:
         name, args = parsed
@@ -143,8 +144,25 @@ def _looks_like_code(text: str) -> bool:
     return len(text) <= 16 and len(compact) == 10 and " " not in text.strip()
 
 
-def _where_we_were(ctx: Context) -> str:
-    return texts.STILL_WAITING if ctx.state else ""
+QUESTION_KEY = "_question"  # the question the current step asked, kept so it can be asked again
+
+
+def _remember_question(ctx: Context, previous_state: str, replies: list[Reply]) -> None:
+    """Keep the question a step has just asked (its first wording, not a re-ask after bad input)."""
+    if not ctx.state or not replies:
+        return
+    if ctx.state != previous_state or QUESTION_KEY not in ctx.data:
+        last = replies[-1]
+        ctx.data[QUESTION_KEY] = {"text": last.text, "buttons": [[asdict(b) for b in r] for r in last.buttons]}
+
+
+def _ask_again(ctx: Context, problem: str) -> Reply:
+    """Say what was wrong; in a conversation, say nothing is lost and repeat the question with its buttons."""
+    question = ctx.data.get(QUESTION_KEY) if ctx.state else None
+    if not isinstance(question, dict):
+        return Reply(problem + (texts.STILL_WAITING if ctx.state else ""), buttons=[] if ctx.state else main_menu(ctx))
+    buttons = [[Button(**b) for b in row] for row in question.get("buttons", [])]
+    return Reply(f"{problem}{texts.STILL_WAITING}\n\n{question.get('text', '')}", buttons=buttons)
 
 
 def _transcribe(ctx: Context, replies: list[Reply]) -> None:
