@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -29,18 +28,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("PTB_TIMEDELTA", "1")
 os.environ["NO_PROXY"] = "127.0.0.1,localhost"
 
-from sqlalchemy import Engine, text  # noqa: E402
-from sqlmodel import select  # noqa: E402
-from telegram import Update  # noqa: E402
-from telegram.ext import ApplicationBuilder, ContextTypes, MessageHandler, filters  # noqa: E402
+from sqlalchemy import Engine, text
+from sqlmodel import select
+from telegram import Update
+from telegram.ext import ApplicationBuilder, ContextTypes, MessageHandler, filters
 
-from bot.settings import load_settings  # noqa: E402
-from bot.telegram import start_telegram  # noqa: E402
-from handlers import Dispatcher  # noqa: E402
-from storage.db import make_engine, normalise_url, transaction  # noqa: E402
-from storage.migrate import upgrade  # noqa: E402
-from storage.models import ChatIdentity, JournalEntry, Person, Role, School, utcnow  # noqa: E402
-from tests.fakes.telegram_api import Call, FakeTelegram  # noqa: E402
+from bot.settings import load_settings
+from bot.telegram import start_telegram
+from handlers import Dispatcher
+from storage.db import make_engine, normalise_url, transaction
+from storage.migrate import upgrade
+from storage.models import ChatIdentity, JournalEntry, Person, Role, School, utcnow
+from tests.fakes.telegram_api import Call, FakeTelegram
 
 FIRST_CHAT = 10_000_000
 LIGHT = 4  # pupils typing at once in the latency run (a busy school lunchtime, not a flood)

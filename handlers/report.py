@@ -20,9 +20,8 @@ from reports.charts import stacked_bars
 from reports.export import to_csv
 from reports.tables import render_text
 from storage import audit
-from storage.reports import GROUPS, Breakdown
+from storage.reports import EXPORT_REPORT, GROUPS, Breakdown
 
-EXPORT_REPORT = "export_report"
 YEARS_OFFERED = (1, 2, 3)
 
 NOT_FOR_YOU = "Reports are for the careers leader. Send /help to see what you can do here."

@@ -68,7 +68,9 @@ def stacked_bars(table: Table, *, suppress_small: bool = False, columns: int | N
     ax.set_title(table.title, fontsize=10, wrap=True)
     if not rows:
         ax.text(50, 0, "No one to count yet", ha="center", va="center")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18 - 0.4 / max(len(rows), 1)), ncol=4, fontsize=8, frameon=False)
+    ax.legend(
+        loc="upper center", bbox_to_anchor=(0.5, -0.18 - 0.4 / max(len(rows), 1)), ncol=4, fontsize=8, frameon=False
+    )
     fig.tight_layout()
     out = io.BytesIO()
     fig.savefig(out, format="png")

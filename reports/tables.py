@@ -93,7 +93,7 @@ def percent(part: int, whole: int) -> float | None:
 
 
 def percent_text(part: int, whole: int, suppress_small: bool = False) -> str:
-    """"42%" (whole numbers read best on a phone); empty when hidden or undefined."""
+    """ "42%" (whole numbers read best on a phone); empty when hidden or undefined."""
     if suppress_small and (is_small(part) or is_small(whole)):
         return ""
     share = percent(part, whole)

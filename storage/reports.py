@@ -26,6 +26,7 @@ from storage.caseload import aggregates
 from storage.destinations import CANNOT_BE_CONTACTED
 from storage.models import Checkin, Destination, Person, PersonStatus, Role, School
 
+EXPORT_REPORT = "export_report"  # the audit action of every report shown or exported
 CANNOT_BE_CONTACTED_GROUP = "cannot be contacted"
 NOT_KNOWN_GROUP = "not known"
 # Column order of every destination report: the DfE-style groups, then the two kinds of "unknown".
@@ -87,7 +88,9 @@ def _breakdown_column(by: Breakdown) -> Any:
         return case((col(Person.pupil_premium).is_(True), "Y"), else_="N")
     if by is Breakdown.fsm:
         return case((col(Person.fsm).is_(True), "Y"), else_="N")
-    column = {Breakdown.gender: col(Person.gender), Breakdown.ethnicity: col(Person.ethnicity)}.get(by, col(Person.send))
+    column = {Breakdown.gender: col(Person.gender), Breakdown.ethnicity: col(Person.ethnicity)}.get(
+        by, col(Person.send)
+    )
     return func.coalesce(func.trim(column), "")
 
 
@@ -168,9 +171,7 @@ def destination_counts(
         .group_by(per_alumnus.c.value, per_alumnus.c.grp_out)
         .order_by(per_alumnus.c.value, per_alumnus.c.grp_out)
     )
-    return [
-        DestinationCount(str(v or ""), str(g), int(n), int(s or 0)) for v, g, n, s in session.execute(query).all()
-    ]
+    return [DestinationCount(str(v or ""), str(g), int(n), int(s or 0)) for v, g, n, s in session.execute(query).all()]
 
 
 def benchmark3_by_year(

@@ -345,7 +345,11 @@ async def test_429_storm_is_waited_out(sqlite_only: Engine, fake: FakeTelegram) 
     async with running(fake, engine):
         fake.fail_next(2, status=429, retry_after=1, methods={"sendMessage"})
         started = time.monotonic()
-        reply = await say(fake, PUPIL_CHAT, "/reflect Careers fair", )
+        reply = await say(
+            fake,
+            PUPIL_CHAT,
+            "/reflect Careers fair",
+        )
         elapsed = time.monotonic() - started
     assert "Careers fair" in reply[0].text
     refused = [c for c in fake.calls_of("sendMessage") if c.status == 429]

@@ -1,0 +1,131 @@
+"""`waymark report destinations` and `waymark report benchmark3`: the careers leader's reports at a terminal."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table as RichTable
+from sqlmodel import Session
+
+from bot.cli import settings_or_exit
+from reports import build
+from reports.tables import Table, count_text, percent_text
+from storage import audit
+from storage.db import make_engine, transaction
+from storage.migrate import upgrade
+from storage.models import School, utcnow
+from storage.reports import EXPORT_REPORT, GROUPS, Breakdown, find_school
+
+report_app = typer.Typer(help="Destination and Benchmark 3 reports: tables, CSV and PNG charts.", no_args_is_help=True)
+
+SUPPRESS_HELP = "show counts from 1 to 4 as <5, as schools do when they publish figures"
+
+
+def _school(session_school: School | None, name: str | None) -> School:
+    if session_school is None:
+        if name:
+            typer.echo(f"No school called {name!r}. Check the name with `waymark init`.", err=True)
+        else:
+            typer.echo("There is more than one school (or none yet): name one with --school.", err=True)
+        raise typer.Exit(1)
+    return session_school
+
+
+def _audit(session: Session, school: School, detail: str) -> None:
+    """Reports are about pupils: the export is logged like a chat one (no actor at a terminal)."""
+    assert school.id is not None
+    audit.record(
+        session, school_id=school.id, actor_id=None, action=EXPORT_REPORT, subject_id=None, now=utcnow(), detail=detail
+    )
+
+
+def _print(table: Table, suppress_small: bool) -> None:
+    console = Console()
+    rich = RichTable(table.row_header, table.base_header, *table.columns, title=table.title)
+    for row in (*table.rows, table.total()) if table.rows else ():
+        cells = []
+        for count in row.cells:
+            share = percent_text(count, row.base, suppress_small)
+            cells.append(count_text(count, suppress_small) + (f" ({share})" if share and count else ""))
+        rich.add_row(row.label, count_text(row.base, suppress_small), *cells)
+    console.print(rich)
+    if not table.rows:
+        console.print("No one to count yet.")
+    for note in table.notes:
+        console.print(note)
+    if suppress_small:
+        console.print("Counts from 1 to 4 are shown as <5.")
+
+
+def _write(path: Path, data: bytes, what: str) -> None:
+    try:
+        path.write_bytes(data)
+    except OSError as exc:
+        typer.echo(f"Could not write the {what} to {path}: {exc.strerror or exc}.", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"Wrote the {what} to {path}.")
+
+
+@report_app.command("destinations")
+def destinations(
+    year_after: int = typer.Option(1, "--year-after", min=1, max=build.MAX_YEARS_AFTER, help="year after leaving"),
+    by: Breakdown = typer.Option(Breakdown.gender, "--by", help="break down by this roster field"),
+    cohort: int | None = typer.Option(None, "--cohort", help="only leavers of this year, e.g. 2024"),
+    csv_file: Path | None = typer.Option(None, "--csv", help="also write the table as CSV (opens in Excel)"),
+    png_file: Path | None = typer.Option(None, "--png", help="also write a stacked bar chart as PNG"),
+    suppress_small: bool = typer.Option(False, "--suppress-small", help=SUPPRESS_HELP),
+    school: str | None = typer.Option(None, "--school", help="school name, when the database holds several"),
+) -> None:
+    """Where leavers went in a year after leaving, by destination group and one breakdown."""
+    from reports.charts import stacked_bars
+    from reports.export import to_csv
+
+    settings = settings_or_exit()
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    today = utcnow().astimezone(settings.zone).date()
+    with transaction(engine) as session:
+        found = _school(find_school(session, school), school)
+        table = build.destinations(
+            session, found, settings, today=today, year_after_leaving=year_after, by=by, cohort=cohort
+        )
+        _audit(
+            session,
+            found,
+            f"cli: destinations year {year_after} by {by.value}" + (f" cohort {cohort}" if cohort else ""),
+        )
+    engine.dispose()
+    _print(table, suppress_small)
+    if csv_file is not None:
+        _write(csv_file, to_csv(table, suppress_small=suppress_small), "CSV")
+    if png_file is not None:
+        _write(png_file, stacked_bars(table, suppress_small=suppress_small, columns=len(GROUPS)), "chart")
+
+
+@report_app.command("benchmark3")
+def benchmark3(
+    csv_file: Path | None = typer.Option(None, "--csv", help="also write the table as CSV (opens in Excel)"),
+    suppress_small: bool = typer.Option(False, "--suppress-small", help=SUPPRESS_HELP),
+    school: str | None = typer.Option(None, "--school", help="school name, when the database holds several"),
+) -> None:
+    """Pupils on roll per year group: guidance this school year, next step recorded, open and overdue actions."""
+    from reports.export import to_csv
+
+    settings = settings_or_exit()
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    today = utcnow().astimezone(settings.zone).date()
+    with transaction(engine) as session:
+        found = _school(find_school(session, school), school)
+        table = build.benchmark3(session, found, settings, today=today)
+        _audit(session, found, "cli: benchmark3")
+    engine.dispose()
+    _print(table, suppress_small)
+    if csv_file is not None:
+        _write(csv_file, to_csv(table, suppress_small=suppress_small), "CSV")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(report_app, name="report")

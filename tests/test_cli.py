@@ -1,0 +1,168 @@
+"""The real `waymark` console script, run as a subprocess against a temporary SQLite file."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlmodel import func, select
+
+from storage import codes
+from storage.db import make_engine, transaction
+from storage.migrate import current_revision, head_revision
+from storage.models import Person, School
+
+WAYMARK = Path(sys.executable).with_name("waymark")
+HEADER = "UPN,Given_Name,Family_Name,Year_Group,Form,Tutor_Email,Date_Of_Birth"
+
+
+def run(tmp: Path, *args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp),
+        "WAYMARK_DATABASE_URL": f"sqlite:///{tmp / 'school.db'}",
+        "WAYMARK_SCHOOL_NAME": "Hillside Academy",
+        **extra_env,
+    }
+    return subprocess.run([str(WAYMARK), *args], cwd=tmp, env=env, capture_output=True, text=True, timeout=120)
+
+
+def people(tmp: Path) -> list[Person]:
+    engine = make_engine(f"sqlite:///{tmp / 'school.db'}")
+    try:
+        with transaction(engine, write=False) as session:
+            return list(session.exec(select(Person).order_by(Person.id)).all())  # type: ignore[arg-type]
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def school_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One school set up through the CLI, shared by the tests below (each subprocess costs ~1 s)."""
+    tmp = tmp_path_factory.mktemp("cli")
+    assert run(tmp, "init").returncode == 0
+    return tmp
+
+
+def test_init_twice_is_harmless_and_writes_one_key(tmp_path: Path) -> None:
+    first = run(tmp_path, "init")
+    assert first.returncode == 0, first.stderr
+    assert "BACK IT UP" in first.stdout
+    env_text = (tmp_path / ".env").read_text()
+    assert env_text.count("WAYMARK_ENCRYPTION_KEY=") == 1
+    assert oct((tmp_path / ".env").stat().st_mode & 0o777) == "0o600"
+
+    second = run(tmp_path, "init")
+    assert second.returncode == 0, second.stderr
+    assert "BACK IT UP" not in second.stdout and "Encryption key for staff-only notes: set." in second.stdout
+    assert (tmp_path / ".env").read_text() == env_text  # the key is never replaced
+    engine = make_engine(f"sqlite:///{tmp_path / 'school.db'}")
+    try:
+        assert current_revision(engine) == head_revision()
+        with transaction(engine, write=False) as session:
+            assert [s.name for s in session.exec(select(School)).all()] == ["Hillside Academy"]
+    finally:
+        engine.dispose()
+
+
+def test_key_from_environment_is_used_and_not_written(tmp_path: Path) -> None:
+    done = run(tmp_path, "init", WAYMARK_ENCRYPTION_KEY="not-a-fernet-key")
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "Configuration error: WAYMARK_ENCRYPTION_KEY: not a valid key (44 characters from `waymark init`)"
+    )
+    assert not (tmp_path / ".env").exists()
+
+
+def test_staff_add_then_roster_with_a_bad_line_then_fixed(school_dir: Path) -> None:
+    added = run(school_dir, "staff", "add", "Sam.Patel@hillside.example", "Sam Patel", "--role", "tutor")
+    assert added.returncode == 0, added.stderr
+    assert "Added Sam Patel <sam.patel@hillside.example> as tutor at Hillside Academy." in added.stdout
+    wrong_role = run(school_dir, "staff", "add", "x@hillside.example", "X Y", "--role", "head")
+    assert wrong_role.returncode == 1 and "use one of tutor, leader, dsl" in wrong_role.stderr
+
+    rows = [
+        "A123456789001,Amira,Khan,10,10A,sam.patel@hillside.example,2011-03-14",
+        "A123456789002,Oliver,Smith,10,10A,,2011-13-01",  # line 3: no 13th month
+        "A123456789003,Zara,Ali,11,11B,,2010-06-30",
+    ]
+    (school_dir / "roster.csv").write_bytes(("\ufeff" + "\r\n".join([HEADER, *rows]) + "\r\n").encode())
+    refused = run(school_dir, "import-roster", "roster.csv")
+    assert refused.returncode == 1
+    assert "line 3, column date_of_birth: '2011-13-01' is not a date" in refused.stderr
+    assert "Nothing was imported" in refused.stderr
+    assert [p.role for p in people(school_dir)] == ["staff"]
+
+    rows[1] = "A123456789002,Oliver,Smith,10,10A,,2011-12-01"
+    (school_dir / "roster.csv").write_text("\n".join([HEADER, *rows]) + "\n")
+    done = run(school_dir, "import-roster", "roster.csv")
+    assert done.returncode == 0, done.stderr
+    assert "3 added, 0 updated, 0 unchanged, 0 missing" in done.stdout
+    again = run(school_dir, "import-roster", "roster.csv")
+    assert "0 added, 0 updated, 3 unchanged, 0 missing" in again.stdout
+    tutor = next(p for p in people(school_dir) if p.role == "staff")
+    amira = next(p for p in people(school_dir) if p.given_name == "Amira")
+    assert amira.tutor_id == tutor.id
+
+    (school_dir / "short.csv").write_text("\n".join([HEADER, rows[0], rows[2]]) + "\n")
+    shrunk = run(school_dir, "import-roster", "short.csv")
+    assert "1 missing" in shrunk.stdout and "A123456789002 Oliver Smith" in shrunk.stdout
+    assert len(people(school_dir)) == 4
+
+
+def test_codes_csv_has_working_codes_and_links(school_dir: Path) -> None:
+    # Runs after the roster test above (same module, file order).
+    out = school_dir / "codes-10a.csv"
+    done = run(school_dir, "codes", "--form", "10a", "--days", "7", "--out", str(out), TELEGRAM_BOT_USERNAME="hillside_bot")
+    assert done.returncode == 0, done.stderr
+    table = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8-sig"))))
+    assert [r["name"] for r in table] == ["Amira Khan"]  # Oliver is missing from the last roster: no code
+    row = table[0]
+    assert set(row) == {"name", "form", "code", "expires", "web_link", "telegram_link"}
+    raw = codes.normalise(row["code"])
+    assert row["form"] == "10A" and len(raw) == codes.CODE_LENGTH
+    assert row["telegram_link"] == f"https://t.me/hillside_bot?start={raw}"
+    assert row["web_link"] == f"http://localhost:8080/signin?code={raw}"
+    assert oct(out.stat().st_mode & 0o777) == "0o600"
+
+    engine = make_engine(f"sqlite:///{school_dir / 'school.db'}")
+    try:
+        with transaction(engine, write=False) as session:
+            valid = codes.find_valid(session, row["code"])
+            assert valid is not None
+            assert valid.expires_at.date().isoformat() <= row["expires"]
+            first_code_count = session.exec(select(func.count()).select_from(codes.EnrolmentCode)).one()
+    finally:
+        engine.dispose()
+
+    # A second run re-issues: the first code stops working.
+    assert run(school_dir, "codes", "--form", "10A", "--out", str(out)).returncode == 0
+    second = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8-sig"))))[0]
+    assert "telegram_link" not in second  # no bot username configured this time
+    engine = make_engine(f"sqlite:///{school_dir / 'school.db'}")
+    try:
+        with transaction(engine, write=False) as session:
+            assert codes.find_valid(session, row["code"]) is None
+            assert codes.find_valid(session, second["code"]) is not None
+            assert session.exec(select(func.count()).select_from(codes.EnrolmentCode)).one() == first_code_count + 1
+    finally:
+        engine.dispose()
+
+    nobody = run(school_dir, "codes", "--form", "13Z", "--out", str(school_dir / "none.csv"))
+    assert nobody.returncode == 1 and "No pupils in form 13Z" in nobody.stderr
+    staff = run(school_dir, "codes", "--role", "staff", "--out", str(school_dir / "staff.csv"))
+    assert staff.returncode == 0 and "Sam Patel" in (school_dir / "staff.csv").read_text(encoding="utf-8-sig")
+
+
+def test_missing_file_and_missing_column_are_explained(school_dir: Path) -> None:
+    gone = run(school_dir, "import-roster", "nope.csv")
+    assert gone.returncode == 1 and "Cannot read nope.csv" in gone.stderr
+    (school_dir / "bad.csv").write_text("upn,given_name,year_group\nA123456789001,Amira,10\n")
+    bad = run(school_dir, "import-roster", "bad.csv")
+    assert bad.returncode == 1
+    assert "required column missing from the header row: family_name" in bad.stderr
