@@ -26,7 +26,7 @@ from handlers.registry import ALIASES, COMMANDS, STATES
 from handlers.types import Button, Incoming, Reply
 from storage import conversations, identities, transcript
 from storage.db import transaction
-from storage.models import Platform, School, utcnow
+from storage.models import Platform, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -77,11 +77,10 @@ class Dispatcher:
         now = self.clock()
         with transaction(self.engine) as session:
             if incoming.update_id is not None:
-                if conversations.already_processed(session, incoming.platform, incoming.update_id):
-                    return []
+                # A redelivered update fails this insert's unique key: dispatch() answers nothing.
                 conversations.mark_processed(session, incoming.platform, incoming.update_id, now)
-            person = identities.person_for(session, incoming.platform, incoming.user_id)
-            school = session.get(School, person.school_id) if person else None
+                session.flush()
+            person, school = identities.person_and_school(session, incoming.platform, incoming.user_id)
             row = conversations.load(session, incoming.platform, incoming.user_id)
             ctx = Context(
                 session=session,

@@ -11,17 +11,6 @@ from sqlmodel import Session, select
 from storage.models import ConversationState, ProcessedUpdate
 
 
-def already_processed(session: Session, platform: str, update_id: str) -> bool:
-    return (
-        session.exec(
-            select(ProcessedUpdate.id).where(
-                ProcessedUpdate.platform == platform, ProcessedUpdate.update_id == update_id
-            )
-        ).first()
-        is not None
-    )
-
-
 def mark_processed(session: Session, platform: str, update_id: str, now: datetime) -> None:
     """Recorded in the step's transaction: a second process handling the same update fails to commit."""
     session.add(ProcessedUpdate(platform=platform, update_id=update_id, at=now))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from storage.models import ChatIdentity, LinkAttempt, Person
+from storage.models import ChatIdentity, LinkAttempt, Person, School
 
 MAX_WRONG_CODES = 5
 LOCKOUT = timedelta(minutes=15)
@@ -16,6 +16,17 @@ def find(session: Session, platform: str, external_id: str) -> ChatIdentity | No
     return session.exec(
         select(ChatIdentity).where(ChatIdentity.platform == platform, ChatIdentity.external_id == external_id)
     ).first()
+
+
+def person_and_school(session: Session, platform: str, external_id: str) -> tuple[Person | None, School | None]:
+    """Who this chat account is linked to, and their school, in one query (it runs for every message)."""
+    row = session.exec(
+        select(Person, School)
+        .join(ChatIdentity, col(ChatIdentity.person_id) == col(Person.id))
+        .join(School, col(School.id) == col(Person.school_id))
+        .where(ChatIdentity.platform == platform, ChatIdentity.external_id == external_id)
+    ).first()
+    return (row[0], row[1]) if row else (None, None)
 
 
 def person_for(session: Session, platform: str, external_id: str) -> Person | None:
