@@ -33,8 +33,17 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     http_stop, http_app = await start_http(settings, dispatcher, app=http_app)
     stoppers.append(http_stop)
     from scheduler.service import start_background
+    from scheduler.transport import Transport
 
-    stoppers.append(await start_background(settings, engine))
+    # The outbox sender delivers through these; email is added by the service when WAYMARK_SMTP_URL is set.
+    transports: dict[str, Transport] = {}
+    if settings.telegram_bot_token:
+        from bot.telegram import open_transport
+
+        telegram_transport, close_transport = await open_transport(settings)
+        transports["telegram"] = telegram_transport
+        stoppers.append(close_transport)  # closed after the sender has stopped
+    stoppers.append(await start_background(settings, engine, transports))
     log.info("waymark running: http port %s, database %s", settings.http_port, engine.url.render_as_string())
     await stop.wait()
     for stopper in reversed(stoppers):

@@ -651,7 +651,8 @@ async def _security_headers(request: web.Request, response: web.StreamResponse) 
     headers = response.headers
     headers.setdefault("Content-Security-Policy", CSP)
     headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("Referrer-Policy", "no-referrer")  # a /c/<token> never leaks onwards
+    # same-origin, not no-referrer: with no-referrer Chrome sends "Origin: null" on our own forms.
+    headers.setdefault("Referrer-Policy", "same-origin")  # a /c/<token> never leaks to another site
     headers.setdefault("X-Frame-Options", "DENY")
     if not request.path.startswith("/static/"):
         headers.setdefault("Cache-Control", "no-store")

@@ -119,7 +119,8 @@ def _document(title: str, school: str, body: str, *, script: bool = False, extra
         '<html lang="en-GB"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{escape(title)}</title>"
-        f'<link rel="stylesheet" href="{STYLESHEET}">{extra_head}{script_tag}</head>'
+        f'<link rel="stylesheet" href="{STYLESHEET}"><link rel="icon" href="/static/icon.svg" type="image/svg+xml">'
+        f"{extra_head}{script_tag}</head>"
         f'<body><header class="top"><p class="school">{escape(school)}</p></header>{body}</body></html>'
     )
 

@@ -16,7 +16,7 @@ from handlers.dates import local_today
 from handlers.registry import command
 from handlers.types import Button, Reply
 from reports import build
-from reports.charts import stacked_bars
+from reports.charts import coverage_bars, stacked_bars
 from reports.export import to_csv
 from reports.tables import render_text
 from storage import audit
@@ -108,6 +108,10 @@ def report(ctx: Context) -> list[Reply]:
         table = build.benchmark3(ctx.session, ctx.school, ctx.settings, today=today)
         name = f"benchmark3-{today:%Y-%m-%d}"
         replies = [Reply(render_text(table), buttons=menu_buttons())]
+        if table.rows:
+            replies.append(
+                Reply("Chart: the share of each year group.", image=coverage_bars(table), image_name=f"{name}.png")
+            )
         detail = "benchmark3"
     else:
         assert request.year is not None and request.by is not None

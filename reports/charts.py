@@ -75,3 +75,42 @@ def stacked_bars(table: Table, *, suppress_small: bool = False, columns: int | N
     out = io.BytesIO()
     fig.savefig(out, format="png")
     return out.getvalue()
+
+
+def coverage_bars(table: Table, *, suppress_small: bool = False) -> bytes:
+    """Grouped horizontal bars: for each row, the share of its people in each column (Benchmark 3)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    rows = [r for r in table.rows if r.base > 0]
+    height = 0.8 / max(len(table.columns), 1)
+    fig = Figure(figsize=(9, 1.8 + 0.9 * max(len(rows), 1)), dpi=110)
+    ax = fig.add_subplot()
+    for index, name in enumerate(table.columns):
+        positions = [i + index * height for i in range(len(rows))]
+        shares = [100.0 * r.cells[index] / r.base for r in rows]
+        bars = ax.barh(positions, shares, height=height, color=PALETTE[index % len(PALETTE)], label=name)
+        for bar, row in zip(bars, rows, strict=True):
+            count = row.cells[index]
+            ax.text(
+                bar.get_width() + 1,
+                bar.get_y() + bar.get_height() / 2,
+                count_text(count, suppress_small),
+                va="center",
+                fontsize=7,
+            )
+    ax.set_yticks([i + 0.4 - height / 2 for i in range(len(rows))])
+    ax.set_yticklabels([f"{r.label} ({count_text(r.base, suppress_small)})" for r in rows])
+    ax.set_xlim(0, 105)
+    ax.set_xlabel(f"Share of {table.base_header.lower()} (%)")
+    ax.invert_yaxis()
+    ax.set_title(table.title, fontsize=10)
+    if not rows:
+        ax.text(50, 0, "No one to count yet", ha="center", va="center")
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    out = io.BytesIO()
+    fig.savefig(out, format="png")
+    return out.getvalue()

@@ -66,6 +66,10 @@ class Table:
     columns: tuple[str, ...]
     rows: tuple[Row, ...]
     notes: tuple[str, ...] = field(default=())
+    base_one: str = ""  # the base header for one person: "alumnus", "pupil"
+
+    def base_words(self, count: int, shown: str) -> str:
+        return f"{shown} {self.base_one if count == 1 and self.base_one else self.base_header.lower()}"
 
     def total(self) -> Row:
         return Row(
@@ -129,7 +133,7 @@ def destinations_table(
     notes = ["Not known: nothing reported (NCCIS 810). Cannot be contacted: no answer after reminders (820)."]
     if with_sustained:
         notes.append("Sustained: in the same group (not NEET) as the year before.")
-    return Table(title, BREAKDOWN_TITLES[by], "Alumni", columns, tuple(rows), tuple(notes))
+    return Table(title, BREAKDOWN_TITLES[by], "Alumni", columns, tuple(rows), tuple(notes), "alumnus")
 
 
 def benchmark3_table(rows: Sequence[YearGroupCoverage], *, school_year: str = "", school_name: str = "") -> Table:
@@ -149,7 +153,7 @@ def benchmark3_table(rows: Sequence[YearGroupCoverage], *, school_year: str = ""
         "Guidance this year: at least one advice conversation logged since 1 September.",
         "Actions count pupils with at least one agreed action open or overdue.",
     )
-    return Table(title, "Year group", "Pupils", columns, table_rows, notes)
+    return Table(title, "Year group", "Pupils", columns, table_rows, notes, "pupil")
 
 
 def render_text(table: Table, *, suppress_small: bool = False) -> str:
@@ -160,7 +164,7 @@ def render_text(table: Table, *, suppress_small: bool = False) -> str:
         return "\n".join(lines)
     for row in (*table.rows, table.total()):
         lines.append("")
-        lines.append(f"{row.label}: {count_text(row.base, suppress_small)} {table.base_header.lower()}")
+        lines.append(f"{row.label}: {table.base_words(row.base, count_text(row.base, suppress_small))}")
         for name, count in zip(table.columns, row.cells, strict=True):
             if count == 0:
                 continue

@@ -7,6 +7,7 @@ at a time holds the leadership; the others keep trying, and take over when it go
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Engine, text
@@ -64,10 +65,8 @@ class AdvisoryLock:
 
     def close(self) -> None:
         if self.connection is not None:
-            try:
+            with contextlib.suppress(Exception):
                 self.connection.close()
-            except Exception:
-                pass
             self.connection = None
 
 

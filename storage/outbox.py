@@ -258,4 +258,7 @@ def count_by_status(session: Session, platform: str | None = None) -> dict[str, 
     query = sa_select(table.c.status, func.count()).group_by(table.c.status)
     if platform is not None:
         query = query.where(table.c.platform == platform)
-    return {status: count for status, count in session.connection().execute(query).all()}
+    counts: dict[str, int] = {}
+    for status, count in session.connection().execute(query).tuples():
+        counts[str(status)] = int(count)
+    return counts

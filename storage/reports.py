@@ -74,6 +74,11 @@ class YearGroupCoverage:
     with_overdue_actions: int
 
 
+def _rows(session: Session, query: Any) -> list[Any]:
+    """Rows of a many-column query, untyped: SQLModel types at most four columns."""
+    return list(session.execute(query).all())
+
+
 def find_school(session: Session, name: str | None) -> School | None:
     """The school called `name` (any case); without a name, the only school there is."""
     schools = list(session.exec(select(School).order_by(col(School.id))).all())
@@ -104,7 +109,7 @@ def _latest_destinations(year_after_leaving: int, name: str) -> Any:
             func.row_number()
             .over(
                 partition_by=col(Destination.person_id),
-                order_by=(col(Destination.reported_at).desc(), col(Destination.id).desc()),
+                order_by=(col(Destination.reported_at), col(Destination.id)),
             )
             .label("rank"),
         )
@@ -171,7 +176,7 @@ def destination_counts(
         .group_by(per_alumnus.c.value, per_alumnus.c.grp_out)
         .order_by(per_alumnus.c.value, per_alumnus.c.grp_out)
     )
-    return [DestinationCount(str(v or ""), str(g), int(n), int(s or 0)) for v, g, n, s in session.execute(query).all()]
+    return [DestinationCount(str(v or ""), str(g), int(n), int(s or 0)) for v, g, n, s in _rows(session, query)]
 
 
 def benchmark3_by_year(
@@ -206,5 +211,5 @@ def benchmark3_by_year(
     )
     return [
         YearGroupCoverage(year, int(n), int(g or 0), int(s or 0), int(o or 0), int(d or 0))
-        for year, n, g, s, o, d in session.execute(query).all()
+        for year, n, g, s, o, d in _rows(session, query)
     ]

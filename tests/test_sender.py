@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import itertools
 import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -259,7 +260,7 @@ async def test_pace_keeps_to_one_message_a_second_per_chat(engine: Engine, fake:
         assert await sender.run_until_settled(timeout=10)
     sends = fake.calls_of("sendMessage")
     assert [c.text for c in sends] == ["note 0", "note 1", "note 2"]
-    assert all(b.at - a.at >= 0.95 for a, b in zip(sends, sends[1:], strict=False))
+    assert all(b.at - a.at >= 0.95 for a, b in itertools.pairwise(sends))
 
 
 @pytest.mark.slow

@@ -199,7 +199,7 @@ class FakeTelegram:
         await site.start()
         server = site._server
         assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
         self._loop = asyncio.get_running_loop()
         self._closing = False
         return self.base_url
@@ -630,7 +630,7 @@ class FakeTelegram:
                 number = float(value)
                 params[name] = int(number) if number.is_integer() else number
             elif name == "chat_id":
-                params[name] = _as_chat_id(value)
+                params[name] = _as_chat_id(str(value))
             else:
                 params[name] = value
         return params, files

@@ -1,0 +1,272 @@
+"""Web chat benchmark: one `waymark run` process holding many open chat pages while some of them talk.
+
+    .venv/bin/python bench/web_bench.py                   # 1,000 pages, 100 sending one message a second, 30 s
+    .venv/bin/python bench/web_bench.py --pages 200 --senders 20 --seconds 10
+
+Seeds a temporary SQLite database with pupils, web chat accounts and sessions (through storage/),
+starts the real `waymark run` on it as a subprocess (loopback, a free port), opens one WebSocket per
+page like the chat page does, and measures, for each message, the time from sending it to the bot's
+answer arriving on the page. Prints messages per second, latency percentiles, the server's memory,
+and the weight of the chat page (HTML + CSS + JS). Not a test: it prints figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import secrets
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+from sqlmodel import select
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import handlers  # noqa: E402, F401  (first: storage.outbox imports handlers, which import storage.outbox)
+from storage import identities, websessions  # noqa: E402
+from storage.db import make_engine, transaction  # noqa: E402
+from storage.migrate import upgrade  # noqa: E402
+from storage.models import Person, Role, School, WebSession, utcnow  # noqa: E402
+
+
+def seed(url: str, pages: int) -> list[tuple[str, str]]:
+    """Pupils with a signed-in web chat each: [(session token, csrf token)]."""
+    engine = make_engine(url)
+    upgrade(engine)
+    now = utcnow()
+    tokens: list[tuple[str, str]] = []
+    with transaction(engine) as s:
+        school = School(name="Bench Academy")
+        s.add(school)
+        s.flush()
+        assert school.id is not None
+        people = [
+            Person(
+                school_id=school.id,
+                role=Role.pupil,
+                upn=f"B{i:012d}",
+                given_name=f"Pupil{i}",
+                family_name="Bench",
+                year_group=10,
+            )
+            for i in range(pages)
+        ]
+        s.add_all(people)
+        s.flush()
+        for person in people:
+            assert person.id is not None
+            external_id = websessions.new_external_id()
+            identities.link(s, person, "web", external_id, external_id, now)
+            token = websessions.create(s, person.id, external_id, now)
+            tokens.append((token, ""))
+        s.flush()
+        by_hash = {row.token_hash: row.csrf_token for row in s.exec(select(WebSession)).all()}
+    engine.dispose()
+    return [(token, by_hash[websessions.token_hash(token)]) for token, _ in tokens]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def rss_mb(pid: int) -> float:
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0
+    match = re.search(r"VmRSS:\s+(\d+) kB", text)
+    return int(match.group(1)) / 1024 if match else 0.0
+
+
+async def wait_ready(base: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    async with aiohttp.ClientSession() as http:
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise SystemExit(f"waymark run exited with {proc.returncode}")
+            try:
+                async with http.get(f"{base}/healthz") as r:
+                    if r.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.2)
+    raise SystemExit("waymark run did not start in time")
+
+
+async def page_weight(base: str, token: str) -> dict[str, int]:
+    sizes: dict[str, int] = {}
+    async with aiohttp.ClientSession(cookies={"wm_session": token}) as http:
+        for name, path in (
+            ("HTML", "/chat"),
+            ("CSS", "/static/app.css"),
+            ("JS", "/static/chat.js"),
+            ("icon", "/static/icon.svg"),
+        ):
+            async with http.get(base + path, allow_redirects=False) as r:
+                sizes[name] = len(await r.read())
+    return sizes
+
+
+class Page:
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self.ws = ws
+        self.answers: asyncio.Queue[float] = asyncio.Queue()
+
+    async def listen(self) -> None:
+        async for msg in self.ws:
+            if msg.type != aiohttp.WSMsgType.TEXT:
+                continue
+            data = msg.json()
+            if data.get("type") == "lines" and any(line["dir"] == "out" for line in data["lines"]):
+                self.answers.put_nowait(time.perf_counter())
+
+
+async def open_page(http: aiohttp.ClientSession, base: str, token: str, csrf: str) -> Page:
+    ws = await http.ws_connect(
+        f"{base.replace('http', 'ws', 1)}/ws?csrf={csrf}&after=0",
+        headers={"Cookie": f"wm_session={token}"},
+        origin=base,
+        heartbeat=None,
+    )
+    page = Page(ws)
+    asyncio.get_running_loop().create_task(page.listen())
+    return page
+
+
+async def sender(page: Page, seconds: float, latencies: list[float], failures: list[str], start: float) -> None:
+    tick = start
+    n = 0
+    while tick < start + seconds:
+        await asyncio.sleep(max(0.0, tick - time.perf_counter()))
+        sent = time.perf_counter()
+        n += 1
+        await page.ws.send_json({"text": f"Helped at the open evening, message {n}", "mid": secrets.token_hex(8)})
+        try:
+            answered = await asyncio.wait_for(page.answers.get(), timeout=10)
+            latencies.append(answered - sent)
+        except TimeoutError:
+            failures.append("no answer within 10 s")
+        tick += 1.0
+
+
+async def run(args: argparse.Namespace) -> None:
+    workdir = Path(tempfile.mkdtemp(prefix="waymark-bench-"))
+    url = f"sqlite:///{workdir / 'bench.db'}"
+    print(f"seeding {args.pages} pupils with web sessions in {url} ...")
+    sessions = seed(url, args.pages)
+    port = free_port()
+    env = {
+        **os.environ,
+        "WAYMARK_DATABASE_URL": url,
+        "WAYMARK_HTTP_HOST": "127.0.0.1",
+        "WAYMARK_HTTP_PORT": str(port),
+        "WAYMARK_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "WAYMARK_ENCRYPTION_KEY": "",
+    }
+    for name in ("TELEGRAM_BOT_TOKEN", "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "WAYMARK_SMTP_URL"):
+        env.pop(name, None)
+    waymark = shutil.which("waymark", path=str(ROOT / ".venv" / "bin")) or "waymark"
+    log = open(workdir / "server.log", "wb")  # noqa: SIM115
+    proc = subprocess.Popen([waymark, "run"], cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        await wait_ready(base, proc)
+        rss_idle = rss_mb(proc.pid)
+        weight = await page_weight(base, sessions[0][0])
+        connector = aiohttp.TCPConnector(limit=0)
+        async with aiohttp.ClientSession(connector=connector) as http:
+            opened = time.perf_counter()
+            pages: list[Page] = []
+            for start in range(0, len(sessions), 100):
+                pages += await asyncio.gather(*(open_page(http, base, t, c) for t, c in sessions[start : start + 100]))
+            open_seconds = time.perf_counter() - opened
+            await asyncio.sleep(1.0)
+            for page in pages:  # drop what each page got on opening
+                while not page.answers.empty():
+                    page.answers.get_nowait()
+            rss_open = rss_mb(proc.pid)
+            latencies: list[float] = []
+            failures: list[str] = []
+            peak = [rss_open]
+
+            async def sample() -> None:
+                while True:
+                    peak[0] = max(peak[0], rss_mb(proc.pid))
+                    await asyncio.sleep(0.5)
+
+            sampler = asyncio.create_task(sample())
+            began = time.perf_counter() + 0.2
+            talkers = pages[: args.senders]
+            # Spread the senders over the second, as real people would be.
+            await asyncio.gather(
+                *(
+                    sender(p, args.seconds, latencies, failures, began + i / max(1, len(talkers)))
+                    for i, p in enumerate(talkers)
+                )
+            )
+            elapsed = time.perf_counter() - began
+            sampler.cancel()
+            still_open = sum(1 for p in pages if not p.ws.closed)
+            for page in pages:
+                await page.ws.close()
+        lat = sorted(latencies)
+
+        def pct(q: float) -> float:
+            return lat[min(len(lat) - 1, int(q * len(lat)))] * 1000 if lat else float("nan")
+
+        total_weight = weight["HTML"] + weight["CSS"] + weight["JS"]
+        print()
+        print(f"server: `waymark run` (pid {proc.pid}), SQLite, {os.cpu_count()} cores")
+        print(
+            f"open chat pages (WebSockets): {len(pages)} opened in {open_seconds:.1f} s, {still_open} still open at the end"
+        )
+        print(f"senders: {len(talkers)}, one message a second each, for {args.seconds:.0f} s")
+        print(f"messages answered: {len(lat)} ({len(lat) / elapsed:.1f} messages/s), failures: {len(failures)}")
+        print(
+            f"latency send -> answer on the page: p50 {pct(0.50):.1f} ms, p90 {pct(0.90):.1f} ms, "
+            f"p99 {pct(0.99):.1f} ms, max {lat[-1] * 1000 if lat else float('nan'):.1f} ms, "
+            f"mean {statistics.fmean(lat) * 1000 if lat else float('nan'):.1f} ms  (goal: p99 < 150 ms)"
+        )
+        print(f"server memory (RSS): {rss_idle:.0f} MB idle, {rss_open:.0f} MB with pages open, {peak[0]:.0f} MB peak")
+        print(
+            f"page weight: HTML {weight['HTML'] / 1024:.1f} KB + CSS {weight['CSS'] / 1024:.1f} KB + "
+            f"JS {weight['JS'] / 1024:.1f} KB = {total_weight / 1024:.1f} KB (goal < 100 KB; icon {weight['icon']} B)"
+        )
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+        else:
+            print(f"kept {workdir}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pages", type=int, default=1000)
+    parser.add_argument("--senders", type=int, default=100)
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--keep", action="store_true", help="keep the database and server log")
+    asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
