@@ -32,7 +32,6 @@ from sqlmodel import select
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import handlers  # noqa: E402, F401  (first: storage.outbox imports handlers, which import storage.outbox)
 from storage import identities, websessions  # noqa: E402
 from storage.db import make_engine, transaction  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402

@@ -12,7 +12,7 @@ from handlers.context import Context
 from handlers.menus import main_menu
 from handlers.registry import command, state
 from handlers.types import Button, Reply
-from scheduler.campaign import latest_campaign_year, years_after_leaving
+from scheduler.campaign_calendar import latest_campaign_year, years_after_leaving
 from storage import alumni, checkins, consents, destinations
 from storage.alumni import NewDestination
 from storage.consents import ConsentKind

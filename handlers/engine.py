@@ -22,7 +22,7 @@ from bot.settings import Settings
 from handlers import texts
 from handlers.context import Context
 from handlers.menus import main_menu
-from handlers.registry import ALIASES, COMMANDS, STATES
+from handlers.registry import ALIASES, COMMANDS, STATES, load_conversations
 from handlers.types import Button, Incoming, Reply
 from storage import conversations, identities, transcript
 from storage.db import transaction
@@ -55,6 +55,7 @@ class Dispatcher:
     """Holds the database and settings; `dispatch` is safe to call from many threads and processes."""
 
     def __init__(self, engine: Engine, settings: Settings, clock: Callable[[], datetime] = utcnow) -> None:
+        load_conversations()
         self.engine = engine
         self.settings = settings
         self.clock = clock

@@ -15,7 +15,7 @@ from handlers.context import Context
 from handlers.menus import main_menu
 from handlers.registry import command, state
 from handlers.types import Button, Reply
-from scheduler.campaign import unanswered_window
+from scheduler.campaign_calendar import unanswered_window
 from storage import alumni, codes, consents, identities, leavers
 from storage.consents import ConsentKind
 from storage.models import Platform, Role

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from handlers.context import Context
-from handlers.registry import COMMANDS, Command
+from handlers.registry import COMMANDS, Command, load_conversations
 from handlers.types import Button
 
 
@@ -13,6 +13,7 @@ def allowed(command: Command, roles: set[str]) -> bool:
 
 def commands_for(roles: set[str]) -> list[Command]:
     """Commands a person with these roles may use, in menu order."""
+    load_conversations()
     return sorted((c for c in COMMANDS.values() if allowed(c, roles)), key=lambda c: (c.order, c.name))
 
 

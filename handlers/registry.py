@@ -31,6 +31,13 @@ STATES: dict[str, Handler] = {}
 ALIASES: dict[str, str] = {}
 
 
+def load_conversations() -> None:
+    """Import every conversation module once, so COMMANDS and STATES are complete."""
+    import importlib
+
+    importlib.import_module("handlers.conversations")
+
+
 def command(
     name: str,
     *,

@@ -10,13 +10,11 @@ from __future__ import annotations
 from datetime import date
 
 from bot.settings import Settings
+from scheduler.campaign_calendar import latest_campaign_year, nominal_start
 
 
 def left_before(year_after_leaving: int, today: date, settings: Settings) -> date:
     """Alumni who left before this date have reached year `year_after_leaving` by `today`."""
-    # Imported here: scheduler.campaign imports handlers, which imports the /report conversation.
-    from scheduler.campaign import latest_campaign_year, nominal_start
-
     return nominal_start(latest_campaign_year(today, settings) - year_after_leaving + 1, settings)
 
 

@@ -21,7 +21,7 @@ GROUP_LABELS: dict[str, str] = {
     "apprenticeship": "Apprenticeship",
     "employment": "Employment",
     "training": "Training",
-    "other": "Other (e.g. gap year)",
+    "other": "Other",
     "NEET": "NEET",
     "not known": "Not known",
     "cannot be contacted": "Cannot be contacted",
@@ -42,6 +42,20 @@ _VALUE_LABELS: dict[Breakdown, dict[str, str]] = {
     Breakdown.fsm: {"Y": "FSM", "N": "Not FSM"},
 }
 NOT_RECORDED = "Not recorded"
+_IN_A_TITLE: dict[Breakdown, str] = {
+    Breakdown.gender: "gender",
+    Breakdown.ethnicity: "ethnicity",
+    Breakdown.send: "SEND",
+    Breakdown.pupil_premium: "pupil premium",
+    Breakdown.fsm: "free school meals",
+}
+
+
+def _row_order(by: Breakdown, value: str) -> tuple[int, int, str]:
+    """Known codes in their natural order (No SEND, SEN support, EHC plan), then the rest A-Z, then blanks."""
+    known = list(_VALUE_LABELS.get(by, {}))
+    key = value.upper() if len(value) == 1 else value
+    return (value == "", known.index(key) if key in known else len(known), value_label(by, value).casefold())
 
 
 def value_label(by: Breakdown, value: str) -> str:
@@ -119,7 +133,7 @@ def destinations_table(
     with_sustained = year_after_leaving >= 2
     columns = tuple(GROUP_LABELS[g] for g in GROUPS) + (("Sustained",) if with_sustained else ())
     rows = []
-    for value in sorted(per_value, key=lambda v: (v == "", value_label(by, v).casefold())):
+    for value in sorted(per_value, key=lambda v: _row_order(by, v)):
         groups = per_value[value]
         cells = [groups[g].alumni if g in groups else 0 for g in GROUPS]
         if with_sustained:
@@ -127,10 +141,13 @@ def destinations_table(
         rows.append(Row(value_label(by, value), sum(cells[: len(GROUPS)]), tuple(cells)))
     when = f"year {year_after_leaving} after leaving"
     who = f"leavers of {cohort}" if cohort is not None else "leavers"
-    title = f"Destinations of {who}, {when}, by {BREAKDOWN_TITLES[by].lower()}"
+    title = f"Destinations of {who}, {when}, by {_IN_A_TITLE[by]}"
     if school_name:
         title = f"{school_name}: {title}"
-    notes = ["Not known: nothing reported (NCCIS 810). Cannot be contacted: no answer after reminders (820)."]
+    notes = [
+        "Other: e.g. a gap year. Not known: nothing reported (NCCIS 810). "
+        "Cannot be contacted: no answer after reminders (820)."
+    ]
     if with_sustained:
         notes.append("Sustained: in the same group (not NEET) as the year before.")
     return Table(title, BREAKDOWN_TITLES[by], "Alumni", columns, tuple(rows), tuple(notes), "alumnus")

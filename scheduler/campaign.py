@@ -21,15 +21,22 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from bot.settings import Settings
 from handlers.types import Button
+from scheduler.campaign_calendar import (
+    asking_window,
+    leaving_range,
+    run_now_campaign_year,
+    scheduled_campaign_year,
+    years_after_leaving,
+)
 from scheduler.reminders import quiet
-from scheduler.schooldays import is_night, is_working_day, parse_school_holidays
+from scheduler.schooldays import is_night, parse_school_holidays
 from storage import checkins, leavers
 from storage.checkins import DueAlumnus, OutboxItem, Reachable
 from storage.db import transaction
@@ -39,63 +46,10 @@ from storage.outbox import notify_person
 log = logging.getLogger(__name__)
 
 BATCH = 500
-RUN_NOW_LEAD = timedelta(days=61)  # run-now may open this year's campaign from early August
 EMAIL = Platform.email.value
 
 
-# ---- pure rules -------------------------------------------------------------------------------
-
-
-def nominal_start(year: int, settings: Settings) -> date:
-    return date(year, settings.campaign_start_month, settings.campaign_start_day)
-
-
-def campaign_opens(year: int, settings: Settings) -> date:
-    """The first working day on or after the configured start date."""
-    day = nominal_start(year, settings)
-    while not is_working_day(day):
-        day += timedelta(days=1)
-    return day
-
-
-def scheduled_campaign_year(today: date, settings: Settings) -> int | None:
-    """The campaign whose window is open today, if any."""
-    for year in (today.year, today.year - 1):
-        opens = campaign_opens(year, settings)
-        if opens <= today < opens + timedelta(days=settings.campaign_window_days):
-            return year
-    return None
-
-
-def run_now_campaign_year(today: date, settings: Settings) -> int:
-    """The campaign a careers leader means by "run it now": the latest one that opens within the lead."""
-    year = today.year + 1
-    while campaign_opens(year, settings) - RUN_NOW_LEAD > today:
-        year -= 1
-    return year
-
-
-def latest_campaign_year(today: date, settings: Settings) -> int:
-    """The most recent campaign that has opened by today."""
-    return today.year if campaign_opens(today.year, settings) <= today else today.year - 1
-
-
-def first_campaign_year(leaving_date: date, settings: Settings) -> int:
-    """Year 1 after leaving is the first campaign that starts after the leaving date."""
-    year = leaving_date.year
-    return year if leaving_date < nominal_start(year, settings) else year + 1
-
-
-def years_after_leaving(leaving_date: date, campaign_year: int, settings: Settings) -> int:
-    return campaign_year - first_campaign_year(leaving_date, settings) + 1
-
-
-def leaving_range(campaign_year: int, settings: Settings) -> tuple[date, date]:
-    """Leaving dates [first, before) that put a campaign in years 1..N after leaving."""
-    return (
-        nominal_start(campaign_year - settings.campaign_years, settings),
-        nominal_start(campaign_year, settings),
-    )
+# ---- pure rules ---------------------------------------------------------------------------------
 
 
 def choose_channel(alumnus: DueAlumnus, accounts: list[Reachable]) -> Reachable | None:
@@ -296,20 +250,6 @@ def _remind(
 
 
 # ---- leavers ----------------------------------------------------------------------------------
-
-CONSENT_LEAD = timedelta(days=100)  # from mid-April for a July leaver: the summer term
-STILL_ASKED_FOR = timedelta(days=365)  # the leader's list keeps a leaver who left without answering
-
-
-def asking_window(today: date) -> tuple[date, date]:
-    """Leaving dates of pupils we ask now: those leaving within the summer term ahead."""
-    return today, today + CONSENT_LEAD
-
-
-def unanswered_window(today: date) -> tuple[date, date]:
-    """Leaving dates the careers leader's "not answered yet" list covers."""
-    return today - STILL_ASKED_FOR, today + CONSENT_LEAD
-
 
 LEAVING_TEXT = (
     "Hi {name}, you're leaving school soon. Before you go, we have a quick question about staying "

@@ -259,6 +259,6 @@ def count_by_status(session: Session, platform: str | None = None) -> dict[str, 
     if platform is not None:
         query = query.where(table.c.platform == platform)
     counts: dict[str, int] = {}
-    for status, count in session.connection().execute(query).tuples():
-        counts[str(status)] = int(count)
+    for row in session.connection().execute(query).all():
+        counts[str(row[0])] = int(row[1])
     return counts

@@ -109,7 +109,7 @@ def _latest_destinations(year_after_leaving: int, name: str) -> Any:
             func.row_number()
             .over(
                 partition_by=col(Destination.person_id),
-                order_by=(col(Destination.reported_at), col(Destination.id)),
+                order_by=(col(Destination.reported_at).desc(), col(Destination.id).desc()),
             )
             .label("rank"),
         )

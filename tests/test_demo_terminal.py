@@ -24,6 +24,15 @@ WAYMARK = Path(sys.executable).with_name("waymark")
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07|\r")
 
 
+def _controlling_terminal() -> None:
+    """In the child: the pty is its terminal, so Ctrl+C sends SIGINT as in a real one.
+
+    SIGINT goes back to its default too: a test runner started in the background may ignore it,
+    and a child inherits that."""
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Terminal:
     """A process on the slave side of a pty; `expect` waits for text on the screen (colours removed)."""
 
@@ -39,7 +48,7 @@ class Terminal:
             env=env,
             start_new_session=True,
             # The pty becomes the controlling terminal, so Ctrl+C sends SIGINT as in a real terminal.
-            preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
+            preexec_fn=_controlling_terminal,
             close_fds=True,
         )
         os.close(slave)

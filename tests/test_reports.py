@@ -200,6 +200,9 @@ def test_breakdowns_by_send_pupil_premium_fsm_and_ethnicity(engine: Engine, seed
         ("N", "education"): 2,
         ("N", "not known"): 2,
     }
+    table = destinations_table(counts(engine, sid, 1, Breakdown.send), by=Breakdown.send, year_after_leaving=1)
+    assert [r.label for r in table.rows] == ["No SEND", "SEN support", "EHC plan"]
+    assert table.title == "Destinations of leavers, year 1 after leaving, by SEND"
     cohort_2025 = {"left_from": date(2025, 1, 1), "left_before": date(2026, 1, 1)}
     assert as_dict(counts(engine, sid, 1, Breakdown.pupil_premium, **cohort_2025)) == {
         ("N", "cannot be contacted"): 1,

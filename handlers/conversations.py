@@ -1,0 +1,21 @@
+"""Every conversation module; importing this registers all commands and steps.
+
+Loaded on first use (`registry.load_conversations`), not when `handlers` is imported, so that
+`storage` can use the neutral types in `handlers.types` without importing every conversation.
+"""
+
+from handlers import (  # noqa: F401  (importing a conversation module registers its commands)
+    alumni,
+    attention,
+    caseload,
+    common,
+    encounter,
+    interests,
+    leaving,
+    log_advice,
+    nextstep,
+    pupil_view,
+    record,
+    reflect,
+    report,
+)

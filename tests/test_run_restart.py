@@ -1,0 +1,176 @@
+"""`waymark run` killed mid-campaign and started again: every alumnus gets exactly one check-in.
+
+The real command runs as a subprocess against a temporary SQLite database and the fake Bot API.
+Its scheduler opens the campaign and queues the check-ins; its sender is sending them (at
+Telegram's 30 a second) when the test makes the fake answer one 429 and, while the sender is
+honouring it (nothing in flight), kills the process with SIGKILL. The rows that process had
+claimed stay leased until their lease runs out; the restarted process then sends what is left.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from bot.settings import Settings, load_settings
+from scheduler.campaign_calendar import leaving_range, nominal_start, scheduled_campaign_year
+from storage import consents
+from storage.consents import ConsentKind
+from storage.db import make_engine, transaction
+from storage.migrate import upgrade
+from storage.models import ChatIdentity, Person, Role, School, utcnow
+from storage.outbox import count_by_status
+from tests.fakes.telegram_api import FakeTelegram
+
+ALUMNI = 90
+FIRST_CHAT = 70_000
+WAYMARK = [sys.executable, "-c", "from bot.cli import app; app()"]
+
+
+def open_campaign_env(today: date) -> dict[str, str]:
+    """A campaign start date that makes the window open today, whatever today is."""
+    for back in range(0, 40):
+        start = today - timedelta(days=back)
+        if start.day > 28:
+            continue
+        env = {"WAYMARK_CAMPAIGN_START_MONTH": str(start.month), "WAYMARK_CAMPAIGN_START_DAY": str(start.day)}
+        settings = load_settings(campaign_start_month=start.month, campaign_start_day=start.day)
+        if scheduled_campaign_year(today, settings) is not None:
+            return env
+    raise AssertionError("no campaign start date opens a window today")
+
+
+def seed(engine: Engine, settings: Settings, today: date) -> None:
+    year = scheduled_campaign_year(today, settings)
+    assert year is not None
+    left_from, _ = leaving_range(year, settings)
+    leaving = max(left_from, nominal_start(year, settings) - timedelta(days=100))
+    now = utcnow()
+    with transaction(engine) as session:
+        school = School(name="Riverside Academy")
+        session.add(school)
+        session.flush()
+        assert school.id is not None
+        for i in range(ALUMNI):
+            person = Person(
+                school_id=school.id,
+                role=Role.alumnus,
+                status="left",
+                given_name=f"Alum{i}",
+                family_name="Test",
+                upn=f"R{i:012d}",
+                leaving_date=leaving,
+            )
+            session.add(person)
+            session.flush()
+            assert person.id is not None
+            chat = str(FIRST_CHAT + i)
+            session.add(
+                ChatIdentity(platform="telegram", external_id=chat, chat_id=chat, person_id=person.id, linked_at=now)
+            )
+            consents.record(session, person.id, ConsentKind.yearly_checkin, True, now, channel="telegram")
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeTelegram]:
+    server = FakeTelegram()
+    server.start_in_thread()  # the test itself blocks while it watches the subprocess
+    yield server
+    server.stop_thread()
+
+
+def checkins_by_chat(fake: FakeTelegram) -> collections.Counter[int | str | None]:
+    return collections.Counter(
+        c.chat_id for c in fake.calls_of("sendMessage") if c.ok and "where are you now" in c.text.lower()
+    )
+
+
+def wait(predicate: Callable[[], bool], timeout: float, what: str, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        if proc.poll() is not None:
+            raise AssertionError(f"waymark run exited ({proc.returncode}) while waiting for {what}")
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.mark.slow
+def test_sigkill_mid_campaign_then_restart_sends_each_checkin_once(tmp_path: Path, fake: FakeTelegram) -> None:
+    today = datetime.now(load_settings().zone).date()
+    campaign = open_campaign_env(today)
+    db = tmp_path / "waymark.db"
+    env = {
+        **os.environ,
+        **campaign,
+        "WAYMARK_DATABASE_URL": f"sqlite:///{db}",
+        "WAYMARK_HTTP_HOST": "127.0.0.1",
+        "WAYMARK_HTTP_PORT": "0",
+        "WAYMARK_QUIET_HOURS": "false",
+        "WAYMARK_SENDER_LEASE_SECONDS": "5",
+        "TELEGRAM_BOT_TOKEN": fake.token,
+        "TELEGRAM_API_BASE_URL": fake.base_url,
+        "PTB_TIMEDELTA": "1",
+    }
+    for name in ("WAYMARK_SMTP_URL", "TELEGRAM_WEBHOOK_URL"):
+        env.pop(name, None)
+    settings = load_settings(
+        database_url=f"sqlite:///{db}",
+        campaign_start_month=int(campaign["WAYMARK_CAMPAIGN_START_MONTH"]),
+        campaign_start_day=int(campaign["WAYMARK_CAMPAIGN_START_DAY"]),
+    )
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    seed(engine, settings, today)
+
+    def outbox() -> dict[str, int]:
+        with transaction(engine, write=False) as session:
+            return count_by_status(session, "telegram")
+
+    log1 = (tmp_path / "run1.log").open("wb")
+    first = subprocess.Popen([*WAYMARK, "run"], env=env, cwd=tmp_path, stdout=log1, stderr=subprocess.STDOUT)
+    try:
+        wait(lambda: sum(outbox().values()) == ALUMNI, 60, "the campaign to queue every check-in", first)
+        wait(lambda: len(checkins_by_chat(fake)) >= ALUMNI // 3, 60, "a third of the check-ins", first)
+        mark = fake.mark()
+        fake.fail_next(1, status=429, retry_after=3)
+        wait(lambda: any(c.status == 429 for c in fake.calls_of("sendMessage", mark)), 10, "the 429", first)
+        time.sleep(0.5)  # the 429 is recorded and the sender is waiting: nothing is in flight
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+    finally:
+        if first.poll() is None:
+            first.kill()
+        log1.close()
+    before = checkins_by_chat(fake)
+    assert ALUMNI // 3 <= len(before) < ALUMNI, "the kill came mid-campaign"
+    assert outbox().get("sending", 0) > 0  # rows the dead process held, waiting for their lease to end
+
+    log2 = (tmp_path / "run2.log").open("wb")
+    second = subprocess.Popen([*WAYMARK, "run"], env=env, cwd=tmp_path, stdout=log2, stderr=subprocess.STDOUT)
+    try:
+        wait(lambda: len(checkins_by_chat(fake)) == ALUMNI, 60, "every check-in after the restart", second)
+        time.sleep(1.0)  # time for a stray second message to show up, if there were one
+        second.send_signal(signal.SIGTERM)
+        assert second.wait(30) == 0
+    finally:
+        if second.poll() is None:
+            second.kill()
+        log2.close()
+
+    counts = checkins_by_chat(fake)
+    assert sorted(counts) == [FIRST_CHAT + i for i in range(ALUMNI)]
+    assert set(counts.values()) == {1}, (tmp_path / "run2.log").read_text()[-3000:]
+    assert outbox() == {"sent": ALUMNI}
+    engine.dispose()
