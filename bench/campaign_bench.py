@@ -231,7 +231,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--alumni", type=int, default=100_000, help="part 1 size (limit lifted)")
     parser.add_argument("--limited", type=int, default=3_000, help="part 2 size (30 msg/s); 0 skips")
-    parser.add_argument("--lanes", type=int, default=32, help="sender lanes for part 1")
+    parser.add_argument("--lanes", type=int, default=8, help="sender lanes for part 1")
     parser.add_argument("--database-url", default=None, help="default: a temporary SQLite file per part")
     args = parser.parse_args()
 

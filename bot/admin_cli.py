@@ -20,13 +20,19 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
+from bot.console import ConsoleChat, Persona
 from bot.settings import Settings
 from handlers import Dispatcher
 from storage import codes as enrolment_codes
-from storage import crypto
+from storage import crypto, roster
+from storage import demo as demo_school
 from storage.db import make_engine, transaction
 from storage.migrate import current_revision, upgrade
-from storage.models import Role, utcnow
+from storage.models import Person, Role, utcnow
+from storage.people import by_upn_or_email, for_codes
+from storage.roster import RowError
+from storage.schools import all_schools, school_named
+from storage.staff import StaffError, add_staff, parse_role
 
 DEMO_DB = Path("demo/waymark-demo.db")
 MAX_ERRORS_SHOWN = 30
@@ -62,7 +68,9 @@ def _open(settings: Settings) -> Engine:
         upgrade(engine)
     except Exception as exc:  # unreachable server, wrong password, read-only file...
         engine.dispose()
-        raise _fail(f"Cannot open the database WAYMARK_DATABASE_URL={_safe_url(settings.database_url)}: {exc}", 2) from None
+        raise _fail(
+            f"Cannot open the database WAYMARK_DATABASE_URL={_safe_url(settings.database_url)}: {exc}", 2
+        ) from None
     return engine
 
 
@@ -107,8 +115,6 @@ def init() -> None:
     message = _ensure_encryption_key(settings, Path(".env"))
     engine = _open(settings)
     try:
-        from storage.schools import all_schools, school_named
-
         with transaction(engine) as session:
             schools = all_schools(session)
             if not schools:
@@ -133,9 +139,6 @@ def import_roster(
     school: str | None = typer.Option(None, "--school", help="school name (default WAYMARK_SCHOOL_NAME)"),
 ) -> None:
     """Add or update pupils from a roster CSV (by UPN); pupils not in the file are reported, never deleted."""
-    from storage import roster
-    from storage.schools import school_named
-
     settings = _settings()
     try:
         data = file.read_bytes()
@@ -197,7 +200,7 @@ def import_roster(
         _print_errors(result.errors, err=False)
 
 
-def _print_errors(errors: list, *, err: bool = True) -> None:  # type: ignore[type-arg]
+def _print_errors(errors: list[RowError], *, err: bool = True) -> None:
     for error in errors[:MAX_ERRORS_SHOWN]:
         typer.echo(f"  {error}", err=err)
     if len(errors) > MAX_ERRORS_SHOWN:
@@ -215,9 +218,6 @@ def staff_add(
     school: str | None = typer.Option(None, "--school", help="school name (default WAYMARK_SCHOOL_NAME)"),
 ) -> None:
     """Add a member of staff, or change the name and role of one already added (by email)."""
-    from storage.schools import school_named
-    from storage.staff import StaffError, add_staff, parse_role
-
     try:
         parse_role(role)
     except StaffError as exc:
@@ -237,15 +237,14 @@ def staff_add(
         engine.dispose()
     verb = "Added" if result.created else "Updated"
     typer.echo(f"{verb} {person.full_name} <{person.email}> as {person.staff_role} at {school_name}.")
-    typer.echo(f"Next: `waymark codes --role staff --out staff-codes.csv` gives {person.given_name} a code to link a chat.")
+    typer.echo(
+        f"Next: `waymark codes --role staff --out staff-codes.csv` gives {person.given_name} a code to link a chat."
+    )
 
 
 @staff_app.command("list")
 def staff_list(school: str | None = typer.Option(None, "--school", help="school name")) -> None:
     """Everyone on the staff list, with their role."""
-    from storage.people import for_codes
-    from storage.schools import school_named
-
     settings = _settings()
     engine = _open(settings)
     try:
@@ -256,7 +255,9 @@ def staff_list(school: str | None = typer.Option(None, "--school", help="school 
             lines = [f"{p.email}\t{p.full_name}\t{p.staff_role}" for p in people]
     finally:
         engine.dispose()
-    typer.echo("\n".join(lines) if lines else "No staff yet: add them with `waymark staff add EMAIL NAME --role tutor`.")
+    typer.echo(
+        "\n".join(lines) if lines else "No staff yet: add them with `waymark staff add EMAIL NAME --role tutor`."
+    )
 
 
 # --- codes --------------------------------------------------------------------------------------
@@ -266,13 +267,12 @@ def codes(
     out: Path = typer.Option(..., "--out", help="the CSV file to write (keep it safe: it holds the codes)"),
     form: str | None = typer.Option(None, "--form", help="only this form, e.g. 10A"),
     role: str = typer.Option("pupil", "--role", help="pupil or staff"),
-    days: int = typer.Option(enrolment_codes.DEFAULT_DAYS, "--days", min=1, max=365, help="days until the codes expire"),
+    days: int = typer.Option(
+        enrolment_codes.DEFAULT_DAYS, "--days", min=1, max=365, help="days until the codes expire"
+    ),
     school: str | None = typer.Option(None, "--school", help="school name (default WAYMARK_SCHOOL_NAME)"),
 ) -> None:
     """One-time enrolment codes as a CSV (name, form, code, expiry, links); older unused codes stop working."""
-    from storage.people import for_codes
-    from storage.schools import school_named
-
     if role not in (Role.pupil.value, Role.staff.value):
         raise _fail(f"--role {role!r}: use pupil or staff")
     settings = _settings()
@@ -305,7 +305,9 @@ def codes(
     typer.echo("Keep the file safe and delete it once the codes are handed out. Older unused codes no longer work.")
 
 
-def _code_row(settings: Settings, name: str, form: str, code: str, issued: enrolment_codes.IssuedCode) -> dict[str, str]:
+def _code_row(
+    settings: Settings, name: str, form: str, code: str, issued: enrolment_codes.IssuedCode
+) -> dict[str, str]:
     base = settings.public_url.rstrip("/")
     row = {
         "name": name,
@@ -327,10 +329,6 @@ def chat(
     school: str | None = typer.Option(None, "--school", help="school name, when the UPN or email is in several"),
 ) -> None:
     """Chat with the bot in this terminal as that person (for administrators: no code needed)."""
-    from bot.console import ConsoleChat
-    from storage.people import by_upn_or_email
-    from storage.schools import all_schools
-
     settings = _settings()
     engine = _open(settings)
     try:
@@ -343,7 +341,9 @@ def chat(
                 school_id = matches[0].id
             people = by_upn_or_email(session, as_, school_id)
         if not people:
-            raise _fail(f"Nobody has the UPN or email {as_!r}. Check the roster (`waymark import-roster`) or staff list.")
+            raise _fail(
+                f"Nobody has the UPN or email {as_!r}. Check the roster (`waymark import-roster`) or staff list."
+            )
         if len(people) > 1:
             raise _fail(f"{as_!r} is in more than one school: add --school NAME.")
         person_id = people[0].id
@@ -362,8 +362,6 @@ def demo(
     port: int = typer.Option(8080, "--port", min=0, max=65535, help="web chat port (0: any free port)"),
 ) -> None:
     """A made-up school in its own SQLite file, in the web chat (or --terminal). Never touches real data."""
-    from storage import demo as demo_school
-
     settings = _settings()
     real = _sqlite_path(settings.database_url)
     if real is not None and real.resolve() == db.resolve():
@@ -399,12 +397,7 @@ def demo(
         engine.dispose()
 
 
-def _personas(dispatcher: Dispatcher, built: object) -> list:  # type: ignore[type-arg]
-    from bot.console import Persona
-    from storage import demo as demo_school
-    from storage.models import Person
-
-    assert isinstance(built, demo_school.DemoSchool)
+def _personas(dispatcher: Dispatcher, built: demo_school.DemoSchool) -> list[Persona]:
     personas = []
     with transaction(dispatcher.engine, write=False) as session:
         for key in demo_school.PERSONAS:
@@ -414,24 +407,19 @@ def _personas(dispatcher: Dispatcher, built: object) -> list:  # type: ignore[ty
     return personas
 
 
-def _demo_terminal(dispatcher: Dispatcher, built: object) -> None:
-    from bot.console import ConsoleChat
-
+def _demo_terminal(dispatcher: Dispatcher, built: demo_school.DemoSchool) -> None:
     personas = _personas(dispatcher, built)
     typer.echo("Personas: " + "; ".join(f"{p.name} ({p.title})" for p in personas))
     ConsoleChat(dispatcher, personas[0].person_id, personas=personas).run()
 
 
-def _demo_web(dispatcher: Dispatcher, settings: Settings, built: object) -> None:
-    from storage import demo as demo_school
-
+def _demo_web(dispatcher: Dispatcher, settings: Settings, built: demo_school.DemoSchool) -> None:
     try:
         from bot.http import BOUND_PORTS, start_http
     except ImportError as exc:
         raise _fail(
             f"The web chat is not available in this installation ({exc}). Run `waymark demo --terminal` instead."
         ) from None
-    assert isinstance(built, demo_school.DemoSchool)
     personas = _personas(dispatcher, built)
     issued = demo_school.persona_codes(dispatcher.engine, built.person_ids)
 

@@ -130,9 +130,13 @@ class ConsoleChat:
                     # Text(), never markup: whatever anyone typed is shown exactly as typed.
                     self.out.print(Text("bot> ", style="bold cyan") + Text(reply.text))
                 if reply.image is not None:
-                    self.out.print(Text(f"      [picture saved to {self._save(reply.image_name, reply.image)}]", style="dim"))
+                    self.out.print(
+                        Text(f"      [picture saved to {self._save(reply.image_name, reply.image)}]", style="dim")
+                    )
                 if reply.file is not None:
-                    self.out.print(Text(f"      [file saved to {self._save(reply.file_name, reply.file)}]", style="dim"))
+                    self.out.print(
+                        Text(f"      [file saved to {self._save(reply.file_name, reply.file)}]", style="dim")
+                    )
                 if reply.buttons:
                     self._choices = [b for row in reply.buttons for b in row]
                     for number, button in enumerate(self._choices, start=1):

@@ -37,16 +37,98 @@ SEED = 2025
 PERSONAS = ("pupil", "tutor", "leader", "alumnus")
 PERSONA_TITLES = {"pupil": "pupil", "tutor": "tutor", "leader": "careers leader", "alumnus": "alumnus"}
 
-_GIVEN_F = ["Olivia", "Isla", "Ava", "Zara", "Mia", "Freya", "Chloe", "Aisha", "Lily", "Grace", "Ella", "Maryam",
-            "Sophie", "Hannah", "Nia", "Priya", "Ruby", "Evie", "Fatima", "Jessica", "Amelia", "Ewa"]
-_GIVEN_M = ["Oliver", "Noah", "Leo", "Mohammed", "Jack", "Kwame", "Arjun", "Dylan", "Harry", "Tomasz", "Ravi",
-            "Femi", "George", "Ibrahim", "Callum", "Ethan", "Yusuf", "Reece", "Luca", "Daniel", "Kai", "Ben"]
-_FAMILY = ["Smith", "Jones", "Patel", "Williams", "Brown", "Taylor", "Ali", "Wilson", "Evans", "Okafor", "Nowak",
-           "Hughes", "Begum", "Wright", "Chen", "Murphy", "Roberts", "Mensah", "Walker", "Hussain", "Kowalski",
-           "Thompson", "O'Neill", "Adeyemi", "Clarke", "Singh"]
+_GIVEN_F = [
+    "Olivia",
+    "Isla",
+    "Ava",
+    "Zara",
+    "Mia",
+    "Freya",
+    "Chloe",
+    "Aisha",
+    "Lily",
+    "Grace",
+    "Ella",
+    "Maryam",
+    "Sophie",
+    "Hannah",
+    "Nia",
+    "Priya",
+    "Ruby",
+    "Evie",
+    "Fatima",
+    "Jessica",
+    "Amelia",
+    "Ewa",
+]
+_GIVEN_M = [
+    "Oliver",
+    "Noah",
+    "Leo",
+    "Mohammed",
+    "Jack",
+    "Kwame",
+    "Arjun",
+    "Dylan",
+    "Harry",
+    "Tomasz",
+    "Ravi",
+    "Femi",
+    "George",
+    "Ibrahim",
+    "Callum",
+    "Ethan",
+    "Yusuf",
+    "Reece",
+    "Luca",
+    "Daniel",
+    "Kai",
+    "Ben",
+]
+_FAMILY = [
+    "Smith",
+    "Jones",
+    "Patel",
+    "Williams",
+    "Brown",
+    "Taylor",
+    "Ali",
+    "Wilson",
+    "Evans",
+    "Okafor",
+    "Nowak",
+    "Hughes",
+    "Begum",
+    "Wright",
+    "Chen",
+    "Murphy",
+    "Roberts",
+    "Mensah",
+    "Walker",
+    "Hussain",
+    "Kowalski",
+    "Thompson",
+    "O'Neill",
+    "Adeyemi",
+    "Clarke",
+    "Singh",
+]
 # DfE ethnicity codes, weighted roughly like an English urban comprehensive.
-_ETHNICITY = [("WBRI", 52), ("WOTH", 6), ("WIRI", 2), ("APKN", 8), ("AIND", 6), ("ABAN", 4), ("BAFR", 7),
-              ("BCRB", 3), ("MWBC", 4), ("MWAS", 2), ("CHNE", 2), ("AOTH", 2), ("NOBT", 2)]
+_ETHNICITY = [
+    ("WBRI", 52),
+    ("WOTH", 6),
+    ("WIRI", 2),
+    ("APKN", 8),
+    ("AIND", 6),
+    ("ABAN", 4),
+    ("BAFR", 7),
+    ("BCRB", 3),
+    ("MWBC", 4),
+    ("MWAS", 2),
+    ("CHNE", 2),
+    ("AOTH", 2),
+    ("NOBT", 2),
+]
 _REFLECTIONS = [
     ("Helped run the Year 7 science club", "Leadership,Speaking", "I can explain things more simply than I thought"),
     ("Presented our history project to the class", "Speaking", "Practise with notes, not a script"),
@@ -63,11 +145,17 @@ _ENCOUNTERS = [
     ("careers_fair", "City careers fair", "Spoke to the Army and to BT about apprenticeships"),
 ]
 _ADVICE = [
-    ("guidance_interview", "Talked through options after Year 11: A levels at our sixth form or a BTEC at college. "
-     "Advised visiting both open evenings before deciding."),
+    (
+        "guidance_interview",
+        "Talked through options after Year 11: A levels at our sixth form or a BTEC at college. "
+        "Advised visiting both open evenings before deciding.",
+    ),
     ("tutor_checkin", "Checked in about revision and the work experience placement. On track."),
-    ("guidance_interview", "Explored apprenticeships in engineering; showed the government apprenticeship search. "
-     "Advised a CV before applying."),
+    (
+        "guidance_interview",
+        "Explored apprenticeships in engineering; showed the government apprenticeship search. "
+        "Advised a CV before applying.",
+    ),
     ("parents_evening", "Discussed with parent: interest in nursing, worried about grades in science."),
 ]
 _ACTIONS = [
@@ -117,6 +205,15 @@ def _dob_for(rng: random.Random, year_group: int, year_start: date) -> date:
     return born_from + timedelta(days=rng.randrange(365))
 
 
+def _name(rng: random.Random, gender: str, used: set[tuple[str, str]]) -> tuple[str, str]:
+    """A given and family name no one else in the demo has, so lists are easy to read."""
+    while True:
+        pair = (rng.choice(_GIVEN_F if gender == "F" else _GIVEN_M), rng.choice(_FAMILY))
+        if pair not in used:
+            used.add(pair)
+            return pair
+
+
 def _weighted(rng: random.Random, pairs: list[tuple[str, int]]) -> str:
     return rng.choices([p[0] for p in pairs], weights=[p[1] for p in pairs])[0]
 
@@ -150,19 +247,21 @@ def _pupil(
     tutor: Person,
     year_start: date,
     now: datetime,
+    used: set[tuple[str, str]],
     given: str | None = None,
     family: str | None = None,
     gender: str | None = None,
     **extra: object,
 ) -> Person:
     gender = gender or rng.choice("MF")
-    given = given or rng.choice(_GIVEN_F if gender == "F" else _GIVEN_M)
+    if given is None or family is None:
+        given, family = _name(rng, gender, used)
     person = Person(
         school_id=school_id,
         role=Role.pupil,
         upn=f"D823400{year_start.year % 100:02d}{serial:04d}",
         given_name=given,
-        family_name=family or rng.choice(_FAMILY),
+        family_name=family,
         date_of_birth=_dob_for(rng, year_group, year_start),
         year_group=year_group,
         form=f"{year_group}{'A' if year_group <= 11 else 'S'}",
@@ -208,7 +307,13 @@ def _advice(
 
 
 def _action(
-    session: Session, pupil: Person, advice: AdviceRecord, text: str, due: date | None, done: datetime | None, when: datetime
+    session: Session,
+    pupil: Person,
+    advice: AdviceRecord,
+    text: str,
+    due: date | None,
+    done: datetime | None,
+    when: datetime,
 ) -> None:
     assert pupil.id is not None
     session.add(
@@ -232,7 +337,9 @@ _AFTER_18 = [(240, 38), (310, 14), (320, 10), (330, 12), (260, 6), (380, 2), (61
 def _next_code(rng: random.Random, previous: int, year: int, left_year_group: int) -> int:
     """A plausible path: most stay where they are; two years of sixth form lead on to 18+ choices."""
     if previous in (820, 830) or rng.random() < 0.1:
-        return int(_weighted(rng, [(str(c), w) for c, w in (_AFTER_18 if left_year_group == 13 or year == 3 else _AFTER_16)]))
+        return int(
+            _weighted(rng, [(str(c), w) for c, w in (_AFTER_18 if left_year_group == 13 or year == 3 else _AFTER_16)])
+        )
     if left_year_group == 11 and year == 3 and previous in (210, 220, 230):
         return int(_weighted(rng, [(str(c), w) for c, w in _AFTER_18]))
     if previous in (619, 680) and rng.random() < 0.5:
@@ -269,6 +376,7 @@ def _destination_rows(
 def populate(session: Session, *, today: date, now: datetime, encryption_key: str | None) -> tuple[int, dict[str, int]]:
     """Write the demo school into an empty database; returns (school id, persona -> person id)."""
     rng = random.Random(SEED)
+    used = {("Amira", "Khan"), ("Jordan", "Evans")}
     year_start = school_year_start(today)
     school = School(name=SCHOOL_NAME, created_at=now)
     session.add(school)
@@ -283,47 +391,102 @@ def populate(session: Session, *, today: date, now: datetime, encryption_key: st
     tutors = {7: tutor_lower, 8: tutor_lower, 9: tutor_lower, 10: tutor, 11: tutor, 12: tutor_sixth, 13: tutor_sixth}
 
     # The pupil persona: Year 10, in the tutor persona's group, with something in every part of her record.
-    amira = _pupil(session, rng, sid, 1, 10, tutor, year_start, now, "Amira", "Khan", "F", send="N", pupil_premium=True)
+    amira = _pupil(
+        session, rng, sid, 1, 10, tutor, year_start, now, used, "Amira", "Khan", "F", send="N", pupil_premium=True
+    )
     pupils = [amira]
-    sizes = {7: 9, 8: 9, 9: 8, 10: 8, 11: 9, 12: 8, 13: 8}  # 60 with Amira
+    sizes = {7: 9, 8: 9, 9: 8, 10: 9, 11: 9, 12: 8, 13: 8}  # 60, Amira among Year 10
     serial = 2
     for year_group, size in sizes.items():
         for _ in range(size - (1 if year_group == 10 else 0)):
-            pupils.append(_pupil(session, rng, sid, serial, year_group, tutors[year_group], year_start, now))
+            pupils.append(_pupil(session, rng, sid, serial, year_group, tutors[year_group], year_start, now, used))
             serial += 1
 
     # Everything happened in the last 70 days, inside this school year when it is old enough.
     term = _at(max(year_start, today - timedelta(days=70)))
     # Amira's record: a reflection, an encounter, two advice conversations with actions (done, open, overdue).
     assert amira.id is not None
-    session.add(JournalEntry(person_id=amira.id, text=_REFLECTIONS[0][0], skills=_REFLECTIONS[0][1],
-                             learned=_REFLECTIONS[0][2], created_at=term + timedelta(days=3)))
-    session.add(JournalEntry(person_id=amira.id, kind="encounter", text=_ENCOUNTERS[0][2], encounter_type=_ENCOUNTERS[0][0],
-                             encounter_with=_ENCOUNTERS[0][1], created_at=term + timedelta(days=20)))
+    session.add(
+        JournalEntry(
+            person_id=amira.id,
+            text=_REFLECTIONS[0][0],
+            skills=_REFLECTIONS[0][1],
+            learned=_REFLECTIONS[0][2],
+            created_at=term + timedelta(days=3),
+        )
+    )
+    session.add(
+        JournalEntry(
+            person_id=amira.id,
+            kind="encounter",
+            text=_ENCOUNTERS[0][2],
+            encounter_type=_ENCOUNTERS[0][0],
+            encounter_with=_ENCOUNTERS[0][1],
+            created_at=term + timedelta(days=20),
+        )
+    )
     amira.interests = "Nursing, Healthcare, Science"
     amira.next_step = "School sixth form"
     amira.next_step_at = term + timedelta(days=21)
-    session.add(Application(person_id=amira.id, provider="Waymark Demo Academy sixth form", course="A levels: Biology, Chemistry, Psychology",
-                            status="applied", created_at=term + timedelta(days=25), updated_at=term + timedelta(days=25)))
+    session.add(
+        Application(
+            person_id=amira.id,
+            provider="Waymark Demo Academy sixth form",
+            course="A levels: Biology, Chemistry, Psychology",
+            status="applied",
+            created_at=term + timedelta(days=25),
+            updated_at=term + timedelta(days=25),
+        )
+    )
     first = _advice(session, amira, tutor, "tutor_checkin", _ADVICE[1][1], term + timedelta(days=5), encryption_key)
-    _action(session, amira, first, _ACTIONS[3], term.date() + timedelta(days=30), term + timedelta(days=28), term + timedelta(days=5))
-    second = _advice(session, amira, leader, "guidance_interview", _ADVICE[3][1], term + timedelta(days=35), encryption_key,
-                     note="Parent mentioned young carer responsibilities at home; check in with pastoral team.")
+    _action(
+        session,
+        amira,
+        first,
+        _ACTIONS[3],
+        term.date() + timedelta(days=30),
+        term + timedelta(days=28),
+        term + timedelta(days=5),
+    )
+    second = _advice(
+        session,
+        amira,
+        leader,
+        "guidance_interview",
+        _ADVICE[3][1],
+        term + timedelta(days=35),
+        encryption_key,
+        note="Parent mentioned young carer responsibilities at home; check in with pastoral team.",
+    )
     _action(session, amira, second, _ACTIONS[0], today + timedelta(days=21), None, term + timedelta(days=35))
-    _action(session, amira, second, _ACTIONS[4], today - timedelta(days=3), None,
-            term + timedelta(days=35))
+    _action(session, amira, second, _ACTIONS[4], today - timedelta(days=3), None, term + timedelta(days=35))
 
     # Everyone else: some journals; about half of Years 10-13 have had a guidance conversation this year.
     for pupil in pupils[1:]:
         assert pupil.id is not None
         for _ in range(rng.choice([0, 0, 1, 2])):
             text, skills, learned = rng.choice(_REFLECTIONS)
-            session.add(JournalEntry(person_id=pupil.id, text=text, skills=skills, learned=learned,
-                                     created_at=term + timedelta(days=rng.randrange(60))))
+            session.add(
+                JournalEntry(
+                    person_id=pupil.id,
+                    text=text,
+                    skills=skills,
+                    learned=learned,
+                    created_at=term + timedelta(days=rng.randrange(60)),
+                )
+            )
         if rng.random() < 0.2:
             kind, who, thought = rng.choice(_ENCOUNTERS)
-            session.add(JournalEntry(person_id=pupil.id, kind="encounter", text=thought, encounter_type=kind,
-                                     encounter_with=who, created_at=term + timedelta(days=rng.randrange(60))))
+            session.add(
+                JournalEntry(
+                    person_id=pupil.id,
+                    kind="encounter",
+                    text=thought,
+                    encounter_type=kind,
+                    encounter_with=who,
+                    created_at=term + timedelta(days=rng.randrange(60)),
+                )
+            )
         if (pupil.year_group or 0) >= 10 and rng.random() < 0.5:
             kind, summary = rng.choice(_ADVICE)
             staff = rng.choice([tutors[pupil.year_group or 10], leader])
@@ -333,8 +496,11 @@ def populate(session: Session, *, today: date, now: datetime, encryption_key: st
             done = when + timedelta(days=10) if rng.random() < 0.4 else None
             _action(session, pupil, record, rng.choice(_ACTIONS), due, done, when)
         if pupil.year_group in (11, 13) and rng.random() < 0.6:
-            pupil.next_step = rng.choice(["School sixth form", "FE college", "Apprenticeship"] if pupil.year_group == 11
-                                         else ["University", "Apprenticeship", "Job with training"])
+            pupil.next_step = rng.choice(
+                ["School sixth form", "FE college", "Apprenticeship"]
+                if pupil.year_group == 11
+                else ["University", "Apprenticeship", "Job with training"]
+            )
             pupil.next_step_at = term + timedelta(days=rng.randrange(40))
             session.add(pupil)
 
@@ -344,13 +510,14 @@ def populate(session: Session, *, today: date, now: datetime, encryption_key: st
         left_year_group = 11 if index % 3 else 13
         left = date(year_start.year - (3 if index < 22 else 4), 7, 20)
         gender = rng.choice("MF")
+        given, family = ("Jordan", "Evans") if index == 0 else _name(rng, gender, used)
         person = Person(
             school_id=sid,
             role=Role.alumnus,
             status=PersonStatus.left,
             upn=f"D823400{(left.year - left_year_group + 7) % 100:02d}{9000 + index:04d}",
-            given_name="Jordan" if index == 0 else rng.choice(_GIVEN_F if gender == "F" else _GIVEN_M),
-            family_name="Evans" if index == 0 else rng.choice(_FAMILY),
+            given_name=given,
+            family_name=family,
             gender=gender,
             ethnicity=_weighted(rng, _ETHNICITY),
             send=_weighted(rng, [("N", 84), ("K", 13), ("E", 3)]),

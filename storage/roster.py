@@ -223,7 +223,9 @@ def _parse_upn(value: str) -> str:
     if not upn:
         raise ValueError("is empty; every pupil needs their UPN")
     if not _UPN.match(upn):
-        raise ValueError(f"{value.strip()!r} is not a UPN (13 characters: a letter, then 11 digits, then a digit or letter)")
+        raise ValueError(
+            f"{value.strip()!r} is not a UPN (13 characters: a letter, then 11 digits, then a digit or letter)"
+        )
     return upn
 
 
@@ -270,7 +272,9 @@ def parse_roster(text: str, today: date | None = None) -> ParsedRoster:
     try:
         header = next(reader)
     except StopIteration:
-        raise RosterFileError("the file is empty; it needs a header row, e.g. upn,given_name,family_name,year_group") from None
+        raise RosterFileError(
+            "the file is empty; it needs a header row, e.g. upn,given_name,family_name,year_group"
+        ) from None
     except csv.Error as exc:
         raise RosterFileError(f"line 1: {exc}") from None
     names = [_header_name(h) for h in header]
@@ -349,7 +353,7 @@ def staff_emails(session: Session, school_id: int) -> dict[str, int]:
             table.c.school_id == school_id, table.c.role == Role.staff.value, table.c.email.is_not(None)
         )
     )
-    return {email.lower(): person_id for person_id, email in rows}
+    return {str(row.email).lower(): row.id for row in rows}
 
 
 def check_tutors(session: Session, school_id: int, parsed: ParsedRoster) -> None:
@@ -482,4 +486,3 @@ def import_roster(
         )
     result.missing = [f"{r.upn} {r.given_name} {r.family_name}" for r in gone]
     return result
-

@@ -27,7 +27,7 @@ def split_name(name: str) -> tuple[str, str]:
     """'Sam Patel' -> ('Sam', 'Patel'); 'Mary Anne de Souza' -> ('Mary Anne de', 'Souza')."""
     parts = name.split()
     if not parts:
-        raise StaffError("the name is empty; write it in quotes, e.g. \"Sam Patel\"")
+        raise StaffError('the name is empty; write it in quotes, e.g. "Sam Patel"')
     if len(parts) == 1:
         return parts[0], ""
     return " ".join(parts[:-1]), parts[-1]
@@ -56,7 +56,9 @@ def add_staff(
     ).first()
     if existing is not None and existing.role != Role.staff:
         raise StaffError(f"{address} belongs to a {existing.role} at this school, not a member of staff")
-    person = existing or Person(school_id=school_id, role=Role.staff, email=address, created_at=now, given_name="", family_name="")
+    person = existing or Person(
+        school_id=school_id, role=Role.staff, email=address, created_at=now, given_name="", family_name=""
+    )
     person.given_name, person.family_name = given, family
     person.staff_role = staff_role.value
     person.status = PersonStatus.active.value

@@ -29,7 +29,9 @@ def run(tmp: Path, *args: str, **extra_env: str) -> subprocess.CompletedProcess[
         "WAYMARK_SCHOOL_NAME": "Hillside Academy",
         **extra_env,
     }
-    return subprocess.run([str(WAYMARK), *args], cwd=tmp, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [str(WAYMARK), *args], cwd=tmp, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120
+    )
 
 
 def people(tmp: Path) -> list[Person]:
@@ -118,7 +120,9 @@ def test_staff_add_then_roster_with_a_bad_line_then_fixed(school_dir: Path) -> N
 def test_codes_csv_has_working_codes_and_links(school_dir: Path) -> None:
     # Runs after the roster test above (same module, file order).
     out = school_dir / "codes-10a.csv"
-    done = run(school_dir, "codes", "--form", "10a", "--days", "7", "--out", str(out), TELEGRAM_BOT_USERNAME="hillside_bot")
+    done = run(
+        school_dir, "codes", "--form", "10a", "--days", "7", "--out", str(out), TELEGRAM_BOT_USERNAME="hillside_bot"
+    )
     assert done.returncode == 0, done.stderr
     table = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8-sig"))))
     assert [r["name"] for r in table] == ["Amira Khan"]  # Oliver is missing from the last roster: no code
@@ -142,7 +146,7 @@ def test_codes_csv_has_working_codes_and_links(school_dir: Path) -> None:
 
     # A second run re-issues: the first code stops working.
     assert run(school_dir, "codes", "--form", "10A", "--out", str(out)).returncode == 0
-    second = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8-sig"))))[0]
+    second = next(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8-sig"))))
     assert "telegram_link" not in second  # no bot username configured this time
     engine = make_engine(f"sqlite:///{school_dir / 'school.db'}")
     try:
@@ -166,3 +170,33 @@ def test_missing_file_and_missing_column_are_explained(school_dir: Path) -> None
     bad = run(school_dir, "import-roster", "bad.csv")
     assert bad.returncode == 1
     assert "required column missing from the header row: family_name" in bad.stderr
+
+
+def test_chat_as_a_pupil_and_as_staff(school_dir: Path) -> None:
+    # Runs after the roster test above: Amira (A123456789001) and Sam Patel exist.
+    done = subprocess.run(
+        [str(WAYMARK), "chat", "--as", "a123456789001"],
+        cwd=school_dir,
+        env={
+            "PATH": os.environ.get("PATH", ""),
+            "HOME": str(school_dir),
+            "WAYMARK_DATABASE_URL": f"sqlite:///{school_dir / 'school.db'}",
+            "WAYMARK_SCHOOL_NAME": "Hillside Academy",
+        },
+        input="/reflect Practised my interview answers\n1\n/quit\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Chatting as Amira Khan (pupil)" in done.stdout
+    assert "Saved to your journal" in done.stdout and "Practised my interview answers" in done.stdout
+    assert "(pressed: " in done.stdout  # "1" pressed the first button shown
+    assert "\x1b[" not in done.stdout  # piped output is plain text
+    assert done.stdout.rstrip().endswith("Bye!")
+
+    staff = run(school_dir, "chat", "--as", "SAM.PATEL@hillside.example")
+    assert staff.returncode == 0 and "Chatting as Sam Patel (staff)" in staff.stdout
+
+    nobody = run(school_dir, "chat", "--as", "Z999999999999")
+    assert nobody.returncode == 1 and "Nobody has the UPN or email 'Z999999999999'" in nobody.stderr

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import termios
 import time
+import urllib.request
 from pathlib import Path
 
 from sqlmodel import select as sql_select
@@ -157,7 +158,9 @@ def test_demo_in_a_terminal(tmp_path: Path) -> None:
             amira = session.exec(sql_select(Person).where(Person.given_name == "Amira")).one()
             texts = [j.text for j in session.exec(sql_select(JournalEntry).where(JournalEntry.person_id == amira.id))]
             assert "Helped run the Year 7 science club [bold]<b>&</b> 🧪" in texts
-            summaries = [a.summary for a in session.exec(sql_select(AdviceRecord).where(AdviceRecord.pupil_id == amira.id))]
+            summaries = [
+                a.summary for a in session.exec(sql_select(AdviceRecord).where(AdviceRecord.pupil_id == amira.id))
+            ]
             assert "Talked about nursing degree apprenticeships" in summaries
     finally:
         engine.dispose()
@@ -169,6 +172,9 @@ def test_ctrl_d_and_ctrl_c_end_cleanly(tmp_path: Path) -> None:
         term = Terminal([str(WAYMARK), "demo", "--terminal", "--db", str(tmp_path / "d.db")], tmp_path, env)
         try:
             term.expect("you> ")
+            # readline prints the prompt a moment before it waits for keys; a signal in between is
+            # only noticed at the next key. A person never types that fast; the test waits too.
+            time.sleep(0.5)
             os.write(term.master, key.encode())
             term.expect("Bye!")
             assert term.process.wait(timeout=15) == 0
@@ -184,7 +190,49 @@ def test_demo_refuses_the_real_database(tmp_path: Path) -> None:
     }
     done = subprocess.run(
         [str(WAYMARK), "demo", "--terminal", "--db", str(tmp_path / "school.db")],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 1 and "is the real database" in done.stderr
     assert not (tmp_path / "school.db").exists()
+
+
+def test_demo_serves_the_web_chat_with_a_sign_in_link_per_persona(tmp_path: Path) -> None:
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path), "NO_PROXY": "127.0.0.1,localhost"}
+    process = subprocess.Popen(
+        [str(WAYMARK), "demo", "--port", "0", "--db", str(tmp_path / "web.db")],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    try:
+        assert process.stdout is not None
+        lines: list[str] = []
+        deadline = time.monotonic() + 60
+        while not (lines and lines[-1].startswith("Open http://localhost:")):
+            assert time.monotonic() < deadline, lines
+            line = process.stdout.readline()
+            assert line, f"exited early: {lines}"
+            lines.append(line.rstrip("\n"))
+        links = dict(re.findall(r"^\s+(pupil|tutor|careers leader|alumnus)\s.*?(http://\S+)$", "\n".join(lines), re.M))
+        assert set(links) == {"pupil", "tutor", "careers leader", "alumnus"}
+        assert all(re.fullmatch(r"http://localhost:\d+/signin\?code=[A-Z2-9]{10}", link) for link in links.values())
+
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with opener.open(links["pupil"].replace("localhost", "127.0.0.1"), timeout=10) as answer:
+            assert answer.status == 200
+            assert "wm_session=" in (answer.headers.get("Set-Cookie") or "")
+
+        process.send_signal(signal.SIGINT)
+        rest, _ = process.communicate(timeout=20)
+        assert process.returncode == 0 and "Demo stopped." in rest
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

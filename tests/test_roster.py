@@ -90,8 +90,15 @@ def test_bad_date_on_line_seven_names_line_and_column() -> None:
     ],
 )
 def test_each_bad_cell_is_named(column: str, value: str, words: str) -> None:
-    cells = dict(upn="A123456789012", given_name="Amira", family_name="Khan", year_group="10", send="N",
-                 pupil_premium="N", tutor_email="")
+    cells = dict(
+        upn="A123456789012",
+        given_name="Amira",
+        family_name="Khan",
+        year_group="10",
+        send="N",
+        pupil_premium="N",
+        tutor_email="",
+    )
     cells[column] = value
     header = ",".join(cells)
     parsed = roster.read_roster_file(_csv(header, ",".join(cells.values())), TODAY)
@@ -248,5 +255,7 @@ def test_ten_thousand_rows(engine: Engine, tmp_path: Path) -> None:
     assert (result.added, len(result.errors)) == (10_000, 0)
     assert (again.added, again.updated, again.unchanged) == (0, 0, 10_000)
     with transaction(engine, write=False) as session:
-        assert session.exec(select(func.count()).select_from(Person).where(Person.school_id == school.id)).one() == 10_000
+        assert (
+            session.exec(select(func.count()).select_from(Person).where(Person.school_id == school.id)).one() == 10_000
+        )
     assert first < 20 and second < 20  # "a few seconds" on a laptop; generous for a shared CI box
