@@ -13,6 +13,7 @@ from handlers.context import Context
 from handlers.registry import command
 from handlers.types import Button, Reply
 from storage import attention
+from storage.attention import NEXT_STEP_FROM_YEAR
 
 MAX_NAMES = 6
 
@@ -39,9 +40,12 @@ def needs_attention(ctx: Context) -> list[Reply]:
     lines = [f"Needs attention (school year from {pupils.short_date(year_start, ctx)}):"]
     for c in counts:
         year = f"Year {c.year_group}" if c.year_group is not None else "No year group"
+        plans = (
+            f"{c.no_next_step} with no intended next step yet; " if (c.year_group or 0) >= NEXT_STEP_FROM_YEAR else ""
+        )
         lines.append(
             f"\n{year} ({c.pupils} pupils): {c.no_guidance_this_year} with no guidance conversation this year; "
-            f"{c.with_overdue_actions} with overdue actions; "
+            f"{c.with_overdue_actions} with overdue actions; {plans}"
             f"{len(flagged.get(c.year_group, []))} at risk of NEET with no conversation since "
             f"{pupils.short_date(since, ctx)}"
         )

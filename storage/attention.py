@@ -23,14 +23,19 @@ class YearCounts:
     pupils: int
     no_guidance_this_year: int
     with_overdue_actions: int
+    no_next_step: int  # Year 10 and up without an intended destination recorded
+
+
+NEXT_STEP_FROM_YEAR = 10
 
 
 def counts_by_year(session: Session, leader: Person, *, year_start_at: datetime, today: date) -> list[YearCounts]:
     advice, actions = aggregates(today)
     no_guidance = case((advice.c.last_at.is_(None), 1), (advice.c.last_at < year_start_at, 1), else_=0)
     overdue = case((func.coalesce(actions.c.overdue_count, 0) > 0, 1), else_=0)
+    no_next_step = case(((col(Person.year_group) >= NEXT_STEP_FROM_YEAR) & col(Person.next_step).is_(None), 1), else_=0)
     statement = (
-        select(col(Person.year_group), func.count(), func.sum(no_guidance), func.sum(overdue))
+        select(col(Person.year_group), func.count(), func.sum(no_guidance), func.sum(overdue), func.sum(no_next_step))
         .outerjoin(advice, advice.c.pupil_id == Person.id)
         .outerjoin(actions, actions.c.pupil_id == Person.id)
         .where(visible_clause(leader, True))
@@ -38,8 +43,8 @@ def counts_by_year(session: Session, leader: Person, *, year_start_at: datetime,
         .order_by(col(Person.year_group))
     )
     return [
-        YearCounts(year, int(total), int(no_guidance_n or 0), int(overdue_n or 0))
-        for year, total, no_guidance_n, overdue_n in session.exec(statement).all()
+        YearCounts(year, int(total), int(no_guidance_n or 0), int(overdue_n or 0), int(no_plan_n or 0))
+        for year, total, no_guidance_n, overdue_n, no_plan_n in session.exec(statement).all()
     ]
 
 

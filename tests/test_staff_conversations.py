@@ -349,7 +349,17 @@ def test_attention_for_the_leader_per_year_group(school: School) -> None:
     lee.say("/attention")
     text = lee.text
     assert "Year 10 (1 pupils): 0 with no guidance" in text
-    assert "Year 11 (3 pupils): 3 with no guidance conversation this year; 1 with overdue actions; 1 at risk" in text
+    assert (
+        "Year 11 (3 pupils): 3 with no guidance conversation this year; 1 with overdue actions; "
+        "3 with no intended next step yet; 1 at risk"
+    ) in text
+    with transaction(school.engine) as s:
+        cara = s.get(Person, school.cara.id)
+        assert cara is not None
+        cara.next_step = "Apprenticeship"
+        s.add(cara)
+    lee.say("/attention")
+    assert "1 with overdue actions; 2 with no intended next step yet" in lee.text
     assert "Ben Jones (11A): SEN support; attendance 85%" in text
     sam = Chat(school.dispatcher, "sam", "slack")
     sam.say("/attention")
