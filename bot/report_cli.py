@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 
 import typer
@@ -10,6 +12,7 @@ from rich.table import Table as RichTable
 from sqlmodel import Session
 
 from bot.cli import settings_or_exit
+from bot.settings import Settings
 from reports import build
 from reports.tables import Table, count_text, percent_text
 from storage import audit
@@ -39,6 +42,20 @@ def _audit(session: Session, school: School, detail: str) -> None:
     audit.record(
         session, school_id=school.id, actor_id=None, action=EXPORT_REPORT, subject_id=None, now=utcnow(), detail=detail
     )
+
+
+def _build(school: str | None, make: Callable[[Session, School, Settings, date], Table], detail: str) -> Table:
+    """One report from the configured database, for the named school, audited in the same unit of work."""
+    settings = settings_or_exit()
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    today = utcnow().astimezone(settings.zone).date()
+    with transaction(engine) as session:
+        found = _school(find_school(session, school), school)
+        table = make(session, found, settings, today)
+        _audit(session, found, detail)
+    engine.dispose()
+    return table
 
 
 def _print(table: Table, suppress_small: bool) -> None:
@@ -82,21 +99,13 @@ def destinations(
     from reports.charts import stacked_bars
     from reports.export import to_csv
 
-    settings = settings_or_exit()
-    engine = make_engine(settings.database_url)
-    upgrade(engine)
-    today = utcnow().astimezone(settings.zone).date()
-    with transaction(engine) as session:
-        found = _school(find_school(session, school), school)
-        table = build.destinations(
+    table = _build(
+        school,
+        lambda session, found, settings, today: build.destinations(
             session, found, settings, today=today, year_after_leaving=year_after, by=by, cohort=cohort
-        )
-        _audit(
-            session,
-            found,
-            f"cli: destinations year {year_after} by {by.value}" + (f" cohort {cohort}" if cohort else ""),
-        )
-    engine.dispose()
+        ),
+        f"cli: destinations year {year_after} by {by.value}" + (f" cohort {cohort}" if cohort else ""),
+    )
     _print(table, suppress_small)
     if csv_file is not None:
         _write(csv_file, to_csv(table, suppress_small=suppress_small), "CSV")
@@ -113,15 +122,11 @@ def benchmark3(
     """Pupils on roll per year group: guidance this school year, next step recorded, open and overdue actions."""
     from reports.export import to_csv
 
-    settings = settings_or_exit()
-    engine = make_engine(settings.database_url)
-    upgrade(engine)
-    today = utcnow().astimezone(settings.zone).date()
-    with transaction(engine) as session:
-        found = _school(find_school(session, school), school)
-        table = build.benchmark3(session, found, settings, today=today)
-        _audit(session, found, "cli: benchmark3")
-    engine.dispose()
+    table = _build(
+        school,
+        lambda session, found, settings, today: build.benchmark3(session, found, settings, today=today),
+        "cli: benchmark3",
+    )
     _print(table, suppress_small)
     if csv_file is not None:
         _write(csv_file, to_csv(table, suppress_small=suppress_small), "CSV")

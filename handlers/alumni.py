@@ -117,19 +117,23 @@ def _ask_course() -> Reply:
     )
 
 
+def _lost(ctx: Context) -> list[Reply]:
+    """The chosen destination is gone from the state (an older version's key): start again."""
+    ctx.end()
+    return [Reply("Sorry, I lost track of that. Please start again with /destination.")]
+
+
 @state("alumni.provider")
 def provider(ctx: Context) -> list[Reply]:
     if not _is_alumnus(ctx):
         return _refuse(ctx)
     chosen = destinations.by_key(str(ctx.data.get("key")))
     if chosen is None:
-        ctx.end()
-        return [Reply("Sorry, I lost track of that. Please start again with /destination.")]
-    if ctx.button != SKIP:
-        problem = answers.problem_with(ctx, answers.SHORT_FIELD)
-        if problem:
-            return answers.again(problem, _ask_provider(chosen))
-    ctx.goto("alumni.course", provider="" if ctx.button == SKIP else answers.typed(ctx).strip())
+        return _lost(ctx)
+    problem = answers.skippable_problem(ctx, SKIP, answers.SHORT_FIELD)
+    if problem:
+        return answers.again(problem, _ask_provider(chosen))
+    ctx.goto("alumni.course", provider=answers.typed_or_skipped(ctx, SKIP).strip())
     return [_ask_course()]
 
 
@@ -139,13 +143,11 @@ def course(ctx: Context) -> list[Reply]:
         return _refuse(ctx)
     chosen = destinations.by_key(str(ctx.data.get("key")))
     if chosen is None:
-        ctx.end()
-        return [Reply("Sorry, I lost track of that. Please start again with /destination.")]
-    if ctx.button != SKIP:
-        problem = answers.problem_with(ctx, answers.SHORT_FIELD)
-        if problem:
-            return answers.again(problem, _ask_course())
-    text = "" if ctx.button == SKIP else answers.typed(ctx).strip()
+        return _lost(ctx)
+    problem = answers.skippable_problem(ctx, SKIP, answers.SHORT_FIELD)
+    if problem:
+        return answers.again(problem, _ask_course())
+    text = answers.typed_or_skipped(ctx, SKIP).strip()
     year = int(ctx.data.get("year") or 1)
     new = NewDestination(year, chosen.label, chosen.code, chosen.group, str(ctx.data.get("provider", "")), text)
     return _save(ctx, new)

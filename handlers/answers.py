@@ -7,6 +7,8 @@ again in the same message, and the state is left as it was.
 
 from __future__ import annotations
 
+from collections.abc import Container
+
 from handlers.context import Context
 from handlers.types import Button, Reply
 from storage.models import Role
@@ -29,9 +31,34 @@ def problem_with(ctx: Context, limit: int | None = None) -> str | None:
     return None
 
 
+def skippable_problem(ctx: Context, skip: str, limit: int | None = None) -> str | None:
+    """`problem_with` for a question that has a Skip button: tapping Skip is a good answer."""
+    return None if ctx.button == skip else problem_with(ctx, limit)
+
+
+def choice_problem(ctx: Context, unknown: str) -> str:
+    """Why a message picked none of a question's choices; `unknown` answers typed text that matched none."""
+    if ctx.button is not None:
+        return STRAY_BUTTON
+    if not ctx.text:
+        return EMPTY
+    return unknown
+
+
+def button_choice(button: str, prefix: str, keys: Container[str]) -> str | None:
+    """The key a choice button carries, or None when the data is not one of ours (forged or stale)."""
+    key = button.removeprefix(prefix)
+    return key if button.startswith(prefix) and key in keys else None
+
+
 def typed(ctx: Context) -> str:
     """The answer as the person typed it (surrounding blank lines dropped, nothing else changed)."""
     return (ctx.incoming.text or "").strip("\r\n")
+
+
+def typed_or_skipped(ctx: Context, skip: str) -> str:
+    """The typed answer, or "" when the person tapped Skip."""
+    return "" if ctx.button == skip else typed(ctx)
 
 
 def again(problem: str, question: Reply) -> list[Reply]:

@@ -45,8 +45,7 @@ def _ask_type() -> Reply:
 def type_from(ctx: Context) -> str | None:
     """The encounter type from a button or typed label ("careers fair", "Careers Fair!"); None if neither."""
     if ctx.button is not None:
-        key = ctx.button.removeprefix(TYPE)
-        return key if ctx.button.startswith(TYPE) and key in ENCOUNTER_TYPES else None
+        return answers.button_choice(ctx.button, TYPE, ENCOUNTER_TYPES)
     wanted = "".join(ch for ch in ctx.text.casefold() if ch.isalnum())
     for key, label in ENCOUNTER_TYPES.items():
         if wanted == "".join(ch for ch in label.casefold() if ch.isalnum()):
@@ -60,12 +59,9 @@ def kind(ctx: Context) -> list[Reply]:
         return answers.not_a_pupil(ctx)
     key = type_from(ctx)
     if key is None:
-        if ctx.button is not None:
-            problem = answers.STRAY_BUTTON
-        elif not ctx.text:
-            problem = answers.EMPTY
-        else:
-            problem = f"I don't know that kind. Please pick one of: {', '.join(ENCOUNTER_TYPES.values())}."
+        problem = answers.choice_problem(
+            ctx, f"I don't know that kind. Please pick one of: {', '.join(ENCOUNTER_TYPES.values())}."
+        )
         return answers.again(problem, _ask_type())
     ctx.goto("encounter.with", type=key)
     return [_ask_with(key)]
@@ -104,13 +100,10 @@ def _ask_reflection() -> Reply:
 def reflection(ctx: Context) -> list[Reply]:
     if not answers.is_pupil(ctx):
         return answers.not_a_pupil(ctx)
-    if ctx.button == SKIP:
-        text = ""
-    else:
-        problem = answers.problem_with(ctx)
-        if problem:
-            return answers.again(problem, _ask_reflection())
-        text = answers.typed(ctx)
+    problem = answers.skippable_problem(ctx, SKIP)
+    if problem:
+        return answers.again(problem, _ask_reflection())
+    text = answers.typed_or_skipped(ctx, SKIP)
     assert ctx.person is not None and ctx.person.id is not None
     key: str = ctx.data.get("type", "")
     who: str = ctx.data.get("who", "")

@@ -147,8 +147,8 @@ def plan(ctx: Context) -> list[Reply]:
     assert ctx.person is not None
     options = plans_for(ctx.person)
     if ctx.button is not None:
-        key = ctx.button.removeprefix(CHOICE)
-        if not ctx.button.startswith(CHOICE) or key not in options:
+        key = answers.button_choice(ctx.button, CHOICE, options)
+        if key is None:
             return answers.again(answers.STRAY_BUTTON, _ask_plan(ctx))
         value = options[key]
     else:
@@ -191,13 +191,10 @@ def _ask_course() -> Reply:
 def course(ctx: Context) -> list[Reply]:
     if not answers.is_pupil(ctx):
         return answers.not_a_pupil(ctx)
-    if ctx.button == SKIP:
-        value = ""
-    else:
-        problem = answers.problem_with(ctx, limit=answers.SHORT_FIELD)
-        if problem:
-            return answers.again(problem, _ask_course())
-        value = answers.typed(ctx)
+    problem = answers.skippable_problem(ctx, SKIP, limit=answers.SHORT_FIELD)
+    if problem:
+        return answers.again(problem, _ask_course())
+    value = answers.typed_or_skipped(ctx, SKIP)
     ctx.goto("nextstep.status", course=value, app_id=None)
     return [_ask_status(f"How is your application to {ctx.data.get('provider', '')} going?")]
 
@@ -209,8 +206,7 @@ def _ask_status(question: str) -> Reply:
 
 def status_from(ctx: Context) -> str | None:
     if ctx.button is not None:
-        key = ctx.button.removeprefix(STATUS)
-        return key if ctx.button.startswith(STATUS) and key in STATUS_LABELS else None
+        return answers.button_choice(ctx.button, STATUS, STATUS_LABELS)
     typed = ctx.text.casefold()
     for key, label in STATUS_LABELS.items():
         if typed in {key, label.casefold()}:
@@ -226,13 +222,7 @@ def status(ctx: Context) -> list[Reply]:
     provider_name: str = ctx.data.get("provider", "")
     key = status_from(ctx)
     if key is None:
-        problem = (
-            answers.STRAY_BUTTON
-            if ctx.button is not None
-            else answers.EMPTY
-            if not ctx.text
-            else ("Please tap one of the buttons.")
-        )
+        problem = answers.choice_problem(ctx, "Please tap one of the buttons.")
         return answers.again(problem, _ask_status(f"How is your application to {provider_name} going?"))
     app_id = ctx.data.get("app_id")
     if isinstance(app_id, int):

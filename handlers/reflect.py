@@ -128,13 +128,10 @@ def _ask_learned() -> Reply:
 def learned(ctx: Context) -> list[Reply]:
     if not answers.is_pupil(ctx):
         return answers.not_a_pupil(ctx)
-    if ctx.button == SKIP:
-        text = ""
-    else:
-        problem = answers.problem_with(ctx)
-        if problem:
-            return answers.again(problem, _ask_learned())
-        text = answers.typed(ctx)
+    problem = answers.skippable_problem(ctx, SKIP)
+    if problem:
+        return answers.again(problem, _ask_learned())
+    text = answers.typed_or_skipped(ctx, SKIP)
     assert ctx.person is not None and ctx.person.id is not None
     what_text: str = ctx.data.get("what", "")
     chosen: list[str] = ctx.data.get("skills", [])

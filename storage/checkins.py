@@ -84,6 +84,19 @@ def _consenting():  # type: ignore[no-untyped-def]
     return latest, and_(col(Consent.id) == latest.c.consent_id, col(Consent.granted).is_(True))
 
 
+def _due(campaign_year: int, left_from: date, left_before: date) -> tuple[Any, ...]:
+    """Who is due a check-in: alumni who left in [left_from, left_before) and have none this campaign year.
+
+    One definition for the batches the campaign sends and the counts it reports, so the two agree.
+    """
+    return (
+        col(Person.role) == Role.alumnus.value,
+        col(Person.leaving_date) >= left_from,
+        col(Person.leaving_date) < left_before,
+        ~exists().where(col(Checkin.person_id) == col(Person.id), col(Checkin.campaign_year) == campaign_year),
+    )
+
+
 def due_batch(
     session: Session, campaign_year: int, left_from: date, left_before: date, after_id: int, limit: int
 ) -> list[DueAlumnus]:
@@ -102,13 +115,7 @@ def due_batch(
         .join(School, col(School.id) == col(Person.school_id))
         .join(latest, latest.c.person_id == col(Person.id))
         .join(Consent, granted)
-        .where(
-            col(Person.role) == Role.alumnus.value,
-            col(Person.leaving_date) >= left_from,
-            col(Person.leaving_date) < left_before,
-            col(Person.id) > after_id,
-            ~exists().where(col(Checkin.person_id) == col(Person.id), col(Checkin.campaign_year) == campaign_year),
-        )
+        .where(*_due(campaign_year, left_from, left_before), col(Person.id) > after_id)
         .order_by(col(Person.id))
         .limit(limit)
     )
@@ -316,12 +323,7 @@ def due_counts(session: Session, campaign_year: int, left_from: date, left_befor
         .select_from(Person)
         .join(latest, latest.c.person_id == col(Person.id))
         .join(Consent, granted)
-        .where(
-            col(Person.role) == Role.alumnus.value,
-            col(Person.leaving_date) >= left_from,
-            col(Person.leaving_date) < left_before,
-            ~exists().where(col(Checkin.person_id) == col(Person.id), col(Checkin.campaign_year) == campaign_year),
-        )
+        .where(*_due(campaign_year, left_from, left_before))
         .group_by(cohort)
     )
     return {int(float(coh)): int(n) for coh, n in _rows(session, query)}
