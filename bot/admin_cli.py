@@ -11,6 +11,8 @@ import csv
 import os
 import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -19,6 +21,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
+from sqlmodel import Session
 
 from bot.console import ConsoleChat, Persona
 from bot.settings import Settings
@@ -31,7 +34,7 @@ from storage.migrate import current_revision, upgrade
 from storage.models import Person, Role, utcnow
 from storage.people import by_upn_or_email, for_codes
 from storage.roster import RowError
-from storage.schools import all_schools, school_named
+from storage.schools import SchoolChoice, all_schools, school_named
 from storage.staff import StaffError, add_staff, parse_role
 
 DEMO_DB = Path("demo/waymark-demo.db")
@@ -80,6 +83,17 @@ def _safe_url(url: str) -> str:
 
 def _school_name(settings: Settings, school: str | None) -> str:
     return school or settings.school_name
+
+
+@contextmanager
+def _at_school(settings: Settings, school: str | None) -> Iterator[tuple[Session, SchoolChoice]]:
+    """One unit of work on the configured database, at the named school (created when it is new)."""
+    engine = _open(settings)
+    try:
+        with transaction(engine) as session:
+            yield session, school_named(session, _school_name(settings, school))
+    finally:
+        engine.dispose()
 
 
 # --- init ---------------------------------------------------------------------------------------
@@ -149,35 +163,30 @@ def import_roster(
     except roster.RosterFileError as exc:
         raise _fail(f"{file}: {exc}. Nothing was imported.") from None
 
-    engine = _open(settings)
-    try:
-        with transaction(engine) as session:
-            choice = school_named(session, _school_name(settings, school))
-            assert choice.school.id is not None
-            roster.check_tutors(session, choice.school.id, parsed)
-            if parsed.errors and not skip_invalid:
-                _print_errors(parsed.errors)
-                # Leaving the block with an exception rolls everything back, the new school too.
-                raise _fail(
-                    f"Nothing was imported: {len(parsed.errors)} problem(s) in {file}. Fix them and run the same "
-                    "command again, or add --skip-invalid to import the valid rows now."
-                )
-            progress = Progress(
-                TextColumn("Importing"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=Console(stderr=True),
-                transient=True,
+    with _at_school(settings, school) as (session, choice):
+        assert choice.school.id is not None
+        roster.check_tutors(session, choice.school.id, parsed)
+        if parsed.errors and not skip_invalid:
+            _print_errors(parsed.errors)
+            # Leaving the block with an exception rolls everything back, the new school too.
+            raise _fail(
+                f"Nothing was imported: {len(parsed.errors)} problem(s) in {file}. Fix them and run the same "
+                "command again, or add --skip-invalid to import the valid rows now."
             )
-            with progress:
-                task = progress.add_task("rows", total=len(parsed.rows))
-                result = roster.import_roster(
-                    session, choice.school.id, parsed, progress=lambda n: progress.advance(task, n)
-                )
-            school_name = choice.school.name
-    finally:
-        engine.dispose()
+        progress = Progress(
+            TextColumn("Importing"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
+            transient=True,
+        )
+        with progress:
+            task = progress.add_task("rows", total=len(parsed.rows))
+            result = roster.import_roster(
+                session, choice.school.id, parsed, progress=lambda n: progress.advance(task, n)
+            )
+        school_name = choice.school.name
 
     if choice.created:
         typer.echo(f"New school created: {school_name}")
@@ -223,18 +232,13 @@ def staff_add(
     except StaffError as exc:
         raise _fail(str(exc)) from None
     settings = _settings()
-    engine = _open(settings)
-    try:
-        with transaction(engine) as session:
-            choice = school_named(session, _school_name(settings, school))
-            assert choice.school.id is not None
-            try:
-                result = add_staff(session, choice.school.id, email, name, role)
-            except StaffError as exc:
-                raise _fail(str(exc)) from None
-            person, school_name = result.person, choice.school.name
-    finally:
-        engine.dispose()
+    with _at_school(settings, school) as (session, choice):
+        assert choice.school.id is not None
+        try:
+            result = add_staff(session, choice.school.id, email, name, role)
+        except StaffError as exc:
+            raise _fail(str(exc)) from None
+        person, school_name = result.person, choice.school.name
     verb = "Added" if result.created else "Updated"
     typer.echo(f"{verb} {person.full_name} <{person.email}> as {person.staff_role} at {school_name}.")
     typer.echo(
@@ -246,15 +250,10 @@ def staff_add(
 def staff_list(school: str | None = typer.Option(None, "--school", help="school name")) -> None:
     """Everyone on the staff list, with their role."""
     settings = _settings()
-    engine = _open(settings)
-    try:
-        with transaction(engine) as session:
-            choice = school_named(session, _school_name(settings, school))
-            assert choice.school.id is not None
-            people = for_codes(session, choice.school.id, Role.staff.value)
-            lines = [f"{p.email}\t{p.full_name}\t{p.staff_role}" for p in people]
-    finally:
-        engine.dispose()
+    with _at_school(settings, school) as (session, choice):
+        assert choice.school.id is not None
+        people = for_codes(session, choice.school.id, Role.staff.value)
+        lines = [f"{p.email}\t{p.full_name}\t{p.staff_role}" for p in people]
     typer.echo(
         "\n".join(lines) if lines else "No staff yet: add them with `waymark staff add EMAIL NAME --role tutor`."
     )
@@ -276,21 +275,16 @@ def codes(
     if role not in (Role.pupil.value, Role.staff.value):
         raise _fail(f"--role {role!r}: use pupil or staff")
     settings = _settings()
-    engine = _open(settings)
     rows: list[dict[str, str]] = []
-    try:
-        with transaction(engine) as session:
-            choice = school_named(session, _school_name(settings, school))
-            assert choice.school.id is not None
-            people = for_codes(session, choice.school.id, role, form)
-            if not people:
-                who = f"{role}s in form {form}" if form else f"{role}s"
-                raise _fail(f"No {who} at {choice.school.name}. Nothing was written.")
-            for person in people:
-                issued = enrolment_codes.issue(session, person, days=days)
-                rows.append(_code_row(settings, person.full_name, person.form or "", issued.code, issued))
-    finally:
-        engine.dispose()
+    with _at_school(settings, school) as (session, choice):
+        assert choice.school.id is not None
+        people = for_codes(session, choice.school.id, role, form)
+        if not people:
+            who = f"{role}s in form {form}" if form else f"{role}s"
+            raise _fail(f"No {who} at {choice.school.name}. Nothing was written.")
+        for person in people:
+            issued = enrolment_codes.issue(session, person, days=days)
+            rows.append(_code_row(settings, person.full_name, person.form or "", issued.code, issued))
     out.parent.mkdir(parents=True, exist_ok=True)
     fields = ["name", "form", "code", "expires", "web_link"]
     if settings.telegram_bot_username:

@@ -164,6 +164,13 @@ class WebChat:
     def _html(self, body: str, status: int = 200) -> web.Response:
         return web.Response(text=body, status=status, content_type="text/html", charset="utf-8")
 
+    def _refuse_chat_form(self, request: web.Request, csrf: str, row: WebSession, title: str) -> web.Response | None:
+        """A 403 page when a chat-page form is not from our page with this session's token; None when it is."""
+        if self._origin_ok(request) and hmac.compare_digest(csrf, row.csrf_token):
+            return None
+        page = webpages.message_page(self.settings.school_name, title, BAD_FORM, link=("/chat", "Back to the chat"))
+        return self._html(page, 403)
+
     # --- sessions --------------------------------------------------------------------------
 
     def _load_session(self, token: str | None) -> tuple[WebSession, Person] | None:
@@ -354,13 +361,9 @@ class WebChat:
             raise web.HTTPSeeOther("/signin")
         row, _ = found
         form = await request.post()
-        if not self._origin_ok(request) or not hmac.compare_digest(str(form.get("csrf", "")), row.csrf_token):
-            return self._html(
-                webpages.message_page(
-                    self.settings.school_name, "Not sent", BAD_FORM, link=("/chat", "Back to the chat")
-                ),
-                403,
-            )
+        refused = self._refuse_chat_form(request, str(form.get("csrf", "")), row, "Not sent")
+        if refused is not None:
+            return refused
         button = form.get("button")
         text = form.get("text")
         mid = str(form.get("mid", "")) or None
@@ -388,13 +391,9 @@ class WebChat:
             return response
         row, _ = found
         form = await request.post()
-        if not self._origin_ok(request) or not hmac.compare_digest(str(form.get("csrf", "")), row.csrf_token):
-            return self._html(
-                webpages.message_page(
-                    self.settings.school_name, "Still signed in", BAD_FORM, link=("/chat", "Back to the chat")
-                ),
-                403,
-            )
+        refused = self._refuse_chat_form(request, str(form.get("csrf", "")), row, "Still signed in")
+        if refused is not None:
+            return refused
         await self._db(self._sign_out, row)
         await self._close_all(row.external_id)
         return response

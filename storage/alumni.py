@@ -7,7 +7,8 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from storage.models import AgreedAction, Destination, Person, PersonStatus, Role, StaffRole
+from storage.models import AgreedAction, Destination, Person, StaffRole
+from storage.people import active_staff
 
 
 @dataclass(frozen=True)
@@ -54,18 +55,7 @@ def save_destination(session: Session, person_id: int, new: NewDestination, now:
 
 
 def careers_leaders(session: Session, school_id: int) -> list[Person]:
-    return list(
-        session.exec(
-            select(Person)
-            .where(
-                col(Person.school_id) == school_id,
-                col(Person.role) == Role.staff.value,
-                col(Person.staff_role) == StaffRole.leader.value,
-                col(Person.status) == PersonStatus.active.value,
-            )
-            .order_by(col(Person.id))
-        ).all()
-    )
+    return active_staff(session, school_id, col(Person.staff_role) == StaffRole.leader.value)
 
 
 def add_leader_action(

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import cast
 
 from sqlalchemy import case, func
+from sqlalchemy import select as sa_select  # SQLModel's select() types at most four columns
 from sqlmodel import Session, col, select
 
 from storage.caseload import CaseloadRow, aggregates, visible_clause
@@ -35,16 +37,19 @@ def counts_by_year(session: Session, leader: Person, *, year_start_at: datetime,
     overdue = case((func.coalesce(actions.c.overdue_count, 0) > 0, 1), else_=0)
     no_next_step = case(((col(Person.year_group) >= NEXT_STEP_FROM_YEAR) & col(Person.next_step).is_(None), 1), else_=0)
     statement = (
-        select(col(Person.year_group), func.count(), func.sum(no_guidance), func.sum(overdue), func.sum(no_next_step))
+        sa_select(
+            col(Person.year_group), func.count(), func.sum(no_guidance), func.sum(overdue), func.sum(no_next_step)
+        )
         .outerjoin(advice, advice.c.pupil_id == Person.id)
         .outerjoin(actions, actions.c.pupil_id == Person.id)
         .where(visible_clause(leader, True))
         .group_by(col(Person.year_group))
         .order_by(col(Person.year_group))
     )
+    rows = cast(list[tuple[int | None, int, int | None, int | None, int | None]], session.execute(statement).all())
     return [
         YearCounts(year, int(total), int(no_guidance_n or 0), int(overdue_n or 0), int(no_plan_n or 0))
-        for year, total, no_guidance_n, overdue_n, no_plan_n in session.exec(statement).all()
+        for year, total, no_guidance_n, overdue_n, no_plan_n in rows
     ]
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from storage.models import AdviceRecord, AgreedAction, CaseloadAssignment, Person, PersonStatus, Role, School
+from storage.people import active_staff
 
 
 @dataclass(frozen=True)
@@ -57,18 +58,7 @@ def actions_due(session: Session, school_id: int, first: date, last: date) -> li
 def tutors(session: Session, school_id: int) -> list[Person]:
     """Staff with a tutor group or an assigned caseload."""
     assigned = select(col(CaseloadAssignment.staff_id))
-    return list(
-        session.exec(
-            select(Person)
-            .where(
-                col(Person.school_id) == school_id,
-                col(Person.role) == Role.staff.value,
-                col(Person.status) == PersonStatus.active.value,
-                or_(col(Person.staff_role) == "tutor", col(Person.id).in_(assigned)),
-            )
-            .order_by(col(Person.id))
-        ).all()
-    )
+    return active_staff(session, school_id, or_(col(Person.staff_role) == "tutor", col(Person.id).in_(assigned)))
 
 
 def digest_lines(session: Session, tutor_id: int, today: date, quiet_since: datetime) -> list[DigestLine]:

@@ -1,7 +1,8 @@
-"""Finding people for the administrator's commands (`waymark codes`, `waymark chat --as`)."""
+"""Finding people: for the administrator's commands (`waymark codes`, `waymark chat --as`) and the staff to tell."""
 
 from __future__ import annotations
 
+from sqlalchemy import ColumnElement
 from sqlmodel import Session, col, func, select
 
 from storage.models import Person, PersonStatus, Role
@@ -16,6 +17,22 @@ def by_upn_or_email(session: Session, key: str, school_id: int | None = None) ->
     if school_id is not None:
         query = query.where(Person.school_id == school_id)
     return list(session.exec(query.order_by(col(Person.id))).all())
+
+
+def active_staff(session: Session, school_id: int, *narrower: ColumnElement[bool]) -> list[Person]:
+    """The school's active staff who also meet `narrower` (a staff role, a caseload...), oldest record first."""
+    return list(
+        session.exec(
+            select(Person)
+            .where(
+                col(Person.school_id) == school_id,
+                col(Person.role) == Role.staff.value,
+                col(Person.status) == PersonStatus.active.value,
+                *narrower,
+            )
+            .order_by(col(Person.id))
+        ).all()
+    )
 
 
 def for_codes(session: Session, school_id: int, role: str, form: str | None = None) -> list[Person]:

@@ -81,12 +81,17 @@ def _queued(engine: Engine, prefix: str) -> list[OutboxMessage]:
         return list(s.exec(select(OutboxMessage).where(col(OutboxMessage.key).like(f"{prefix}%"))).all())
 
 
-def test_pupil_is_nudged_the_day_before_once(engine: Engine) -> None:
-    school = factories.school(engine)
-    amira = factories.pupil(engine, school.id)
+def _linked_pupil(engine: Engine, school_id: int) -> int:
+    """A pupil with her web chat linked as "w-amira", so nudges have somewhere to go; her id."""
+    amira = factories.pupil(engine, school_id)
     factories.link(engine, amira, "web", "w-amira")
     assert amira.id is not None
-    action = _action(engine, amira.id, date(2026, 10, 15))  # a Thursday
+    return amira.id
+
+
+def test_pupil_is_nudged_the_day_before_once(engine: Engine) -> None:
+    amira_id = _linked_pupil(engine, factories.school(engine).id)
+    action = _action(engine, amira_id, date(2026, 10, 15))  # a Thursday
     assert run_action_nudges(engine, SETTINGS, at(2026, 10, 13)) == 0  # two days before
     assert run_action_nudges(engine, SETTINGS, at(2026, 10, 14, 22)) == 0  # the evening before: quiet
     assert run_action_nudges(engine, SETTINGS, at(2026, 10, 14)) == 1
@@ -97,12 +102,9 @@ def test_pupil_is_nudged_the_day_before_once(engine: Engine) -> None:
 
 
 def test_monday_deadline_is_nudged_on_friday_and_done_actions_are_not(engine: Engine) -> None:
-    school = factories.school(engine)
-    amira = factories.pupil(engine, school.id)
-    factories.link(engine, amira, "web", "w-amira")
-    assert amira.id is not None
-    _action(engine, amira.id, date(2026, 10, 19))  # Monday
-    done = _action(engine, amira.id, date(2026, 10, 19), "Done already")
+    amira_id = _linked_pupil(engine, factories.school(engine).id)
+    _action(engine, amira_id, date(2026, 10, 19))  # Monday
+    done = _action(engine, amira_id, date(2026, 10, 19), "Done already")
     with transaction(engine) as s:
         row = s.get(AgreedAction, done)
         assert row is not None
@@ -114,11 +116,8 @@ def test_monday_deadline_is_nudged_on_friday_and_done_actions_are_not(engine: En
 
 
 def test_quiet_hours_can_be_switched_off(engine: Engine) -> None:
-    school = factories.school(engine)
-    amira = factories.pupil(engine, school.id)
-    factories.link(engine, amira, "web", "w-amira")
-    assert amira.id is not None
-    _action(engine, amira.id, date(2026, 10, 18))  # Sunday
+    amira_id = _linked_pupil(engine, factories.school(engine).id)
+    _action(engine, amira_id, date(2026, 10, 18))  # Sunday
     loud = load_settings(database_url="sqlite://", quiet_hours=False)
     assert run_action_nudges(engine, SETTINGS, at(2026, 10, 17, 23)) == 0
     assert run_action_nudges(engine, loud, at(2026, 10, 17, 23)) == 1
@@ -131,11 +130,9 @@ def test_no_nudges_in_the_school_holidays(engine: Engine) -> None:
         assert row is not None
         row.holidays = "2026-10-26..2026-10-30"
         s.add(row)
-    amira = factories.pupil(engine, school.id)
-    factories.link(engine, amira, "web", "w-amira")
-    assert amira.id is not None
-    _action(engine, amira.id, date(2026, 10, 28))
-    _action(engine, amira.id, date(2026, 11, 2), "After half term")
+    amira_id = _linked_pupil(engine, school.id)
+    _action(engine, amira_id, date(2026, 10, 28))
+    _action(engine, amira_id, date(2026, 11, 2), "After half term")
     assert run_action_nudges(engine, SETTINGS, at(2026, 10, 27)) == 0
     # Friday 23rd is the last school day before both deadlines, so both are nudged then.
     assert run_action_nudges(engine, SETTINGS, at(2026, 10, 23)) == 2

@@ -71,6 +71,15 @@ def log_up_to_summary(chat: Chat) -> None:
     chat.say("Talked about apprenticeships in engineering; advised the Year 12 open evening.")
 
 
+def save_advice_with_a_staff_note(chat: Chat) -> None:
+    """An advice record with one action and the SECRET staff-only note, saved."""
+    log_up_to_summary(chat)
+    chat.say("Write a first CV by 12/12")
+    chat.press("Done")
+    chat.say(SECRET)
+    chat.press("Save")
+
+
 def test_tutor_logs_advice_with_two_actions_pupil_sees_it_and_is_told(school: School) -> None:
     sam = Chat(school.dispatcher, "sam", "slack")
     log_up_to_summary(sam)
@@ -240,11 +249,7 @@ def test_staff_note_refused_without_an_encryption_key(school: School) -> None:
 
 def test_staff_note_is_never_in_anything_the_pupil_can_read(school: School) -> None:
     sam = Chat(school.dispatcher, "sam", "slack")
-    log_up_to_summary(sam)
-    sam.say("Write a first CV by 12/12")
-    sam.press("Done")
-    sam.say(SECRET)
-    sam.press("Save")
+    save_advice_with_a_staff_note(sam)
     with transaction(school.engine) as s:
         state = s.exec(select(ConversationState).where(ConversationState.external_id == "sam")).first()
         assert state is None or SECRET not in state.data
@@ -261,11 +266,7 @@ def test_staff_note_is_never_in_anything_the_pupil_can_read(school: School) -> N
 
 def test_pupil_view_shows_the_whole_record_and_audits_each_view(school: School) -> None:
     sam = Chat(school.dispatcher, "sam", "slack")
-    log_up_to_summary(sam)
-    sam.say("Write a first CV by 12/12")
-    sam.press("Done")
-    sam.say(SECRET)
-    sam.press("Save")
+    save_advice_with_a_staff_note(sam)
     sam.say("/pupil Amira")
     assert "Amira Khan (11A)" in sam.buttons()
     sam.press("Amira Khan (11A)")
