@@ -30,6 +30,10 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
         from bot.telegram import start_telegram
 
         stoppers.append(await start_telegram(settings, dispatcher, http_app))
+    if settings.slack_bot_token and settings.slack_signing_secret:
+        from bot.slack import start_slack  # mounts /slack/events before the server starts
+
+        stoppers.append(await start_slack(settings, dispatcher, http_app))
     http_stop, http_app = await start_http(settings, dispatcher, app=http_app)
     stoppers.append(http_stop)
     from scheduler.service import start_background
@@ -43,6 +47,12 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
         telegram_transport, close_transport = await open_transport(settings)
         transports["telegram"] = telegram_transport
         stoppers.append(close_transport)  # closed after the sender has stopped
+    if settings.slack_bot_token:
+        from bot.slack import open_transport as open_slack_transport
+
+        slack_transport, close_slack = await open_slack_transport(settings)
+        transports["slack"] = slack_transport
+        stoppers.append(close_slack)
     stoppers.append(await start_background(settings, engine, transports))
     log.info("waymark running: http port %s, database %s", settings.http_port, engine.url.render_as_string())
     await stop.wait()
