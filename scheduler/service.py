@@ -199,13 +199,21 @@ class Background:
         task = asyncio.create_task(asyncio.to_thread(spec.run, self.engine, self.settings))
         self._running.add(task)
         try:
-            result = await task
+            # Shielded: shutting the scheduler down cancels this coroutine, but the decision run in
+            # its thread goes on to commit, and _stop_scheduling waits for it.
+            result = await asyncio.shield(task)
             self.runs[spec.name] = self.runs.get(spec.name, 0) + 1
             log.debug("job %s: %s", spec.name, result)
+        except asyncio.CancelledError:
+            log.info("stopping: job %s finishes in the background", spec.name)
+            return
         except Exception:
             log.exception("scheduled job %s failed; it runs again at its next tick", spec.name)
         finally:
-            self._running.discard(task)
+            if task.done():
+                self._running.discard(task)
+            else:
+                task.add_done_callback(self._running.discard)
         self.sender.wake()  # whatever it queued goes now, not at the next poll
 
 
