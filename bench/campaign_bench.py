@@ -1,11 +1,13 @@
 """Benchmark: the yearly check-in campaign through the fake Telegram server (not part of the tests).
 
     .venv/bin/python bench/campaign_bench.py                 # 100,000 unlimited + 3,000 at 30 msg/s
-    .venv/bin/python bench/campaign_bench.py --alumni 20000 --limited 600 --lanes 32
+    .venv/bin/python bench/campaign_bench.py --alumni 20000 --limited 0 --lanes 8 --http httpx
+    .venv/bin/python bench/campaign_bench.py --alumni 10000 --limited 0 --profile /tmp/send.prof
 
 Part 1: a campaign to N alumni with Telegram's 30 msg/s limit lifted. The campaign's own decision
 run (scheduler.campaign.run_checkins) queues the check-ins, then the real sender delivers them
-through python-telegram-bot to the fake Bot API, which runs in a process of its own so that its
+through python-telegram-bot (on bot.telegram_http.AiohttpRequest, or httpx with --http httpx)
+to the fake Bot API, which runs in a process of its own so that its
 CPU is not counted as ours. Prints time and CPU per message, and the sender process's memory
 (sampled every second: it should stay flat, as rows are streamed in small batches).
 
@@ -151,14 +153,20 @@ def rss_mb() -> float:
 
 
 async def deliver(
-    engine, base_url: str, token: str, *, lanes: int, unlimited: bool
+    engine, base_url: str, token: str, *, lanes: int, unlimited: bool, http: str
 ) -> tuple[float, float, list[float], Sender]:  # type: ignore[no-untyped-def]
     from telegram import Bot
-    from telegram.request import HTTPXRequest
+    from telegram.request import BaseRequest, HTTPXRequest
 
     from bot.telegram import TelegramTransport
+    from bot.telegram_http import AiohttpRequest
 
-    bot = Bot(token, base_url=base_url, request=HTTPXRequest(connection_pool_size=max(8, lanes)))
+    request: BaseRequest
+    if http == "httpx":  # python-telegram-bot's default, for comparison
+        request = HTTPXRequest(connection_pool_size=max(8, lanes))
+    else:
+        request = AiohttpRequest(max(8, lanes), pool_timeout=10.0)
+    bot = Bot(token, base_url=base_url, request=request)
     samples: list[float] = []
     async with bot:
         limits = {"telegram": PlatformLimits(per_second=None)} if unlimited else None
@@ -189,6 +197,8 @@ def part(
     conn: Connection,
     token: str,
     base_url: str,
+    http: str,
+    profile: str | None = None,
 ) -> None:
     tmp = tempfile.mkdtemp(prefix="waymark-bench-")
     url = db_url or f"sqlite:///{tmp}/bench.db"
@@ -207,7 +217,16 @@ def part(
         f"({queue_cpu / max(1, result.sent) * 1e6:.0f} µs CPU each)"
     )
     rss_before = rss_mb()
-    wall, cpu, samples, sender = asyncio.run(deliver(engine, base_url, token, lanes=lanes, unlimited=unlimited))
+    run = deliver(engine, base_url, token, lanes=lanes, unlimited=unlimited, http=http)
+    if profile and unlimited:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        wall, cpu, samples, sender = profiler.runcall(asyncio.run, run)
+        profiler.dump_stats(profile)
+        print(f"profile written to {profile} (timings inflated by the profiler)")
+    else:
+        wall, cpu, samples, sender = asyncio.run(run)
     conn.send("reset")
     sends, distinct, first, last = conn.recv()
     with transaction(engine, write=False) as session:
@@ -231,7 +250,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--alumni", type=int, default=100_000, help="part 1 size (limit lifted)")
     parser.add_argument("--limited", type=int, default=3_000, help="part 2 size (30 msg/s); 0 skips")
-    parser.add_argument("--lanes", type=int, default=8, help="sender lanes for part 1")
+    parser.add_argument("--lanes", type=int, default=64, help="sender lanes for part 1 (default 64)")
+    parser.add_argument("--http", choices=("aiohttp", "httpx"), default="aiohttp", help="HTTP layer under the Bot")
+    parser.add_argument("--profile", metavar="FILE", help="cProfile the sending of part 1 into FILE")
     parser.add_argument("--database-url", default=None, help="default: a temporary SQLite file per part")
     args = parser.parse_args()
 
@@ -251,6 +272,8 @@ def main() -> None:
                 conn=here,
                 token=token,
                 base_url=base_url,
+                http=args.http,
+                profile=args.profile,
             )
         if args.limited:
             part(
@@ -263,6 +286,7 @@ def main() -> None:
                 conn=here,
                 token=token,
                 base_url=base_url,
+                http=args.http,
             )
     finally:
         here.send("stop")

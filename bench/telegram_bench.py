@@ -2,11 +2,13 @@
 
     .venv/bin/python bench/telegram_bench.py [--pupils 10000] [--messages 3000] [--concurrency 32]
                                              [--pg postgresql://postgres@127.0.0.1:5432/test]
+                                             [--echo-http httpx|aiohttp]
 
 Each simulated pupil sends `/reflect TEXT` and waits for the answer before sending the next
 (a closed loop of `--concurrency` pupils). Latency is from the update reaching the fake Bot API
 server to the bot's sendMessage reaching it; both ends are timed by the fake. In the same run a bare
-python-telegram-bot echo bot on the same fake server gives the ceiling. The fake runs in its own
+python-telegram-bot echo bot on the same fake server gives the ceiling (on the library's default
+HTTP layer, httpx; `--echo-http aiohttp` puts it on Waymark's, for a like-for-like ceiling). The fake runs in its own
 thread so the bot under test owns the main event loop, as in `waymark run`.
 """
 
@@ -35,6 +37,7 @@ from telegram.ext import ApplicationBuilder, ContextTypes, MessageHandler, filte
 
 from bot.settings import load_settings
 from bot.telegram import start_telegram
+from bot.telegram_http import AiohttpRequest
 from handlers import Dispatcher
 from storage.db import make_engine, normalise_url, transaction
 from storage.migrate import upgrade
@@ -63,7 +66,8 @@ class Result:
     def line(self) -> str:
         return (
             f"{self.name:<28} {self.rate:8.1f} msg/s   p50 {self.pct(0.50):6.1f} ms   "
-            f"p99 {self.pct(0.99):6.1f} ms   ({self.messages} messages in {self.seconds:.1f}s)"
+            f"p99 {self.pct(0.99):6.1f} ms   ({self.messages} messages in {self.seconds:.1f}s; "
+            f"slowest {', '.join(f'{v:.0f}' for v in sorted(self.latencies_ms)[-3:])} ms)"
         )
 
 
@@ -140,12 +144,15 @@ def _resolve(future: asyncio.Future[float], value: float) -> None:
         future.set_result(value)
 
 
-async def echo_ceiling(fake: FakeTelegram, messages: int, concurrency: int) -> tuple[Result, Result]:
+async def echo_ceiling(fake: FakeTelegram, messages: int, concurrency: int, http: str) -> tuple[Result, Result]:
     async def echo(update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
         assert update.message is not None and update.message.text is not None
         await update.message.reply_text(update.message.text)
 
-    app = ApplicationBuilder().token(fake.token).base_url(fake.base_url).concurrent_updates(True).build()
+    builder = ApplicationBuilder().token(fake.token).base_url(fake.base_url).concurrent_updates(True)
+    if http == "aiohttp":  # like for like with Waymark's HTTP layer; the default is the library's own (httpx)
+        builder = builder.request(AiohttpRequest(256)).get_updates_request(AiohttpRequest(1))
+    app = builder.build()
     app.add_handler(MessageHandler(filters.TEXT, echo))
     await app.initialize()
     await app.start()
@@ -155,8 +162,8 @@ async def echo_ceiling(fake: FakeTelegram, messages: int, concurrency: int) -> t
         driver = Driver(fake, asyncio.get_running_loop())
         chats = [FIRST_CHAT + 500_000 + i for i in range(concurrency)]
         await driver.run("warm-up", concurrency * 3, concurrency, chats)
-        full = await driver.run("echo bot (ceiling)", messages, concurrency, chats)
-        light = await driver.run("echo bot, 4 typing", messages // 4, LIGHT, chats)
+        full = await driver.run(f"echo bot on {http} (ceiling)", messages, concurrency, chats)
+        light = await driver.run(f"echo bot on {http}, 4 typing", messages // 4, LIGHT, chats)
         return full, light
     finally:
         await app.updater.stop()
@@ -213,7 +220,7 @@ async def main(args: argparse.Namespace) -> list[Result]:
             seed(engine, args.pupils)
             print(f"seeded {args.pupils} pupils on {label} in {time.perf_counter() - started:.1f}s", flush=True)
 
-        results.extend(await echo_ceiling(fake, args.messages, args.concurrency))
+        results.extend(await echo_ceiling(fake, args.messages, args.concurrency, args.echo_http))
         print("\n".join(r.line() for r in results[-2:]), flush=True)
         for label, engine, _ in engines:
             results.extend(await waymark(fake, engine, label, args.messages, args.concurrency, args.pupils))
@@ -245,5 +252,8 @@ if __name__ == "__main__":
     parser.add_argument("--pupils", type=int, default=10_000, help="pupils in the database (default 10000)")
     parser.add_argument("--messages", type=int, default=3000, help="journal entries per run (default 3000)")
     parser.add_argument("--concurrency", type=int, default=32, help="pupils typing at once (default 32)")
+    parser.add_argument(
+        "--echo-http", choices=("httpx", "aiohttp"), default="httpx", help="the echo bot's HTTP layer (default httpx)"
+    )
     parser.add_argument("--pg", default=os.environ.get("WAYMARK_TEST_PG_URL"), help="PostgreSQL URL (optional)")
     asyncio.run(main(parser.parse_args()))

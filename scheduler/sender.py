@@ -27,6 +27,11 @@ it commits each outcome before it starts the next send, and rows that were claim
 tried are not sent twice (they were never sent once). So a crash repeats at most one message per
 lane; with the default of one lane per platform, at most one message per sender process. A send
 that times out is the same case (the platform may or may not have accepted it) and is retried.
+
+More lanes send faster when a platform allows it, and widen this window to one message per lane:
+the campaign benchmark's 64 lanes (limit lifted, ~1,300 msg/s) risk at most 64 repeats on a crash.
+The outcomes are still marked in batches - one UPDATE for all rows sent since the last commit - but
+a batch only ever holds sends that have finished, so batching itself adds nothing to the window.
 """
 
 from __future__ import annotations
@@ -306,9 +311,9 @@ class Sender:
             self.stats.released += await asyncio.to_thread(self._release, [claim])
             return
         try:
-            outcome = await asyncio.wait_for(
-                channel.transport.send(claim.chat_id, claim.text, claim.buttons), self.send_timeout
-            )
+            # asyncio.timeout rather than wait_for: no extra task per message (measurable at 1,000/s).
+            async with asyncio.timeout(self.send_timeout):
+                outcome = await channel.transport.send(claim.chat_id, claim.text, claim.buttons)
         except TimeoutError:
             outcome = SendOutcome(Delivery.retry, error=f"no answer within {self.send_timeout:g}s")
         except Exception as exc:  # a transport bug must not lose the row: retry it later
