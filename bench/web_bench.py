@@ -5,9 +5,14 @@
 
 Seeds a temporary SQLite database with pupils, web chat accounts and sessions (through storage/),
 starts the real `waymark run` on it as a subprocess (loopback, a free port), opens one WebSocket per
-page like the chat page does, and measures, for each message, the time from sending it to the bot's
-answer arriving on the page. Prints messages per second, latency percentiles, the server's memory,
-and the weight of the chat page (HTML + CSS + JS). Not a test: it prints figures.
+page like the chat page does, and lets the talking pages send open-loop: each sends one message a
+second on a fixed schedule whether or not the last one was answered, so a slow server shows up as
+growing latency instead of fewer messages. Each message carries its own id in its text; its latency
+is the time from sending it to the bot's answer to that message arriving on the page.
+
+Prints messages per second, latency percentiles, the server's memory and CPU, and the weight of the
+chat page (HTML + CSS + JS) for a new pupil and for one with a conversation of 50-odd lines.
+Not a test: it prints figures.
 """
 
 from __future__ import annotations
@@ -119,18 +124,42 @@ async def page_weight(base: str, token: str) -> dict[str, int]:
     return sizes
 
 
+MESSAGE_ID = re.compile(r"\[m:([0-9a-f]+)\]")
+
+
 class Page:
+    """One open chat page: what it sent, and when each answer arrived."""
+
     def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         self.ws = ws
-        self.answers: asyncio.Queue[float] = asyncio.Queue()
+        self.sent: dict[str, float] = {}  # message id -> when it was sent, until answered
+        self.latencies: list[float] = []
+        self.answered = asyncio.Event()
 
     async def listen(self) -> None:
+        asking: str | None = None  # the message the next bot line answers
         async for msg in self.ws:
             if msg.type != aiohttp.WSMsgType.TEXT:
                 continue
+            arrived = time.perf_counter()
             data = msg.json()
-            if data.get("type") == "lines" and any(line["dir"] == "out" for line in data["lines"]):
-                self.answers.put_nowait(time.perf_counter())
+            if data.get("type") != "lines":
+                continue
+            for line in data["lines"]:
+                if line["dir"] == "in":
+                    found = MESSAGE_ID.search(line["text"])
+                    asking = found.group(1) if found else None
+                elif asking is not None:
+                    sent = self.sent.pop(asking, None)
+                    if sent is not None:
+                        self.latencies.append(arrived - sent)
+                    asking = None
+                    self.answered.set()
+
+    async def say(self, text: str) -> None:
+        message_id = secrets.token_hex(6)
+        self.sent[message_id] = time.perf_counter()
+        await self.ws.send_json({"text": f"{text} [m:{message_id}]", "mid": message_id})
 
 
 async def open_page(http: aiohttp.ClientSession, base: str, token: str, csrf: str) -> Page:
@@ -145,27 +174,49 @@ async def open_page(http: aiohttp.ClientSession, base: str, token: str, csrf: st
     return page
 
 
-async def sender(page: Page, seconds: float, latencies: list[float], failures: list[str], start: float) -> None:
-    tick = start
-    n = 0
+async def sender(page: Page, seconds: float, start: float) -> int:
+    """Open loop: one message a second on the schedule, never waiting for answers. Returns how many."""
+    tick, n = start, 0
     while tick < start + seconds:
         await asyncio.sleep(max(0.0, tick - time.perf_counter()))
-        sent = time.perf_counter()
         n += 1
-        await page.ws.send_json({"text": f"Helped at the open evening, message {n}", "mid": secrets.token_hex(8)})
-        try:
-            answered = await asyncio.wait_for(page.answers.get(), timeout=10)
-            latencies.append(answered - sent)
-        except TimeoutError:
-            failures.append("no answer within 10 s")
+        await page.say(f"Helped at the open evening, message {n}")
         tick += 1.0
+    return n
+
+
+# A pupil's usual visits, sent one by one to build a realistic conversation for the page weight.
+CONVERSATION = [
+    "/reflect",
+    "Helped run the Year 7 science club at lunchtime, setting up experiments",
+    "/cancel",
+    "/record",
+    "/help",
+]
+
+
+async def converse(page: Page, rounds: int) -> None:
+    for _ in range(rounds):
+        for text in CONVERSATION:
+            page.answered.clear()
+            await page.say(text)
+            await asyncio.wait_for(page.answered.wait(), timeout=30)
+    await asyncio.sleep(0.5)  # any further lines of the last answer
+
+
+def cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
 async def run(args: argparse.Namespace) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="waymark-bench-"))
     url = f"sqlite:///{workdir / 'bench.db'}"
     print(f"seeding {args.pages} pupils with web sessions in {url} ...")
-    sessions = seed(url, args.pages)
+    sessions = seed(url, args.pages + 1)  # the last one builds a conversation for the page weight
     port = free_port()
     env = {
         **os.environ,
@@ -184,21 +235,25 @@ async def run(args: argparse.Namespace) -> None:
     try:
         await wait_ready(base, proc)
         rss_idle = rss_mb(proc.pid)
-        weight = await page_weight(base, sessions[0][0])
+        talker_sessions, (chatty_token, chatty_csrf) = sessions[:-1], sessions[-1]
+        weight = await page_weight(base, talker_sessions[0][0])
         connector = aiohttp.TCPConnector(limit=0)
         async with aiohttp.ClientSession(connector=connector) as http:
+            chatty = await open_page(http, base, chatty_token, chatty_csrf)
+            await converse(chatty, rounds=args.conversation_rounds)
+            await chatty.ws.close()
+            weight_chatty = await page_weight(base, chatty_token)
+            async with http.get(base + "/chat", headers={"Cookie": f"wm_session={chatty_token}"}) as r:
+                chatty_lines = (await r.text()).count('<li class="msg')
             opened = time.perf_counter()
             pages: list[Page] = []
-            for start in range(0, len(sessions), 100):
-                pages += await asyncio.gather(*(open_page(http, base, t, c) for t, c in sessions[start : start + 100]))
+            for start in range(0, len(talker_sessions), 100):
+                pages += await asyncio.gather(
+                    *(open_page(http, base, t, c) for t, c in talker_sessions[start : start + 100])
+                )
             open_seconds = time.perf_counter() - opened
             await asyncio.sleep(1.0)
-            for page in pages:  # drop what each page got on opening
-                while not page.answers.empty():
-                    page.answers.get_nowait()
             rss_open = rss_mb(proc.pid)
-            latencies: list[float] = []
-            failures: list[str] = []
             peak = [rss_open]
 
             async def sample() -> None:
@@ -208,42 +263,56 @@ async def run(args: argparse.Namespace) -> None:
 
             sampler = asyncio.create_task(sample())
             began = time.perf_counter() + 0.2
+            cpu_before = cpu_seconds(proc.pid)
             talkers = pages[: args.senders]
             # Spread the senders over the second, as real people would be.
-            await asyncio.gather(
-                *(
-                    sender(p, args.seconds, latencies, failures, began + i / max(1, len(talkers)))
-                    for i, p in enumerate(talkers)
-                )
+            counts = await asyncio.gather(
+                *(sender(p, args.seconds, began + i / max(1, len(talkers))) for i, p in enumerate(talkers))
             )
+            sent_total = sum(counts)
+            deadline = time.perf_counter() + 10  # late answers still count, up to 10 s after the last send
+            while any(p.sent for p in talkers) and time.perf_counter() < deadline:
+                await asyncio.sleep(0.1)
             elapsed = time.perf_counter() - began
+            cpu_used = cpu_seconds(proc.pid) - cpu_before
             sampler.cancel()
+            unanswered = sum(len(p.sent) for p in talkers)
             still_open = sum(1 for p in pages if not p.ws.closed)
             for page in pages:
                 await page.ws.close()
-        lat = sorted(latencies)
+        lat = sorted(x for p in talkers for x in p.latencies)
 
         def pct(q: float) -> float:
             return lat[min(len(lat) - 1, int(q * len(lat)))] * 1000 if lat else float("nan")
 
-        total_weight = weight["HTML"] + weight["CSS"] + weight["JS"]
+        def weighs(w: dict[str, int]) -> str:
+            total = w["HTML"] + w["CSS"] + w["JS"]
+            return (
+                f"HTML {w['HTML'] / 1024:.1f} KB + CSS {w['CSS'] / 1024:.1f} KB + JS {w['JS'] / 1024:.1f} KB"
+                f" = {total / 1024:.1f} KB"
+            )
+
         print()
         print(f"server: `waymark run` (pid {proc.pid}), SQLite, {os.cpu_count()} cores")
         print(
             f"open chat pages (WebSockets): {len(pages)} opened in {open_seconds:.1f} s, {still_open} still open at the end"
         )
-        print(f"senders: {len(talkers)}, one message a second each, for {args.seconds:.0f} s")
-        print(f"messages answered: {len(lat)} ({len(lat) / elapsed:.1f} messages/s), failures: {len(failures)}")
+        print(f"senders: {len(talkers)}, one message a second each on a schedule (open loop), for {args.seconds:.0f} s")
+        print(
+            f"messages: {sent_total} sent, {len(lat)} answered ({len(lat) / elapsed:.1f} messages/s), "
+            f"{unanswered} unanswered 10 s after the last send"
+        )
         print(
             f"latency send -> answer on the page: p50 {pct(0.50):.1f} ms, p90 {pct(0.90):.1f} ms, "
             f"p99 {pct(0.99):.1f} ms, max {lat[-1] * 1000 if lat else float('nan'):.1f} ms, "
             f"mean {statistics.fmean(lat) * 1000 if lat else float('nan'):.1f} ms  (goal: p99 < 150 ms)"
         )
-        print(f"server memory (RSS): {rss_idle:.0f} MB idle, {rss_open:.0f} MB with pages open, {peak[0]:.0f} MB peak")
         print(
-            f"page weight: HTML {weight['HTML'] / 1024:.1f} KB + CSS {weight['CSS'] / 1024:.1f} KB + "
-            f"JS {weight['JS'] / 1024:.1f} KB = {total_weight / 1024:.1f} KB (goal < 100 KB; icon {weight['icon']} B)"
+            f"server CPU during the load: {cpu_used:.1f} s in {elapsed:.1f} s ({100 * cpu_used / elapsed:.0f}% of one core)"
         )
+        print(f"server memory (RSS): {rss_idle:.0f} MB idle, {rss_open:.0f} MB with pages open, {peak[0]:.0f} MB peak")
+        print(f"page weight, new pupil: {weighs(weight)} (goal < 100 KB; icon {weight['icon']} B)")
+        print(f"page weight, {chatty_lines}-line conversation: {weighs(weight_chatty)}")
     finally:
         proc.terminate()
         try:
@@ -263,6 +332,7 @@ def main() -> None:
     parser.add_argument("--pages", type=int, default=1000)
     parser.add_argument("--senders", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--conversation-rounds", type=int, default=5, help="rounds of 5 messages for the page weight")
     parser.add_argument("--keep", action="store_true", help="keep the database and server log")
     asyncio.run(run(parser.parse_args()))
 

@@ -17,6 +17,7 @@ import base64
 import contextlib
 import hashlib
 import hmac
+import ipaddress
 import json
 import logging
 import re
@@ -55,7 +56,39 @@ LINK_INVALID = (
     "This link doesn't work any more. Links last 30 days and work once. "
     "Ask your old school's careers team for a new one if you'd like to tell them what you're doing."
 )
+REFRESH_COOKIE = web.RequestKey("waymark_refresh_session_cookie", str)
 SIGNED_OUT = "You're signed out. To use Waymark on this device again you'll need a new code from your tutor."
+
+
+def client_address(remote: str | None, forwarded_for: str | None) -> str:
+    """The address to count wrong sign-in codes against.
+
+    Behind a reverse proxy on the same machine every request comes from loopback, so there (and only
+    there) we believe the proxy's X-Forwarded-For. Its last entry is the one the proxy added itself;
+    anything before it came from the client and could be made up. From any other address the
+    header could be forged by the client, so it is ignored.
+    """
+    remote = remote or "unknown"
+    if forwarded_for and _is_loopback(remote):
+        last = forwarded_for.split(",")[-1].strip()
+        if _is_ip(last):
+            return last
+    return remote
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
 
 
 @dataclass(eq=False)
@@ -173,25 +206,34 @@ class WebChat:
 
     # --- sessions --------------------------------------------------------------------------
 
-    def _load_session(self, token: str | None) -> tuple[WebSession, Person] | None:
+    def _load_session(self, token: str | None) -> tuple[WebSession, Person, bool] | None:
+        """(session, person, touched): touched when this visit moved the session's 30 days on."""
         now = self.now()
         with transaction(self.engine, write=False) as s:
             row = websessions.find(s, token, now)
             person = s.get(Person, row.person_id) if row else None
         if row is None or person is None:
             return None
-        if websessions.needs_touch(row, now):
+        touched = websessions.needs_touch(row, now)
+        if touched:
             assert row.id is not None
             with transaction(self.engine) as s:
                 websessions.touch(s, row.id, now)
-        return row, person
+        return row, person, touched
 
     async def session_of(self, request: web.Request) -> tuple[WebSession, Person] | None:
         token = request.cookies.get(SESSION_COOKIE)
         if not token:
             return None
-        result: tuple[WebSession, Person] | None = await self._db(self._load_session, token)
-        return result
+        result: tuple[WebSession, Person, bool] | None = await self._db(self._load_session, token)
+        if result is None:
+            return None
+        row, person, touched = result
+        if touched:
+            # The database's 30 days started again; the browser's copy of the cookie must too, or it
+            # would drop the cookie 30 days after sign-in however often the pupil comes back.
+            request[REFRESH_COOKIE] = token
+        return row, person
 
     def _end_previous(self, token: str | None) -> str | None:
         """A new sign-in in a browser that still had a session: the old account is signed out."""
@@ -205,36 +247,36 @@ class WebChat:
 
     # --- sign in with a code ---------------------------------------------------------------
 
-    def _check_code(self, code: str, keys: list[str]) -> str | None:
+    def _check_code(self, code: str, limits: dict[str, int]) -> str | None:
         """None when the code is usable; otherwise what to tell the person. Counts wrong codes."""
         now = self.now()
         with transaction(self.engine) as s:
-            if any(identities.locked_until(s, WEB, key, now) for key in keys):
+            if any(websessions.signin_locked_until(s, key, now) for key in limits):
                 return texts.LOCKED_OUT
             if len(code) <= 40 and codes.find_valid(s, code, now=now) is not None:
                 return None
-            locked = [identities.record_wrong_code(s, WEB, key, now) for key in keys]
+            locked = [websessions.record_wrong_signin(s, key, limit, now) for key, limit in limits.items()]
             return texts.LOCKED_OUT if any(locked) else texts.WRONG_CODE
 
-    def _finish_signin(self, external_id: str, browser_key: str | None) -> str | None:
+    def _finish_signin(self, external_id: str, keys: list[str]) -> str | None:
         now = self.now()
         with transaction(self.engine) as s:
             person = identities.person_for(s, WEB, external_id)
             if person is None or person.id is None:
                 return None
-            if browser_key:
-                identities.clear_wrong_codes(s, WEB, browser_key)
+            for key in keys:
+                websessions.clear_wrong_signins(s, key)
             return websessions.create(s, person.id, external_id, now)
 
     async def sign_in(self, request: web.Request, code: str) -> tuple[str | None, str]:
         """(session token, "") on success, or (None, what went wrong)."""
         code = code.strip()
         browser_id = self._browser_id(request)
-        keys = [f"ip:{request.remote or 'unknown'}"]
-        browser_key = f"browser:{browser_id}" if browser_id else None
-        if browser_key:
-            keys.append(browser_key)
-        problem: str | None = await self._db(self._check_code, code, keys)
+        address = client_address(request.remote, request.headers.get("X-Forwarded-For"))
+        limits = {f"ip:{address}": websessions.MAX_WRONG_CODES_PER_ADDRESS}
+        if browser_id:
+            limits[f"browser:{browser_id}"] = websessions.MAX_WRONG_CODES_PER_BROWSER
+        problem: str | None = await self._db(self._check_code, code, limits)
         if problem is not None:
             return None, problem
         await self._db(self._end_previous, request.cookies.get(SESSION_COOKIE))
@@ -248,7 +290,7 @@ class WebChat:
             update_id=f"{external_id}:signin",
         )
         await asyncio.to_thread(self.dispatcher.dispatch, incoming)
-        token: str | None = await self._db(self._finish_signin, external_id, browser_key)
+        token: str | None = await self._db(self._finish_signin, external_id, list(limits))
         if token is None:
             return None, texts.WRONG_CODE  # used by someone else a moment ago
         return token, ""
@@ -263,22 +305,18 @@ class WebChat:
     async def signin_get(self, request: web.Request) -> web.StreamResponse:
         school = self.settings.school_name
         browser_id = self._ensure_browser(request)
-        code = request.query.get("code", "")
+        csrf = self._browser_csrf(browser_id)
+        code = request.query.get("code", "").strip()[:40]
         if code:
-            token, problem = await self.sign_in(request, code)
-            if token is not None:
-                # A 303 to /chat would lose the new SameSite=Strict cookie when the link was opened
-                # from another site (an email, a QR scanner): a page of our own moves on instead.
-                response = self._html(webpages.signed_in_page(school))
-                self._set_cookie(response, SESSION_COOKIE, token)
-                self._with_browser_cookie(request, response, browser_id)
-                return response
-            response = self._html(webpages.signin_page(school, self._browser_csrf(browser_id), error=problem), 400)
+            # A sign-in link (a QR code, an email) only fills the code in: the pupil presses Sign in.
+            # Using the code on a GET would let mail scanners use it up, and let another site sign a
+            # browser in to an account of its choosing.
+            response = self._html(webpages.signin_page(school, csrf, code=code, from_link=True))
         else:
             if await self.session_of(request) is not None:
                 raise web.HTTPSeeOther("/chat")
             notice = SIGNED_OUT if request.query.get("out") else None
-            response = self._html(webpages.signin_page(school, self._browser_csrf(browser_id), notice=notice))
+            response = self._html(webpages.signin_page(school, csrf, notice=notice))
         self._with_browser_cookie(request, response, browser_id)
         return response
 
@@ -521,7 +559,7 @@ class WebChat:
         now = asyncio.get_running_loop().time()
         if now - conn.checked_at < RECHECK_SESSION_SECONDS:
             return True
-        found: tuple[WebSession, Person] | None = await self._db(self._load_session, conn.token)
+        found: tuple[WebSession, Person, bool] | None = await self._db(self._load_session, conn.token)
         conn.checked_at = now
         return found is not None and found[0].id == conn.session_id
 
@@ -571,7 +609,8 @@ class WebChat:
                 return None
             link, person = found
             assert person.id is not None
-            checkin_links.mark_used(s, link, now)
+            if not checkin_links.claim(s, link, now):
+                return None
             external_id = websessions.new_external_id()
             identities.link(s, person, WEB, external_id, external_id, now)
             return external_id, websessions.create(s, person.id, external_id, now)
@@ -602,10 +641,11 @@ class WebChat:
             return self._html(
                 webpages.message_page(school, "Please try again", BAD_FORM, link=(f"/c/{token}", "Back")), 403
             )
-        await self._db(self._end_previous, request.cookies.get(SESSION_COOKIE))
+        # The link first: a wrong or used link must not sign out whoever uses this browser now.
         used = await self._db(self._use_link, token)
         if used is None:
             return self._html(webpages.message_page(school, "Link not working", LINK_INVALID), 404)
+        await self._db(self._end_previous, request.cookies.get(SESSION_COOKIE))
         external_id, session_token = used
         incoming = Incoming(
             platform=WEB,
@@ -655,6 +695,13 @@ async def _security_headers(request: web.Request, response: web.StreamResponse) 
     headers.setdefault("X-Frame-Options", "DENY")
     if not request.path.startswith("/static/"):
         headers.setdefault("Cache-Control", "no-store")
+    token = request.get(REFRESH_COOKIE)
+    # By now aiohttp has turned the response's cookies into headers, so the renewed cookie is added
+    # as a header too (unless the handler set or cleared the session cookie itself).
+    if token and not any(h.startswith(f"{SESSION_COOKIE}=") for h in headers.getall("Set-Cookie", [])):
+        renewed = web.StreamResponse()
+        request.app[WEB_CHAT]._set_cookie(renewed, SESSION_COOKIE, token)
+        headers.add("Set-Cookie", renewed.cookies[SESSION_COOKIE].output(header="").strip())
 
 
 WEB_CHAT = web.AppKey("waymark_web_chat", WebChat)

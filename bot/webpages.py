@@ -112,7 +112,7 @@ def current_choices(views: list[LineView]) -> list[list[Choice]]:
     return []
 
 
-def _document(title: str, school: str, body: str, *, script: bool = False, extra_head: str = "") -> str:
+def _document(title: str, school: str, body: str, *, script: bool = False) -> str:
     script_tag = f'<script src="{SCRIPT}" defer></script>' if script else ""
     return (
         "<!doctype html>\n"
@@ -120,13 +120,24 @@ def _document(title: str, school: str, body: str, *, script: bool = False, extra
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{escape(title)}</title>"
         f'<link rel="stylesheet" href="{STYLESHEET}"><link rel="icon" href="/static/icon.svg" type="image/svg+xml">'
-        f"{extra_head}{script_tag}</head>"
+        f"{script_tag}</head>"
         f'<body><header class="top"><p class="school">{escape(school)}</p></header>{body}</body></html>'
     )
 
 
-def signin_page(school: str, csrf: str, *, error: str | None = None, notice: str | None = None, code: str = "") -> str:
+def signin_page(
+    school: str,
+    csrf: str,
+    *,
+    error: str | None = None,
+    notice: str | None = None,
+    code: str = "",
+    from_link: bool = False,
+) -> str:
+    """The sign-in form; from a sign-in link the code is filled in and one press signs in."""
     alert = f'<p class="alert" role="alert" id="signin-error">{escape(error)}</p>' if error else ""
+    if from_link and not notice:
+        notice = "Your code is filled in. Press Sign in to start."
     note = f'<p class="notice" role="status">{escape(notice)}</p>' if notice else ""
     described = (
         ' aria-describedby="code-help signin-error" aria-invalid="true"' if error else ' aria-describedby="code-help"'
@@ -147,17 +158,6 @@ def signin_page(school: str, csrf: str, *, error: str | None = None, notice: str
         "</form></main>"
     )
     return _document("Sign in · Waymark", school, body)
-
-
-def signed_in_page(school: str) -> str:
-    """Shown after a sign-in link: a plain link on, so the new cookie is sent (see web.signin_get)."""
-    body = (
-        '<main class="card" id="main"><h1>You\'re signed in</h1>'
-        '<p><a class="primary-link" href="/chat">Open my chat</a></p></main>'
-    )
-    return _document(
-        "Signed in · Waymark", school, body, extra_head='<meta http-equiv="refresh" content="0;url=/chat">'
-    )
 
 
 def message_page(school: str, heading: str, text: str, *, link: tuple[str, str] | None = None) -> str:

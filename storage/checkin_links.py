@@ -11,7 +11,7 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select, update
 
 from storage.models import CheckinLink, Person, Role
 
@@ -47,6 +47,19 @@ def find_valid(session: Session, token: str, now: datetime) -> tuple[CheckinLink
     return link, person
 
 
-def mark_used(session: Session, link: CheckinLink, now: datetime) -> None:
+def claim(session: Session, link: CheckinLink, now: datetime) -> bool:
+    """Use the link up; False when another request used it first.
+
+    One conditional UPDATE: two presses of the same link at once (a double tap, two tabs) cannot
+    both sign in. PostgreSQL makes the second wait for the first's row lock, then match no row.
+    """
+    assert link.id is not None
+    result = session.exec(
+        update(CheckinLink)
+        .where(col(CheckinLink.id) == link.id, col(CheckinLink.used_at).is_(None))
+        .values(used_at=now)
+    )
+    if result.rowcount != 1:
+        return False
     link.used_at = now
-    session.add(link)
+    return True

@@ -227,7 +227,9 @@ def test_demo_serves_the_web_chat_with_a_sign_in_link_per_persona(tmp_path: Path
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         with opener.open(links["pupil"].replace("localhost", "127.0.0.1"), timeout=10) as answer:
             assert answer.status == 200
-            assert "wm_session=" in (answer.headers.get("Set-Cookie") or "")
+            # The link fills the code in; the pupil presses Sign in (opening it uses nothing up).
+            assert "wm_session=" not in (answer.headers.get("Set-Cookie") or "")
+            assert f'value="{links["pupil"].rsplit("=", 1)[1]}"' in answer.read().decode()
 
         process.send_signal(signal.SIGINT)
         rest, _ = process.communicate(timeout=20)

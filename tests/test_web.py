@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import re
+import struct
+import zlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -18,9 +21,9 @@ from sqlmodel import select
 
 from bot.http import build_app
 from bot.settings import Settings, load_settings
-from bot.web import SESSION_COOKIE, WEB_CHAT
+from bot.web import CSP, SESSION_COOKIE, WEB_CHAT, client_address
 from handlers import Dispatcher, texts
-from storage import checkin_links, identities, outbox, transcript, websessions
+from storage import checkin_links, codes, identities, outbox, transcript, websessions
 from storage.db import transaction
 from storage.models import Person, Role, TranscriptLine, WebSession
 from tests import factories
@@ -83,13 +86,19 @@ class Browser:
         async with self.http.get(path, allow_redirects=False) as r:
             return r.status, (await r.read()).decode("utf-8", errors="replace")
 
-    async def sign_in(self, code: str) -> aiohttp.ClientResponse:
+    async def sign_in(self, code: str, headers: dict[str, str] | None = None) -> aiohttp.ClientResponse:
         status, html = await self.page("/signin")
         assert status == 200
         csrf = hidden(html, "csrf")
-        async with self.http.post("/signin", data={"code": code, "csrf": csrf}, allow_redirects=False) as r:
+        async with self.http.post(
+            "/signin", data={"code": code, "csrf": csrf}, headers=headers, allow_redirects=False
+        ) as r:
             await r.read()
             return r
+
+    def forget_cookies(self) -> None:
+        """As a browser with its cookies cleared (or a private window) would be."""
+        self.http.cookie_jar.clear()
 
     async def chat_csrf(self) -> str:
         status, html = await self.page("/chat")
@@ -171,11 +180,22 @@ async def test_cookie_is_secure_behind_https(engine: Engine) -> None:
         await site.server.close()
 
 
-async def test_sign_in_link_signs_in_directly(site: Site, browsers: list[Browser]) -> None:
+async def test_sign_in_link_fills_in_the_code_and_one_press_signs_in(site: Site, browsers: list[Browser]) -> None:
     _, code = pupil_with_code(site.engine)
-    status, html = await browsers[0].page(f"/signin?code={code}")
-    assert status == 200 and 'http-equiv="refresh"' in html and 'href="/chat"' in html
-    assert (await browsers[0].page("/chat"))[0] == 200
+    b = browsers[0]
+    # Opening the link (as a mail scanner or another site would) signs nobody in and uses nothing up.
+    status, html = await b.page(f"/signin?code={code}")
+    assert status == 200 and b.cookie(SESSION_COOKIE) is None
+    assert f'name="code" type="text" value="{code}"' in html and "Press Sign in" in html
+    assert html.count("<form") == 1 and 'method="post" action="/signin"' in html
+    with transaction(site.engine) as s:
+        assert codes.find_valid(s, code, now=site.clock.now) is not None
+    # The one button on the page posts the form, with its CSRF token.
+    async with b.http.post("/signin", data={"code": code, "csrf": "forged"}, allow_redirects=False) as r:
+        assert r.status == 403
+    async with b.http.post("/signin", data={"code": code, "csrf": hidden(html, "csrf")}, allow_redirects=False) as r:
+        assert r.status == 303 and r.headers["Location"] == "/chat"
+    assert (await b.page("/chat"))[0] == 200
 
 
 async def test_wrong_used_and_expired_codes_are_refused_alike(site: Site, browsers: list[Browser]) -> None:
@@ -190,28 +210,91 @@ async def test_wrong_used_and_expired_codes_are_refused_alike(site: Site, browse
     status, html = await second.page("/chat")
     assert status == 303  # still not signed in
     _, html = await second.page("/signin?code=<b>x</b>")
+    assert "<b>x</b>" not in html and 'value="&lt;b&gt;x&lt;/b&gt;"' in html
+    async with second.http.post(
+        "/signin", data={"code": "<b>x</b>", "csrf": hidden(html, "csrf")}, allow_redirects=False
+    ) as r:
+        html = await r.text()
     assert "<b>x</b>" not in html
     assert texts.WRONG_CODE.split(".")[0].replace("'", "&#x27;") in html
     assert "Ben" not in html and "Amira" not in html
 
 
-async def test_five_wrong_codes_lock_the_browser_and_the_address(site: Site, browsers: list[Browser]) -> None:
+async def sign_in_page_text(b: Browser, code: str, headers: dict[str, str] | None = None) -> str:
+    _, html = await b.page("/signin")
+    async with b.http.post(
+        "/signin", data={"code": code, "csrf": hidden(html, "csrf")}, headers=headers, allow_redirects=False
+    ) as r:
+        return await r.text()
+
+
+async def test_five_wrong_codes_lock_the_browser_for_15_minutes(site: Site, browsers: list[Browser]) -> None:
     _, code = pupil_with_code(site.engine)
     guesser = browsers[0]
     for _ in range(5):
         assert (await guesser.sign_in("22222-33333")).status == 400
-    _, html = await guesser.page(f"/signin?code={code}")
-    assert "Too many codes" in html
+    assert "Too many codes" in await sign_in_page_text(guesser, code)
     assert guesser.cookie(SESSION_COOKIE) is None
-    # A fresh browser from the same address is locked too (cookies are easy to drop)...
-    assert (await browsers[1].sign_in(code)).status == 400
     browser_id = guesser.cookie("wm_browser")
     with transaction(site.engine) as s:
-        assert identities.locked_until(s, "web", f"browser:{browser_id}", site.clock.now)
-        assert identities.locked_until(s, "web", "ip:127.0.0.1", site.clock.now)
-    # ...and the code still works once the lockout is over.
+        assert websessions.signin_locked_until(s, f"browser:{browser_id}", site.clock.now)
+        assert not websessions.signin_locked_until(s, "ip:127.0.0.1", site.clock.now)
+    # Another pupil on the same school address is not held up by one pupil's typos...
+    _, other_code = pupil_with_code(site.engine, "Ben")
+    assert (await browsers[1].sign_in(other_code)).status == 303
+    # ...and the code still works in the guessing browser once its lockout is over.
     site.clock.now += timedelta(minutes=16)
-    assert (await browsers[1].sign_in(code)).status == 303
+    assert (await guesser.sign_in(code)).status == 303
+
+
+async def test_wrong_codes_stop_counting_after_15_minutes(site: Site, browsers: list[Browser]) -> None:
+    _, code = pupil_with_code(site.engine)
+    b = browsers[0]
+    for _ in range(4):
+        assert (await b.sign_in("22222-33333")).status == 400
+    site.clock.now += timedelta(minutes=15, seconds=1)
+    # Four typos a while ago and one now are not five in a row: no lockout.
+    assert "Too many codes" not in await sign_in_page_text(b, "22222-33333")
+    assert (await b.sign_in(code)).status == 303
+
+
+async def test_an_address_gets_30_wrong_codes_and_a_good_code_clears_them(site: Site, browsers: list[Browser]) -> None:
+    """A school shares one address (behind the HTTPS proxy on this machine, from X-Forwarded-For)."""
+    _, code = pupil_with_code(site.engine)
+    _, later_code = pupil_with_code(site.engine, "Ben")
+    school = {"X-Forwarded-For": "198.51.100.9, 203.0.113.7"}  # the proxy added the last one
+    b = browsers[0]
+
+    async def typos(count: int) -> str:
+        html = ""
+        for i in range(count):
+            if i % 4 == 0:
+                b.forget_cookies()  # a new browser before its own limit of 5
+            html = await sign_in_page_text(b, "22222-33333", school)
+        return html
+
+    assert "Too many codes" not in await typos(29)
+    b.forget_cookies()
+    assert (await b.sign_in(code, school)).status == 303  # a good code forgives the address
+    assert "Too many codes" not in await typos(29)
+    assert "Too many codes" in await typos(1)  # the 30th in 15 minutes locks the address
+    b.forget_cookies()
+    assert (await b.sign_in(later_code, school)).status == 400
+    with transaction(site.engine) as s:
+        assert websessions.signin_locked_until(s, "ip:203.0.113.7", site.clock.now)
+        assert not websessions.signin_locked_until(s, "ip:198.51.100.9", site.clock.now)
+    # Another address (another school on the same server) is unaffected.
+    assert (await browsers[1].sign_in(later_code, {"X-Forwarded-For": "192.0.2.1"})).status == 303
+
+
+def test_forwarded_for_is_believed_only_from_loopback() -> None:
+    assert client_address("127.0.0.1", "203.0.113.7") == "203.0.113.7"
+    assert client_address("::1", "10.0.0.1, 203.0.113.7") == "203.0.113.7"  # the proxy's own entry
+    assert client_address("127.0.0.1", "not an address") == "127.0.0.1"
+    assert client_address("127.0.0.1", None) == "127.0.0.1"
+    # From anywhere else the client could have written the header itself.
+    assert client_address("198.51.100.4", "203.0.113.7") == "198.51.100.4"
+    assert client_address(None, "203.0.113.7") == "unknown"
 
 
 # --- CSRF, origins, unauthenticated --------------------------------------------------------
@@ -443,6 +526,29 @@ async def test_sessions_expire_after_30_days_unused(site: Site, browsers: list[B
     assert (await b.page("/chat"))[0] == 303
 
 
+async def test_the_cookie_moves_on_with_the_session_so_daily_use_never_signs_out(
+    site: Site, browsers: list[Browser]
+) -> None:
+    _, code = pupil_with_code(site.engine)
+    b = browsers[0]
+    await b.sign_in(code)
+
+    async def session_cookie_sent(path: str) -> str | None:
+        async with b.http.get(path, allow_redirects=False) as r:
+            await r.read()
+            return next((h for h in r.headers.getall("Set-Cookie", []) if h.startswith(f"{SESSION_COOKIE}=")), None)
+
+    assert await session_cookie_sent("/chat") is None  # just signed in: nothing to move on yet
+    site.clock.now += websessions.TOUCH_EVERY + timedelta(minutes=1)
+    cookie = await session_cookie_sent("/chat")
+    assert cookie is not None, "the session was touched but the browser's cookie was not renewed"
+    assert "Max-Age=2592000" in cookie and "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    assert cookie.split(";")[0] == f"{SESSION_COOKIE}={b.cookie(SESSION_COOKIE)}"  # the same session
+    assert await session_cookie_sent("/chat") is None  # once an hour at most
+    site.clock.now += websessions.TOUCH_EVERY + timedelta(minutes=1)
+    assert await session_cookie_sent("/") is not None
+
+
 async def test_pages_carry_a_strict_content_security_policy(site: Site, browsers: list[Browser]) -> None:
     async with browsers[0].http.get("/signin") as r:
         csp = r.headers["Content-Security-Policy"]
@@ -453,6 +559,87 @@ async def test_pages_carry_a_strict_content_security_policy(site: Site, browsers
         assert r.status == 200 and "textContent" in await r.text()
     async with browsers[0].http.get("/static/../web.py") as r:
         assert r.status in (403, 404)
+    _, code = pupil_with_code(site.engine)
+    await browsers[0].sign_in(code)
+    async with browsers[0].http.get("/chat") as r:
+        assert r.status == 200 and r.headers["Content-Security-Policy"] == CSP
+        html = await r.text()
+    scripts = re.findall(r"<script[^>]*>", html)
+    assert scripts == ['<script src="/static/chat.js" defer>']
+    assert not re.search(r"<[^>]*\son[a-z]+=", html) and "style=" not in html  # no inline handlers or styles
+
+
+def tiny_png() -> bytes:
+    """A real 1×1 PNG, so a browser can draw it."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\0\x1d\x5c\x63"))
+        + chunk(b"IEND", b"")
+    )
+
+
+def record_media(engine: Engine, person_id: int, now: datetime) -> tuple[int, int]:
+    """An image and a file in this pupil's web conversation, as the engine records them."""
+    with transaction(engine) as s:
+        external_id = s.exec(select(WebSession).where(WebSession.person_id == person_id)).one().external_id
+        chart = transcript.record(
+            s,
+            f"web:{external_id}",
+            person_id,
+            "out",
+            "Your skills so far",
+            now,
+            {"image": "skills.png", "image_b64": base64.b64encode(tiny_png()).decode()},
+        )
+        plan = transcript.record(
+            s,
+            f"web:{external_id}",
+            person_id,
+            "out",
+            "Your action plan",
+            now,
+            {
+                "file": "My plan (Y10).csv",
+                "file_type": "text/csv",
+                "file_b64": base64.b64encode(b"when,what\n").decode(),
+            },
+        )
+        s.flush()
+        assert chart.id is not None and plan.id is not None
+        return chart.id, plan.id
+
+
+async def test_images_show_inline_and_files_download(site: Site, browsers: list[Browser]) -> None:
+    pupil, code = pupil_with_code(site.engine)
+    b = browsers[0]
+    await b.sign_in(code)
+    csrf = await b.chat_csrf()
+    chart_id, plan_id = record_media(site.engine, pupil.id, site.clock.now)  # type: ignore[arg-type]
+    status, html = await b.page("/chat")
+    assert status == 200
+    # New messages are announced: the conversation is a polite live region.
+    assert re.search(r'<ol id="log" class="log" role="log" aria-live="polite" aria-label="Conversation"', html)
+    assert f'<img class="media" src="/media/{chart_id}" alt="skills.png">' in html
+    assert (
+        f'<a class="file" href="/media/{plan_id}" download="My plan (Y10).csv">Download My plan (Y10).csv</a>' in html
+    )
+    async with b.http.get(f"/media/{chart_id}") as r:
+        assert r.status == 200 and r.content_type == "image/png" and await r.read() == tiny_png()
+        assert "Content-Disposition" not in r.headers  # shown, not downloaded
+    async with b.http.get(f"/media/{plan_id}") as r:
+        assert r.status == 200 and r.content_type == "text/csv" and await r.read() == b"when,what\n"
+        assert r.headers["Content-Disposition"] == 'attachment; filename="My_plan__Y10_.csv"'
+    ws = await b.ws(csrf, after=chart_id - 1)
+    lines = await read_lines(ws, want=2)
+    await ws.close()
+    assert lines[0]["image"] == {"url": f"/media/{chart_id}", "name": "skills.png"}
+    assert lines[1]["file"] == {"url": f"/media/{plan_id}", "name": "My plan (Y10).csv"}
 
 
 # --- the alumni link -------------------------------------------------------------------------
@@ -492,6 +679,24 @@ async def test_checkin_link_signs_the_alumnus_in_once_and_starts_the_checkin(
         assert status == 404
         pages.append(body)
     assert pages[0] == pages[1] == pages[2] and "Kai" not in pages[0]
+
+
+async def test_a_wrong_or_used_checkin_link_signs_nobody_out(site: Site, browsers: list[Browser]) -> None:
+    _, code = pupil_with_code(site.engine)
+    _, token = alumnus_link(site.engine, site.clock.now)
+    pupil, alumnus = browsers[0], browsers[1]
+    await pupil.sign_in(code)
+    _, html = await pupil.page(f"/c/{token}")  # a real link, to get this browser's form token
+    csrf = hidden(html, "csrf")
+    _, alumnus_html = await alumnus.page(f"/c/{token}")
+    async with alumnus.http.post(f"/c/{token}", data={"csrf": hidden(alumnus_html, "csrf")}, allow_redirects=False):
+        pass  # now used
+    for wrong in ("not-a-real-token", token):
+        async with pupil.http.post(f"/c/{wrong}", data={"csrf": csrf}, allow_redirects=False) as r:
+            assert r.status == 404
+        assert (await pupil.page("/chat"))[0] == 200, "a link that does not work signed the pupil out"
+    with transaction(site.engine) as s:
+        assert sum(1 for row in s.exec(select(WebSession)).all() if row.revoked_at is None) == 2
 
 
 async def test_checkin_links_are_for_alumni_only(site: Site) -> None:

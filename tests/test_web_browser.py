@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
+from storage import outbox
+from storage.db import transaction
 from tests import factories
-from tests.test_web import Site, start_site
+from tests.test_web import Site, record_media, start_site
 
 CHROMIUM = "/usr/bin/chromium"
 OUTPUT = Path(__file__).resolve().parent.parent / "test-output"
@@ -48,8 +50,12 @@ async def browser() -> AsyncIterator[object]:
         await chromium.close()
 
 
-async def open_page(browser: object, width: int = 390, height: int = 780) -> tuple[object, list[str]]:
+async def open_page(
+    browser: object, width: int = 390, height: int = 780, init_script: str = ""
+) -> tuple[object, list[str]]:
     context = await browser.new_context(viewport={"width": width, "height": height})  # type: ignore[attr-defined]
+    if init_script:
+        await context.add_init_script(init_script)
     page = await context.new_page()
     problems: list[str] = []
     # CSP violations and script errors show up here; a clean page has none.
@@ -59,9 +65,21 @@ async def open_page(browser: object, width: int = 390, height: int = 780) -> tup
 
 
 def new_pupil(site: Site, given: str = "Amira") -> str:
+    return new_pupil_and_code(site, given)[1]
+
+
+def new_pupil_and_code(site: Site, given: str = "Amira") -> tuple[int, str]:
     school = factories.school(site.engine, "Northfield Academy")
     person = factories.pupil(site.engine, school.id, given, "Khan")
-    return factories.code_for(site.engine, person)
+    assert person.id is not None
+    return person.id, factories.code_for(site.engine, person)
+
+
+async def sign_in(page: object, site: Site, code: str) -> None:
+    await page.goto(f"{site.base}/signin")  # type: ignore[attr-defined]
+    await page.get_by_label("Your enrolment code").fill(code)  # type: ignore[attr-defined]
+    await page.get_by_role("button", name="Sign in").click()  # type: ignore[attr-defined]
+    await wait_for_message(page, "Welcome to Waymark")
 
 
 async def wait_for_message(page: object, text: str) -> None:
@@ -178,4 +196,72 @@ async def test_nothing_scrolls_sideways_at_320_pixels(site: Site, browser: objec
     assert heights and min(heights) >= 44
     OUTPUT.mkdir(exist_ok=True)
     await page.screenshot(path=str(OUTPUT / "web-chat-320.png"), full_page=True)  # type: ignore[attr-defined]
+    assert problems == []
+
+
+# A network that blocks WebSockets: every connection fails before it opens.
+BLOCKED_WEBSOCKETS = """
+window.WebSocket = function () {
+  var socket = this;
+  window.setTimeout(function () { if (socket.onclose) { socket.onclose({ code: 1006 }); } }, 20);
+};
+window.WebSocket.prototype.send = function () { throw new Error("never open"); };
+"""
+
+
+async def test_without_websockets_the_page_falls_back_to_plain_form_posts(site: Site, browser: object) -> None:
+    code = new_pupil(site)
+    page, problems = await open_page(browser, init_script=BLOCKED_WEBSOCKETS)
+    await sign_in(page, site, code)
+    status = page.locator("#status")  # type: ignore[attr-defined]
+    await status.filter(has_text="You can still send messages").wait_for(timeout=10_000)
+    await page.get_by_role("button", name="Reflect", exact=True).click()  # type: ignore[attr-defined]
+    await wait_for_message(page, "What did you do?")  # the form posted, and the page came back with the answer
+    # Typed straight after the reload, before the page has given up on the socket again: still sent.
+    await page.get_by_label("Your message").fill("Helped at the book fair")  # type: ignore[attr-defined]
+    await page.get_by_label("Your message").press("Enter")  # type: ignore[attr-defined]
+    await wait_for_message(page, "Which skills did you use?")
+    said = await page.locator("#log .msg-in .text").all_inner_texts()  # type: ignore[attr-defined]
+    assert said.count("Helped at the book fair") == 1
+    assert problems == []
+
+
+# Lets a test put the tab in the background: headless Chromium always reports it visible.
+BACKGROUND_TAB = """
+Object.defineProperty(Document.prototype, "hidden", { configurable: true, get: function () { return !!window.inBackground; } });
+"""
+
+
+async def test_live_messages_images_files_and_the_unread_count(site: Site, browser: object) -> None:
+    person_id, code = new_pupil_and_code(site)
+    page, problems = await open_page(browser, init_script=BACKGROUND_TAB)
+    await sign_in(page, site, code)
+    log = page.locator("#log")  # type: ignore[attr-defined]
+    assert await log.get_attribute("role") == "log" and await log.get_attribute("aria-live") == "polite"
+    title = await page.title()  # type: ignore[attr-defined]
+    await page.evaluate("() => { window.inBackground = true; }")  # type: ignore[attr-defined]
+
+    chart_id, plan_id = record_media(site.engine, person_id, site.clock.now)
+    with transaction(site.engine) as s:
+        outbox.notify_person(s, key="news:1", person_id=person_id, text="Careers fair on Friday", now=site.clock.now)
+    await wait_for_message(page, "Careers fair on Friday")  # arrived without a reload
+    assert await page.title() == f"(3) {title}"  # type: ignore[attr-defined]
+
+    image = page.locator(f'#log img.media[src="/media/{chart_id}"]')  # type: ignore[attr-defined]
+    assert await image.get_attribute("alt") == "skills.png"
+    assert await image.evaluate("img => img.complete && img.naturalWidth") == 1  # drawn, so allowed by the CSP
+    link = page.locator(f'#log a.file[href="/media/{plan_id}"]')  # type: ignore[attr-defined]
+    assert await link.inner_text() == "Download My plan (Y10).csv"
+    box = await link.bounding_box()
+    assert box is not None and box["height"] >= 44  # a large target, like the buttons
+    async with page.expect_download() as download_info:  # type: ignore[attr-defined]
+        await link.click()
+    download = await download_info.value
+    assert download.suggested_filename.endswith(".csv")
+    assert Path(await download.path()).read_bytes() == b"when,what\n"
+
+    await page.evaluate(  # type: ignore[attr-defined]
+        "() => { window.inBackground = false; document.dispatchEvent(new Event('visibilitychange')); }"
+    )
+    assert await page.title() == title  # type: ignore[attr-defined]
     assert problems == []

@@ -15,6 +15,9 @@
   var socket = null;
   var open = false;
   var retry = 500;
+  var failures = 0; // connection attempts in a row that never opened
+  var plainForm = false; // the WebSocket seems blocked: messages go as ordinary form posts
+  var GIVE_UP_AFTER = 3;
   var pending = [];
   var MAX = 4000;
   var choosing = false;
@@ -108,9 +111,13 @@
     var scheme = location.protocol === "https:" ? "wss://" : "ws://";
     var url = scheme + location.host + "/ws?csrf=" + encodeURIComponent(csrf) + "&after=" + lastId;
     socket = new WebSocket(url);
+    var opened = false;
     socket.onopen = function () {
       open = true;
+      opened = true;
       retry = 500;
+      failures = 0;
+      plainForm = false;
       say("");
       while (pending.length) { socket.send(pending.shift()); }
     };
@@ -129,10 +136,38 @@
     };
     socket.onclose = function () {
       open = false;
-      say("Reconnecting…");
+      if (!opened) { failures += 1; }
+      if (failures >= GIVE_UP_AFTER) {
+        // Some school networks block WebSockets. The page still works as an ordinary form: each
+        // message reloads the page with the answer. Keep trying quietly in case it comes back.
+        if (!plainForm) {
+          plainForm = true;
+          say("Live updates aren't available on this network. You can still send messages: the page will reload with each answer.");
+          postPending();
+        }
+      } else {
+        say("Reconnecting…");
+      }
       window.setTimeout(connect, retry);
       retry = Math.min(retry * 2, 15000);
     };
+  }
+
+  // Send the first message typed while we were still trying to connect, as a form post.
+  function postPending() {
+    if (!pending.length) { return; }
+    var first = JSON.parse(pending[0]);
+    pending = [];
+    if (first.button) {
+      var field = document.createElement("input");
+      field.type = "hidden";
+      field.name = "button";
+      field.value = first.button;
+      form.appendChild(field);
+    } else {
+      box.value = first.text;
+    }
+    form.submit();
   }
 
   function send(payload) {
@@ -143,7 +178,7 @@
   }
 
   form.addEventListener("submit", function (event) {
-    if (!window.WebSocket) { return; } // the ordinary form post still works
+    if (!window.WebSocket || (plainForm && !open)) { return; } // the ordinary form post still works
     event.preventDefault();
     var submitter = event.submitter;
     if (submitter && submitter.name === "button") {
