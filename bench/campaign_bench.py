@@ -62,7 +62,7 @@ def fake_server(conn: Connection) -> None:
             return
         sends = [c.at for c in fake.calls_of("sendMessage") if c.ok]
         distinct = len({c.chat_id for c in fake.calls_of("sendMessage") if c.ok})
-        conn.send((len(sends), distinct, min(sends, default=0.0), max(sends, default=0.0)))
+        conn.send((len(sends), distinct, min(sends, default=0.0), max(sends, default=0.0), time.process_time()))
         if request == "reset":
             with fake._lock:
                 fake.calls.clear()
@@ -217,6 +217,8 @@ def part(
         f"({queue_cpu / max(1, result.sent) * 1e6:.0f} µs CPU each)"
     )
     rss_before = rss_mb()
+    conn.send("stats")
+    *_, server_cpu0 = conn.recv()
     run = deliver(engine, base_url, token, lanes=lanes, unlimited=unlimited, http=http)
     if profile and unlimited:
         import cProfile
@@ -228,13 +230,14 @@ def part(
     else:
         wall, cpu, samples, sender = asyncio.run(run)
     conn.send("reset")
-    sends, distinct, first, last = conn.recv()
+    sends, distinct, first, last, server_cpu1 = conn.recv()
     with transaction(engine, write=False) as session:
         statuses = count_by_status(session, "telegram")
     print(f"sent {sender.stats.sent:,} (fake server received {sends:,} to {distinct:,} chats); outbox: {statuses}")
     print(
         f"time {wall:.1f} s = {sender.stats.sent / wall:,.0f} msg/s; sender CPU {cpu:.1f} s = "
-        f"{cpu / max(1, sender.stats.sent) * 1e6:.0f} µs per message ({lanes} lane(s))"
+        f"{cpu / max(1, sender.stats.sent) * 1e6:.0f} µs per message ({lanes} lane(s)); "
+        f"fake server CPU {server_cpu1 - server_cpu0:.1f} s; load average {os.getloadavg()[0]:.2f}"
     )
     print(
         f"sender memory: {rss_before:.0f} MB before sending, samples min {min(samples):.0f} / max {max(samples):.0f} MB; "

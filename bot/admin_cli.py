@@ -13,6 +13,7 @@ import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -26,21 +27,29 @@ from sqlmodel import Session
 from bot.console import ConsoleChat, Persona
 from bot.settings import Settings
 from handlers import Dispatcher
+from handlers.risk import DEFAULT_WEIGHTS, WEIGHT_NAMES, WeightError, parse_weight, weights_from_json, weights_to_json
+from storage import audit, crypto, identities, roster, schools, websessions
 from storage import codes as enrolment_codes
-from storage import crypto, roster
 from storage import demo as demo_school
 from storage.db import make_engine, transaction
+from storage.journal import skills_framework
 from storage.migrate import current_revision, upgrade
-from storage.models import Person, Role, utcnow
+from storage.models import Person, Platform, Role, utcnow
 from storage.people import by_upn_or_email, for_codes
 from storage.roster import RowError
-from storage.schools import SchoolChoice, all_schools, school_named
+from storage.schools import SchoolChoice, SettingError, all_schools, school_named
 from storage.staff import StaffError, add_staff, parse_role
 
 DEMO_DB = Path("demo/waymark-demo.db")
 MAX_ERRORS_SHOWN = 30
 
 staff_app = typer.Typer(help="Members of staff: tutors, careers leaders, safeguarding leads.", no_args_is_help=True)
+school_app = typer.Typer(
+    help="The school's own settings: skills framework, holidays, at-risk-of-NEET weights.", no_args_is_help=True
+)
+holidays_app = typer.Typer(
+    help="School holidays: no reminders or check-ins go out on these days.", no_args_is_help=True
+)
 
 
 def _settings() -> Settings:
@@ -259,6 +268,141 @@ def staff_list(school: str | None = typer.Option(None, "--school", help="school 
     )
 
 
+# --- school settings ----------------------------------------------------------------------------
+
+SCHOOL_OPTION_HELP = "school name (default WAYMARK_SCHOOL_NAME)"
+
+
+@school_app.command("show")
+def school_show(school: str | None = typer.Option(None, "--school", help=SCHOOL_OPTION_HELP)) -> None:
+    """Everything this school has set: skills framework, holidays and at-risk-of-NEET weights."""
+    settings = _settings()
+    with _at_school(settings, school) as (_session, choice):
+        row = choice.school
+        skills = skills_framework(row)
+        ranges = schools.holidays_of(row)
+        weights = weights_from_json(row.risk_weights)
+    typer.echo(f"School: {row.name}")
+    default_note = " (the default Skills Builder eight)" if not row.skills else ""
+    typer.echo(f"Skills framework{default_note}: {', '.join(skills)}")
+    if ranges:
+        typer.echo("Holidays: " + ", ".join(_range_text(r) for r in ranges))
+    else:
+        typer.echo("Holidays: none set (bank holidays in England are always quiet days)")
+    typer.echo("At-risk-of-NEET weights (* set by the school):")
+    for name in WEIGHT_NAMES:
+        value = getattr(weights, name)
+        mark = "*" if value != getattr(DEFAULT_WEIGHTS, name) else " "
+        typer.echo(f"  {mark} {name}={value:g}")
+
+
+@school_app.command("skills")
+def school_skills(
+    skills: str | None = typer.Argument(None, help='the skills, separated by commas: "Listening, Speaking, Teamwork"'),
+    default: bool = typer.Option(False, "--default", help="go back to the eight Skills Builder essential skills"),
+    school: str | None = typer.Option(None, "--school", help=SCHOOL_OPTION_HELP),
+) -> None:
+    """Set the skills pupils pick from when they reflect (or --default)."""
+    if default == (skills is not None):
+        raise _fail('Give the skills in quotes ("Listening, Speaking, Teamwork") or --default, not both.')
+    try:
+        names = schools.parse_skills(skills) if skills is not None else None
+    except SettingError as exc:
+        raise _fail(f"Nothing was changed: {exc}.") from None
+    settings = _settings()
+    with _at_school(settings, school) as (session, choice):
+        schools.set_skills(session, choice.school, names)
+        now_set = skills_framework(choice.school)
+        name = choice.school.name
+    typer.echo(f"Skills framework for {name}: {', '.join(now_set)}")
+
+
+def _range_text(days: tuple[date, date]) -> str:
+    start, end = days
+    return start.isoformat() if start == end else f"{start.isoformat()}..{end.isoformat()}"
+
+
+def _parse_range(text: str) -> tuple[date, date]:
+    try:
+        return schools.parse_range(text)
+    except SettingError as exc:
+        raise _fail(f"Nothing was changed: {exc}.") from None
+
+
+@holidays_app.command("add")
+def holidays_add(
+    days: str = typer.Argument(..., help="first..last day, e.g. 2026-12-21..2027-01-01 (or one date)"),
+    school: str | None = typer.Option(None, "--school", help=SCHOOL_OPTION_HELP),
+) -> None:
+    """Add a school holiday (both days included)."""
+    wanted = _parse_range(days)
+    settings = _settings()
+    with _at_school(settings, school) as (session, choice):
+        added = schools.add_holiday(session, choice.school, wanted)
+        name = choice.school.name
+    if added:
+        typer.echo(f"Holiday added for {name}: {_range_text(wanted)}")
+    else:
+        typer.echo(f"{_range_text(wanted)} is already a holiday at {name}; nothing changed.")
+
+
+@holidays_app.command("remove")
+def holidays_remove(
+    days: str = typer.Argument(..., help="the holiday exactly as `waymark school holidays list` shows it"),
+    school: str | None = typer.Option(None, "--school", help=SCHOOL_OPTION_HELP),
+) -> None:
+    """Remove a school holiday."""
+    wanted = _parse_range(days)
+    settings = _settings()
+    with _at_school(settings, school) as (session, choice):
+        removed = schools.remove_holiday(session, choice.school, wanted)
+        name = choice.school.name
+    if not removed:
+        raise _fail(f"{name} has no holiday {_range_text(wanted)}; see `waymark school holidays list`.")
+    typer.echo(f"Holiday removed for {name}: {_range_text(wanted)}")
+
+
+@holidays_app.command("list")
+def holidays_list(school: str | None = typer.Option(None, "--school", help=SCHOOL_OPTION_HELP)) -> None:
+    """The school's holidays, earliest first."""
+    settings = _settings()
+    with _at_school(settings, school) as (_session, choice):
+        ranges = schools.holidays_of(choice.school)
+        name = choice.school.name
+    if not ranges:
+        typer.echo(f"No holidays set for {name}. Add one: waymark school holidays add 2026-12-21..2027-01-01")
+    for days in ranges:
+        typer.echo(_range_text(days))
+
+
+@school_app.command("risk-weights")
+def school_risk_weights(
+    changes: list[str] | None = typer.Argument(None, help="NAME=N ..., e.g. looked_after=3 threshold=4"),
+    default: bool = typer.Option(False, "--default", help="go back to the default weights"),
+    school: str | None = typer.Option(None, "--school", help=SCHOOL_OPTION_HELP),
+) -> None:
+    """Change the weights of the at-risk-of-NEET score (see `waymark school show` for the names)."""
+    if default == bool(changes):
+        raise _fail("Give one or more NAME=N (e.g. looked_after=3) or --default. Names: " + ", ".join(WEIGHT_NAMES))
+    parsed: dict[str, int | float] = {}
+    for change in changes or []:
+        key, equals, value = change.partition("=")
+        try:
+            if not equals:
+                raise WeightError(f"{change!r}: write NAME=N, e.g. looked_after=3")
+            parsed[key.strip()] = parse_weight(key.strip(), value)
+        except WeightError as exc:
+            raise _fail(f"Nothing was changed: {exc}.") from None
+    settings = _settings()
+    with _at_school(settings, school) as (session, choice):
+        current = DEFAULT_WEIGHTS if default else weights_from_json(choice.school.risk_weights)
+        updated = replace(current, **parsed)  # type: ignore[arg-type]
+        schools.set_risk_weights(session, choice.school, weights_to_json(updated))
+        name = choice.school.name
+    shown = ", ".join(f"{k}={getattr(updated, k):g}" for k in parsed) if parsed else "all back to the defaults"
+    typer.echo(f"At-risk-of-NEET weights for {name}: {shown}. Staff see the new flags at once.")
+
+
 # --- codes --------------------------------------------------------------------------------------
 
 
@@ -327,24 +471,70 @@ def chat(
     engine = _open(settings)
     try:
         with transaction(engine, write=False) as session:
-            school_id = None
-            if school:
-                matches = [s for s in all_schools(session) if s.name.casefold() == school.casefold()]
-                if not matches:
-                    raise _fail(f"No school called {school!r}.")
-                school_id = matches[0].id
-            people = by_upn_or_email(session, as_, school_id)
-        if not people:
-            raise _fail(
-                f"Nobody has the UPN or email {as_!r}. Check the roster (`waymark import-roster`) or staff list."
-            )
-        if len(people) > 1:
-            raise _fail(f"{as_!r} is in more than one school: add --school NAME.")
-        person_id = people[0].id
+            person_id = _one_person(session, as_, school).id
         assert person_id is not None
         ConsoleChat(Dispatcher(engine, settings), person_id).run()
     finally:
         engine.dispose()
+
+
+# --- unlink -------------------------------------------------------------------------------------
+
+
+def unlink(
+    as_: str = typer.Option(..., "--as", help="the UPN of a pupil or the email of a member of staff or alumnus"),
+    school: str | None = typer.Option(None, "--school", help="school name, when the UPN or email is in several"),
+) -> None:
+    """Disconnect every chat account of this person and end their web chat sessions (leaving staff, lost phones)."""
+    settings = _settings()
+    engine = _open(settings)
+    try:
+        with transaction(engine) as session:
+            person = _one_person(session, as_, school)
+            assert person.id is not None
+            now = utcnow()
+            removed = identities.unlink_person(session, person.id)
+            ended = sum(
+                websessions.revoke_for_identity(session, i.external_id, now)
+                for i in removed
+                if i.platform == Platform.web.value
+            )
+            channels = sorted({i.platform for i in removed})
+            audit.record(
+                session,
+                school_id=person.school_id,
+                actor_id=None,
+                action="unlink_all",
+                subject_id=person.id,
+                now=now,
+                detail=f"waymark unlink: {len(removed)} chat account(s) on {', '.join(channels) or 'no channel'}",
+            )
+            name = person.full_name
+    finally:
+        engine.dispose()
+    if not removed:
+        typer.echo(f"{name} had no chat accounts linked; nothing to disconnect.")
+        return
+    typer.echo(
+        f"Disconnected {len(removed)} chat account(s) of {name} ({', '.join(channels)}); "
+        f"{ended} web chat session(s) ended. They need a new code (`waymark codes`) to link again."
+    )
+
+
+def _one_person(session: Session, key: str, school: str | None) -> Person:
+    """The one person with this UPN or email (in the named school), or a clear exit."""
+    school_id = None
+    if school:
+        matches = [s for s in all_schools(session) if s.name.casefold() == school.casefold()]
+        if not matches:
+            raise _fail(f"No school called {school!r}.")
+        school_id = matches[0].id
+    people = by_upn_or_email(session, key, school_id)
+    if not people:
+        raise _fail(f"Nobody has the UPN or email {key!r}. Check the roster (`waymark import-roster`) or staff list.")
+    if len(people) > 1:
+        raise _fail(f"{key!r} is in more than one school: add --school NAME.")
+    return people[0]
 
 
 # --- demo ---------------------------------------------------------------------------------------
@@ -446,6 +636,9 @@ def register(app: typer.Typer) -> None:
     app.command("init")(init)
     app.command("import-roster")(import_roster)
     app.add_typer(staff_app, name="staff")
+    school_app.add_typer(holidays_app, name="holidays")
+    app.add_typer(school_app, name="school")
     app.command("codes")(codes)
     app.command("chat")(chat)
+    app.command("unlink")(unlink)
     app.command("demo")(demo)

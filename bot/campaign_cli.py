@@ -19,7 +19,7 @@ campaign_app = typer.Typer(help="The yearly alumni check-in campaign.", no_args_
 
 @campaign_app.command("status")
 def status() -> None:
-    """Per campaign year and cohort (year left): due, sent, answered, reminded, opted out, unreachable, failed."""
+    """Per campaign year and cohort (year left): due, waiting, sent, answered, reminded, opted out, unreachable, failed."""
     settings = settings_or_exit()
     engine = make_engine(settings.database_url)
     upgrade(engine)
@@ -30,7 +30,7 @@ def status() -> None:
         rows = {(r.campaign_year, r.cohort): r for r in checkins.status_counts(session)}
         due = checkins.due_counts(session, year, *campaign_calendar.leaving_range(year, settings))
     for cohort, count in due.items():
-        row = rows.get((year, cohort)) or checkins.CampaignCounts(year, cohort, 0, 0, 0, 0, 0, 0)
+        row = rows.get((year, cohort)) or checkins.CampaignCounts(year, cohort, 0, 0, 0, 0, 0, 0, 0)
         rows[(year, cohort)] = checkins.CampaignCounts(**{**row.__dict__, "due": count})
     engine.dispose()
     console = Console()
@@ -40,14 +40,17 @@ def status() -> None:
     if not rows:
         console.print("No check-ins yet, and nobody is due. Leavers are asked for consent in their last summer term.")
         return
-    table = Table("Campaign", "Left in", "Due", "Sent", "Answered", "Reminded", "Opted out", "Unreachable", "Failed")
+    table = Table(
+        "Campaign", "Left in", "Due", "Waiting", "Sent", "Answered", "Reminded", "Opted out", "Unreachable", "Failed"
+    )
     for (_, _), r in sorted(rows.items()):
-        table.add_row(
-            str(r.campaign_year),
-            str(r.cohort),
-            *(str(n) for n in (r.due, r.sent, r.answered, r.reminded, r.opted_out, r.unreachable, r.failed)),
-        )
+        counts = (r.due, r.waiting, r.sent, r.answered, r.reminded, r.opted_out, r.unreachable, r.failed)
+        table.add_row(str(r.campaign_year), str(r.cohort), *(str(n) for n in counts))
     console.print(table)
+    console.print(
+        "Due: not asked yet this year. Waiting: queued, not delivered yet. Sent: the check-in was delivered. "
+        "Failed: the check-in or a reminder could not be delivered."
+    )
 
 
 @campaign_app.command("run-now")

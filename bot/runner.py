@@ -26,16 +26,22 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     # Routes must be added before the server starts (aiohttp freezes them): adapters that need an
     # endpoint (Telegram webhook, Slack events) get the app first, then it starts listening.
     http_app = build_app(settings, dispatcher)
-    if settings.telegram_bot_token:
-        from bot.telegram import start_telegram
+    if settings.telegram_bot_token and settings.telegram_webhook_url:
+        from bot.telegram import mount_webhook
 
-        stoppers.append(await start_telegram(settings, dispatcher, http_app))
+        mount_webhook(http_app)  # answers 503 until the adapter is attached: Telegram tries again
     if settings.slack_bot_token and settings.slack_signing_secret:
         from bot.slack import start_slack  # mounts /slack/events before the server starts
 
         stoppers.append(await start_slack(settings, dispatcher, http_app))
     http_stop, http_app = await start_http(settings, dispatcher, app=http_app)
     stoppers.append(http_stop)
+    if settings.telegram_bot_token:
+        from bot.telegram import start_telegram
+
+        # After the server listens: Telegram posts to the webhook as soon as setWebhook returns.
+        # Stopped before the server closes, so the updates in hand finish and are answered first.
+        stoppers.append(await start_telegram(settings, dispatcher, http_app))
     from scheduler.service import start_background
     from scheduler.transport import Transport
 

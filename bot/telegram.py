@@ -4,7 +4,9 @@
              -> dispatch (in a thread, one transaction) -> [Reply] -> inline keyboards, photos, files
 
 Holds no business rules: it translates updates and replies, answers button presses, keeps each
-chat's updates in order, honours Telegram's flood control, and marks accounts that blocked the bot
+chat's updates in order (without letting one busy chat hold up the rest), honours Telegram's flood
+control (a 429 pauses every reply, `FloodGate`), keeps each chat's "/" menu to the person's roles,
+answers a webhook request only once its update is handled, and marks accounts that blocked the bot
 as unreachable so the outbox stops trying them. `TelegramTransport` is the outbox sender's way out.
 """
 
@@ -15,6 +17,7 @@ import hashlib
 import hmac
 import logging
 import secrets
+import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -38,7 +41,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from telegram.ext import Application, ApplicationBuilder, BaseUpdateProcessor, ContextTypes, TypeHandler
 
 from bot.settings import Settings
-from bot.telegram_http import AiohttpRequest
+from bot.telegram_http import AiohttpRequest, PlainForm, keyboard_json
 from handlers import Dispatcher, parse_command
 from handlers.menus import commands_for
 from handlers.types import Button, Incoming, Reply
@@ -52,14 +55,19 @@ log = logging.getLogger("waymark.telegram")
 PLATFORM = "telegram"
 WEBHOOK_PATH = "/telegram/webhook"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+WEBHOOK_ANSWER_WITHIN = 20.0  # seconds: a webhook update still in hand then is answered 503 (Telegram resends)
 TEXT_LIMIT = 4096  # Telegram's limit for one message, in UTF-16 code units
 CAPTION_LIMIT = 1024
 CALLBACK_LIMIT = 64  # bytes of callback_data
 LONG_DATA_PREFIX = "~"  # callback_data standing for longer data kept in this process
 # Edits are not asked for: an edited message is not a new answer, and journals must not fill twice.
+# Channel posts are asked for so that a channel the bot was added to hears, once per post, that
+# Waymark works in private chats only (nothing from it is stored).
 ALLOWED_UPDATES = ["message", "callback_query", "channel_post", "my_chat_member"]
 MAX_ATTEMPTS = 5
 DB_THREADS = 16  # PostgreSQL: below the engine's pool (10 + 20 overflow)
+MENUS_REMEMBERED = 100_000  # chats whose "/" menu this process remembers setting
+UNLIMITED_WAITING = 2**31  # python-telegram-bot's own update semaphore: never the limit (see ChatOrderedProcessor)
 NETWORK_BACKOFF = (0.5, 1.0, 2.0, 4.0)
 EMPTY_TEXT_WITH_BUTTONS = "Pick one:"
 EXPIRED_BUTTON = "That button is too old to use now. Send /help to see what you can do."
@@ -204,6 +212,8 @@ def to_incoming(update: Update, codec: ButtonData) -> Incoming | None:
             update_id=update_id,
             chat_type=_chat_type(chat.type if chat else "private"),
         )
+    # A channel post has no sender: it becomes an Incoming of chat type "channel", which dispatch
+    # answers with "private chats only" before storing anything.
     message = update.message or update.channel_post
     if message is None:
         return None
@@ -248,29 +258,60 @@ def base_urls(configured: str | None) -> tuple[str, str] | None:
 
 
 class ChatOrderedProcessor(BaseUpdateProcessor):
-    """Different chats concurrently, one chat strictly in arrival order (a lock per chat)."""
+    """Different chats concurrently, one chat strictly in arrival order.
+
+    python-telegram-bot takes one of its concurrency slots *before* it calls `do_process_update`,
+    so a chat's updates waiting for their turn there would hold slots: a chat that sends faster
+    than it is answered could fill every slot and stall every other chat. Here that semaphore is
+    given no effective limit and the real slots (`max_slots`) are taken only by the update at the
+    head of its chat's line, for as long as it is processed. A chat's waiting updates cost a task
+    each (they did before too) and no slot.
+
+    `expect(update)` gives a future that completes once that update has been processed (the
+    webhook answers Telegram only then).
+    """
 
     def __init__(self, max_concurrent_updates: int = 64) -> None:
-        super().__init__(max_concurrent_updates)
+        super().__init__(UNLIMITED_WAITING)
+        self.max_slots = max_concurrent_updates
+        self._slots = asyncio.Semaphore(max_concurrent_updates)
         self._locks: dict[int, asyncio.Lock] = {}
         self._users: dict[int, int] = {}
+        self._expected: dict[int, tuple[object, asyncio.Future[None]]] = {}
+
+    def expect(self, update: object) -> asyncio.Future[None]:
+        """A future resolved when `update` (this very object) has been processed, however it ended."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._expected[id(update)] = (update, future)  # holding `update` keeps its id() unique
+        return future
+
+    def forget(self, update: object) -> None:
+        self._expected.pop(id(update), None)
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         chat = update.effective_chat if isinstance(update, Update) else None
-        if chat is None:
-            await coroutine
-            return
-        key = chat.id
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        self._users[key] = self._users.get(key, 0) + 1
         try:
-            async with lock:
-                await coroutine
+            if chat is None:
+                async with self._slots:
+                    await coroutine
+                return
+            key = chat.id
+            lock = self._locks.setdefault(key, asyncio.Lock())
+            self._users[key] = self._users.get(key, 0) + 1
+            try:
+                # First in line for this chat (asyncio.Lock wakes its waiters in order), then a slot
+                # shared with the other chats: only the head of each chat's line ever holds one.
+                async with lock, self._slots:
+                    await coroutine
+            finally:
+                self._users[key] -= 1
+                if not self._users[key]:  # nobody else waiting: forget the chat, keep memory flat
+                    del self._users[key]
+                    del self._locks[key]
         finally:
-            self._users[key] -= 1
-            if not self._users[key]:  # nobody else waiting: forget the chat, keep memory flat
-                del self._users[key]
-                del self._locks[key]
+            expected = self._expected.pop(id(update), None)
+            if expected is not None and not expected[1].done():
+                expected[1].set_result(None)
 
     async def initialize(self) -> None:
         return None
@@ -286,15 +327,43 @@ class Unreachable(Exception):
     """Telegram will never deliver to this chat (blocked, deactivated, not found)."""
 
 
-async def call_with_retry(make: Callable[[], Awaitable[T]], *, what: str = "send") -> T:
-    """Run one Bot API call, waiting out 429s and retrying network errors; raise Unreachable or the error."""
+class FloodGate:
+    """Telegram's 429 speaks for the whole bot: once one reply is told to wait, every reply waits.
+
+    Without it, each reply in hand would try once more, get its own 429 and wait on its own, so the
+    bot kept knocking at the rate Telegram had just refused. One gate per Application; the outbox
+    sender has its own pause (scheduler.sender.Pacer).
+    """
+
+    def __init__(self) -> None:
+        self.open_at = 0.0  # time.monotonic() before which nothing is sent
+
+    def close_for(self, seconds: float) -> None:
+        self.open_at = max(self.open_at, time.monotonic() + seconds)
+
+    async def wait(self) -> None:
+        while (left := self.open_at - time.monotonic()) > 0:
+            await asyncio.sleep(left)
+
+
+async def call_with_retry(make: Callable[[], Awaitable[T]], *, what: str = "send", gate: FloodGate | None = None) -> T:
+    """Run one Bot API call, waiting out 429s and retrying network errors; raise Unreachable or the error.
+
+    With a `gate`, the call first waits for any 429 pause another call was given, and a 429 it gets
+    pauses every call that shares the gate.
+    """
     for attempt in range(MAX_ATTEMPTS):
         try:
+            if gate is not None:
+                await gate.wait()
             return await make()
         except RetryAfter as exc:
             wait = retry_seconds(exc)
             log.warning("telegram flood control on %s: waiting %.1fs", what, wait)
-            await asyncio.sleep(wait)
+            if gate is not None:
+                gate.close_for(wait)
+            else:
+                await asyncio.sleep(wait)
         except (BadRequest, Forbidden) as exc:
             if is_unreachable(exc):
                 raise Unreachable(exc.message) from exc
@@ -305,6 +374,8 @@ async def call_with_retry(make: Callable[[], Awaitable[T]], *, what: str = "send
             wait = NETWORK_BACKOFF[min(attempt, len(NETWORK_BACKOFF) - 1)]
             log.warning("telegram network error on %s (%s): retrying in %.1fs", what, exc.message, wait)
             await asyncio.sleep(wait)
+    if gate is not None:
+        await gate.wait()
     return await make()  # the last word after repeated flood control
 
 
@@ -314,6 +385,7 @@ class Renderer:
 
     bot: Bot
     codec: ButtonData = field(default_factory=ButtonData)
+    gate: FloodGate | None = None  # shared by every reply of one Application
 
     async def send(self, chat_id: int | str, reply: Reply) -> list[Message]:
         markup = keyboard(reply.buttons, self.codec)
@@ -341,7 +413,7 @@ class Renderer:
                 # No parse mode: people's own words (<, &, *, _) arrive exactly as they were typed.
                 return self.bot.send_message(chat_id, part, reply_markup=buttons)
 
-            sent.append(await call_with_retry(send, what="sendMessage"))
+            sent.append(await call_with_retry(send, what="sendMessage", gate=self.gate))
         return sent
 
     async def _media(
@@ -350,13 +422,16 @@ class Renderer:
         if reply.image is not None:
             image = InputFile(reply.image, filename=reply.image_name)
             return await call_with_retry(
-                lambda: self.bot.send_photo(chat_id, image, caption=caption, reply_markup=markup), what="sendPhoto"
+                lambda: self.bot.send_photo(chat_id, image, caption=caption, reply_markup=markup),
+                what="sendPhoto",
+                gate=self.gate,
             )
         assert reply.file is not None
         document = InputFile(reply.file, filename=reply.file_name, attach=False)
         return await call_with_retry(
             lambda: self.bot.send_document(chat_id, document, caption=caption, reply_markup=markup),
             what="sendDocument",
+            gate=self.gate,
         )
 
     async def edit(self, message: Message, reply: Reply) -> bool:
@@ -372,6 +447,7 @@ class Renderer:
                     reply_markup=keyboard(reply.buttons, self.codec),
                 ),
                 what="editMessageText",
+                gate=self.gate,
             )
         except BadRequest as exc:
             # "message is not modified" or too old to edit: the edit was only a nicety.
@@ -388,6 +464,7 @@ class Renderer:
                         f"{message.text}\n\n» {chosen}", chat_id=message.chat.id, message_id=message.message_id
                     ),
                     what="editMessageText",
+                    gate=self.gate,
                 )
             elif message.reply_markup is not None:
                 await call_with_retry(
@@ -395,49 +472,80 @@ class Renderer:
                         chat_id=message.chat.id, message_id=message.message_id, reply_markup=None
                     ),
                     what="editMessageReplyMarkup",
+                    gate=self.gate,
                 )
         except BadRequest as exc:
             log.debug("could not settle pressed message: %s", exc.message)
 
 
 class TelegramTransport:
-    """The outbox sender's way to Telegram (scheduler.transport.Transport)."""
+    """The outbox sender's way to Telegram (scheduler.transport.Transport).
+
+    It posts sendMessage through the bot's own request object (`BaseRequest.post`) with fields it
+    builds itself, each keyboard's JSON once per campaign, and does not parse the answer into a
+    `Message` it would never read: `Bot.send_message` did both for every message and cost most of
+    the sender's CPU (BENCHMARKS.md). `post` still raises python-telegram-bot's own errors
+    (RetryAfter, Forbidden, BadRequest, NetworkError), so their meaning is unchanged.
+    """
 
     platform = PLATFORM
 
     def __init__(self, bot: Bot, codec: ButtonData | None = None) -> None:
         self.bot = bot
         self.codec = codec or ButtonData()
-        # A campaign sends the same buttons to thousands: build each keyboard once (they are immutable).
-        self._keyboards: dict[tuple[tuple[tuple[str, str], ...], ...], InlineKeyboardMarkup | None] = {}
+        # A campaign sends the same buttons to thousands: serialise each keyboard once.
+        self._keyboards: dict[tuple[tuple[tuple[str, str], ...], ...], str | None] = {}
 
-    def _keyboard(self, buttons: list[list[Button]]) -> InlineKeyboardMarkup | None:
+    def _keyboard(self, buttons: list[list[Button]]) -> str | None:
         key = tuple(tuple((b.label, b.data) for b in row) for row in buttons)
         if key not in self._keyboards:
             if len(self._keyboards) >= 256:
                 self._keyboards.clear()
-            self._keyboards[key] = keyboard(buttons, self.codec)
+            rows = [[(b.label[:200], self.codec.encode(b.data)) for b in row] for row in buttons]
+            self._keyboards[key] = keyboard_json(rows)
         return self._keyboards[key]
 
     async def send(self, chat_id: str, text: str, buttons: list[list[Button]]) -> SendOutcome:
         # One attempt per call: the sender owns retries, so a 429 comes back with its wait.
         markup = self._keyboard(buttons)
         parts = split_text(text) or [EMPTY_TEXT_WITH_BUTTONS]
+        request, url = self.bot.request, f"{self.bot.base_url}/sendMessage"
+        # A private chat's id is a number (sent as one); a channel's may be "@name".
+        numeric = chat_id.lstrip("-").isdigit()
+        numeric_id, named_id = ({"chat_id": chat_id}, {}) if numeric else ({}, {"chat_id": chat_id})
+        done = 0
         try:
-            for index, part in enumerate(parts):
-                last = index == len(parts) - 1
-                await self.bot.send_message(chat_id, part, reply_markup=markup if last else None)
+            for part in parts:
+                raw = dict(numeric_id)  # JSON text spliced in as is
+                if markup is not None and done == len(parts) - 1:
+                    raw["reply_markup"] = markup  # buttons go under the last part
+                await request.post(url, PlainForm({**named_id, "text": part}, raw))
+                done += 1
         except RetryAfter as exc:
-            return SendOutcome(Delivery.retry, retry_seconds(exc), exc.message)
+            return SendOutcome(Delivery.retry, retry_seconds(exc), exc.message, rest_after(text, parts, done))
         except (BadRequest, Forbidden) as exc:
             if is_unreachable(exc):
                 return SendOutcome(Delivery.unreachable, error=exc.message)
             return SendOutcome(Delivery.failed, error=exc.message)
         except (TimedOut, NetworkError) as exc:  # includes 5xx answers
-            return SendOutcome(Delivery.retry, error=exc.message)
+            return SendOutcome(Delivery.retry, error=exc.message, remaining_text=rest_after(text, parts, done))
         except TelegramError as exc:
             return SendOutcome(Delivery.failed, error=exc.message)
         return SendOutcome(Delivery.sent)
+
+
+def rest_after(text: str, parts: list[str], done: int) -> str | None:
+    """What is left of `text` once its first `done` parts (from split_text) went out; None if none did."""
+    if done <= 0 or done >= len(parts):
+        return None
+    at = 0
+    for part in parts[:done]:  # parts are pieces of the text, in order, with whitespace between
+        found = text.find(part, at)
+        if found < 0:
+            return "\n".join(parts[done:])
+        at = found + len(part)
+    start = text.find(parts[done], at)
+    return text[start:] if start >= 0 else "\n".join(parts[done:])
 
 
 # ---------------------------------------------------------------------------- the adapter
@@ -449,7 +557,9 @@ class TelegramAdapter:
     def __init__(self, dispatcher: Dispatcher, db_threads: int | None = None) -> None:
         self.dispatcher = dispatcher
         self.codec = ButtonData()
-        self._menus: dict[int, frozenset[str]] = {}  # chat -> roles its "/" menu was last set for
+        self.gate = FloodGate()
+        # chat -> roles its "/" menu was last set for, in this process (bounded: least recent go first)
+        self._menus: OrderedDict[int, frozenset[str]] = OrderedDict()
         # SQLite has one writer: threads queueing on its lock sleep in its busy handler (measured p99
         # ~2 s at 32 chats), so one thread writes there; PostgreSQL gets as many as its pool allows.
         if db_threads is None:
@@ -461,6 +571,12 @@ class TelegramAdapter:
 
     def close(self) -> None:
         self._db.shutdown(wait=True)
+
+    def _dispatch(self, incoming: Incoming) -> tuple[list[Reply], frozenset[str] | None]:
+        """The replies, and who the person is after this step (None when nothing was committed)."""
+        roles: list[frozenset[str]] = []
+        replies = self.dispatcher.dispatch(incoming, on_roles=roles.append)
+        return replies, (roles[0] if roles else None)
 
     async def on_update(self, update: object, _context: ContextTypes.DEFAULT_TYPE) -> None:
         if not isinstance(update, Update):
@@ -474,8 +590,8 @@ class TelegramAdapter:
         if query is not None and incoming.button is None and query.data is not None:
             await self._answer(lambda: query.answer(EXPIRED_BUTTON, show_alert=True))
             return
-        replies = await self._in_db_thread(self.dispatcher.dispatch, incoming)
-        renderer = Renderer(bot, self.codec)
+        replies, roles = await self._in_db_thread(self._dispatch, incoming)
+        renderer = Renderer(bot, self.codec, self.gate)
         chat_id = int(incoming.chat_id)
         try:
             if query is not None:
@@ -487,8 +603,8 @@ class TelegramAdapter:
             log.info("telegram chat %s unreachable: %s", chat_id, exc)
             await self._in_db_thread(self._mark_unreachable, incoming.chat_id, str(exc))
             return
-        if incoming.chat_type == "private" and _may_change_link(incoming):
-            await self._refresh_menu(bot, chat_id, incoming.user_id)
+        if incoming.chat_type == "private" and roles is not None:
+            await self._refresh_menu(bot, chat_id, roles, linking=_may_change_link(incoming))
 
     async def _answer(self, call: Callable[[], Awaitable[bool]]) -> None:
         try:
@@ -524,27 +640,32 @@ class TelegramAdapter:
         with transaction(self.dispatcher.engine) as session:
             identities.mark_unreachable(session, PLATFORM, chat_id, reason[:200], utcnow())
 
-    def _roles_of(self, user_id: str) -> frozenset[str] | None:
-        with transaction(self.dispatcher.engine, write=False) as session:
-            person = identities.person_for(session, PLATFORM, user_id)
-            if person is None:
-                return None
-            return frozenset(r for r in (person.role, person.staff_role) if r)
+    async def _refresh_menu(self, bot: Bot, chat_id: int, roles: frozenset[str], *, linking: bool) -> None:
+        """Keep this chat's "/" menu to what the person may do now (a pupil who left sees the alumni one).
 
-    async def _refresh_menu(self, bot: Bot, chat_id: int, user_id: str) -> None:
-        """After linking or unlinking, this chat's "/" menu shows what this person may do."""
-        roles = await self._in_db_thread(self._roles_of, user_id) or frozenset()
-        if self._menus.get(chat_id) == roles:
+        `roles` come from the step just dispatched, so this costs no query; setMyCommands is called
+        only when they differ from what this process last set for the chat. After a restart that is
+        once per chat, which also brings menus up to date with a new version's commands. A chat
+        never linked keeps the default menu, unless this message may have unlinked it.
+        """
+        known = self._menus.get(chat_id)
+        if known == roles or (known is None and not roles and not linking):
+            if known is not None:
+                self._menus.move_to_end(chat_id)
             return
         try:
             await call_with_retry(
                 lambda: bot.set_my_commands(bot_commands(set(roles)), scope=BotCommandScopeChat(chat_id)),
                 what="setMyCommands",
+                gate=self.gate,
             )
         except (TelegramError, Unreachable) as exc:
             log.warning("could not set the command menu for chat %s: %s", chat_id, exc)
             return
         self._menus[chat_id] = roles
+        self._menus.move_to_end(chat_id)
+        while len(self._menus) > MENUS_REMEMBERED:
+            self._menus.popitem(last=False)
 
 
 def _label_for(markup: InlineKeyboardMarkup | None, codec: ButtonData, data: str | None) -> str | None:
@@ -558,7 +679,7 @@ def _label_for(markup: InlineKeyboardMarkup | None, codec: ButtonData, data: str
 
 
 def _may_change_link(incoming: Incoming) -> bool:
-    """Messages after which the chat may be linked or unlinked (the only time the menu changes)."""
+    """Messages after which the chat may have been linked or unlinked."""
     raw = incoming.button if incoming.button is not None else incoming.text
     parsed = parse_command(raw)
     if parsed is not None:
@@ -575,11 +696,19 @@ class WebhookReceiver:
 
     Mount it before the server starts (`mount_webhook(app)`); it answers 503 until an Application
     is attached. Every request must carry the secret header, compared in constant time.
+
+    An update is answered 200 only once it has been processed: its step committed and its replies
+    sent. Telegram keeps an update it got no 2xx for and sends it again, so a process killed
+    mid-update (even by SIGKILL) loses nothing: the next one gets it, and a redelivery of one that
+    had committed is dropped by the stored update id. An update still in hand after `answer_within`
+    seconds (a long flood-control wait) is answered 503 and keeps going; the redelivery is dropped
+    the same way if it finished.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, answer_within: float = WEBHOOK_ANSWER_WITHIN) -> None:
         self.application: Application[Any, Any, Any, Any, Any, Any] | None = None
         self.secret = ""
+        self.answer_within = answer_within
 
     def attach(self, application: Application[Any, Any, Any, Any, Any, Any], secret: str) -> None:
         self.application, self.secret = application, secret
@@ -603,7 +732,24 @@ class WebhookReceiver:
             return web.Response(status=400, text=f"not a Telegram update: {exc}")
         if update is None:
             return web.Response(status=400, text="empty update")
-        await application.update_queue.put(update)
+        if self.application is not application or not application.running:
+            # It began stopping while the body arrived: an update queued now would never be handled.
+            return web.Response(status=503, text="not ready")
+        processor = application.update_processor
+        if not isinstance(processor, ChatOrderedProcessor):
+            await application.update_queue.put(update)  # not ours to watch: take it and say so
+            return web.Response(text="ok")
+        done = processor.expect(update)
+        try:
+            await application.update_queue.put(update)  # through the queue: in order with the rest
+            await asyncio.wait_for(asyncio.shield(done), self.answer_within)
+        except TimeoutError:
+            log.warning(
+                "telegram update %s still in hand after %.0fs: answered 503", update.update_id, self.answer_within
+            )
+            return web.Response(status=503, text="still working on it")
+        finally:
+            processor.forget(update)
         return web.Response(text="ok")
 
 
@@ -669,7 +815,12 @@ async def start_telegram(
 ) -> Callable[[], Awaitable[None]]:
     """Start the adapter (polling, or webhook when TELEGRAM_WEBHOOK_URL is set); returns `stop`.
 
-    `stop` stops taking updates, finishes the ones in hand, then closes the connections.
+    Webhook mode: mount the route (`mount_webhook`) before the HTTP server starts and call this
+    once it listens, because Telegram posts updates as soon as setWebhook returns. Polling mode
+    deletes any webhook first (python-telegram-bot's start_polling does), so Telegram lets it poll.
+
+    `stop` stops taking updates, finishes the ones in hand (and answers their webhook requests),
+    then closes the connections. Stop it before the HTTP server.
     """
     webhook_url = settings.telegram_webhook_url
     application, adapter = build_application(settings, dispatcher, polling=not webhook_url)
@@ -739,6 +890,7 @@ def new_secret() -> str:
 __all__: Sequence[str] = (
     "ButtonData",
     "ChatOrderedProcessor",
+    "FloodGate",
     "Renderer",
     "TelegramAdapter",
     "TelegramTransport",

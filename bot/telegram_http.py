@@ -24,15 +24,21 @@ parameter as a text field.
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
+from urllib.parse import urlencode, urlsplit
 
 import aiohttp
+from aiohttp.helpers import get_env_proxy_for_url
 from telegram._utils.defaultvalue import DefaultValue
 from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
+from yarl import URL
 
 FORM_HEADERS = {"Content-Type": "application/x-www-form-urlencoded"}
+JSON_HEADERS = {"Content-Type": "application/json"}
+Proxy = tuple[URL | None, aiohttp.BasicAuth | None]
 
 
 def _or_default(value: ODVInput[float], default: float | None) -> float | None:
@@ -77,7 +83,10 @@ class AiohttpRequest(BaseRequest):
         self.pool_timeout = pool_timeout
         self.media_write_timeout = media_write_timeout
         # Like httpx under python-telegram-bot: HTTP(S)_PROXY and NO_PROXY from the environment apply.
+        # Looked up here once per scheme and host: aiohttp's own trust_env looks them (and ~/.netrc)
+        # up in a worker thread on every request, two thread hops per message for the sender.
         self.trust_env = trust_env
+        self._proxies: dict[tuple[str, str], Proxy] = {}
         self._session: aiohttp.ClientSession | None = None
         self._slots: asyncio.Semaphore | None = None
 
@@ -91,10 +100,21 @@ class AiohttpRequest(BaseRequest):
         connector = aiohttp.TCPConnector(limit=self.pool_size, limit_per_host=self.pool_size, keepalive_timeout=60)
         self._session = aiohttp.ClientSession(
             connector=connector,
-            trust_env=self.trust_env,
+            trust_env=False,  # the environment's proxy is passed per request (_proxy_for)
             timeout=aiohttp.ClientTimeout(total=None),  # set per call in do_request
         )
         self._slots = asyncio.Semaphore(self.pool_size)
+
+    def _proxy_for(self, url: str) -> Proxy:
+        """HTTP(S)_PROXY for this URL unless NO_PROXY exempts its host (as aiohttp's trust_env would)."""
+        parts = urlsplit(url)
+        key = (parts.scheme, parts.hostname or "")
+        if key not in self._proxies:
+            try:
+                self._proxies[key] = get_env_proxy_for_url(URL(url)) if self.trust_env else (None, None)
+            except LookupError:  # no proxy set, or NO_PROXY names the host
+                self._proxies[key] = (None, None)
+        return self._proxies[key]
 
     async def shutdown(self) -> None:
         session, self._session = self._session, None
@@ -136,10 +156,14 @@ class AiohttpRequest(BaseRequest):
             timeout = aiohttp.ClientTimeout(
                 total=_sum_or_none(connect, write, read), sock_connect=connect, sock_read=read
             )
-            kwargs: dict[str, Any] = {"timeout": timeout}
+            proxy, proxy_auth = self._proxy_for(url)
+            kwargs: dict[str, Any] = {"timeout": timeout, "proxy": proxy, "proxy_auth": proxy_auth}
             if request_data is not None:
                 if files:
                     kwargs["data"] = _multipart(request_data)
+                elif isinstance(request_data, PlainForm):
+                    kwargs["data"] = request_data.json_body()
+                    kwargs["headers"] = JSON_HEADERS
                 else:
                     kwargs["data"] = request_data.url_encoded_parameters().encode("ascii")
                     kwargs["headers"] = FORM_HEADERS
@@ -153,6 +177,52 @@ class AiohttpRequest(BaseRequest):
             slots.release()
 
 
+class PlainForm(RequestData):  # type: ignore[misc]  # marked @final; only its public properties are overridden
+    """sendMessage's fields, built by the outbox sender itself (no files).
+
+    `Bot.send_message` builds a parameter object per field and parses every answer into a
+    `Message` the sender never reads; this skips both and still goes through `BaseRequest.post`,
+    so answers keep python-telegram-bot's meaning (`RetryAfter`, `Forbidden`, `BadRequest`,
+    `NetworkError`). `fields` are plain strings; `json_fields` are already JSON text (a keyboard
+    serialised once per campaign). `AiohttpRequest` sends it as a JSON body (json.dumps is
+    several times cheaper than form-encoding the text); any other `BaseRequest` (httpx) gets the
+    usual form fields.
+    """
+
+    __slots__ = ("_fields", "_json_fields")
+
+    def __init__(self, fields: dict[str, str], json_fields: dict[str, str] | None = None) -> None:
+        super().__init__()
+        self._fields = fields
+        self._json_fields = json_fields or {}
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        return {**self._fields, **{k: json.loads(v) for k, v in self._json_fields.items()}}
+
+    @property
+    def json_parameters(self) -> dict[str, str]:
+        return {**self._fields, **self._json_fields}
+
+    def url_encoded_parameters(self, encode_kwargs: dict[str, Any] | None = None) -> str:
+        return urlencode(self.json_parameters, **(encode_kwargs or {}))
+
+    def json_body(self) -> bytes:
+        body = json.dumps(self._fields, ensure_ascii=False)
+        for name, raw in self._json_fields.items():  # spliced in as they are: no second encoding
+            body = f"{body[:-1]}, {json.dumps(name)}: {raw}}}"
+        return body.encode("utf-8")
+
+
+def keyboard_json(rows: list[list[tuple[str, str]]]) -> str | None:
+    """An inline keyboard of (label, callback_data) rows as the Bot API's JSON; None when empty."""
+    keyboard = [[{"text": label, "callback_data": data} for label, data in row] for row in rows]
+    keyboard = [row for row in keyboard if row]
+    if not keyboard:
+        return None
+    return json.dumps({"inline_keyboard": keyboard}, ensure_ascii=False, separators=(",", ":"))
+
+
 def _multipart(request_data: RequestData) -> aiohttp.FormData:
     """Files as file parts, every other parameter as a text field (JSON for lists and objects)."""
     form = aiohttp.FormData()
@@ -163,4 +233,4 @@ def _multipart(request_data: RequestData) -> aiohttp.FormData:
     return form
 
 
-__all__ = ("AiohttpRequest",)
+__all__ = ("AiohttpRequest", "PlainForm", "keyboard_json")

@@ -16,7 +16,7 @@ from scheduler.campaign_calendar import latest_campaign_year, years_after_leavin
 from storage import alumni, checkins, consents, destinations
 from storage.alumni import NewDestination
 from storage.consents import ConsentKind
-from storage.models import Destination, Role
+from storage.models import Destination, Person, Role
 from storage.outbox import notify_person
 
 PICK = "dest:"  # + category key
@@ -160,9 +160,30 @@ def _save(ctx: Context, new: NewDestination) -> list[Reply]:
     ctx.end()
     saved = f"Thank you! Saved: {_describe(row)}. You can update it any time with /destination."
     if new.nccis_code == LOOKING_FOR_WORK:
+        # The careers leader hears of it whatever the answer to the offer below (DESIGN.md,
+        # "Destinations"); the action for them comes when the alumnus asks for help.
+        _tell_leaders(
+            ctx,
+            f"lfw-said:{row.id}",
+            f"{ctx.person.full_name}, a former pupil (left {_left(ctx)}), says they are looking for work. "
+            "I've offered them help from the careers team; you'll hear again if they ask for it.",
+        )
         ctx.goto("alumni.help")
         return [Reply(saved), _offer_help()]
     return [Reply(saved, buttons=main_menu(ctx))]
+
+
+def _left(ctx: Context) -> str:
+    assert ctx.person is not None
+    return str(ctx.person.leaving_date or "?")
+
+
+def _tell_leaders(ctx: Context, key: str, text: str, leaders: list[Person] | None = None) -> None:
+    """A message to each careers leader of the alumnus's school, on every account they can be reached on."""
+    assert ctx.person is not None
+    for leader in leaders if leaders is not None else alumni.careers_leaders(ctx.session, ctx.person.school_id):
+        assert leader.id is not None
+        notify_person(ctx.session, key=f"{key}:{leader.id}", person_id=leader.id, text=text, now=ctx.now)
 
 
 def _offer_help() -> Reply:
@@ -192,18 +213,15 @@ def help_wanted(ctx: Context) -> list[Reply]:
         ctx.session,
         ctx.person.id,
         leaders[0].id if leaders else None,
-        f"Get in touch with {ctx.person.full_name} (left {ctx.person.leaving_date or '?'}): looking for work and asked for help.",
+        f"Get in touch with {ctx.person.full_name} (left {_left(ctx)}): looking for work and asked for help.",
         ctx.now,
     )
-    for leader in leaders:
-        assert leader.id is not None
-        notify_person(
-            ctx.session,
-            key=f"lfw:{action.id}:{leader.id}",
-            person_id=leader.id,
-            text=f"{ctx.person.full_name}, a former pupil, is looking for work and asked the careers team to get in touch.",
-            now=ctx.now,
-        )
+    _tell_leaders(
+        ctx,
+        f"lfw:{action.id}",
+        f"{ctx.person.full_name}, a former pupil, is looking for work and asked the careers team to get in touch.",
+        leaders,
+    )
     return [Reply("Done: the careers team will get in touch with you here soon.", buttons=main_menu(ctx))]
 
 

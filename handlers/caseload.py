@@ -53,9 +53,10 @@ def show_caseload(ctx: Context) -> list[Reply]:
         return [Reply(EMPTY_CASELOAD)]
     pages = (result.total + PAGE_SIZE - 1) // PAGE_SIZE
     lines = [f"Your pupils ({result.total}), page {page_number} of {pages}. No conversation this year first."]
+    weights = pupils.school_weights(ctx)
     for row in result.rows:
         p = row.pupil
-        risk = pupils.risk_for(row, on, year_start)
+        risk = pupils.risk_for(row, on, year_start, weights)
         seen = row.last_advice_at is not None and row.last_advice_at >= year_start
         last = pupils.short_date(row.last_advice_at, ctx) if seen else "none this year"
         line = f"\n{pupils.label(p)}\n  last guidance: {last}; actions: {row.open_actions} open"

@@ -47,7 +47,10 @@ def _redeem(ctx: Context, code: str) -> list[Reply]:
                 )
             )
         ]
-    codes.mark_used(ctx.session, row, now=ctx.now)
+    if not codes.claim(ctx.session, row, now=ctx.now):
+        # Someone else redeemed this code a moment ago: the same refusal as any used code.
+        locked = identities.record_wrong_code(ctx.session, platform, key, ctx.now)
+        return [Reply(texts.LOCKED_OUT if locked else texts.WRONG_CODE)]
     identities.clear_wrong_codes(ctx.session, platform, key)
     identities.link(ctx.session, person, platform, key, ctx.incoming.chat_id, ctx.now)
     ctx.person = person

@@ -33,24 +33,43 @@ SKIP = "enc:skip"
     order=20,
 )
 def encounter(ctx: Context) -> list[Reply]:
-    ctx.goto("encounter.type")
-    return [_ask_type()]
+    """Guided; or typed as `/encounter careers fair` (the kind), `/encounter Siemens, Lincoln` (who or
+    where) or `/encounter <a longer account>` (what they took from it): the flow asks only the rest."""
+    typed = ctx.args
+    if not typed:
+        ctx.goto("encounter.type")
+        return [_ask_type()]
+    key = _type_named(typed)
+    if key is not None:
+        ctx.goto("encounter.with", type=key)
+        return [_ask_with(key)]
+    if len(typed) <= answers.SHORT_FIELD:
+        ctx.goto("encounter.type", who=typed)
+        return [_ask_type(f"Got it: {typed}.")]
+    ctx.goto("encounter.type", reflection=typed)
+    return [_ask_type("Got your account of it; two quick questions and it's saved.")]
 
 
-def _ask_type() -> Reply:
+def _ask_type(lead: str = "") -> Reply:
     buttons = [Button(label, f"{TYPE}{key}") for key, label in ENCOUNTER_TYPES.items()]
-    return Reply("What kind of encounter was it? Tap one (or type it).", buttons=answers.rows(buttons))
+    question = "What kind of encounter was it? Tap one (or type it)."
+    return Reply(f"{lead}\n\n{question}" if lead else question, buttons=answers.rows(buttons))
 
 
-def type_from(ctx: Context) -> str | None:
-    """The encounter type from a button or typed label ("careers fair", "Careers Fair!"); None if neither."""
-    if ctx.button is not None:
-        return answers.button_choice(ctx.button, TYPE, ENCOUNTER_TYPES)
-    wanted = "".join(ch for ch in ctx.text.casefold() if ch.isalnum())
+def _type_named(text: str) -> str | None:
+    """The kind whose label this is ("careers fair", "Careers Fair!"), or None."""
+    wanted = "".join(ch for ch in text.casefold() if ch.isalnum())
     for key, label in ENCOUNTER_TYPES.items():
         if wanted == "".join(ch for ch in label.casefold() if ch.isalnum()):
             return key
     return None
+
+
+def type_from(ctx: Context) -> str | None:
+    """The encounter type from a button or typed label; None if neither."""
+    if ctx.button is not None:
+        return answers.button_choice(ctx.button, TYPE, ENCOUNTER_TYPES)
+    return _type_named(ctx.text)
 
 
 @state("encounter.type")
@@ -63,6 +82,9 @@ def kind(ctx: Context) -> list[Reply]:
             ctx, f"I don't know that kind. Please pick one of: {', '.join(ENCOUNTER_TYPES.values())}."
         )
         return answers.again(problem, _ask_type())
+    if ctx.data.get("who"):  # typed with the command: straight on to what they took from it
+        ctx.goto("encounter.reflection", type=key)
+        return [_ask_reflection()]
     ctx.goto("encounter.with", type=key)
     return [_ask_with(key)]
 
@@ -85,6 +107,9 @@ def with_whom(ctx: Context) -> list[Reply]:
     problem = answers.problem_with(ctx, limit=answers.SHORT_FIELD)
     if problem:
         return answers.again(problem, _ask_with(key))
+    reflection_given = ctx.data.get("reflection")
+    if isinstance(reflection_given, str) and reflection_given:  # typed with the command
+        return _save(ctx, key, answers.typed(ctx), reflection_given)
     ctx.goto("encounter.reflection", who=answers.typed(ctx))
     return [_ask_reflection()]
 
@@ -110,6 +135,11 @@ def reflection(ctx: Context) -> list[Reply]:
     if key not in ENCOUNTER_TYPES:
         ctx.goto("encounter.type")
         return [_ask_type()]
+    return _save(ctx, key, who, text)
+
+
+def _save(ctx: Context, key: str, who: str, text: str) -> list[Reply]:
+    assert ctx.person is not None and ctx.person.id is not None
     journal.add_encounter(ctx.session, ctx.person.id, key, who, text, ctx.now)
     ctx.end()
     lines = [f"Saved to your journal: {ENCOUNTER_TYPES[key]} - {answers.preview(who)}"]

@@ -36,19 +36,31 @@ IDLE_TEXT = "idle.text"  # the step registered for typed text outside any conver
 TRANSCRIBED = {Platform.web.value, Platform.console.value}
 
 
+def _head_and_rest(text: str) -> tuple[str, str]:
+    """Split at the first run of any whitespace (space, tab, newline): phones often put a newline there."""
+    parts = text.split(maxsplit=1)
+    if not parts:
+        return "", ""
+    return parts[0], parts[1].strip() if len(parts) > 1 else ""
+
+
 def parse_command(raw: str | None) -> tuple[str, str] | None:
-    """'/Reflect@waymark_bot  Helped out' -> ('reflect', 'Helped out'); plain 'link CODE' too."""
+    """'/Reflect@waymark_bot  Helped out' -> ('reflect', 'Helped out'); '/reflect\nText' too; plain 'link CODE'."""
     if not raw:
         return None
     text = raw.strip()
     if text.startswith("/"):
-        head, _, rest = text[1:].partition(" ")
+        head, rest = _head_and_rest(text[1:])
         name = head.split("@", 1)[0].lower()
-        return (name, rest.strip()) if name else None
-    head, _, rest = text.partition(" ")
-    if head.lower() in {"link", "start"} and rest.strip():
-        return head.lower(), rest.strip()
+        return (name, rest) if name else None
+    head, rest = _head_and_rest(text)
+    if head.lower() in {"link", "start"} and rest:
+        return head.lower(), rest
     return None
+
+
+class _AlreadyHandled(Exception):
+    """The processed-update insert hit its unique key: this update was handled before."""
 
 
 class Dispatcher:
@@ -60,27 +72,36 @@ class Dispatcher:
         self.settings = settings
         self.clock = clock
 
-    def dispatch(self, incoming: Incoming) -> list[Reply]:
+    def dispatch(self, incoming: Incoming, on_roles: Callable[[frozenset[str]], None] | None = None) -> list[Reply]:
+        """`on_roles`, if given, hears the person's roles once the step has committed ({} if unlinked)."""
         if incoming.chat_type != "private":
             # Nothing from a group is stored, not even the update id.
             return [Reply(texts.PRIVATE_ONLY)]
         try:
-            return self._dispatch(incoming)
-        except IntegrityError:
-            # Another process committed the same update first (or raced us to a unique key).
-            log.info("update %s:%s already handled elsewhere", incoming.platform, incoming.update_id)
+            return self._dispatch(incoming, on_roles)
+        except _AlreadyHandled:
+            # A redelivery, or another process committed the same update first.
+            log.info("update %s:%s already handled", incoming.platform, incoming.update_id)
             return []
+        except IntegrityError:
+            # Any other constraint (a race on another unique key, a foreign key): the whole step was
+            # rolled back, so the person is still where they were and may simply send it again.
+            log.exception("step failed on a database constraint for %s", incoming.platform)
+            return [Reply(texts.NOT_SAVED)]
         except OperationalError:
             log.exception("database unavailable for %s", incoming.platform)
             return [Reply(texts.TRY_AGAIN)]
 
-    def _dispatch(self, incoming: Incoming) -> list[Reply]:
+    def _dispatch(self, incoming: Incoming, on_roles: Callable[[frozenset[str]], None] | None) -> list[Reply]:
         now = self.clock()
         with transaction(self.engine) as session:
             if incoming.update_id is not None:
                 # A redelivered update fails this insert's unique key: dispatch() answers nothing.
-                conversations.mark_processed(session, incoming.platform, incoming.update_id, now)
-                session.flush()
+                try:
+                    conversations.mark_processed(session, incoming.platform, incoming.update_id, now)
+                    session.flush()
+                except IntegrityError:
+                    raise _AlreadyHandled from None
             person, school = identities.person_and_school(session, incoming.platform, incoming.user_id)
             row = conversations.load(session, incoming.platform, incoming.user_id)
             ctx = Context(
@@ -98,7 +119,10 @@ class Dispatcher:
             conversations.save(session, row, ctx.state, ctx.data, now)
             if incoming.platform in TRANSCRIBED:
                 _transcribe(ctx, replies)
-            return replies
+            roles = frozenset(ctx.roles)  # after the step: /start or /unlink may have changed who this is
+        if on_roles is not None:  # e.g. Telegram keeps each chat's "/" menu to these roles
+            on_roles(roles)
+        return replies
 
 
 def route(ctx: Context) -> list[Reply]:

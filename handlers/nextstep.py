@@ -75,7 +75,33 @@ def nextstep(ctx: Context) -> list[Reply]:
     if too_young(ctx.person):
         return [Reply(TOO_EARLY.format(name=ctx.person.given_name), buttons=main_menu(ctx))]
     ctx.goto("nextstep.menu")
+    if ctx.args:  # `/nextstep apprenticeship` picks that choice; other words are kept as typed
+        if len(ctx.args) > answers.SHORT_FIELD:
+            return [
+                _overview(
+                    ctx,
+                    f"That's {len(ctx.args):,} characters and a plan can be up to {answers.SHORT_FIELD:,}. "
+                    "Tap Choose my plan, or send /nextstep with a shorter plan.",
+                )
+            ]
+        key = plan_named(ctx.person, ctx.args)
+        value = plans_for(ctx.person)[key] if key is not None else ctx.args
+        journal.set_next_step(ctx.session, ctx.person, value, ctx.now)
+        return [_overview(ctx, "Saved your plan.")]
     return [_overview(ctx)]
+
+
+def _letters(text: str) -> str:
+    return "".join(ch for ch in text.casefold() if ch.isalnum())
+
+
+def plan_named(person: Person, text: str) -> str | None:
+    """The choice this text names, by its label or key ("FE college", "fe_college"); None if none."""
+    wanted = _letters(text)
+    for key, label in plans_for(person).items():
+        if wanted in {_letters(label), _letters(key)}:
+            return key
+    return None
 
 
 def _after(person: Person) -> str:

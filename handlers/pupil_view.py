@@ -79,7 +79,7 @@ def show_record(ctx: Context, pupil: Person) -> list[Reply]:
         sum(1 for a in actions if a.status == "open"),
         overdue,
     )
-    risk = pupils.risk_for(row, on, year_start)
+    risk = pupils.risk_for(row, on, year_start, pupils.school_weights(ctx))
     show_notes = access.may_see_staff_notes(ctx.person, pupil, pupils.assigned(ctx), ctx.incoming.chat_type)
 
     lines = [f"{pupils.label(pupil)}, Year {pupil.year_group or '?'}"]

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, time
 from handlers import access
 from handlers.context import Context
 from handlers.dates import last_term_start, local_today, school_year_start
-from handlers.risk import Risk, RiskFacts, assess
+from handlers.risk import Risk, RiskFacts, RiskWeights, assess, weights_from_json
 from handlers.types import Button
 from storage import caseload
 from storage.caseload import CaseloadRow
@@ -87,7 +87,12 @@ def search(ctx: Context, query: str, data_prefix: str) -> tuple[str, list[list[B
     return text, buttons
 
 
-def risk_for(row: CaseloadRow, on: date, year_start: datetime) -> Risk:
+def school_weights(ctx: Context) -> RiskWeights:
+    """The at-risk-of-NEET weights this school set (`waymark school risk-weights`), over the defaults."""
+    return weights_from_json(ctx.school.risk_weights if ctx.school else "")
+
+
+def risk_for(row: CaseloadRow, on: date, year_start: datetime, weights: RiskWeights) -> Risk:
     p = row.pupil
     facts = RiskFacts(
         year_group=p.year_group,
@@ -102,7 +107,7 @@ def risk_for(row: CaseloadRow, on: date, year_start: datetime) -> Risk:
         overdue_actions=row.overdue_actions,
         had_guidance_this_year=row.last_advice_at is not None and row.last_advice_at >= year_start,
     )
-    return assess(facts, on)
+    return assess(facts, on, weights)
 
 
 def roster_flags(pupil: Person) -> list[str]:

@@ -8,7 +8,9 @@ school changes them through `RiskWeights`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+import math
+from dataclasses import dataclass, fields, replace
 from datetime import date
 
 from handlers.dates import spring_term_start
@@ -34,6 +36,58 @@ class RiskWeights:
 
 
 DEFAULT_WEIGHTS = RiskWeights()
+WEIGHT_NAMES = tuple(f.name for f in fields(RiskWeights))
+MAX_WEIGHT = 100
+
+
+class WeightError(ValueError):
+    """A weight setting that cannot be used, in words for the person who typed it."""
+
+
+def parse_weight(name: str, raw: object) -> int | float:
+    """One weight as the school sets it: a whole number from 0 to 100 (attendance_below: a percentage)."""
+    if name not in WEIGHT_NAMES:
+        raise WeightError(f"unknown weight {name!r}; the weights are: {', '.join(WEIGHT_NAMES)}")
+    try:
+        value = float(str(raw).strip())
+    except ValueError:
+        raise WeightError(f"{name}={raw}: not a number") from None
+    if not math.isfinite(value) or not 0 <= value <= MAX_WEIGHT:
+        raise WeightError(f"{name}={raw}: use a number from 0 to {MAX_WEIGHT}")
+    if name == "attendance_below":
+        return value
+    if not value.is_integer():
+        raise WeightError(f"{name}={raw}: use a whole number")
+    if name == "threshold" and value < 1:
+        raise WeightError("threshold=0 would flag every pupil; use 1 or more")
+    return int(value)
+
+
+def weights_from_json(text: str) -> RiskWeights:
+    """The school's weights (a JSON object of changed values) over the defaults.
+
+    A stored value that no longer makes sense (an older name, a bad number) is skipped, not fatal:
+    the caseload must still open.
+    """
+    try:
+        stored = json.loads(text) if text.strip() else {}
+    except ValueError:
+        return DEFAULT_WEIGHTS
+    if not isinstance(stored, dict):
+        return DEFAULT_WEIGHTS
+    changes: dict[str, int | float] = {}
+    for name, raw in stored.items():
+        try:
+            changes[name] = parse_weight(str(name), raw)
+        except WeightError:
+            continue
+    return replace(DEFAULT_WEIGHTS, **changes)  # type: ignore[arg-type]
+
+
+def weights_to_json(weights: RiskWeights) -> str:
+    """Only the weights that differ from the defaults, so a later change of default reaches the school."""
+    changed = {n: getattr(weights, n) for n in WEIGHT_NAMES if getattr(weights, n) != getattr(DEFAULT_WEIGHTS, n)}
+    return json.dumps(changed, sort_keys=True) if changed else ""
 
 
 @dataclass(frozen=True)

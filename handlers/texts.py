@@ -13,6 +13,10 @@ TOO_LONG = (
     "Please send it in shorter parts."
 )
 STILL_WAITING = " Nothing you entered so far is lost: I'm still waiting for your answer to the last question."
+NOT_SAVED = (
+    "Sorry, something went wrong on our side and that message wasn't saved. Nothing you saved before was lost, "
+    "and you're still where you were: please send it again."
+)
 TRY_AGAIN = "Sorry, I couldn't save that just now. Nothing was lost; please send it again in a minute."
 IDLE_HINT = "What would you like to do? Pick something below, or send /help."
 STALE_BUTTON = "That button belongs to a conversation that has finished. Here is what you can do now:"

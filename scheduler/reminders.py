@@ -2,7 +2,8 @@
 
 Quiet hours (school time): nothing to pupils from 21:00 to 07:30, at weekends, on England's bank
 holidays, or in the holidays the school sets (`School.holidays`), unless WAYMARK_QUIET_HOURS=false.
-Staff digests keep the same hours so nobody's phone buzzes at midnight on a Sunday.
+Digests are decided in the same hours, so they come on the first school day of the week. The
+sender checks again when it sends (scheduler.quiet), for a row queued just before the night.
 
 Each message has a unique outbox key (`nudge:<action>:<due date>`, `digest:<tutor>:<ISO week>`),
 so a job that runs every few minutes, twice, or on two machines still sends each one once.
@@ -19,7 +20,8 @@ from sqlalchemy import Engine
 
 from bot.settings import Settings
 from handlers.types import Button
-from scheduler.schooldays import DateRange, in_ranges, is_bank_holiday, is_night, is_school_day, parse_school_holidays
+from scheduler.quiet import PUPIL, quiet_for
+from scheduler.schooldays import DateRange, is_school_day, parse_school_holidays
 from storage import nudges
 from storage.db import transaction
 from storage.nudges import DigestLine, DueAction
@@ -33,9 +35,7 @@ DIGEST_SHOWS = 30  # pupils listed by name; the rest are counted
 
 def quiet(now: datetime, zone: ZoneInfo, school_holidays: Iterable[DateRange] = ()) -> bool:
     """True when nothing should go to pupils: night, weekend, bank holiday or school holiday."""
-    local = now.astimezone(zone)
-    day = local.date()
-    return is_night(local.time()) or day.weekday() >= 5 or is_bank_holiday(day) or in_ranges(day, school_holidays)
+    return quiet_for(PUPIL, now, zone, school_holidays)
 
 
 def next_school_day(today: date, school_holidays: Iterable[DateRange] = ()) -> date:
@@ -55,9 +55,19 @@ def nudge_window(today: date, school_holidays: Iterable[DateRange], quiet_hours:
     return today + timedelta(days=1), last
 
 
-def nudge_text(action: DueAction) -> str:
+def due_words(due: date, today: date) -> str:
+    """When an action is due, said the way a pupil reads it on `today`: "tomorrow (Thu 15 Oct)",
+    or the day itself when that is further off (a Friday nudge for Monday: "on Monday 19 Oct")."""
+    if due == today + timedelta(days=1):
+        return f"tomorrow ({due:%a %d %b})"
+    if due == today:
+        return f"today ({due:%a %d %b})"
+    return f"on {due:%A %d %b}"
+
+
+def nudge_text(action: DueAction, today: date) -> str:
     return (
-        f"A reminder: you agreed to do this by tomorrow ({action.due_date:%a %d %b}):\n{action.text}\n"
+        f"A reminder: you agreed to do this, and it's due {due_words(action.due_date, today)}:\n{action.text}\n"
         "When it's done, mark it with /actions."
     )
 
@@ -101,7 +111,7 @@ def run_action_nudges(engine: Engine, settings: Settings, now: datetime) -> int:
                     session,
                     key=f"nudge:{action.action_id}:{action.due_date.isoformat()}",
                     person_id=action.pupil_id,
-                    text=nudge_text(action),
+                    text=nudge_text(action, today),
                     now=now,
                     buttons=[[Button("My actions", "/actions")]],
                 )

@@ -3,12 +3,16 @@
 How a row travels
 -----------------
 1. A lane (one in-flight message at a time) asks its platform's buffer for a row. When the buffer
-   is empty, one short transaction claims a small batch of due rows (storage.outbox.claim_due):
+   is empty, one short transaction claims a batch of due rows (storage.outbox.claim_due):
    status "sending", `next_attempt_at` moved to the end of a lease. On PostgreSQL several
    processes claim side by side with FOR UPDATE SKIP LOCKED and never get the same row; on SQLite
-   the claim runs under BEGIN IMMEDIATE.
+   the claim runs under BEGIN IMMEDIATE. The claim also sets aside what must not go now: a row
+   whose recipient is in quiet hours goes back to pending, due when they may be messaged
+   (scheduler.quiet), and a check-in whose alumnus no longer consents is cancelled.
 2. The lane waits for the platform's pace (e.g. Telegram: 30 a second overall, one a second per
-   chat), checks that its lease still has time left, and sends.
+   chat), checks that its lease still has time left and, if the row has waited more than
+   `recheck_after` (1 s) since it was claimed, that it is still ours and not withdrawn by a /stop
+   (one query for the whole buffer). Then it sends.
 3. The outcome is written before the lane takes its next row. Outcomes of all lanes that finish
    at about the same time are written in one transaction (a group commit), which keeps the
    database work per message small without widening the uncertain window below.
@@ -16,7 +20,9 @@ How a row travels
 Outcomes: sent; retry (429, 5xx, network) with exponential backoff and jitter, or exactly the
 platform's `retry_after` - a 429 also pauses the whole platform; unreachable (blocked, chat not
 found) marks the row "undeliverable" and the chat account unreachable; failed (a request the
-platform will never accept, or too many retries).
+platform will never accept, or too many retries). A long message goes out in parts; when the
+platform refuses a part after taking earlier ones, the retry carries on from the refused part
+(the row's text becomes what is left), so no part is sent twice.
 
 The one uncertain case
 ----------------------
@@ -27,11 +33,13 @@ it commits each outcome before it starts the next send, and rows that were claim
 tried are not sent twice (they were never sent once). So a crash repeats at most one message per
 lane; with the default of one lane per platform, at most one message per sender process. A send
 that times out is the same case (the platform may or may not have accepted it) and is retried.
+(A long message split in parts counts as one: a crash between its parts repeats the parts sent.)
 
 More lanes send faster when a platform allows it, and widen this window to one message per lane:
-the campaign benchmark's 64 lanes (limit lifted, ~1,300 msg/s) risk at most 64 repeats on a crash.
+the campaign benchmark's 64 lanes (limit lifted, ~2,700 msg/s) risk at most 64 repeats on a crash.
 The outcomes are still marked in batches - one UPDATE for all rows sent since the last commit - but
 a batch only ever holds sends that have finished, so batching itself adds nothing to the window.
+tests/test_sender.py kills `waymark run` (SIGKILL) with sends in flight and checks this.
 """
 
 from __future__ import annotations
@@ -50,6 +58,7 @@ from typing import Protocol, runtime_checkable
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from scheduler.quiet import QuietHours
 from scheduler.transport import Delivery, SendOutcome, Transport
 from storage import outbox
 from storage.db import transaction
@@ -102,6 +111,7 @@ class SenderStats:
     undeliverable: int = 0
     failed: int = 0
     released: int = 0
+    withdrawn: int = 0  # claimed, then cancelled (/stop) or taken over before it was sent
 
 
 class Pacer:
@@ -171,6 +181,8 @@ class _Channel:
     buffer: deque[outbox.Claimed] = field(default_factory=deque)
     claim_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
+    checked: dict[int, float] = field(default_factory=dict)  # row id -> when we last knew it may go
+    preparing: bool = False  # the transport resolves rows at send time (a Protocol check costs ~10 µs)
 
 
 class Sender:
@@ -190,8 +202,15 @@ class Sender:
         poll_interval: float = 1.0,
         clock: Callable[[], datetime] = utcnow,
         rng: random.Random | None = None,
+        quiet: QuietHours | None = None,
+        recheck_after: float = 1.0,
     ) -> None:
+        """`quiet`: hold messages in quiet hours (scheduler.quiet); None sends at any time.
+        `recheck_after`: a row held longer than this since it was claimed is checked again just
+        before it is sent (still ours, not withdrawn by /stop)."""
         self.engine = engine
+        self.quiet = quiet
+        self.recheck_after = recheck_after
         self.lanes = max(1, lanes)
         self.lease = lease
         self.send_timeout = send_timeout
@@ -208,9 +227,14 @@ class Sender:
             lim = all_limits.get(platform, PlatformLimits(per_second=None))
             # Enough rows for a couple of seconds of sending, but never so many that the lease
             # could run out while they wait their turn.
-            size = batch or max(self.lanes, min(200, int(2 * lim.per_second) if lim.per_second else 200))
+            size = batch or max(self.lanes, min(500, int(2 * lim.per_second) if lim.per_second else 500))
             self.channels[platform] = _Channel(
-                platform, transport, Pacer(lim.per_second), ChatPacer(lim.per_chat_interval), size
+                platform,
+                transport,
+                Pacer(lim.per_second),
+                ChatPacer(lim.per_chat_interval),
+                size,
+                preparing=isinstance(transport, Preparing),
             )
         self._results: list[_Result] = []
         self._results_ready = asyncio.Event()
@@ -244,6 +268,7 @@ class Sender:
         leftover = [c for ch in self.channels.values() for c in ch.buffer]
         for ch in self.channels.values():
             ch.buffer.clear()
+            ch.checked.clear()
         if leftover:
             self.stats.released += await asyncio.to_thread(self._release, leftover)
         if self._committer is not None:
@@ -265,6 +290,7 @@ class Sender:
             await self.stop()
 
     def unsettled(self) -> int:
+        """Rows pending or sending for our platforms (pending includes rows held for quiet hours)."""
         with transaction(self.engine, write=False) as session:
             total = 0
             for platform in self.channels:
@@ -294,11 +320,35 @@ class Sender:
         if not channel.buffer:
             async with channel.claim_lock:
                 if not channel.buffer and not self._stopping:
-                    channel.buffer.extend(await asyncio.to_thread(self._claim, channel.platform, channel.batch))
+                    claims = await asyncio.to_thread(self._claim, channel.platform, channel.batch)
+                    now = time.monotonic()
+                    channel.checked.update((c.id, now) for c in claims)
+                    channel.buffer.extend(claims)
         return channel.buffer.popleft() if channel.buffer else None
 
+    async def _still_wanted(self, channel: _Channel, claim: outbox.Claimed) -> bool:
+        """Just before sending: a row held for more than a moment is checked again (with the rest of
+        the buffer, in one query), so a /stop that came after the claim still stops it."""
+        if time.monotonic() - channel.checked.get(claim.id, 0.0) <= self.recheck_after:
+            return True
+        group = [claim, *channel.buffer]
+        ours = await asyncio.to_thread(self._recheck, group)
+        now = time.monotonic()
+        gone = {c.id for c in group} - ours
+        for c in group:
+            if c.id in gone:
+                channel.checked.pop(c.id, None)
+            else:
+                channel.checked[c.id] = now
+        if gone:
+            self.stats.withdrawn += len(gone)
+            # Only rows of this check leave the buffer: others may have been claimed meanwhile.
+            channel.buffer = deque(c for c in channel.buffer if c.id not in gone)
+        return claim.id not in gone
+
     async def _deliver(self, channel: _Channel, claim: outbox.Claimed) -> None:
-        if isinstance(channel.transport, Preparing):
+        if channel.preparing:
+            assert isinstance(channel.transport, Preparing)
             prepared = await asyncio.to_thread(self._prepare, channel.transport, claim)
             if prepared is None:
                 await self._record(claim, SendOutcome(Delivery.unreachable, error="no address to send to"))
@@ -308,8 +358,12 @@ class Sender:
         await channel.pacer.wait()
         # Never send on a lease that may end mid-request: another sender could have the row by then.
         if self._stopping or self.clock() + timedelta(seconds=self.send_timeout) >= claim.lease_until:
+            channel.checked.pop(claim.id, None)
             self.stats.released += await asyncio.to_thread(self._release, [claim])
             return
+        if not await self._still_wanted(channel, claim):
+            return  # cancelled (/stop) or no longer ours: nothing to send, nothing to record
+        channel.checked.pop(claim.id, None)
         try:
             # asyncio.timeout rather than wait_for: no extra task per message (measurable at 1,000/s).
             async with asyncio.timeout(self.send_timeout):
@@ -370,14 +424,26 @@ class Sender:
                     self.stats.failed += 1
                 else:
                     wait = self.retry.delay(claim.attempts, outcome.retry_after, self.rng)
-                    outbox.reschedule(session, claim.id, at=now + timedelta(seconds=wait), error=outcome.error)
+                    outbox.reschedule(
+                        session,
+                        claim.id,
+                        at=now + timedelta(seconds=wait),
+                        error=outcome.error,
+                        text=outcome.remaining_text,  # parts already delivered are not sent again
+                    )
                     self.stats.retried += 1
             outbox.mark_sent(session, sent, now)
             self.stats.sent += len(sent)
 
     def _claim(self, platform: str, limit: int) -> list[outbox.Claimed]:
+        now = self.clock()
         with transaction(self.engine) as session:
-            return outbox.claim_due(session, platforms=[platform], now=self.clock(), lease=self.lease, limit=limit)
+            hold = self.quiet.rule(session, now) if self.quiet is not None else None
+            return outbox.claim_due(session, platforms=[platform], now=now, lease=self.lease, limit=limit, hold=hold)
+
+    def _recheck(self, claims: list[outbox.Claimed]) -> set[int]:
+        with transaction(self.engine) as session:
+            return outbox.still_to_send(session, claims)
 
     def _release(self, claims: list[outbox.Claimed]) -> int:
         with transaction(self.engine) as session:

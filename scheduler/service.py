@@ -26,6 +26,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
 
 from bot.settings import Settings
+from scheduler.quiet import QuietHours
 from scheduler.sender import Sender
 from scheduler.transport import Transport
 from storage import leadership
@@ -77,6 +78,12 @@ def _digests(engine: Engine, settings: Settings) -> object:
     return run_digests(engine, settings, utcnow())
 
 
+def _prune_processed_updates(engine: Engine, settings: Settings) -> object:
+    from scheduler.housekeeping import run_prune_processed_updates
+
+    return run_prune_processed_updates(engine, settings, utcnow())
+
+
 # Every job is cheap when nothing is due, so they run often and each decides for itself.
 JOBS: tuple[JobSpec, ...] = (
     JobSpec("checkins", timedelta(minutes=15), _checkins),
@@ -84,6 +91,7 @@ JOBS: tuple[JobSpec, ...] = (
     JobSpec("leaver_invitations", timedelta(hours=6), _leaver_invitations),
     JobSpec("action_nudges", timedelta(minutes=30), _action_nudges),
     JobSpec("digests", timedelta(hours=1), _digests),
+    JobSpec("prune_processed_updates", timedelta(hours=6), _prune_processed_updates),
 )
 
 
@@ -248,6 +256,7 @@ async def start_background(
         lanes=settings.sender_lanes,
         lease=lease,
         send_timeout=min(20.0, lease.total_seconds() / 3),
+        quiet=QuietHours(settings.zone) if settings.quiet_hours else None,
     )
     background = Background(settings, engine, sender, jobs=jobs, check_every=check_every)
     await background.start()

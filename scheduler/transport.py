@@ -25,6 +25,9 @@ class SendOutcome:
     result: Delivery
     retry_after: float | None = None  # seconds the platform asked us to wait, when it said
     error: str = ""
+    # A long message goes out in parts. When the platform took some parts and then refused one,
+    # this is the text still to send: the retry carries on from there instead of repeating them.
+    remaining_text: str | None = None
 
 
 class Transport(Protocol):

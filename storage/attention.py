@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import cast
 
-from sqlalchemy import case, func
+from sqlalchemy import case, func, or_
 from sqlalchemy import select as sa_select  # SQLModel's select() types at most four columns
 from sqlmodel import Session, col, select
 
@@ -67,5 +67,43 @@ def without_conversation_since(session: Session, leader: Person, *, since: datet
         .outerjoin(actions, actions.c.pupil_id == Person.id)
         .where(visible_clause(leader, True), (advice.c.last_at.is_(None)) | (advice.c.last_at < since))
         .order_by(col(Person.year_group), col(Person.family_name), col(Person.given_name))
+    )
+    return [CaseloadRow(p, last_at, int(o), int(d)) for p, last_at, o, d in session.exec(statement).all()]
+
+
+def needing_attention(
+    session: Session,
+    leader: Person,
+    *,
+    year_group: int | None,
+    year_start_at: datetime,
+    since: datetime,
+    today: date,
+) -> list[CaseloadRow]:
+    """The pupils of one year group (None: those with no year group) who need attention for any reason.
+
+    That is: no guidance conversation this school year, an overdue action, no intended next step from
+    Year 10, or no conversation since `since` (the candidates for the at-risk flag, which the pure
+    scoring function decides). One statement, the counts already aggregated per pupil; by name.
+    """
+    advice, actions = aggregates(today)
+    overdue = func.coalesce(actions.c.overdue_count, 0)
+    in_year = col(Person.year_group).is_(None) if year_group is None else col(Person.year_group) == year_group
+    statement = (
+        select(Person, advice.c.last_at, func.coalesce(actions.c.open_count, 0), overdue)
+        .outerjoin(advice, advice.c.pupil_id == Person.id)
+        .outerjoin(actions, actions.c.pupil_id == Person.id)
+        .where(
+            visible_clause(leader, True),
+            in_year,
+            or_(
+                advice.c.last_at.is_(None),
+                advice.c.last_at < year_start_at,
+                advice.c.last_at < since,
+                overdue > 0,
+                (col(Person.year_group) >= NEXT_STEP_FROM_YEAR) & col(Person.next_step).is_(None),
+            ),
+        )
+        .order_by(col(Person.family_name), col(Person.given_name), col(Person.id))
     )
     return [CaseloadRow(p, last_at, int(o), int(d)) for p, last_at, o, d in session.exec(statement).all()]

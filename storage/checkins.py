@@ -60,13 +60,14 @@ class CampaignCounts:
 
     campaign_year: int
     cohort: int
-    sent: int
+    sent: int  # the check-in itself was delivered
     answered: int
     reminded: int
     opted_out: int
-    unreachable: int
-    failed: int
-    due: int = 0
+    unreachable: int  # no way to reach them, or their account turned out unreachable
+    failed: int  # the check-in or a reminder failed or could not be delivered
+    waiting: int = 0  # the check-in is queued and not delivered yet
+    due: int = 0  # consenting, and no check-in yet this campaign year
 
 
 def _rows(session: Session, query: Any) -> list[Any]:
@@ -255,7 +256,11 @@ def mark_answered(session: Session, person_id: int, now: datetime) -> int:
 
 
 def stop(session: Session, person_id: int) -> None:
-    """After /stop: open check-ins end, and check-in messages not yet sent are withdrawn."""
+    """After /stop: open check-ins end, and check-in messages not yet sent are withdrawn.
+
+    Rows a sender has already claimed ("sending") are withdrawn too: the sender checks again just
+    before sending (storage.outbox.still_to_send) and drops them.
+    """
     session.exec(  # type: ignore[call-overload]
         update(Checkin)
         .where(col(Checkin.person_id) == person_id, col(Checkin.status) == "sent")
@@ -266,7 +271,7 @@ def stop(session: Session, person_id: int) -> None:
         .where(
             col(OutboxMessage.person_id) == person_id,
             col(OutboxMessage.key).like(f"checkin:{person_id}:%"),
-            col(OutboxMessage.status) == "pending",
+            col(OutboxMessage.status).in_(["pending", "sending"]),
         )
         .values(status="cancelled", error="the alumnus sent /stop")
     )
@@ -276,17 +281,28 @@ def _cohort(column: Any) -> Any:
     return cast(func.extract("year", column), String)
 
 
-def status_counts(session: Session) -> list[CampaignCounts]:
-    """Per campaign year and cohort, in one GROUP BY: sent, answered, reminded, opted out, unreachable, failed."""
-    first_message_key = (
+def _message_key(attempt: int) -> Any:
+    """The outbox key of a check-in's message `attempt` (0 the check-in, 1 and 2 the reminders), in SQL."""
+    return (
         literal("checkin:")
         + cast(col(Checkin.person_id), String)
         + literal(":")
         + cast(col(Checkin.campaign_year), String)
-        + ":0"
+        + literal(f":{attempt}")
     )
+
+
+def status_counts(session: Session) -> list[CampaignCounts]:
+    """Per campaign year and cohort, in one GROUP BY: sent, answered, reminded, opted out,
+    unreachable, failed, waiting. Each check-in's messages are found by their unique outbox key."""
+    first = _message_key(0)
+    all_keys = [first, _message_key(1), _message_key(2)]
+
+    def first_message_is(*statuses: str) -> Any:
+        return exists().where(col(OutboxMessage.key) == first, col(OutboxMessage.status).in_(statuses))
+
     failed = exists().where(
-        col(OutboxMessage.key) == first_message_key, col(OutboxMessage.status).in_(["failed", "undeliverable"])
+        col(OutboxMessage.key).in_(all_keys), col(OutboxMessage.status).in_(["failed", "undeliverable"])
     )
     cohort = _cohort(col(Person.leaving_date))
 
@@ -297,12 +313,13 @@ def status_counts(session: Session) -> list[CampaignCounts]:
         sa_select(
             col(Checkin.campaign_year),
             cohort,
-            func.count(),
+            count_if(first_message_is("sent")),
             count_if(col(Checkin.status) == "answered"),
             count_if(col(Checkin.reminders) > 0),
             count_if(col(Checkin.status) == "stopped"),
             count_if(col(Checkin.status) == "unreachable"),
             count_if(failed),
+            count_if(first_message_is("pending", "sending")),
         )
         .join(Person, col(Person.id) == col(Checkin.person_id))
         .group_by(col(Checkin.campaign_year), cohort)

@@ -70,6 +70,23 @@ def find_valid(session: Session, code: str, *, now: datetime | None = None) -> E
     return row
 
 
-def mark_used(session: Session, row: EnrolmentCode, *, now: datetime | None = None) -> None:
-    row.used_at = now or utcnow()
-    session.add(row)
+def claim(session: Session, row: EnrolmentCode, *, now: datetime | None = None) -> bool:
+    """Use the code up; False when another transaction used (or revoked) it first.
+
+    One conditional UPDATE, so two people redeeming the same code at once cannot both win: on
+    PostgreSQL the second waits for the first's row lock, then finds `used_at` set and matches no
+    row; SQLite takes one writer at a time.
+    """
+    assert row.id is not None
+    used_at = now or utcnow()
+    result = session.exec(
+        update(EnrolmentCode)
+        .where(col(EnrolmentCode.id) == row.id)
+        .where(col(EnrolmentCode.used_at).is_(None))
+        .where(col(EnrolmentCode.revoked_at).is_(None))
+        .values(used_at=used_at)
+    )
+    if result.rowcount != 1:
+        return False
+    row.used_at = used_at  # the loaded row agrees with the database
+    return True

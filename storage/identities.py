@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlmodel import Session, col, select
+from sqlalchemy import bindparam
+from sqlmodel import Session, col, delete, select
 
-from storage.models import ChatIdentity, LinkAttempt, Person, School
+from storage.models import ChatIdentity, ConversationState, LinkAttempt, Person, School
 
 MAX_WRONG_CODES = 5
 LOCKOUT = timedelta(minutes=15)
+# Wrong codes count towards the lockout only within this window from the first of them: a few
+# typos spread over weeks never add up to a lockout.
+FAILURE_WINDOW = timedelta(minutes=15)
 
 
 def find(session: Session, platform: str, external_id: str) -> ChatIdentity | None:
@@ -18,14 +22,18 @@ def find(session: Session, platform: str, external_id: str) -> ChatIdentity | No
     ).first()
 
 
+# Built once: this runs for every message, and building the statement cost more than running it.
+_PERSON_AND_SCHOOL = (
+    select(Person, School)
+    .join(ChatIdentity, col(ChatIdentity.person_id) == col(Person.id))
+    .join(School, col(School.id) == col(Person.school_id))
+    .where(ChatIdentity.platform == bindparam("platform"), ChatIdentity.external_id == bindparam("external_id"))
+)
+
+
 def person_and_school(session: Session, platform: str, external_id: str) -> tuple[Person | None, School | None]:
     """Who this chat account is linked to, and their school, in one query (it runs for every message)."""
-    row = session.exec(
-        select(Person, School)
-        .join(ChatIdentity, col(ChatIdentity.person_id) == col(Person.id))
-        .join(School, col(School.id) == col(Person.school_id))
-        .where(ChatIdentity.platform == platform, ChatIdentity.external_id == external_id)
-    ).first()
+    row = session.exec(_PERSON_AND_SCHOOL, params={"platform": platform, "external_id": external_id}).first()
     return (row[0], row[1]) if row else (None, None)
 
 
@@ -51,6 +59,24 @@ def unlink(session: Session, platform: str, external_id: str) -> bool:
         return False
     session.delete(identity)
     return True
+
+
+def unlink_person(session: Session, person_id: int) -> list[ChatIdentity]:
+    """Disconnect every chat account of one person (an administrator's revocation); returns them.
+
+    Their half-finished conversations go too, so nothing of theirs is waiting if the same chat
+    account is later linked with a new code.
+    """
+    removed = identities_of(session, person_id)
+    for identity in removed:
+        session.exec(
+            delete(ConversationState).where(
+                col(ConversationState.platform) == identity.platform,
+                col(ConversationState.external_id) == identity.external_id,
+            )
+        )
+        session.delete(identity)
+    return removed
 
 
 def identities_of(session: Session, person_id: int) -> list[ChatIdentity]:
@@ -87,11 +113,15 @@ def locked_until(session: Session, platform: str, key: str, now: datetime) -> da
 def record_wrong_code(session: Session, platform: str, key: str, now: datetime) -> bool:
     """Count a wrong code; True when this one locks the account out."""
     row = _attempt(session, platform, key)
-    if row.locked_until is not None and row.locked_until <= now:
-        row.failures = 0  # the last lockout is over: start counting again
+    locked_now = row.locked_until is not None and row.locked_until > now
+    lockout_over = row.locked_until is not None and row.locked_until <= now
+    window_over = row.first_failure_at is None or now - row.first_failure_at >= FAILURE_WINDOW
+    if not locked_now and (lockout_over or window_over):
+        # Start counting again from this failure.
+        row.failures = 0
+        row.first_failure_at = now
         row.locked_until = None
     row.failures += 1
-    row.first_failure_at = row.first_failure_at or now
     locked = row.failures >= MAX_WRONG_CODES
     if locked:
         row.locked_until = now + LOCKOUT

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import insert
 from sqlmodel import Session, col, func, select
 
 from storage.models import Application, JournalEntry, Person, School
@@ -36,36 +37,45 @@ def skills_framework(school: School | None) -> list[str]:
     return names or list(DEFAULT_SKILLS)
 
 
+# A plain INSERT, not the ORM's unit of work: journal entries are the commonest write, and nothing
+# reads the new row back in the same step.
+_ADD_ENTRY = insert(JournalEntry.__table__)  # type: ignore[attr-defined]
+
+
 def add_reflection(
     session: Session, person_id: int, text: str, now: datetime, *, skills: list[str] | None = None, learned: str = ""
-) -> JournalEntry:
-    entry = JournalEntry(
-        person_id=person_id,
-        kind="reflection",
-        text=text,
-        skills=",".join(skills or []),
-        learned=learned,
-        created_at=now,
+) -> None:
+    session.connection().execute(
+        _ADD_ENTRY,
+        {
+            "person_id": person_id,
+            "kind": "reflection",
+            "text": text,
+            "skills": ",".join(skills or []),
+            "learned": learned,
+            "encounter_type": None,
+            "encounter_with": None,
+            "created_at": now,
+        },
     )
-    session.add(entry)
-    session.flush()
-    return entry
 
 
 def add_encounter(
     session: Session, person_id: int, encounter_type: str, with_whom: str, reflection: str, now: datetime
-) -> JournalEntry:
-    entry = JournalEntry(
-        person_id=person_id,
-        kind="encounter",
-        text=reflection,
-        encounter_type=encounter_type,
-        encounter_with=with_whom,
-        created_at=now,
+) -> None:
+    session.connection().execute(
+        _ADD_ENTRY,
+        {
+            "person_id": person_id,
+            "kind": "encounter",
+            "text": reflection,
+            "skills": "",
+            "learned": "",
+            "encounter_type": encounter_type,
+            "encounter_with": with_whom,
+            "created_at": now,
+        },
     )
-    session.add(entry)
-    session.flush()
-    return entry
 
 
 def count_entries(session: Session, person_id: int) -> int:

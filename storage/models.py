@@ -52,6 +52,9 @@ class School(SQLModel, table=True):
     skills: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
     # Term dates and holidays the school sets, as "YYYY-MM-DD..YYYY-MM-DD" lines (holidays only).
     holidays: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    # The school's own at-risk-of-NEET weights, as a JSON object of the ones changed from the
+    # defaults (handlers.risk.RiskWeights), e.g. {"looked_after": 3}; empty means all defaults.
+    risk_weights: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
     created_at: datetime = Field(default_factory=utcnow)
 
 

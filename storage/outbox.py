@@ -8,9 +8,10 @@ channels a person has open (web chat, terminal) pull their own rows with `take_f
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func
 from sqlalchemy import select as sa_select
@@ -19,8 +20,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from handlers.types import Button
+from storage.consents import ConsentKind
 from storage.identities import identities_of, mark_unreachable
-from storage.models import OutboxMessage
+from storage.models import Consent, OutboxMessage, Person, School
 
 
 def enqueue(
@@ -123,6 +125,10 @@ SENDING = "sending"
 SENT = "sent"
 FAILED = "failed"
 UNDELIVERABLE = "undeliverable"
+CANCELLED = "cancelled"  # withdrawn before it went: the alumnus sent /stop or took back their consent
+
+# (role, school id) of the recipient -> hold the row until then (quiet hours), or None to send now.
+HoldRule = Callable[[str, int], datetime | None]
 
 
 @dataclass(frozen=True)
@@ -140,63 +146,180 @@ class Claimed:
     lease_until: datetime
 
 
+def _is_checkin(key: str) -> bool:
+    return key.startswith("checkin:")
+
+
 def claim_due(
-    session: Session, *, platforms: Sequence[str], now: datetime, lease: timedelta, limit: int
+    session: Session,
+    *,
+    platforms: Sequence[str],
+    now: datetime,
+    lease: timedelta,
+    limit: int,
+    hold: HoldRule | None = None,
 ) -> list[Claimed]:
-    """Take up to `limit` due rows (pending, or sending with an ended lease) for these platforms."""
+    """Take up to `limit` due rows (pending, or sending with an ended lease) for these platforms.
+
+    Two checks on the way, so a row taken is a row that may go now:
+    - `hold` (quiet hours): a row whose recipient must not be messaged now goes back to pending,
+      due when they may be (its attempts unchanged);
+    - a check-in whose alumnus no longer consents (/stop, or "no" to /leaving) is cancelled.
+    """
     if not platforms or limit <= 0:
         return []
     table = OutboxMessage.__table__  # type: ignore[attr-defined]
+    people = Person.__table__  # type: ignore[attr-defined]
     claimed: list[Claimed] = []
     lease_until = now + lease
+    columns = [
+        table.c.id,
+        table.c.key,
+        table.c.person_id,
+        table.c.platform,
+        table.c.chat_id,
+        table.c.text,
+        table.c.buttons,
+        table.c.attempts,
+    ]
     # Two index-ordered scans rather than one IN (...): each walks ix_outbox_status_next in order.
     for status in (PENDING, SENDING):
-        want = limit - len(claimed)
-        if want <= 0:
-            break
-        query = (
-            sa_select(
-                table.c.id,
-                table.c.key,
-                table.c.person_id,
-                table.c.platform,
-                table.c.chat_id,
-                table.c.text,
-                table.c.buttons,
-                table.c.attempts,
-            )
-            .where(
-                table.c.status == status,
-                table.c.next_attempt_at <= now,
-                table.c.platform.in_(list(platforms)),
-            )
-            .order_by(table.c.next_attempt_at, table.c.id)
-            .limit(want)
-            .with_for_update(skip_locked=True)
-        )
-        rows = session.connection().execute(query).all()
-        if not rows:
-            continue
-        session.connection().execute(
-            sa_update(table)
-            .where(table.c.id.in_([r.id for r in rows]))
-            .values(status=SENDING, next_attempt_at=lease_until, attempts=table.c.attempts + 1)
-        )
-        for r in rows:
-            claimed.append(
-                Claimed(
-                    id=r.id,
-                    key=r.key,
-                    person_id=r.person_id,
-                    platform=r.platform,
-                    chat_id=r.chat_id,
-                    text=r.text,
-                    buttons=[[Button(**b) for b in row] for row in json.loads(r.buttons or "[]")],
-                    attempts=r.attempts + 1,
-                    lease_until=lease_until,
+        while len(claimed) < limit:
+            want = limit - len(claimed)
+            if hold is None:
+                query = sa_select(*columns)
+            else:  # the recipient's role and school decide quiet hours
+                query = sa_select(*columns, people.c.role, people.c.school_id).select_from(
+                    table.join(people, people.c.id == table.c.person_id)
                 )
+            query = (
+                query.where(
+                    table.c.status == status,
+                    table.c.next_attempt_at <= now,
+                    table.c.platform.in_(list(platforms)),
+                )
+                .order_by(table.c.next_attempt_at, table.c.id)
+                .limit(want)
+                .with_for_update(skip_locked=True, of=table)
             )
+            rows = session.connection().execute(query).all()
+            if not rows:
+                break
+            held: dict[datetime, list[int]] = {}
+            take = []
+            for r in rows:
+                until = hold(r.role, r.school_id) if hold is not None else None
+                if until is None:
+                    take.append(r)
+                else:
+                    held.setdefault(until, []).append(r.id)
+            withdrawn = without_consent(session, [r.person_id for r in take if _is_checkin(r.key)])
+            cancelled = [r.id for r in take if r.person_id in withdrawn and _is_checkin(r.key)]
+            take = [r for r in take if not (r.person_id in withdrawn and _is_checkin(r.key))]
+            for until, ids in held.items():
+                session.connection().execute(
+                    sa_update(table).where(table.c.id.in_(ids)).values(status=PENDING, next_attempt_at=until)
+                )
+            _cancel(session, cancelled, "the alumnus no longer consents to yearly messages")
+            if take:
+                session.connection().execute(
+                    sa_update(table)
+                    .where(table.c.id.in_([r.id for r in take]))
+                    .values(status=SENDING, next_attempt_at=lease_until, attempts=table.c.attempts + 1)
+                )
+            for r in take:
+                claimed.append(
+                    Claimed(
+                        id=r.id,
+                        key=r.key,
+                        person_id=r.person_id,
+                        platform=r.platform,
+                        chat_id=r.chat_id,
+                        text=r.text,
+                        buttons=_buttons(r.buttons),
+                        attempts=r.attempts + 1,
+                        lease_until=lease_until,
+                    )
+                )
+            if len(take) == len(rows) or len(rows) < want:
+                break  # nothing was set aside, or nothing more is due: no need to look again
     return claimed
+
+
+_BUTTONS_CACHE: dict[str, list[list[Button]]] = {}
+
+
+def _buttons(raw: str | None) -> list[list[Button]]:
+    """Decoded button rows; a campaign's rows all carry the same few, so decode each once."""
+    text = raw or "[]"
+    found = _BUTTONS_CACHE.get(text)
+    if found is None:
+        if len(_BUTTONS_CACHE) > 256:
+            _BUTTONS_CACHE.clear()
+        found = _BUTTONS_CACHE[text] = [[Button(**b) for b in row] for row in json.loads(text)]
+    return found
+
+
+def without_consent(session: Session, person_ids: Sequence[int]) -> set[int]:
+    """Of these people, those whose latest yearly check-in consent is not a yes (one query)."""
+    if not person_ids:
+        return set()
+    wanted = set(person_ids)
+    latest: dict[int, bool] = {}
+    rows = session.connection().execute(
+        sa_select(Consent.__table__.c.person_id, Consent.__table__.c.granted)  # type: ignore[attr-defined]
+        .where(
+            Consent.__table__.c.person_id.in_(list(wanted)),  # type: ignore[attr-defined]
+            Consent.__table__.c.kind == ConsentKind.yearly_checkin.value,  # type: ignore[attr-defined]
+        )
+        .order_by(Consent.__table__.c.id)  # type: ignore[attr-defined]
+    )
+    for person_id, granted in rows:
+        latest[person_id] = bool(granted)
+    return {p for p in wanted if not latest.get(p, False)}
+
+
+def _cancel(session: Session, ids: Sequence[int], why: str) -> None:
+    if ids:
+        table = OutboxMessage.__table__  # type: ignore[attr-defined]
+        session.connection().execute(
+            sa_update(table).where(table.c.id.in_(list(ids))).values(status=CANCELLED, error=why)
+        )
+
+
+def still_to_send(session: Session, claims: Sequence[Claimed]) -> set[int]:
+    """Of rows a sender holds, those it may still send: still "sending" under its own lease, and
+    (check-ins) the alumnus still consents. Check-ins whose consent went are cancelled here.
+
+    A sender asks this before sending rows it has held for more than a moment, so a /stop that
+    lands after the claim still stops the message (one query for the whole buffer).
+    """
+    if not claims:
+        return set()
+    table = OutboxMessage.__table__  # type: ignore[attr-defined]
+    ours: set[int] = set()
+    by_lease: dict[datetime, list[int]] = {}
+    for claim in claims:
+        by_lease.setdefault(claim.lease_until, []).append(claim.id)
+    for lease_until, ids in by_lease.items():
+        found = session.connection().execute(
+            sa_select(table.c.id).where(
+                table.c.id.in_(ids), table.c.status == SENDING, table.c.next_attempt_at == lease_until
+            )
+        )
+        ours.update(row[0] for row in found)
+    checkins = [c for c in claims if c.id in ours and _is_checkin(c.key)]
+    withdrawn = without_consent(session, [c.person_id for c in checkins])
+    gone = [c.id for c in checkins if c.person_id in withdrawn]
+    _cancel(session, gone, "the alumnus no longer consents to yearly messages")
+    return ours - set(gone)
+
+
+def school_holidays(session: Session) -> dict[int, str]:
+    """Each school's holiday lines (School.holidays), for the sender's quiet hours."""
+    table = School.__table__  # type: ignore[attr-defined]
+    rows: list[Any] = list(session.connection().execute(sa_select(table.c.id, table.c.holidays)).all())
+    return {int(row[0]): str(row[1] or "") for row in rows}
 
 
 def mark_sent(session: Session, ids: Sequence[int], now: datetime) -> None:
@@ -208,14 +331,17 @@ def mark_sent(session: Session, ids: Sequence[int], now: datetime) -> None:
     )
 
 
-def reschedule(session: Session, row_id: int, *, at: datetime, error: str) -> None:
-    """Back to pending, to be tried again at `at` (a 429, a 5xx, a network error)."""
+def reschedule(session: Session, row_id: int, *, at: datetime, error: str, text: str | None = None) -> None:
+    """Back to pending, to be tried again at `at` (a 429, a 5xx, a network error).
+
+    `text`: when the platform took the first parts of a long message, the part still to send, so
+    the retry carries on instead of repeating them.
+    """
     table = OutboxMessage.__table__  # type: ignore[attr-defined]
-    session.connection().execute(
-        sa_update(table)
-        .where(table.c.id == row_id, table.c.status == SENDING)
-        .values(status=PENDING, next_attempt_at=at, error=error[:500])
-    )
+    values: dict[str, object] = {"status": PENDING, "next_attempt_at": at, "error": error[:500]}
+    if text is not None:
+        values["text"] = text
+    session.connection().execute(sa_update(table).where(table.c.id == row_id, table.c.status == SENDING).values(values))
 
 
 def release(session: Session, claims: Sequence[Claimed], now: datetime) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 from sqlmodel import Session, col, select
 
@@ -31,3 +32,106 @@ def school_named(session: Session, name: str) -> SchoolChoice:
 
 def all_schools(session: Session) -> list[School]:
     return list(session.exec(select(School).order_by(col(School.id))).all())
+
+
+# --- the school's own settings: skills framework, holidays, at-risk-of-NEET weights ----------------
+
+MAX_SKILLS = 20
+MAX_SKILL_LENGTH = 40  # a skill is a button label on a phone
+
+
+class SettingError(ValueError):
+    """A school setting that cannot be used, in words for the administrator who typed it."""
+
+
+def parse_skills(text: str) -> list[str]:
+    """ "Listening, Speaking, Teamwork" -> the list; blank names, repeats and over-long names are errors."""
+    names = [part.strip() for part in text.split(",")]
+    if not any(names):
+        raise SettingError("no skills given: list them separated by commas, or use --default")
+    seen: set[str] = set()
+    result: list[str] = []
+    for name in names:
+        if not name:
+            raise SettingError("an empty skill between two commas")
+        if len(name) > MAX_SKILL_LENGTH:
+            raise SettingError(f"{name[:50]!r} is too long for a button: {MAX_SKILL_LENGTH} characters at most")
+        if name.casefold() in seen:
+            raise SettingError(f"{name!r} is listed twice")
+        seen.add(name.casefold())
+        result.append(name)
+    if len(result) > MAX_SKILLS:
+        raise SettingError(f"{len(result)} skills: {MAX_SKILLS} at most, so pupils can still pick from buttons")
+    return result
+
+
+def set_skills(session: Session, school: School, names: list[str] | None) -> None:
+    """The school's skills framework; None goes back to the default eight."""
+    school.skills = ", ".join(names) if names else ""
+    session.add(school)
+
+
+DateRange = tuple[date, date]
+
+
+def parse_range(text: str) -> DateRange:
+    """ "2026-12-21..2027-01-01" (or one date) -> (first, last day), both included."""
+    first, dots, last = text.strip().partition("..")
+    try:
+        start = date.fromisoformat(first.strip())
+        end = date.fromisoformat(last.strip()) if dots else start
+    except ValueError:
+        raise SettingError(
+            f"{text!r}: write the dates as YYYY-MM-DD..YYYY-MM-DD, e.g. 2026-12-21..2027-01-01"
+        ) from None
+    if end < start:
+        raise SettingError(f"{text!r}: the last day is before the first")
+    return start, end
+
+
+def _format_range(days: DateRange) -> str:
+    start, end = days
+    return start.isoformat() if start == end else f"{start.isoformat()}..{end.isoformat()}"
+
+
+def _holiday_line_range(line: str) -> DateRange | None:
+    text = line.split("#", 1)[0].strip()
+    try:
+        return parse_range(text) if text else None
+    except SettingError:
+        return None
+
+
+def holidays_of(school: School) -> list[DateRange]:
+    """The school's holidays, earliest first (lines that are not dates are left out)."""
+    found = {r for line in school.holidays.splitlines() if (r := _holiday_line_range(line)) is not None}
+    return sorted(found)
+
+
+def add_holiday(session: Session, school: School, days: DateRange) -> bool:
+    """False when exactly these days are already a holiday; lines are kept in date order."""
+    ranges = holidays_of(school)
+    if days in ranges:
+        return False
+    _write_holidays(session, school, sorted([*ranges, days]))
+    return True
+
+
+def remove_holiday(session: Session, school: School, days: DateRange) -> bool:
+    """False when no holiday has exactly these days."""
+    ranges = holidays_of(school)
+    if days not in ranges:
+        return False
+    _write_holidays(session, school, [r for r in ranges if r != days])
+    return True
+
+
+def _write_holidays(session: Session, school: School, ranges: list[DateRange]) -> None:
+    school.holidays = "\n".join(_format_range(r) for r in ranges)
+    session.add(school)
+
+
+def set_risk_weights(session: Session, school: School, stored: str) -> None:
+    """The weights as JSON (built and checked by handlers.risk): "" for the defaults."""
+    school.risk_weights = stored
+    session.add(school)

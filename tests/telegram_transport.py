@@ -6,15 +6,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from telegram import Bot
-from telegram.request import HTTPXRequest
 
 from bot.telegram import TelegramTransport
+from bot.telegram_http import AiohttpRequest
 from tests.fakes.telegram_api import FakeTelegram
 
 
 @asynccontextmanager
 async def telegram_transport(fake: FakeTelegram, pool: int = 16) -> AsyncIterator[TelegramTransport]:
-    """`pool` connections, so several sender lanes are not queued behind one another."""
-    bot = Bot(fake.token, base_url=fake.base_url, request=HTTPXRequest(connection_pool_size=pool))
+    """On the HTTP layer `waymark run` uses; `pool` connections, so several sender lanes are not
+    queued behind one another. (tests/test_telegram_http.py covers the same form on httpx.)"""
+    bot = Bot(fake.token, base_url=fake.base_url, request=AiohttpRequest(pool, pool_timeout=10.0))
     async with bot:
         yield TelegramTransport(bot)

@@ -115,6 +115,18 @@ def test_looking_for_work_reaches_the_careers_leader(engine: Engine, world: dict
     assert (dest.nccis_code, dest.group) == (619, "NEET")
 
 
+def test_looking_for_work_tells_the_careers_leader_even_without_asking_for_help(engine: Engine, world: dict) -> None:
+    ana = Chat(world["dispatcher"], "tg-ana", "telegram")
+    ana.press_data("/destination")
+    ana.press("Looking for work")
+    ana.press("No thanks")
+    assert "change your mind" in ana.text
+    notes = _one(engine, lambda: select(OutboxMessage).where(col(OutboxMessage.key).like("lfw-said:%")))
+    assert [(n.platform, n.chat_id) for n in notes] == [("console", "leader")]  # type: ignore[attr-defined]
+    assert "Ana Ortiz" in notes[0].text and "looking for work" in notes[0].text  # type: ignore[index]
+    assert _one(engine, lambda: select(AgreedAction)) == []  # no request for help, so no action for the leader
+
+
 def test_stop_is_confirmed_and_ends_future_check_ins(engine: Engine, world: dict, clock: Clock) -> None:
     ana = Chat(world["dispatcher"], "tg-ana", "telegram")
     ana.say("/stop")

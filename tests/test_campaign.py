@@ -6,6 +6,7 @@ Decisions are the real functions the scheduler calls; alumni answer through `dis
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import Counter
 from datetime import date, datetime, timedelta
@@ -20,7 +21,7 @@ import handlers.alumni  # noqa: F401  (registers /destination and /stop)
 from bot.settings import load_settings
 from handlers import Dispatcher
 from scheduler import campaign, campaign_calendar
-from storage import checkins, consents, identities
+from storage import checkins, consents, identities, outbox
 from storage.checkins import DueAlumnus, Reachable
 from storage.consents import ConsentKind
 from storage.db import transaction
@@ -172,7 +173,8 @@ def test_a_cohort_through_three_years_and_a_fourth(engine: Engine) -> None:
         assert sorted(years) == [(1, 310), (2, 310), (3, 310)]
         counts = {(c.campaign_year, c.cohort): c for c in checkins.status_counts(s)}
     c2027 = counts[(2027, 2026)]
-    assert (c2027.sent, c2027.answered, c2027.opted_out, c2027.unreachable) == (4, 1, 1, 1)
+    # No sender ran here: Ana's and Ben's check-ins are waiting, Dee's was withdrawn by /stop.
+    assert (c2027.sent, c2027.waiting, c2027.answered, c2027.opted_out, c2027.unreachable) == (0, 2, 1, 1, 1)
     assert c2027.reminded == 1  # Ben
 
 
@@ -264,4 +266,68 @@ def test_cli_run_now_and_status(engine: Engine) -> None:
     assert status.exit_code == 0, status.output
     line = next(row for row in status.output.splitlines() if "2026" in row and "│" in row and "Campaign" not in row)
     cells = [c.strip() for c in line.split("│") if c.strip()]
-    assert cells == ["2026", "2026", "0", "2", "0", "0", "0", "0", "0"]
+    # Due, Waiting, Sent, Answered, Reminded, Opted out, Unreachable, Failed: queued, not sent yet.
+    assert cells == ["2026", "2026", "0", "2", "0", "0", "0", "0", "0", "0"]
+
+
+def test_cli_run_now_draws_its_progress_bar_on_a_terminal(engine: Engine) -> None:
+    from typer.testing import CliRunner
+
+    from bot.cli import app
+
+    school = factories.school(engine)
+    for i in range(7):
+        person = factories.pupil(engine, school.id, f"P{i}", "Alum", leaving_date=LEFT, email=f"p{i}@example.org")
+        consent(engine, person, True, "email")
+    env = {
+        "WAYMARK_DATABASE_URL": engine.url.render_as_string(hide_password=False),
+        "COLUMNS": "100",
+        "TTY_COMPATIBLE": "1",  # Rich draws live output only on a terminal: tell it this is one
+        "TTY_INTERACTIVE": "1",
+    }
+    with time_machine.travel(at(date(2026, 10, 5)), tick=False):
+        ran = CliRunner().invoke(app, ["campaign", "run-now"], env=env)
+    assert ran.exit_code == 0, ran.output
+    bar = [line for line in ran.output.replace("\r", "\n").splitlines() if "Campaign 2026" in line and "/7" in line]
+    assert bar, ran.output
+    assert "7/7" in bar[-1] and "━" in bar[-1]  # the finished bar: every due check-in counted
+    assert "\x1b[" in ran.output  # drawn with terminal control codes, not printed as plain lines
+    assert "7 check-ins queued" in re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", ran.output)
+
+
+def test_status_counts_only_delivered_check_ins_as_sent_and_failed_reminders_as_failed(engine: Engine) -> None:
+    school = factories.school(engine)
+    names = ("Ana", "Ben", "Cal", "Dot", "Eli")
+    people = {
+        n: factories.pupil(engine, school.id, n, "Alum", leaving_date=LEFT, email=f"{n}@example.org") for n in names
+    }
+    for n in names[:4]:  # Eli gave consent but no address, so she is unreachable
+        consent(engine, people[n], True, "email")
+    with transaction(engine) as s:
+        eli = s.get(Person, people["Eli"].id)
+        assert eli is not None
+        eli.email = None
+        s.add(eli)
+    consent(engine, people["Eli"], True, "email")
+    opens = at(date(2026, 10, 1))
+    campaign.run_checkins(engine, SETTINGS, opens)
+    for day in (8, 15):
+        campaign.run_reminders(engine, SETTINGS, opens + timedelta(days=day))
+    ids = {n: p.id for n, p in people.items()}
+
+    def row_id(person: str, attempt: int) -> int:
+        with transaction(engine, write=False) as s:
+            found = s.exec(
+                select(OutboxMessage.id).where(OutboxMessage.key == campaign.message_key(ids[person], 2026, attempt))
+            ).one()
+            assert found is not None
+            return found
+
+    with transaction(engine) as s:  # what senders reported
+        outbox.mark_sent(s, [row_id("Ana", 0), row_id("Ben", 0), row_id("Ben", 1)], utcnow())
+        outbox.mark_failed(s, row_id("Ben", 2), error="gave up after 10 tries")  # a reminder failed
+        outbox.mark_failed(s, row_id("Cal", 0), error="mail server said 554")  # the check-in itself failed
+    with transaction(engine, write=False) as s:
+        [row] = checkins.status_counts(s)
+    # Sent: Ana and Ben only (Dot's is still waiting, Eli's was never sent). Failed: Ben's reminder, Cal's check-in.
+    assert (row.sent, row.waiting, row.unreachable, row.failed, row.reminded) == (2, 1, 1, 2, 4)

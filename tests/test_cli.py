@@ -7,15 +7,22 @@ import io
 import os
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import pytest
 from sqlmodel import func, select
 
-from storage import codes
+from bot.settings import load_settings
+from handlers import Dispatcher, texts
+from scheduler.schooldays import is_school_day, parse_school_holidays
+from storage import audit, codes, identities, websessions
 from storage.db import make_engine, transaction
 from storage.migrate import current_revision, head_revision
-from storage.models import Person, School
+from storage.models import Person, School, StaffRole, WebSession, utcnow
+from storage.people import by_upn_or_email
+from tests import factories
+from tests.chat import Chat
 
 WAYMARK = Path(sys.executable).with_name("waymark")
 HEADER = "UPN,Given_Name,Family_Name,Year_Group,Form,Tutor_Email,Date_Of_Birth"
@@ -200,3 +207,149 @@ def test_chat_as_a_pupil_and_as_staff(school_dir: Path) -> None:
 
     nobody = run(school_dir, "chat", "--as", "Z999999999999")
     assert nobody.returncode == 1 and "Nobody has the UPN or email 'Z999999999999'" in nobody.stderr
+
+
+def test_missing_column_and_skip_invalid_through_the_command(tmp_path: Path) -> None:
+    rows = ["A123456789001,Amira,Khan,10,10A,,2011-03-14", "A123456789002,Oliver,Smith,10,10A,,2011-05-01"]
+    (tmp_path / "first.csv").write_text("\n".join([HEADER, *rows]) + "\n")
+    assert run(tmp_path, "import-roster", "first.csv").returncode == 0
+    before = [(p.upn, p.form, p.status) for p in people(tmp_path)]
+
+    # A file without family_name: refused, and nobody added, changed or marked missing.
+    (tmp_path / "nofamily.csv").write_text("upn,given_name,year_group,form\nA123456789003,Zara,11,11B\n")
+    refused = run(tmp_path, "import-roster", "nofamily.csv")
+    assert refused.returncode == 1 and "family_name" in refused.stderr and "Nothing was imported" in refused.stderr
+    assert [(p.upn, p.form, p.status) for p in people(tmp_path)] == before
+
+    # --skip-invalid imports the good rows and lists the bad one by line and column.
+    mixed = [
+        "A123456789001,Amira,Khan,10,10C,,2011-03-14",  # moved form
+        "A123456789002,Oliver,Smith,10,10A,,2011-13-01",  # line 3: no 13th month
+        "A123456789003,Zara,Ali,11,11B,,2010-06-30",  # new
+    ]
+    (tmp_path / "mixed.csv").write_text("\n".join([HEADER, *mixed]) + "\n")
+    without_flag = run(tmp_path, "import-roster", "mixed.csv")
+    assert without_flag.returncode == 1 and "--skip-invalid" in without_flag.stderr
+    assert [(p.upn, p.form, p.status) for p in people(tmp_path)] == before
+    done = run(tmp_path, "import-roster", "mixed.csv", "--skip-invalid")
+    assert done.returncode == 0, done.stderr
+    assert "1 added, 1 updated, 0 unchanged, 0 missing" in done.stdout
+    assert "Skipped 1 row(s) with problems:" in done.stdout and "line 3, column date_of_birth" in done.stdout
+    after = {p.upn: (p.form, p.status, p.date_of_birth) for p in people(tmp_path)}
+    assert after["A123456789001"][0] == "10C"
+    assert after["A123456789002"] == ("10A", "active", date(2011, 5, 1))  # the bad row changed nothing
+    assert after["A123456789003"][1] == "active"
+
+
+def school_row(tmp: Path) -> School:
+    engine = make_engine(f"sqlite:///{tmp / 'school.db'}")
+    try:
+        with transaction(engine, write=False) as session:
+            return session.exec(select(School)).one()
+    finally:
+        engine.dispose()
+
+
+def test_school_settings_reach_the_conversations_and_the_quiet_days(tmp_path: Path) -> None:
+    assert run(tmp_path, "init").returncode == 0
+    shown = run(tmp_path, "school", "show")
+    assert shown.returncode == 0, shown.stderr
+    assert "Skills framework (the default Skills Builder eight): Listening, Speaking" in shown.stdout
+    assert "  looked_after=2" in shown.stdout and "Holidays: none set" in shown.stdout
+
+    # Skills framework: set, refused when malformed, back to the default.
+    skills = run(tmp_path, "school", "skills", "Teamwork, Digital skills ,Resilience")
+    assert skills.returncode == 0 and "Teamwork, Digital skills, Resilience" in skills.stdout
+    twice = run(tmp_path, "school", "skills", "Teamwork, teamwork")
+    assert twice.returncode == 1 and "Nothing was changed" in twice.stderr and "twice" in twice.stderr
+    assert school_row(tmp_path).skills == "Teamwork, Digital skills, Resilience"
+
+    # Holidays: added in date order, refused when malformed, removed, listed; the scheduler reads them.
+    assert run(tmp_path, "school", "holidays", "add", "2027-02-15..2027-02-19").returncode == 0
+    assert run(tmp_path, "school", "holidays", "add", "2026-12-21..2027-01-01").returncode == 0
+    backwards = run(tmp_path, "school", "holidays", "add", "2027-01-01..2026-12-21")
+    assert backwards.returncode == 1 and "before the first" in backwards.stderr
+    assert run(tmp_path, "school", "holidays", "add", "2027-05-31").returncode == 0
+    assert run(tmp_path, "school", "holidays", "remove", "2027-05-31").returncode == 0
+    absent = run(tmp_path, "school", "holidays", "remove", "2027-05-31")
+    assert absent.returncode == 1 and "no holiday 2027-05-31" in absent.stderr
+    listed = run(tmp_path, "school", "holidays", "list")
+    assert listed.stdout.split() == ["2026-12-21..2027-01-01", "2027-02-15..2027-02-19"]
+    ranges = parse_school_holidays(school_row(tmp_path).holidays)
+    assert ranges == [(date(2026, 12, 21), date(2027, 1, 1)), (date(2027, 2, 15), date(2027, 2, 19))]
+    assert not is_school_day(date(2026, 12, 23), ranges) and is_school_day(date(2027, 1, 4), ranges)
+
+    # Risk weights: stored per school, refused when unknown or out of range.
+    unknown = run(tmp_path, "school", "risk-weights", "shoe_size=2")
+    assert unknown.returncode == 1 and "unknown weight 'shoe_size'" in unknown.stderr
+    too_big = run(tmp_path, "school", "risk-weights", "young_carer=1000")
+    assert too_big.returncode == 1 and "from 0 to 100" in too_big.stderr
+    weights = run(tmp_path, "school", "risk-weights", "young_carer=3", "threshold=3")
+    assert weights.returncode == 0, weights.stderr
+    assert "* young_carer=3" in run(tmp_path, "school", "show").stdout
+
+    # The conversations use them: a young carer is flagged on /pupil, and the new skills are the buttons.
+    engine = make_engine(f"sqlite:///{tmp_path / 'school.db'}")
+    try:
+        school = school_row(tmp_path)
+        assert school.id is not None
+        leader = factories.staff(engine, school.id, "Lena", "Ortiz", role=StaffRole.leader)
+        carer = factories.pupil(engine, school.id, "Maya", "Reid", year_group=9, form="9A", young_carer=True)
+        factories.link(engine, leader, "console", "lena")
+        factories.link(engine, carer, "console", "maya")
+        dispatcher = Dispatcher(engine, load_settings(database_url="sqlite://"))
+        lena = Chat(dispatcher, "lena")
+        lena.say(f"/pupil #{carer.id}")
+        assert "at risk of NEET: young carer" in lena.text
+        maya = Chat(dispatcher, "maya")
+        maya.say("/reflect")
+        maya.say("Helped at the food bank")
+        assert maya.buttons()[:3] == ["Teamwork", "Digital skills", "Resilience"]
+        assert run(tmp_path, "school", "risk-weights", "--default").returncode == 0
+        assert run(tmp_path, "school", "skills", "--default").returncode == 0
+        lena.say(f"/pupil #{carer.id}")
+        assert "at risk of NEET" not in lena.text  # one factor of weight 1 is a reason, not a flag
+    finally:
+        engine.dispose()
+
+
+def test_unlink_disconnects_every_chat_account_and_ends_web_sessions(tmp_path: Path) -> None:
+    assert run(tmp_path, "staff", "add", "sam.patel@hillside.example", "Sam Patel", "--role", "tutor").returncode == 0
+    assert run(tmp_path, "staff", "add", "kim.lee@hillside.example", "Kim Lee", "--role", "tutor").returncode == 0
+    engine = make_engine(f"sqlite:///{tmp_path / 'school.db'}")
+    try:
+        with transaction(engine) as session:
+            sam, kim = (
+                by_upn_or_email(session, e)[0] for e in ("sam.patel@hillside.example", "kim.lee@hillside.example")
+            )
+        factories.link(engine, sam, "slack", "U123")
+        factories.link(engine, sam, "web", "web-sam")
+        factories.link(engine, kim, "web", "web-kim")
+        with transaction(engine) as session:
+            now = utcnow()
+            sam_token = websessions.create(session, sam.id, "web-sam", now)  # type: ignore[arg-type]
+            kim_token = websessions.create(session, kim.id, "web-kim", now)  # type: ignore[arg-type]
+
+        done = run(tmp_path, "unlink", "--as", "Sam.Patel@hillside.example")
+        assert done.returncode == 0, done.stderr
+        assert "Disconnected 2 chat account(s) of Sam Patel (slack, web); 1 web chat session(s) ended" in done.stdout
+
+        with transaction(engine) as session:
+            now = utcnow()
+            assert identities.identities_of(session, sam.id) == []  # type: ignore[arg-type]
+            assert websessions.find(session, sam_token, now) is None
+            sam_sessions = session.exec(select(WebSession).where(WebSession.person_id == sam.id)).all()
+            assert [s.revoked_at is not None for s in sam_sessions] == [True]
+            assert websessions.find(session, kim_token, now) is not None  # nobody else is touched
+            assert [e.action for e in audit.events_about(session, sam.id)] == ["unlink_all"]  # type: ignore[arg-type]
+        dispatcher = Dispatcher(engine, load_settings(database_url="sqlite://"))
+        slack = Chat(dispatcher, "U123", "slack")
+        slack.say("/caseload")
+        assert slack.text == texts.NOT_LINKED
+    finally:
+        engine.dispose()
+
+    again = run(tmp_path, "unlink", "--as", "sam.patel@hillside.example")
+    assert again.returncode == 0 and "no chat accounts linked" in again.stdout
+    nobody = run(tmp_path, "unlink", "--as", "nobody@hillside.example")
+    assert nobody.returncode == 1 and "Nobody has the UPN or email" in nobody.stderr

@@ -63,7 +63,8 @@ def test_expiry_single_use_and_revocation(engine: Engine) -> None:
     with transaction(engine) as session:
         row = codes.find_valid(session, issued.code, now=now)
         assert row is not None
-        codes.mark_used(session, row, now=now)
+        assert codes.claim(session, row, now=now)
+        assert not codes.claim(session, row, now=now)  # a second claim of the same row finds it used
     with transaction(engine) as session:
         assert codes.find_valid(session, issued.code, now=now) is None
 

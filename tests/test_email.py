@@ -21,7 +21,8 @@ from sqlmodel import select
 from bot.email import EmailTransport, attempt_of, parse_smtp_url
 from bot.settings import load_settings
 from scheduler.sender import RetryPolicy, Sender
-from storage import checkin_links, outbox
+from storage import checkin_links, consents, outbox
+from storage.consents import ConsentKind
 from storage.db import transaction
 from storage.models import OutboxMessage, Person, Role, utcnow
 from tests import factories
@@ -82,6 +83,8 @@ def alumnus(engine: Engine, email_address: str | None, given: str = "Priya") -> 
         session.add(person)
         session.flush()
         assert person.id is not None
+        # Check-ins go only to alumni who said yes (the sender checks again before sending).
+        consents.record(session, person.id, ConsentKind.yearly_checkin, True, utcnow(), channel="email")
         return person.id
 
 

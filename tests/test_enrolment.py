@@ -1,12 +1,15 @@
+import threading
+import time
+import uuid
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from bot.settings import load_settings
 from handlers import Dispatcher, Incoming, texts
-from storage import identities
-from storage.db import transaction
+from storage import codes, identities
+from storage.db import make_engine, transaction
 from tests import factories
 from tests.chat import Chat
 
@@ -114,3 +117,111 @@ def test_photo_and_unknown_command_get_clear_answers(engine: Engine, dispatcher:
     assert chat.text.startswith(texts.TEXT_ONLY)
     chat.say("/frobnicate")
     assert "/frobnicate" in chat.text and "/help" in chat.text
+
+
+def test_wrong_codes_far_apart_never_add_up_to_a_lockout(engine: Engine) -> None:
+    from datetime import UTC, datetime
+
+    clock = [datetime(2026, 11, 23, 10, 0, tzinfo=UTC)]
+    dispatcher = Dispatcher(engine, load_settings(database_url="sqlite://"), clock=lambda: clock[0])
+    chat = Chat(dispatcher, "u1", "web")
+    for _ in range(4):
+        chat.say("/start 22222-33333")
+        assert chat.text == texts.WRONG_CODE
+    clock[0] += timedelta(minutes=15)  # the window of the first failure has passed
+    for _ in range(4):
+        chat.say("/start 22222-33333")
+        assert chat.text == texts.WRONG_CODE  # counting started again: 4, not 8
+        clock[0] += timedelta(minutes=1)
+    chat.say("/start 22222-33333")  # the fifth within fifteen minutes of the first of these
+    assert chat.text == texts.LOCKED_OUT
+
+
+def test_expired_code_gets_the_generic_refusal(engine: Engine) -> None:
+    from datetime import UTC, datetime
+
+    clock = [datetime(2026, 11, 23, 10, 0, tzinfo=UTC)]
+    dispatcher = Dispatcher(engine, load_settings(database_url="sqlite://"), clock=lambda: clock[0])
+    school = factories.school(engine)
+    amira = factories.pupil(engine, school.id)
+    with transaction(engine) as s:
+        code = codes.issue(s, amira, days=2, now=clock[0]).code
+    clock[0] += timedelta(days=2)
+    chat = Chat(dispatcher, "u1", "web")
+    chat.say(f"link {code}")
+    assert chat.text == texts.WRONG_CODE
+    with transaction(engine) as s:
+        assert identities.person_for(s, "web", "u1") is None
+
+
+def test_privacy_repeats_the_notice_given_on_first_link(engine: Engine, dispatcher: Dispatcher) -> None:
+    school = factories.school(engine)
+    amira = factories.pupil(engine, school.id)
+    sam = factories.staff(engine, school.id)
+    pupil_chat, staff_chat = Chat(dispatcher, "p1", "web"), Chat(dispatcher, "s1", "console")
+    pupil_chat.say(f"/start {factories.code_for(engine, amira)}")
+    assert texts.PRIVACY in [r.text for r in pupil_chat.last]
+    pupil_chat.say("/privacy")
+    assert pupil_chat.text == texts.PRIVACY
+    staff_chat.say(f"/start {factories.code_for(engine, sam)}")
+    assert texts.PRIVACY_STAFF in [r.text for r in staff_chat.last]
+    staff_chat.say("/privacy")
+    assert staff_chat.text == texts.PRIVACY_STAFF
+    Chat(dispatcher, "nobody", "web").say("/privacy")  # unlinked: the notice, and nothing about anyone
+
+
+def _waiting_on_the_code_row(engine: Engine, application_name: str) -> int:
+    with engine.connect() as conn:
+        return int(
+            conn.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND application_name = :name"
+                ),
+                {"name": application_name},
+            ).scalar_one()
+        )
+
+
+def test_two_redemptions_of_one_code_at_once_link_exactly_one(engine: Engine) -> None:
+    """Two chat accounts send the same code at the same moment: one is linked, the other refused."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite takes one writer at a time; the race needs PostgreSQL's concurrent writers")
+    school = factories.school(engine)
+    amira = factories.pupil(engine, school.id)
+    code = factories.code_for(engine, amira)
+    settings = load_settings(database_url="sqlite://")
+    # Each side has its own engine, as two bot processes would.
+    # Named, so the wait below counts only this test's connections (other test runs share the server).
+    name = f"race-{uuid.uuid4().hex[:12]}"
+    sides = [
+        make_engine(engine.url.update_query_dict({"application_name": name}).render_as_string(False)) for _ in "ab"
+    ]
+    results: dict[str, list[str]] = {}
+    try:
+        with engine.connect() as holder:
+            # Hold the code's row lock so that both sides read the code as unused before either writes.
+            holder.execute(text("SELECT id FROM enrolmentcode FOR UPDATE"))
+
+            def redeem(user: str, side: Engine) -> None:
+                replies = Dispatcher(side, settings).dispatch(Incoming("telegram", user, user, text=f"/start {code}"))
+                results[user] = [r.text for r in replies]
+
+            threads = [threading.Thread(target=redeem, args=(u, e)) for u, e in zip(("801", "802"), sides, strict=True)]
+            for thread in threads:
+                thread.start()
+            deadline = time.monotonic() + 20
+            while _waiting_on_the_code_row(engine, name) < 2 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert _waiting_on_the_code_row(engine, name) == 2, "both redemptions should be waiting on the code"
+            holder.rollback()  # release: the two now race to use the code
+        for thread in threads:
+            thread.join(timeout=20)
+    finally:
+        for side in sides:
+            side.dispose()
+    welcomed = [u for u, said in results.items() if any("Welcome to Waymark" in t for t in said)]
+    refused = [u for u, said in results.items() if said == [texts.WRONG_CODE]]
+    assert len(welcomed) == 1 and len(refused) == 1, results
+    with transaction(engine) as s:
+        linked = [identities.person_for(s, "telegram", u) for u in ("801", "802")]
+    assert [p.id if p else None for p in linked].count(amira.id) == 1

@@ -2,7 +2,8 @@
 words to someone who may not read them, and never loses a saved record.
 
 People per example: two pupils (Amira, whose tutor is Sam, and Ben, who is in nobody's caseload),
-Sam the tutor, and a stranger whose chat is not linked. Every command registered in
+Sam the tutor, Lee the careers leader (who may see every pupil of the school), Ana an alumna with a
+destination on record, and a stranger whose chat is not linked. Every command registered in
 `handlers.registry.COMMANDS` is in the mix, so conversations added later are covered too.
 """
 
@@ -20,12 +21,23 @@ from bot.settings import load_settings
 from handlers import Dispatcher
 from handlers.registry import COMMANDS
 from storage.db import transaction
-from storage.models import AdviceRecord, AgreedAction, Application, JournalEntry, Person
+from storage.models import (
+    AdviceRecord,
+    AgreedAction,
+    Application,
+    Destination,
+    JournalEntry,
+    Person,
+    PersonStatus,
+    Role,
+    StaffRole,
+)
 from tests import factories
 from tests.chat import Chat
 
-ACTORS = ("amira", "ben", "tutor", "stranger")
+ACTORS = ("amira", "ben", "tutor", "leader", "alumna", "stranger")
 PUPILS = ("amira", "ben")
+STAFF = ("tutor", "leader")
 NOTE = "zqnote"  # in every staff-only note: no pupil may ever see it
 
 ODD_TEXTS = [
@@ -113,7 +125,19 @@ def build_world(engine: Engine) -> World:
     tutor = factories.staff(engine, school.id, "Sam", f"Patel{run}")
     amira = factories.pupil(engine, school.id, "Amira", "Khan", form="11A", tutor_id=tutor.id)
     ben = factories.pupil(engine, school.id, "Ben", "Ward", form="11B")
-    people = {"amira": amira, "ben": ben, "tutor": tutor}
+    leader = factories.staff(engine, school.id, "Lee", f"Morgan{run}", role=StaffRole.leader)
+    with transaction(engine) as s:
+        alumna = Person(
+            school_id=school.id,  # type: ignore[arg-type]
+            role=Role.alumnus,
+            status=PersonStatus.left,
+            upn=f"ALUM{run:09d}",
+            given_name="Ana",
+            family_name="Silva",
+        )
+        s.add(alumna)
+        s.flush()
+    people = {"amira": amira, "ben": ben, "tutor": tutor, "leader": leader, "alumna": alumna}
     dispatcher = Dispatcher(engine, load_settings(database_url="sqlite://"))
     chats = {name: Chat(dispatcher, f"r{run}-{name}") for name in ACTORS}
     for name, person in people.items():
@@ -121,6 +145,18 @@ def build_world(engine: Engine) -> World:
     world = World(run, engine, dispatcher, chats, people, markers={name: [] for name in ACTORS})
     for name in PUPILS:
         world.ids[name] = seed(engine, world, name)
+    with transaction(engine) as s:  # Ana's first-year destination, in her own words
+        provider = new_marker(world, "alumna")
+        s.add(
+            Destination(
+                person_id=alumna.id,  # type: ignore[arg-type]
+                year_after_leaving=1,
+                category="apprenticeship",
+                nccis_code=310,
+                group="apprenticeship",
+                provider=provider,
+            )
+        )
     return world
 
 
@@ -164,6 +200,7 @@ def saved_rows(engine: Engine) -> dict[str, dict[int, str]]:
             "advice": {r.id: r.summary for r in s.exec(select(AdviceRecord)).all()},  # type: ignore[misc]
             "action": {r.id: r.text for r in s.exec(select(AgreedAction)).all()},  # type: ignore[misc]
             "application": {r.id: r.provider for r in s.exec(select(Application)).all()},  # type: ignore[misc]
+            "destination": {r.id: r.provider for r in s.exec(select(Destination)).all()},  # type: ignore[misc]
         }
 
 
@@ -185,10 +222,16 @@ def states_of(engine: Engine, world: World, pupil: str) -> dict[str, object]:
 
 def forbidden_for(world: World, actor: str) -> list[str]:
     """Words this actor must never be shown: every other person's markers, in this school or any other,
-    except that Sam may read Amira's (his tutee); Ben is in nobody's caseload."""
+    except that Sam may read Amira's (his tutee; Ben is in nobody's caseload), Lee may read anything
+    in this school (every pupil's record, where leavers went), and a pupil may read what staff wrote
+    (it may be advice about them). Another school's words are forbidden to everyone."""
     allowed = {f"{world.run}:{actor}"}
     if actor == "tutor":
         allowed.add(f"{world.run}:amira")
+    if actor == "leader":
+        allowed |= {f"{world.run}:{name}" for name in ACTORS}
+    if actor in PUPILS:
+        allowed |= {f"{world.run}:{name}" for name in STAFF}
     return [marker for marker, owner in ALL_MARKERS.items() if owner not in allowed]
 
 
@@ -240,7 +283,7 @@ def test_random_conversations_never_raise_leak_or_lose(sqlite_only: Engine, step
     for kind, actor, value in steps:
         untouchable = {p: states_of(sqlite_only, world, p) for p in PUPILS if p != actor}
         play(world, kind, actor, value)
-        if actor != "tutor":
+        if actor not in STAFF:
             for pupil, state in untouchable.items():
                 assert states_of(sqlite_only, world, pupil) == state, f"{actor} changed {pupil}'s record with {value!r}"
         shown = "\n".join(
@@ -248,7 +291,7 @@ def test_random_conversations_never_raise_leak_or_lose(sqlite_only: Engine, step
         )
         for marker in forbidden_for(world, actor):
             assert marker not in shown, f"{actor} was shown {marker!r} after {kind} {value!r}"
-        if actor in PUPILS or actor == "stranger":
+        if actor not in STAFF:
             assert NOTE not in shown, f"{actor} was shown a staff-only note"
         after = saved_rows(sqlite_only)
         for table, rows in before.items():

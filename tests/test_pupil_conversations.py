@@ -281,6 +281,34 @@ def test_encounter_type_can_be_typed_and_reflection_skipped(
     assert (entry.encounter_type, entry.encounter_with, entry.text) == ("careers_fair", "Lincolnshire Show", "")
 
 
+def test_typed_encounter_uses_the_text_and_asks_only_the_rest(
+    engine: Engine, dispatcher: Dispatcher, school: School
+) -> None:
+    amira, chat = linked_pupil(engine, dispatcher, school, "p1")
+    # Who or where, typed with the command (after a newline, as phones send it).
+    chat.say("/encounter\nSiemens, Lincoln")
+    assert "Siemens, Lincoln" in chat.text and "Workplace visit" in chat.buttons()
+    chat.press("Workplace visit")
+    assert "What did you take from it?" in chat.text  # not asked who or where again
+    chat.say("Engineers fix turbines from laptops")
+    # The kind, typed with the command.
+    chat.say("/encounter Careers fair")
+    assert "who was it with, or where?" in chat.text
+    chat.say("Lincolnshire Show")
+    chat.press("Skip")
+    # A longer account is the reflection: the kind and the place are asked, then it is saved.
+    story = "The nurse showed us how a ward runs at night. " * 6
+    chat.say(f"/encounter {story}")
+    chat.press("Employer talk")
+    chat.say("Royal Infirmary")
+    assert "Saved to your journal" in chat.text
+    assert [(e.encounter_type, e.encounter_with, e.text) for e in entries(engine, amira)] == [
+        ("workplace_visit", "Siemens, Lincoln", "Engineers fix turbines from laptops"),
+        ("careers_fair", "Lincolnshire Show", ""),
+        ("employer_talk", "Royal Infirmary", story.strip()),
+    ]
+
+
 def test_encounter_cancel_and_restart(engine: Engine, school: School) -> None:
     settings = load_settings(database_url="sqlite://")
     amira, chat = linked_pupil(engine, Dispatcher(engine, settings), school, "p1")
@@ -388,6 +416,29 @@ def test_sixth_formers_see_university_and_may_type_their_own_plan(
     assert "University" in chat.buttons() and "School sixth form" not in chat.buttons()
     chat.say("Army officer training 🇬🇧")
     assert "after Year 13: Army officer training 🇬🇧" in chat.text
+
+
+def test_typed_next_step_picks_a_matching_choice_or_keeps_own_words(
+    engine: Engine, dispatcher: Dispatcher, school: School
+) -> None:
+    amira, chat = linked_pupil(engine, dispatcher, school, "p1", year_group=11)
+    chat.say("/nextstep apprenticeship")
+    assert "Saved your plan." in chat.text and "after Year 11: Apprenticeship" in chat.text
+    chat.say("/nextstep fe college")
+    assert "after Year 11: FE college" in chat.text  # the choice's own label, as the buttons save it
+    chat.say("/nextstep\tJoin my uncle's joinery firm")
+    assert "after Year 11: Join my uncle's joinery firm" in chat.text
+    chat.say("/nextstep " + "x" * 300)
+    assert "300 characters" in chat.text
+    with transaction(engine) as s:
+        assert s.get(Person, amira.id).next_step == "Join my uncle's joinery firm"  # type: ignore[union-attr]
+    assert state_of(engine, "p1")[0] == "nextstep.menu"  # the overview's buttons work as usual
+    chat.press("Finished")
+    young, young_chat = linked_pupil(engine, dispatcher, school, "p2", year_group=8)
+    young_chat.say("/nextstep apprenticeship")
+    assert "Year 10 upwards" in young_chat.text
+    with transaction(engine) as s:
+        assert s.get(Person, young.id).next_step is None  # type: ignore[union-attr]
 
 
 def test_forged_application_button_is_refused(engine: Engine, dispatcher: Dispatcher, school: School) -> None:

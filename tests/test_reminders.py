@@ -177,3 +177,15 @@ def test_tutor_gets_one_weekly_digest_of_pupils_needing_them(engine: Engine) -> 
     assert "Ben Jones" not in digest.text and "Dan Moss" not in digest.text
     assert run_digests(engine, SETTINGS, monday + timedelta(days=7)) == 1  # next week's
     assert silent.id is not None
+
+
+def test_a_nudge_names_the_day_it_is_due(engine: Engine) -> None:
+    amira_id = _linked_pupil(engine, factories.school(engine).id)
+    _action(engine, amira_id, date(2026, 10, 19), "Monday's deadline")  # nudged on Friday the 16th
+    _action(engine, amira_id, date(2026, 10, 22), "Thursday's deadline")  # nudged on Wednesday the 21st
+    assert run_action_nudges(engine, SETTINGS, at(2026, 10, 16)) == 1
+    assert run_action_nudges(engine, SETTINGS, at(2026, 10, 21)) == 1
+    texts = {row.text.splitlines()[1]: row.text.splitlines()[0] for row in _queued(engine, "nudge:")}
+    assert texts["Monday's deadline"] == "A reminder: you agreed to do this, and it's due on Monday 19 Oct:"
+    assert "tomorrow" not in texts["Monday's deadline"]
+    assert texts["Thursday's deadline"] == "A reminder: you agreed to do this, and it's due tomorrow (Thu 22 Oct):"

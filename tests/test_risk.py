@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
-from handlers.risk import RiskFacts, RiskWeights, assess
+import pytest
+
+from handlers.risk import (
+    DEFAULT_WEIGHTS,
+    RiskFacts,
+    RiskWeights,
+    WeightError,
+    assess,
+    parse_weight,
+    weights_from_json,
+    weights_to_json,
+)
 
 AUTUMN = date(2026, 11, 23)
 SPRING = date(2027, 2, 1)
@@ -56,3 +68,32 @@ def test_weights_are_a_school_setting() -> None:
     assert "pupil premium" not in assess(RiskFacts(year_group=9, pupil_premium=True), AUTUMN, no_pp).reasons
     ehc = assess(RiskFacts(year_group=9, send="E", had_guidance_this_year=True), AUTUMN, RiskWeights(threshold=2))
     assert ehc.flagged and ehc.reasons == ("EHC plan",)
+
+
+def test_school_weights_are_stored_as_the_changes_and_bad_stored_values_are_skipped() -> None:
+    changed = RiskWeights(looked_after=3, attendance_below=92.5)
+    stored = weights_to_json(changed)
+    assert json.loads(stored) == {"looked_after": 3, "attendance_below": 92.5}  # only what differs
+    assert weights_from_json(stored) == changed
+    assert weights_to_json(DEFAULT_WEIGHTS) == "" and weights_from_json("") == DEFAULT_WEIGHTS
+    # An older name, a bad number or broken JSON never stops the caseload from opening.
+    assert weights_from_json('{"shoe_size": 4, "eal": "lots", "young_carer": 2}') == RiskWeights(young_carer=2)
+    assert weights_from_json("{not json") == DEFAULT_WEIGHTS
+    assert weights_from_json("[1, 2]") == DEFAULT_WEIGHTS
+
+
+@pytest.mark.parametrize(
+    ("name", "raw", "words"),
+    [
+        ("shoe_size", "1", "unknown weight"),
+        ("eal", "x", "not a number"),
+        ("eal", "-1", "from 0 to 100"),
+        ("eal", "nan", "from 0 to 100"),
+        ("eal", "1.5", "whole number"),
+        ("threshold", "0", "flag every pupil"),
+    ],
+)
+def test_bad_weights_are_refused_in_words(name: str, raw: str, words: str) -> None:
+    with pytest.raises(WeightError, match=words):
+        parse_weight(name, raw)
+    assert parse_weight("attendance_below", "92.5") == 92.5 and parse_weight("eal", " 2 ") == 2

@@ -126,9 +126,14 @@ def test_not_utf8_and_empty_files_get_clear_errors() -> None:
 def test_missing_column_writes_nothing(engine: Engine) -> None:
     school = factories.school(engine)
     assert school.id is not None
-    with pytest.raises(roster.RosterFileError):
-        roster.read_roster_file(_csv("upn,given_name", "A123456789012,Amira"), TODAY)
-    assert _people(engine, school.id) == {}
+    _import(engine, school.id, _csv(HEADER, "A123456789001,Amira,Khan,2011-03-14,10,10A,F,APKN,N,Y,Y,"))
+    before = {upn: (p.family_name, p.form, p.status) for upn, p in _people(engine, school.id).items()}
+    # No family_name column: the import call refuses it whole, nobody is added, changed or marked missing.
+    without_family = _csv("upn,given_name,year_group,form", "A123456789002,Oliver,10,10A", "A123456789003,Zara,10,10B")
+    with pytest.raises(roster.RosterFileError, match="family_name"):
+        _import(engine, school.id, without_family)
+    after = {upn: (p.family_name, p.form, p.status) for upn, p in _people(engine, school.id).items()}
+    assert after == before == {"A123456789001": ("Khan", "10A", PersonStatus.active)}
 
 
 def test_reimport_updates_by_upn_reports_missing_and_links_tutors(engine: Engine) -> None:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
+from sqlmodel import select
 
 from bot.settings import Settings, load_settings
 from scheduler.campaign_calendar import leaving_range, nominal_start, scheduled_campaign_year
@@ -28,8 +29,9 @@ from storage import consents
 from storage.consents import ConsentKind
 from storage.db import make_engine, transaction
 from storage.migrate import upgrade
-from storage.models import ChatIdentity, Person, Role, School, utcnow
+from storage.models import ChatIdentity, JournalEntry, Person, Role, School, utcnow
 from storage.outbox import count_by_status
+from tests import factories
 from tests.fakes.telegram_api import FakeTelegram
 
 ALUMNI = 90
@@ -173,4 +175,48 @@ def test_sigkill_mid_campaign_then_restart_sends_each_checkin_once(tmp_path: Pat
     assert sorted(counts) == [FIRST_CHAT + i for i in range(ALUMNI)]
     assert set(counts.values()) == {1}, (tmp_path / "run2.log").read_text()[-3000:]
     assert outbox() == {"sent": ALUMNI}
+    engine.dispose()
+
+
+def test_sigterm_finishes_the_update_in_hand_then_exits_cleanly(tmp_path: Path, fake: FakeTelegram) -> None:
+    """SIGTERM while a reply is on its way: the reply is sent, the step is kept, the exit code is 0."""
+    db = tmp_path / "waymark.db"
+    engine = make_engine(f"sqlite:///{db}")
+    upgrade(engine)
+    school = factories.school(engine)
+    pupil = factories.pupil(engine, school.id, year_group=12, dob=date(2007, 9, 1))
+    factories.link(engine, pupil, "telegram", str(FIRST_CHAT))
+    env = {
+        **os.environ,
+        "WAYMARK_DATABASE_URL": f"sqlite:///{db}",
+        "WAYMARK_HTTP_HOST": "127.0.0.1",
+        "WAYMARK_HTTP_PORT": "0",
+        "TELEGRAM_BOT_TOKEN": fake.token,
+        "TELEGRAM_API_BASE_URL": fake.base_url,
+        "PTB_TIMEDELTA": "1",
+    }
+    for name in ("WAYMARK_SMTP_URL", "TELEGRAM_WEBHOOK_URL", "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN"):
+        env.pop(name, None)
+    log_path = tmp_path / "run.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen([*WAYMARK, "run"], env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            started = f"telegram: long polling as @waymark_test_bot, database sqlite:///{db}"
+            wait(lambda: started in log_path.read_text(), 30, "the start log line", proc)
+            fake.hold_chat(FIRST_CHAT)  # the reply will be in hand when the signal comes
+            fake.message(FIRST_CHAT, "/reflect Spoke to a nurse at the careers fair")
+            wait(lambda: len(fake.holding) == 1, 10, "the reply to be on its way", proc)
+            proc.send_signal(signal.SIGTERM)
+            time.sleep(0.3)
+            assert proc.poll() is None, "it must not exit with the update in hand"
+            fake.release_chat(FIRST_CHAT)
+            assert proc.wait(20) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    replies = fake.calls_to(FIRST_CHAT)
+    assert len(replies) == 1 and "Spoke to a nurse" in replies[0].text, log_path.read_text()[-2000:]
+    assert "telegram: stopped" in log_path.read_text()
+    with transaction(engine, write=False) as session:
+        assert session.exec(select(JournalEntry)).one().text == "Spoke to a nurse at the careers fair"
     engine.dispose()

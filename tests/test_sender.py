@@ -9,21 +9,33 @@ from __future__ import annotations
 import asyncio
 import collections
 import itertools
+import os
+import signal
+import subprocess
 import time
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from sqlalchemy import Engine
 from sqlmodel import select
 
+from bot.settings import load_settings
 from handlers.types import Button
+from scheduler.quiet import QuietHours, held_until
 from scheduler.sender import PlatformLimits, RetryPolicy, Sender
-from storage import outbox
+from storage import consents, outbox
+from storage.consents import ConsentKind
 from storage.db import make_engine, transaction
-from storage.models import ChatIdentity, OutboxMessage, Person, Role, utcnow
+from storage.migrate import upgrade
+from storage.models import ChatIdentity, OutboxMessage, Person, Role, School, utcnow
+from storage.outbox import count_by_status
 from tests import factories
-from tests.fakes.telegram_api import FakeTelegram
+from tests.fakes.telegram_api import Call, FakeTelegram
 from tests.telegram_transport import telegram_transport
 
 FAST_RETRY = RetryPolicy(base=0.05, cap=0.5, max_attempts=10)
@@ -286,3 +298,313 @@ async def test_two_senders_on_postgresql_drain_5000_rows_without_a_duplicate(
         assert outbox.count_by_status(session) == {"sent": 5000}
     # Both really took part.
     assert one.stats.sent > 500 and two.stats.sent > 500 and one.stats.sent + two.stats.sent == 5000
+
+
+# ---- quiet hours, /stop after the claim, long messages, a kill with sends in flight ---------------
+
+LONDON = ZoneInfo("Europe/London")
+
+
+def london(y: int, m: int, d: int, h: int, minute: int = 0) -> datetime:
+    return datetime(y, m, d, h, minute, tzinfo=LONDON)
+
+
+def one_each(engine: Engine, holidays: str = "") -> dict[str, int]:
+    """A pupil, a member of staff and an alumnus at one school, each with a row queued now."""
+    school = factories.school(engine)
+    with transaction(engine) as session:
+        row = session.get(School, school.id)
+        assert row is not None
+        row.holidays = holidays
+        session.add(row)
+    pupil = factories.pupil(engine, school.id, "Pia", "Pupil")
+    tutor = factories.staff(engine, school.id, "Tom", "Tutor")
+    alum = factories.pupil(engine, school.id, "Al", "Alum", leaving_date=date(2025, 7, 18))
+    with transaction(engine) as session:
+        grown = session.get(Person, alum.id)
+        assert grown is not None
+        grown.role = Role.alumnus
+        session.add(grown)
+    ids = {"pupil": pupil.id, "staff": tutor.id, "alumnus": alum.id}
+    now = utcnow()
+    with transaction(engine) as session:
+        for n, (role, person_id) in enumerate(ids.items()):
+            assert person_id is not None
+            outbox.enqueue(
+                session,
+                key=f"note:{role}",
+                person_id=person_id,
+                platform="telegram",
+                chat_id=str(6000 + n),
+                text=role,
+                now=now,
+            )
+    return {role: 6000 + n for n, role in enumerate(ids)}
+
+
+async def run_briefly(sender: Sender, fake: FakeTelegram, expect: int, settle: float = 0.4) -> None:
+    """Run the sender until `expect` messages arrived, and a little longer for any that should not."""
+    await sender.start()
+    try:
+        await fake.wait_for(lambda: len(delivered(fake)) >= expect, timeout=10)
+        await asyncio.sleep(settle)
+    finally:
+        await sender.stop()
+
+
+async def test_quiet_hours_hold_pupils_and_staff_at_night_and_send_at_half_past_seven(
+    engine: Engine, fake: FakeTelegram
+) -> None:
+    # Queued at 20:55 on a Friday before half term; the sender gets to it at 21:05.
+    with time_machine.travel(london(2026, 10, 16, 20, 55), tick=True):
+        chats = one_each(engine, holidays="2026-10-19..2026-10-23")
+    quiet = QuietHours(LONDON)
+    async with telegram_transport(fake) as transport:
+        with time_machine.travel(london(2026, 10, 16, 21, 5), tick=True):
+            sender = Sender(engine, {"telegram": transport}, limits=UNLIMITED, poll_interval=0.05, quiet=quiet)
+            await run_briefly(sender, fake, expect=0)
+        assert list(delivered(fake)) == []
+        held = {r.key: r for r in rows(engine)}
+        assert {(r.status, r.attempts) for r in held.values()} == {("pending", 0)}
+        # Alumni wait for the morning; staff for Monday; pupils for the end of half term.
+        assert held["note:alumnus"].next_attempt_at == london(2026, 10, 17, 7, 30)
+        assert held["note:staff"].next_attempt_at == london(2026, 10, 19, 7, 30)
+        assert held["note:pupil"].next_attempt_at == london(2026, 10, 26, 7, 30)
+        with time_machine.travel(london(2026, 10, 17, 11, 0), tick=True):  # Saturday
+            sender = Sender(engine, {"telegram": transport}, limits=UNLIMITED, poll_interval=0.05, quiet=quiet)
+            await run_briefly(sender, fake, expect=1)
+        assert list(delivered(fake)) == [chats["alumnus"]]  # adults who left: only the night is quiet
+        with time_machine.travel(london(2026, 10, 19, 7, 31), tick=True):
+            sender = Sender(engine, {"telegram": transport}, limits=UNLIMITED, poll_interval=0.05, quiet=quiet)
+            await run_briefly(sender, fake, expect=2)
+        assert sorted(delivered(fake)) == [chats["staff"], chats["alumnus"]]  # staff now; the pupil waits
+        with time_machine.travel(london(2026, 10, 26, 7, 31), tick=True):
+            sender = Sender(engine, {"telegram": transport}, limits=UNLIMITED, poll_interval=0.05, quiet=quiet)
+            await run_briefly(sender, fake, expect=3)
+    assert set(delivered(fake).values()) == {1}
+    assert {r.status for r in rows(engine)} == {"sent"}
+
+
+async def test_without_quiet_hours_everything_goes_at_night(engine: Engine, fake: FakeTelegram) -> None:
+    with time_machine.travel(london(2026, 10, 17, 23, 30), tick=True):  # Saturday night
+        one_each(engine)
+        async with telegram_transport(fake) as transport:
+            # WAYMARK_QUIET_HOURS=false: scheduler.service builds the sender with quiet=None.
+            sender = Sender(engine, {"telegram": transport}, limits=UNLIMITED, poll_interval=0.05, quiet=None)
+            assert await sender.run_until_settled(timeout=10)
+    assert len(delivered(fake)) == 3
+
+
+def test_held_until_is_the_next_moment_each_role_may_be_messaged() -> None:
+    friday_night = london(2026, 10, 16, 22, 0)
+    assert held_until("pupil", friday_night, LONDON) == london(2026, 10, 19, 7, 30)
+    assert held_until("staff", friday_night, LONDON) == london(2026, 10, 19, 7, 30)
+    assert held_until("alumnus", friday_night, LONDON) == london(2026, 10, 17, 7, 30)
+    early = london(2026, 10, 14, 6, 0)  # a Wednesday, before 07:30
+    assert held_until("pupil", early, LONDON) == london(2026, 10, 14, 7, 30)
+    assert held_until("pupil", london(2026, 10, 14, 12, 0), LONDON) is None
+    # The late summer bank holiday (Monday 31 Aug) is skipped too.
+    assert held_until("staff", london(2026, 8, 28, 21, 30), LONDON) == london(2026, 9, 1, 7, 30)
+
+
+async def test_a_stop_after_the_claim_still_stops_the_check_in(engine: Engine, fake: FakeTelegram) -> None:
+    import handlers.alumni  # noqa: F401  (registers /stop)
+    from handlers import Dispatcher
+    from tests.chat import Chat
+
+    people = alumni(engine, 3, first_chat=7000)
+    now = utcnow()
+    with transaction(engine) as session:
+        for i, person_id in enumerate(people):
+            consents.record(session, person_id, ConsentKind.yearly_checkin, True, now, channel="telegram")
+            outbox.enqueue(
+                session,
+                key=f"checkin:{person_id}:2026:0",
+                person_id=person_id,
+                platform="telegram",
+                chat_id=str(7000 + i),
+                text="Where are you now?",
+                now=now,
+            )
+    dispatcher = Dispatcher(engine, load_settings(database_url="sqlite://"))
+    async with telegram_transport(fake) as transport:
+        # Two a second: the sender claims all three at once and holds the last one for a second.
+        sender = Sender(
+            engine,
+            {"telegram": transport},
+            limits={"telegram": PlatformLimits(per_second=2)},
+            batch=3,
+            poll_interval=0.05,
+            recheck_after=0.1,
+        )
+        await sender.start()
+        await fake.wait_for(lambda: len(delivered(fake)) == 1, timeout=5)
+        assert {r.chat_id: r.status for r in rows(engine)}["7002"] == "sending"  # claimed before the /stop
+        chat = Chat(dispatcher, "7002", "telegram")
+        await asyncio.to_thread(chat.say, "/stop")
+        await asyncio.to_thread(chat.press, "Yes, stop them")
+        assert "no more yearly messages" in chat.last[0].text
+        await fake.wait_for(lambda: len(delivered(fake)) == 2, timeout=5)
+        await asyncio.sleep(1.2)  # the third one's slot has come and gone
+        await sender.stop()
+    assert sorted(delivered(fake)) == [7000, 7001]
+    by_chat = {r.chat_id: r for r in rows(engine)}
+    assert by_chat["7002"].status == "cancelled"
+    assert sender.stats.withdrawn == 1 and sender.stats.sent == 2
+
+
+async def test_a_check_in_for_someone_who_took_back_consent_is_cancelled_not_sent(
+    engine: Engine, fake: FakeTelegram
+) -> None:
+    people = alumni(engine, 2, first_chat=7100)
+    now = utcnow()
+    with transaction(engine) as session:
+        consents.record(session, people[0], ConsentKind.yearly_checkin, True, now, channel="telegram")
+        consents.record(session, people[1], ConsentKind.yearly_checkin, True, now, channel="telegram")
+        consents.record(session, people[1], ConsentKind.yearly_checkin, False, now)  # "no" to /leaving later
+        for i, person_id in enumerate(people):
+            outbox.enqueue(
+                session,
+                key=f"checkin:{person_id}:2026:0",
+                person_id=person_id,
+                platform="telegram",
+                chat_id=str(7100 + i),
+                text="Where are you now?",
+                now=now,
+            )
+    async with telegram_transport(fake) as transport:
+        sender = Sender(engine, {"telegram": transport}, limits=UNLIMITED, poll_interval=0.05)
+        assert await sender.run_until_settled(timeout=10)
+    assert list(delivered(fake)) == [7100]
+    assert {r.chat_id: r.status for r in rows(engine)} == {"7100": "sent", "7101": "cancelled"}
+
+
+async def test_a_long_message_refused_after_its_first_part_is_not_repeated(engine: Engine, fake: FakeTelegram) -> None:
+    people = alumni(engine, 1)
+    first, second = "A" * 3000, "B" * 3000
+    with transaction(engine) as session:
+        outbox.enqueue(
+            session,
+            key="digest:long",
+            person_id=people[0],
+            platform="telegram",
+            chat_id="5000",
+            text=f"{first}\n\n{second}",
+            now=utcnow(),
+            buttons=[[Button("Caseload", "/caseload")]],
+        )
+
+    def refuse_the_next_part(call: Call) -> None:
+        if call.method == "sendMessage" and call.ok and call.text.startswith("A"):
+            fake.fail_next(1, status=429, retry_after=1)  # Telegram took part 1, then flood control
+
+    fake.on_call = refuse_the_next_part
+    async with telegram_transport(fake) as transport:
+        sender = Sender(engine, {"telegram": transport}, limits=UNLIMITED, retry=FAST_RETRY, poll_interval=0.05)
+        assert await sender.run_until_settled(timeout=20)
+    sends = fake.calls_of("sendMessage")
+    assert [(c.text[0], c.status) for c in sends] == [("A", 200), ("B", 429), ("B", 200)]
+    assert sends[0].buttons() == [] and sends[2].buttons() == [("Caseload", "/caseload")]
+    assert sends[0].text == first and sends[2].text == second
+    (row,) = rows(engine)
+    assert (row.status, row.attempts) == ("sent", 2)
+
+
+class SlowTelegram(FakeTelegram):
+    """Holds every sendMessage answer for `hold` seconds, so a kill finds sends in flight.
+
+    The fake still accepts a message whose sender died while waiting: like Telegram, which
+    delivers what it was given whether or not the answer reaches the sender.
+    """
+
+    def __init__(self, hold: float) -> None:
+        super().__init__()
+        self.hold = hold
+        self.arrived = 0
+        self.answered = 0
+
+    async def _api_sendMessage(self, call: Call) -> Any:
+        with self._lock:
+            self.arrived += 1
+        try:
+            await asyncio.sleep(self.hold)
+            return await super()._api_sendMessage(call)
+        finally:
+            with self._lock:
+                self.answered += 1
+
+    def in_flight(self) -> int:
+        with self._lock:
+            return self.arrived - self.answered
+
+
+@pytest.mark.slow
+def test_sigkill_with_sends_in_flight_repeats_at_most_one_per_lane_and_loses_nothing(tmp_path: Path) -> None:
+    from tests.test_run_restart import ALUMNI, FIRST_CHAT, WAYMARK, checkins_by_chat, open_campaign_env, seed, wait
+
+    lanes = 4
+    fake = SlowTelegram(hold=0.3)
+    fake.start_in_thread()
+    today = datetime.now(LONDON).date()
+    campaign = open_campaign_env(today)
+    db = tmp_path / "waymark.db"
+    env = {
+        **os.environ,
+        **campaign,
+        "WAYMARK_DATABASE_URL": f"sqlite:///{db}",
+        "WAYMARK_HTTP_HOST": "127.0.0.1",
+        "WAYMARK_HTTP_PORT": "0",
+        "WAYMARK_QUIET_HOURS": "false",
+        "WAYMARK_SENDER_LEASE_SECONDS": "5",
+        "WAYMARK_SENDER_LANES": str(lanes),
+        "TELEGRAM_BOT_TOKEN": fake.token,
+        "TELEGRAM_API_BASE_URL": fake.base_url,
+        "PTB_TIMEDELTA": "1",
+    }
+    for name in ("WAYMARK_SMTP_URL", "TELEGRAM_WEBHOOK_URL"):
+        env.pop(name, None)
+    settings = load_settings(
+        database_url=f"sqlite:///{db}",
+        campaign_start_month=int(campaign["WAYMARK_CAMPAIGN_START_MONTH"]),
+        campaign_start_day=int(campaign["WAYMARK_CAMPAIGN_START_DAY"]),
+    )
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    seed(engine, settings, today)
+    try:
+        log1 = (tmp_path / "run1.log").open("wb")
+        first = subprocess.Popen([*WAYMARK, "run"], env=env, cwd=tmp_path, stdout=log1, stderr=subprocess.STDOUT)
+        try:
+            wait(lambda: len(checkins_by_chat(fake)) >= ALUMNI // 4, 60, "a quarter of the check-ins", first)
+            wait(lambda: fake.in_flight() >= 2, 10, "sends in flight", first)
+            first.send_signal(signal.SIGKILL)  # with Telegram holding at least two of its sends
+            first.wait(10)
+        finally:
+            if first.poll() is None:
+                first.kill()
+            log1.close()
+        time.sleep(fake.hold + 0.3)  # the fake finishes accepting what was in flight
+        before = checkins_by_chat(fake)
+        assert ALUMNI // 4 <= len(before) < ALUMNI, "the kill came mid-campaign"
+
+        log2 = (tmp_path / "run2.log").open("wb")
+        second = subprocess.Popen([*WAYMARK, "run"], env=env, cwd=tmp_path, stdout=log2, stderr=subprocess.STDOUT)
+        try:
+            wait(lambda: len(checkins_by_chat(fake)) == ALUMNI, 60, "every check-in after the restart", second)
+            time.sleep(1.0)
+            second.send_signal(signal.SIGTERM)
+            assert second.wait(30) == 0
+        finally:
+            if second.poll() is None:
+                second.kill()
+            log2.close()
+        counts = checkins_by_chat(fake)
+        assert sorted(counts) == [FIRST_CHAT + i for i in range(ALUMNI)]  # nothing lost
+        repeats = sum(n - 1 for n in counts.values())
+        # Exactly the sends Telegram took while the process died come again: one per lane at most.
+        assert 1 <= repeats <= lanes and max(counts.values()) == 2, counts
+        with transaction(engine, write=False) as session:
+            assert count_by_status(session, "telegram") == {"sent": ALUMNI}
+    finally:
+        fake.stop_thread()
+        engine.dispose()

@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import signal
+import subprocess
+import sys
 from datetime import timedelta
 
+import pytest
+import time_machine
 from sqlalchemy import Engine
+from sqlmodel import select
 
 from bot.settings import load_settings
+from scheduler import housekeeping
 from scheduler.sender import Sender
-from scheduler.service import Background, JobSpec
+from scheduler.service import JOBS, Background, JobSpec
+from storage import conversations
 from storage.db import make_engine, transaction
 from storage.leadership import take_lease
-from storage.models import utcnow
+from storage.models import ProcessedUpdate, utcnow
 
 
 def background(engine: Engine, ran: list[str], name: str) -> Background:
@@ -68,3 +76,66 @@ def test_a_lease_is_only_taken_once_it_has_run_out(sqlite_only: Engine) -> None:
     with transaction(sqlite_only) as session:
         assert not take_lease(session, "scheduler", "b", now + timedelta(seconds=58), ttl)
         assert take_lease(session, "scheduler", "b", now + timedelta(seconds=60), ttl)
+
+
+async def test_a_leader_that_dies_is_replaced_on_postgresql(engine: Engine) -> None:
+    """SIGKILL, not a clean stop: the advisory lock goes with the dead process's connection."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the advisory lock is PostgreSQL's")
+    leader = subprocess.Popen(
+        [sys.executable, "-c", LEADER_PROCESS, engine.url.render_as_string(hide_password=False)],
+        stdout=subprocess.PIPE,
+    )
+    ran: list[str] = []
+    survivor = background(engine, ran, "survivor")
+    try:
+        assert leader.stdout is not None and leader.stdout.readline() == b"leading\n"
+        await survivor.start()
+        await asyncio.sleep(0.6)  # several election rounds: the lock is taken
+        assert not survivor.leading and ran == []
+        leader.send_signal(signal.SIGKILL)
+        leader.wait(10)
+        await wait_until(lambda: survivor.leading, timeout=10)
+        await wait_until(lambda: bool(ran))
+        assert set(ran) == {"survivor"}
+    finally:
+        if leader.poll() is None:
+            leader.kill()
+        await survivor.stop()
+
+
+LEADER_PROCESS = """
+import sys, time
+from storage.db import make_engine
+from scheduler.service import Leadership
+leadership = Leadership(make_engine(sys.argv[1]))
+assert leadership.try_lead(False)
+print("leading", flush=True)
+time.sleep(120)
+"""
+
+
+def test_processed_update_ids_are_pruned_after_thirty_days(engine: Engine) -> None:
+    now = utcnow()
+    with transaction(engine) as session:
+        for n, days in enumerate((0, 1, 29, 31, 400)):
+            conversations.mark_processed(session, "telegram", str(n), now - timedelta(days=days, minutes=1))
+    [job] = [spec for spec in JOBS if spec.name == "prune_processed_updates"]
+    settings = load_settings(database_url=engine.url.render_as_string(hide_password=False))
+    with time_machine.travel(now, tick=False):
+        assert job.run(engine, settings) == 2
+        assert job.run(engine, settings) == 0
+    with transaction(engine, write=False) as session:
+        kept = session.exec(select(ProcessedUpdate.update_id)).all()
+    assert sorted(kept) == ["0", "1", "2"]
+
+
+def test_pruning_goes_in_batches_until_nothing_old_is_left(engine: Engine) -> None:
+    now = utcnow()
+    with transaction(engine) as session:
+        for n in range(25):
+            conversations.mark_processed(session, "slack", f"E{n}", now - timedelta(days=40))
+    with transaction(engine) as session:
+        assert conversations.prune_processed(session, now - timedelta(days=30), batch=10) == 10
+    settings = load_settings(database_url=engine.url.render_as_string(hide_password=False))
+    assert housekeeping.run_prune_processed_updates(engine, settings, now) == 15

@@ -15,6 +15,7 @@ from handlers.pupils import NOT_AVAILABLE
 from storage import audit, caseload, crypto
 from storage.db import transaction
 from storage.models import AdviceRecord, AgreedAction, AuditEvent, ConversationState, OutboxMessage, Person, StaffRole
+from storage.models import School as SchoolRow
 from tests import factories
 from tests.chat import Chat
 
@@ -365,6 +366,73 @@ def test_attention_for_the_leader_per_year_group(school: School) -> None:
     sam = Chat(school.dispatcher, "sam", "slack")
     sam.say("/attention")
     assert "Ben Jones" not in sam.text and "isn't something you can do" in sam.text
+
+
+def test_attention_names_the_pupils_of_a_year_group(school: School) -> None:
+    with transaction(school.engine) as s:
+        s.add(AgreedAction(pupil_id=school.cara.id, text="CV", due_date=(NOW - timedelta(days=3)).date()))
+        s.add(AgreedAction(pupil_id=school.cara.id, text="Visit", due_date=(NOW - timedelta(days=1)).date()))
+        # Amira had a conversation this school year and has a plan: she needs no attention.
+        s.add(
+            AdviceRecord(pupil_id=school.amira.id, staff_id=school.tutor.id, kind="other", summary="x", created_at=NOW)
+        )
+        amira = s.get(Person, school.amira.id)
+        assert amira is not None
+        amira.next_step = "Apprenticeship"
+        s.add(amira)
+    lee = Chat(school.dispatcher, "lee", "slack")
+    lee.say("/attention")
+    assert {"Year 10", "Year 11"} <= set(lee.buttons())
+    lee.press("Year 11")
+    text = lee.text
+    assert text.startswith("Year 11: who needs attention:")
+    no_guidance, overdue, no_plan, at_risk = (
+        text.split("No guidance conversation this school year")[1].split("Overdue agreed actions:")[0],
+        text.split("Overdue agreed actions:")[1].split("No intended next step yet:")[0],
+        text.split("No intended next step yet:")[1].split("At risk of NEET")[0],
+        text.split("At risk of NEET")[1],
+    )
+    assert "Ben Jones (11A), last: never" in no_guidance and "Cara Smith (11B)" in no_guidance
+    assert "Amira" not in text  # seen this year, with a plan
+    assert "Cara Smith (11B): 2 overdue actions" in overdue and "Ben" not in overdue
+    assert "Ben Jones (11A)" in no_plan and "Cara Smith (11B)" in no_plan
+    assert "Ben Jones (11A): SEN support; attendance 85%" in at_risk and "Cara" not in at_risk
+    assert "Dan Okafor" not in text  # Year 10 is another list
+    lee.say("/attention year 10")
+    assert "Dan Okafor (10C)" in lee.text and "Ben Jones" not in lee.text
+    lee.say("/attention 7")
+    assert lee.text == "Year 7: nobody needs attention right now." and lee.buttons() == ["All year groups"]
+    lee.say("/attention eleven")
+    assert "/attention 11" in lee.text
+    sam = Chat(school.dispatcher, "sam", "slack")
+    sam.say("/attention 11")
+    assert "Ben Jones" not in sam.text and "Cara" not in sam.text
+
+
+def test_attention_list_pages_a_large_year_group(school: School) -> None:
+    for i in range(30):
+        factories.pupil(school.engine, school.school_id, f"Pupil{i:02d}", "Zed", year_group=9, form="9Z")
+    lee = Chat(school.dispatcher, "lee", "slack")
+    lee.say("/attention 9")
+    assert "(page 1 of 2)" in lee.text and "Pupil00 Zed (9Z)" in lee.text and "Pupil29" not in lee.text
+    lee.press("Next \u2192")
+    assert "(page 2 of 2)" in lee.text and "Pupil29 Zed (9Z)" in lee.text and "Pupil00" not in lee.text
+    assert "\u2190 Previous" in lee.buttons()
+    lee.say("/attention 9 99")  # an old button after the list shrank: the last page
+    assert "(page 2 of 2)" in lee.text
+
+
+def test_attention_uses_the_school_risk_weights(school: School) -> None:
+    lee = Chat(school.dispatcher, "lee", "slack")
+    lee.say("/attention 11")
+    assert "Ben Jones (11A): SEN support; attendance 85%" in lee.text
+    with transaction(school.engine) as s:
+        row = s.get(SchoolRow, school.school_id)
+        assert row is not None
+        row.risk_weights = '{"threshold": 10}'
+        s.add(row)
+    lee.say("/attention 11")
+    assert "At risk of NEET" not in lee.text
 
 
 def test_staff_menu_shows_the_staff_buttons(school: School) -> None:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import date
+from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,11 +20,14 @@ from sqlalchemy import Engine, func
 from sqlmodel import select
 from telegram import Bot, Update
 
+from bot.http import BOUND_PORTS, build_app, start_http
+from bot.runner import serve
 from bot.settings import Settings, load_settings
 from bot.telegram import (
     CALLBACK_LIMIT,
     EXPIRED_BUTTON,
     SECRET_HEADER,
+    WEBHOOK_KEY,
     WEBHOOK_PATH,
     ButtonData,
     ChatOrderedProcessor,
@@ -29,15 +35,26 @@ from bot.telegram import (
     TelegramTransport,
     base_urls,
     mount_webhook,
+    open_transport,
     split_text,
     start_telegram,
     units,
 )
 from handlers import Button, Dispatcher, Reply, texts
+from reports.charts import PNG_SIGNATURE
+from scheduler.sender import Sender
 from scheduler.transport import Delivery
-from storage import identities
+from storage import identities, leavers
 from storage.db import transaction
-from storage.models import ConversationState, JournalEntry, OutboxMessage, ProcessedUpdate, StaffRole
+from storage.models import (
+    AuditEvent,
+    ConversationState,
+    JournalEntry,
+    OutboxMessage,
+    ProcessedUpdate,
+    StaffRole,
+    utcnow,
+)
 from tests import factories
 from tests.fakes.telegram_api import Call, FakeTelegram
 
@@ -75,10 +92,12 @@ async def running(fake: FakeTelegram, engine: Engine, **overrides: Any) -> Async
         await stop()
 
 
-async def say(fake: FakeTelegram, chat_id: int, text: str, count: int = 1, **kw: Any) -> list[Call]:
+async def say(
+    fake: FakeTelegram, chat_id: int, text: str, count: int = 1, *, timeout: float = 5.0, **kw: Any
+) -> list[Call]:
     mark = fake.mark()
     fake.message(chat_id, text, **kw)
-    return await fake.replies(chat_id, count, since=mark, methods=SENDS)
+    return await fake.replies(chat_id, count, since=mark, methods=SENDS, timeout=timeout)
 
 
 async def press(fake: FakeTelegram, chat_id: int, label: str, count: int = 1, methods: set[str] = SENDS) -> list[Call]:
@@ -184,6 +203,18 @@ async def test_tutor_logs_advice_with_buttons_and_the_pupil_is_told(engine: Engi
     assert len(rows) == 1 and "/record" in rows[0].text
     # Nothing about the tutor's chat account ever reaches the pupil's chat, and the reverse.
     assert fake.calls_to(PUPIL_CHAT) == []
+    # The outbox sender of `waymark run` delivers it through the Telegram transport.
+    transport, close = await open_transport(tg_settings(fake))
+    try:
+        sender = Sender(engine, {"telegram": transport}, poll_interval=0.05)
+        assert await sender.run_until_settled(5)
+    finally:
+        await close()
+    told = fake.calls_to(PUPIL_CHAT)
+    assert [c.method for c in told] == ["sendMessage"] and told[0].text == rows[0].text
+    with transaction(engine, write=False) as s:
+        sent = s.exec(select(OutboxMessage).where(OutboxMessage.id == rows[0].id)).one()
+    assert sent.status == "sent"
 
 
 async def test_stranger_learns_nothing(sqlite_only: Engine, fake: FakeTelegram) -> None:
@@ -278,40 +309,169 @@ async def test_one_chat_in_order_with_awkward_input(sqlite_only: Engine, fake: F
     assert stored == awkward
 
 
-# ------------------------------------------------------------------------------------------ webhook
+async def test_leader_report_arrives_as_text_chart_and_csv(engine: Engine, fake: FakeTelegram) -> None:
+    school = factories.school(engine)
+    leader = factories.staff(engine, school.id, "Lee", "Grant", role=StaffRole.leader)
+    factories.link(engine, leader, "telegram", str(TUTOR_CHAT))
+    for n in range(3):
+        factories.pupil(engine, school.id, f"Pupil{n}", "Test", year_group=11, dob=SIXTH_FORMER_DOB)
+    async with running(fake, engine):
+        menu = await say(fake, TUTOR_CHAT, "/report")
+        assert "Benchmark 3 summary" in menu[0].button_labels()
+        mark = fake.mark()
+        fake.press_label(TUTOR_CHAT, "Benchmark 3 summary")
+        await fake.wait_for(lambda: len(fake.calls_to(TUTOR_CHAT, {"sendDocument"}, mark)) == 1)
+        sent = fake.calls_to(TUTOR_CHAT, SENDS | {"editMessageText"}, mark)
+    # The table replaces the menu it was picked from (same buttons under it), then chart and file.
+    assert [c.method for c in sent] == ["editMessageText", "sendPhoto", "sendDocument"]
+    assert "Benchmark 3 summary" in sent[0].text and "Year 11: 3 pupils" in sent[0].text
+    photo, document = sent[1], sent[2]
+    assert photo.files["photo"].startswith(PNG_SIGNATURE) and "Chart" in photo.params["caption"]
+    assert document.params["document"].startswith("<file benchmark3-") and document.params["document"].endswith(".csv>")
+    assert document.files["document"].decode("utf-8-sig").count("\n") >= 2  # a header and a row at least
+    assert "spreadsheet" in document.params["caption"]
+    with transaction(engine, write=False) as s:
+        assert s.exec(select(AuditEvent).where(AuditEvent.actor_id == leader.id)).all()  # exports are audited
 
 
-@asynccontextmanager
-async def http_server(app: web.Application) -> AsyncIterator[int]:
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    assert site._server is not None
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield port
-    finally:
-        await runner.cleanup()
+async def test_menu_follows_the_person_when_their_role_changes(engine: Engine, fake: FakeTelegram) -> None:
+    school = factories.school(engine)
+    amira = factories.pupil(
+        engine, school.id, year_group=13, dob=SIXTH_FORMER_DOB, leaving_date=date.today() - timedelta(days=3)
+    )
+    factories.link(engine, amira, "telegram", str(PUPIL_CHAT))
+
+    def menu_calls() -> list[Call]:
+        return [c for c in fake.calls_of("setMyCommands") if (c.params.get("scope") or {}).get("chat_id") == PUPIL_CHAT]
+
+    async with running(fake, engine):
+        await say(fake, PUPIL_CHAT, "/help")  # the first message this process sees from the chat
+        await eventually(lambda: len(menu_calls()) == 1)
+        assert "reflect" in fake.commands_for_chat(PUPIL_CHAT)
+        await say(fake, PUPIL_CHAT, "/privacy")
+        await say(fake, PUPIL_CHAT, "/help")  # same chat, in order: any menu call for /privacy came before
+        assert len(menu_calls()) == 1  # nothing changed: no call
+        with transaction(engine) as s:
+            assert leavers.graduate(s, date.today(), utcnow()) == 1  # left school: now an alumnus
+        await say(fake, PUPIL_CHAT, "/help")
+        await eventually(lambda: len(menu_calls()) == 2)
+        menu = fake.commands_for_chat(PUPIL_CHAT)
+        assert "destination" in menu and "reflect" not in menu
+        await say(fake, PUPIL_CHAT, "/privacy")
+        await say(fake, PUPIL_CHAT, "/help")
+        assert len(menu_calls()) == 2
+        # After /unlink the chat's menu is back to what anyone may do.
+        await say(fake, PUPIL_CHAT, "/unlink")
+        await eventually(lambda: len(menu_calls()) == 3)
+        assert fake.commands_for_chat(PUPIL_CHAT) == fake.commands_for_chat(None)
 
 
-async def test_webhook_needs_the_secret(sqlite_only: Engine, fake: FakeTelegram) -> None:
-    engine = sqlite_only
+async def test_blocking_the_bot_marks_the_identity_unreachable(engine: Engine, fake: FakeTelegram) -> None:
     school = factories.school(engine)
     amira = factories.pupil(engine, school.id, dob=SIXTH_FORMER_DOB)
     factories.link(engine, amira, "telegram", str(PUPIL_CHAT))
-    app = web.Application()
+
+    def unreachable() -> str | None:
+        with transaction(engine, write=False) as s:
+            identity = identities.find(s, "telegram", str(PUPIL_CHAT))
+            assert identity is not None
+            return identity.unreachable_reason if identity.unreachable_at else None
+
+    async with running(fake, engine):
+        await say(fake, PUPIL_CHAT, "/help")
+        assert unreachable() is None
+        mark = fake.mark()
+        fake.member_update(PUPIL_CHAT, "kicked")  # what Telegram sends when someone blocks the bot
+        await eventually(lambda: unreachable() is not None)
+        assert fake.calls_to(PUPIL_CHAT, SENDS, mark) == []  # nothing is said to a chat that blocked us
+    assert "blocked" in (unreachable() or "")
+
+
+async def test_a_channel_is_told_private_chats_only_and_nothing_is_stored(engine: Engine, fake: FakeTelegram) -> None:
+    channel = -1001234567890
+    async with running(fake, engine):
+        mark = fake.mark()
+        fake.channel_post(channel, "/start ABCDE12345")
+        fake.channel_post(channel, "Open evening on Thursday")
+        await eventually(lambda: len(fake.calls_to(channel, SENDS, mark)) == 2)
+        await say(fake, 99999, "/help")
+        assert [c.text for c in fake.calls_to(channel, SENDS, mark)] == [texts.PRIVATE_ONLY, texts.PRIVATE_ONLY]
+        assert fake.calls_to(channel, {"setMyCommands"}, mark) == []
+    assert count_rows(engine, ProcessedUpdate) == 1  # the /help only
+    with transaction(engine, write=False) as s:
+        assert identities.find(s, "telegram", str(channel)) is None
+        assert not s.exec(select(ConversationState).where(ConversationState.external_id == str(channel))).all()
+
+
+async def test_a_flooding_chat_does_not_hold_up_the_others(engine: Engine, fake: FakeTelegram) -> None:
+    flooder, other = 71001, 71002
+    async with running(fake, engine):
+        fake.hold_chat(flooder)  # its first reply stays in hand: its later updates must wait their turn
+        try:
+            for n in range(80):  # more than the adapter's 64 concurrent updates
+                fake.message(flooder, f"/help {n}")
+            await fake.wait_for(lambda: len(fake.holding) == 1)
+            started = time.monotonic()
+            answered = await say(fake, other, "/help", timeout=3)
+            assert answered and time.monotonic() - started < 2.0
+            assert len(fake.holding) == 1 and fake.calls_to(flooder) == []  # still in hand, still in line
+        finally:
+            fake.release_chat(flooder)
+        replies = await fake.replies(flooder, 80, timeout=20)
+    assert len(replies) == 80
+
+
+# ------------------------------------------------------------------------------------------ webhook
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@asynccontextmanager
+async def waymark_http(
+    fake: FakeTelegram, engine: Engine, **overrides: Any
+) -> AsyncIterator[tuple[web.Application, str, Dispatcher]]:
+    """Waymark's own HTTP server (bot.http) with the webhook route, listening; yields (app, webhook url)."""
+    settings = tg_settings(fake, http_host="127.0.0.1", http_port=0, **overrides)
+    dispatcher = Dispatcher(engine, settings)
+    app = build_app(settings, dispatcher)
     mount_webhook(app)  # before the server starts, as `waymark run` does
-    async with http_server(app) as port:
-        url = f"http://127.0.0.1:{port}{WEBHOOK_PATH}"
+    stop_http, app = await start_http(settings, dispatcher, app=app)
+    try:
+        yield app, f"http://127.0.0.1:{app[BOUND_PORTS][0]}{WEBHOOK_PATH}", dispatcher
+    finally:
+        await stop_http()
+
+
+@asynccontextmanager
+async def webhook_mode(
+    fake: FakeTelegram, engine: Engine, secret: str = "s3cret-Value_1"
+) -> AsyncIterator[web.Application]:
+    async with waymark_http(fake, engine) as (app, url, _):
+        settings = tg_settings(fake, telegram_webhook_url=url, telegram_webhook_secret=secret)
+        stop = await start_telegram(settings, Dispatcher(engine, settings), app)
+        try:
+            yield app
+        finally:
+            await stop()
+
+
+async def test_webhook_needs_the_secret(engine: Engine, fake: FakeTelegram) -> None:
+    school = factories.school(engine)
+    amira = factories.pupil(engine, school.id, dob=SIXTH_FORMER_DOB)
+    factories.link(engine, amira, "telegram", str(PUPIL_CHAT))
+    async with waymark_http(fake, engine) as (app, url, _):
         settings = tg_settings(fake, telegram_webhook_url=url, telegram_webhook_secret="s3cret-Value_1")
         early = await fake.deliver_webhook(fake.text_update(PUPIL_CHAT, "/help"), secret="s3cret-Value_1", url=url)
         assert early == 503  # not attached yet: Telegram keeps the update and tries again
-        dispatcher = Dispatcher(engine, settings)
-        stop = await start_telegram(settings, dispatcher, app)
+        stop = await start_telegram(settings, Dispatcher(engine, settings), app)
         try:
             assert fake.webhook is not None
             assert fake.webhook["url"] == url and fake.webhook["secret_token"] == "s3cret-Value_1"
+            assert fake.webhook_reachable is True
             assert fake.calls_of("getUpdates") == []
             for secret in (None, "", "wrong", "s3cret-Value_"):
                 status = await fake.deliver_webhook(fake.text_update(PUPIL_CHAT, "/reflect forged"), secret=secret)
@@ -319,19 +479,101 @@ async def test_webhook_needs_the_secret(sqlite_only: Engine, fake: FakeTelegram)
             mark = fake.mark()
             status = await fake.deliver_webhook(fake.text_update(PUPIL_CHAT, "/reflect Work experience at the vet"))
             assert status == 200
-            reply = await fake.replies(PUPIL_CHAT, 1, since=mark)
-            assert "Work experience at the vet" in reply[0].text
+            reply = fake.calls_to(PUPIL_CHAT, since=mark)  # answered 200 only once the reply had gone
+            assert len(reply) == 1 and "Work experience at the vet" in reply[0].text
             # Telegram redelivers when unsure: the same update twice is one journal entry.
             update = fake.text_update(PUPIL_CHAT, "/reflect Mock interview")
             assert await fake.deliver_webhook(update) == 200
             assert await fake.deliver_webhook(update) == 200
-            await fake.replies(PUPIL_CHAT, 2, since=mark)
+            assert len(fake.calls_to(PUPIL_CHAT, since=mark)) == 2
         finally:
             await stop()
+        # Stopped: what Telegram sends now is refused, so it keeps it for the next process.
+        assert await fake.deliver_webhook(fake.text_update(PUPIL_CHAT, "/help"), url=url) == 503
     with transaction(engine, write=False) as s:
         stored = sorted(e.text for e in s.exec(select(JournalEntry)).all())
     assert stored == ["Mock interview", "Work experience at the vet"]
     assert SECRET_HEADER == "X-Telegram-Bot-Api-Secret-Token"
+
+
+async def test_webhook_answers_only_once_the_update_is_handled(engine: Engine, fake: FakeTelegram) -> None:
+    school = factories.school(engine)
+    amira = factories.pupil(engine, school.id, dob=SIXTH_FORMER_DOB)
+    factories.link(engine, amira, "telegram", str(PUPIL_CHAT))
+    async with webhook_mode(fake, engine) as app:
+        fake.hold_chat(PUPIL_CHAT)
+        try:
+            posting = asyncio.create_task(fake.deliver_webhook(fake.text_update(PUPIL_CHAT, "/reflect Open day")))
+            await fake.wait_for(lambda: len(fake.holding) == 1)
+            await asyncio.sleep(0.2)
+            assert not posting.done()  # the reply is in hand: no 200 yet, so a kill now loses nothing
+        finally:
+            fake.release_chat(PUPIL_CHAT)
+        assert await posting == 200
+        assert "Open day" in fake.calls_to(PUPIL_CHAT)[-1].text
+
+        # Still in hand after `answer_within`: 503, so Telegram sends it again; the step goes on.
+        app[WEBHOOK_KEY].answer_within = 0.3
+        fake.hold_chat(PUPIL_CHAT)
+        slow = fake.text_update(PUPIL_CHAT, "/reflect Careers fair")
+        started = time.monotonic()
+        assert await fake.deliver_webhook(slow) == 503
+        assert 0.25 < time.monotonic() - started < 2
+        fake.release_chat(PUPIL_CHAT)
+        await fake.replies(PUPIL_CHAT, 2)
+        mark = fake.mark()
+        assert await fake.deliver_webhook(slow) == 200  # the redelivery: already handled, said once
+        assert fake.calls_to(PUPIL_CHAT, since=mark) == []
+    assert count_rows(engine, JournalEntry) == 2
+
+
+async def test_waymark_run_registers_the_webhook_once_listening_and_logs_how_it_runs(
+    tmp_path: Path, fake: FakeTelegram, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`waymark run`'s own start-up (bot.runner.serve): webhook, then back to polling."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}{WEBHOOK_PATH}"
+    database = f"sqlite:///{tmp_path / 'run.db'}"
+    common: dict[str, Any] = {
+        "database_url": database,
+        "telegram_bot_token": fake.token,
+        "telegram_api_base_url": fake.base_url,
+        "http_host": "127.0.0.1",
+        "http_port": port,
+        "quiet_hours": False,
+    }
+
+    async def run(settings: Settings, body: Callable[[], Any]) -> None:
+        stop = asyncio.Event()
+        server = asyncio.create_task(serve(settings, stop))
+        try:
+            await fake.wait_for(lambda: "telegram: " in caplog.text and " as @" in caplog.text, timeout=10)
+            await body()
+        finally:
+            stop.set()
+            await asyncio.wait_for(server, 15)
+
+    async def webhook_checks() -> None:
+        assert fake.webhook is not None and fake.webhook["url"] == url
+        assert fake.webhook_reachable is True  # the server listened before Telegram was told
+        mark = fake.mark()
+        assert await fake.deliver_webhook(fake.text_update(99999, "/record")) == 200
+        assert texts.NOT_LINKED in fake.calls_to(99999, since=mark)[0].text
+
+    caplog.set_level(logging.INFO, logger="waymark")
+    await run(load_settings(**common, telegram_webhook_url=url, telegram_webhook_secret="abc_123"), webhook_checks)
+    assert f"telegram: webhook {url} (route {WEBHOOK_PATH}) as @waymark_test_bot, database {database}" in caplog.text
+    assert fake.calls_of("getUpdates") == []
+    caplog.clear()
+
+    async def polling_checks() -> None:
+        assert fake.webhook is None and fake.calls_of("deleteWebhook")  # Telegram stops posting
+        reply = await say(fake, 99998, "/record")
+        assert texts.NOT_LINKED in reply[0].text
+
+    await run(load_settings(**common, telegram_webhook_url=None), polling_checks)
+    assert f"telegram: long polling as @waymark_test_bot, database {database}" in caplog.text
+    assert "telegram: stopped" in caplog.text
 
 
 # ------------------------------------------------------------------------------------------ failures
@@ -356,6 +598,22 @@ async def test_429_storm_is_waited_out(sqlite_only: Engine, fake: FakeTelegram) 
     assert len(refused) == 2
     assert elapsed >= 1.9  # it waited retry_after each time rather than hammering
     assert count_rows(engine, JournalEntry) == 1
+
+
+async def test_a_429_pauses_every_reply_not_just_the_one_refused(engine: Engine, fake: FakeTelegram) -> None:
+    first, second = 72001, 72002
+    async with running(fake, engine):
+        mark = fake.mark()
+        fake.fail_next(1, status=429, retry_after=1, methods={"sendMessage"})
+        fake.message(first, "/record")
+        await fake.wait_for(lambda: any(c.status == 429 for c in fake.calls_of("sendMessage", mark)))
+        refused = next(c for c in fake.calls_of("sendMessage", mark) if c.status == 429)
+        other = await say(fake, second, "/record")  # another chat, while Telegram's pause runs
+        retried = await fake.replies(first, 1, since=mark)
+    # Telegram said "wait 1 s" to the bot: the other chat's reply waited too, rather than knocking.
+    assert other[0].at - refused.at >= 0.95
+    assert retried[0].at - refused.at >= 0.95
+    assert [c.status for c in fake.calls_of("sendMessage", mark)].count(429) == 1
 
 
 async def test_blocked_bot_marks_identity_unreachable(sqlite_only: Engine, fake: FakeTelegram) -> None:

@@ -15,10 +15,10 @@ from collections.abc import AsyncIterator
 import pytest
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile
 from telegram.error import BadRequest, NetworkError, RetryAfter, TimedOut
-from telegram.request import RequestData
+from telegram.request import HTTPXRequest, RequestData
 from telegram.request._requestparameter import RequestParameter
 
-from bot.telegram_http import AiohttpRequest
+from bot.telegram_http import AiohttpRequest, PlainForm, keyboard_json
 from tests.fakes.telegram_api import FakeTelegram
 
 
@@ -151,3 +151,43 @@ async def test_it_can_be_shut_down_and_used_again(fake: FakeTelegram) -> None:
     async with request:
         assert (await request.post(url))["id"]
     assert request.read_timeout == 5.0
+
+
+@pytest.mark.parametrize("layer", ["aiohttp", "httpx"])
+async def test_a_plain_form_posts_the_same_message_on_either_layer(fake: FakeTelegram, layer: str) -> None:
+    """The outbox sender's own sendMessage fields: JSON on aiohttp, form fields on httpx, one meaning."""
+    request = AiohttpRequest(2) if layer == "aiohttp" else HTTPXRequest()
+    url = f"{fake.base_url}{fake.token}/sendMessage"
+    markup = keyboard_json([[("Zoë's page 🎓", "dest:240")]])
+    assert markup is not None
+    async with request:
+        result = await request.post(
+            url, PlainForm({"text": "a & b < c\nZoë 🎓"}, {"chat_id": "42", "reply_markup": markup})
+        )
+        assert isinstance(result, dict) and result["text"] == "a & b < c\nZoë 🎓"
+        fake.fail_next(status=429, retry_after=2)
+        with pytest.raises(RetryAfter):  # python-telegram-bot's error mapping still applies
+            await request.post(url, PlainForm({"chat_id": "@channel", "text": "hi"}))
+    [call] = [c for c in fake.calls_of("sendMessage") if c.ok]
+    assert call.chat_id == 42 and call.text == "a & b < c\nZoë 🎓"
+    assert call.buttons() == [("Zoë's page 🎓", "dest:240")]
+
+
+async def test_the_environments_proxy_and_no_proxy_still_apply(
+    fake: FakeTelegram, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with socket.socket() as probe:  # a proxy nobody runs
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("NO_PROXY", "localhost")
+    url = f"{fake.base_url}{fake.token}/getMe"
+    async with AiohttpRequest(1, connect_timeout=1.0) as proxied:
+        with pytest.raises(NetworkError):  # went to the proxy, which is not there
+            await proxied.post(url)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    async with AiohttpRequest(1) as direct:
+        assert (await direct.post(url))["username"]
+    async with AiohttpRequest(1, connect_timeout=1.0, trust_env=False) as ignoring:
+        monkeypatch.setenv("NO_PROXY", "localhost")
+        assert (await ignoring.post(url))["username"]

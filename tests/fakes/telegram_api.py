@@ -20,6 +20,8 @@ What it can be told to do:
 
 - `fail_next(n, status=429, retry_after=2)` / `fail_next(n, status=500)`: the next n send calls fail;
 - `fail_chat(chat_id, status=403)` (blocked), `fail_chat(chat_id, status=400)` (chat not found);
+- `hold_chat(chat_id)` / `release_chat(chat_id)`: sends to a chat wait unanswered (listed in
+  `holding`) until released, e.g. to catch the bot with a reply in hand;
 - `FakeTelegram(enforce_limits=True)`: Telegram's ~30 messages/s overall and 1/s per chat, answered
   with 429 and `retry_after` like the real server.
 """
@@ -36,6 +38,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import ClientSession, web
 
@@ -173,6 +176,11 @@ class FakeTelegram:
         self._messages: dict[tuple[int | str, int], dict[str, Any]] = {}  # the bot's messages, as sent/edited
         self._chats: dict[int | str, dict[str, Any]] = {}
         self._faults: list[_Fault] = []
+        self._held: set[int | str] = set()  # chats whose sends wait until released
+        self.holding: list[Call] = []  # calls waiting for their chat's release, in arrival order
+        # Whether the webhook URL accepted a TCP connection at the moment setWebhook was called
+        # (None: not a loopback URL, not tried). Telegram starts posting to it right away.
+        self.webhook_reachable: bool | None = None
         self._sent_times: deque[float] = deque()
         self._chat_last_sent: dict[int | str, float] = {}
         self._waiters: list[_Waiter] = []
@@ -274,6 +282,16 @@ class FakeTelegram:
     ) -> None:
         """Sends to this chat fail (403 blocked by default; 400 "chat not found"), for `times` or until cleared."""
         self._add_fault(status, description, retry_after, times, methods, int(chat_id))
+
+    def hold_chat(self, chat_id: int) -> None:
+        """Sends to this chat wait, unanswered, until `release_chat` (a reply "in hand"); see `holding`."""
+        with self._lock:
+            self._held.add(chat_id)
+
+    def release_chat(self, chat_id: int) -> None:
+        with self._lock:
+            self._held.discard(chat_id)
+        self._notify()
 
     def clear_faults(self) -> None:
         with self._lock:
@@ -411,6 +429,29 @@ class FakeTelegram:
         if caption:
             content["caption"] = caption
         return self.inject({"message": self._message(chat_id, None, "private", **content)})
+
+    def member_update(self, chat_id: int, status: str = "kicked", *, old_status: str = "member") -> dict[str, Any]:
+        """The person changes the bot's standing in their private chat ("kicked": they blocked it)."""
+        bot = {k: v for k, v in self.bot_user.items() if k in {"id", "is_bot", "first_name", "username"}}
+        change = {
+            "chat": self.chat(chat_id),
+            "from": self._user(chat_id),
+            "date": int(time.time()),
+            "old_chat_member": {"status": old_status, "user": bot},
+            "new_chat_member": {"status": status, "user": bot, **({"until_date": 0} if status == "kicked" else {})},
+        }
+        return self.inject({"my_chat_member": change})
+
+    def channel_post(self, chat_id: int, text: str, *, title: str = "School news") -> dict[str, Any]:
+        """A post in a channel the bot is in (channel posts carry no sender)."""
+        post = {
+            "message_id": self._next_message_id(chat_id),
+            "date": int(time.time()),
+            "chat": self.chat(chat_id, chat_type="channel", title=title),
+            "sender_chat": {"id": chat_id, "type": "channel", "title": title},
+            "text": text,
+        }
+        return self.inject({"channel_post": post})
 
     def photo(self, chat_id: int, *, caption: str | None = None) -> dict[str, Any]:
         return self.attachment(chat_id, "photo", caption=caption)
@@ -590,6 +631,15 @@ class FakeTelegram:
     async def _answer(self, call: Call, handler: Any) -> web.Response:
         if handler is None:
             return self._error(404, "Not Found: method not found")
+        if call.method in SEND_METHODS and call.chat_id in self._held:
+            with self._lock:
+                self.holding.append(call)
+            self._notify()
+            try:
+                await self.wait_for(lambda: call.chat_id not in self._held, timeout=60)
+            finally:
+                with self._lock:
+                    self.holding.remove(call)
         fault = self._fault_for(call.method, call.chat_id)
         if fault is not None:
             return self._error(fault.status, fault.description, fault.retry_after)
@@ -768,6 +818,7 @@ class FakeTelegram:
     async def _api_setWebhook(self, call: Call) -> Any:
         with self._lock:
             self.webhook = dict(call.params)
+        self.webhook_reachable = await _listening(str(call.params.get("url") or ""))
         return True
 
     async def _api_deleteWebhook(self, call: Call) -> Any:
@@ -778,6 +829,20 @@ class FakeTelegram:
     async def _api_getWebhookInfo(self, call: Call) -> Any:
         url = (self.webhook or {}).get("url", "")
         return {"url": url, "has_custom_certificate": False, "pending_update_count": len(self._pending)}
+
+
+async def _listening(url: str) -> bool | None:
+    """Does a loopback URL accept a TCP connection now? None for any other host (never dialled)."""
+    parsed = urlsplit(url)
+    if parsed.hostname not in {"127.0.0.1", "localhost"} or parsed.port is None:
+        return None
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(parsed.hostname, parsed.port), 2)
+    except (OSError, TimeoutError):
+        return False
+    writer.close()
+    await writer.wait_closed()
+    return True
 
 
 class _ApiError(Exception):
