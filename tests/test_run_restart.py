@@ -83,6 +83,37 @@ def seed(engine: Engine, settings: Settings, today: date) -> None:
             consents.record(session, person.id, ConsentKind.yearly_checkin, True, now, channel="telegram")
 
 
+def campaign_under_way(tmp_path: Path, fake: FakeTelegram, today: date, **extra: str) -> tuple[dict[str, str], Engine]:
+    """A database of consenting alumni with today's campaign open, and the environment for a
+    `waymark run` subprocess that sends their check-ins to the fake Bot API."""
+    campaign = open_campaign_env(today)
+    db = tmp_path / "waymark.db"
+    env = {
+        **os.environ,
+        **campaign,
+        "WAYMARK_DATABASE_URL": f"sqlite:///{db}",
+        "WAYMARK_HTTP_HOST": "127.0.0.1",
+        "WAYMARK_HTTP_PORT": "0",
+        "WAYMARK_QUIET_HOURS": "false",
+        "WAYMARK_SENDER_LEASE_SECONDS": "5",
+        "TELEGRAM_BOT_TOKEN": fake.token,
+        "TELEGRAM_API_BASE_URL": fake.base_url,
+        "PTB_TIMEDELTA": "1",
+        **extra,
+    }
+    for name in ("WAYMARK_SMTP_URL", "TELEGRAM_WEBHOOK_URL"):
+        env.pop(name, None)
+    settings = load_settings(
+        database_url=f"sqlite:///{db}",
+        campaign_start_month=int(campaign["WAYMARK_CAMPAIGN_START_MONTH"]),
+        campaign_start_day=int(campaign["WAYMARK_CAMPAIGN_START_DAY"]),
+    )
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    seed(engine, settings, today)
+    return env, engine
+
+
 @pytest.fixture
 def fake() -> Iterator[FakeTelegram]:
     server = FakeTelegram()
@@ -111,30 +142,7 @@ def wait(predicate: Callable[[], bool], timeout: float, what: str, proc: subproc
 @pytest.mark.slow
 def test_sigkill_mid_campaign_then_restart_sends_each_checkin_once(tmp_path: Path, fake: FakeTelegram) -> None:
     today = datetime.now(load_settings().zone).date()
-    campaign = open_campaign_env(today)
-    db = tmp_path / "waymark.db"
-    env = {
-        **os.environ,
-        **campaign,
-        "WAYMARK_DATABASE_URL": f"sqlite:///{db}",
-        "WAYMARK_HTTP_HOST": "127.0.0.1",
-        "WAYMARK_HTTP_PORT": "0",
-        "WAYMARK_QUIET_HOURS": "false",
-        "WAYMARK_SENDER_LEASE_SECONDS": "5",
-        "TELEGRAM_BOT_TOKEN": fake.token,
-        "TELEGRAM_API_BASE_URL": fake.base_url,
-        "PTB_TIMEDELTA": "1",
-    }
-    for name in ("WAYMARK_SMTP_URL", "TELEGRAM_WEBHOOK_URL"):
-        env.pop(name, None)
-    settings = load_settings(
-        database_url=f"sqlite:///{db}",
-        campaign_start_month=int(campaign["WAYMARK_CAMPAIGN_START_MONTH"]),
-        campaign_start_day=int(campaign["WAYMARK_CAMPAIGN_START_DAY"]),
-    )
-    engine = make_engine(settings.database_url)
-    upgrade(engine)
-    seed(engine, settings, today)
+    env, engine = campaign_under_way(tmp_path, fake, today)
 
     def outbox() -> dict[str, int]:
         with transaction(engine, write=False) as session:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import itertools
-import os
 import signal
 import subprocess
 import time
@@ -31,7 +30,6 @@ from scheduler.sender import PlatformLimits, RetryPolicy, Sender
 from storage import consents, outbox
 from storage.consents import ConsentKind
 from storage.db import make_engine, transaction
-from storage.migrate import upgrade
 from storage.models import ChatIdentity, OutboxMessage, Person, Role, School, utcnow
 from storage.outbox import count_by_status
 from tests import factories
@@ -540,37 +538,13 @@ class SlowTelegram(FakeTelegram):
 
 @pytest.mark.slow
 def test_sigkill_with_sends_in_flight_repeats_at_most_one_per_lane_and_loses_nothing(tmp_path: Path) -> None:
-    from tests.test_run_restart import ALUMNI, FIRST_CHAT, WAYMARK, checkins_by_chat, open_campaign_env, seed, wait
+    from tests.test_run_restart import ALUMNI, FIRST_CHAT, WAYMARK, campaign_under_way, checkins_by_chat, wait
 
     lanes = 4
     fake = SlowTelegram(hold=0.3)
     fake.start_in_thread()
     today = datetime.now(LONDON).date()
-    campaign = open_campaign_env(today)
-    db = tmp_path / "waymark.db"
-    env = {
-        **os.environ,
-        **campaign,
-        "WAYMARK_DATABASE_URL": f"sqlite:///{db}",
-        "WAYMARK_HTTP_HOST": "127.0.0.1",
-        "WAYMARK_HTTP_PORT": "0",
-        "WAYMARK_QUIET_HOURS": "false",
-        "WAYMARK_SENDER_LEASE_SECONDS": "5",
-        "WAYMARK_SENDER_LANES": str(lanes),
-        "TELEGRAM_BOT_TOKEN": fake.token,
-        "TELEGRAM_API_BASE_URL": fake.base_url,
-        "PTB_TIMEDELTA": "1",
-    }
-    for name in ("WAYMARK_SMTP_URL", "TELEGRAM_WEBHOOK_URL"):
-        env.pop(name, None)
-    settings = load_settings(
-        database_url=f"sqlite:///{db}",
-        campaign_start_month=int(campaign["WAYMARK_CAMPAIGN_START_MONTH"]),
-        campaign_start_day=int(campaign["WAYMARK_CAMPAIGN_START_DAY"]),
-    )
-    engine = make_engine(settings.database_url)
-    upgrade(engine)
-    seed(engine, settings, today)
+    env, engine = campaign_under_way(tmp_path, fake, today, WAYMARK_SENDER_LANES=str(lanes))
     try:
         log1 = (tmp_path / "run1.log").open("wb")
         first = subprocess.Popen([*WAYMARK, "run"], env=env, cwd=tmp_path, stdout=log1, stderr=subprocess.STDOUT)
