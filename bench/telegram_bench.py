@@ -35,6 +35,7 @@ from sqlmodel import select
 from telegram import Update
 from telegram.ext import ApplicationBuilder, ContextTypes, MessageHandler, filters
 
+from bot.heap import freeze_startup_objects
 from bot.settings import load_settings
 from bot.telegram import start_telegram
 from bot.telegram_http import AiohttpRequest
@@ -178,6 +179,7 @@ async def waymark(
         database_url="sqlite://", telegram_bot_token=fake.token, telegram_api_base_url=fake.base_url
     )
     stop = await start_telegram(settings, Dispatcher(engine, settings), poll_timeout=1)
+    freeze_startup_objects()  # as `waymark run` does once started (bot/heap.py)
     try:
         driver = Driver(fake, asyncio.get_running_loop())
         # Spread the simulated pupils over the whole roster.

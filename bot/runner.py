@@ -7,6 +7,7 @@ import asyncio
 import logging
 import signal
 
+from bot.heap import freeze_startup_objects
 from bot.settings import Settings
 from handlers import Dispatcher
 from storage.db import make_engine
@@ -60,7 +61,13 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
         transports["slack"] = slack_transport
         stoppers.append(close_slack)
     stoppers.append(await start_background(settings, engine, transports))
-    log.info("waymark running: http port %s, database %s", settings.http_port, engine.url.render_as_string())
+    frozen = freeze_startup_objects()
+    log.info(
+        "waymark running: http port %s, database %s (%d start-up objects kept out of garbage collection)",
+        settings.http_port,
+        engine.url.render_as_string(),
+        frozen,
+    )
     await stop.wait()
     for stopper in reversed(stoppers):
         await stopper()
