@@ -7,6 +7,7 @@ import itertools
 from handlers import Dispatcher, Incoming, Reply
 
 _update_ids = itertools.count(1)
+BUTTON_DATA_LIMIT = 64  # bytes: Telegram's callback_data limit
 
 
 class Chat:
@@ -27,6 +28,14 @@ class Chat:
             **fields,  # type: ignore[arg-type]
         )
         self.last = self.dispatcher.dispatch(incoming)
+        for reply in self.last:
+            for row in reply.buttons:
+                for button in row:
+                    # Telegram carries 64 bytes of button data; longer data would live only in one
+                    # process's memory (bot/telegram.py, ButtonData) and die with a restart.
+                    assert len(button.data.encode("utf-8")) <= BUTTON_DATA_LIMIT, (
+                        f"button data too long: {button.data!r}"
+                    )
         return self.last
 
     def say(self, text: str) -> list[Reply]:
