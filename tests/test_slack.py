@@ -39,7 +39,7 @@ from bot.slack import (
 )
 from handlers import Button, Dispatcher, Reply, texts
 from scheduler.transport import Delivery
-from storage import identities, outbox
+from storage import codes, identities, outbox
 from storage.db import transaction
 from storage.models import (
     AdviceRecord,
@@ -218,6 +218,28 @@ async def test_channel_message_is_refused_and_nothing_is_stored(sqlite_only: Eng
     assert count(engine, ConversationState) == 0
     with transaction(engine, write=False) as s:
         assert identities.person_for(s, "slack", TUTOR) is None
+
+
+async def test_under_sixteens_are_sent_to_the_web_chat_and_wrong_codes_lock_out(
+    sqlite_only: Engine, fake: FakeSlack
+) -> None:
+    engine = sqlite_only
+    school = factories.school(engine)
+    young = factories.pupil(engine, school.id, "Amira", "Khan", year_group=9, dob=date(2012, 5, 1))
+    code = factories.code_for(engine, young)
+    async with running(fake, engine) as bot:
+        await bot.command(PUPIL, f"link {code}")
+        said = texts_of(fake.sent("DAMIRA"))
+        assert "only for people aged 16 and over" in said and "web chat" in said
+        for n in range(5):
+            await bot.command(STRANGER, f"link WRONGCODE{n}")
+        await bot.command(STRANGER, f"link {code}")  # a good code, but the account is locked now
+        assert escape(texts.LOCKED_OUT) in texts_of(fake.sent("DSTRANGER")[-1:])
+    with transaction(engine, write=False) as s:
+        assert identities.person_for(s, "slack", PUPIL) is None
+        assert identities.person_for(s, "slack", STRANGER) is None
+        # The refused code still works on the web chat, where there is no age limit.
+        assert codes.find_valid(s, code, now=utcnow()) is not None
 
 
 async def test_redelivered_event_is_handled_once(sqlite_only: Engine, fake: FakeSlack) -> None:
