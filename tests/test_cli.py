@@ -353,3 +353,16 @@ def test_unlink_disconnects_every_chat_account_and_ends_web_sessions(tmp_path: P
     assert again.returncode == 0 and "no chat accounts linked" in again.stdout
     nobody = run(tmp_path, "unlink", "--as", "nobody@hillside.example")
     assert nobody.returncode == 1 and "Nobody has the UPN or email" in nobody.stderr
+
+
+def test_import_draws_a_progress_bar_on_a_terminal(tmp_path: Path) -> None:
+    assert run(tmp_path, "init").returncode == 0
+    rows = [f"P{i:012d},Pupil{i},Test,10,10A,,2011-01-01" for i in range(300)]
+    (tmp_path / "roster.csv").write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
+    # Rich draws live output only on a terminal: these tell it stderr is one.
+    done = run(tmp_path, "import-roster", "roster.csv", TTY_COMPATIBLE="1", TTY_INTERACTIVE="1", COLUMNS="100")
+    assert done.returncode == 0, done.stderr
+    frames = [line for line in done.stderr.replace("\r", "\n").splitlines() if "Importing" in line]
+    assert frames and "300/300" in frames[-1] and "━" in frames[-1], done.stderr
+    assert "\x1b[" in done.stderr  # drawn in place with control codes (and cleared when done)
+    assert len(people(tmp_path)) == 300
