@@ -19,7 +19,7 @@ from handlers.context import Context
 from handlers.registry import command
 from handlers.risk import RiskWeights
 from handlers.types import Button, Reply
-from storage import attention
+from storage import attention, audit
 from storage.attention import NEXT_STEP_FROM_YEAR
 from storage.caseload import CaseloadRow
 
@@ -89,6 +89,7 @@ def _overview(ctx: Context) -> Reply:
 class _Entry:
     section: str
     line: str
+    pupil_id: int
 
 
 def _year_group(ctx: Context, year: int | None, page: int) -> Reply:
@@ -106,6 +107,14 @@ def _year_group(ctx: Context, year: int | None, page: int) -> Reply:
     pages = (len(entries) + PAGE_LINES - 1) // PAGE_LINES
     page = min(max(page, 1), pages)  # an old button after the list shrank
     shown = entries[(page - 1) * PAGE_LINES : page * PAGE_LINES]
+    audit.record_listed(
+        ctx.session,
+        school_id=ctx.person.school_id,
+        actor_id=ctx.person.id,  # type: ignore[arg-type]
+        subject_ids=[entry.pupil_id for entry in shown],
+        now=ctx.now,
+        detail=f"needs attention {_year_arg(year)} page {page}, {ctx.incoming.platform}",
+    )
     heading = f"{_year_name(year)}: who needs attention"
     lines = [heading + (f" (page {page} of {pages})" if pages > 1 else "") + ":"]
     section = ""
@@ -131,22 +140,23 @@ def _entries(
     overdue = "Overdue agreed actions:"
     no_plan = "No intended next step yet:"
     at_risk = f"At risk of NEET, no conversation since {pupils.short_date(since, ctx)}:"
-    found: dict[str, list[str]] = {no_guidance: [], overdue: [], no_plan: [], at_risk: []}
+    found: dict[str, list[tuple[str, int]]] = {no_guidance: [], overdue: [], no_plan: [], at_risk: []}
     for row in rows:
         p, last = row.pupil, row.last_advice_at
+        assert p.id is not None
         name = pupils.label(p)
         if last is None or last < year_start:
-            found[no_guidance].append(f"{name}, last: {pupils.short_date(last, ctx)}")
+            found[no_guidance].append((f"{name}, last: {pupils.short_date(last, ctx)}", p.id))
         if row.overdue_actions:
             plural = "s" if row.overdue_actions != 1 else ""
-            found[overdue].append(f"{name}: {row.overdue_actions} overdue action{plural}")
+            found[overdue].append((f"{name}: {row.overdue_actions} overdue action{plural}", p.id))
         if (p.year_group or 0) >= NEXT_STEP_FROM_YEAR and not p.next_step:
-            found[no_plan].append(name)
+            found[no_plan].append((name, p.id))
         if last is None or last < since:
             risk = pupils.risk_for(row, on, year_start, weights)
             if risk.flagged:
-                found[at_risk].append(f"{name}: {'; '.join(risk.reasons)}")
-    return [_Entry(section, line) for section, lines in found.items() for line in lines]
+                found[at_risk].append((f"{name}: {'; '.join(risk.reasons)}", p.id))
+    return [_Entry(section, line, pupil_id) for section, lines in found.items() for line, pupil_id in lines]
 
 
 def _year_name(year: int | None) -> str:

@@ -10,7 +10,7 @@ from handlers import access, pupils
 from handlers.context import Context
 from handlers.registry import command
 from handlers.types import Button, Reply
-from storage import caseload
+from storage import audit, caseload
 
 PAGE_SIZE = 8
 EMPTY_CASELOAD = (
@@ -52,6 +52,14 @@ def show_caseload(ctx: Context) -> list[Reply]:
     if not result.rows:
         return [Reply(EMPTY_CASELOAD)]
     pages = (result.total + PAGE_SIZE - 1) // PAGE_SIZE
+    audit.record_listed(
+        ctx.session,
+        school_id=ctx.person.school_id,
+        actor_id=ctx.person.id,  # type: ignore[arg-type]
+        subject_ids=[r.pupil.id for r in result.rows if r.pupil.id is not None],
+        now=ctx.now,
+        detail=f"caseload page {page_number}, {ctx.incoming.platform}",
+    )
     lines = [f"Your pupils ({result.total}), page {page_number} of {pages}. No conversation this year first."]
     weights = pupils.school_weights(ctx)
     for row in result.rows:

@@ -9,6 +9,7 @@ from sqlmodel import Session, col, select
 from storage.models import AuditEvent
 
 VIEW_PUPIL = "view_pupil"
+LIST_PUPILS = "list_pupils"  # a pupil named, with their flags, in a staff list (caseload, needs attention)
 
 
 def record(
@@ -26,6 +27,22 @@ def record(
     )
     session.add(event)
     return event
+
+
+def record_listed(
+    session: Session, *, school_id: int, actor_id: int, subject_ids: list[int], now: datetime, detail: str
+) -> None:
+    """One event per pupil a staff list showed, so "who has seen this pupil" includes lists."""
+    for subject_id in dict.fromkeys(subject_ids):
+        record(
+            session,
+            school_id=school_id,
+            actor_id=actor_id,
+            action=LIST_PUPILS,
+            subject_id=subject_id,
+            now=now,
+            detail=detail,
+        )
 
 
 def events_about(session: Session, subject_id: int, action: str | None = None) -> list[AuditEvent]:

@@ -409,6 +409,23 @@ def test_attention_names_the_pupils_of_a_year_group(school: School) -> None:
     assert "Ben Jones" not in sam.text and "Cara" not in sam.text
 
 
+def test_caseload_and_attention_lists_are_audited_for_each_pupil_shown(school: School) -> None:
+    sam = Chat(school.dispatcher, "sam", "slack")
+    sam.say("/caseload")
+    lee = Chat(school.dispatcher, "lee", "slack")
+    lee.say("/attention")  # counts only: nobody is named
+    lee.say("/attention 10")
+
+    def listed(pupil: Person) -> list[tuple[int | None, str]]:
+        with transaction(school.engine, write=False) as s:
+            return [(e.actor_id, e.detail) for e in audit.events_about(s, pupil.id, audit.LIST_PUPILS)]  # type: ignore[arg-type]
+
+    for pupil in (school.amira, school.ben, school.dan):
+        assert (school.tutor.id, "caseload page 1, slack") in listed(pupil)
+    assert listed(school.cara) == []  # another tutor's pupil, and Year 11 was not opened
+    assert listed(school.dan)[-1] == (school.leader.id, "needs attention 10 page 1, slack")
+
+
 def test_attention_list_pages_a_large_year_group(school: School) -> None:
     for i in range(30):
         factories.pupil(school.engine, school.school_id, f"Pupil{i:02d}", "Zed", year_group=9, form="9Z")
