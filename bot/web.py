@@ -33,7 +33,7 @@ from aiohttp import WSMsgType, web
 from bot import webpages
 from bot.settings import Settings
 from handlers import Dispatcher, Incoming, texts
-from storage import checkin_links, codes, identities, websessions
+from storage import checkin_links, codes, identities, schools, websessions
 from storage.db import transaction
 from storage.models import Person, School, WebSession
 
@@ -194,6 +194,12 @@ class WebChat:
                     return school.name
         return self.settings.school_name
 
+    def _site_name(self) -> str:
+        """The name at the top of pages seen before signing in: the school's own, when the database
+        holds one school (it may have been named with --school rather than WAYMARK_SCHOOL_NAME)."""
+        with transaction(self.engine, write=False) as s:
+            return schools.only_school_name(s) or self.settings.school_name
+
     def _html(self, body: str, status: int = 200) -> web.Response:
         return web.Response(text=body, status=status, content_type="text/html", charset="utf-8")
 
@@ -303,7 +309,7 @@ class WebChat:
         return self._browser_id(request) or websessions.new_external_id()
 
     async def signin_get(self, request: web.Request) -> web.StreamResponse:
-        school = self.settings.school_name
+        school = await self._db(self._site_name)
         browser_id = self._ensure_browser(request)
         csrf = self._browser_csrf(browser_id)
         code = request.query.get("code", "").strip()[:40]
@@ -321,7 +327,7 @@ class WebChat:
         return response
 
     async def signin_post(self, request: web.Request) -> web.StreamResponse:
-        school = self.settings.school_name
+        school = await self._db(self._site_name)
         form = await request.post()
         browser_id = self._browser_id(request)
         if browser_id is None:
@@ -618,7 +624,7 @@ class WebChat:
     async def checkin_get(self, request: web.Request) -> web.StreamResponse:
         # Opening the link shows a button rather than signing in at once: mail scanners open every
         # link in an email, and would otherwise use up the alumnus's one-time link.
-        school = self.settings.school_name
+        school = await self._db(self._site_name)
         token = request.match_info["token"]
         if not await self._db(self._link_is_valid, token):
             return self._html(webpages.message_page(school, "Link not working", LINK_INVALID), 404)
@@ -628,7 +634,7 @@ class WebChat:
         return response
 
     async def checkin_post(self, request: web.Request) -> web.StreamResponse:
-        school = self.settings.school_name
+        school = await self._db(self._site_name)
         token = request.match_info["token"]
         form = await request.post()
         browser_id = self._browser_id(request)

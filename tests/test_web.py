@@ -703,3 +703,14 @@ async def test_checkin_links_are_for_alumni_only(site: Site) -> None:
     pupil, _ = pupil_with_code(site.engine)
     with transaction(site.engine) as s, pytest.raises(ValueError):
         checkin_links.issue_link(s, pupil, site.clock.now)
+
+
+async def test_pages_before_sign_in_carry_the_school_name_from_the_database(
+    site: Site, browsers: list[Browser]
+) -> None:
+    factories.school(site.engine, "Hillside Academy")  # named with --school, not WAYMARK_SCHOOL_NAME
+    status, html = await browsers[0].page("/signin")
+    assert status == 200 and "Hillside Academy" in html and "Test Academy" not in html
+    factories.school(site.engine, "Valley School")  # a trust's server: no one name fits every pupil
+    status, html = await browsers[1].page("/signin")
+    assert status == 200 and "Test Academy" in html and "Hillside" not in html
