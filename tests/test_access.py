@@ -12,7 +12,7 @@ from bot.settings import load_settings
 from handlers import Dispatcher, Incoming, texts
 from handlers import access as rules
 from handlers.pupils import NOT_AVAILABLE
-from storage import caseload, identities
+from storage import audit, caseload, identities
 from storage.db import transaction
 from storage.models import AdviceRecord, AuditEvent, CaseloadAssignment, Person, Role, StaffRole
 from tests import factories
@@ -165,7 +165,11 @@ def test_tutor_cannot_reach_a_pupil_outside_the_caseload(
     assert sam.text == NOT_AVAILABLE
     sam.say("/caseload")
     assert "Cara" not in sam.text
-    no_audit(engine)
+    with transaction(engine) as s:
+        # Only Sam's own pupil was read (listed on the caseload page); nothing about Cara.
+        assert [(e.action, e.subject_id) for e in s.exec(select(AuditEvent)).all()] == [
+            (audit.LIST_PUPILS, world["amira"].id)
+        ]
 
 
 def test_forged_data_later_in_the_flow_and_access_lost_mid_log(
