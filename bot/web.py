@@ -69,26 +69,19 @@ def client_address(remote: str | None, forwarded_for: str | None) -> str:
     header could be forged by the client, so it is ignored.
     """
     remote = remote or "unknown"
-    if forwarded_for and _is_loopback(remote):
+    proxy = _ip(remote)
+    if forwarded_for and proxy is not None and proxy.is_loopback:
         last = forwarded_for.split(",")[-1].strip()
-        if _is_ip(last):
+        if _ip(last) is not None:
             return last
     return remote
 
 
-def _is_ip(text: str) -> bool:
+def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
-        ipaddress.ip_address(text)
+        return ipaddress.ip_address(text)
     except ValueError:
-        return False
-    return True
-
-
-def _is_loopback(address: str) -> bool:
-    try:
-        return ipaddress.ip_address(address).is_loopback
-    except ValueError:
-        return False
+        return None
 
 
 @dataclass(eq=False)
@@ -257,11 +250,11 @@ class WebChat:
         """None when the code is usable; otherwise what to tell the person. Counts wrong codes."""
         now = self.now()
         with transaction(self.engine) as s:
-            if any(websessions.signin_locked_until(s, key, now) for key in limits):
+            if any(identities.locked_until(s, WEB, key, now) for key in limits):
                 return texts.LOCKED_OUT
             if len(code) <= 40 and codes.find_valid(s, code, now=now) is not None:
                 return None
-            locked = [websessions.record_wrong_signin(s, key, limit, now) for key, limit in limits.items()]
+            locked = [identities.record_wrong_code(s, WEB, key, now, limit) for key, limit in limits.items()]
             return texts.LOCKED_OUT if any(locked) else texts.WRONG_CODE
 
     def _finish_signin(self, external_id: str, keys: list[str]) -> str | None:
@@ -271,7 +264,7 @@ class WebChat:
             if person is None or person.id is None:
                 return None
             for key in keys:
-                websessions.clear_wrong_signins(s, key)
+                identities.clear_wrong_codes(s, WEB, key)
             return websessions.create(s, person.id, external_id, now)
 
     async def sign_in(self, request: web.Request, code: str) -> tuple[str | None, str]:

@@ -110,8 +110,11 @@ def locked_until(session: Session, platform: str, key: str, now: datetime) -> da
     return None
 
 
-def record_wrong_code(session: Session, platform: str, key: str, now: datetime) -> bool:
-    """Count a wrong code; True when this one locks the account out."""
+def record_wrong_code(session: Session, platform: str, key: str, now: datetime, limit: int = MAX_WRONG_CODES) -> bool:
+    """Count a wrong code; True when this one locks the account (or web browser or address) out.
+
+    `limit` is how many wrong codes within FAILURE_WINDOW lock it: a chat account's 5 unless the
+    caller says otherwise (the web chat gives a whole school's shared address more)."""
     row = _attempt(session, platform, key)
     locked_now = row.locked_until is not None and row.locked_until > now
     lockout_over = row.locked_until is not None and row.locked_until <= now
@@ -122,7 +125,7 @@ def record_wrong_code(session: Session, platform: str, key: str, now: datetime) 
         row.first_failure_at = now
         row.locked_until = None
     row.failures += 1
-    locked = row.failures >= MAX_WRONG_CODES
+    locked = row.failures >= limit
     if locked:
         row.locked_until = now + LOCKOUT
     session.add(row)

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from sqlmodel import Session, col, func, select, update
 
 from storage import identities, outbox, transcript
-from storage.models import ChatIdentity, LinkAttempt, OutboxMessage, Platform, TranscriptLine, WebSession
+from storage.models import ChatIdentity, OutboxMessage, Platform, TranscriptLine, WebSession
 
 WEB = Platform.web.value
 IDLE_LIMIT = timedelta(days=30)
@@ -23,14 +23,12 @@ IDLE_LIMIT = timedelta(days=30)
 TOUCH_EVERY = timedelta(hours=1)
 
 
-# Wrong sign-in codes. A browser gets the same 5 tries as a chat account; a network address gets
-# more, because a whole school often reaches Waymark through one address (NAT, or the HTTPS proxy
-# passing the pupil's address on). Wrong codes count for 15 minutes from the first of a run, so
-# typos spread over weeks never add up; reaching the limit locks that browser or address for 15
-# minutes. Codes are 10 characters from a 30-odd letter alphabet: even the address limit leaves
-# guessing hopeless.
-SIGNIN_WINDOW = timedelta(minutes=15)
-SIGNIN_LOCKOUT = identities.LOCKOUT
+# Wrong sign-in codes, counted with the chat accounts' rule (storage.identities: wrong codes count
+# for 15 minutes from the first of a run, and reaching the limit locks for 15 minutes), each under
+# its own key on the "web" platform. A browser gets the same 5 tries as a chat account; a network
+# address gets more, because a whole school often reaches Waymark through one address (NAT, or the
+# HTTPS proxy passing the pupil's address on). Codes are 10 characters from a 30-odd letter
+# alphabet: even the address limit leaves guessing hopeless.
 MAX_WRONG_CODES_PER_BROWSER = identities.MAX_WRONG_CODES
 MAX_WRONG_CODES_PER_ADDRESS = 30
 
@@ -123,44 +121,6 @@ def sign_out(session: Session, row: WebSession, now: datetime) -> None:
 
 def is_linked(session: Session, external_id: str) -> bool:
     return identities.find(session, WEB, external_id) is not None
-
-
-# --- wrong sign-in codes, per browser and per network address -----------------------------------
-
-
-def _signin_attempts(session: Session, key: str) -> LinkAttempt:
-    row = session.exec(select(LinkAttempt).where(LinkAttempt.platform == WEB, LinkAttempt.external_id == key)).first()
-    return row or LinkAttempt(platform=WEB, external_id=key)
-
-
-def signin_locked_until(session: Session, key: str, now: datetime) -> datetime | None:
-    """When sign-in opens again for this browser or address, if it is locked now."""
-    row = _signin_attempts(session, key)
-    return row.locked_until if row.locked_until is not None and row.locked_until > now else None
-
-
-def record_wrong_signin(session: Session, key: str, limit: int, now: datetime) -> bool:
-    """Count one wrong code for this browser or address; True when it reaches `limit` and locks."""
-    row = _signin_attempts(session, key)
-    if row.locked_until is not None and row.locked_until > now:
-        return True
-    if row.locked_until is not None or row.first_failure_at is None or row.first_failure_at <= now - SIGNIN_WINDOW:
-        # The last lockout is over, or the run of wrong codes is old: count from this one.
-        row.failures = 0
-        row.first_failure_at = now
-        row.locked_until = None
-    row.failures += 1
-    if row.failures >= limit:
-        row.locked_until = now + SIGNIN_LOCKOUT
-    session.add(row)
-    return row.locked_until is not None
-
-
-def clear_wrong_signins(session: Session, key: str) -> None:
-    """A good code: this browser's (or address's) wrong codes are forgiven."""
-    row = _signin_attempts(session, key)
-    if row.id is not None:
-        session.delete(row)
 
 
 # --- the conversation of one web chat account ---------------------------------------------------

@@ -237,8 +237,8 @@ async def test_five_wrong_codes_lock_the_browser_for_15_minutes(site: Site, brow
     assert guesser.cookie(SESSION_COOKIE) is None
     browser_id = guesser.cookie("wm_browser")
     with transaction(site.engine) as s:
-        assert websessions.signin_locked_until(s, f"browser:{browser_id}", site.clock.now)
-        assert not websessions.signin_locked_until(s, "ip:127.0.0.1", site.clock.now)
+        assert identities.locked_until(s, "web", f"browser:{browser_id}", site.clock.now)
+        assert not identities.locked_until(s, "web", "ip:127.0.0.1", site.clock.now)
     # Another pupil on the same school address is not held up by one pupil's typos...
     _, other_code = pupil_with_code(site.engine, "Ben")
     assert (await browsers[1].sign_in(other_code)).status == 303
@@ -281,8 +281,8 @@ async def test_an_address_gets_30_wrong_codes_and_a_good_code_clears_them(site: 
     b.forget_cookies()
     assert (await b.sign_in(later_code, school)).status == 400
     with transaction(site.engine) as s:
-        assert websessions.signin_locked_until(s, "ip:203.0.113.7", site.clock.now)
-        assert not websessions.signin_locked_until(s, "ip:198.51.100.9", site.clock.now)
+        assert identities.locked_until(s, "web", "ip:203.0.113.7", site.clock.now)
+        assert not identities.locked_until(s, "web", "ip:198.51.100.9", site.clock.now)
     # Another address (another school on the same server) is unaffected.
     assert (await browsers[1].sign_in(later_code, {"X-Forwarded-For": "192.0.2.1"})).status == 303
 
