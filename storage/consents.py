@@ -6,6 +6,7 @@ what holds now. That keeps the history a school may be asked to show.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
 
@@ -37,6 +38,22 @@ def latest(session: Session, person_id: int, kind: ConsentKind) -> Consent | Non
         .order_by(col(Consent.id).desc())
         .limit(1)
     ).first()
+
+
+def without_consent(session: Session, person_ids: Sequence[int], kind: ConsentKind) -> set[int]:
+    """Of these people, those whose latest answer of this kind is not a yes (one query)."""
+    if not person_ids:
+        return set()
+    wanted = set(person_ids)
+    latest_answer: dict[int, bool] = {}
+    rows = session.exec(
+        select(col(Consent.person_id), col(Consent.granted))
+        .where(col(Consent.person_id).in_(list(wanted)), col(Consent.kind) == kind.value)
+        .order_by(col(Consent.id))
+    )
+    for person_id, granted in rows:
+        latest_answer[person_id] = bool(granted)  # rows come oldest first: the last one holds
+    return {p for p in wanted if not latest_answer.get(p, False)}
 
 
 def latest_ids_subquery(kind: ConsentKind):  # type: ignore[no-untyped-def]

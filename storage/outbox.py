@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import func
 from sqlalchemy import select as sa_select
@@ -20,9 +20,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from handlers.types import Button
-from storage.consents import ConsentKind
+from storage.consents import ConsentKind, without_consent
 from storage.identities import identities_of, mark_unreachable
-from storage.models import Consent, OutboxMessage, Person, School
+from storage.models import OutboxMessage, Person, School
 
 
 def enqueue(
@@ -146,10 +146,6 @@ class Claimed:
     lease_until: datetime
 
 
-def _is_checkin(key: str) -> bool:
-    return key.startswith("checkin:")
-
-
 def claim_due(
     session: Session,
     *,
@@ -213,14 +209,12 @@ def claim_due(
                     take.append(r)
                 else:
                     held.setdefault(until, []).append(r.id)
-            withdrawn = without_consent(session, [r.person_id for r in take if _is_checkin(r.key)])
-            cancelled = [r.id for r in take if r.person_id in withdrawn and _is_checkin(r.key)]
-            take = [r for r in take if not (r.person_id in withdrawn and _is_checkin(r.key))]
+            cancelled = _cancel_withdrawn_checkins(session, take)
+            take = [r for r in take if r.id not in cancelled]
             for until, ids in held.items():
                 session.connection().execute(
                     sa_update(table).where(table.c.id.in_(ids)).values(status=PENDING, next_attempt_at=until)
                 )
-            _cancel(session, cancelled, "the alumnus no longer consents to yearly messages")
             if take:
                 session.connection().execute(
                     sa_update(table)
@@ -260,31 +254,31 @@ def _buttons(raw: str | None) -> list[list[Button]]:
     return found
 
 
-def without_consent(session: Session, person_ids: Sequence[int]) -> set[int]:
-    """Of these people, those whose latest yearly check-in consent is not a yes (one query)."""
-    if not person_ids:
-        return set()
-    wanted = set(person_ids)
-    latest: dict[int, bool] = {}
-    rows = session.connection().execute(
-        sa_select(Consent.__table__.c.person_id, Consent.__table__.c.granted)  # type: ignore[attr-defined]
-        .where(
-            Consent.__table__.c.person_id.in_(list(wanted)),  # type: ignore[attr-defined]
-            Consent.__table__.c.kind == ConsentKind.yearly_checkin.value,  # type: ignore[attr-defined]
-        )
-        .order_by(Consent.__table__.c.id)  # type: ignore[attr-defined]
-    )
-    for person_id, granted in rows:
-        latest[person_id] = bool(granted)
-    return {p for p in wanted if not latest.get(p, False)}
+class _Row(Protocol):
+    """An outbox row as claimed: a query row or a `Claimed`."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def key(self) -> str: ...
+    @property
+    def person_id(self) -> int: ...
 
 
-def _cancel(session: Session, ids: Sequence[int], why: str) -> None:
-    if ids:
+def _cancel_withdrawn_checkins(session: Session, rows: Sequence[_Row]) -> set[int]:
+    """Cancel the check-ins among `rows` whose alumnus no longer consents (/stop, or "no" to
+    /leaving); returns their ids. One query for all of them."""
+    checkins = [r for r in rows if r.key.startswith("checkin:")]
+    refused = without_consent(session, [r.person_id for r in checkins], ConsentKind.yearly_checkin)
+    gone = [r.id for r in checkins if r.person_id in refused]
+    if gone:
         table = OutboxMessage.__table__  # type: ignore[attr-defined]
         session.connection().execute(
-            sa_update(table).where(table.c.id.in_(list(ids))).values(status=CANCELLED, error=why)
+            sa_update(table)
+            .where(table.c.id.in_(gone))
+            .values(status=CANCELLED, error="the alumnus no longer consents to yearly messages")
         )
+    return set(gone)
 
 
 def still_to_send(session: Session, claims: Sequence[Claimed]) -> set[int]:
@@ -308,11 +302,7 @@ def still_to_send(session: Session, claims: Sequence[Claimed]) -> set[int]:
             )
         )
         ours.update(row[0] for row in found)
-    checkins = [c for c in claims if c.id in ours and _is_checkin(c.key)]
-    withdrawn = without_consent(session, [c.person_id for c in checkins])
-    gone = [c.id for c in checkins if c.person_id in withdrawn]
-    _cancel(session, gone, "the alumnus no longer consents to yearly messages")
-    return ours - set(gone)
+    return ours - _cancel_withdrawn_checkins(session, [c for c in claims if c.id in ours])
 
 
 def school_holidays(session: Session) -> dict[int, str]:
