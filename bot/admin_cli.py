@@ -286,7 +286,7 @@ def school_show(school: str | None = typer.Option(None, "--school", help=SCHOOL_
     default_note = " (the default Skills Builder eight)" if not row.skills else ""
     typer.echo(f"Skills framework{default_note}: {', '.join(skills)}")
     if ranges:
-        typer.echo("Holidays: " + ", ".join(_range_text(r) for r in ranges))
+        typer.echo("Holidays: " + ", ".join(schools.format_range(r) for r in ranges))
     else:
         typer.echo("Holidays: none set (bank holidays in England are always quiet days)")
     typer.echo("At-risk-of-NEET weights (* set by the school):")
@@ -317,11 +317,6 @@ def school_skills(
     typer.echo(f"Skills framework for {name}: {', '.join(now_set)}")
 
 
-def _range_text(days: tuple[date, date]) -> str:
-    start, end = days
-    return start.isoformat() if start == end else f"{start.isoformat()}..{end.isoformat()}"
-
-
 def _parse_range(text: str) -> tuple[date, date]:
     try:
         return schools.parse_range(text)
@@ -341,9 +336,9 @@ def holidays_add(
         added = schools.add_holiday(session, choice.school, wanted)
         name = choice.school.name
     if added:
-        typer.echo(f"Holiday added for {name}: {_range_text(wanted)}")
+        typer.echo(f"Holiday added for {name}: {schools.format_range(wanted)}")
     else:
-        typer.echo(f"{_range_text(wanted)} is already a holiday at {name}; nothing changed.")
+        typer.echo(f"{schools.format_range(wanted)} is already a holiday at {name}; nothing changed.")
 
 
 @holidays_app.command("remove")
@@ -358,8 +353,8 @@ def holidays_remove(
         removed = schools.remove_holiday(session, choice.school, wanted)
         name = choice.school.name
     if not removed:
-        raise _fail(f"{name} has no holiday {_range_text(wanted)}; see `waymark school holidays list`.")
-    typer.echo(f"Holiday removed for {name}: {_range_text(wanted)}")
+        raise _fail(f"{name} has no holiday {schools.format_range(wanted)}; see `waymark school holidays list`.")
+    typer.echo(f"Holiday removed for {name}: {schools.format_range(wanted)}")
 
 
 @holidays_app.command("list")
@@ -372,7 +367,7 @@ def holidays_list(school: str | None = typer.Option(None, "--school", help=SCHOO
     if not ranges:
         typer.echo(f"No holidays set for {name}. Add one: waymark school holidays add 2026-12-21..2027-01-01")
     for days in ranges:
-        typer.echo(_range_text(days))
+        typer.echo(schools.format_range(days))
 
 
 @school_app.command("risk-weights")

@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
-from scheduler.schooldays import DAY_STARTS, DateRange, in_ranges, is_bank_holiday, is_night, parse_school_holidays
+from scheduler.schooldays import DAY_STARTS, DateRange, is_night, is_school_day, is_working_day, parse_school_holidays
 from storage import outbox
 
 PUPIL, STAFF, ALUMNUS = "pupil", "staff", "alumnus"
@@ -39,9 +39,7 @@ def quiet_for(role: str, moment: datetime, zone: ZoneInfo, school_holidays: Iter
     if role == ALUMNUS:
         return False
     day = local.date()
-    if day.weekday() >= 5 or is_bank_holiday(day):
-        return True
-    return role == PUPIL and in_ranges(day, school_holidays)
+    return not is_school_day(day, school_holidays) if role == PUPIL else not is_working_day(day)
 
 
 def held_until(role: str, now: datetime, zone: ZoneInfo, school_holidays: Iterable[DateRange] = ()) -> datetime | None:

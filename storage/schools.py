@@ -7,6 +7,7 @@ from datetime import date
 
 from sqlmodel import Session, col, select
 
+from scheduler.schooldays import DateRange, parse_school_holidays
 from storage.models import School
 
 
@@ -77,9 +78,6 @@ def set_skills(session: Session, school: School, names: list[str] | None) -> Non
     session.add(school)
 
 
-DateRange = tuple[date, date]
-
-
 def parse_range(text: str) -> DateRange:
     """ "2026-12-21..2027-01-01" (or one date) -> (first, last day), both included."""
     first, dots, last = text.strip().partition("..")
@@ -95,23 +93,15 @@ def parse_range(text: str) -> DateRange:
     return start, end
 
 
-def _format_range(days: DateRange) -> str:
+def format_range(days: DateRange) -> str:
+    """A holiday as it is stored and shown: "2026-12-21..2027-01-01", or one date."""
     start, end = days
     return start.isoformat() if start == end else f"{start.isoformat()}..{end.isoformat()}"
 
 
-def _holiday_line_range(line: str) -> DateRange | None:
-    text = line.split("#", 1)[0].strip()
-    try:
-        return parse_range(text) if text else None
-    except SettingError:
-        return None
-
-
 def holidays_of(school: School) -> list[DateRange]:
-    """The school's holidays, earliest first (lines that are not dates are left out)."""
-    found = {r for line in school.holidays.splitlines() if (r := _holiday_line_range(line)) is not None}
-    return sorted(found)
+    """The school's holidays, earliest first, read as quiet hours read them (bad lines left out)."""
+    return sorted(set(parse_school_holidays(school.holidays)))
 
 
 def add_holiday(session: Session, school: School, days: DateRange) -> bool:
@@ -133,7 +123,7 @@ def remove_holiday(session: Session, school: School, days: DateRange) -> bool:
 
 
 def _write_holidays(session: Session, school: School, ranges: list[DateRange]) -> None:
-    school.holidays = "\n".join(_format_range(r) for r in ranges)
+    school.holidays = "\n".join(format_range(r) for r in ranges)
     session.add(school)
 
 
