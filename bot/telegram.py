@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import json
 import logging
 import secrets
 import time
@@ -41,7 +42,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from telegram.ext import Application, ApplicationBuilder, BaseUpdateProcessor, ContextTypes, TypeHandler
 
 from bot.settings import Settings
-from bot.telegram_http import AiohttpRequest, PlainForm, keyboard_json
+from bot.telegram_http import AiohttpRequest, PlainForm
 from handlers import Dispatcher, parse_command
 from handlers.menus import commands_for
 from handlers.types import Button, Incoming, Reply
@@ -501,8 +502,10 @@ class TelegramTransport:
         if key not in self._keyboards:
             if len(self._keyboards) >= 256:
                 self._keyboards.clear()
-            rows = [[(b.label[:200], self.codec.encode(b.data)) for b in row] for row in buttons]
-            self._keyboards[key] = keyboard_json(rows)
+            markup = keyboard(buttons, self.codec)
+            self._keyboards[key] = (
+                json.dumps(markup.to_dict(), ensure_ascii=False, separators=(",", ":")) if markup else None
+            )
         return self._keyboards[key]
 
     async def send(self, chat_id: str, text: str, buttons: list[list[Button]]) -> SendOutcome:

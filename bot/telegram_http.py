@@ -214,15 +214,6 @@ class PlainForm(RequestData):  # type: ignore[misc]  # marked @final; only its p
         return body.encode("utf-8")
 
 
-def keyboard_json(rows: list[list[tuple[str, str]]]) -> str | None:
-    """An inline keyboard of (label, callback_data) rows as the Bot API's JSON; None when empty."""
-    keyboard = [[{"text": label, "callback_data": data} for label, data in row] for row in rows]
-    keyboard = [row for row in keyboard if row]
-    if not keyboard:
-        return None
-    return json.dumps({"inline_keyboard": keyboard}, ensure_ascii=False, separators=(",", ":"))
-
-
 def _multipart(request_data: RequestData) -> aiohttp.FormData:
     """Files as file parts, every other parameter as a text field (JSON for lists and objects)."""
     form = aiohttp.FormData()
@@ -233,4 +224,4 @@ def _multipart(request_data: RequestData) -> aiohttp.FormData:
     return form
 
 
-__all__ = ("AiohttpRequest", "PlainForm", "keyboard_json")
+__all__ = ("AiohttpRequest", "PlainForm")
