@@ -51,6 +51,12 @@ def button_choice(button: str, prefix: str, keys: Container[str]) -> str | None:
     return key if button.startswith(prefix) and key in keys else None
 
 
+def folded(text: str) -> str:
+    """Letters and digits only, case folded: how a typed choice is matched to a button's label
+    ("Careers Fair!" is "careers fair", "FE college" is "fe_college")."""
+    return "".join(ch for ch in text.casefold() if ch.isalnum())
+
+
 def typed(ctx: Context) -> str:
     """The answer as the person typed it (surrounding blank lines dropped, nothing else changed)."""
     return (ctx.incoming.text or "").strip("\r\n")

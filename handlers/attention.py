@@ -19,7 +19,7 @@ from handlers.context import Context
 from handlers.registry import command
 from handlers.risk import RiskWeights
 from handlers.types import Button, Reply
-from storage import attention, audit
+from storage import attention
 from storage.attention import NEXT_STEP_FROM_YEAR
 from storage.caseload import CaseloadRow
 
@@ -107,14 +107,7 @@ def _year_group(ctx: Context, year: int | None, page: int) -> Reply:
     pages = (len(entries) + PAGE_LINES - 1) // PAGE_LINES
     page = min(max(page, 1), pages)  # an old button after the list shrank
     shown = entries[(page - 1) * PAGE_LINES : page * PAGE_LINES]
-    audit.record_listed(
-        ctx.session,
-        school_id=ctx.person.school_id,
-        actor_id=ctx.person.id,  # type: ignore[arg-type]
-        subject_ids=[entry.pupil_id for entry in shown],
-        now=ctx.now,
-        detail=f"needs attention {_year_arg(year)} page {page}, {ctx.incoming.platform}",
-    )
+    pupils.record_listed(ctx, [entry.pupil_id for entry in shown], f"needs attention {_year_arg(year)} page {page}")
     heading = f"{_year_name(year)}: who needs attention"
     lines = [heading + (f" (page {page} of {pages})" if pages > 1 else "") + ":"]
     section = ""
@@ -123,11 +116,7 @@ def _year_group(ctx: Context, year: int | None, page: int) -> Reply:
             section = entry.section
             lines.append(f"\n{section}")
         lines.append(f"  - {entry.line}")
-    nav: list[Button] = []
-    if page > 1:
-        nav.append(Button("\u2190 Previous", f"/attention {_year_arg(year)} {page - 1}"))
-    if page < pages:
-        nav.append(Button("Next \u2192", f"/attention {_year_arg(year)} {page + 1}"))
+    nav = pupils.paging_buttons(f"/attention {_year_arg(year)}", page, pages)
     lines.append("\nSend /pupil NAME to open a pupil's record, or /log NAME to log a conversation.")
     return Reply("\n".join(lines), buttons=[row for row in (nav, back) if row])
 

@@ -10,7 +10,7 @@ from handlers import access, pupils
 from handlers.context import Context
 from handlers.registry import command
 from handlers.types import Button, Reply
-from storage import audit, caseload
+from storage import caseload
 
 PAGE_SIZE = 8
 EMPTY_CASELOAD = (
@@ -52,13 +52,8 @@ def show_caseload(ctx: Context) -> list[Reply]:
     if not result.rows:
         return [Reply(EMPTY_CASELOAD)]
     pages = (result.total + PAGE_SIZE - 1) // PAGE_SIZE
-    audit.record_listed(
-        ctx.session,
-        school_id=ctx.person.school_id,
-        actor_id=ctx.person.id,  # type: ignore[arg-type]
-        subject_ids=[r.pupil.id for r in result.rows if r.pupil.id is not None],
-        now=ctx.now,
-        detail=f"caseload page {page_number}, {ctx.incoming.platform}",
+    pupils.record_listed(
+        ctx, [r.pupil.id for r in result.rows if r.pupil.id is not None], f"caseload page {page_number}"
     )
     lines = [f"Your pupils ({result.total}), page {page_number} of {pages}. No conversation this year first."]
     weights = pupils.school_weights(ctx)
@@ -79,11 +74,7 @@ def show_caseload(ctx: Context) -> list[Reply]:
     buttons = [
         [Button(p.given_name + " " + p.family_name[:1], f"/pupil #{p.id}")] for p in (r.pupil for r in result.rows)
     ]
-    paging = []
-    if page_number > 1:
-        paging.append(Button("\u2190 Previous", f"/caseload {page_number - 1}"))
-    if page_number < pages:
-        paging.append(Button("Next \u2192", f"/caseload {page_number + 1}"))
+    paging = pupils.paging_buttons("/caseload", page_number, pages)
     if paging:
         buttons.append(paging)
     return [Reply("\n".join(lines), buttons=_in_rows(buttons))]

@@ -58,9 +58,9 @@ def _ask_type(lead: str = "") -> Reply:
 
 def _type_named(text: str) -> str | None:
     """The kind whose label this is ("careers fair", "Careers Fair!"), or None."""
-    wanted = "".join(ch for ch in text.casefold() if ch.isalnum())
+    wanted = answers.folded(text)
     for key, label in ENCOUNTER_TYPES.items():
-        if wanted == "".join(ch for ch in label.casefold() if ch.isalnum()):
+        if wanted == answers.folded(label):
             return key
     return None
 

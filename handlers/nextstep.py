@@ -91,15 +91,11 @@ def nextstep(ctx: Context) -> list[Reply]:
     return [_overview(ctx)]
 
 
-def _letters(text: str) -> str:
-    return "".join(ch for ch in text.casefold() if ch.isalnum())
-
-
 def plan_named(person: Person, text: str) -> str | None:
     """The choice this text names, by its label or key ("FE college", "fe_college"); None if none."""
-    wanted = _letters(text)
+    wanted = answers.folded(text)
     for key, label in plans_for(person).items():
-        if wanted in {_letters(label), _letters(key)}:
+        if wanted in {answers.folded(label), answers.folded(key)}:
             return key
     return None
 

@@ -14,7 +14,7 @@ from handlers.context import Context
 from handlers.dates import last_term_start, local_today, school_year_start
 from handlers.risk import Risk, RiskFacts, RiskWeights, assess, weights_from_json
 from handlers.types import Button
-from storage import caseload
+from storage import audit, caseload
 from storage.caseload import CaseloadRow
 from storage.models import Person
 
@@ -124,3 +124,26 @@ def short_date(moment: datetime | date | None, ctx: Context) -> str:
         return "never"
     day = moment.astimezone(ctx.settings.zone).date() if isinstance(moment, datetime) else moment
     return f"{day.day} {day:%b %Y}"
+
+
+def record_listed(ctx: Context, pupil_ids: list[int], what: str) -> None:
+    """A staff list (caseload, needs attention) showed these pupils with their flags: audit each."""
+    assert ctx.person is not None and ctx.person.id is not None
+    audit.record_listed(
+        ctx.session,
+        school_id=ctx.person.school_id,
+        actor_id=ctx.person.id,
+        subject_ids=pupil_ids,
+        now=ctx.now,
+        detail=f"{what}, {ctx.incoming.platform}",
+    )
+
+
+def paging_buttons(command: str, page: int, pages: int) -> list[Button]:
+    """Previous / Next for a staff list a page at a time; the page number follows `command`."""
+    buttons = []
+    if page > 1:
+        buttons.append(Button("\u2190 Previous", f"{command} {page - 1}"))
+    if page < pages:
+        buttons.append(Button("Next \u2192", f"{command} {page + 1}"))
+    return buttons

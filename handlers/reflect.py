@@ -66,23 +66,19 @@ def _ask_skills(ctx: Context, lead: str = "") -> Reply:
 
 def match_skills(typed: str, framework: list[str]) -> tuple[list[str], list[str]]:
     """Typed skill names (comma or line separated, any case) -> (known names, unknown pieces)."""
-    by_key = {_key(name): name for name in framework}
+    by_key = {answers.folded(name): name for name in framework}
     known: list[str] = []
     unknown: list[str] = []
     for piece in typed.replace("\n", ",").split(","):
         piece = piece.strip()
         if not piece:
             continue
-        name = by_key.get(_key(piece))
+        name = by_key.get(answers.folded(piece))
         if name is None:
             unknown.append(piece)
         elif name not in known:
             known.append(name)
     return known, unknown
-
-
-def _key(name: str) -> str:
-    return "".join(ch for ch in name.casefold() if ch.isalnum())
 
 
 @state("reflect.skills")
