@@ -119,7 +119,8 @@ class Dispatcher:
             conversations.save(session, row, ctx.state, ctx.data, now)
             if incoming.platform in TRANSCRIBED:
                 _transcribe(ctx, replies)
-            roles = frozenset(ctx.roles)  # after the step: /start or /unlink may have changed who this is
+            # After the step: /start or /unlink may have changed who this is. Worked out only when asked.
+            roles = frozenset(ctx.roles) if on_roles is not None else frozenset()
         if on_roles is not None:  # e.g. Telegram keeps each chat's "/" menu to these roles
             on_roles(roles)
         return replies

@@ -114,6 +114,21 @@ def campaign_under_way(tmp_path: Path, fake: FakeTelegram, today: date, **extra:
     return env, engine
 
 
+def restart_until_every_checkin(tmp_path: Path, env: dict[str, str], fake: FakeTelegram) -> None:
+    """Start `waymark run` again, wait until every alumnus has had a check-in, then stop it cleanly."""
+    log2 = (tmp_path / "run2.log").open("wb")
+    second = subprocess.Popen([*WAYMARK, "run"], env=env, cwd=tmp_path, stdout=log2, stderr=subprocess.STDOUT)
+    try:
+        wait(lambda: len(checkins_by_chat(fake)) == ALUMNI, 60, "every check-in after the restart", second)
+        time.sleep(1.0)  # time for a stray second message to show up, if there were one
+        second.send_signal(signal.SIGTERM)
+        assert second.wait(30) == 0
+    finally:
+        if second.poll() is None:
+            second.kill()
+        log2.close()
+
+
 @pytest.fixture
 def fake() -> Iterator[FakeTelegram]:
     server = FakeTelegram()
@@ -167,17 +182,7 @@ def test_sigkill_mid_campaign_then_restart_sends_each_checkin_once(tmp_path: Pat
     assert ALUMNI // 3 <= len(before) < ALUMNI, "the kill came mid-campaign"
     assert outbox().get("sending", 0) > 0  # rows the dead process held, waiting for their lease to end
 
-    log2 = (tmp_path / "run2.log").open("wb")
-    second = subprocess.Popen([*WAYMARK, "run"], env=env, cwd=tmp_path, stdout=log2, stderr=subprocess.STDOUT)
-    try:
-        wait(lambda: len(checkins_by_chat(fake)) == ALUMNI, 60, "every check-in after the restart", second)
-        time.sleep(1.0)  # time for a stray second message to show up, if there were one
-        second.send_signal(signal.SIGTERM)
-        assert second.wait(30) == 0
-    finally:
-        if second.poll() is None:
-            second.kill()
-        log2.close()
+    restart_until_every_checkin(tmp_path, env, fake)
 
     counts = checkins_by_chat(fake)
     assert sorted(counts) == [FIRST_CHAT + i for i in range(ALUMNI)]

@@ -538,7 +538,15 @@ class SlowTelegram(FakeTelegram):
 
 @pytest.mark.slow
 def test_sigkill_with_sends_in_flight_repeats_at_most_one_per_lane_and_loses_nothing(tmp_path: Path) -> None:
-    from tests.test_run_restart import ALUMNI, FIRST_CHAT, WAYMARK, campaign_under_way, checkins_by_chat, wait
+    from tests.test_run_restart import (
+        ALUMNI,
+        FIRST_CHAT,
+        WAYMARK,
+        campaign_under_way,
+        checkins_by_chat,
+        restart_until_every_checkin,
+        wait,
+    )
 
     lanes = 4
     fake = SlowTelegram(hold=0.3)
@@ -561,17 +569,7 @@ def test_sigkill_with_sends_in_flight_repeats_at_most_one_per_lane_and_loses_not
         before = checkins_by_chat(fake)
         assert ALUMNI // 4 <= len(before) < ALUMNI, "the kill came mid-campaign"
 
-        log2 = (tmp_path / "run2.log").open("wb")
-        second = subprocess.Popen([*WAYMARK, "run"], env=env, cwd=tmp_path, stdout=log2, stderr=subprocess.STDOUT)
-        try:
-            wait(lambda: len(checkins_by_chat(fake)) == ALUMNI, 60, "every check-in after the restart", second)
-            time.sleep(1.0)
-            second.send_signal(signal.SIGTERM)
-            assert second.wait(30) == 0
-        finally:
-            if second.poll() is None:
-                second.kill()
-            log2.close()
+        restart_until_every_checkin(tmp_path, env, fake)
         counts = checkins_by_chat(fake)
         assert sorted(counts) == [FIRST_CHAT + i for i in range(ALUMNI)]  # nothing lost
         repeats = sum(n - 1 for n in counts.values())
