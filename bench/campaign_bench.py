@@ -34,10 +34,11 @@ os.environ.setdefault("PTB_TIMEDELTA", "1")
 os.environ["NO_PROXY"] = "127.0.0.1,localhost"
 
 import handlers  # noqa: F401  (before scheduler.campaign: they import each other)
-from bot.settings import Settings, load_settings
+from core.calendar import leaving_range, nominal_start, scheduled_campaign_year
+from core.platforms import SendLimits
+from core.settings import Settings, load_settings
 from scheduler.campaign import run_checkins
-from scheduler.campaign_calendar import leaving_range, nominal_start, scheduled_campaign_year
-from scheduler.sender import PlatformLimits, Sender
+from scheduler.sender import Sender
 from storage.consents import ConsentKind
 from storage.db import make_engine, transaction
 from storage.migrate import upgrade
@@ -73,7 +74,7 @@ def open_window(today: date) -> Settings:
         start = today - timedelta(days=back)
         if start.day <= 28:
             settings = load_settings(campaign_start_month=start.month, campaign_start_day=start.day, quiet_hours=False)
-            if scheduled_campaign_year(today, settings) is not None:
+            if scheduled_campaign_year(today, settings.campaign) is not None:
                 return settings
     raise SystemExit("could not open a campaign window today")
 
@@ -81,9 +82,11 @@ def open_window(today: date) -> Settings:
 def seed(engine, settings: Settings, n: int, first_chat: int) -> None:  # type: ignore[no-untyped-def]
     """n consenting alumni with Telegram accounts, inserted in bulk (benchmark set-up, not product code)."""
     today = utcnow().astimezone(settings.zone).date()
-    year = scheduled_campaign_year(today, settings)
+    year = scheduled_campaign_year(today, settings.campaign)
     assert year is not None
-    leaving = max(leaving_range(year, settings)[0], nominal_start(year, settings) - timedelta(days=100))
+    leaving = max(
+        leaving_range(year, settings.campaign)[0], nominal_start(year, settings.campaign) - timedelta(days=100)
+    )
     now = utcnow()
     with transaction(engine) as session:
         school = School(name="Bench Academy")
@@ -169,7 +172,7 @@ async def deliver(
     bot = Bot(token, base_url=base_url, request=request)
     samples: list[float] = []
     async with bot:
-        limits = {"telegram": PlatformLimits(per_second=None)} if unlimited else None
+        limits = {"telegram": SendLimits(per_second=None)} if unlimited else None
         sender = Sender(engine, {"telegram": TelegramTransport(bot)}, limits=limits, lanes=lanes, poll_interval=0.05)
 
         async def sample() -> None:

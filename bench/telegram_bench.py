@@ -36,9 +36,9 @@ from telegram import Update
 from telegram.ext import ApplicationBuilder, ContextTypes, MessageHandler, filters
 
 from bot.heap import freeze_startup_objects
-from bot.settings import load_settings
 from bot.telegram import start_telegram
 from bot.telegram_http import AiohttpRequest
+from core.settings import load_settings
 from handlers import Dispatcher
 from storage.db import make_engine, normalise_url, transaction
 from storage.migrate import upgrade

@@ -25,7 +25,8 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
 from bot.console import ConsoleChat, Persona
-from bot.settings import Settings
+from core.platforms import Platform
+from core.settings import Settings
 from handlers import Dispatcher
 from handlers.risk import DEFAULT_WEIGHTS, WEIGHT_NAMES, WeightError, parse_weight, weights_from_json, weights_to_json
 from storage import audit, crypto, identities, roster, schools, websessions
@@ -34,7 +35,7 @@ from storage import demo as demo_school
 from storage.db import make_engine, transaction
 from storage.journal import skills_framework
 from storage.migrate import current_revision, upgrade
-from storage.models import Person, Platform, Role, utcnow
+from storage.models import Person, Role, utcnow
 from storage.people import by_upn_or_email, for_codes
 from storage.roster import RowError
 from storage.schools import SchoolChoice, SettingError, all_schools, school_named

@@ -8,7 +8,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from bot.cli import settings_or_exit
-from scheduler import campaign, campaign_calendar
+from core import calendar
+from scheduler import campaign
 from storage import checkins
 from storage.db import make_engine, transaction
 from storage.migrate import upgrade
@@ -25,17 +26,17 @@ def status() -> None:
     upgrade(engine)
     now = utcnow()
     today = now.astimezone(settings.zone).date()
-    year = campaign_calendar.run_now_campaign_year(today, settings)
+    year = calendar.run_now_campaign_year(today, settings.campaign)
     with transaction(engine, write=False) as session:
         rows = {(r.campaign_year, r.cohort): r for r in checkins.status_counts(session)}
-        due = checkins.due_counts(session, year, *campaign_calendar.leaving_range(year, settings))
+        due = checkins.due_counts(session, year, *calendar.leaving_range(year, settings.campaign))
     for cohort, count in due.items():
         row = rows.get((year, cohort)) or checkins.CampaignCounts(year, cohort, 0, 0, 0, 0, 0, 0, 0)
         rows[(year, cohort)] = checkins.CampaignCounts(**{**row.__dict__, "due": count})
     engine.dispose()
     console = Console()
-    opens = campaign_calendar.campaign_opens(year, settings)
-    window = "open" if campaign_calendar.scheduled_campaign_year(today, settings) == year else "not open today"
+    opens = calendar.campaign_opens(year, settings.campaign)
+    window = "open" if calendar.scheduled_campaign_year(today, settings.campaign) == year else "not open today"
     console.print(f"Campaign {year}: opens {opens:%a %d %b %Y} for {settings.campaign_window_days} days ({window}).")
     if not rows:
         console.print("No check-ins yet, and nobody is due. Leavers are asked for consent in their last summer term.")
@@ -61,7 +62,7 @@ def run_now() -> None:
     upgrade(engine)
     now = utcnow()
     graduated = campaign.run_leavers(engine, settings, now)
-    year = campaign_calendar.run_now_campaign_year(now.astimezone(settings.zone).date(), settings)
+    year = calendar.run_now_campaign_year(now.astimezone(settings.zone).date(), settings.campaign)
     total = campaign.count_due(engine, settings, year)
     console = Console()
     if graduated:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from bot.settings import Settings, SettingsError, load_settings
+from core.settings import Settings, SettingsError, load_settings
 
 app = typer.Typer(help="Waymark: careers journals, advice records and alumni destinations.", no_args_is_help=True)
 

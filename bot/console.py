@@ -20,10 +20,11 @@ from typing import TextIO
 from rich.console import Console as RichConsole
 from rich.text import Text
 
+from core.platforms import Platform
 from handlers import Button, Dispatcher, Incoming, Reply
 from storage import identities, outbox
 from storage.db import transaction
-from storage.models import Person, Platform
+from storage.models import Person
 
 PLATFORM = Platform.console.value
 QUIT = {"/quit", "/exit", "/q"}

@@ -21,9 +21,9 @@ from urllib.parse import unquote, urlparse
 import aiosmtplib
 from sqlmodel import Session
 
-from bot.settings import Settings
-from handlers.types import Button
-from scheduler.transport import Delivery, SendOutcome
+from core.delivery import Delivery, SendOutcome
+from core.messages import Button
+from core.settings import Settings
 from storage.checkin_links import LINK_DAYS, issue_link
 from storage.models import Person, Role, School
 from storage.outbox import Claimed
@@ -78,7 +78,7 @@ def checkin_email(given_name: str, school: str, link: str, reminder: bool) -> tu
 
 
 class EmailTransport:
-    """scheduler.transport.Transport for email, plus `prepare` (scheduler.sender.Preparing)."""
+    """core.delivery.Transport for email, plus `prepare` (scheduler.sender.Preparing)."""
 
     platform = "email"
 

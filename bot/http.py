@@ -18,8 +18,8 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from aiohttp import web
 
-from bot.settings import Settings
 from bot.web import install as install_web_chat
+from core.settings import Settings
 from handlers import Dispatcher
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ from rich.table import Table as RichTable
 from sqlmodel import Session
 
 from bot.cli import settings_or_exit
-from bot.settings import Settings
+from core.settings import Settings
 from reports import build
 from reports.tables import Table, count_text, percent_text
 from storage import audit

@@ -8,7 +8,7 @@ import logging
 import signal
 
 from bot.heap import freeze_startup_objects
-from bot.settings import Settings
+from core.settings import Settings
 from handlers import Dispatcher
 from storage.db import make_engine
 from storage.migrate import upgrade
@@ -43,8 +43,8 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
         # After the server listens: Telegram posts to the webhook as soon as setWebhook returns.
         # Stopped before the server closes, so the updates in hand finish and are answered first.
         stoppers.append(await start_telegram(settings, dispatcher, http_app))
+    from core.delivery import Transport
     from scheduler.service import start_background
-    from scheduler.transport import Transport
 
     # The outbox sender delivers through these; email is added by the service when WAYMARK_SMTP_URL is set.
     transports: dict[str, Transport] = {}
@@ -60,6 +60,10 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
         slack_transport, close_slack = await open_slack_transport(settings)
         transports["slack"] = slack_transport
         stoppers.append(close_slack)
+    if settings.smtp_url:
+        from bot.email import EmailTransport
+
+        transports["email"] = EmailTransport(settings)
     stoppers.append(await start_background(settings, engine, transports))
     frozen = freeze_startup_objects()
     log.info(

@@ -27,11 +27,11 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.settings import Settings
+from core.delivery import Delivery, SendOutcome
+from core.messages import Button, Incoming, Reply
+from core.settings import Settings
 from handlers import Dispatcher
 from handlers.registry import ALIASES, COMMANDS, load_conversations
-from handlers.types import Button, Incoming, Reply
-from scheduler.transport import Delivery, SendOutcome
 from storage import identities
 from storage.db import transaction
 from storage.models import utcnow
@@ -354,7 +354,7 @@ def settled(blocks: list[dict[str, Any]], fallback: str, label: str | None) -> M
 
 
 class SlackTransport:
-    """The outbox sender's way to Slack (scheduler.transport.Transport): one attempt per call."""
+    """The outbox sender's way to Slack (core.delivery.Transport): one attempt per call."""
 
     platform = PLATFORM
 

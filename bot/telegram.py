@@ -41,12 +41,12 @@ from telegram import (
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import Application, ApplicationBuilder, BaseUpdateProcessor, ContextTypes, TypeHandler
 
-from bot.settings import Settings
 from bot.telegram_http import AiohttpRequest, PlainForm
+from core.delivery import Delivery, SendOutcome
+from core.messages import Button, Incoming, Reply
+from core.settings import Settings
 from handlers import Dispatcher, parse_command
 from handlers.menus import commands_for
-from handlers.types import Button, Incoming, Reply
-from scheduler.transport import Delivery, SendOutcome
 from storage import identities
 from storage.db import transaction
 from storage.models import utcnow
@@ -480,7 +480,7 @@ class Renderer:
 
 
 class TelegramTransport:
-    """The outbox sender's way to Telegram (scheduler.transport.Transport).
+    """The outbox sender's way to Telegram (core.delivery.Transport).
 
     It posts sendMessage through the bot's own request object (`BaseRequest.post`) with fields it
     builds itself, each keyboard's JSON once per campaign, and does not parse the answer into a

@@ -31,7 +31,7 @@ from urllib.parse import urlparse
 from aiohttp import WSMsgType, web
 
 from bot import webpages
-from bot.settings import Settings
+from core.settings import Settings
 from handlers import Dispatcher, Incoming, texts
 from storage import checkin_links, codes, identities, schools, websessions
 from storage.db import transaction

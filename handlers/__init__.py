@@ -4,7 +4,7 @@ Adapters build an `Incoming`, call `Dispatcher.dispatch`, and render the `Reply`
 The conversation modules (listed in `handlers/conversations.py`) register when a Dispatcher is made.
 """
 
+from core.messages import Button, Incoming, Reply
 from handlers.engine import Dispatcher, parse_command
-from handlers.types import Button, Incoming, Reply
 
 __all__ = ["Button", "Dispatcher", "Incoming", "Reply", "parse_command"]

@@ -7,12 +7,12 @@ NCCIS code, and marks this year's check-in answered (which ends its reminders). 
 
 from __future__ import annotations
 
+from core.calendar import latest_campaign_year, years_after_leaving
+from core.messages import Button, Reply
 from handlers import answers
 from handlers.context import Context
 from handlers.menus import main_menu
 from handlers.registry import command, state
-from handlers.types import Button, Reply
-from scheduler.campaign_calendar import latest_campaign_year, years_after_leaving
 from storage import alumni, checkins, consents, destinations
 from storage.alumni import NewDestination
 from storage.consents import ConsentKind
@@ -45,8 +45,8 @@ def _year_after_leaving(ctx: Context) -> int:
     if ctx.person.leaving_date is None:
         return 1
     today = ctx.now.astimezone(ctx.settings.zone).date()
-    campaign = latest_campaign_year(today, ctx.settings)
-    return max(1, years_after_leaving(ctx.person.leaving_date, campaign, ctx.settings))
+    campaign = latest_campaign_year(today, ctx.settings.campaign)
+    return max(1, years_after_leaving(ctx.person.leaving_date, campaign, ctx.settings.campaign))
 
 
 def _describe(row: Destination) -> str:

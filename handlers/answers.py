@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Container
 
+from core.messages import Button, Reply
 from handlers.context import Context
-from handlers.types import Button, Reply
 from storage.models import Role
 
 KEPT = "Nothing you've entered so far is lost."

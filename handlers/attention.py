@@ -14,11 +14,11 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from core.messages import Button, Reply
 from handlers import access, pupils
 from handlers.context import Context
 from handlers.registry import command
 from handlers.risk import RiskWeights
-from handlers.types import Button, Reply
 from storage import attention
 from storage.attention import NEXT_STEP_FROM_YEAR
 from storage.caseload import CaseloadRow

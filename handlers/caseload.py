@@ -6,10 +6,10 @@ the button as a typed command (`/caseload 2`), so there is no state to lose.
 
 from __future__ import annotations
 
+from core.messages import Button, Reply
 from handlers import access, pupils
 from handlers.context import Context
 from handlers.registry import command
-from handlers.types import Button, Reply
 from storage import caseload
 
 PAGE_SIZE = 8

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
+from core import platforms
+from core.messages import Reply
 from handlers import texts
 from handlers.access import too_young_for
 from handlers.context import Context
 from handlers.menus import commands_for, main_menu
 from handlers.registry import command
-from handlers.types import Reply
 from storage import codes, identities
 from storage.models import Person, Role
-
-PLATFORM_NAMES = {"telegram": "Telegram", "slack": "Slack", "web": "the web chat", "console": "the terminal"}
 
 
 @command("start", roles={"anyone"}, summary="link this chat with your enrolment code", aliases=("link",))
@@ -41,7 +40,7 @@ def _redeem(ctx: Context, code: str) -> list[Reply]:
             Reply(
                 texts.TOO_YOUNG.format(
                     name=person.given_name,
-                    platform=PLATFORM_NAMES.get(platform, platform),
+                    platform=platforms.label(platform),
                     age=min_age,
                     url=ctx.settings.public_url,
                 )

@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlmodel import Session
 
-from bot.settings import Settings
-from handlers.types import Incoming
+from core.messages import Incoming
+from core.settings import Settings
 from storage.models import Person, School
 
 

@@ -1,7 +1,7 @@
 """Every conversation module; importing this registers all commands and steps.
 
 Loaded on first use (`registry.load_conversations`), not when `handlers` is imported, so that
-`storage` can use the neutral types in `handlers.types` without importing every conversation.
+`storage` can use the neutral types in `core.messages` without importing every conversation.
 """
 
 from handlers import (  # noqa: F401  (importing a conversation module registers its commands)

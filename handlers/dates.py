@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import calendar
 import re
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta
 
 MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name} | {
     name.lower(): i for i, name in enumerate(calendar.month_abbr) if name
@@ -27,28 +26,6 @@ EXAMPLES = "like 12 Dec, 12/12, 2026-12-12 or next Friday"
 
 class DueDateError(ValueError):
     """A typed date that cannot be used; the message says why, in plain words."""
-
-
-def local_today(now: datetime, zone: ZoneInfo) -> date:
-    return now.astimezone(zone).date()
-
-
-def school_year_start(today: date) -> date:
-    """The school year starts on 1 September."""
-    return date(today.year if today.month >= 9 else today.year - 1, 9, 1)
-
-
-def spring_term_start(today: date) -> date:
-    """1 January of the current school year: when "no next step yet" starts to matter in Year 11 and 13."""
-    return date(school_year_start(today).year + 1, 1, 1)
-
-
-TERM_LENGTH = timedelta(weeks=13)
-
-
-def last_term_start(today: date) -> date:
-    """The start of "the last term": a rolling 13 weeks, so the window never shrinks to nothing on 2 January."""
-    return today - TERM_LENGTH
 
 
 def _ordinal_day(text: str) -> int:

@@ -5,11 +5,11 @@ Three steps (see encounter.mmd): what kind, who with or where, and what the pupi
 
 from __future__ import annotations
 
+from core.messages import Button, Reply
 from handlers import answers
 from handlers.context import Context
 from handlers.menus import main_menu
 from handlers.registry import command, state
-from handlers.types import Button, Reply
 from storage import journal
 
 # Stored key -> what the pupil sees.

@@ -18,22 +18,21 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from bot.settings import Settings
+from core import platforms
+from core.messages import Button, Incoming, Reply
+from core.settings import Settings
 from handlers import texts
 from handlers.context import Context
 from handlers.menus import main_menu
 from handlers.registry import ALIASES, COMMANDS, STATES, load_conversations
-from handlers.types import Button, Incoming, Reply
 from storage import conversations, identities, transcript
 from storage.db import transaction
-from storage.models import Platform, utcnow
+from storage.models import utcnow
 
 log = logging.getLogger(__name__)
 
 MAX_TEXT = 4000
 IDLE_TEXT = "idle.text"  # the step registered for typed text outside any conversation, if any
-# The school's own channels keep a transcript the page (or terminal) can show again.
-TRANSCRIBED = {Platform.web.value, Platform.console.value}
 
 
 def _head_and_rest(text: str) -> tuple[str, str]:
@@ -117,7 +116,7 @@ class Dispatcher:
             replies = route(ctx)
             _remember_question(ctx, previous_state=row.state, replies=replies)
             conversations.save(session, row, ctx.state, ctx.data, now)
-            if incoming.platform in TRANSCRIBED:
+            if platforms.is_transcribed(incoming.platform):  # the school's own channels show it again
                 _transcribe(ctx, replies)
             # After the step: /start or /unlink may have changed who this is. Worked out only when asked.
             roles = frozenset(ctx.roles) if on_roles is not None else frozenset()

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from core.messages import Button, Reply
 from handlers import answers
 from handlers.context import Context
 from handlers.menus import main_menu
 from handlers.registry import command, state
-from handlers.types import Button, Reply
 from storage import journal
 
 KEEP = "int:keep"

@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import re
 
+from core.calendar import unanswered_window
+from core.messages import Button, Reply
+from core.platforms import Platform
 from handlers import answers
 from handlers.access import too_young_for
 from handlers.context import Context
 from handlers.menus import main_menu
 from handlers.registry import command, state
-from handlers.types import Button, Reply
-from scheduler.campaign_calendar import unanswered_window
 from storage import alumni, codes, consents, identities, leavers
 from storage.consents import ConsentKind
-from storage.models import Platform, Role
+from storage.models import Role
 
 YES, NO = "yes", "no"
 CHANNEL = "ch:"  # + platform, or "telegram-new" for a code to link Telegram now

@@ -13,12 +13,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from core.messages import Button, Reply
 from handlers import access, pupils
 from handlers.context import Context
 from handlers.dates import EXAMPLES, DueDateError, parse_due, show, split_due
 from handlers.menus import main_menu
 from handlers.registry import command, state
-from handlers.types import Button, Reply
 from storage import advice, crypto, outbox
 from storage.models import Person
 

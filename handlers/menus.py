@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from core.messages import Button
 from handlers.context import Context
 from handlers.registry import COMMANDS, Command, load_conversations
-from handlers.types import Button
 
 
 def allowed(command: Command, roles: set[str]) -> bool:

@@ -6,11 +6,11 @@ caseload gets exactly the answer a name that matches nobody gets.
 
 from __future__ import annotations
 
+from core.messages import Button, Reply
 from handlers import access, pupils
 from handlers.context import Context
 from handlers.log_advice import KINDS
 from handlers.registry import command, state
-from handlers.types import Button, Reply
 from storage import advice, audit, crypto
 from storage.caseload import CaseloadRow
 from storage.models import Person

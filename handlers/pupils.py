@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from datetime import UTC, date, datetime, time
 
+from core.calendar import last_term_start, local_today, school_year_start
+from core.messages import Button
 from handlers import access
 from handlers.context import Context
-from handlers.dates import last_term_start, local_today, school_year_start
 from handlers.risk import Risk, RiskFacts, RiskWeights, assess, weights_from_json
-from handlers.types import Button
 from storage import audit, caseload
 from storage.caseload import CaseloadRow
 from storage.models import Person

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from core.messages import Button, Reply
 from handlers import answers
 from handlers.context import Context
 from handlers.encounter import ENCOUNTER_TYPES
 from handlers.menus import main_menu
 from handlers.registry import command
-from handlers.types import Button, Reply
 from storage import records
 from storage.models import Role
 from storage.records import ActionView, AdviceView, RecordItem

@@ -5,11 +5,11 @@ See reflect.mmd for the steps.
 
 from __future__ import annotations
 
+from core.messages import Button, Reply
 from handlers import answers
 from handlers.context import Context
 from handlers.menus import main_menu
 from handlers.registry import command, state
-from handlers.types import Button, Reply
 from storage import journal
 
 SKILL = "sk:"  # + index into the school's framework

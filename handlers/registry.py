@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from core.messages import Reply
 from handlers.context import Context
-from handlers.types import Reply
 
 Handler = Callable[[Context], list[Reply]]
 

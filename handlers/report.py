@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.calendar import local_today
+from core.messages import Button, Reply
 from handlers import access
 from handlers.context import Context
-from handlers.dates import local_today
 from handlers.registry import command
-from handlers.types import Button, Reply
 from reports import build
 from reports.charts import coverage_bars, stacked_bars
 from reports.export import to_csv

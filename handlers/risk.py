@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass, fields, replace
 from datetime import date
 
-from handlers.dates import spring_term_start
+from core.calendar import spring_term_start
 
 FINAL_YEARS = (11, 13)
 

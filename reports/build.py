@@ -6,7 +6,8 @@ from datetime import UTC, date, datetime, time
 
 from sqlmodel import Session
 
-from bot.settings import Settings
+from core.calendar import school_year_start
+from core.settings import Settings
 from reports.cohorts import cohort_range, left_before
 from reports.tables import Table, benchmark3_table, destinations_table
 from storage import reports
@@ -14,10 +15,6 @@ from storage.models import School
 from storage.reports import Breakdown
 
 MAX_YEARS_AFTER = 10
-
-
-def school_year_start(today: date) -> date:
-    return date(today.year if today.month >= 9 else today.year - 1, 9, 1)
 
 
 def destinations(

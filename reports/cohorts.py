@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from datetime import date
 
-from bot.settings import Settings
-from scheduler.campaign_calendar import latest_campaign_year, nominal_start
+from core.calendar import latest_campaign_year, nominal_start
+from core.settings import Settings
 
 
 def left_before(year_after_leaving: int, today: date, settings: Settings) -> date:
     """Alumni who left before this date have reached year `year_after_leaving` by `today`."""
-    return nominal_start(latest_campaign_year(today, settings) - year_after_leaving + 1, settings)
+    return nominal_start(latest_campaign_year(today, settings.campaign) - year_after_leaving + 1, settings.campaign)
 
 
 def cohort_range(cohort: int) -> tuple[date, date]:

@@ -26,21 +26,23 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from bot.settings import Settings
-from handlers.types import Button
-from scheduler.campaign_calendar import (
+from core.calendar import (
     asking_window,
+    is_night,
     leaving_range,
+    parse_school_holidays,
     run_now_campaign_year,
     scheduled_campaign_year,
     years_after_leaving,
 )
+from core.messages import Button
+from core.platforms import Platform
+from core.settings import Settings
 from scheduler.reminders import quiet
-from scheduler.schooldays import is_night, parse_school_holidays
 from storage import checkins, leavers
 from storage.checkins import DueAlumnus, OutboxItem, Reachable
 from storage.db import transaction
-from storage.models import Checkin, Platform, School
+from storage.models import Checkin, School
 from storage.outbox import notify_person
 
 log = logging.getLogger(__name__)
@@ -127,7 +129,7 @@ def run_leavers(engine: Engine, settings: Settings, now: datetime) -> int:
 
 
 def count_due(engine: Engine, settings: Settings, campaign_year: int) -> int:
-    left_from, left_before = leaving_range(campaign_year, settings)
+    left_from, left_before = leaving_range(campaign_year, settings.campaign)
     with transaction(engine, write=False) as session:
         return sum(checkins.due_counts(session, campaign_year, left_from, left_before).values())
 
@@ -146,7 +148,9 @@ def run_checkins(
     `force` (run-now) ignores the window and the night; the yearly key still makes it once a year.
     """
     today = now.astimezone(settings.zone).date()
-    year = run_now_campaign_year(today, settings) if force else scheduled_campaign_year(today, settings)
+    year = (
+        run_now_campaign_year(today, settings.campaign) if force else scheduled_campaign_year(today, settings.campaign)
+    )
     result = CampaignResult(year, graduated=run_leavers(engine, settings, now))
     if year is None:
         result.skipped = "the campaign window is closed"
@@ -154,7 +158,7 @@ def run_checkins(
     if not force and alumni_quiet(now, settings):
         result.skipped = "night time at school"
         return result
-    left_from, left_before = leaving_range(year, settings)
+    left_from, left_before = leaving_range(year, settings.campaign)
     after_id = 0
     while True:
         with transaction(engine) as session:
@@ -165,7 +169,7 @@ def run_checkins(
             rows, messages = [], {}
             for alumnus in due:
                 channel = choose_channel(alumnus, accounts.get(alumnus.person_id, []))
-                yal = years_after_leaving(alumnus.leaving_date, year, settings)
+                yal = years_after_leaving(alumnus.leaving_date, year, settings.campaign)
                 rows.append(
                     {
                         "person_id": alumnus.person_id,

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 
-from bot.settings import Settings
+from core.settings import Settings
 from storage import conversations
 from storage.db import transaction
 

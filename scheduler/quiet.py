@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
-from scheduler.schooldays import DAY_STARTS, DateRange, is_night, is_school_day, is_working_day, parse_school_holidays
+from core.calendar import DAY_STARTS, DateRange, is_night, is_school_day, is_working_day, parse_school_holidays
 from storage import outbox
 
 PUPIL, STAFF, ALUMNUS = "pupil", "staff", "alumnus"

@@ -18,10 +18,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
-from bot.settings import Settings
-from handlers.types import Button
+from core.calendar import DateRange, is_school_day, parse_school_holidays
+from core.messages import Button
+from core.settings import Settings
 from scheduler.quiet import PUPIL, quiet_for
-from scheduler.schooldays import DateRange, is_school_day, parse_school_holidays
 from storage import nudges
 from storage.db import transaction
 from storage.nudges import DigestLine, DueAction

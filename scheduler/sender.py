@@ -58,29 +58,16 @@ from typing import Protocol, runtime_checkable
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from core.delivery import Delivery, SendOutcome, Transport
+from core.platforms import PLATFORMS, SendLimits, is_pulled
 from scheduler.quiet import QuietHours
-from scheduler.transport import Delivery, SendOutcome, Transport
 from storage import outbox
 from storage.db import transaction
 from storage.models import utcnow
 
 log = logging.getLogger("waymark.sender")
 
-# The school's own channels pull their rows when the person has them open (outbox.take_for_identity).
-PULLED_PLATFORMS = frozenset({"web", "console"})
-
-
-@dataclass(frozen=True)
-class PlatformLimits:
-    per_second: float | None  # messages a second for the whole bot; None: no limit
-    per_chat_interval: float | None = None  # seconds between two messages to one chat
-
-
-DEFAULT_LIMITS: dict[str, PlatformLimits] = {
-    "telegram": PlatformLimits(per_second=30.0, per_chat_interval=1.0),
-    "slack": PlatformLimits(per_second=20.0, per_chat_interval=1.0),
-    "email": PlatformLimits(per_second=5.0),
-}
+DEFAULT_LIMITS: dict[str, SendLimits] = {name: f.limits for name, f in PLATFORMS.items()}
 
 
 @dataclass(frozen=True)
@@ -193,7 +180,7 @@ class Sender:
         engine: Engine,
         transports: Mapping[str, Transport],
         *,
-        limits: Mapping[str, PlatformLimits] | None = None,
+        limits: Mapping[str, SendLimits] | None = None,
         lanes: int = 1,
         batch: int | None = None,
         lease: timedelta = timedelta(minutes=2),
@@ -222,9 +209,9 @@ class Sender:
         all_limits = {**DEFAULT_LIMITS, **(limits or {})}
         self.channels: dict[str, _Channel] = {}
         for platform, transport in transports.items():
-            if platform in PULLED_PLATFORMS:
+            if is_pulled(platform):  # the page or terminal takes these rows itself (outbox.take_for_identity)
                 continue
-            lim = all_limits.get(platform, PlatformLimits(per_second=None))
+            lim = all_limits.get(platform, SendLimits(per_second=None))
             # Enough rows for a couple of seconds of sending, but never so many that the lease
             # could run out while they wait their turn.
             size = batch or max(self.lanes, min(500, int(2 * lim.per_second) if lim.per_second else 500))

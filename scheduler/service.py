@@ -25,10 +25,10 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
 
-from bot.settings import Settings
+from core.delivery import Transport
+from core.settings import Settings
 from scheduler.quiet import QuietHours
 from scheduler.sender import Sender
-from scheduler.transport import Transport
 from storage import leadership
 from storage.db import is_postgres, transaction
 from storage.models import utcnow
@@ -225,16 +225,6 @@ class Background:
         self.sender.wake()  # whatever it queued goes now, not at the next poll
 
 
-def default_transports(settings: Settings) -> dict[str, Transport]:
-    """Transports that need nothing running: email when WAYMARK_SMTP_URL is set."""
-    transports: dict[str, Transport] = {}
-    if settings.smtp_url:
-        from bot.email import EmailTransport
-
-        transports["email"] = EmailTransport(settings)
-    return transports
-
-
 async def start_background(
     settings: Settings,
     engine: Engine,
@@ -245,10 +235,10 @@ async def start_background(
 ) -> Stop:
     """Start the sender and the scheduler election; returns the async `stop` (contract of bot/runner.py).
 
-    `transports` are the platforms this process can deliver to (Telegram when its adapter runs);
-    email is added from the settings when not given.
+    `transports` are the platforms this process can deliver to, as bot/runner.py opened them
+    (Telegram and Slack when their adapters run, email when WAYMARK_SMTP_URL is set).
     """
-    available = {**default_transports(settings), **(transports or {})}
+    available = dict(transports or {})
     lease = timedelta(seconds=settings.sender_lease_seconds)
     sender = Sender(
         engine,

@@ -20,7 +20,7 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
-from handlers.types import Button
+from core.messages import Button
 from storage.consents import ConsentKind, latest_ids_subquery
 from storage.models import ChatIdentity, Checkin, Consent, OutboxMessage, Person, Role, School
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from core.calendar import school_year_start
 from storage import codes, crypto, destinations
 from storage.consents import ConsentKind
 from storage.consents import record as record_consent
@@ -192,11 +193,6 @@ class DemoSchool:
     pupils: int
     alumni: int
     staff: int
-
-
-def school_year_start(today: date) -> date:
-    """1 September of the school year `today` is in."""
-    return date(today.year if today.month >= 9 else today.year - 1, 9, 1)
 
 
 def _dob_for(rng: random.Random, year_group: int, year_start: date) -> date:

@@ -37,14 +37,6 @@ class PersonStatus(StrEnum):
     left = "left"  # an alumnus
 
 
-class Platform(StrEnum):
-    web = "web"
-    telegram = "telegram"
-    slack = "slack"
-    console = "console"
-    email = "email"
-
-
 class School(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str

@@ -19,7 +19,7 @@ from sqlalchemy import update as sa_update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from handlers.types import Button
+from core.messages import Button
 from storage.consents import ConsentKind, without_consent
 from storage.identities import identities_of, mark_unreachable
 from storage.models import OutboxMessage, Person, School

@@ -7,7 +7,7 @@ from datetime import date
 
 from sqlmodel import Session, col, select
 
-from scheduler.schooldays import DateRange, parse_school_holidays
+from core.calendar import DateRange, parse_school_holidays
 from storage.models import School
 
 

@@ -14,8 +14,9 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, func, select, update
 
+from core.platforms import Platform
 from storage import identities, outbox, transcript
-from storage.models import ChatIdentity, OutboxMessage, Platform, TranscriptLine, WebSession
+from storage.models import ChatIdentity, OutboxMessage, TranscriptLine, WebSession
 
 WEB = Platform.web.value
 IDLE_LIMIT = timedelta(days=30)

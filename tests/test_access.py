@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import select
 
-from bot.settings import load_settings
+from core.settings import load_settings
 from handlers import Dispatcher, Incoming, texts
 from handlers import access as rules
 from handlers.pupils import NOT_AVAILABLE

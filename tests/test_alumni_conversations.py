@@ -11,7 +11,7 @@ from sqlmodel import col, select
 
 import handlers.alumni
 import handlers.leaving  # noqa: F401  (registers /leaving and /leavers)
-from bot.settings import load_settings
+from core.settings import load_settings
 from handlers import Dispatcher, texts
 from scheduler import campaign
 from storage import consents

@@ -18,9 +18,10 @@ from sqlalchemy import Engine
 from sqlmodel import col, select
 
 import handlers.alumni  # noqa: F401  (registers /destination and /stop)
-from bot.settings import load_settings
+from core import calendar
+from core.settings import load_settings
 from handlers import Dispatcher
-from scheduler import campaign, campaign_calendar
+from scheduler import campaign
 from storage import checkins, consents, identities, outbox
 from storage.checkins import DueAlumnus, Reachable
 from storage.consents import ConsentKind
@@ -59,22 +60,22 @@ def consent(engine: Engine, person: Person, granted: bool, channel: str | None) 
 
 
 def test_campaign_opens_on_the_first_working_day_of_october() -> None:
-    assert campaign_calendar.campaign_opens(2026, SETTINGS) == date(2026, 10, 1)  # Thursday
-    assert campaign_calendar.campaign_opens(2028, SETTINGS) == date(2028, 10, 2)  # 1 Oct 2028 is a Sunday
+    assert calendar.campaign_opens(2026, SETTINGS.campaign) == date(2026, 10, 1)  # Thursday
+    assert calendar.campaign_opens(2028, SETTINGS.campaign) == date(2028, 10, 2)  # 1 Oct 2028 is a Sunday
     custom = load_settings(database_url="sqlite://", campaign_start_month=12, campaign_start_day=25)
-    assert campaign_calendar.campaign_opens(2026, custom) == date(2026, 12, 29)  # Christmas, Boxing Day, weekend...
+    assert calendar.campaign_opens(2026, custom.campaign) == date(2026, 12, 29)  # Christmas, Boxing Day, weekend...
 
 
 def test_window_and_years_after_leaving() -> None:
-    assert campaign_calendar.scheduled_campaign_year(date(2026, 9, 30), SETTINGS) is None
-    assert campaign_calendar.scheduled_campaign_year(date(2026, 10, 1), SETTINGS) == 2026
-    assert campaign_calendar.scheduled_campaign_year(date(2026, 11, 29), SETTINGS) == 2026  # 60-day window
-    assert campaign_calendar.scheduled_campaign_year(date(2026, 11, 30), SETTINGS) is None
-    assert campaign_calendar.run_now_campaign_year(date(2026, 8, 15), SETTINGS) == 2026  # brought forward
-    assert campaign_calendar.run_now_campaign_year(date(2027, 3, 1), SETTINGS) == 2026
-    assert campaign_calendar.years_after_leaving(LEFT, 2026, SETTINGS) == 1
-    assert campaign_calendar.years_after_leaving(date(2026, 12, 18), 2027, SETTINGS) == 1  # left mid-year
-    first, before = campaign_calendar.leaving_range(2029, SETTINGS)
+    assert calendar.scheduled_campaign_year(date(2026, 9, 30), SETTINGS.campaign) is None
+    assert calendar.scheduled_campaign_year(date(2026, 10, 1), SETTINGS.campaign) == 2026
+    assert calendar.scheduled_campaign_year(date(2026, 11, 29), SETTINGS.campaign) == 2026  # 60-day window
+    assert calendar.scheduled_campaign_year(date(2026, 11, 30), SETTINGS.campaign) is None
+    assert calendar.run_now_campaign_year(date(2026, 8, 15), SETTINGS.campaign) == 2026  # brought forward
+    assert calendar.run_now_campaign_year(date(2027, 3, 1), SETTINGS.campaign) == 2026
+    assert calendar.years_after_leaving(LEFT, 2026, SETTINGS.campaign) == 1
+    assert calendar.years_after_leaving(date(2026, 12, 18), 2027, SETTINGS.campaign) == 1  # left mid-year
+    first, before = calendar.leaving_range(2029, SETTINGS.campaign)
     assert not first <= LEFT < before  # the fourth year is outside the range
 
 
@@ -122,7 +123,7 @@ def test_a_cohort_through_three_years_and_a_fourth(engine: Engine) -> None:
     dee = Chat(dispatcher, "tg-Dee", "telegram")
 
     for year in (2026, 2027, 2028, 2029):
-        opens = campaign_calendar.campaign_opens(year, SETTINGS)
+        opens = calendar.campaign_opens(year, SETTINGS.campaign)
         with time_machine.travel(at(opens), tick=False):
             first = campaign.run_checkins(engine, SETTINGS, utcnow())
             again = campaign.run_checkins(engine, SETTINGS, utcnow())  # a second scheduler / a restart

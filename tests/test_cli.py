@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from sqlmodel import func, select
 
-from bot.settings import load_settings
+from core.calendar import is_school_day, parse_school_holidays
+from core.settings import load_settings
 from handlers import Dispatcher, texts
-from scheduler.schooldays import is_school_day, parse_school_holidays
 from storage import audit, codes, identities, websessions
 from storage.db import make_engine, transaction
 from storage.migrate import current_revision, head_revision

@@ -7,7 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from handlers.dates import DueDateError, local_today, parse_due, school_year_start, show, split_due, spring_term_start
+from core.calendar import local_today, school_year_start, spring_term_start
+from handlers.dates import DueDateError, parse_due, show, split_due
 
 MONDAY = date(2026, 11, 23)
 

@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 from sqlmodel import select
 
 from bot.email import EmailTransport, attempt_of, parse_smtp_url
-from bot.settings import load_settings
+from core.settings import load_settings
 from scheduler.sender import RetryPolicy, Sender
 from storage import checkin_links, consents, outbox
 from storage.consents import ConsentKind

@@ -4,7 +4,7 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlmodel import select
 
-from bot.settings import load_settings
+from core.settings import load_settings
 from handlers import Dispatcher, Incoming, texts
 from handlers.engine import parse_command
 from storage.db import transaction

@@ -6,7 +6,7 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import Engine, text
 
-from bot.settings import load_settings
+from core.settings import load_settings
 from handlers import Dispatcher, Incoming, texts
 from storage import codes, identities
 from storage.db import make_engine, transaction

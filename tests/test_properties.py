@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine
 from sqlmodel import select
 
-from bot.settings import load_settings
+from core.settings import load_settings
 from handlers import Dispatcher
 from handlers.registry import COMMANDS
 from storage.db import transaction

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import select
 
-from bot.settings import load_settings
+from core.settings import load_settings
 from handlers import Dispatcher, texts
 from handlers.answers import KEPT
 from storage import conversations

@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
-from bot.settings import load_settings
+from core.calendar import parse_school_holidays
+from core.settings import load_settings
 from scheduler.reminders import next_school_day, quiet, run_action_nudges, run_digests
-from scheduler.schooldays import parse_school_holidays
 from storage.db import transaction
 from storage.models import AdviceRecord, AgreedAction, OutboxMessage, School
 from tests import factories

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import select
 
-from bot.settings import load_settings
+from core.settings import load_settings
 from handlers import Dispatcher
 from handlers.report import parse
 from reports import build

@@ -23,8 +23,8 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import select
 
-from bot.settings import Settings, load_settings
-from scheduler.campaign_calendar import leaving_range, nominal_start, scheduled_campaign_year
+from core.calendar import leaving_range, nominal_start, scheduled_campaign_year
+from core.settings import Settings, load_settings
 from storage import consents
 from storage.consents import ConsentKind
 from storage.db import make_engine, transaction
@@ -47,16 +47,16 @@ def open_campaign_env(today: date) -> dict[str, str]:
             continue
         env = {"WAYMARK_CAMPAIGN_START_MONTH": str(start.month), "WAYMARK_CAMPAIGN_START_DAY": str(start.day)}
         settings = load_settings(campaign_start_month=start.month, campaign_start_day=start.day)
-        if scheduled_campaign_year(today, settings) is not None:
+        if scheduled_campaign_year(today, settings.campaign) is not None:
             return env
     raise AssertionError("no campaign start date opens a window today")
 
 
 def seed(engine: Engine, settings: Settings, today: date) -> None:
-    year = scheduled_campaign_year(today, settings)
+    year = scheduled_campaign_year(today, settings.campaign)
     assert year is not None
-    left_from, _ = leaving_range(year, settings)
-    leaving = max(left_from, nominal_start(year, settings) - timedelta(days=100))
+    left_from, _ = leaving_range(year, settings.campaign)
+    leaving = max(left_from, nominal_start(year, settings.campaign) - timedelta(days=100))
     now = utcnow()
     with transaction(engine) as session:
         school = School(name="Riverside Academy")

@@ -23,10 +23,11 @@ import time_machine
 from sqlalchemy import Engine
 from sqlmodel import select
 
-from bot.settings import load_settings
-from handlers.types import Button
+from core.messages import Button
+from core.platforms import SendLimits
+from core.settings import load_settings
 from scheduler.quiet import QuietHours, held_until
-from scheduler.sender import PlatformLimits, RetryPolicy, Sender
+from scheduler.sender import RetryPolicy, Sender
 from storage import consents, outbox
 from storage.consents import ConsentKind
 from storage.db import make_engine, transaction
@@ -37,7 +38,7 @@ from tests.fakes.telegram_api import Call, FakeTelegram
 from tests.telegram_transport import telegram_transport
 
 FAST_RETRY = RetryPolicy(base=0.05, cap=0.5, max_attempts=10)
-UNLIMITED = {"telegram": PlatformLimits(per_second=None)}
+UNLIMITED = {"telegram": SendLimits(per_second=None)}
 
 
 @pytest.fixture
@@ -229,7 +230,7 @@ async def test_stopping_gives_back_claimed_rows_untouched(engine: Engine, fake: 
     people = alumni(engine, 20)
     queue(engine, people)
     async with telegram_transport(fake) as transport:
-        sender = Sender(engine, {"telegram": transport}, limits={"telegram": PlatformLimits(per_second=10)}, batch=20)
+        sender = Sender(engine, {"telegram": transport}, limits={"telegram": SendLimits(per_second=10)}, batch=20)
         await sender.start()
         await fake.wait_for(lambda: len(delivered(fake)) >= 3, timeout=5)
         await sender.stop()
@@ -430,7 +431,7 @@ async def test_a_stop_after_the_claim_still_stops_the_check_in(engine: Engine, f
         sender = Sender(
             engine,
             {"telegram": transport},
-            limits={"telegram": PlatformLimits(per_second=2)},
+            limits={"telegram": SendLimits(per_second=2)},
             batch=3,
             poll_interval=0.05,
             recheck_after=0.1,

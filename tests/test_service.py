@@ -13,7 +13,7 @@ import time_machine
 from sqlalchemy import Engine
 from sqlmodel import select
 
-from bot.settings import load_settings
+from core.settings import load_settings
 from scheduler import housekeeping
 from scheduler.sender import Sender
 from scheduler.service import JOBS, Background, JobSpec

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.settings import SettingsError, load_settings
+from core.settings import SettingsError, load_settings
 
 WAYMARK = Path(sys.executable).with_name("waymark")
 

@@ -19,7 +19,6 @@ from sqlmodel import select
 
 from bot.http import BOUND_PORTS, build_app, start_http
 from bot.runner import serve
-from bot.settings import load_settings
 from bot.slack import (
     ANSWERED_IN_DM,
     EVENTS_KEY,
@@ -37,8 +36,9 @@ from bot.slack import (
     split_text,
     start_slack,
 )
+from core.delivery import Delivery
+from core.settings import load_settings
 from handlers import Button, Dispatcher, Reply, texts
-from scheduler.transport import Delivery
 from storage import codes, identities, outbox
 from storage.db import transaction
 from storage.models import (

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Engine, event
 from sqlmodel import select
 
-from bot.settings import load_settings
+from core.settings import load_settings
 from handlers import Dispatcher
 from handlers.pupils import NOT_AVAILABLE
 from storage import audit, caseload, crypto

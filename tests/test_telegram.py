@@ -22,7 +22,6 @@ from telegram import Bot, Update
 
 from bot.http import BOUND_PORTS, build_app, start_http
 from bot.runner import serve
-from bot.settings import Settings, load_settings
 from bot.telegram import (
     CALLBACK_LIMIT,
     EXPIRED_BUTTON,
@@ -40,10 +39,11 @@ from bot.telegram import (
     start_telegram,
     units,
 )
+from core.delivery import Delivery
+from core.settings import Settings, load_settings
 from handlers import Button, Dispatcher, Reply, texts
 from reports.charts import PNG_SIGNATURE
 from scheduler.sender import Sender
-from scheduler.transport import Delivery
 from storage import identities, leavers
 from storage.db import transaction
 from storage.models import (

@@ -20,8 +20,8 @@ from sqlalchemy import Engine
 from sqlmodel import select
 
 from bot.http import build_app
-from bot.settings import Settings, load_settings
 from bot.web import CSP, SESSION_COOKIE, WEB_CHAT, client_address
+from core.settings import Settings, load_settings
 from handlers import Dispatcher, texts
 from storage import checkin_links, codes, identities, outbox, transcript, websessions
 from storage.db import transaction

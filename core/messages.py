@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 class Incoming:
     """One update from any platform, as the conversations see it."""
 
-    platform: str  # storage.models.Platform value
+    platform: str  # core.platforms.Platform value
     chat_id: str
     user_id: str
     text: str | None = None

@@ -6,6 +6,7 @@ A wrong value stops start-up with one line that names the variable.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -14,6 +15,19 @@ from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
+
+from core.platforms import facts
+
+
+@dataclass(frozen=True)
+class CampaignRules:
+    """The slice of the settings the yearly alumni campaign's dates are worked out from."""
+
+    start_month: int = 10
+    start_day: int = 1
+    window_days: int = 60
+    years: int = 3  # years after leaving that get a check-in
+    reminder_days: tuple[int, ...] = (7, 14)  # days after the check-in, ascending
 
 
 class SettingsError(Exception):
@@ -114,12 +128,25 @@ class Settings(BaseSettings):
         return tuple(sorted(int(p) for p in self.campaign_reminder_days.split(",") if p))
 
     @property
+    def campaign(self) -> CampaignRules:
+        return CampaignRules(
+            start_month=self.campaign_start_month,
+            start_day=self.campaign_start_day,
+            window_days=self.campaign_window_days,
+            years=self.campaign_years,
+            reminder_days=self.reminder_days,
+        )
+
+    @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
     def min_age(self, platform: str) -> int:
-        """The minimum age for a platform; the school's own channels have none."""
-        return {"telegram": self.min_age_telegram, "slack": self.min_age_slack}.get(platform, 0)
+        """The minimum age for a platform (core.platforms); the school's own channels have none."""
+        found = facts(platform)
+        if found is None or found.min_age_setting is None:
+            return 0
+        return int(getattr(self, found.min_age_setting))
 
 
 _ALIASES = {

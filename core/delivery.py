@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
-from handlers.types import Button
+from core.messages import Button
 
 
 class Delivery(StrEnum):
