@@ -6,7 +6,7 @@
 
 Part 1: a campaign to N alumni with Telegram's 30 msg/s limit lifted. The campaign's own decision
 run (scheduler.campaign.run_checkins) queues the check-ins, then the real sender delivers them
-through python-telegram-bot (on bot.telegram_http.AiohttpRequest, or httpx with --http httpx)
+through python-telegram-bot (on bot.channels.telegram.request.AiohttpRequest, or httpx with --http httpx)
 to the fake Bot API, which runs in a process of its own so that its
 CPU is not counted as ours. Prints time and CPU per message, and the sender process's memory
 (sampled every second: it should stay flat, as rows are streamed in small batches).
@@ -161,8 +161,8 @@ async def deliver(
     from telegram import Bot
     from telegram.request import BaseRequest, HTTPXRequest
 
-    from bot.telegram import TelegramTransport
-    from bot.telegram_http import AiohttpRequest
+    from bot.channels.telegram.request import AiohttpRequest
+    from bot.channels.telegram.transport import TelegramTransport
 
     request: BaseRequest
     if http == "httpx":  # python-telegram-bot's default, for comparison

@@ -35,9 +35,9 @@ from sqlmodel import select
 from telegram import Update
 from telegram.ext import ApplicationBuilder, ContextTypes, MessageHandler, filters
 
+from bot.channels.telegram.adapter import start_telegram
+from bot.channels.telegram.request import AiohttpRequest
 from bot.heap import freeze_startup_objects
-from bot.telegram import start_telegram
-from bot.telegram_http import AiohttpRequest
 from core.settings import load_settings
 from handlers import Dispatcher
 from storage.db import make_engine, normalise_url, transaction

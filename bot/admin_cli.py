@@ -24,7 +24,7 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
-from bot.console import ConsoleChat, Persona
+from bot.channels.console import ConsoleChat, Persona
 from core.platforms import Platform
 from core.settings import Settings
 from handlers import Dispatcher

@@ -22,48 +22,31 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     dispatcher = Dispatcher(engine, settings)
     # Each part starts here and returns an async "stop" callable; they stop in reverse order.
     stoppers = []
+    from bot.channels.registry import served
     from bot.http import build_app, start_http  # the one aiohttp server: web chat, webhooks
-
-    # Routes must be added before the server starts (aiohttp freezes them): adapters that need an
-    # endpoint (Telegram webhook, Slack events) get the app first, then it starts listening.
-    http_app = build_app(settings, dispatcher)
-    if settings.telegram_bot_token and settings.telegram_webhook_url:
-        from bot.telegram import mount_webhook
-
-        mount_webhook(http_app)  # answers 503 until the adapter is attached: Telegram tries again
-    if settings.slack_bot_token and settings.slack_signing_secret:
-        from bot.slack import start_slack  # mounts /slack/events before the server starts
-
-        stoppers.append(await start_slack(settings, dispatcher, http_app))
-    http_stop, http_app = await start_http(settings, dispatcher, app=http_app)
-    stoppers.append(http_stop)
-    if settings.telegram_bot_token:
-        from bot.telegram import start_telegram
-
-        # After the server listens: Telegram posts to the webhook as soon as setWebhook returns.
-        # Stopped before the server closes, so the updates in hand finish and are answered first.
-        stoppers.append(await start_telegram(settings, dispatcher, http_app))
     from core.delivery import Transport
     from scheduler.service import start_background
 
-    # The outbox sender delivers through these; email is added by the service when WAYMARK_SMTP_URL is set.
+    channels = served()  # every platform in core.platforms with a channel that `waymark run` starts
+    # Routes must be added before the server starts (aiohttp freezes them): channels that need an
+    # endpoint (Telegram webhook, Slack events) get the app first, then it starts listening.
+    http_app = build_app(settings, dispatcher)
+    for _name, hooks in channels:
+        if hooks.before_http is not None and (stopper := await hooks.before_http(settings, dispatcher, http_app)):
+            stoppers.append(stopper)
+    http_stop, http_app = await start_http(settings, dispatcher, app=http_app)
+    stoppers.append(http_stop)
+    for _name, hooks in channels:
+        if hooks.after_http is not None and (stopper := await hooks.after_http(settings, dispatcher, http_app)):
+            stoppers.append(stopper)
+    # The outbox sender delivers through these; each is closed after the sender has stopped.
     transports: dict[str, Transport] = {}
-    if settings.telegram_bot_token:
-        from bot.telegram import open_transport
-
-        telegram_transport, close_transport = await open_transport(settings)
-        transports["telegram"] = telegram_transport
-        stoppers.append(close_transport)  # closed after the sender has stopped
-    if settings.slack_bot_token:
-        from bot.slack import open_transport as open_slack_transport
-
-        slack_transport, close_slack = await open_slack_transport(settings)
-        transports["slack"] = slack_transport
-        stoppers.append(close_slack)
-    if settings.smtp_url:
-        from bot.email import EmailTransport
-
-        transports["email"] = EmailTransport(settings)
+    for name, hooks in channels:
+        opened = await hooks.open_transport(settings) if hooks.open_transport is not None else None
+        if opened is not None:
+            transports[name], close = opened
+            if close is not None:
+                stoppers.append(close)
     stoppers.append(await start_background(settings, engine, transports))
     frozen = freeze_startup_objects()
     log.info(

@@ -33,6 +33,9 @@ class PlatformFacts:
     inbound: bool  # people write to Waymark here (email is outbound only)
     min_age_setting: str | None  # the Settings field holding its minimum age; None: the school's own, any age
     limits: SendLimits
+    # Longest one message may be, in the platform's own measure (Telegram: UTF-16 units; Slack: a
+    # section's characters after escaping); a longer reply is split. None: any length.
+    text_limit: int | None = None
 
 
 PLATFORMS: dict[str, PlatformFacts] = {
@@ -65,6 +68,7 @@ PLATFORMS: dict[str, PlatformFacts] = {
             inbound=True,
             min_age_setting="min_age_telegram",
             limits=SendLimits(30.0, 1.0),
+            text_limit=4096,
         ),
         # Slack: chat.postMessage allows about one message a second per channel.
         PlatformFacts(
@@ -75,6 +79,7 @@ PLATFORMS: dict[str, PlatformFacts] = {
             inbound=True,
             min_age_setting="min_age_slack",
             limits=SendLimits(20.0, 1.0),
+            text_limit=3000,
         ),
         PlatformFacts(
             Platform.email,

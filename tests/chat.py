@@ -32,7 +32,7 @@ class Chat:
             for row in reply.buttons:
                 for button in row:
                     # Telegram carries 64 bytes of button data; longer data would live only in one
-                    # process's memory (bot/telegram.py, ButtonData) and die with a restart.
+                    # process's memory (bot/channels/telegram/rendering.py, ButtonData) and die with a restart.
                     assert len(button.data.encode("utf-8")) <= BUTTON_DATA_LIMIT, (
                         f"button data too long: {button.data!r}"
                     )

@@ -7,8 +7,8 @@ from contextlib import asynccontextmanager
 
 from telegram import Bot
 
-from bot.telegram import TelegramTransport
-from bot.telegram_http import AiohttpRequest
+from bot.channels.telegram.request import AiohttpRequest
+from bot.channels.telegram.transport import TelegramTransport
 from tests.fakes.telegram_api import FakeTelegram
 
 

@@ -18,7 +18,7 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import Engine
 from sqlmodel import select
 
-from bot.email import EmailTransport, attempt_of, parse_smtp_url
+from bot.channels.email import EmailTransport, attempt_of, parse_smtp_url
 from core.settings import load_settings
 from scheduler.sender import RetryPolicy, Sender
 from storage import checkin_links, consents, outbox

@@ -75,7 +75,7 @@ def test_storage_imports_no_conversation_scheduler_or_report_code() -> None:
     ("module", "target", "bad"),
     [
         ("storage/outbox.py", "handlers.types", True),
-        ("scheduler/service.py", "bot.email", True),
+        ("scheduler/service.py", "bot.channels.email", True),
         ("handlers/engine.py", "telegram", True),
         ("core/settings.py", "storage.db", True),
         ("bot/runner.py", "scheduler.service", False),

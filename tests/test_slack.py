@@ -17,25 +17,12 @@ import pytest
 from sqlalchemy import Engine, func
 from sqlmodel import select
 
+from bot.channels.slack.adapter import ANSWERED_IN_DM, EVENTS_KEY, EVENTS_PATH, Renderer, SlackAdapter, start_slack
+from bot.channels.slack.events import command_text
+from bot.channels.slack.rendering import SECTION_LIMIT, escape, from_slack, messages_for, slack_wording, split_text
+from bot.channels.slack.transport import SlackTransport, make_client
 from bot.http import BOUND_PORTS, build_app, start_http
 from bot.runner import serve
-from bot.slack import (
-    ANSWERED_IN_DM,
-    EVENTS_KEY,
-    EVENTS_PATH,
-    SECTION_LIMIT,
-    Renderer,
-    SlackAdapter,
-    SlackTransport,
-    command_text,
-    escape,
-    from_slack,
-    make_client,
-    messages_for,
-    slack_wording,
-    split_text,
-    start_slack,
-)
 from core.delivery import Delivery
 from core.settings import load_settings
 from handlers import Button, Dispatcher, Reply, texts

@@ -20,25 +20,13 @@ from sqlalchemy import Engine, func
 from sqlmodel import select
 from telegram import Bot, Update
 
+from bot.channels.telegram.adapter import EXPIRED_BUTTON, start_telegram
+from bot.channels.telegram.ordering import ChatOrderedProcessor
+from bot.channels.telegram.rendering import CALLBACK_LIMIT, ButtonData, Renderer, split_text, units
+from bot.channels.telegram.transport import TelegramTransport, base_urls, open_transport
+from bot.channels.telegram.webhook import SECRET_HEADER, WEBHOOK_KEY, WEBHOOK_PATH, mount_webhook
 from bot.http import BOUND_PORTS, build_app, start_http
 from bot.runner import serve
-from bot.telegram import (
-    CALLBACK_LIMIT,
-    EXPIRED_BUTTON,
-    SECRET_HEADER,
-    WEBHOOK_KEY,
-    WEBHOOK_PATH,
-    ButtonData,
-    ChatOrderedProcessor,
-    Renderer,
-    TelegramTransport,
-    base_urls,
-    mount_webhook,
-    open_transport,
-    split_text,
-    start_telegram,
-    units,
-)
 from core.delivery import Delivery
 from core.settings import Settings, load_settings
 from handlers import Button, Dispatcher, Reply, texts

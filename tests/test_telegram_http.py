@@ -1,4 +1,4 @@
-"""`bot.telegram_http.AiohttpRequest`: python-telegram-bot's HTTP layer on aiohttp, against the fake Bot API.
+"""`bot.channels.telegram.request.AiohttpRequest`: python-telegram-bot's HTTP layer on aiohttp, against the fake Bot API.
 
 The journeys in test_telegram.py and test_sender.py already run on it; these cover what they
 don't: uploads reaching the server byte for byte, each kind of timeout, and transport failures
@@ -19,7 +19,7 @@ from telegram.error import BadRequest, NetworkError, RetryAfter, TimedOut
 from telegram.request import HTTPXRequest, RequestData
 from telegram.request._requestparameter import RequestParameter
 
-from bot.telegram_http import AiohttpRequest, PlainForm
+from bot.channels.telegram.request import AiohttpRequest, PlainForm
 from tests.fakes.telegram_api import FakeTelegram
 
 

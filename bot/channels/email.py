@@ -21,8 +21,10 @@ from urllib.parse import unquote, urlparse
 import aiosmtplib
 from sqlmodel import Session
 
-from core.delivery import Delivery, SendOutcome
+from bot.channels.registry import Served, Stop
+from core.delivery import Delivery, SendOutcome, Transport
 from core.messages import Button
+from core.platforms import Platform
 from core.settings import Settings
 from storage.checkin_links import LINK_DAYS, issue_link
 from storage.models import Person, Role, School
@@ -80,7 +82,7 @@ def checkin_email(given_name: str, school: str, link: str, reminder: bool) -> tu
 class EmailTransport:
     """core.delivery.Transport for email, plus `prepare` (scheduler.sender.Preparing)."""
 
-    platform = "email"
+    platform = Platform.email.value
 
     def __init__(self, settings: Settings, *, timeout: float = 20.0) -> None:
         if not settings.smtp_url:
@@ -147,3 +149,10 @@ class EmailTransport:
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             return SendOutcome(Delivery.retry, error=f"could not reach the mail server: {exc}")
         return SendOutcome(Delivery.sent)
+
+
+async def _transport(settings: Settings) -> tuple[Transport, Stop | None] | None:
+    return (EmailTransport(settings), None) if settings.smtp_url else None
+
+
+SERVED = Served(open_transport=_transport)
