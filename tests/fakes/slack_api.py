@@ -35,6 +35,7 @@ BOT_ID = "BWAYMARK"
 TEAM = "TSCHOOL"
 # Calls that put something in front of a person: faults apply to these.
 SEND_METHODS = frozenset({"chat.postMessage", "chat.update", "files.completeUploadExternal"})
+SECTION_TEXT_LIMIT = 3000  # Slack refuses a section block whose text is longer (invalid_blocks)
 
 
 @dataclass
@@ -143,6 +144,8 @@ class FakeSlack:
         if method == "conversations.open":
             return {"ok": True, "channel": {"id": "D" + str(params.get("users", "")).lstrip("U")}}
         if method in {"chat.postMessage", "chat.update"}:
+            if any(len(text) > SECTION_TEXT_LIMIT for text in _section_texts(params.get("blocks"))):
+                return {"ok": False, "error": "invalid_blocks"}
             ts = str(params.get("ts") or f"{1700000000 + next(self._ts)}.000100")
             return {"ok": True, "channel": params.get("channel"), "ts": ts, "message": {"text": params.get("text")}}
         if method == "files.getUploadURLExternal":
@@ -271,6 +274,11 @@ class SlackSender:
             ],
         }
         return await self.post(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
+
+
+def _section_texts(blocks: Any) -> list[str]:
+    listed = json.loads(blocks) if isinstance(blocks, str) else blocks or []
+    return [str(b["text"].get("text", "")) for b in listed if b.get("type") == "section" and b.get("text")]
 
 
 async def until(condition: Any, timeout: float = 5.0) -> None:

@@ -751,7 +751,7 @@ class FakeTelegram:
         text = call.params.get("text") or ""
         if not text.strip():
             raise _ApiError(400, "Bad Request: message text is empty")
-        if len(text) > 4096:
+        if len(text.encode("utf-16-le")) // 2 > 4096:  # Telegram counts UTF-16 code units
             raise _ApiError(400, "Bad Request: message is too long")
         return self._store_bot_message(call, text=text)
 
