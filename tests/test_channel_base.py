@@ -93,6 +93,13 @@ async def test_network_errors_back_off_and_the_last_one_is_raised() -> None:
     assert len(storm.calls) == MAX_ATTEMPTS
 
 
+async def test_telegram_has_the_last_word_after_a_flood_storm() -> None:
+    """Telegram's replies wait out a fifth 429 and try once more (a fifth network error is raised, as above)."""
+    storm = Platform(*[SendOutcome(Delivery.retry, 0.0, "slow down")] * MAX_ATTEMPTS, "sent")
+    assert await call_with_retry(storm, classify=classify, log=log, last_word_after_flood=True) == "sent"
+    assert len(storm.calls) == MAX_ATTEMPTS + 1
+
+
 async def test_unreachable_and_failed_are_not_tried_again() -> None:
     gone = Platform(SendOutcome(Delivery.unreachable, error="blocked"), "never")
     with pytest.raises(Unreachable, match="blocked"):

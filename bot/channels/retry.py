@@ -61,12 +61,15 @@ async def call_with_retry(
     what: str = "send",
     gate: FloodGate | None = None,
     max_wait: float | None = None,
+    last_word_after_flood: bool = False,
 ) -> T:
     """Run one platform call, waiting out 429s and retrying network errors; raise Unreachable or the error.
 
     With a `gate`, the call first waits for any 429 pause another call was given, and a 429 it gets
     pauses every call that shares the gate. `max_wait` caps one 429's wait (someone is waiting for
-    the answer); the last attempt's error is raised as it came.
+    the answer); the last attempt's error is raised as it came. With `last_word_after_flood`, five
+    429s in a row are waited out and followed by one more call (Telegram's flood control clears;
+    a reply is worth the wait) rather than raised.
     """
     for attempt in range(MAX_ATTEMPTS):
         try:
@@ -79,7 +82,8 @@ async def call_with_retry(
                 raise
             if outcome.result is Delivery.unreachable:
                 raise Unreachable(outcome.error) from exc
-            if attempt == MAX_ATTEMPTS - 1:
+            flood = outcome.retry_after is not None
+            if attempt == MAX_ATTEMPTS - 1 and not (flood and last_word_after_flood):
                 raise
             if outcome.retry_after is None:  # a network or server error: back off a little more each time
                 wait = backoff(attempt)
@@ -92,4 +96,7 @@ async def call_with_retry(
                 gate.close_for(wait)  # the next attempt (and every other call) waits at the gate
             else:
                 await asyncio.sleep(wait)
-    raise AssertionError("unreachable: the last attempt returns or raises")
+    # Only reached after a 429 on the last attempt with last_word_after_flood.
+    if gate is not None:
+        await gate.wait()
+    return await make()

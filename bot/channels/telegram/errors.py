@@ -56,4 +56,4 @@ def classify(error: Exception) -> SendOutcome | None:
 
 async def call_with_retry(make: Callable[[], Awaitable[T]], *, what: str = "send", gate: FloodGate | None = None) -> T:
     """One Bot API call through the shared retry loop (bot.channels.retry), with Telegram's reading of errors."""
-    return await retry_loop(make, classify=classify, log=log, what=what, gate=gate)
+    return await retry_loop(make, classify=classify, log=log, what=what, gate=gate, last_word_after_flood=True)
