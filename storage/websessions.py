@@ -105,19 +105,13 @@ def revoke(session: Session, session_id: int, now: datetime) -> None:
 
 
 def revoke_for_identity(session: Session, external_id: str, now: datetime) -> int:
-    """End every session of one web chat account (sign out, /unlink)."""
+    """End every session of one web chat account (called by handlers.linking.unlink)."""
     result = session.exec(
         update(WebSession)
         .where(col(WebSession.external_id) == external_id, col(WebSession.revoked_at).is_(None))
         .values(revoked_at=now)
     )
     return int(result.rowcount or 0)
-
-
-def sign_out(session: Session, row: WebSession, now: datetime) -> None:
-    """Sign out ends the session and unlinks this browser's account: no session can ever reach it again."""
-    revoke_for_identity(session, row.external_id, now)
-    identities.unlink(session, WEB, row.external_id)
 
 
 def is_linked(session: Session, external_id: str) -> bool:

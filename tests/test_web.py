@@ -19,8 +19,9 @@ from aiohttp.test_utils import TestServer
 from sqlalchemy import Engine
 from sqlmodel import select
 
+from bot.channels.web import WEB_CHAT
+from bot.channels.web.session import CSP, SESSION_COOKIE, client_address
 from bot.http import build_app
-from bot.web import CSP, SESSION_COOKIE, WEB_CHAT, client_address
 from core.settings import Settings, load_settings
 from handlers import Dispatcher, texts
 from storage import checkin_links, codes, identities, outbox, transcript, websessions
