@@ -13,11 +13,12 @@ from sqlmodel import select
 
 from core.settings import load_settings
 from handlers import Dispatcher, linking, signin, texts
-from storage import checkin_links, identities, websessions
+from storage import identities, websessions
 from storage.db import transaction
-from storage.models import ConversationState, Person, Role, TranscriptLine, WebSession
+from storage.models import ConversationState, Person, TranscriptLine, WebSession
 from tests import factories
 from tests.chat import Chat
+from tests.test_web import alumnus_link
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 
@@ -105,19 +106,10 @@ def test_a_new_sign_in_ends_the_browsers_old_session_but_a_wrong_code_does_not(
         assert len(s.exec(select(identities.ChatIdentity)).all()) == 1  # type: ignore[attr-defined]
 
 
-def alumnus_link(engine: Engine) -> str:
-    school = factories.school(engine)
-    with transaction(engine) as s:
-        person = Person(school_id=school.id, role=Role.alumnus, status="left", given_name="Kai", family_name="Lee")
-        s.add(person)
-        s.flush()
-        return checkin_links.issue_link(s, person, NOW)
-
-
 def test_a_checkin_link_signs_in_once_in_one_transaction_and_a_used_one_changes_nothing(
     engine: Engine, dispatcher: Dispatcher
 ) -> None:
-    token = alumnus_link(engine)
+    _, token = alumnus_link(engine, NOW)
     assert signin.link_works(engine, token, NOW)
     with counting_transactions(engine) as began:
         session_token = signin.claim_link(dispatcher, token, previous_token=None)
