@@ -26,6 +26,15 @@ from storage.models import WebSession
 WEB = websessions.WEB
 MAX_CODE_LENGTH = 40  # longer is no code of ours, and is not worth a database lookup
 
+# Wrong sign-in codes, counted with the chat accounts' rule (identities.record_wrong_code: wrong codes count
+# for 15 minutes from the first of a run, and reaching the limit locks for 15 minutes), each under
+# its own key on the "web" platform. A browser gets the same 5 tries as a chat account; a network
+# address gets more, because a whole school often reaches Waymark through one address (NAT, or the
+# HTTPS proxy passing the pupil's address on). Codes are 10 characters from a 30-odd letter
+# alphabet: even the address limit leaves guessing hopeless.
+MAX_WRONG_CODES_PER_BROWSER = identities.MAX_WRONG_CODES
+MAX_WRONG_CODES_PER_ADDRESS = 30
+
 
 @dataclass(frozen=True)
 class SignIn:
@@ -38,9 +47,9 @@ class SignIn:
 def wrong_code_limits(browser_id: str | None, address: str) -> dict[str, int]:
     """Whom a wrong code counts against, with each one's limit: the network address always, the
     browser when it kept its cookie. The chat accounts' rule (identities.record_wrong_code) counts them."""
-    limits = {f"ip:{address}": websessions.MAX_WRONG_CODES_PER_ADDRESS}
+    limits = {f"ip:{address}": MAX_WRONG_CODES_PER_ADDRESS}
     if browser_id:
-        limits[f"browser:{browser_id}"] = websessions.MAX_WRONG_CODES_PER_BROWSER
+        limits[f"browser:{browser_id}"] = MAX_WRONG_CODES_PER_BROWSER
     return limits
 
 

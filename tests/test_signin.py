@@ -83,8 +83,8 @@ def test_wrong_codes_count_against_the_browser_and_lock_it_with_the_one_rule(
     engine: Engine, dispatcher: Dispatcher
 ) -> None:
     _, code = pupil_code(engine)
-    answers = [sign_in(dispatcher, "22222-33333").problem for _ in range(websessions.MAX_WRONG_CODES_PER_BROWSER)]
-    assert answers == [texts.WRONG_CODE] * (websessions.MAX_WRONG_CODES_PER_BROWSER - 1) + [texts.LOCKED_OUT]
+    answers = [sign_in(dispatcher, "22222-33333").problem for _ in range(signin.MAX_WRONG_CODES_PER_BROWSER)]
+    assert answers == [texts.WRONG_CODE] * (signin.MAX_WRONG_CODES_PER_BROWSER - 1) + [texts.LOCKED_OUT]
     assert sign_in(dispatcher, code) == signin.SignIn(None, texts.LOCKED_OUT)  # even a good code, for now
     with transaction(engine, write=False) as s:
         assert identities.locked_until(s, "web", f"browser:{'b' * 32}", NOW)
