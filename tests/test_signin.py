@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime
-from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine
 from sqlmodel import select
 
 from core.settings import load_settings
@@ -18,7 +15,7 @@ from storage.db import transaction
 from storage.models import ConversationState, Person, TranscriptLine, WebSession
 from tests import factories
 from tests.chat import Chat
-from tests.test_web import alumnus_link
+from tests.test_web import alumnus_link, counting_transactions
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 
@@ -26,21 +23,6 @@ NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 @pytest.fixture
 def dispatcher(engine: Engine) -> Dispatcher:
     return Dispatcher(engine, load_settings(database_url="sqlite://"), clock=lambda: NOW)
-
-
-@contextmanager
-def counting_transactions(engine: Engine) -> Iterator[list[int]]:
-    """How many transactions the database saw inside the block."""
-    began = [0]
-
-    def on_begin(_conn: Any) -> None:
-        began[0] += 1
-
-    event.listen(engine, "begin", on_begin)
-    try:
-        yield began
-    finally:
-        event.remove(engine, "begin", on_begin)
 
 
 def pupil_code(engine: Engine, given: str = "Amira") -> tuple[Person, str]:
