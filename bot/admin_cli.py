@@ -25,11 +25,10 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
 from bot.channels.console import ConsoleChat, Persona
-from core.platforms import Platform
 from core.settings import Settings
-from handlers import Dispatcher
+from handlers import Dispatcher, linking
 from handlers.risk import DEFAULT_WEIGHTS, WEIGHT_NAMES, WeightError, parse_weight, weights_from_json, weights_to_json
-from storage import audit, crypto, identities, roster, schools, websessions
+from storage import audit, crypto, identities, roster, schools
 from storage import codes as enrolment_codes
 from storage import demo as demo_school
 from storage.db import make_engine, transaction
@@ -489,13 +488,8 @@ def unlink(
             person = _one_person(session, as_, school)
             assert person.id is not None
             now = utcnow()
-            removed = identities.unlink_person(session, person.id)
-            ended = sum(
-                websessions.revoke_for_identity(session, i.external_id, now)
-                for i in removed
-                if i.platform == Platform.web.value
-            )
-            channels = sorted({i.platform for i in removed})
+            removed = linking.unlink(session, identities.identities_of(session, person.id), now)
+            channels = sorted(set(removed.platforms))
             audit.record(
                 session,
                 school_id=person.school_id,
@@ -503,17 +497,17 @@ def unlink(
                 action="unlink_all",
                 subject_id=person.id,
                 now=now,
-                detail=f"waymark unlink: {len(removed)} chat account(s) on {', '.join(channels) or 'no channel'}",
+                detail=f"waymark unlink: {len(removed.platforms)} chat account(s) on {', '.join(channels) or 'no channel'}",
             )
             name = person.full_name
     finally:
         engine.dispose()
-    if not removed:
+    if not removed.platforms:
         typer.echo(f"{name} had no chat accounts linked; nothing to disconnect.")
         return
     typer.echo(
-        f"Disconnected {len(removed)} chat account(s) of {name} ({', '.join(channels)}); "
-        f"{ended} web chat session(s) ended. They need a new code (`waymark codes`) to link again."
+        f"Disconnected {len(removed.platforms)} chat account(s) of {name} ({', '.join(channels)}); "
+        f"{removed.web_sessions_ended} web chat session(s) ended. They need a new code (`waymark codes`) to link again."
     )
 
 

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from aiohttp import web
 
-from bot.web import install as install_web_chat
+from bot.channels.web import install as install_web_chat
 from core.settings import Settings
 from handlers import Dispatcher
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from core import platforms
 from core.messages import Reply
-from handlers import texts
+from handlers import linking, texts
 from handlers.access import too_young_for
 from handlers.context import Context
 from handlers.menus import commands_for, main_menu
@@ -93,7 +93,8 @@ def privacy(ctx: Context) -> list[Reply]:
 def unlink(ctx: Context) -> list[Reply]:
     if ctx.person is None:
         return [Reply(texts.NOT_LINKED_UNLINK)]
-    identities.unlink(ctx.session, ctx.incoming.platform, ctx.incoming.user_id)
+    account = identities.find(ctx.session, ctx.incoming.platform, ctx.incoming.user_id)
+    linking.unlink(ctx.session, [account] if account else [], ctx.now)
     ctx.person = None
     ctx.end()
     return [Reply(texts.UNLINKED)]

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlmodel import Session
 
 from core import platforms
 from core.messages import Button, Incoming, Reply
@@ -94,35 +95,45 @@ class Dispatcher:
     def _dispatch(self, incoming: Incoming, on_roles: Callable[[frozenset[str]], None] | None) -> list[Reply]:
         now = self.clock()
         with transaction(self.engine) as session:
-            if incoming.update_id is not None:
-                # A redelivered update fails this insert's unique key: dispatch() answers nothing.
-                try:
-                    conversations.mark_processed(session, incoming.platform, incoming.update_id, now)
-                    session.flush()
-                except IntegrityError:
-                    raise _AlreadyHandled from None
-            person, school = identities.person_and_school(session, incoming.platform, incoming.user_id)
-            row = conversations.load(session, incoming.platform, incoming.user_id)
-            ctx = Context(
-                session=session,
-                settings=self.settings,
-                incoming=incoming,
-                person=person,
-                school=school,
-                now=now,
-                state=row.state,
-                data=conversations.decode(row),
-            )
-            replies = route(ctx)
-            _remember_question(ctx, previous_state=row.state, replies=replies)
-            conversations.save(session, row, ctx.state, ctx.data, now)
-            if platforms.is_transcribed(incoming.platform):  # the school's own channels show it again
-                _transcribe(ctx, replies)
+            replies, ctx = self._step(session, incoming, now)
             # After the step: /start or /unlink may have changed who this is. Worked out only when asked.
             roles = frozenset(ctx.roles) if on_roles is not None else frozenset()
         if on_roles is not None:  # e.g. Telegram keeps each chat's "/" menu to these roles
             on_roles(roles)
         return replies
+
+    def step_within(self, session: Session, incoming: Incoming, now: datetime) -> list[Reply]:
+        """One step inside the caller's transaction, when the step is part of a larger one (the web
+        chat's sign-in runs /start in the transaction that checks the code and starts the session).
+        Errors are the caller's: its whole transaction rolls back."""
+        return self._step(session, incoming, now)[0]
+
+    def _step(self, session: Session, incoming: Incoming, now: datetime) -> tuple[list[Reply], Context]:
+        if incoming.update_id is not None:
+            # A redelivered update fails this insert's unique key: dispatch() answers nothing.
+            try:
+                conversations.mark_processed(session, incoming.platform, incoming.update_id, now)
+                session.flush()
+            except IntegrityError:
+                raise _AlreadyHandled from None
+        person, school = identities.person_and_school(session, incoming.platform, incoming.user_id)
+        row = conversations.load(session, incoming.platform, incoming.user_id)
+        ctx = Context(
+            session=session,
+            settings=self.settings,
+            incoming=incoming,
+            person=person,
+            school=school,
+            now=now,
+            state=row.state,
+            data=conversations.decode(row),
+        )
+        replies = route(ctx)
+        _remember_question(ctx, previous_state=row.state, replies=replies)
+        conversations.save(session, row, ctx.state, ctx.data, now)
+        if platforms.is_transcribed(incoming.platform):  # the school's own channels show it again
+            _transcribe(ctx, replies)
+        return replies, ctx
 
 
 def route(ctx: Context) -> list[Reply]:

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy import delete as sa_delete
 from sqlalchemy import select as sa_select
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from storage.models import ConversationState, ProcessedUpdate
 
@@ -63,6 +63,19 @@ def save(session: Session, row: ConversationState | IdleChat, state: str, data: 
     row.data = encoded
     row.updated_at = now
     session.add(row)
+
+
+def forget(session: Session, platform: str, external_id: str, now: datetime) -> None:
+    """Drop a chat account's half-finished conversation (it is being unlinked).
+
+    Emptied rather than deleted: /unlink runs inside a step whose engine has this row loaded and
+    saves it afterwards, and the ORM update keeps that loaded copy in step (already empty).
+    """
+    session.exec(
+        update(ConversationState)
+        .where(col(ConversationState.platform) == platform, col(ConversationState.external_id) == external_id)
+        .values(state="", data="{}", updated_at=now)
+    )
 
 
 def prune_processed(session: Session, before: datetime, batch: int = 5000) -> int:

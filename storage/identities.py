@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam
-from sqlmodel import Session, col, delete, select
+from sqlmodel import Session, col, select
 
-from storage.models import ChatIdentity, ConversationState, LinkAttempt, Person, School
+from storage.models import ChatIdentity, LinkAttempt, Person, School
 
 MAX_WRONG_CODES = 5
 LOCKOUT = timedelta(minutes=15)
@@ -53,30 +53,9 @@ def link(
     return identity
 
 
-def unlink(session: Session, platform: str, external_id: str) -> bool:
-    identity = find(session, platform, external_id)
-    if identity is None:
-        return False
+def delete(session: Session, identity: ChatIdentity) -> None:
+    """Remove one link between a chat account and a person (handlers.linking.unlink says what else goes)."""
     session.delete(identity)
-    return True
-
-
-def unlink_person(session: Session, person_id: int) -> list[ChatIdentity]:
-    """Disconnect every chat account of one person (an administrator's revocation); returns them.
-
-    Their half-finished conversations go too, so nothing of theirs is waiting if the same chat
-    account is later linked with a new code.
-    """
-    removed = identities_of(session, person_id)
-    for identity in removed:
-        session.exec(
-            delete(ConversationState).where(
-                col(ConversationState.platform) == identity.platform,
-                col(ConversationState.external_id) == identity.external_id,
-            )
-        )
-        session.delete(identity)
-    return removed
 
 
 def identities_of(session: Session, person_id: int) -> list[ChatIdentity]:

@@ -24,16 +24,6 @@ IDLE_LIMIT = timedelta(days=30)
 TOUCH_EVERY = timedelta(hours=1)
 
 
-# Wrong sign-in codes, counted with the chat accounts' rule (storage.identities: wrong codes count
-# for 15 minutes from the first of a run, and reaching the limit locks for 15 minutes), each under
-# its own key on the "web" platform. A browser gets the same 5 tries as a chat account; a network
-# address gets more, because a whole school often reaches Waymark through one address (NAT, or the
-# HTTPS proxy passing the pupil's address on). Codes are 10 characters from a 30-odd letter
-# alphabet: even the address limit leaves guessing hopeless.
-MAX_WRONG_CODES_PER_BROWSER = identities.MAX_WRONG_CODES
-MAX_WRONG_CODES_PER_ADDRESS = 30
-
-
 def new_token() -> str:
     return secrets.token_urlsafe(16)  # 16 bytes = 128 bits
 
@@ -105,19 +95,13 @@ def revoke(session: Session, session_id: int, now: datetime) -> None:
 
 
 def revoke_for_identity(session: Session, external_id: str, now: datetime) -> int:
-    """End every session of one web chat account (sign out, /unlink)."""
+    """End every session of one web chat account (called by handlers.linking.unlink)."""
     result = session.exec(
         update(WebSession)
         .where(col(WebSession.external_id) == external_id, col(WebSession.revoked_at).is_(None))
         .values(revoked_at=now)
     )
     return int(result.rowcount or 0)
-
-
-def sign_out(session: Session, row: WebSession, now: datetime) -> None:
-    """Sign out ends the session and unlinks this browser's account: no session can ever reach it again."""
-    revoke_for_identity(session, row.external_id, now)
-    identities.unlink(session, WEB, row.external_id)
 
 
 def is_linked(session: Session, external_id: str) -> bool:

@@ -8,18 +8,21 @@ import json
 import re
 import struct
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from sqlmodel import select
 
+from bot.channels.web import WEB_CHAT
+from bot.channels.web.session import CSP, SESSION_COOKIE, client_address
 from bot.http import build_app
-from bot.web import CSP, SESSION_COOKIE, WEB_CHAT, client_address
 from core.settings import Settings, load_settings
 from handlers import Dispatcher, texts
 from storage import checkin_links, codes, identities, outbox, transcript, websessions
@@ -74,6 +77,21 @@ async def browsers(site: Site) -> AsyncIterator[list[Browser]]:
         await b.close()
 
 
+@contextmanager
+def counting_transactions(engine: Engine) -> Iterator[list[int]]:
+    """How many transactions the database saw inside the block."""
+    began = [0]
+
+    def on_begin(_conn: Any) -> None:
+        began[0] += 1
+
+    event.listen(engine, "begin", on_begin)
+    try:
+        yield began
+    finally:
+        event.remove(engine, "begin", on_begin)
+
+
 def pupil_with_code(engine: Engine, given: str = "Amira", days: int = 30) -> tuple[Person, str]:
     school = factories.school(engine)
     person = factories.pupil(engine, school.id, given, "Khan")
@@ -100,6 +118,19 @@ async def test_good_code_signs_in_with_a_strict_http_only_cookie(site: Site, bro
     assert "Welcome to Waymark, Amira" in html and "Test Academy" in html
     assert 'name="button" value="/reflect"' in html  # the menu, as large choice buttons
     assert code not in html  # the used code is not shown back
+
+
+async def test_a_sign_in_is_one_transaction(site: Site, browsers: list[Browser]) -> None:
+    _, code = pupil_with_code(site.engine)
+    b = browsers[0]
+    status, html = await b.page("/signin")
+    assert status == 200
+    with counting_transactions(site.engine) as began:
+        async with b.http.post(
+            "/signin", data={"code": code, "csrf": hidden(html, "csrf")}, allow_redirects=False
+        ) as r:
+            assert r.status == 303
+    assert began == [1]  # check the code, link with /start, end the old session, start the new one
 
 
 async def test_cookie_is_secure_behind_https(engine: Engine) -> None:

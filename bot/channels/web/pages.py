@@ -1,22 +1,32 @@
 """The web chat's pages as HTML text. Every value from a person or the database goes through `escape`.
 
 No inline scripts or styles (the Content-Security-Policy forbids them): behaviour lives in
-`bot/static/chat.js`, looks in `bot/static/app.css`. The pages work without JavaScript too:
+`static/chat.js` beside this file, looks in `static/app.css`. The pages work without JavaScript too:
 the text box and the choice buttons are one ordinary form.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from html import escape
 from typing import Any
 
+from bot.channels.web.media import payload_of
 from storage.models import TranscriptLine
 
 STYLESHEET = "/static/app.css"
 SCRIPT = "/static/chat.js"
 SIGNED_IN_WITH_CODE = "(signed in with my code)"
+
+BAD_FORM = "This page was open too long or came from somewhere else. Reload the page and try again."
+NO_COOKIES = (
+    "Your browser blocked the cookie Waymark needs to sign you in. Allow cookies for this site, then try again."
+)
+LINK_INVALID = (
+    "This link doesn't work any more. Links last 30 days and work once. "
+    "Ask your old school's careers team for a new one if you'd like to tell them what you're doing."
+)
+SIGNED_OUT = "You're signed out. To use Waymark on this device again you'll need a new code from your tutor."
 
 
 @dataclass(frozen=True)
@@ -49,14 +59,6 @@ class LineView:
         }
 
 
-def _payload(line: TranscriptLine) -> dict[str, Any]:
-    try:
-        data = json.loads(line.payload or "{}")
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def _choices(payload: dict[str, Any]) -> list[list[Choice]]:
     rows: list[list[Choice]] = []
     for row in payload.get("buttons") or []:
@@ -80,7 +82,7 @@ def line_views(lines: list[TranscriptLine], labels: dict[str, str]) -> list[Line
     views: list[LineView] = []
     for line in lines:
         assert line.id is not None
-        payload = _payload(line)
+        payload = payload_of(line)
         view = LineView(id=line.id, direction=line.direction, text=line.text)
         if line.direction == "in":
             if line.text.startswith("/start ") and len(line.text) < 40:

@@ -1,0 +1,223 @@
+"""Live delivery: the chat pages open in this process, and what reaches them over their WebSocket.
+
+    page --(text or button)--> Incoming(platform="web") --> Dispatcher.dispatch (a thread)
+    page <--(new transcript lines)-- transcript <-- the engine, and outbox rows for this account
+
+Pages are fed from the transcript, never from replies in memory, so a reload, a second tab or a
+second process all show the same thing. Outbox rows (check-ins, reminders) for an account with a
+page open are moved into its conversation every few seconds; a closed page gets them when it opens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from aiohttp import WSMsgType, web
+from sqlalchemy import Engine
+
+from bot.channels.web import pages
+from bot.channels.web.session import Sessions
+from handlers import Dispatcher, Incoming
+from storage import websessions
+from storage.db import transaction
+from storage.models import TranscriptLine
+
+log = logging.getLogger(__name__)
+
+WEB = websessions.WEB
+RECHECK_SESSION_SECONDS = 30.0
+MAX_WS_MESSAGE = 512 * 1024
+_MID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+UNREADABLE = "I couldn't read that. Please reload the page."
+
+
+# --- the database, one transaction per call, run in a thread --------------------------------------
+
+
+def deliver(engine: Engine, external_ids: list[str], now: datetime) -> list[str]:
+    """Move waiting outbox rows of these accounts into their conversations; returns who got some."""
+    if not external_ids:
+        return []
+    with transaction(engine, write=False) as s:
+        waiting = []
+        for start in range(0, len(external_ids), 500):
+            waiting += websessions.chats_with_mail(s, external_ids[start : start + 500])
+    delivered = []
+    for external_id in waiting:
+        with transaction(engine) as s:
+            if websessions.deliver_outbox(s, external_id, now):
+                delivered.append(external_id)
+    return delivered
+
+
+def recent_lines(engine: Engine, external_id: str, now: datetime) -> list[TranscriptLine]:
+    """The conversation as a page opening now shows it, with any waiting outbox rows in it."""
+    deliver(engine, [external_id], now)
+    with transaction(engine, write=False) as s:
+        return websessions.recent_lines(s, external_id)
+
+
+def _lines_after(engine: Engine, external_id: str, after: int | None) -> tuple[list[TranscriptLine], bool]:
+    """(lines after `after`, still linked); no lines asked for (None) when no page is open."""
+    with transaction(engine, write=False) as s:
+        lines = websessions.lines_after(s, external_id, after) if after is not None else []
+        return lines, websessions.is_linked(s, external_id)
+
+
+# --- the pages open in this process ---------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class Connection:
+    """One open chat page."""
+
+    ws: web.WebSocketResponse
+    external_id: str
+    session_id: int
+    token: str
+    cursor: int  # the last transcript line id this page has
+    labels: dict[str, str] = field(default_factory=dict)
+    checked_at: float = 0.0
+
+    async def send(self, message: dict[str, Any]) -> None:
+        if not self.ws.closed:
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                await self.ws.send_str(json.dumps(message, ensure_ascii=False))
+
+    async def send_lines(self, lines: list[TranscriptLine]) -> None:
+        views = pages.line_views(lines, self.labels)
+        await self.send({"type": "lines", "lines": [v.as_json() for v in views]})
+
+
+class Hub:
+    """The pages open in this process, by web chat account."""
+
+    def __init__(self) -> None:
+        self.connections: dict[str, set[Connection]] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def add(self, conn: Connection) -> None:
+        self.connections.setdefault(conn.external_id, set()).add(conn)
+
+    def remove(self, conn: Connection) -> None:
+        conns = self.connections.get(conn.external_id)
+        if conns is not None:
+            conns.discard(conn)
+            if not conns:
+                del self.connections[conn.external_id]
+                self._locks.pop(conn.external_id, None)
+
+    def lock(self, external_id: str) -> asyncio.Lock:
+        return self._locks.setdefault(external_id, asyncio.Lock())
+
+    def count(self) -> int:
+        return sum(len(c) for c in self.connections.values())
+
+    async def sign_out(self, external_id: str) -> None:
+        """Tell every open page of this account it is signed out, and close it."""
+        for conn in list(self.connections.get(external_id, ())):
+            await conn.send({"type": "signed_out"})
+            await conn.ws.close()
+
+    async def close_every(self) -> None:
+        for conns in list(self.connections.values()):
+            for conn in list(conns):
+                await conn.ws.close(code=1001, message=b"server shutting down")
+
+
+class Live:
+    """Messages from pages to the dispatcher, and new lines back to every open page."""
+
+    def __init__(self, dispatcher: Dispatcher, sessions: Sessions) -> None:
+        self.dispatcher = dispatcher
+        self.engine = dispatcher.engine
+        self.clock: Callable[[], datetime] = dispatcher.clock
+        self.sessions = sessions
+        self.hub = Hub()
+
+    async def send(self, external_id: str, text: str | None, button: str | None, mid: str | None) -> bool:
+        """Send one message as this account (from a form or a page); False when it is no longer linked."""
+        update_id = f"{external_id}:{mid}" if mid and _MID.match(mid) else None
+        incoming = Incoming(
+            platform=WEB, chat_id=external_id, user_id=external_id, text=text, button=button, update_id=update_id
+        )
+        await asyncio.to_thread(self.dispatcher.dispatch, incoming)
+        return await self.sync(external_id)
+
+    async def sync(self, external_id: str) -> bool:
+        """Send every open page of this account the lines it has not got; False once it is unlinked
+        (/unlink ended its sessions: its pages are told so and closed)."""
+        async with self.hub.lock(external_id):
+            conns = list(self.hub.connections.get(external_id, ()))
+            after = min((c.cursor for c in conns), default=0) if conns else None
+            lines, linked = await asyncio.to_thread(_lines_after, self.engine, external_id, after)
+            for conn in conns:
+                fresh = [line for line in lines if line.id is not None and line.id > conn.cursor]
+                if fresh:
+                    await conn.send_lines(fresh)
+                    conn.cursor = fresh[-1].id or conn.cursor
+        if not linked:
+            await self.hub.sign_out(external_id)
+        return linked
+
+    async def serve(self, ws: web.WebSocketResponse, conn: Connection, after: int) -> None:
+        """One open page, from the lines it has not got until it closes."""
+        conn.checked_at = asyncio.get_running_loop().time()
+        async with self.hub.lock(conn.external_id):
+            lines = await asyncio.to_thread(recent_lines, self.engine, conn.external_id, self.clock())
+            views = pages.line_views(lines, conn.labels)  # learns the labels of buttons on show
+            fresh = [v for v in views if v.id > after]
+            if fresh:
+                await conn.send({"type": "lines", "lines": [v.as_json() for v in fresh]})
+            # A page cannot have seen lines that do not exist yet; a made-up number must not mute it.
+            conn.cursor = min(after, views[-1].id if views else 0)
+            self.hub.add(conn)
+        try:
+            async for msg in ws:
+                if msg.type != WSMsgType.TEXT:
+                    continue
+                if not await self._on_message(conn, msg.data):
+                    break
+        finally:
+            self.hub.remove(conn)
+
+    async def _on_message(self, conn: Connection, data: str) -> bool:
+        """Handle one message from a page; False when the page is to close."""
+        try:
+            message = json.loads(data)
+        except ValueError:
+            message = None
+        if not isinstance(message, dict):
+            await conn.send({"type": "error", "text": UNREADABLE})
+            return True
+        now = asyncio.get_running_loop().time()
+        if now - conn.checked_at >= RECHECK_SESSION_SECONDS:
+            conn.checked_at = now
+            if not await self.sessions.still_live(conn.token, conn.session_id):
+                await conn.send({"type": "signed_out"})
+                await conn.ws.close()
+                return False
+        text, button, mid = message.get("text"), message.get("button"), message.get("mid")
+        mid = mid if isinstance(mid, str) else None
+        if isinstance(button, str) and button:
+            return await self.send(conn.external_id, None, button[:200], mid)
+        if isinstance(text, str) and text.strip():
+            return await self.send(conn.external_id, text, None, mid)
+        return True
+
+    async def deliver_waiting(self) -> None:
+        """Bring outbox rows (check-ins, reminders) to the pages open now."""
+        try:
+            delivered = await asyncio.to_thread(deliver, self.engine, list(self.hub.connections), self.clock())
+            for external_id in delivered:
+                await self.sync(external_id)
+        except Exception:  # a database hiccup must not stop deliveries for good
+            log.exception("web outbox delivery failed; trying again shortly")
