@@ -45,8 +45,7 @@ STOP = ALUMNI.state("stop")
 PICK = "dest:"  # + category key
 SAME = "dest:same"
 SKIP = "skip"
-YES, NO = "yes", "no"
-YES_OR_NO = "Please tap Yes or No."
+YES, NO = answers.YES, answers.NO
 LOOKING_FOR_WORK = 619
 NO_DETAILS = {"NEET", "not known"}  # nothing to ask about a provider or a course
 
@@ -111,7 +110,7 @@ def where(ctx: Context) -> list[Reply]:
         return _save(ctx, new)
     chosen = _category(ctx)
     if chosen is None:
-        return answers.again(ctx, answers.choice_problem(ctx, "Please tap one of the buttons."), _ask_where(ctx))
+        return answers.again(ctx, answers.choice_problem(ctx), _ask_where(ctx))
     if chosen.group in NO_DETAILS:
         return _save(ctx, NewDestination(year, chosen.label, chosen.code, chosen.group))
     ctx.goto(PROVIDER)
@@ -216,7 +215,7 @@ def help_wanted(ctx: Context) -> list[Reply]:
         ctx.button if ctx.button in (YES, NO) else YES if word in {"yes", "y"} else NO if word in {"no", "n"} else None
     )
     if answer is None:
-        return answers.again(ctx, answers.choice_problem(ctx, YES_OR_NO), _offer_help())
+        return answers.again(ctx, answers.choice_problem(ctx, answers.YES_OR_NO), _offer_help())
     ctx.end()
     if answer == NO:
         return [Reply("OK. If you change your mind, send /destination again.", buttons=main_menu(ctx))]
@@ -264,7 +263,7 @@ def stop_confirm(ctx: Context) -> list[Reply]:
         else None
     )
     if answer is None:
-        return answers.again(ctx, answers.choice_problem(ctx, YES_OR_NO), _ask_stop())
+        return answers.again(ctx, answers.choice_problem(ctx, answers.YES_OR_NO), _ask_stop())
     ctx.end()
     if answer == NO:
         return [Reply("OK, nothing changed: we'll still check in once a year.", buttons=main_menu(ctx))]

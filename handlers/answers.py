@@ -18,6 +18,8 @@ WAITING = "I'm still waiting for your answer to the last question."
 EMPTY = "That message was empty."
 STRAY_BUTTON = "That button isn't an answer to this question."
 TAP_ONE = "Please tap one of the buttons below."
+YES, NO = "yes", "no"  # the data of every Yes / No button
+YES_OR_NO = "Please tap Yes or No."
 SHORT_FIELD = 200  # names of places, providers, courses
 NOT_A_PUPIL = "That's only for pupils, so I've stopped it."
 

@@ -23,8 +23,7 @@ from storage import alumni, codes, consents, identities, leavers
 from storage.consents import ConsentKind
 from storage.models import Role
 
-YES, NO = "yes", "no"
-YES_OR_NO = "Please tap Yes or No."
+YES, NO = answers.YES, answers.NO
 CHANNEL = "ch:"  # + platform, or "telegram-new" for a code to link Telegram now
 EMAIL_RE = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]{2,}$")
 PLATFORM_LABELS = {"telegram": "Telegram", "slack": "Slack", "console": "This terminal", "email": "Email"}
@@ -93,7 +92,7 @@ def leaving(ctx: Context) -> list[Reply]:
 def yearly(ctx: Context) -> list[Reply]:
     answer = _yes_no(ctx)
     if answer is None:
-        return answers.again(ctx, answers.choice_problem(ctx, YES_OR_NO), _ask_yearly(ctx))
+        return answers.again(ctx, answers.choice_problem(ctx, answers.YES_OR_NO), _ask_yearly(ctx))
     if answer == NO:
         assert ctx.person is not None and ctx.person.id is not None
         consents.record(ctx.session, ctx.person.id, ConsentKind.yearly_checkin, False, ctx.now)
@@ -129,7 +128,7 @@ def channel(ctx: Context) -> list[Reply]:
     assert ctx.person is not None and ctx.person.id is not None
     offered = {b.data for b in _channel_buttons(ctx)}
     if ctx.button not in offered:  # re-checked: forged data cannot pick an account that isn't theirs
-        return answers.again(ctx, answers.choice_problem(ctx, "Please tap one of the buttons."), _ask_channel(ctx))
+        return answers.again(ctx, answers.choice_problem(ctx), _ask_channel(ctx))
     choice = (ctx.button or "").removeprefix(CHANNEL)
     if choice == "email":
         ctx.goto(EMAIL)
@@ -184,7 +183,7 @@ def help_pupils(ctx: Context) -> list[Reply]:
     assert ctx.person is not None and ctx.person.id is not None
     answer = _yes_no(ctx)
     if answer is None:
-        return answers.again(ctx, answers.choice_problem(ctx, YES_OR_NO), _ask_help())
+        return answers.again(ctx, answers.choice_problem(ctx, answers.YES_OR_NO), _ask_help())
     consents.record(ctx.session, ctx.person.id, ConsentKind.help_pupils, answer == YES, ctx.now)
     yearly_yes = LEAVING.draft(ctx).yearly
     ctx.end()

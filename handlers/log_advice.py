@@ -85,6 +85,7 @@ NOTE = LOG.state("note")
 CONFIRM = LOG.state("confirm")
 EDIT = LOG.state("edit")
 
+FOR_PUPIL = "/log #"  # + pupil id: the button on a pupil's record starts a log for them
 PICK = "pick:"  # + pupil id
 KIND_BUTTON = "kind:"  # + a key of KINDS
 ACTIONS_DONE = "act:done"
@@ -117,7 +118,7 @@ def _due(item: ActionItem) -> date | None:
 @LOG.command("log", summary="log an advice conversation", menu_label="Log advice", order=200, moves_to={FIND, KIND})
 def log(ctx: Context) -> list[Reply]:
     ctx.goto(FIND)
-    if ctx.args.startswith("#"):  # from a button on /pupil or /caseload; checked like any other
+    if ctx.args.startswith("#"):  # FOR_PUPIL, from a button on /pupil; checked like any other
         pupil = pupils.allowed_pupil(ctx, ctx.args[1:], access.may_log_advice)
         if pupil is None:
             return [Reply(pupils.NOT_AVAILABLE)]

@@ -255,7 +255,7 @@ def status(ctx: Context) -> list[Reply]:
     provider_name = draft.provider
     key = status_from(ctx)
     if key is None:
-        problem = answers.choice_problem(ctx, "Please tap one of the buttons.")
+        problem = answers.choice_problem(ctx)
         return answers.again(ctx, problem, _ask_status(f"How is your application to {provider_name} going?"))
     if draft.app_id is not None:
         if journal.set_application_status(ctx.session, ctx.person.id, draft.app_id, key, ctx.now) is None:

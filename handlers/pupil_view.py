@@ -10,7 +10,7 @@ from core.messages import Button, Reply
 from handlers import access, answers, pupils
 from handlers.context import Context
 from handlers.flow import Flow, NoDraft
-from handlers.log_advice import KINDS
+from handlers.log_advice import FOR_PUPIL, KINDS
 from storage import advice, audit, crypto
 from storage.caseload import CaseloadRow
 from storage.models import Person
@@ -117,7 +117,7 @@ def show_record(ctx: Context, pupil: Person) -> list[Reply]:
         skills = f" [{j.skills}]" if j.skills else ""
         lines.append(f"- {pupils.short_date(j.created_at, ctx)}: {j.text}{skills}")
 
-    buttons = [[Button(f"Log advice for {pupil.given_name}", f"/log #{pupil.id}")]]  # /log checks access again
+    buttons = [[Button(f"Log advice for {pupil.given_name}", f"{FOR_PUPIL}{pupil.id}")]]  # /log checks access again
     return _chunks("\n".join(lines), buttons)
 
 
