@@ -84,7 +84,7 @@ class Flow(Generic[D]):
 
     def step(self, name: str, *, moves_to: Collection[str] = ()) -> Callable[[Handler], Handler]:
         if name not in self.states:
-            raise DuplicateName(f"step {name!r} is not declared by flow {self.name!r} (use {self.name}.state)")
+            raise ValueError(f"step {name!r} is not declared by flow {self.name!r}: declare it with .state() first")
 
         def register(func: Handler) -> Handler:
             add_step(Step(name, self, func, frozenset(moves_to)))
