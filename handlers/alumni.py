@@ -7,33 +7,47 @@ NCCIS code, and marks this year's check-in answered (which ends its reminders). 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from core.calendar import latest_campaign_year, years_after_leaving
 from core.messages import Button, Reply
 from handlers import answers
 from handlers.context import Context
+from handlers.flow import Flow
 from handlers.menus import main_menu
-from handlers.registry import command, state
 from storage import alumni, checkins, consents, destinations
 from storage.alumni import NewDestination
 from storage.consents import ConsentKind
-from storage.models import Destination, Person, Role
+from storage.models import Destination, Person
 from storage.outbox import notify_person
+
+
+@dataclass
+class DestinationDraft:
+    year: int = 1  # the year after leaving this answer is for
+    key: str = ""  # the chosen category (storage.destinations)
+    provider: str = ""
+
+
+ALUMNI = Flow(
+    "alumni",
+    roles={"alumnus"},
+    draft=DestinationDraft,
+    refusal="That's only for former pupils, so I've stopped it.",
+    refusal_menu=True,
+)
+WHERE = ALUMNI.state("where")
+PROVIDER = ALUMNI.state("provider")
+COURSE = ALUMNI.state("course")
+HELP = ALUMNI.state("help")
+STOP = ALUMNI.state("stop")
 
 PICK = "dest:"  # + category key
 SAME = "dest:same"
 SKIP = "skip"
-YES, NO = "yes", "no"
+YES, NO = answers.YES, answers.NO
 LOOKING_FOR_WORK = 619
 NO_DETAILS = {"NEET", "not known"}  # nothing to ask about a provider or a course
-
-
-def _is_alumnus(ctx: Context) -> bool:
-    return ctx.person is not None and ctx.person.role == Role.alumnus
-
-
-def _refuse(ctx: Context) -> list[Reply]:
-    ctx.end()
-    return [Reply("That's only for former pupils, so I've stopped it.", buttons=main_menu(ctx))]
 
 
 def _year_after_leaving(ctx: Context) -> int:
@@ -59,18 +73,19 @@ def _ask_where(ctx: Context) -> Reply:
     buttons = [Button(c.label, f"{PICK}{c.key}") for c in destinations.CATEGORIES]
     rows = answers.rows(buttons)
     text = "Where are you now? Pick the one that fits best (or send /cancel)."
-    last = alumni.last_destination(ctx.session, ctx.person.id, before_year=ctx.data.get("year"))
+    last = alumni.last_destination(ctx.session, ctx.person.id, before_year=ALUMNI.draft(ctx).year)
     if last is not None:
         text = f"Last time you told us: {_describe(last)}.\n\n{text}"
         rows.insert(0, [Button("Same as last year", SAME)])
     return Reply(text, buttons=rows)
 
 
-@command(
-    "destination", roles={"alumnus"}, summary="tell the school where you are now", menu_label="Where I am now", order=20
+@ALUMNI.command(
+    "destination", summary="tell the school where you are now", menu_label="Where I am now", order=20, moves_to={WHERE}
 )
 def destination(ctx: Context) -> list[Reply]:
-    ctx.goto("alumni.where", year=_year_after_leaving(ctx))
+    ctx.goto(WHERE)
+    ALUMNI.draft(ctx).year = _year_after_leaving(ctx)
     return [_ask_where(ctx)]
 
 
@@ -82,24 +97,24 @@ def _category(ctx: Context) -> destinations.Category | None:
     return next((c for c in destinations.CATEGORIES if c.label.lower() == typed), None)
 
 
-@state("alumni.where")
+@ALUMNI.step(WHERE, moves_to={PROVIDER, HELP})
 def where(ctx: Context) -> list[Reply]:
-    if not _is_alumnus(ctx):
-        return _refuse(ctx)
     assert ctx.person is not None and ctx.person.id is not None
-    year = int(ctx.data.get("year") or 1)
+    draft = ALUMNI.draft(ctx)
+    year = draft.year
     if ctx.button == SAME:
         last = alumni.last_destination(ctx.session, ctx.person.id, before_year=year)
         if last is None:
-            return answers.again("There's no earlier answer to copy.", _ask_where(ctx))
+            return answers.again(ctx, "There's no earlier answer to copy.", _ask_where(ctx))
         new = NewDestination(year, last.category, last.nccis_code, last.group, last.provider, last.course)
         return _save(ctx, new)
     chosen = _category(ctx)
     if chosen is None:
-        return answers.again("Please tap one of the buttons.", _ask_where(ctx))
+        return answers.again(ctx, answers.choice_problem(ctx), _ask_where(ctx))
     if chosen.group in NO_DETAILS:
         return _save(ctx, NewDestination(year, chosen.label, chosen.code, chosen.group))
-    ctx.goto("alumni.provider", key=chosen.key)
+    ctx.goto(PROVIDER)
+    draft.key = chosen.key
     return [_ask_provider(chosen)]
 
 
@@ -123,33 +138,31 @@ def _lost(ctx: Context) -> list[Reply]:
     return [Reply("Sorry, I lost track of that. Please start again with /destination.")]
 
 
-@state("alumni.provider")
+@ALUMNI.step(PROVIDER, moves_to={COURSE})
 def provider(ctx: Context) -> list[Reply]:
-    if not _is_alumnus(ctx):
-        return _refuse(ctx)
-    chosen = destinations.by_key(str(ctx.data.get("key")))
+    draft = ALUMNI.draft(ctx)
+    chosen = destinations.by_key(draft.key)
     if chosen is None:
         return _lost(ctx)
     problem = answers.skippable_problem(ctx, SKIP, answers.SHORT_FIELD)
     if problem:
-        return answers.again(problem, _ask_provider(chosen))
-    ctx.goto("alumni.course", provider=answers.typed_or_skipped(ctx, SKIP).strip())
+        return answers.again(ctx, problem, _ask_provider(chosen))
+    ctx.goto(COURSE)
+    draft.provider = answers.typed_or_skipped(ctx, SKIP).strip()
     return [_ask_course()]
 
 
-@state("alumni.course")
+@ALUMNI.step(COURSE)
 def course(ctx: Context) -> list[Reply]:
-    if not _is_alumnus(ctx):
-        return _refuse(ctx)
-    chosen = destinations.by_key(str(ctx.data.get("key")))
+    draft = ALUMNI.draft(ctx)
+    chosen = destinations.by_key(draft.key)
     if chosen is None:
         return _lost(ctx)
     problem = answers.skippable_problem(ctx, SKIP, answers.SHORT_FIELD)
     if problem:
-        return answers.again(problem, _ask_course())
+        return answers.again(ctx, problem, _ask_course())
     text = answers.typed_or_skipped(ctx, SKIP).strip()
-    year = int(ctx.data.get("year") or 1)
-    new = NewDestination(year, chosen.label, chosen.code, chosen.group, str(ctx.data.get("provider", "")), text)
+    new = NewDestination(draft.year, chosen.label, chosen.code, chosen.group, draft.provider, text)
     return _save(ctx, new)
 
 
@@ -168,7 +181,7 @@ def _save(ctx: Context, new: NewDestination) -> list[Reply]:
             f"{ctx.person.full_name}, a former pupil (left {_left(ctx)}), says they are looking for work. "
             "I've offered them help from the careers team; you'll hear again if they ask for it.",
         )
-        ctx.goto("alumni.help")
+        ctx.goto(HELP)
         return [Reply(saved), _offer_help()]
     return [Reply(saved, buttons=main_menu(ctx))]
 
@@ -194,17 +207,15 @@ def _offer_help() -> Reply:
     )
 
 
-@state("alumni.help")
+@ALUMNI.step(HELP)
 def help_wanted(ctx: Context) -> list[Reply]:
-    if not _is_alumnus(ctx):
-        return _refuse(ctx)
     assert ctx.person is not None and ctx.person.id is not None
     word = ctx.text.lower().strip(" .!")
     answer = (
         ctx.button if ctx.button in (YES, NO) else YES if word in {"yes", "y"} else NO if word in {"no", "n"} else None
     )
     if answer is None:
-        return answers.again("Please tap Yes or No.", _offer_help())
+        return answers.again(ctx, answers.choice_problem(ctx, answers.YES_OR_NO), _offer_help())
     ctx.end()
     if answer == NO:
         return [Reply("OK. If you change your mind, send /destination again.", buttons=main_menu(ctx))]
@@ -232,16 +243,14 @@ def _ask_stop() -> Reply:
     )
 
 
-@command("stop", roles={"alumnus"}, summary="no more yearly messages", order=80)
+@ALUMNI.command("stop", summary="no more yearly messages", order=80, moves_to={STOP})
 def stop(ctx: Context) -> list[Reply]:
-    ctx.goto("alumni.stop")
+    ctx.goto(STOP)
     return [_ask_stop()]
 
 
-@state("alumni.stop")
+@ALUMNI.step(STOP)
 def stop_confirm(ctx: Context) -> list[Reply]:
-    if not _is_alumnus(ctx):
-        return _refuse(ctx)
     assert ctx.person is not None and ctx.person.id is not None
     word = ctx.text.lower().strip(" .!")
     answer = (
@@ -254,7 +263,7 @@ def stop_confirm(ctx: Context) -> list[Reply]:
         else None
     )
     if answer is None:
-        return answers.again("Please tap Yes or No.", _ask_stop())
+        return answers.again(ctx, answers.choice_problem(ctx, answers.YES_OR_NO), _ask_stop())
     ctx.end()
     if answer == NO:
         return [Reply("OK, nothing changed: we'll still check in once a year.", buttons=main_menu(ctx))]

@@ -1,8 +1,8 @@
 """Reading a typed answer inside a conversation step, and asking again without losing anything.
 
-Every step of the pupil conversations answers the same kinds of bad input the same way: a stray
-or forged button, an empty message, or an answer too long for its field. The question is asked
-again in the same message, and the state is left as it was.
+Every step, and the engine itself, answers bad input the same way (`again`): what was wrong (a
+photo, an empty message, too long, a stray or forged button, a choice that isn't offered), that
+nothing is lost, and the question again with its buttons, in one message. The state stays as it was.
 """
 
 from __future__ import annotations
@@ -11,11 +11,15 @@ from collections.abc import Container
 
 from core.messages import Button, Reply
 from handlers.context import Context
-from storage.models import Role
+from handlers.menus import main_menu
 
 KEPT = "Nothing you've entered so far is lost."
+WAITING = "I'm still waiting for your answer to the last question."
 EMPTY = "That message was empty."
 STRAY_BUTTON = "That button isn't an answer to this question."
+TAP_ONE = "Please tap one of the buttons below."
+YES, NO = "yes", "no"  # the data of every Yes / No button
+YES_OR_NO = "Please tap Yes or No."
 SHORT_FIELD = 200  # names of places, providers, courses
 NOT_A_PUPIL = "That's only for pupils, so I've stopped it."
 
@@ -36,10 +40,10 @@ def skippable_problem(ctx: Context, skip: str, limit: int | None = None) -> str 
     return None if ctx.button == skip else problem_with(ctx, limit)
 
 
-def choice_problem(ctx: Context, unknown: str) -> str:
+def choice_problem(ctx: Context, unknown: str = TAP_ONE) -> str:
     """Why a message picked none of a question's choices; `unknown` answers typed text that matched none."""
     if ctx.button is not None:
-        return STRAY_BUTTON
+        return f"{STRAY_BUTTON} {TAP_ONE}"
     if not ctx.text:
         return EMPTY
     return unknown
@@ -67,19 +71,22 @@ def typed_or_skipped(ctx: Context, skip: str) -> str:
     return "" if ctx.button == skip else typed(ctx)
 
 
-def again(problem: str, question: Reply) -> list[Reply]:
-    """Say what was wrong and ask the same question, in one message."""
+def again(ctx: Context, problem: str, question: Reply | None = None) -> list[Reply]:
+    """The one answer to bad input: what was wrong, that nothing is lost, and the question again.
+
+    `question` is the step's question as it stands now (a list of picks may have grown); without it,
+    the question the step first asked (kept by the engine) is repeated. Outside a conversation there
+    is nothing to keep: the problem and the menu."""
+    if not ctx.state:
+        return [Reply(problem, buttons=main_menu(ctx))]
+    if question is None and ctx.question is not None:
+        stored = ctx.question.get("buttons", [])
+        question = Reply(
+            str(ctx.question.get("text", "")), buttons=[[Button(**button) for button in row] for row in stored]
+        )
+    if question is None:  # a step saved before questions were kept
+        return [Reply(f"{problem} {KEPT} {WAITING}")]
     return [Reply(f"{problem} {KEPT}\n\n{question.text}", buttons=question.buttons)]
-
-
-def is_pupil(ctx: Context) -> bool:
-    """Steps re-check the role: a person's role can change between two messages (a leaver)."""
-    return ctx.person is not None and ctx.person.role == Role.pupil
-
-
-def not_a_pupil(ctx: Context) -> list[Reply]:
-    ctx.end()
-    return [Reply(NOT_A_PUPIL)]
 
 
 def preview(text: str, limit: int = 300) -> str:

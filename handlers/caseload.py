@@ -9,6 +9,7 @@ from __future__ import annotations
 from core.messages import Button, Reply
 from handlers import access, pupils
 from handlers.context import Context
+from handlers.pupil_view import OPEN
 from handlers.registry import command
 from storage import caseload
 
@@ -72,7 +73,7 @@ def show_caseload(ctx: Context) -> list[Reply]:
             line += "\n  flags: " + "; ".join(flags)
         lines.append(line)
     buttons = [
-        [Button(p.given_name + " " + p.family_name[:1], f"/pupil #{p.id}")] for p in (r.pupil for r in result.rows)
+        [Button(p.given_name + " " + p.family_name[:1], f"{OPEN}{p.id}")] for p in (r.pupil for r in result.rows)
     ]
     paging = pupils.paging_buttons("/caseload", page_number, pages)
     if paging:
@@ -82,6 +83,6 @@ def show_caseload(ctx: Context) -> list[Reply]:
 
 def _in_rows(buttons: list[list[Button]], per_row: int = 2) -> list[list[Button]]:
     """Pupil buttons two to a row (a phone is narrow); the paging row stays as it is."""
-    singles = [row[0] for row in buttons if len(row) == 1 and row[0].data.startswith("/pupil")]
-    rest = [row for row in buttons if not (len(row) == 1 and row[0].data.startswith("/pupil"))]
+    singles = [row[0] for row in buttons if len(row) == 1 and row[0].data.startswith(OPEN)]
+    rest = [row for row in buttons if not (len(row) == 1 and row[0].data.startswith(OPEN))]
     return [singles[i : i + per_row] for i in range(0, len(singles), per_row)] + rest

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session
 
 from core.messages import Incoming
 from core.settings import Settings
 from storage.models import Person, School
+
+if TYPE_CHECKING:
+    from handlers.registry import Command, Step
+
+
+class UndeclaredMove(Exception):
+    """A step moved somewhere its declaration does not list: the flow's diagram would be wrong."""
 
 
 @dataclass
@@ -22,7 +29,9 @@ class Context:
     school: School | None
     now: datetime  # aware UTC
     state: str = ""
-    data: dict[str, Any] = field(default_factory=dict)
+    draft: Any = None  # what the running flow has gathered: its draft dataclass (`Flow.draft`)
+    question: dict[str, Any] | None = None  # the question the current step asked, to ask it again
+    running: Step | Command | None = None  # what the engine is running, so `goto` can check the move
     args: str = ""  # what followed a command: "/reflect Helped at the open evening" -> "Helped at..."
 
     @property
@@ -45,11 +54,19 @@ class Context:
     def identity_key(self) -> str:
         return f"{self.incoming.platform}:{self.incoming.user_id}"
 
-    def goto(self, state: str, **data: Any) -> None:
-        """Move to a step; `data` is merged into what the conversation has gathered so far."""
+    def goto(self, state: str) -> None:
+        """Move to a step the running step or command declared (`moves_to`); staying put is always allowed.
+
+        The draft carries on within one flow and starts empty when a flow starts."""
+        running = self.running
+        if running is not None:
+            if state != running.name and state not in running.moves_to:
+                raise UndeclaredMove(f"{running.name} moved to {state!r}, which it does not declare")
+            if running.flow is not None and not isinstance(self.draft, running.flow.draft_type):
+                self.draft = running.flow.draft_type()
         self.state = state
-        self.data.update(data)
 
     def end(self) -> None:
         self.state = ""
-        self.data = {}
+        self.draft = None
+        self.question = None

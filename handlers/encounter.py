@@ -5,12 +5,27 @@ Three steps (see encounter.mmd): what kind, who with or where, and what the pupi
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from core.messages import Button, Reply
 from handlers import answers
 from handlers.context import Context
+from handlers.flow import Flow
 from handlers.menus import main_menu
-from handlers.registry import command, state
 from storage import journal
+
+
+@dataclass
+class EncounterDraft:
+    type: str = ""  # a key of ENCOUNTER_TYPES
+    who: str = ""
+    reflection: str = ""  # typed with the command: saved without asking
+
+
+ENCOUNTER = Flow("encounter", roles={"pupil"}, draft=EncounterDraft, refusal=answers.NOT_A_PUPIL)
+TYPE_STEP = ENCOUNTER.state("type")
+WITH = ENCOUNTER.state("with")
+REFLECTION = ENCOUNTER.state("reflection")
 
 # Stored key -> what the pupil sees.
 ENCOUNTER_TYPES = {
@@ -25,28 +40,31 @@ TYPE = "enc:"
 SKIP = "enc:skip"
 
 
-@command(
+@ENCOUNTER.command(
     "encounter",
-    roles={"pupil"},
     summary="log a talk, visit, work experience or careers fair",
     menu_label="Encounter",
     order=20,
+    moves_to={TYPE_STEP, WITH},
 )
 def encounter(ctx: Context) -> list[Reply]:
     """Guided; or typed as `/encounter careers fair` (the kind), `/encounter Siemens, Lincoln` (who or
     where) or `/encounter <a longer account>` (what they took from it): the flow asks only the rest."""
     typed = ctx.args
+    draft = ENCOUNTER.draft(ctx)
     if not typed:
-        ctx.goto("encounter.type")
+        ctx.goto(TYPE_STEP)
         return [_ask_type()]
     key = _type_named(typed)
     if key is not None:
-        ctx.goto("encounter.with", type=key)
+        ctx.goto(WITH)
+        draft.type = key
         return [_ask_with(key)]
+    ctx.goto(TYPE_STEP)
     if len(typed) <= answers.SHORT_FIELD:
-        ctx.goto("encounter.type", who=typed)
+        draft.who = typed
         return [_ask_type(f"Got it: {typed}.")]
-    ctx.goto("encounter.type", reflection=typed)
+    draft.reflection = typed
     return [_ask_type("Got your account of it; two quick questions and it's saved.")]
 
 
@@ -72,20 +90,20 @@ def type_from(ctx: Context) -> str | None:
     return _type_named(ctx.text)
 
 
-@state("encounter.type")
+@ENCOUNTER.step(TYPE_STEP, moves_to={WITH, REFLECTION})
 def kind(ctx: Context) -> list[Reply]:
-    if not answers.is_pupil(ctx):
-        return answers.not_a_pupil(ctx)
     key = type_from(ctx)
     if key is None:
         problem = answers.choice_problem(
             ctx, f"I don't know that kind. Please pick one of: {', '.join(ENCOUNTER_TYPES.values())}."
         )
-        return answers.again(problem, _ask_type())
-    if ctx.data.get("who"):  # typed with the command: straight on to what they took from it
-        ctx.goto("encounter.reflection", type=key)
+        return answers.again(ctx, problem, _ask_type())
+    draft = ENCOUNTER.draft(ctx)
+    draft.type = key
+    if draft.who:  # typed with the command: straight on to what they took from it
+        ctx.goto(REFLECTION)
         return [_ask_reflection()]
-    ctx.goto("encounter.with", type=key)
+    ctx.goto(WITH)
     return [_ask_with(key)]
 
 
@@ -96,21 +114,20 @@ def _ask_with(key: str) -> Reply:
     )
 
 
-@state("encounter.with")
+@ENCOUNTER.step(WITH, moves_to={TYPE_STEP, REFLECTION})
 def with_whom(ctx: Context) -> list[Reply]:
-    if not answers.is_pupil(ctx):
-        return answers.not_a_pupil(ctx)
-    key: str = ctx.data.get("type", "")
+    draft = ENCOUNTER.draft(ctx)
+    key = draft.type
     if key not in ENCOUNTER_TYPES:  # state from an older version: start again
-        ctx.goto("encounter.type")
+        ctx.goto(TYPE_STEP)
         return [_ask_type()]
     problem = answers.problem_with(ctx, limit=answers.SHORT_FIELD)
     if problem:
-        return answers.again(problem, _ask_with(key))
-    reflection_given = ctx.data.get("reflection")
-    if isinstance(reflection_given, str) and reflection_given:  # typed with the command
-        return _save(ctx, key, answers.typed(ctx), reflection_given)
-    ctx.goto("encounter.reflection", who=answers.typed(ctx))
+        return answers.again(ctx, problem, _ask_with(key))
+    if draft.reflection:  # typed with the command
+        return _save(ctx, key, answers.typed(ctx), draft.reflection)
+    ctx.goto(REFLECTION)
+    draft.who = answers.typed(ctx)
     return [_ask_reflection()]
 
 
@@ -121,21 +138,17 @@ def _ask_reflection() -> Reply:
     )
 
 
-@state("encounter.reflection")
+@ENCOUNTER.step(REFLECTION, moves_to={TYPE_STEP})
 def reflection(ctx: Context) -> list[Reply]:
-    if not answers.is_pupil(ctx):
-        return answers.not_a_pupil(ctx)
     problem = answers.skippable_problem(ctx, SKIP)
     if problem:
-        return answers.again(problem, _ask_reflection())
+        return answers.again(ctx, problem, _ask_reflection())
     text = answers.typed_or_skipped(ctx, SKIP)
-    assert ctx.person is not None and ctx.person.id is not None
-    key: str = ctx.data.get("type", "")
-    who: str = ctx.data.get("who", "")
-    if key not in ENCOUNTER_TYPES:
-        ctx.goto("encounter.type")
+    draft = ENCOUNTER.draft(ctx)
+    if draft.type not in ENCOUNTER_TYPES:
+        ctx.goto(TYPE_STEP)
         return [_ask_type()]
-    return _save(ctx, key, who, text)
+    return _save(ctx, draft.type, draft.who, text)
 
 
 def _save(ctx: Context, key: str, who: str, text: str) -> list[Reply]:

@@ -20,12 +20,13 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
 
 from core import platforms
-from core.messages import Button, Incoming, Reply
+from core.messages import Incoming, Reply
 from core.settings import Settings
-from handlers import texts
+from handlers import answers, texts
 from handlers.context import Context
+from handlers.flow import check_moves
 from handlers.menus import main_menu
-from handlers.registry import ALIASES, COMMANDS, STATES, load_conversations
+from handlers.registry import ALIASES, COMMANDS, IDLE, STEPS, load_conversations
 from storage import conversations, identities, transcript
 from storage.db import transaction
 from storage.models import utcnow
@@ -33,7 +34,7 @@ from storage.models import utcnow
 log = logging.getLogger(__name__)
 
 MAX_TEXT = 4000
-IDLE_TEXT = "idle.text"  # the step registered for typed text outside any conversation, if any
+QUESTION_KEY = "_question"  # stored beside the draft: the question the current step asked
 
 
 def _head_and_rest(text: str) -> tuple[str, str]:
@@ -68,6 +69,9 @@ class Dispatcher:
 
     def __init__(self, engine: Engine, settings: Settings, clock: Callable[[], datetime] = utcnow) -> None:
         load_conversations()
+        problems = check_moves()
+        if problems:
+            raise RuntimeError("conversation flows do not hold together:\n" + "\n".join(problems))
         self.engine = engine
         self.settings = settings
         self.clock = clock
@@ -118,31 +122,58 @@ class Dispatcher:
                 raise _AlreadyHandled from None
         person, school = identities.person_and_school(session, incoming.platform, incoming.user_id)
         row = conversations.load(session, incoming.platform, incoming.user_id)
-        ctx = Context(
-            session=session,
-            settings=self.settings,
-            incoming=incoming,
-            person=person,
-            school=school,
-            now=now,
-            state=row.state,
-            data=conversations.decode(row),
-        )
-        replies = route(ctx)
+        ctx = Context(session=session, settings=self.settings, incoming=incoming, person=person, school=school, now=now)
+        lost = not _resume(ctx, row.state, conversations.decode(row))
+        replies = _lost_place(ctx) if lost and parse_command(_raw(incoming)) is None else route(ctx)
         _remember_question(ctx, previous_state=row.state, replies=replies)
-        conversations.save(session, row, ctx.state, ctx.data, now)
+        conversations.save(session, row, ctx.state, _stored(ctx), now)
         if platforms.is_transcribed(incoming.platform):  # the school's own channels show it again
             _transcribe(ctx, replies)
         return replies, ctx
 
 
+def _raw(incoming: Incoming) -> str | None:
+    return incoming.button if incoming.button is not None else incoming.text
+
+
+def _resume(ctx: Context, state: str, stored: dict[str, Any]) -> bool:
+    """Put the saved step and its draft back in `ctx`; False (and logged) when they no longer fit."""
+    if not state:
+        return True
+    question = stored.pop(QUESTION_KEY, None)
+    step = STEPS.get(state)
+    draft = step.flow.restore(stored) if step is not None else None
+    if step is None or draft is None:
+        # A step from an older version of Waymark, a typo, or a draft of another shape.
+        what = "unknown conversation state" if step is None else "conversation data that doesn't fit"
+        log.error("%s %r for %s: starting again", what, state, ctx.identity_key)
+        return False
+    ctx.state, ctx.draft = state, draft
+    ctx.question = question if isinstance(question, dict) else None
+    return True
+
+
+def _lost_place(ctx: Context) -> list[Reply]:
+    """The kind reset after a state that could not be resumed (a command simply runs instead)."""
+    return [Reply(texts.LOST_PLACE, buttons=main_menu(ctx))]
+
+
+def _stored(ctx: Context) -> dict[str, Any]:
+    if not ctx.state:
+        return {}
+    stored = asdict(ctx.draft) if ctx.draft is not None else {}
+    if ctx.question is not None:
+        stored[QUESTION_KEY] = ctx.question
+    return stored
+
+
 def route(ctx: Context) -> list[Reply]:
     incoming = ctx.incoming
-    raw = incoming.button if incoming.button is not None else incoming.text
+    raw = _raw(incoming)
     if raw is None or (incoming.attachment and not (incoming.text or "").strip()):
-        return [_ask_again(ctx, texts.TEXT_ONLY)]
+        return answers.again(ctx, texts.TEXT_ONLY)
     if len(raw) > MAX_TEXT:
-        return [_ask_again(ctx, texts.TOO_LONG.format(length=len(raw), limit=MAX_TEXT))]
+        return answers.again(ctx, texts.TOO_LONG.format(length=len(raw), limit=MAX_TEXT))
     parsed = parse_command(raw)
     if parsed is not None:
         name, args = parsed
@@ -155,6 +186,7 @@ def route(ctx: Context) -> list[Reply]:
         if name not in {"help", "privacy", "cancel"}:
             ctx.end()  # a new command abandons the step in hand
         ctx.args = args
+        ctx.running = command
         return command.handler(ctx)
     if ctx.person is None:
         if ctx.text and _looks_like_code(ctx.text):
@@ -162,15 +194,19 @@ def route(ctx: Context) -> list[Reply]:
             return COMMANDS["start"].handler(ctx)  # "link" is only an alias of "start"
         return [Reply(texts.NOT_LINKED)]
     if ctx.state:
-        step = STATES.get(ctx.state)
-        if step is not None:
-            return step(ctx)
-        ctx.end()  # a step from an older version of Waymark: start again
+        step = STEPS[ctx.state]  # _resume checked it
+        if not step.flow.admits(ctx):  # e.g. a pupil who left school between two messages
+            return step.flow.refuse(ctx)
+        ctx.running = step
+        return step.handler(ctx)
     if incoming.button is not None:
         return [Reply(texts.STALE_BUTTON, buttons=main_menu(ctx))]
-    # Text sent outside any conversation: a module may offer to use it (e.g. as a journal entry).
-    idle = STATES.get(IDLE_TEXT)
-    replies = idle(ctx) if idle is not None else []
+    # Text sent outside any conversation: a flow may offer to use it (e.g. as a journal entry).
+    replies: list[Reply] = []
+    for idle in IDLE:
+        if idle.flow is not None and idle.flow.admits(ctx):
+            ctx.running = idle
+            replies = idle.handler(ctx)
     return replies or [Reply(texts.IDLE_HINT, buttons=main_menu(ctx))]
 
 
@@ -179,25 +215,13 @@ def _looks_like_code(text: str) -> bool:
     return len(text) <= 16 and len(compact) == 10 and " " not in text.strip()
 
 
-QUESTION_KEY = "_question"  # the question the current step asked, kept so it can be asked again
-
-
 def _remember_question(ctx: Context, previous_state: str, replies: list[Reply]) -> None:
     """Keep the question a step has just asked (its first wording, not a re-ask after bad input)."""
     if not ctx.state or not replies:
         return
-    if ctx.state != previous_state or QUESTION_KEY not in ctx.data:
+    if ctx.state != previous_state or ctx.question is None:
         last = replies[-1]
-        ctx.data[QUESTION_KEY] = {"text": last.text, "buttons": [[asdict(b) for b in r] for r in last.buttons]}
-
-
-def _ask_again(ctx: Context, problem: str) -> Reply:
-    """Say what was wrong; in a conversation, say nothing is lost and repeat the question with its buttons."""
-    question = ctx.data.get(QUESTION_KEY) if ctx.state else None
-    if not isinstance(question, dict):
-        return Reply(problem + (texts.STILL_WAITING if ctx.state else ""), buttons=[] if ctx.state else main_menu(ctx))
-    buttons = [[Button(**b) for b in row] for row in question.get("buttons", [])]
-    return Reply(f"{problem}{texts.STILL_WAITING}\n\n{question.get('text', '')}", buttons=buttons)
+        ctx.question = {"text": last.text, "buttons": [[asdict(b) for b in r] for r in last.buttons]}
 
 
 def _transcribe(ctx: Context, replies: list[Reply]) -> None:

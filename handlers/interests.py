@@ -5,21 +5,24 @@ from __future__ import annotations
 from core.messages import Button, Reply
 from handlers import answers
 from handlers.context import Context
+from handlers.flow import Flow, NoDraft
 from handlers.menus import main_menu
-from handlers.registry import command, state
 from storage import journal
+
+INTERESTS = Flow("interests", roles={"pupil"}, draft=NoDraft, refusal=answers.NOT_A_PUPIL)
+EDIT = INTERESTS.state("edit")
 
 KEEP = "int:keep"
 CLEAR = "int:clear"
 LIMIT = 1000
 
 
-@command(
+@INTERESTS.command(
     "interests",
-    roles={"pupil"},
     summary="careers and sectors you're thinking about",
     menu_label="Interests",
     order=50,
+    moves_to={EDIT},
 )
 def interests(ctx: Context) -> list[Reply]:
     assert ctx.person is not None
@@ -28,7 +31,7 @@ def interests(ctx: Context) -> list[Reply]:
             return [Reply(f"That's {len(ctx.args):,} characters; please keep your interests under {LIMIT:,}.")]
         journal.set_interests(ctx.session, ctx.person, ctx.args, ctx.now)
         return [Reply(f"Saved. Your interests: {ctx.args}", buttons=main_menu(ctx))]
-    ctx.goto("interests.edit")
+    ctx.goto(EDIT)
     return [_ask(ctx)]
 
 
@@ -51,10 +54,8 @@ def _ask(ctx: Context) -> Reply:
     return Reply(text, buttons=buttons)
 
 
-@state("interests.edit")
+@INTERESTS.step(EDIT)
 def edit(ctx: Context) -> list[Reply]:
-    if not answers.is_pupil(ctx):
-        return answers.not_a_pupil(ctx)
     assert ctx.person is not None
     if ctx.button == KEEP:
         ctx.end()
@@ -65,7 +66,7 @@ def edit(ctx: Context) -> list[Reply]:
         return [Reply("Cleared. Add new ones any time with /interests.", buttons=main_menu(ctx))]
     problem = answers.problem_with(ctx, limit=LIMIT)
     if problem:
-        return answers.again(problem, _ask(ctx))
+        return answers.again(ctx, problem, _ask(ctx))
     value = answers.typed(ctx)
     journal.set_interests(ctx.session, ctx.person, value, ctx.now)
     ctx.end()

@@ -8,6 +8,7 @@ the invitation); an alumnus can send /leaving again to change their answer. See 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from core.calendar import unanswered_window
 from core.messages import Button, Reply
@@ -15,13 +16,14 @@ from core.platforms import Platform
 from handlers import answers
 from handlers.access import too_young_for
 from handlers.context import Context
+from handlers.flow import Flow
 from handlers.menus import main_menu
-from handlers.registry import command, state
+from handlers.registry import command
 from storage import alumni, codes, consents, identities, leavers
 from storage.consents import ConsentKind
 from storage.models import Role
 
-YES, NO = "yes", "no"
+YES, NO = answers.YES, answers.NO
 CHANNEL = "ch:"  # + platform, or "telegram-new" for a code to link Telegram now
 EMAIL_RE = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]{2,}$")
 PLATFORM_LABELS = {"telegram": "Telegram", "slack": "Slack", "console": "This terminal", "email": "Email"}
@@ -43,6 +45,24 @@ def _is_leaver(ctx: Context) -> bool:
     )
 
 
+@dataclass
+class LeavingDraft:
+    yearly: bool = False  # said yes to the yearly message
+
+
+LEAVING = Flow(
+    "leaving",
+    roles={"pupil", "alumnus"},
+    draft=LeavingDraft,
+    refusal="That question is only for leavers, so I've stopped it.",
+    admits=_is_leaver,
+)
+YEARLY = LEAVING.state("yearly")
+CHANNEL_STEP = LEAVING.state("channel")
+EMAIL = LEAVING.state("email")
+HELP = LEAVING.state("help")
+
+
 def _ask_yearly(ctx: Context) -> Reply:
     assert ctx.school is not None
     years = ctx.settings.campaign_years
@@ -54,7 +74,7 @@ def _ask_yearly(ctx: Context) -> Reply:
     )
 
 
-@command("leaving", roles={"pupil", "alumnus"}, summary="staying in touch after you leave school", order=60)
+@LEAVING.command("leaving", summary="staying in touch after you leave school", order=60, moves_to={YEARLY})
 def leaving(ctx: Context) -> list[Reply]:
     if not _is_leaver(ctx):
         return [
@@ -64,24 +84,22 @@ def leaving(ctx: Context) -> list[Reply]:
                 buttons=main_menu(ctx),
             )
         ]
-    ctx.goto("leaving.yearly")
+    ctx.goto(YEARLY)
     return [_ask_yearly(ctx)]
 
 
-@state("leaving.yearly")
+@LEAVING.step(YEARLY, moves_to={HELP, CHANNEL_STEP})
 def yearly(ctx: Context) -> list[Reply]:
-    if not _is_leaver(ctx):
-        ctx.end()
-        return [Reply("That question is only for leavers, so I've stopped it.")]
     answer = _yes_no(ctx)
     if answer is None:
-        return answers.again("Please tap Yes or No.", _ask_yearly(ctx))
+        return answers.again(ctx, answers.choice_problem(ctx, answers.YES_OR_NO), _ask_yearly(ctx))
     if answer == NO:
         assert ctx.person is not None and ctx.person.id is not None
         consents.record(ctx.session, ctx.person.id, ConsentKind.yearly_checkin, False, ctx.now)
-        ctx.goto("leaving.help", yearly=False)
+        ctx.goto(HELP)
+        LEAVING.draft(ctx).yearly = False
         return [Reply("That's fine: we won't send you yearly messages."), _ask_help()]
-    ctx.goto("leaving.channel")
+    ctx.goto(CHANNEL_STEP)
     return [_ask_channel(ctx)]
 
 
@@ -105,15 +123,15 @@ def _ask_channel(ctx: Context) -> Reply:
     )
 
 
-@state("leaving.channel")
+@LEAVING.step(CHANNEL_STEP, moves_to={EMAIL, HELP})
 def channel(ctx: Context) -> list[Reply]:
     assert ctx.person is not None and ctx.person.id is not None
     offered = {b.data for b in _channel_buttons(ctx)}
     if ctx.button not in offered:  # re-checked: forged data cannot pick an account that isn't theirs
-        return answers.again("Please tap one of the buttons.", _ask_channel(ctx))
+        return answers.again(ctx, answers.choice_problem(ctx), _ask_channel(ctx))
     choice = (ctx.button or "").removeprefix(CHANNEL)
     if choice == "email":
-        ctx.goto("leaving.email")
+        ctx.goto(EMAIL)
         return [_ask_email()]
     lead = ""
     if choice == "telegram-new":
@@ -123,7 +141,8 @@ def channel(ctx: Context) -> list[Reply]:
         lead = f"To link Telegram, open {where} and send: /start {issued.code}\nThe code works once, for 30 days. "
         choice = Platform.telegram.value
     consents.record(ctx.session, ctx.person.id, ConsentKind.yearly_checkin, True, ctx.now, channel=choice)
-    ctx.goto("leaving.help", yearly=True)
+    ctx.goto(HELP)
+    LEAVING.draft(ctx).yearly = True
     return [Reply(f"{lead}Got it: {PLATFORM_LABELS.get(choice, choice)}."), _ask_help()]
 
 
@@ -131,22 +150,23 @@ def _ask_email() -> Reply:
     return Reply("Which email address should we use? Type it here (e.g. sam@example.com).")
 
 
-@state("leaving.email")
+@LEAVING.step(EMAIL, moves_to={HELP})
 def email(ctx: Context) -> list[Reply]:
     assert ctx.person is not None and ctx.person.id is not None
     problem = answers.problem_with(ctx, limit=254)
     if problem:
-        return answers.again(problem, _ask_email())
+        return answers.again(ctx, problem, _ask_email())
     address = ctx.text.strip().lower()
     if not EMAIL_RE.match(address):
-        return answers.again("That doesn't look like an email address.", _ask_email())
+        return answers.again(ctx, "That doesn't look like an email address.", _ask_email())
     if alumni.email_in_use(ctx.session, ctx.person.school_id, address, ctx.person.id):
-        return answers.again("I can't use that address. Please give a different one.", _ask_email())
+        return answers.again(ctx, "I can't use that address. Please give a different one.", _ask_email())
     ctx.person.email = address
     ctx.person.updated_at = ctx.now
     ctx.session.add(ctx.person)
     consents.record(ctx.session, ctx.person.id, ConsentKind.yearly_checkin, True, ctx.now, channel="email")
-    ctx.goto("leaving.help", yearly=True)
+    ctx.goto(HELP)
+    LEAVING.draft(ctx).yearly = True
     return [Reply(f"Got it: {address}."), _ask_help()]
 
 
@@ -158,14 +178,14 @@ def _ask_help() -> Reply:
     )
 
 
-@state("leaving.help")
+@LEAVING.step(HELP)
 def help_pupils(ctx: Context) -> list[Reply]:
     assert ctx.person is not None and ctx.person.id is not None
     answer = _yes_no(ctx)
     if answer is None:
-        return answers.again("Please tap Yes or No.", _ask_help())
+        return answers.again(ctx, answers.choice_problem(ctx, answers.YES_OR_NO), _ask_help())
     consents.record(ctx.session, ctx.person.id, ConsentKind.help_pupils, answer == YES, ctx.now)
-    yearly_yes = bool(ctx.data.get("yearly"))
+    yearly_yes = LEAVING.draft(ctx).yearly
     ctx.end()
     parts = ["Thank you, that's saved."]
     if yearly_yes:

@@ -10,17 +10,35 @@ notification in one transaction. See log_advice.mmd.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
 
 from core.messages import Button, Reply
-from handlers import access, pupils
+from handlers import access, answers, pupils
 from handlers.context import Context
 from handlers.dates import EXAMPLES, DueDateError, parse_due, show, split_due
+from handlers.flow import Flow
 from handlers.menus import main_menu
-from handlers.registry import command, state
 from storage import advice, crypto, outbox
 from storage.models import Person
+
+
+@dataclass
+class ActionItem:
+    text: str = ""
+    due: str | None = None  # ISO date
+
+
+@dataclass
+class LogDraft:
+    pupil_id: int | None = None
+    kind: str = ""  # a key of KINDS
+    summary: str = ""
+    actions: list[ActionItem] = field(default_factory=list)
+    pending: str = ""  # an action waiting for its due date
+    note: str = ""  # the staff-only note, already a Fernet token: never kept in clear, here either
+    editing: bool = False  # came from Edit: the changed part goes back to the summary
+
 
 KINDS: dict[str, str] = {
     "guidance_interview": "Personal guidance interview",
@@ -53,15 +71,35 @@ NOTE_REFUSED = (
     "keep a private note unprotected. Your note was not kept. Tap No staff note to save the rest, "
     "and ask your Waymark administrator to set the key."
 )
-EMPTY = "That was empty. "
 BUTTONS_ONLY = "Please tap one of the buttons below (or send /cancel to stop)."
 LOST_ACCESS = "You can no longer log advice for that pupil, so nothing was saved. Send /log to start again."
 NOTIFY = "Something new is in your careers record: notes from a {kind} with {staff}{actions}. Send /record to read it."
 
+LOG = Flow("log", roles={"tutor", "leader"}, draft=LogDraft, refusal=LOST_ACCESS, refusal_menu=True)
+FIND = LOG.state("find")
+KIND = LOG.state("kind")
+SUMMARY = LOG.state("summary")
+ACTION = LOG.state("action")
+DUE = LOG.state("due")
+NOTE = LOG.state("note")
+CONFIRM = LOG.state("confirm")
+EDIT = LOG.state("edit")
+
+FOR_PUPIL = "/log #"  # + pupil id: the button on a pupil's record starts a log for them
+PICK = "pick:"  # + pupil id
+KIND_BUTTON = "kind:"  # + a key of KINDS
+ACTIONS_DONE = "act:done"
+NO_DUE = "due:none"
+NO_NOTE = "note:none"
+SAVE = "save"
+EDIT_BUTTON = "edit"
+EDIT_PUPIL, EDIT_KIND, EDIT_SUMMARY = "edit:pupil", "edit:kind", "edit:summary"
+EDIT_ACTIONS, EDIT_NOTE, EDIT_BACK = "edit:actions", "edit:note", "edit:back"
+
 
 def _data_pupil(ctx: Context) -> Person | None:
     """The pupil this log is for, checked against the rules again on every step."""
-    return pupils.allowed_pupil(ctx, ctx.data.get("pupil_id"), access.may_log_advice)
+    return pupils.allowed_pupil(ctx, LOG.draft(ctx).pupil_id, access.may_log_advice)
 
 
 def _lost(ctx: Context) -> list[Reply]:
@@ -70,26 +108,21 @@ def _lost(ctx: Context) -> list[Reply]:
 
 
 def _kind_buttons() -> list[list[Button]]:
-    return [[Button(label, f"kind:{key}")] for key, label in KINDS.items()]
+    return [[Button(label, f"{KIND_BUTTON}{key}")] for key, label in KINDS.items()]
 
 
-def _actions(ctx: Context) -> list[dict[str, Any]]:
-    value = ctx.data.get("actions")
-    return value if isinstance(value, list) else []
+def _due(item: ActionItem) -> date | None:
+    return date.fromisoformat(item.due) if item.due else None
 
 
-def _due(item: dict[str, Any]) -> date | None:
-    return date.fromisoformat(item["due"]) if item.get("due") else None
-
-
-@command("log", roles={"tutor", "leader"}, summary="log an advice conversation", menu_label="Log advice", order=200)
+@LOG.command("log", summary="log an advice conversation", menu_label="Log advice", order=200, moves_to={FIND, KIND})
 def log(ctx: Context) -> list[Reply]:
-    ctx.goto("log.find")
-    if ctx.args.startswith("#"):  # from a button on /pupil or /caseload; checked like any other
+    ctx.goto(FIND)
+    if ctx.args.startswith("#"):  # FOR_PUPIL, from a button on /pupil; checked like any other
         pupil = pupils.allowed_pupil(ctx, ctx.args[1:], access.may_log_advice)
         if pupil is None:
             return [Reply(pupils.NOT_AVAILABLE)]
-        ctx.data["pupil_id"] = pupil.id
+        LOG.draft(ctx).pupil_id = pupil.id
         return _ask_kind(ctx, pupil)
     if ctx.args:
         return _search(ctx, ctx.args)
@@ -97,90 +130,103 @@ def log(ctx: Context) -> list[Reply]:
 
 
 def _search(ctx: Context, query: str) -> list[Reply]:
-    text, buttons = pupils.search(ctx, query, "pick:")
+    text, buttons = pupils.search(ctx, query, PICK)
     return [Reply(text, buttons=buttons)]
 
 
 def _ask_kind(ctx: Context, pupil: Person) -> list[Reply]:
-    ctx.goto("log.kind")
-    return [Reply(ASK_KIND.format(name=pupil.given_name), buttons=_kind_buttons())]
+    ctx.goto(KIND)
+    return [_kind_question(pupil)]
 
 
-@state("log.find")
+def _kind_question(pupil: Person) -> Reply:
+    return Reply(ASK_KIND.format(name=pupil.given_name), buttons=_kind_buttons())
+
+
+@LOG.step(FIND, moves_to={KIND, CONFIRM})
 def find(ctx: Context) -> list[Reply]:
     if ctx.button is not None:
-        if not ctx.button.startswith("pick:"):
-            return [Reply(ASK_PUPIL)]
-        pupil = pupils.allowed_pupil(ctx, ctx.button.removeprefix("pick:"), access.may_log_advice)
+        if not ctx.button.startswith(PICK):
+            return answers.again(ctx, answers.STRAY_BUTTON, Reply(ASK_PUPIL))
+        pupil = pupils.allowed_pupil(ctx, ctx.button.removeprefix(PICK), access.may_log_advice)
         if pupil is None:
             return [Reply(pupils.NOT_AVAILABLE)]
-        ctx.data["pupil_id"] = pupil.id
-        return _confirm(ctx) if ctx.data.get("editing") else _ask_kind(ctx, pupil)
+        LOG.draft(ctx).pupil_id = pupil.id
+        return _confirm(ctx) if LOG.draft(ctx).editing else _ask_kind(ctx, pupil)
     if not ctx.text:
-        return [Reply(EMPTY + ASK_PUPIL)]
+        return answers.again(ctx, answers.EMPTY, Reply(ASK_PUPIL))
     return _search(ctx, ctx.text)
 
 
-@state("log.kind")
+@LOG.step(KIND, moves_to={SUMMARY, CONFIRM})
 def kind(ctx: Context) -> list[Reply]:
     pupil = _data_pupil(ctx)
     if pupil is None:
         return _lost(ctx)
-    chosen = (ctx.button or "").removeprefix("kind:") if ctx.button else None
+    chosen = (ctx.button or "").removeprefix(KIND_BUTTON) if ctx.button else None
     if chosen is None and ctx.text:
         typed = ctx.text.casefold()
         chosen = next((key for key, label in KINDS.items() if label.casefold() == typed), None)
     if chosen not in KINDS:
-        return [Reply(BUTTONS_ONLY, buttons=_kind_buttons())]
-    ctx.data["kind"] = chosen
-    if ctx.data.get("editing"):
+        return answers.again(ctx, answers.choice_problem(ctx), _kind_question(pupil))
+    draft = LOG.draft(ctx)
+    draft.kind = chosen
+    if draft.editing:
         return _confirm(ctx)
-    ctx.goto("log.summary")
+    ctx.goto(SUMMARY)
     return [Reply(ASK_SUMMARY)]
 
 
-@state("log.summary")
+@LOG.step(SUMMARY, moves_to={ACTION, CONFIRM})
 def summary(ctx: Context) -> list[Reply]:
     if _data_pupil(ctx) is None:
         return _lost(ctx)
-    if not ctx.text:
-        return [Reply((EMPTY if ctx.button is None else "") + ASK_SUMMARY)]
-    ctx.data["summary"] = ctx.text
-    if ctx.data.get("editing"):
+    problem = answers.problem_with(ctx)
+    if problem:
+        return answers.again(ctx, problem, Reply(ASK_SUMMARY))
+    draft = LOG.draft(ctx)
+    draft.summary = ctx.text
+    if draft.editing:
         return _confirm(ctx)
-    ctx.goto("log.action", actions=[])
+    ctx.goto(ACTION)
+    draft.actions = []
     return [Reply(ASK_ACTION)]
 
 
 def _done_button() -> list[list[Button]]:
-    return [[Button("Done", "act:done")]]
+    return [[Button("Done", ACTIONS_DONE)]]
 
 
-@state("log.action")
+@LOG.step(ACTION, moves_to={DUE, NOTE, CONFIRM})
 def action(ctx: Context) -> list[Reply]:
     if _data_pupil(ctx) is None:
         return _lost(ctx)
-    actions = _actions(ctx)
-    more = _done_button() if actions else []
-    if ctx.button == "act:done":
-        if not actions:
-            return [Reply("Add at least one agreed decision or next step first. " + ASK_ACTION)]
-        return _confirm(ctx) if ctx.data.get("editing") else _ask_note(ctx)
-    if not ctx.text:
-        return [Reply(EMPTY + (ASK_NEXT_ACTION if actions else ASK_ACTION), buttons=more)]
+    draft = LOG.draft(ctx)
+    more = _done_button() if draft.actions else []
+    question = Reply(ASK_NEXT_ACTION if draft.actions else ASK_ACTION, buttons=more)
+    if ctx.button == ACTIONS_DONE:
+        if not draft.actions:
+            return answers.again(ctx, "Add at least one agreed decision or next step first.", Reply(ASK_ACTION))
+        return _confirm(ctx) if draft.editing else _ask_note(ctx)
+    problem = answers.problem_with(ctx)
+    if problem:
+        return answers.again(ctx, problem, question)
     if len(ctx.text) > MAX_ACTION_LENGTH:
-        return [
-            Reply(
-                f"That action is {len(ctx.text):,} characters; please keep each one under {MAX_ACTION_LENGTH}. "
-                "Put the detail in what was discussed instead.",
-                buttons=more,
-            )
-        ]
+        problem = (
+            f"That action is {len(ctx.text):,} characters; please keep each one under {MAX_ACTION_LENGTH}. "
+            "Put the detail in what was discussed instead."
+        )
+        return answers.again(ctx, problem, question)
     text, due = split_due(ctx.text, pupils.today(ctx))
     if due is not None:
         return _add_action(ctx, text, due)
-    ctx.goto("log.due", pending=text)
-    return [Reply(ASK_DUE.format(action=_clip(text)), buttons=[[Button("No due date", "due:none")]])]
+    ctx.goto(DUE)
+    draft.pending = text
+    return [_due_question(text)]
+
+
+def _due_question(pending: str) -> Reply:
+    return Reply(ASK_DUE.format(action=_clip(pending)), buttons=[[Button("No due date", NO_DUE)]])
 
 
 def _clip(text: str, limit: int = 60) -> str:
@@ -188,75 +234,81 @@ def _clip(text: str, limit: int = 60) -> str:
 
 
 def _add_action(ctx: Context, text: str, due: date | None) -> list[Reply]:
-    actions = [*_actions(ctx), {"text": text, "due": due.isoformat() if due else None}]
-    ctx.data.pop("pending", None)
-    ctx.goto("log.action", actions=actions)
+    draft = LOG.draft(ctx)
+    draft.actions.append(ActionItem(text, due.isoformat() if due else None))
+    draft.pending = ""
+    ctx.goto(ACTION)
     added = f"Added: {_clip(text)} ({show(due)})."
-    if len(actions) >= MAX_ACTIONS:
+    if len(draft.actions) >= MAX_ACTIONS:
         return [Reply(f"{added} That's {MAX_ACTIONS} actions, the most one record holds.")] + (
-            _confirm(ctx) if ctx.data.get("editing") else _ask_note(ctx)
+            _confirm(ctx) if draft.editing else _ask_note(ctx)
         )
     return [Reply(f"{added} {ASK_NEXT_ACTION}", buttons=_done_button())]
 
 
-@state("log.due")
+@LOG.step(DUE, moves_to={ACTION, NOTE, CONFIRM})
 def due(ctx: Context) -> list[Reply]:
     if _data_pupil(ctx) is None:
         return _lost(ctx)
-    pending = str(ctx.data.get("pending") or "")
-    no_due = [[Button("No due date", "due:none")]]
-    if ctx.button == "due:none":
+    pending = LOG.draft(ctx).pending
+    if ctx.button == NO_DUE:
         return _add_action(ctx, pending, None)
-    if not ctx.text:
-        return [Reply(EMPTY + ASK_DUE.format(action=_clip(pending)), buttons=no_due)]
+    problem = answers.problem_with(ctx)
+    if problem:
+        return answers.again(ctx, problem, _due_question(pending))
     try:
         when = parse_due(ctx.text, pupils.today(ctx))
     except DueDateError as exc:
-        return [Reply(f"{exc} Or tap No due date.", buttons=no_due)]
+        return answers.again(ctx, str(exc), _due_question(pending))
     return _add_action(ctx, pending, when)
 
 
-def _ask_note(ctx: Context) -> list[Reply]:
-    ctx.goto("log.note")
+def _note_question(ctx: Context) -> Reply:
     prompt = ASK_NOTE if crypto.has_key(ctx.settings.encryption_key) else ASK_NOTE_NO_KEY
-    return [Reply(prompt, buttons=[[Button("No staff note", "note:none")]])]
+    return Reply(prompt, buttons=[[Button("No staff note", NO_NOTE)]])
 
 
-@state("log.note")
+def _ask_note(ctx: Context) -> list[Reply]:
+    ctx.goto(NOTE)
+    return [_note_question(ctx)]
+
+
+@LOG.step(NOTE, moves_to={CONFIRM})
 def note(ctx: Context) -> list[Reply]:
     if _data_pupil(ctx) is None:
         return _lost(ctx)
-    skip = [[Button("No staff note", "note:none")]]
-    if ctx.button == "note:none":
-        ctx.data.pop("note", None)
+    draft = LOG.draft(ctx)
+    if ctx.button == NO_NOTE:
+        draft.note = ""
         return _confirm(ctx)
-    if not ctx.text:
-        return [Reply(EMPTY + ASK_NOTE, buttons=skip)]
+    problem = answers.problem_with(ctx)
+    if problem:
+        return answers.again(ctx, problem, _note_question(ctx))
     if len(ctx.text) > MAX_NOTE_LENGTH:
-        return [
-            Reply(f"That note is {len(ctx.text):,} characters; please keep it under {MAX_NOTE_LENGTH}.", buttons=skip)
-        ]
+        problem = f"That note is {len(ctx.text):,} characters; please keep it under {MAX_NOTE_LENGTH}."
+        return answers.again(ctx, problem, _note_question(ctx))
     try:
         # Encrypted before it is kept anywhere, the conversation state included.
         token = crypto.encrypt(ctx.settings.encryption_key, ctx.text)
     except crypto.NoKeyError:
-        return [Reply(NOTE_REFUSED, buttons=skip)]
-    ctx.data["note"] = token.decode("ascii")
+        return [Reply(NOTE_REFUSED, buttons=[[Button("No staff note", NO_NOTE)]])]
+    draft.note = token.decode("ascii")
     return _confirm(ctx)
 
 
 def _summary_text(ctx: Context, pupil: Person) -> str:
+    draft = LOG.draft(ctx)
     lines = [
         "Check this before saving:",
         f"Pupil: {pupils.label(pupil)}",
-        f"Conversation: {KINDS.get(str(ctx.data.get('kind')), 'Other')}",
-        f"Discussed and advised: {ctx.data.get('summary', '')}",
+        f"Conversation: {KINDS.get(draft.kind, 'Other')}",
+        f"Discussed and advised: {draft.summary}",
         "Agreed actions:",
     ]
-    lines += [f"  {i}. {item['text']} ({show(_due(item))})" for i, item in enumerate(_actions(ctx), 1)]
-    if ctx.data.get("note"):
+    lines += [f"  {i}. {item.text} ({show(_due(item))})" for i, item in enumerate(draft.actions, 1)]
+    if draft.note:
         try:
-            shown = crypto.decrypt(ctx.settings.encryption_key, str(ctx.data["note"]).encode("ascii"))
+            shown = crypto.decrypt(ctx.settings.encryption_key, draft.note.encode("ascii"))
         except (crypto.NoKeyError, crypto.UnreadableNoteError):
             shown = "(kept, but can't be shown: the encryption key has changed)"
         lines.append(f"Staff-only note (pupils never see this): {shown}")
@@ -269,74 +321,83 @@ def _confirm(ctx: Context) -> list[Reply]:
     pupil = _data_pupil(ctx)
     if pupil is None:
         return _lost(ctx)
-    ctx.data.pop("editing", None)
-    ctx.goto("log.confirm")
-    buttons = [[Button("Save", "save"), Button("Edit", "edit")], [Button("Cancel", "/cancel")]]
-    return [Reply(_summary_text(ctx, pupil), buttons=buttons)]
+    LOG.draft(ctx).editing = False
+    ctx.goto(CONFIRM)
+    return [_confirm_question(ctx, pupil)]
+
+
+def _confirm_question(ctx: Context, pupil: Person) -> Reply:
+    buttons = [[Button("Save", SAVE), Button("Edit", EDIT_BUTTON)], [Button("Cancel", "/cancel")]]
+    return Reply(_summary_text(ctx, pupil), buttons=buttons)
 
 
 EDIT_CHOICES = [
-    ("Pupil", "edit:pupil"),
-    ("Kind of conversation", "edit:kind"),
-    ("What was discussed", "edit:summary"),
-    ("Agreed actions", "edit:actions"),
-    ("Staff-only note", "edit:note"),
-    ("Back to summary", "edit:back"),
+    ("Pupil", EDIT_PUPIL),
+    ("Kind of conversation", EDIT_KIND),
+    ("What was discussed", EDIT_SUMMARY),
+    ("Agreed actions", EDIT_ACTIONS),
+    ("Staff-only note", EDIT_NOTE),
+    ("Back to summary", EDIT_BACK),
 ]
 
 
-@state("log.confirm")
+def _edit_question() -> Reply:
+    return Reply("What would you like to change?", buttons=[[Button(label, data)] for label, data in EDIT_CHOICES])
+
+
+@LOG.step(CONFIRM, moves_to={EDIT, KIND})
 def confirm(ctx: Context) -> list[Reply]:
     pupil = _data_pupil(ctx)
     if pupil is None:
         return _lost(ctx)
     choice = ctx.button or ctx.text.casefold()
-    if choice == "save":
+    if choice == SAVE:
         return _save(ctx, pupil)
-    if choice == "edit":
-        ctx.goto("log.edit")
-        return [
-            Reply("What would you like to change?", buttons=[[Button(label, data)] for label, data in EDIT_CHOICES])
-        ]
-    return [Reply(BUTTONS_ONLY), *_confirm(ctx)]
+    if choice == EDIT_BUTTON:
+        ctx.goto(EDIT)
+        return [_edit_question()]
+    return answers.again(ctx, answers.choice_problem(ctx), _confirm_question(ctx, pupil))
 
 
-@state("log.edit")
+@LOG.step(EDIT, moves_to={FIND, KIND, SUMMARY, ACTION, NOTE, CONFIRM})
 def edit(ctx: Context) -> list[Reply]:
     pupil = _data_pupil(ctx)
     if pupil is None:
         return _lost(ctx)
     choice = ctx.button or ""
-    ctx.data["editing"] = True
-    if choice == "edit:pupil":
-        ctx.goto("log.find")
+    draft = LOG.draft(ctx)
+    draft.editing = True
+    if choice == EDIT_PUPIL:
+        ctx.goto(FIND)
         return [Reply(ASK_PUPIL)]
-    if choice == "edit:kind":
-        ctx.goto("log.kind")
-        return [Reply(ASK_KIND.format(name=pupil.given_name), buttons=_kind_buttons())]
-    if choice == "edit:summary":
-        ctx.goto("log.summary")
-        return [Reply(f"Now it says: {ctx.data.get('summary', '')}\n\n{ASK_SUMMARY}")]
-    if choice == "edit:actions":
-        ctx.goto("log.action", actions=[])
+    if choice == EDIT_KIND:
+        ctx.goto(KIND)
+        return [_kind_question(pupil)]
+    if choice == EDIT_SUMMARY:
+        ctx.goto(SUMMARY)
+        return [Reply(f"Now it says: {draft.summary}\n\n{ASK_SUMMARY}")]
+    if choice == EDIT_ACTIONS:
+        ctx.goto(ACTION)
+        draft.actions = []
         return [Reply("The actions are cleared; type them again. " + ASK_ACTION)]
-    if choice == "edit:note":
-        ctx.data.pop("editing", None)  # the note step always goes on to the summary
+    if choice == EDIT_NOTE:
+        draft.editing = False  # the note step always goes on to the summary
         return _ask_note(ctx)
-    if choice == "edit:back":
+    if choice == EDIT_BACK:
         return _confirm(ctx)
-    ctx.data.pop("editing", None)
-    return [Reply(BUTTONS_ONLY, buttons=[[Button(label, data)] for label, data in EDIT_CHOICES])]
+    draft.editing = False
+    return answers.again(ctx, answers.choice_problem(ctx), _edit_question())
 
 
 def _save(ctx: Context, pupil: Person) -> list[Reply]:
     assert ctx.person is not None and ctx.person.id is not None and pupil.id is not None
-    note_token = ctx.data.get("note")
-    items = [advice.NewAction(str(item["text"]), _due(item)) for item in _actions(ctx)]
-    kind = str(ctx.data.get("kind"))
-    summary_text = str(ctx.data.get("summary") or "")
+    draft = LOG.draft(ctx)
+    note_token = draft.note
+    items = [advice.NewAction(item.text, _due(item)) for item in draft.actions]
+    kind = draft.kind
+    summary_text = draft.summary
     if kind not in KINDS or not summary_text or not items:
-        ctx.goto("log.kind")
+        ctx.goto(KIND)
         return [Reply("Something is missing from this record. " + BUTTONS_ONLY, buttons=_kind_buttons())]
     record = advice.save(
         ctx.session,

@@ -6,13 +6,30 @@ Every application button is checked against the pupil again, since button data c
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from core.messages import Button, Reply
 from handlers import answers
 from handlers.context import Context
+from handlers.flow import Flow
 from handlers.menus import main_menu
-from handlers.registry import command, state
 from storage import journal
 from storage.models import Person
+
+
+@dataclass
+class NextStepDraft:
+    app_id: int | None = None  # the application being updated; None while adding one
+    provider: str = ""
+    course: str = ""
+
+
+NEXTSTEP = Flow("nextstep", roles={"pupil"}, draft=NextStepDraft, refusal=answers.NOT_A_PUPIL)
+MENU = NEXTSTEP.state("menu")
+PLAN_STEP = NEXTSTEP.state("plan")
+PROVIDER = NEXTSTEP.state("provider")
+COURSE = NEXTSTEP.state("course")
+STATUS_STEP = NEXTSTEP.state("status")
 
 FIRST_YEAR = 10
 PLAN = "ns:plan"
@@ -63,18 +80,18 @@ def too_young(person: Person) -> bool:
     return person.year_group is not None and person.year_group < FIRST_YEAR
 
 
-@command(
+@NEXTSTEP.command(
     "nextstep",
-    roles={"pupil"},
     summary="your plan after Year 11 or 13, and your applications",
     menu_label="Next step",
     order=60,
+    moves_to={MENU},
 )
 def nextstep(ctx: Context) -> list[Reply]:
     assert ctx.person is not None
     if too_young(ctx.person):
         return [Reply(TOO_EARLY.format(name=ctx.person.given_name), buttons=main_menu(ctx))]
-    ctx.goto("nextstep.menu")
+    ctx.goto(MENU)
     if ctx.args:  # `/nextstep apprenticeship` picks that choice; other words are kept as typed
         if len(ctx.args) > answers.SHORT_FIELD:
             return [
@@ -127,17 +144,15 @@ def _overview(ctx: Context, lead: str = "") -> Reply:
     return Reply("\n".join(lines), buttons=buttons)
 
 
-@state("nextstep.menu")
+@NEXTSTEP.step(MENU, moves_to={PLAN_STEP, PROVIDER, STATUS_STEP})
 def menu(ctx: Context) -> list[Reply]:
-    if not answers.is_pupil(ctx):
-        return answers.not_a_pupil(ctx)
     assert ctx.person is not None and ctx.person.id is not None
     button = ctx.button
     if button == PLAN:
-        ctx.goto("nextstep.plan")
+        ctx.goto(PLAN_STEP)
         return [_ask_plan(ctx)]
     if button == ADD:
-        ctx.goto("nextstep.provider")
+        ctx.goto(PROVIDER)
         return [_ask_provider()]
     if button == CLOSE:
         ctx.end()
@@ -146,11 +161,12 @@ def menu(ctx: Context) -> list[Reply]:
         raw = button.removeprefix(APP)
         app = journal.application_of(ctx.session, ctx.person.id, int(raw)) if raw.isdigit() else None
         if app is None:
-            return [_overview(ctx, f"I couldn't find that application in your list. {answers.KEPT}")]
-        ctx.goto("nextstep.status", app_id=app.id, provider=app.provider)
+            return answers.again(ctx, "I couldn't find that application in your list.", _overview(ctx))
+        ctx.goto(STATUS_STEP)
+        draft = NEXTSTEP.draft(ctx)
+        draft.app_id, draft.provider = app.id, app.provider
         return [_ask_status(f"How is your application to {app.provider} going?")]
-    problem = answers.STRAY_BUTTON if button is not None else "Please tap one of the buttons below."
-    return [_overview(ctx, f"{problem} {answers.KEPT}")]
+    return answers.again(ctx, answers.choice_problem(ctx), _overview(ctx))
 
 
 def _ask_plan(ctx: Context) -> Reply:
@@ -162,24 +178,22 @@ def _ask_plan(ctx: Context) -> Reply:
     )
 
 
-@state("nextstep.plan")
+@NEXTSTEP.step(PLAN_STEP, moves_to={MENU})
 def plan(ctx: Context) -> list[Reply]:
-    if not answers.is_pupil(ctx):
-        return answers.not_a_pupil(ctx)
     assert ctx.person is not None
     options = plans_for(ctx.person)
     if ctx.button is not None:
         key = answers.button_choice(ctx.button, CHOICE, options)
         if key is None:
-            return answers.again(answers.STRAY_BUTTON, _ask_plan(ctx))
+            return answers.again(ctx, answers.choice_problem(ctx), _ask_plan(ctx))
         value = options[key]
     else:
         problem = answers.problem_with(ctx, limit=answers.SHORT_FIELD)
         if problem:
-            return answers.again(problem, _ask_plan(ctx))
+            return answers.again(ctx, problem, _ask_plan(ctx))
         value = answers.typed(ctx)
     journal.set_next_step(ctx.session, ctx.person, value, ctx.now)
-    ctx.goto("nextstep.menu")
+    ctx.goto(MENU)
     return [_overview(ctx, "Saved your plan.")]
 
 
@@ -190,14 +204,13 @@ def _ask_provider() -> Reply:
     )
 
 
-@state("nextstep.provider")
+@NEXTSTEP.step(PROVIDER, moves_to={COURSE})
 def provider(ctx: Context) -> list[Reply]:
-    if not answers.is_pupil(ctx):
-        return answers.not_a_pupil(ctx)
     problem = answers.problem_with(ctx, limit=answers.SHORT_FIELD)
     if problem:
-        return answers.again(problem, _ask_provider())
-    ctx.goto("nextstep.course", provider=answers.typed(ctx))
+        return answers.again(ctx, problem, _ask_provider())
+    ctx.goto(COURSE)
+    NEXTSTEP.draft(ctx).provider = answers.typed(ctx)
     return [_ask_course()]
 
 
@@ -209,16 +222,15 @@ def _ask_course() -> Reply:
     )
 
 
-@state("nextstep.course")
+@NEXTSTEP.step(COURSE, moves_to={STATUS_STEP})
 def course(ctx: Context) -> list[Reply]:
-    if not answers.is_pupil(ctx):
-        return answers.not_a_pupil(ctx)
     problem = answers.skippable_problem(ctx, SKIP, limit=answers.SHORT_FIELD)
     if problem:
-        return answers.again(problem, _ask_course())
-    value = answers.typed_or_skipped(ctx, SKIP)
-    ctx.goto("nextstep.status", course=value, app_id=None)
-    return [_ask_status(f"How is your application to {ctx.data.get('provider', '')} going?")]
+        return answers.again(ctx, problem, _ask_course())
+    ctx.goto(STATUS_STEP)
+    draft = NEXTSTEP.draft(ctx)
+    draft.course, draft.app_id = answers.typed_or_skipped(ctx, SKIP), None
+    return [_ask_status(f"How is your application to {draft.provider} going?")]
 
 
 def _ask_status(question: str) -> Reply:
@@ -236,25 +248,24 @@ def status_from(ctx: Context) -> str | None:
     return None
 
 
-@state("nextstep.status")
+@NEXTSTEP.step(STATUS_STEP, moves_to={MENU})
 def status(ctx: Context) -> list[Reply]:
-    if not answers.is_pupil(ctx):
-        return answers.not_a_pupil(ctx)
     assert ctx.person is not None and ctx.person.id is not None
-    provider_name: str = ctx.data.get("provider", "")
+    draft = NEXTSTEP.draft(ctx)
+    provider_name = draft.provider
     key = status_from(ctx)
     if key is None:
-        problem = answers.choice_problem(ctx, "Please tap one of the buttons.")
-        return answers.again(problem, _ask_status(f"How is your application to {provider_name} going?"))
-    app_id = ctx.data.get("app_id")
-    if isinstance(app_id, int):
-        if journal.set_application_status(ctx.session, ctx.person.id, app_id, key, ctx.now) is None:
-            ctx.goto("nextstep.menu", app_id=None)
+        problem = answers.choice_problem(ctx)
+        return answers.again(ctx, problem, _ask_status(f"How is your application to {provider_name} going?"))
+    if draft.app_id is not None:
+        if journal.set_application_status(ctx.session, ctx.person.id, draft.app_id, key, ctx.now) is None:
+            ctx.goto(MENU)
+            draft.app_id = None
             return [_overview(ctx, "I couldn't find that application in your list.")]
         lead = f"Updated: {provider_name} - {STATUS_LABELS[key]}."
     else:
-        journal.add_application(ctx.session, ctx.person.id, provider_name, ctx.data.get("course", ""), key, ctx.now)
+        journal.add_application(ctx.session, ctx.person.id, provider_name, draft.course, key, ctx.now)
         lead = f"Added: {provider_name} - {STATUS_LABELS[key]}."
     ctx.end()
-    ctx.goto("nextstep.menu")
+    ctx.goto(MENU)
     return [_overview(ctx, lead)]

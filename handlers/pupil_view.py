@@ -7,23 +7,27 @@ caseload gets exactly the answer a name that matches nobody gets.
 from __future__ import annotations
 
 from core.messages import Button, Reply
-from handlers import access, pupils
+from handlers import access, answers, pupils
 from handlers.context import Context
-from handlers.log_advice import KINDS
-from handlers.registry import command, state
+from handlers.flow import Flow, NoDraft
+from handlers.log_advice import FOR_PUPIL, KINDS
 from storage import advice, audit, crypto
 from storage.caseload import CaseloadRow
 from storage.models import Person
 
 ASK = "Which pupil? Type part of their name or their form (e.g. 10A)."
 CHUNK = 3500  # Telegram allows 4096 characters a message; leave room for the adapter
+OPEN = "/pupil #"  # + pupil id: a button is the command itself, so it needs no state
+
+PUPIL = Flow("pupil", roles={"tutor", "leader"}, draft=NoDraft)
+FIND = PUPIL.state("find")
 
 
-@command("pupil", roles={"tutor", "leader"}, summary="one pupil's whole record", menu_label="Find pupil", order=220)
+@PUPIL.command("pupil", summary="one pupil's whole record", menu_label="Find pupil", order=220, moves_to={FIND})
 def pupil_command(ctx: Context) -> list[Reply]:
     query = ctx.args.strip()
     if not query:
-        ctx.goto("pupil.find")
+        ctx.goto(FIND)
         return [Reply(ASK)]
     if query.startswith("#"):
         pupil = pupils.allowed_pupil(ctx, query[1:], access.may_view_record)
@@ -34,16 +38,17 @@ def pupil_command(ctx: Context) -> list[Reply]:
 
 
 def _search(ctx: Context, query: str) -> list[Reply]:
-    text, buttons = pupils.search(ctx, query, "/pupil #")
+    text, buttons = pupils.search(ctx, query, OPEN)
     if not buttons:
-        ctx.goto("pupil.find")
+        ctx.goto(FIND)
     return [Reply(text, buttons=buttons)]
 
 
-@state("pupil.find")
+@PUPIL.step(FIND)
 def find(ctx: Context) -> list[Reply]:
-    if not ctx.text:
-        return [Reply("That was empty. " + ASK)]
+    problem = answers.problem_with(ctx)
+    if problem:
+        return answers.again(ctx, problem, Reply(ASK))
     ctx.end()
     return _search(ctx, ctx.text)
 
@@ -112,7 +117,7 @@ def show_record(ctx: Context, pupil: Person) -> list[Reply]:
         skills = f" [{j.skills}]" if j.skills else ""
         lines.append(f"- {pupils.short_date(j.created_at, ctx)}: {j.text}{skills}")
 
-    buttons = [[Button(f"Log advice for {pupil.given_name}", f"/log #{pupil.id}")]]
+    buttons = [[Button(f"Log advice for {pupil.given_name}", f"{FOR_PUPIL}{pupil.id}")]]  # /log checks access again
     return _chunks("\n".join(lines), buttons)
 
 

@@ -5,12 +5,27 @@ See reflect.mmd for the steps.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from core.messages import Button, Reply
 from handlers import answers
 from handlers.context import Context
+from handlers.flow import Flow
 from handlers.menus import main_menu
-from handlers.registry import command, state
 from storage import journal
+
+
+@dataclass
+class ReflectDraft:
+    what: str = ""
+    skills: list[str] = field(default_factory=list)
+
+
+REFLECT = Flow("reflect", roles={"pupil"}, draft=ReflectDraft, refusal=answers.NOT_A_PUPIL)
+WHAT = REFLECT.state("what")
+SKILLS = REFLECT.state("skills")
+LEARNED = REFLECT.state("learned")
+OFFER = REFLECT.state("offer")
 
 SKILL = "sk:"  # + index into the school's framework
 DONE = "sk:done"
@@ -22,13 +37,13 @@ OFFER_NO = "offer:no"
 OFFER_MIN_WORDS = 4  # "hi" or "thanks" is not a journal entry
 
 
-@command("reflect", roles={"pupil"}, summary="write in your skills journal", menu_label="Reflect", order=10)
+@REFLECT.command("reflect", summary="write in your skills journal", menu_label="Reflect", order=10, moves_to={WHAT})
 def reflect(ctx: Context) -> list[Reply]:
     assert ctx.person is not None and ctx.person.id is not None
     if ctx.args:
         journal.add_reflection(ctx.session, ctx.person.id, ctx.args, ctx.now)
         return [Reply(_saved_text(ctx.args, [], ""), buttons=main_menu(ctx))]
-    ctx.goto("reflect.what")
+    ctx.goto(WHAT)
     return [_ask_what()]
 
 
@@ -39,20 +54,20 @@ def _ask_what() -> Reply:
     )
 
 
-@state("reflect.what")
+@REFLECT.step(WHAT, moves_to={SKILLS})
 def what(ctx: Context) -> list[Reply]:
-    if not answers.is_pupil(ctx):
-        return answers.not_a_pupil(ctx)
     problem = answers.problem_with(ctx)
     if problem:
-        return answers.again(problem, _ask_what())
-    ctx.goto("reflect.skills", what=answers.typed(ctx), skills=[])
+        return answers.again(ctx, problem, _ask_what())
+    ctx.goto(SKILLS)
+    draft = REFLECT.draft(ctx)
+    draft.what, draft.skills = answers.typed(ctx), []
     return [_ask_skills(ctx)]
 
 
 def _ask_skills(ctx: Context, lead: str = "") -> Reply:
     framework = journal.skills_framework(ctx.school)
-    chosen: list[str] = ctx.data.get("skills", [])
+    chosen = REFLECT.draft(ctx).skills
     buttons = [Button(("✓ " if name in chosen else "") + name, f"{SKILL}{i}") for i, name in enumerate(framework)]
     rows = answers.rows(buttons)
     rows.append([Button("Done", DONE)])
@@ -81,35 +96,33 @@ def match_skills(typed: str, framework: list[str]) -> tuple[list[str], list[str]
     return known, unknown
 
 
-@state("reflect.skills")
+@REFLECT.step(SKILLS, moves_to={LEARNED})
 def skills(ctx: Context) -> list[Reply]:
-    if not answers.is_pupil(ctx):
-        return answers.not_a_pupil(ctx)
     framework = journal.skills_framework(ctx.school)
-    chosen: list[str] = [s for s in ctx.data.get("skills", []) if s in framework]
+    draft = REFLECT.draft(ctx)
+    chosen = [s for s in draft.skills if s in framework]
     button = ctx.button
     if button == DONE or (button is None and ctx.text.casefold() in DONE_WORDS):
-        ctx.goto("reflect.learned", skills=chosen)
+        draft.skills = chosen
+        ctx.goto(LEARNED)
         return [_ask_learned()]
     if button is not None:
         index = button.removeprefix(SKILL)
         if not button.startswith(SKILL) or not index.isdigit() or int(index) >= len(framework):
-            return [_ask_skills(ctx, f"{answers.STRAY_BUTTON} {answers.KEPT}")]
+            return answers.again(ctx, answers.STRAY_BUTTON, _ask_skills(ctx))
         name = framework[int(index)]
-        chosen = [s for s in chosen if s != name] if name in chosen else [*chosen, name]
-        ctx.goto("reflect.skills", skills=chosen)
+        draft.skills = [s for s in chosen if s != name] if name in chosen else [*chosen, name]
         return [_ask_skills(ctx)]
     if not ctx.text:
-        return [_ask_skills(ctx, f"{answers.EMPTY} {answers.KEPT}")]
+        return answers.again(ctx, answers.EMPTY, _ask_skills(ctx))
     known, unknown = match_skills(ctx.text, framework)
-    chosen += [name for name in known if name not in chosen]
-    ctx.goto("reflect.skills", skills=chosen)
+    draft.skills = chosen + [name for name in known if name not in chosen]
     if unknown:
         lead = (
             f"I don't have a skill called {', '.join(repr(u[:60]) for u in unknown[:3])}. "
             f"The skills are: {', '.join(framework)}."
         )
-        return [_ask_skills(ctx, lead)]
+        return answers.again(ctx, lead, _ask_skills(ctx))
     return [_ask_skills(ctx, f"Added {', '.join(known)}.")]
 
 
@@ -120,17 +133,15 @@ def _ask_learned() -> Reply:
     )
 
 
-@state("reflect.learned")
+@REFLECT.step(LEARNED)
 def learned(ctx: Context) -> list[Reply]:
-    if not answers.is_pupil(ctx):
-        return answers.not_a_pupil(ctx)
     problem = answers.skippable_problem(ctx, SKIP)
     if problem:
-        return answers.again(problem, _ask_learned())
+        return answers.again(ctx, problem, _ask_learned())
     text = answers.typed_or_skipped(ctx, SKIP)
     assert ctx.person is not None and ctx.person.id is not None
-    what_text: str = ctx.data.get("what", "")
-    chosen: list[str] = ctx.data.get("skills", [])
+    draft = REFLECT.draft(ctx)
+    what_text, chosen = draft.what, draft.skills
     journal.add_reflection(ctx.session, ctx.person.id, what_text, ctx.now, skills=chosen, learned=text)
     ctx.end()
     return [Reply(_saved_text(what_text, chosen, text), buttons=main_menu(ctx))]
@@ -146,17 +157,18 @@ def _saved_text(what_text: str, chosen: list[str], learned_text: str) -> str:
     return "\n".join(lines)
 
 
-@state("idle.text")
+@REFLECT.on_idle_text(moves_to={OFFER})
 def offer(ctx: Context) -> list[Reply]:
     """A pupil typed something outside any conversation: offer to keep it as a journal entry."""
-    if not answers.is_pupil(ctx) or len(ctx.text.split()) < OFFER_MIN_WORDS:
+    if len(ctx.text.split()) < OFFER_MIN_WORDS:
         return []  # the engine answers with the menu
-    ctx.goto("reflect.offer", what=answers.typed(ctx))
+    ctx.goto(OFFER)
+    REFLECT.draft(ctx).what = answers.typed(ctx)
     return [_ask_offer(ctx)]
 
 
 def _ask_offer(ctx: Context, lead: str = "") -> Reply:
-    text = f"Save this as a journal entry?\n{answers.preview(ctx.data.get('what', ''))}"
+    text = f"Save this as a journal entry?\n{answers.preview(REFLECT.draft(ctx).what)}"
     buttons = [
         [Button("Save it", OFFER_SAVE), Button("Add skills first", OFFER_SKILLS)],
         [Button("No thanks", OFFER_NO)],
@@ -164,29 +176,30 @@ def _ask_offer(ctx: Context, lead: str = "") -> Reply:
     return Reply(f"{lead}\n\n{text}" if lead else text, buttons=buttons)
 
 
-@state("reflect.offer")
+@REFLECT.step(OFFER, moves_to={SKILLS})
 def offered(ctx: Context) -> list[Reply]:
-    if not answers.is_pupil(ctx):
-        return answers.not_a_pupil(ctx)
     assert ctx.person is not None and ctx.person.id is not None
-    what_text: str = ctx.data.get("what", "")
+    draft = REFLECT.draft(ctx)
+    what_text = draft.what
     if ctx.button == OFFER_SAVE:
         journal.add_reflection(ctx.session, ctx.person.id, what_text, ctx.now)
         ctx.end()
         return [Reply(_saved_text(what_text, [], ""), buttons=main_menu(ctx))]
     if ctx.button == OFFER_SKILLS:
-        ctx.goto("reflect.skills", skills=[])
+        ctx.goto(SKILLS)
+        draft.skills = []
         return [_ask_skills(ctx)]
     if ctx.button == OFFER_NO:
         ctx.end()
         return [Reply("OK, I haven't saved it. What would you like to do?", buttons=main_menu(ctx))]
     if ctx.button is not None:
-        return [_ask_offer(ctx, f"{answers.STRAY_BUTTON} {answers.KEPT}")]
+        return answers.again(ctx, answers.STRAY_BUTTON, _ask_offer(ctx))
     if not ctx.text:
-        return [_ask_offer(ctx, f"{answers.EMPTY} {answers.KEPT}")]
+        return answers.again(ctx, answers.EMPTY, _ask_offer(ctx))
     # More typed text before answering: it joins the same entry rather than being dropped.
     joined = f"{what_text}\n{answers.typed(ctx)}"
     if len(joined) > 4000:
-        return [_ask_offer(ctx, "That would make the entry too long to keep as one. Tap Save it first.")]
-    ctx.goto("reflect.offer", what=joined)
+        problem = "That would make the entry too long to keep as one. Tap Save it first."
+        return answers.again(ctx, problem, _ask_offer(ctx))
+    draft.what = joined
     return [_ask_offer(ctx, "Added that to the same entry.")]

@@ -12,7 +12,10 @@ TOO_LONG = (
     "That message is {length:,} characters long and I can keep up to {limit:,} at a time. "
     "Please send it in shorter parts."
 )
-STILL_WAITING = " Nothing you entered so far is lost: I'm still waiting for your answer to the last question."
+LOST_PLACE = (
+    "Sorry, I lost track of where we were, so I've started again. Everything you saved before is safe. "
+    "What would you like to do?"
+)
 NOT_SAVED = (
     "Sorry, something went wrong on our side and that message wasn't saved. Nothing you saved before was lost, "
     "and you're still where you were: please send it again."
