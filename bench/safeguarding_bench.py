@@ -16,8 +16,8 @@ wall clock would count the time other processes ran), against a floor measured i
 would); the cost with that cache emptied before every call is printed too.
 
 Last, the matching approaches the choice was made on, all over the same normalised words and the
-same phrase book: the token index Waymark uses (stdlib dicts), one compiled `re` alternation, a
-pyahocorasick automaton, and rapidfuzz correcting misspelt words before the token index. The
+same phrase book: the tree of words Waymark uses (stdlib dicts), one compiled `re` alternation, a
+pyahocorasick automaton, and rapidfuzz correcting misspelt words before the word tree. The
 libraries are optional here: a missing one is reported and skipped. Not a test: it prints figures.
 """
 
@@ -179,7 +179,7 @@ def rapidfuzz_corrector(book: PhraseBook) -> Callable[[list[str]], list[str]] | 
 
 
 def screener_from(book: PhraseBook, find: Callable[[list[str]], list[tuple[int, int, Entry]]]) -> Screener:
-    """Screening with another finder in place of the token index: same words, same quiet rule."""
+    """Screening with another finder in place of the word tree: same words, same quiet rule."""
 
     def run(text: str) -> set[Category]:
         found = find([word.text for word in words(text)])
@@ -237,7 +237,7 @@ def main() -> None:
         print(f"  {name:<40} {statistics.median(samples) / 1000:7.2f} / {p99_ / 1000:7.2f}")
 
     print("\nmatching alone, on words already normalised (median / p99, microseconds)")
-    time_finder("token index (stdlib dicts, chosen)", book.find)
+    time_finder("word tree (stdlib dicts, chosen)", book.find)
     started = time.perf_counter()
     regex = regex_finder(book)
     print(f"  (re alternation compiled in {time.perf_counter() - started:.2f} s)")
@@ -257,11 +257,11 @@ def main() -> None:
         corrected = screener_from(book, lambda plain: book.find(corrector(plain)))
         for half in HALVES:
             print(f"\n  with rapidfuzz correcting misspellings, {half} half:")
-            report_quality(f"  rapidfuzz + token index, {half}", corpora[half], corrected, False)
+            report_quality(f"  rapidfuzz + word tree, {half}", corpora[half], corrected, False)
     for name, finder in (("re alternation", regex), ("pyahocorasick", aho)):
         if finder is not None:
             differ = sum(1 for text in texts if screener_from(book, finder)(text) != own(text))
-            print(f"  {name}: {differ} sentences screened differently from the token index")
+            print(f"  {name}: {differ} sentences screened differently from the word tree")
     print(f"\nload average after: {os.getloadavg()}")
 
 

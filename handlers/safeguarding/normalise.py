@@ -63,13 +63,22 @@ def words_of(raw: str) -> tuple[str, ...]:
     return tuple(result)
 
 
+def plain_words(text: str) -> tuple[list[str], list[re.Match[str]]]:
+    """The normalised words of a text, and for each the typed word it came from (its span is
+    only asked for when a phrase matched, so it is not worked out here)."""
+    plain: list[str] = []
+    origins: list[re.Match[str]] = []
+    for typed in _TYPED_WORD.finditer(text):
+        found = words_of(typed.group())
+        plain += found
+        origins += [typed] * len(found)
+    return plain, origins
+
+
 def words(text: str) -> list[Word]:
     """Every normalised word of a text, each with the span of the typed word it came from."""
-    found: list[Word] = []
-    for typed in _TYPED_WORD.finditer(text):
-        start, end = typed.span()
-        found.extend(Word(plain, start, end) for plain in words_of(typed.group()))
-    return found
+    plain, origins = plain_words(text)
+    return [Word(word, *typed.span()) for word, typed in zip(plain, origins, strict=True)]
 
 
 def normalise(text: str) -> str:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from handlers.safeguarding.book import PhraseBook
+from handlers.safeguarding.book import Entry, PhraseBook
 from handlers.safeguarding.categories import Category
-from handlers.safeguarding.normalise import words
+from handlers.safeguarding.normalise import plain_words
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,21 +19,22 @@ class Match:
 def screen(text: str, phrases: PhraseBook) -> list[Match]:
     """The concerns a message raises, in the order they appear; empty for ordinary talk.
     Pure and total: any string is screened, nothing is raised."""
-    typed = words(text)
-    found = phrases.find([word.text for word in typed])
+    plain, typed = plain_words(text)
+    found = phrases.find(plain)
     if not found:
         return []
     quiet = [(start, end) for start, end, entry in found if entry.category is None]
-    matches: list[Match] = []
-    seen: set[tuple[Category, int, int]] = set()
-    for start, end, entry in found:
-        category = entry.category
-        if category is None or any(q_start < end and start < q_end for q_start, q_end in quiet):
+    kept: list[tuple[int, int, Entry]] = []
+    # Earliest and longest first, so that "step dad hit me" is kept and "dad hit me" inside it,
+    # of the same category, is not reported again.
+    for start, end, entry in sorted(found, key=lambda hit: (hit[0], -hit[1])):
+        if entry.category is None or any(q_start < end and start < q_end for q_start, q_end in quiet):
             continue
-        span = (typed[start].start, typed[end - 1].end)
-        if (category, *span) in seen:
+        if any(e.category == entry.category and s < end and start < e_end for s, e_end, e in kept):
             continue
-        seen.add((category, *span))
-        matches.append(Match(category, entry.pattern, span))
-    matches.sort(key=lambda match: match.span)
-    return matches
+        kept.append((start, end, entry))
+    return [
+        Match(entry.category, entry.pattern, (typed[start].start(), typed[end - 1].end()))
+        for start, end, entry in kept
+        if entry.category is not None
+    ]
