@@ -99,7 +99,7 @@ def test_shorthand_words_are_already_plain() -> None:
             assert normalise(word) == word
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.text())
 def test_normalise_is_idempotent(text: str) -> None:
     once = normalise(text)
@@ -140,6 +140,23 @@ def test_quiet_contexts_hold_against_blunt_words(text: str) -> None:
 def test_blunt_words_outside_a_quiet_context_are_caught() -> None:
     assert categories("i cut and burnt my arm", BLUNT) == {Category.self_harm}
     assert categories("he pushes and shoves me", BLUNT) == {Category.harm_by_adult}
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("i sh when im sad", True),
+        ("started sh again last week", True),
+        ("sh be quiet", False),
+        ("Mrs Sh said hi", False),
+        ("I want to unalive myself", True),
+        ("im gonna kms fr", True),
+        ("wanna d13", True),
+        ("i w@nna k1ll mys3lf", True),
+    ],
+)
+def test_self_harm_shorthand_only_in_context(text: str, found: bool) -> None:
+    assert (Category.self_harm in categories(text)) is found
 
 
 def test_a_quiet_context_silences_only_its_own_words() -> None:
@@ -183,7 +200,7 @@ def test_screening_never_raises(text: str) -> None:
     assert_spans_inside(text)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.text(max_size=500))
 def test_screening_any_text_never_raises(text: str) -> None:
     assert_spans_inside(text)
@@ -205,14 +222,14 @@ def _shout_and_stretch(text: str, data: st.DataObject) -> str:
     return "".join(out)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.sampled_from([(c, t) for c, texts in SAMPLES.items() for t in texts]), st.data())
 def test_disclosures_are_found_however_loud_or_long(sample: tuple[Category, str], data: st.DataObject) -> None:
     category, text = sample
     assert category in categories(_shout_and_stretch(text, data))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.sampled_from(ORDINARY), st.data())
 def test_quiet_contexts_stay_quiet_however_loud_or_long(text: str, data: st.DataObject) -> None:
     assert screen(_shout_and_stretch(text, data), BLUNT) == []
