@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 
 from sqlalchemy import Column, Index, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import false as sa_false
 from sqlmodel import Field, SQLModel
 
 
@@ -47,6 +48,12 @@ class School(SQLModel, table=True):
     # The school's own at-risk-of-NEET weights, as a JSON object of the ones changed from the
     # defaults (handlers.risk.RiskWeights), e.g. {"looked_after": 3}; empty means all defaults.
     risk_weights: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    # Safeguarding: minutes before an unacknowledged alert escalates; who else hears of it then
+    # (emails, one a line, e.g. the head); the school's changes to the screening phrase lists (JSON
+    # {"add": {category: [phrase...]}, "remove": {...}}; empty means the defaults).
+    safeguarding_escalate_minutes: int = Field(default=60, sa_column_kwargs={"server_default": "60"})
+    safeguarding_contacts: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    safeguarding_phrases: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -60,7 +67,9 @@ class Person(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     school_id: int = Field(foreign_key="school.id", index=True)
     role: str = Field(default=Role.pupil)  # Role
-    staff_role: str | None = None  # StaffRole, for staff only
+    staff_role: str | None = None  # StaffRole, for staff only: their main role
+    # Further staff roles the same person holds, comma-separated (a careers leader who is also the DSL).
+    other_staff_roles: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
     status: str = Field(default=PersonStatus.active)  # PersonStatus
     upn: str | None = None  # pupils and alumni
     email: str | None = None  # staff; alumni who gave one for the yearly email
@@ -90,6 +99,14 @@ class Person(SQLModel, table=True):
     @property
     def full_name(self) -> str:
         return f"{self.given_name} {self.family_name}"
+
+    @property
+    def staff_roles(self) -> frozenset[str]:
+        """Every staff role this person holds (StaffRole values); empty for pupils and alumni."""
+        found = {r.strip() for r in (self.other_staff_roles or "").split(",") if r.strip()}
+        if self.staff_role:
+            found.add(self.staff_role)
+        return frozenset(found)
 
 
 class CaseloadAssignment(SQLModel, table=True):
@@ -266,6 +283,8 @@ class OutboxMessage(SQLModel, table=True):
     text: str = Field(sa_column=Column(Text, nullable=False))
     buttons: str = Field(default="[]", sa_column=Column(Text, nullable=False, server_default="[]"))
     status: str = "pending"  # pending | sent | failed | undeliverable
+    # A safeguarding alert: sent whatever the quiet hours.
+    urgent: bool = Field(default=False, sa_column_kwargs={"server_default": sa_false()})
     attempts: int = 0
     next_attempt_at: datetime = Field(default_factory=utcnow)
     created_at: datetime = Field(default_factory=utcnow)
@@ -333,3 +352,71 @@ class SchedulerLease(SQLModel, table=True):
     name: str = Field(unique=True)
     holder: str
     expires_at: datetime
+
+
+class ConcernStatus(StrEnum):
+    open = "open"  # raised; the DSLs have been alerted
+    acknowledged = "acknowledged"  # a DSL has taken it on
+    closed = "closed"  # with an outcome
+
+
+class ConcernSource(StrEnum):
+    screening = "screening"  # words a pupil or alumnus wrote matched a phrase list
+    asked = "asked"  # the pupil asked for help: /worried or "Talk to someone"
+    staff = "staff"  # a member of staff raised it: /concern NAME
+
+
+class ConcernOutcome(StrEnum):
+    no_further_action = "no_further_action"
+    monitoring = "monitoring"
+    early_help = "early_help"
+    social_care = "social_care"  # referred to children's social care
+    police = "police"
+
+
+class Concern(SQLModel, table=True):
+    """A safeguarding concern about one pupil or alumnus. Only DSLs see it.
+
+    The words, the context (the last few messages in that conversation, since Telegram and Slack keep
+    no transcript) and every note are encrypted with WAYMARK_ENCRYPTION_KEY; nothing here is in clear
+    but the category, which the alert names.
+    """
+
+    __table_args__ = (
+        Index("ix_concern_school_status", "school_id", "status"),
+        Index("ix_concern_subject", "subject_id", "raised_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    school_id: int = Field(foreign_key="school.id")
+    subject_id: int = Field(foreign_key="person.id")  # the pupil or alumnus it is about
+    raised_by_id: int | None = Field(default=None, foreign_key="person.id")  # the subject, or staff
+    source: str  # ConcernSource
+    category: str  # handlers.safeguarding category value, e.g. "self_harm"; "asked" for /worried
+    # A digest of the matched phrase (not the phrase): identical phrases within an hour join one concern.
+    phrase_key: str = ""
+    channel: str = ""  # Platform the words came from
+    words: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # encrypted
+    context: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # encrypted JSON list of lines
+    hits: int = 1  # messages joined into this concern
+    status: str = Field(default=ConcernStatus.open)
+    raised_at: datetime = Field(default_factory=utcnow)
+    last_hit_at: datetime = Field(default_factory=utcnow)
+    alerted_at: datetime | None = None  # first alert queued (None while the school has no DSL)
+    acknowledged_at: datetime | None = None
+    acknowledged_by_id: int | None = Field(default=None, foreign_key="person.id")
+    escalated_at: datetime | None = None  # last escalation
+    escalations: int = 0
+    closed_at: datetime | None = None
+    closed_by_id: int | None = Field(default=None, foreign_key="person.id")
+    outcome: str | None = None  # ConcernOutcome value
+
+
+class ConcernNote(SQLModel, table=True):
+    """A DSL's note on a concern, encrypted like staff-only notes."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    concern_id: int = Field(foreign_key="concern.id", index=True)
+    author_id: int = Field(foreign_key="person.id")
+    text: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # encrypted
+    created_at: datetime = Field(default_factory=utcnow)

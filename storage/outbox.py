@@ -35,8 +35,11 @@ def enqueue(
     text: str,
     now: datetime,
     buttons: list[list[Button]] | None = None,
+    urgent: bool = False,
 ) -> bool:
-    """Add a message unless one with this key exists; True when added. Safe inside any transaction."""
+    """Add a message unless one with this key exists; True when added. Safe inside any transaction.
+
+    `urgent` (safeguarding alerts) is sent whatever the quiet hours."""
     exists = session.exec(select(OutboxMessage.id).where(OutboxMessage.key == key)).first()
     if exists is not None:
         return False
@@ -49,6 +52,7 @@ def enqueue(
         buttons=json.dumps([[asdict(b) for b in r] for r in (buttons or [])], ensure_ascii=False),
         created_at=now,
         next_attempt_at=now,
+        urgent=urgent,
     )
     try:
         with session.begin_nested():  # a racing writer with the same key loses only this row
@@ -87,7 +91,14 @@ def take_for_identity(
 
 
 def notify_person(
-    session: Session, *, key: str, person_id: int, text: str, now: datetime, buttons: list[list[Button]] | None = None
+    session: Session,
+    *,
+    key: str,
+    person_id: int,
+    text: str,
+    now: datetime,
+    buttons: list[list[Button]] | None = None,
+    urgent: bool = False,
 ) -> int:
     """Tell a person something on every chat account they have linked and can be reached on.
 
@@ -107,6 +118,7 @@ def notify_person(
             text=text,
             now=now,
             buttons=buttons,
+            urgent=urgent,
         )
     return added
 
@@ -177,6 +189,7 @@ def claim_due(
         table.c.text,
         table.c.buttons,
         table.c.attempts,
+        table.c.urgent,
     ]
     # Two index-ordered scans rather than one IN (...): each walks ix_outbox_status_next in order.
     for status in (PENDING, SENDING):
@@ -204,7 +217,7 @@ def claim_due(
             held: dict[datetime, list[int]] = {}
             take = []
             for r in rows:
-                until = hold(r.role, r.school_id) if hold is not None else None
+                until = hold(r.role, r.school_id) if hold is not None and not r.urgent else None
                 if until is None:
                     take.append(r)
                 else:
