@@ -1,17 +1,24 @@
-"""Shared fixtures: a migrated database on SQLite and (when WAYMARK_TEST_PG_URL is set) PostgreSQL."""
+"""Shared fixtures: a migrated database on SQLite and (when WAYMARK_TEST_PG_URL is set) PostgreSQL,
+a dispatcher on a fixed clock, chats to talk through it, and a clean environment for every test."""
 
 from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
 
+from core import settings as core_settings
+from handlers import Dispatcher
+from storage import seed
 from storage.db import make_engine, normalise_url
 from storage.migrate import upgrade
+from storage.models import Person
+from tests.chat import Chat
 
 PG_URL = os.environ.get("WAYMARK_TEST_PG_URL")
 PG_SKIP_REASON = "WAYMARK_TEST_PG_URL is not set: PostgreSQL cases skipped"
@@ -21,6 +28,62 @@ os.environ["NO_PROXY"] = "127.0.0.1,localhost"
 for _proxy in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
     os.environ.pop(_proxy, None)
 os.environ.setdefault("PTB_TIMEDELTA", "1")
+
+# What a developer's shell or `.env` may set that would change what a test sees.
+FOREIGN_PREFIXES = ("WAYMARK_", "TELEGRAM_", "SLACK_")
+KEPT = {"WAYMARK_TEST_PG_URL"}
+FIXED_NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # a Monday in term time
+
+
+@pytest.fixture(autouse=True)
+def only_what_the_test_sets(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[None]:
+    """Every test runs in an empty working directory (no `.env` is read) with none of the
+    developer's Waymark, Telegram or Slack variables, and with no settings cached from before."""
+    for name in list(os.environ):
+        if name.startswith(FOREIGN_PREFIXES) and name not in KEPT:
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
+    core_settings.get_settings.cache_clear()
+    yield
+    core_settings.get_settings.cache_clear()
+
+
+class Clock:
+    """A clock a test sets by hand: `clock.now = ...`; the dispatcher calls it for the time."""
+
+    def __init__(self, now: datetime = FIXED_NOW) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def dispatcher(engine: Engine, clock: Clock) -> Dispatcher:
+    """The conversation engine over the test's database, on the test's clock, with default settings."""
+    return Dispatcher(engine, core_settings.load_settings(database_url="sqlite://"), clock=clock)
+
+
+MakeChat = Callable[..., Chat]
+
+
+@pytest.fixture
+def chat(engine: Engine, dispatcher: Dispatcher) -> MakeChat:
+    """`chat(user_id, person=None, platform="console")`: a chat account, linked to `person` if given."""
+
+    def make(user_id: str, person: Person | None = None, platform: str = "console") -> Chat:
+        if person is not None:
+            seed.link(engine, person, platform, user_id)
+        return Chat(dispatcher, user_id, platform)
+
+    return make
 
 
 def sqlite_engine(path: Path) -> Engine:

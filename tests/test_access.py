@@ -12,10 +12,9 @@ from core.settings import load_settings
 from handlers import Dispatcher, Incoming, texts
 from handlers import access as rules
 from handlers.pupils import NOT_AVAILABLE
-from storage import audit, caseload, identities
+from storage import audit, caseload, identities, seed
 from storage.db import transaction
 from storage.models import AdviceRecord, AuditEvent, CaseloadAssignment, Person, Role, StaffRole
-from tests import factories
 from tests.chat import Chat
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -104,14 +103,14 @@ class TestPureRules:
 
 @pytest.fixture
 def world(engine: Engine) -> dict[str, Person]:
-    s = factories.school(engine)
-    elsewhere = factories.school(engine, "Other School")
+    s = seed.school(engine)
+    elsewhere = seed.school(engine, "Other School")
     assert s.id is not None and elsewhere.id is not None
-    tutor = factories.staff(engine, s.id, "Sam", "Patel")
-    other_tutor = factories.staff(engine, s.id, "Olu", "Adeyemi")
-    far_leader = factories.staff(engine, elsewhere.id, "Fay", "Far", role=StaffRole.leader)
-    amira = factories.pupil(engine, s.id, "Amira", "Khan", tutor_id=tutor.id)
-    cara = factories.pupil(engine, s.id, "Cara", "Smith", form="11B", tutor_id=other_tutor.id)
+    tutor = seed.staff(engine, s.id, "Sam", "Patel")
+    other_tutor = seed.staff(engine, s.id, "Olu", "Adeyemi")
+    far_leader = seed.staff(engine, elsewhere.id, "Fay", "Far", role=StaffRole.leader)
+    amira = seed.pupil(engine, s.id, "Amira", "Khan", tutor_id=tutor.id)
+    cara = seed.pupil(engine, s.id, "Cara", "Smith", form="11B", tutor_id=other_tutor.id)
     with transaction(engine) as session:
         alumnus = Person(school_id=s.id, role=Role.alumnus, given_name="Alex", family_name="Old", upn="A1")
         session.add(alumnus)
@@ -123,7 +122,7 @@ def world(engine: Engine) -> dict[str, Person]:
         (amira, "amira", "web"),
         (alumnus, "alex", "telegram"),
     ]:
-        factories.link(engine, who, platform, uid)
+        seed.link(engine, who, platform, uid)
     return {"tutor": tutor, "amira": amira, "cara": cara, "alumnus": alumnus, "far": far_leader}
 
 
@@ -268,8 +267,8 @@ def test_fourteen_year_old_is_not_linked_on_a_platform_with_minimum_age_16(
     engine: Engine, dispatcher: Dispatcher, world: dict[str, Person]
 ) -> None:
     s_id = world["amira"].school_id
-    young = factories.pupil(engine, s_id, "Leo", "Ward", year_group=9, form="9A", dob=date(2012, 5, 1))
-    code = factories.code_for(engine, young)
+    young = seed.pupil(engine, s_id, "Leo", "Ward", year_group=9, form="9A", dob=date(2012, 5, 1))
+    code = seed.code_for(engine, young)
     tg = Chat(dispatcher, "leo-tg", "telegram")
     tg.say(f"/start {code}")
     assert "16" in tg.text and "web chat" in tg.text

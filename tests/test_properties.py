@@ -20,6 +20,7 @@ from sqlmodel import select
 from core.settings import load_settings
 from handlers import Dispatcher
 from handlers.registry import COMMANDS
+from storage import seed
 from storage.db import transaction
 from storage.models import (
     AdviceRecord,
@@ -32,7 +33,6 @@ from storage.models import (
     Role,
     StaffRole,
 )
-from tests import factories
 from tests.chat import Chat
 
 ACTORS = ("amira", "ben", "tutor", "leader", "alumna", "stranger")
@@ -121,11 +121,11 @@ class World:
 
 def build_world(engine: Engine) -> World:
     run = next(_run)
-    school = factories.school(engine, f"School {run}")
-    tutor = factories.staff(engine, school.id, "Sam", f"Patel{run}")
-    amira = factories.pupil(engine, school.id, "Amira", "Khan", form="11A", tutor_id=tutor.id)
-    ben = factories.pupil(engine, school.id, "Ben", "Ward", form="11B")
-    leader = factories.staff(engine, school.id, "Lee", f"Morgan{run}", role=StaffRole.leader)
+    school = seed.school(engine, f"School {run}")
+    tutor = seed.staff(engine, school.id, "Sam", f"Patel{run}")
+    amira = seed.pupil(engine, school.id, "Amira", "Khan", form="11A", tutor_id=tutor.id)
+    ben = seed.pupil(engine, school.id, "Ben", "Ward", form="11B")
+    leader = seed.staff(engine, school.id, "Lee", f"Morgan{run}", role=StaffRole.leader)
     with transaction(engine) as s:
         alumna = Person(
             school_id=school.id,  # type: ignore[arg-type]
@@ -141,10 +141,10 @@ def build_world(engine: Engine) -> World:
     dispatcher = Dispatcher(engine, load_settings(database_url="sqlite://"))
     chats = {name: Chat(dispatcher, f"r{run}-{name}") for name in ACTORS}
     for name, person in people.items():
-        factories.link(engine, person, "console", chats[name].user_id)
+        seed.link(engine, person, "console", chats[name].user_id)
     world = World(run, engine, dispatcher, chats, people, markers={name: [] for name in ACTORS})
     for name in PUPILS:
-        world.ids[name] = seed(engine, world, name)
+        world.ids[name] = seed_records(engine, world, name)
     with transaction(engine) as s:  # Ana's first-year destination, in her own words
         provider = new_marker(world, "alumna")
         s.add(
@@ -160,7 +160,7 @@ def build_world(engine: Engine) -> World:
     return world
 
 
-def seed(engine: Engine, world: World, name: str) -> dict[str, int]:
+def seed_records(engine: Engine, world: World, name: str) -> dict[str, int]:
     """A saved journal entry, advice with a staff-only note and an open action, and an application."""
     pupil, tutor = world.people[name], world.people["tutor"]
     entry, advice, action = (new_marker(world, name) for _ in range(3))

@@ -40,6 +40,7 @@ from core.delivery import Delivery
 from core.settings import load_settings
 from handlers import Button, Dispatcher, Reply, texts
 from storage import codes, identities, outbox
+from storage import seed as factories
 from storage.db import transaction
 from storage.models import (
     AdviceRecord,
@@ -51,7 +52,6 @@ from storage.models import (
     StaffRole,
     utcnow,
 )
-from tests import factories
 from tests.fakes.slack_api import SIGNING_SECRET, Call, FakeSlack, SlackSender, until
 
 TUTOR = "USAMTUTOR"

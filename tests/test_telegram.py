@@ -45,6 +45,7 @@ from handlers import Button, Dispatcher, Reply, texts
 from reports.charts import PNG_SIGNATURE
 from scheduler.sender import Sender
 from storage import identities, leavers
+from storage import seed as factories
 from storage.db import transaction
 from storage.models import (
     AuditEvent,
@@ -55,7 +56,6 @@ from storage.models import (
     StaffRole,
     utcnow,
 )
-from tests import factories
 from tests.fakes.telegram_api import Call, FakeTelegram
 
 SIXTH_FORMER_DOB = date(2007, 9, 1)  # 16 or over on any date these tests run

@@ -24,9 +24,9 @@ from bot.web import CSP, SESSION_COOKIE, WEB_CHAT, client_address
 from core.settings import Settings, load_settings
 from handlers import Dispatcher, texts
 from storage import checkin_links, codes, identities, outbox, transcript, websessions
+from storage import seed as factories
 from storage.db import transaction
 from storage.models import Person, Role, TranscriptLine, WebSession
-from tests import factories
 
 
 class Clock:

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import Engine
 
 from storage import outbox
+from storage import seed as factories
 from storage.db import transaction
-from tests import factories
 from tests.test_web import Site, record_media, start_site
 
 CHROMIUM = "/usr/bin/chromium"
