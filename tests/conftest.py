@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,9 @@ from storage import seed
 from storage.db import make_engine, normalise_url
 from storage.migrate import upgrade
 from storage.models import Person
-from tests.chat import Chat
+from tests.chat import Chat, Clock
+
+pytest_plugins = ("pytester",)  # tests/test_settings.py runs a test session inside a test
 
 PG_URL = os.environ.get("WAYMARK_TEST_PG_URL")
 PG_SKIP_REASON = "WAYMARK_TEST_PG_URL is not set: PostgreSQL cases skipped"
@@ -31,8 +32,7 @@ os.environ.setdefault("PTB_TIMEDELTA", "1")
 
 # What a developer's shell or `.env` may set that would change what a test sees.
 FOREIGN_PREFIXES = ("WAYMARK_", "TELEGRAM_", "SLACK_")
-KEPT = {"WAYMARK_TEST_PG_URL"}
-FIXED_NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # a Monday in term time
+KEPT = {"WAYMARK_TEST_PG_URL", "WAYMARK_TEST_EXAMPLES"}
 
 
 @pytest.fixture(autouse=True)
@@ -48,16 +48,6 @@ def only_what_the_test_sets(
     core_settings.get_settings.cache_clear()
     yield
     core_settings.get_settings.cache_clear()
-
-
-class Clock:
-    """A clock a test sets by hand: `clock.now = ...`; the dispatcher calls it for the time."""
-
-    def __init__(self, now: datetime = FIXED_NOW) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture

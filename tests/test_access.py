@@ -8,7 +8,6 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import select
 
-from core.settings import load_settings
 from handlers import Dispatcher, Incoming, texts
 from handlers import access as rules
 from handlers.pupils import NOT_AVAILABLE
@@ -124,11 +123,6 @@ def world(engine: Engine) -> dict[str, Person]:
     ]:
         seed.link(engine, who, platform, uid)
     return {"tutor": tutor, "amira": amira, "cara": cara, "alumnus": alumnus, "far": far_leader}
-
-
-@pytest.fixture
-def dispatcher(engine: Engine) -> Dispatcher:
-    return Dispatcher(engine, load_settings(database_url="sqlite://"), clock=lambda: NOW)
 
 
 STAFF_COMMANDS = ["/pupil Cara", "/log Cara", "/caseload", "/attention"]

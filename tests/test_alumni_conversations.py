@@ -26,20 +26,12 @@ from storage.models import (
     Person,
     StaffRole,
 )
-from tests.chat import Chat
+from tests.chat import Chat, Clock
 
 SETTINGS = load_settings(database_url="sqlite://", telegram_bot_username="waymark_test_bot")
 LEFT = date(2026, 7, 17)
 OCT_2026 = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)
 OCT_2027 = datetime(2027, 10, 4, 9, 0, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlmodel import select
 
-from core.settings import load_settings
 from handlers import Dispatcher, Incoming, texts
 from handlers.engine import parse_command
 from storage import seed
@@ -18,8 +17,7 @@ def journal_texts(engine: Engine, person_id: int | None) -> list[str]:
         return [e.text for e in s.exec(select(JournalEntry).where(JournalEntry.person_id == person_id)).all()]
 
 
-def test_photo_mid_step_repeats_the_question_with_its_buttons(engine: Engine) -> None:
-    dispatcher = Dispatcher(engine, load_settings(database_url="sqlite://"))
+def test_photo_mid_step_repeats_the_question_with_its_buttons(engine: Engine, dispatcher: Dispatcher) -> None:
     school = seed.school(engine)
     amira = seed.pupil(engine, school.id)
     seed.link(engine, amira, "console", "amira")
@@ -46,8 +44,7 @@ def test_commands_split_on_any_whitespace() -> None:
     assert parse_command("linking is fun") is None
 
 
-def test_reflection_typed_after_a_newline_is_saved(engine: Engine) -> None:
-    dispatcher = Dispatcher(engine, load_settings(database_url="sqlite://"))
+def test_reflection_typed_after_a_newline_is_saved(engine: Engine, dispatcher: Dispatcher) -> None:
     school = seed.school(engine)
     amira = seed.pupil(engine, school.id)
     seed.link(engine, amira, "console", "amira")
@@ -58,8 +55,7 @@ def test_reflection_typed_after_a_newline_is_saved(engine: Engine) -> None:
 
 
 @pytest.mark.parametrize("kind", ["sticker", "voice"])
-def test_sticker_and_voice_mid_step_repeat_the_question(engine: Engine, kind: str) -> None:
-    dispatcher = Dispatcher(engine, load_settings(database_url="sqlite://"))
+def test_sticker_and_voice_mid_step_repeat_the_question(engine: Engine, kind: str, dispatcher: Dispatcher) -> None:
     school = seed.school(engine)
     amira = seed.pupil(engine, school.id)
     seed.link(engine, amira, "telegram", "77")
@@ -74,8 +70,7 @@ def test_sticker_and_voice_mid_step_repeat_the_question(engine: Engine, kind: st
     assert "Teamwork" in chat.text or "Teamwork" in " ".join(chat.buttons())
 
 
-def test_help_in_the_middle_of_a_step_keeps_the_step(engine: Engine) -> None:
-    dispatcher = Dispatcher(engine, load_settings(database_url="sqlite://"))
+def test_help_in_the_middle_of_a_step_keeps_the_step(engine: Engine, dispatcher: Dispatcher) -> None:
     school = seed.school(engine)
     amira = seed.pupil(engine, school.id)
     seed.link(engine, amira, "console", "amira")
@@ -112,9 +107,10 @@ def _run(engine: Engine, statements: list[str]) -> None:
             conn.execute(text(statement))
 
 
-def test_a_constraint_failure_other_than_a_duplicate_is_answered_and_rolled_back(engine: Engine) -> None:
+def test_a_constraint_failure_other_than_a_duplicate_is_answered_and_rolled_back(
+    engine: Engine, dispatcher: Dispatcher
+) -> None:
     """Only the processed-update key means "seen before"; any other constraint says so and keeps nothing."""
-    dispatcher = Dispatcher(engine, load_settings(database_url="sqlite://"))
     school = seed.school(engine)
     amira = seed.pupil(engine, school.id)
     seed.link(engine, amira, "telegram", "77")

@@ -10,12 +10,13 @@ from core.settings import load_settings
 from handlers import Dispatcher, Incoming, texts
 from storage import codes, identities, seed
 from storage.db import make_engine, transaction
-from tests.chat import Chat
+from tests.chat import Chat, Clock
 
 
 @pytest.fixture
-def dispatcher(engine: Engine) -> Dispatcher:
-    return Dispatcher(engine, load_settings(database_url="sqlite://", public_url="https://waymark.school.example"))
+def dispatcher(engine: Engine, clock: Clock) -> Dispatcher:
+    settings = load_settings(database_url="sqlite://", public_url="https://waymark.school.example")
+    return Dispatcher(engine, settings, clock=clock)
 
 
 def test_start_with_code_links_and_greets_by_first_name(engine: Engine, dispatcher: Dispatcher) -> None:
@@ -44,12 +45,10 @@ def test_code_is_single_use_and_refusal_reveals_nothing(engine: Engine, dispatch
     assert other.text == texts.WRONG_CODE
 
 
-def test_five_wrong_codes_lock_the_chat_for_fifteen_minutes(engine: Engine) -> None:
+def test_five_wrong_codes_lock_the_chat_for_fifteen_minutes(
+    engine: Engine, dispatcher: Dispatcher, clock: Clock
+) -> None:
     now = [date.today()]
-    from datetime import UTC, datetime
-
-    clock = [datetime(2026, 11, 23, 10, 0, tzinfo=UTC)]
-    dispatcher = Dispatcher(engine, load_settings(database_url="sqlite://"), clock=lambda: clock[0])
     school = seed.school(engine)
     amira = seed.pupil(engine, school.id)
     code = seed.code_for(engine, amira)
@@ -61,7 +60,7 @@ def test_five_wrong_codes_lock_the_chat_for_fifteen_minutes(engine: Engine) -> N
     assert chat.text == texts.LOCKED_OUT
     chat.say(f"/start {code}")  # even the right code waits
     assert chat.text == texts.LOCKED_OUT
-    clock[0] += timedelta(minutes=16)
+    clock.now += timedelta(minutes=16)
     chat.say(f"/start {code}")
     assert "Welcome" in chat.text
     assert now
@@ -118,34 +117,26 @@ def test_photo_and_unknown_command_get_clear_answers(engine: Engine, dispatcher:
     assert "/frobnicate" in chat.text and "/help" in chat.text
 
 
-def test_wrong_codes_far_apart_never_add_up_to_a_lockout(engine: Engine) -> None:
-    from datetime import UTC, datetime
-
-    clock = [datetime(2026, 11, 23, 10, 0, tzinfo=UTC)]
-    dispatcher = Dispatcher(engine, load_settings(database_url="sqlite://"), clock=lambda: clock[0])
+def test_wrong_codes_far_apart_never_add_up_to_a_lockout(engine: Engine, dispatcher: Dispatcher, clock: Clock) -> None:
     chat = Chat(dispatcher, "u1", "web")
     for _ in range(4):
         chat.say("/start 22222-33333")
         assert chat.text == texts.WRONG_CODE
-    clock[0] += timedelta(minutes=15)  # the window of the first failure has passed
+    clock.now += timedelta(minutes=15)  # the window of the first failure has passed
     for _ in range(4):
         chat.say("/start 22222-33333")
         assert chat.text == texts.WRONG_CODE  # counting started again: 4, not 8
-        clock[0] += timedelta(minutes=1)
+        clock.now += timedelta(minutes=1)
     chat.say("/start 22222-33333")  # the fifth within fifteen minutes of the first of these
     assert chat.text == texts.LOCKED_OUT
 
 
-def test_expired_code_gets_the_generic_refusal(engine: Engine) -> None:
-    from datetime import UTC, datetime
-
-    clock = [datetime(2026, 11, 23, 10, 0, tzinfo=UTC)]
-    dispatcher = Dispatcher(engine, load_settings(database_url="sqlite://"), clock=lambda: clock[0])
+def test_expired_code_gets_the_generic_refusal(engine: Engine, dispatcher: Dispatcher, clock: Clock) -> None:
     school = seed.school(engine)
     amira = seed.pupil(engine, school.id)
     with transaction(engine) as s:
-        code = codes.issue(s, amira, days=2, now=clock[0]).code
-    clock[0] += timedelta(days=2)
+        code = codes.issue(s, amira, days=2, now=clock.now).code
+    clock.now += timedelta(days=2)
     chat = Chat(dispatcher, "u1", "web")
     chat.say(f"link {code}")
     assert chat.text == texts.WRONG_CODE

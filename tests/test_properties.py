@@ -10,18 +10,26 @@ destination on record, and a stranger whose chat is not linked. Every command re
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+import os
+import shutil
+import tempfile
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+import pytest
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine
 from sqlmodel import select
 
 from core.settings import load_settings
 from handlers import Dispatcher
-from handlers.registry import COMMANDS
+from handlers.registry import COMMANDS, load_conversations
 from storage import seed
-from storage.db import transaction
+from storage.db import make_engine, transaction
 from storage.models import (
     AdviceRecord,
     AgreedAction,
@@ -29,13 +37,21 @@ from storage.models import (
     Destination,
     JournalEntry,
     Person,
-    PersonStatus,
-    Role,
     StaffRole,
 )
 from tests.chat import Chat
 
+# Every conversation registers before the commands are read, so none is left out of the mix.
+load_conversations()
+
+# How many random conversations: 2,000 by default (CI); fewer for a quick local run.
+NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # a Monday in term, in this year's campaign window
+EXAMPLES = int(os.environ.get("WAYMARK_TEST_EXAMPLES", "2000"))
+
 ACTORS = ("amira", "ben", "tutor", "leader", "alumna", "stranger")
+ROLE_OF = {"amira": "pupil", "ben": "pupil", "tutor": "tutor", "leader": "leader", "alumna": "alumnus"}
+ROLE_OF["stranger"] = "stranger"
+OTHER = "other"  # the owner of every word written in another school: forbidden to everyone here
 PUPILS = ("amira", "ben")
 STAFF = ("tutor", "leader")
 NOTE = "zqnote"  # in every staff-only note: no pupil may ever see it
@@ -89,63 +105,54 @@ FORGED = [
 # Every registered command; the ones that show or change a record come up more often.
 COMMAND_NAMES = [*sorted(COMMANDS), "record", "record", "actions", "actions", "nextstep", "pupil", "caseload"]
 
+command_text = st.builds(lambda n, a: f"/{n} {a}".strip(), st.sampled_from(COMMAND_NAMES), st.sampled_from(ARGS))
+# A command and then a run of presses on whatever each reply offers: "/log Amira|3,0,7".
+walk_text = st.builds(
+    lambda c, presses: f"{c}|{','.join(map(str, presses))}", command_text, st.lists(st.integers(0, 30), max_size=6)
+)
+
 step = st.one_of(
     st.tuples(st.just("text"), st.sampled_from(ACTORS), st.one_of(st.text(max_size=40), st.sampled_from(ODD_TEXTS))),
     st.tuples(st.just("mark"), st.sampled_from(ACTORS), st.just("")),
     st.tuples(st.just("reflect"), st.sampled_from(ACTORS), st.just("")),
-    st.tuples(
-        st.just("command"),
-        st.sampled_from(ACTORS),
-        st.builds(lambda n, a: f"/{n} {a}".strip(), st.sampled_from(COMMAND_NAMES), st.sampled_from(ARGS)),
-    ),
+    st.tuples(st.just("command"), st.sampled_from(ACTORS), command_text),
+    st.tuples(st.just("walk"), st.sampled_from(ACTORS), walk_text),
     st.tuples(st.just("press"), st.sampled_from(ACTORS), st.integers(0, 30).map(str)),
     st.tuples(st.just("forge"), st.sampled_from(ACTORS), st.sampled_from(FORGED)),
     st.tuples(st.just("photo"), st.sampled_from(ACTORS), st.just("")),
     st.tuples(st.just("restart"), st.sampled_from(ACTORS), st.just("")),
 )
 
-_run = itertools.count()
-ALL_MARKERS: dict[str, str] = {}  # marker -> "world:actor", across every example (they share one database)
+_markers = itertools.count()
 
 
 @dataclass
 class World:
-    run: int
     engine: Engine
     dispatcher: Dispatcher
     chats: dict[str, Chat]
     people: dict[str, Person]
-    markers: dict[str, list[str]] = field(default_factory=dict)  # actor -> marker strings they typed
+    owners: dict[str, str] = field(default_factory=dict)  # marker -> the actor who wrote it (or OTHER)
     ids: dict[str, dict[str, int]] = field(default_factory=dict)  # pupil -> seeded row ids
 
 
 def build_world(engine: Engine) -> World:
-    run = next(_run)
-    school = seed.school(engine, f"School {run}")
-    tutor = seed.staff(engine, school.id, "Sam", f"Patel{run}")
+    """Sam's school with its five people and their saved words, and another school whose pupil is
+    also called Amira Khan (with words of her own, forbidden to everyone in Sam's school)."""
+    school = seed.school(engine, "Hillside Academy")
+    tutor = seed.staff(engine, school.id, "Sam", "Patel")
     amira = seed.pupil(engine, school.id, "Amira", "Khan", form="11A", tutor_id=tutor.id)
     ben = seed.pupil(engine, school.id, "Ben", "Ward", form="11B")
-    leader = seed.staff(engine, school.id, "Lee", f"Morgan{run}", role=StaffRole.leader)
-    with transaction(engine) as s:
-        alumna = Person(
-            school_id=school.id,  # type: ignore[arg-type]
-            role=Role.alumnus,
-            status=PersonStatus.left,
-            upn=f"ALUM{run:09d}",
-            given_name="Ana",
-            family_name="Silva",
-        )
-        s.add(alumna)
-        s.flush()
+    leader = seed.staff(engine, school.id, "Lee", "Morgan", role=StaffRole.leader)
+    # Ana left in 2025: what she says now is her second year, so last year's answer stays on record.
+    alumna = seed.alumnus(engine, school.id, "Ana", "Silva", leaving_date=date(2025, 7, 18))
     people = {"amira": amira, "ben": ben, "tutor": tutor, "leader": leader, "alumna": alumna}
-    dispatcher = Dispatcher(engine, load_settings(database_url="sqlite://"))
-    chats = {name: Chat(dispatcher, f"r{run}-{name}") for name in ACTORS}
+    world = World(engine, Dispatcher(engine, load_settings(database_url="sqlite://"), clock=lambda: NOW), {}, people)
     for name, person in people.items():
-        seed.link(engine, person, "console", chats[name].user_id)
-    world = World(run, engine, dispatcher, chats, people, markers={name: [] for name in ACTORS})
+        seed.link(engine, person, "console", name)
     for name in PUPILS:
-        world.ids[name] = seed_records(engine, world, name)
-    with transaction(engine) as s:  # Ana's first-year destination, in her own words
+        world.ids[name] = seed_records(world, name)
+    with transaction(engine) as s:  # Ana's first-year destination, in her own words, a year ago
         provider = new_marker(world, "alumna")
         s.add(
             Destination(
@@ -155,16 +162,24 @@ def build_world(engine: Engine) -> World:
                 nccis_code=310,
                 group="apprenticeship",
                 provider=provider,
+                source="alumnus",
+                reported_at=NOW - timedelta(days=365),
             )
         )
+    elsewhere = seed.school(engine, "Far Away High")
+    far_tutor = seed.staff(engine, elsewhere.id, "Sam", "Patel", domain="far.example")
+    far_amira = seed.pupil(engine, elsewhere.id, "Amira", "Khan", form="11A", tutor_id=far_tutor.id)
+    far = World(engine, world.dispatcher, {}, {"amira": far_amira, "tutor": far_tutor}, world.owners)
+    seed_records(far, "amira", owner=OTHER)
     return world
 
 
-def seed_records(engine: Engine, world: World, name: str) -> dict[str, int]:
+def seed_records(world: World, name: str, owner: str | None = None) -> dict[str, int]:
     """A saved journal entry, advice with a staff-only note and an open action, and an application."""
+    owner = owner or name
     pupil, tutor = world.people[name], world.people["tutor"]
-    entry, advice, action = (new_marker(world, name) for _ in range(3))
-    with transaction(engine) as s:
+    entry, advice, action, provider = (new_marker(world, owner) for _ in range(4))
+    with transaction(world.engine) as s:
         s.add(JournalEntry(person_id=pupil.id, text=entry))  # type: ignore[arg-type]
         record = AdviceRecord(
             pupil_id=pupil.id,  # type: ignore[arg-type]
@@ -176,7 +191,7 @@ def seed_records(engine: Engine, world: World, name: str) -> dict[str, int]:
         s.add(record)
         s.flush()
         act = AgreedAction(pupil_id=pupil.id, advice_id=record.id, text=action)  # type: ignore[arg-type]
-        app = Application(person_id=pupil.id, provider=new_marker(world, name))  # type: ignore[arg-type]
+        app = Application(person_id=pupil.id, provider=provider)  # type: ignore[arg-type]
         s.add(act)
         s.add(app)
         s.flush()
@@ -184,12 +199,41 @@ def seed_records(engine: Engine, world: World, name: str) -> dict[str, int]:
         return {"action": act.id, "app": app.id, "advice": record.id, "person": pupil.id}
 
 
-def new_marker(world: World, actor: str) -> str:
+def new_marker(world: World, owner: str) -> str:
     # Fixed length, so how the bot reads it never depends on how many examples ran before.
-    marker = f"mk{actor[:2]}{len(world.markers[actor]):03d}q{next(_run) % 1_000_000:06d}"
-    world.markers[actor].append(marker)
-    ALL_MARKERS[marker] = f"{world.run}:{actor}"
+    marker = f"mk{owner[:2]}q{next(_markers) % 1_000_000:06d}"
+    world.owners[marker] = owner
     return marker
+
+
+@dataclass
+class Template:
+    """The world built once into a SQLite file; each example plays on a copy of it, so every
+    example starts from the same small database and costs the same however many ran before."""
+
+    path: Path
+    world: World
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Template]:
+    from tests.conftest import sqlite_engine
+
+    path = tmp_path_factory.mktemp("template") / "world.db"
+    engine = sqlite_engine(path)
+    world = build_world(engine)
+    engine.dispose()  # closes the file, so the WAL is folded into it and one copy holds everything
+    yield Template(path, world)
+
+
+def fresh_world(template: Template, path: Path) -> World:
+    shutil.copyfile(template.path, path)
+    engine = make_engine(f"sqlite:///{path}")
+    dispatcher = Dispatcher(engine, template.world.dispatcher.settings, clock=lambda: NOW)
+    chats = {name: Chat(dispatcher, name) for name in ACTORS}
+    return replace(
+        template.world, engine=engine, dispatcher=dispatcher, chats=chats, owners=dict(template.world.owners)
+    )
 
 
 def saved_rows(engine: Engine) -> dict[str, dict[int, str]]:
@@ -221,25 +265,75 @@ def states_of(engine: Engine, world: World, pupil: str) -> dict[str, object]:
 
 
 def forbidden_for(world: World, actor: str) -> list[str]:
-    """Words this actor must never be shown: every other person's markers, in this school or any other,
-    except that Sam may read Amira's (his tutee; Ben is in nobody's caseload), Lee may read anything
-    in this school (every pupil's record, where leavers went), and a pupil may read what staff wrote
-    (it may be advice about them). Another school's words are forbidden to everyone."""
-    allowed = {f"{world.run}:{actor}"}
+    """Words this actor must never be shown: every other person's markers, in this school or the
+    other, except that Sam may read Amira's (his tutee; Ben is in nobody's caseload), Lee may read
+    anything in this school (every pupil's record, where leavers went), and a pupil may read what
+    staff wrote (it may be advice about them). The other school's words are forbidden to everyone."""
+    allowed = {actor}
     if actor == "tutor":
-        allowed.add(f"{world.run}:amira")
+        allowed.add("amira")
     if actor == "leader":
-        allowed |= {f"{world.run}:{name}" for name in ACTORS}
+        allowed |= set(ACTORS)
     if actor in PUPILS:
-        allowed |= {f"{world.run}:{name}" for name in STAFF}
-    return [marker for marker, owner in ALL_MARKERS.items() if owner not in allowed]
+        allowed |= set(STAFF)
+    return [marker for marker, owner in world.owners.items() if owner not in allowed]
 
 
-def play(world: World, kind: str, actor: str, value: str) -> None:
+@dataclass
+class Tally:
+    """What the examples sent, printed at the end so a CI log shows the mix was complete."""
+
+    examples: int = 0
+    steps: int = 0
+    commands: Counter[str] = field(default_factory=Counter)  # command name -> times sent
+    pressed: Counter[str] = field(default_factory=Counter)  # role -> offered buttons pressed
+    pressed_kinds: dict[str, set[str]] = field(default_factory=dict)  # role -> kinds of button data
+    forged: Counter[str] = field(default_factory=Counter)  # role -> forged button data sent
+
+    def summary(self) -> str:
+        lines = [f"property test: {self.examples} examples, {self.steps} steps"]
+        lines.append("  commands sent: " + ", ".join(f"/{n} {c}" for n, c in sorted(self.commands.items())))
+        for role in sorted(set(ROLE_OF.values())):
+            kinds = sorted(self.pressed_kinds.get(role, set()))
+            lines.append(
+                f"  {role}: {self.pressed[role]} buttons pressed ({len(kinds)} kinds: {' '.join(kinds)}), "
+                f"{self.forged[role]} forged"
+            )
+        return "\n".join(lines)
+
+
+def button_kind(data: str) -> str:
+    """What sort of button: a command's name or the data's prefix, without the ids in it."""
+    head = data.split()[0] if data.startswith("/") else data.split(":")[0]
+    return head if not head.isdigit() else "#"
+
+
+def send_command(chat: Chat, text: str, tally: Tally) -> None:
+    name = text[1:].split()[0]
+    tally.commands[name] += 1
+    event(f"command /{name}")
+    chat.say(text)
+
+
+def press_offered(chat: Chat, index: int, role: str, tally: Tally) -> bool:
+    """Press one of the buttons the last replies offered; False when there were none."""
+    offered = [b for r in chat.last for row in r.buttons for b in row]
+    if not offered:
+        return False
+    data = offered[index % len(offered)].data
+    tally.pressed[role] += 1
+    tally.pressed_kinds.setdefault(role, set()).add(button_kind(data))
+    event(f"press as {role}")
+    chat.press_data(data)
+    return True
+
+
+def play(world: World, kind: str, actor: str, value: str, tally: Tally) -> None:
     chat = world.chats[actor]
+    role = ROLE_OF[actor]
     if kind == "restart":
         # A new process: the same database, a fresh dispatcher; every chat carries on.
-        world.dispatcher = Dispatcher(world.engine, world.dispatcher.settings)
+        world.dispatcher = Dispatcher(world.engine, world.dispatcher.settings, clock=lambda: NOW)
         for c in world.chats.values():
             c.dispatcher = world.dispatcher
         return
@@ -250,51 +344,91 @@ def play(world: World, kind: str, actor: str, value: str) -> None:
     elif kind == "reflect":
         marker = new_marker(world, actor)
         chat.say(f"/reflect {marker}")
+        tally.commands["reflect"] += 1
         if actor in PUPILS:
             assert "Saved to your journal" in chat.text
             with transaction(world.engine, write=False) as s:
                 saved = s.exec(select(JournalEntry).where(JournalEntry.text == marker)).all()
             assert [e.person_id for e in saved] == [world.people[actor].id]
     elif kind == "command":
-        chat.say(value)
+        send_command(chat, value, tally)
+    elif kind == "walk":
+        command, presses = value.split("|")
+        send_command(chat, command, tally)
+        for index in filter(None, presses.split(",")):
+            if not press_offered(chat, int(index), role, tally):
+                break
     elif kind == "press":
-        offered = [b for r in chat.last for row in r.buttons for b in row]
-        if offered:
-            chat.press_data(offered[int(value) % len(offered)].data)
-        else:
+        if not press_offered(chat, int(value), role, tally):
             chat.say("/help")
     elif kind == "forge":
         other = "ben" if actor == "amira" else "amira"
+        tally.forged[role] += 1
         chat.press_data(value.format(**world.ids[other]))
     elif kind == "photo":
         chat.send_photo()
 
 
-@settings(
-    max_examples=60,
-    deadline=None,
-    database=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-@given(steps=st.lists(step, min_size=1, max_size=25))
-def test_random_conversations_never_raise_leak_or_lose(sqlite_only: Engine, steps: list[tuple[str, str, str]]) -> None:
-    world = build_world(sqlite_only)
-    before = saved_rows(sqlite_only)
-    for kind, actor, value in steps:
-        untouchable = {p: states_of(sqlite_only, world, p) for p in PUPILS if p != actor}
-        play(world, kind, actor, value)
-        if actor not in STAFF:
-            for pupil, state in untouchable.items():
-                assert states_of(sqlite_only, world, pupil) == state, f"{actor} changed {pupil}'s record with {value!r}"
-        shown = "\n".join(
-            r.text + " " + " ".join(b.label for row in r.buttons for b in row) for r in world.chats[actor].last
-        )
-        for marker in forbidden_for(world, actor):
-            assert marker not in shown, f"{actor} was shown {marker!r} after {kind} {value!r}"
-        if actor not in STAFF:
-            assert NOTE not in shown, f"{actor} was shown a staff-only note"
-        after = saved_rows(sqlite_only)
-        for table, rows in before.items():
-            lost = {i: t for i, t in rows.items() if after[table].get(i) != t}
-            assert not lost, f"{table} rows lost or changed after {kind} {value!r}: {lost}"
-        before = after
+def check_step(world: World, before: dict[str, dict[int, str]], step: tuple[str, str, str], tally: Tally) -> dict:
+    """Play one step and check nothing leaked, changed hands or was lost; returns the rows after."""
+    kind, actor, value = step
+    untouchable = {p: states_of(world.engine, world, p) for p in PUPILS if p != actor}
+    play(world, kind, actor, value, tally)
+    if actor not in STAFF:
+        for pupil, state in untouchable.items():
+            assert states_of(world.engine, world, pupil) == state, f"{actor} changed {pupil}'s record with {value!r}"
+    shown = "\n".join(
+        r.text + " " + " ".join(b.label for row in r.buttons for b in row) for r in world.chats[actor].last
+    )
+    for marker in forbidden_for(world, actor):
+        assert marker not in shown, f"{actor} was shown {marker!r} after {kind} {value!r}"
+    if actor not in STAFF:
+        assert NOTE not in shown, f"{actor} was shown a staff-only note"
+    after = saved_rows(world.engine)
+    for table, rows in before.items():
+        lost = {i: t for i, t in rows.items() if after[table].get(i) != t}
+        assert not lost, f"{table} rows lost or changed after {kind} {value!r}: {lost}"
+    return after
+
+
+def test_random_conversations_never_raise_leak_or_lose(
+    template: Template, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tally = Tally()
+    # In memory where the machine has it: each example's file is thrown away, so no need to sync it.
+    shm = Path("/dev/shm")
+    where = Path(tempfile.mkdtemp(dir=shm)) if shm.is_dir() else tmp_path
+    paths = (where / f"example{n}.db" for n in itertools.count())
+
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
+    @given(steps=st.lists(step, min_size=1, max_size=25))
+    def example(steps: list[tuple[str, str, str]]) -> None:
+        path = next(paths)
+        world = fresh_world(template, path)
+        try:
+            before = saved_rows(world.engine)
+            for one in steps:
+                before = check_step(world, before, one, tally)
+            tally.examples += 1
+            tally.steps += len(steps)
+        finally:
+            world.engine.dispose()
+            seed_files = [path, Path(f"{path}-wal"), Path(f"{path}-shm")]
+            for leftover in seed_files:
+                leftover.unlink(missing_ok=True)
+
+    try:
+        example()
+    finally:
+        if where != tmp_path:
+            shutil.rmtree(where, ignore_errors=True)
+    with capsys.disabled():
+        print("\n" + tally.summary())
+    if EXAMPLES >= 1000:  # enough that every command and every role's buttons must have come up
+        assert set(tally.commands) >= set(COMMANDS), sorted(set(COMMANDS) - set(tally.commands))
+        assert all(tally.pressed[role] for role in ROLE_OF.values()), tally.pressed
