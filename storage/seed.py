@@ -150,6 +150,11 @@ def school(target: Target, name: str = "Test Academy", **columns: object) -> Sch
     return _add(target, School(name=name, **columns))  # type: ignore[arg-type]
 
 
+def person(target: Target, school_id: int | None, role: Role, given: str, family: str, **columns: object) -> Person:
+    row = Person(school_id=school_id, role=role, given_name=given, family_name=family, **columns)  # type: ignore[arg-type]
+    return _add(target, row)
+
+
 def pupil(
     target: Target,
     school_id: int | None,
@@ -164,19 +169,9 @@ def pupil(
     **columns: object,
 ) -> Person:
     """A pupil on roll; without a UPN, a made-up one no other pupil in this process has."""
-    row = Person(
-        school_id=school_id,  # type: ignore[arg-type]
-        role=Role.pupil,
-        upn=upn or f"T{next(_serials):012d}",
-        given_name=given,
-        family_name=family,
-        year_group=year_group,
-        form=form,
-        date_of_birth=dob,
-        tutor_id=tutor_id,
-        **columns,  # type: ignore[arg-type]
-    )
-    return _add(target, row)
+    upn = upn or f"T{next(_serials):012d}"
+    facts = {"year_group": year_group, "form": form, "date_of_birth": dob, "tutor_id": tutor_id}
+    return person(target, school_id, Role.pupil, given, family, upn=upn, **{**facts, **columns})
 
 
 def staff(
@@ -189,16 +184,8 @@ def staff(
     domain: str = "school.example",
     **columns: object,
 ) -> Person:
-    row = Person(
-        school_id=school_id,  # type: ignore[arg-type]
-        role=Role.staff,
-        staff_role=role,
-        email=f"{given.lower()}.{family.lower()}@{domain}",
-        given_name=given,
-        family_name=family,
-        **columns,  # type: ignore[arg-type]
-    )
-    return _add(target, row)
+    email = f"{given.lower()}.{family.lower()}@{domain}"
+    return person(target, school_id, Role.staff, given, family, staff_role=role, email=email, **columns)
 
 
 def alumnus(
@@ -211,16 +198,8 @@ def alumnus(
     **columns: object,
 ) -> Person:
     """Someone who has left the school (role alumnus, status left)."""
-    row = Person(
-        school_id=school_id,  # type: ignore[arg-type]
-        role=Role.alumnus,
-        status=PersonStatus.left,
-        upn=upn or f"L{next(_serials):012d}",
-        given_name=given,
-        family_name=family,
-        **columns,  # type: ignore[arg-type]
-    )
-    return _add(target, row)
+    upn = upn or f"L{next(_serials):012d}"
+    return person(target, school_id, Role.alumnus, given, family, status=PersonStatus.left, upn=upn, **columns)
 
 
 def code_for(target: Target, person: Person, days: int = 30) -> str:

@@ -3,8 +3,13 @@ words to someone who may not read them, and never loses a saved record.
 
 People per example: two pupils (Amira, whose tutor is Sam, and Ben, who is in nobody's caseload),
 Sam the tutor, Lee the careers leader (who may see every pupil of the school), Ana an alumna with a
-destination on record, and a stranger whose chat is not linked. Every command registered in
-`handlers.registry.COMMANDS` is in the mix, so conversations added later are covered too.
+destination on record, and a stranger whose chat is not linked; in another school, a second Amira
+Khan with a tutor called Sam Patel, whose words no one here may see. Every command registered in
+`handlers.registry.COMMANDS` (after loading every conversation) is in the mix, so conversations
+added later are covered too; buttons are pressed from what the last reply offered, and forged.
+
+Each example plays on a fresh copy of one template SQLite file, so its cost stays flat however many
+ran before. WAYMARK_TEST_EXAMPLES sets how many (2,000 by default); the end prints what was sent.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, event, given, settings
@@ -99,6 +105,21 @@ FORGED = [
     "view:{person}",
     "log:{person}",
     "done:{action}",
+    "/log #{person}",
+    "/pupil #{person}",
+    "/record 9",
+    "/report destinations 2026",
+    "/report benchmark3",
+    "kind:guidance_interview",
+    "act:done",
+    "due:none",
+    "note:none",
+    "dest:university",
+    "ch:telegram-new",
+    "ch:slack",
+    "yes",
+    "no",
+    "skip",
     "zz" * 40,
 ]
 
@@ -236,32 +257,43 @@ def fresh_world(template: Template, path: Path) -> World:
     )
 
 
-def saved_rows(engine: Engine) -> dict[str, dict[int, str]]:
-    """Every saved row's id and the words it was saved with."""
-    with transaction(engine, write=False) as s:
-        return {
-            "journal": {r.id: r.text for r in s.exec(select(JournalEntry)).all()},  # type: ignore[misc]
-            "advice": {r.id: r.summary for r in s.exec(select(AdviceRecord)).all()},  # type: ignore[misc]
-            "action": {r.id: r.text for r in s.exec(select(AgreedAction)).all()},  # type: ignore[misc]
-            "application": {r.id: r.provider for r in s.exec(select(Application)).all()},  # type: ignore[misc]
-            "destination": {r.id: r.provider for r in s.exec(select(Destination)).all()},  # type: ignore[misc]
-        }
+@dataclass(frozen=True)
+class Snapshot:
+    """The database after a step, read in one transaction: every saved row's id and the words it
+    was saved with, and per pupil what only they (or staff) may change."""
+
+    saved: dict[str, dict[int, str]]
+    states: dict[str, dict[str, object]]
 
 
-def states_of(engine: Engine, world: World, pupil: str) -> dict[str, object]:
-    """What only the pupil (or staff) may change: their actions' and applications' status, interests, plan."""
-    person_id = world.people[pupil].id
-    with transaction(engine, write=False) as s:
-        person = s.get(Person, person_id)
-        assert person is not None
-        return {
-            "actions": {r.id: r.status for r in s.exec(select(AgreedAction).where(AgreedAction.pupil_id == person_id))},
-            "applications": {
-                r.id: r.status for r in s.exec(select(Application).where(Application.person_id == person_id))
-            },
-            "interests": person.interests,
-            "next_step": person.next_step,
+def snapshot(world: World) -> Snapshot:
+    # Plain SQL on one connection: this runs after every step, and its cost is most of the test's.
+    with world.engine.connect() as conn:
+
+        def rows(sql: str) -> list[Any]:
+            return list(conn.exec_driver_sql(sql).all())
+
+        actions = rows("SELECT id, text, pupil_id, status FROM agreedaction")
+        apps = rows("SELECT id, provider, person_id, status FROM application")
+        people = {r[0]: r[1:] for r in rows("SELECT id, interests, next_step FROM person")}
+        saved = {
+            "journal": dict(rows("SELECT id, text FROM journalentry")),
+            "advice": dict(rows("SELECT id, summary FROM advicerecord")),
+            "action": {r[0]: r[1] for r in actions},
+            "application": {r[0]: r[1] for r in apps},
+            "destination": dict(rows("SELECT id, provider FROM destination")),
         }
+    states: dict[str, dict[str, object]] = {}
+    for pupil in PUPILS:
+        person_id = world.people[pupil].id
+        interests, next_step = people[person_id]
+        states[pupil] = {
+            "actions": {r[0]: r[3] for r in actions if r[2] == person_id},
+            "applications": {r[0]: r[3] for r in apps if r[2] == person_id},
+            "interests": interests,
+            "next_step": next_step,
+        }
+    return Snapshot(saved, states)
 
 
 def forbidden_for(world: World, actor: str) -> list[str]:
@@ -289,6 +321,7 @@ class Tally:
     pressed: Counter[str] = field(default_factory=Counter)  # role -> offered buttons pressed
     pressed_kinds: dict[str, set[str]] = field(default_factory=dict)  # role -> kinds of button data
     forged: Counter[str] = field(default_factory=Counter)  # role -> forged button data sent
+    offered: Counter[str] = field(default_factory=Counter)  # role -> replies that offered buttons
 
     def summary(self) -> str:
         lines = [f"property test: {self.examples} examples, {self.steps} steps"]
@@ -320,6 +353,7 @@ def press_offered(chat: Chat, index: int, role: str, tally: Tally) -> bool:
     offered = [b for r in chat.last for row in r.buttons for b in row]
     if not offered:
         return False
+    tally.offered[role] += 1
     data = offered[index % len(offered)].data
     tally.pressed[role] += 1
     tally.pressed_kinds.setdefault(role, set()).add(button_kind(data))
@@ -369,14 +403,15 @@ def play(world: World, kind: str, actor: str, value: str, tally: Tally) -> None:
         chat.send_photo()
 
 
-def check_step(world: World, before: dict[str, dict[int, str]], step: tuple[str, str, str], tally: Tally) -> dict:
-    """Play one step and check nothing leaked, changed hands or was lost; returns the rows after."""
+def check_step(world: World, before: Snapshot, step: tuple[str, str, str], tally: Tally) -> Snapshot:
+    """Play one step and check nothing leaked, changed hands or was lost; returns the state after."""
     kind, actor, value = step
-    untouchable = {p: states_of(world.engine, world, p) for p in PUPILS if p != actor}
     play(world, kind, actor, value, tally)
+    after = snapshot(world)
     if actor not in STAFF:
-        for pupil, state in untouchable.items():
-            assert states_of(world.engine, world, pupil) == state, f"{actor} changed {pupil}'s record with {value!r}"
+        for pupil in PUPILS:
+            if pupil != actor:
+                assert after.states[pupil] == before.states[pupil], f"{actor} changed {pupil}'s record with {value!r}"
     shown = "\n".join(
         r.text + " " + " ".join(b.label for row in r.buttons for b in row) for r in world.chats[actor].last
     )
@@ -384,9 +419,8 @@ def check_step(world: World, before: dict[str, dict[int, str]], step: tuple[str,
         assert marker not in shown, f"{actor} was shown {marker!r} after {kind} {value!r}"
     if actor not in STAFF:
         assert NOTE not in shown, f"{actor} was shown a staff-only note"
-    after = saved_rows(world.engine)
-    for table, rows in before.items():
-        lost = {i: t for i, t in rows.items() if after[table].get(i) != t}
+    for table, rows in before.saved.items():
+        lost = {i: t for i, t in rows.items() if after.saved[table].get(i) != t}
         assert not lost, f"{table} rows lost or changed after {kind} {value!r}: {lost}"
     return after
 
@@ -411,7 +445,7 @@ def test_random_conversations_never_raise_leak_or_lose(
         path = next(paths)
         world = fresh_world(template, path)
         try:
-            before = saved_rows(world.engine)
+            before = snapshot(world)
             for one in steps:
                 before = check_step(world, before, one, tally)
             tally.examples += 1
@@ -431,4 +465,7 @@ def test_random_conversations_never_raise_leak_or_lose(
         print("\n" + tally.summary())
     if EXAMPLES >= 1000:  # enough that every command and every role's buttons must have come up
         assert set(tally.commands) >= set(COMMANDS), sorted(set(COMMANDS) - set(tally.commands))
-        assert all(tally.pressed[role] for role in ROLE_OF.values()), tally.pressed
+        # A stranger is offered no buttons (only how to link), so for them it is forged data alone.
+        assert all(tally.pressed[role] or not tally.offered[role] for role in ROLE_OF.values()), tally.pressed
+        assert all(tally.pressed[role] for role in ROLE_OF.values() if role != "stranger"), tally.pressed
+        assert all(tally.forged[role] for role in ROLE_OF.values()), tally.forged
