@@ -14,7 +14,7 @@ from handlers.pupils import NOT_AVAILABLE
 from storage import audit, caseload, identities, seed
 from storage.db import transaction
 from storage.models import AdviceRecord, AuditEvent, CaseloadAssignment, Person, Role, StaffRole
-from tests.chat import Chat
+from tests.conftest import MakeChat
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 
@@ -133,8 +133,8 @@ def no_audit(engine: Engine) -> None:
         assert s.exec(select(AuditEvent)).all() == []
 
 
-def test_pupil_cannot_reach_another_pupil(engine: Engine, dispatcher: Dispatcher, world: dict[str, Person]) -> None:
-    amira = Chat(dispatcher, "amira", "web")
+def test_pupil_cannot_reach_another_pupil(engine: Engine, chat: MakeChat, world: dict[str, Person]) -> None:
+    amira = chat("amira", platform="web")
     for command in [*STAFF_COMMANDS, f"/pupil #{world['cara'].id}", f"/log #{world['cara'].id}"]:
         amira.say(command)
         assert amira.text == texts.NOT_FOR_YOU
@@ -144,9 +144,9 @@ def test_pupil_cannot_reach_another_pupil(engine: Engine, dispatcher: Dispatcher
 
 
 def test_tutor_cannot_reach_a_pupil_outside_the_caseload(
-    engine: Engine, dispatcher: Dispatcher, world: dict[str, Person]
+    engine: Engine, chat: MakeChat, world: dict[str, Person]
 ) -> None:
-    sam = Chat(dispatcher, "sam", "slack")
+    sam = chat("sam", platform="slack")
     cara_id = world["cara"].id
     sam.say(f"/pupil #{cara_id}")
     assert sam.text == NOT_AVAILABLE
@@ -166,9 +166,9 @@ def test_tutor_cannot_reach_a_pupil_outside_the_caseload(
 
 
 def test_forged_data_later_in_the_flow_and_access_lost_mid_log(
-    engine: Engine, dispatcher: Dispatcher, world: dict[str, Person]
+    engine: Engine, chat: MakeChat, world: dict[str, Person]
 ) -> None:
-    sam = Chat(dispatcher, "sam", "slack")
+    sam = chat("sam", platform="slack")
     sam.say("/log Amira")
     sam.press("Amira Khan (11A)")
     sam.press_data("kind:no-such-kind")
@@ -190,10 +190,8 @@ def test_forged_data_later_in_the_flow_and_access_lost_mid_log(
         assert [r.summary for r in s.exec(select(AdviceRecord)).all()] == ["CARA-SECRET"]
 
 
-def test_assignment_grants_and_removal_revokes(
-    engine: Engine, dispatcher: Dispatcher, world: dict[str, Person]
-) -> None:
-    sam = Chat(dispatcher, "sam", "slack")
+def test_assignment_grants_and_removal_revokes(engine: Engine, chat: MakeChat, world: dict[str, Person]) -> None:
+    sam = chat("sam", platform="slack")
     with transaction(engine) as s:
         caseload.assign(s, world["tutor"].id, world["cara"].id)  # type: ignore[arg-type]
     sam.say(f"/pupil #{world['cara'].id}")
@@ -205,8 +203,8 @@ def test_assignment_grants_and_removal_revokes(
     assert sam.text == NOT_AVAILABLE
 
 
-def test_alumnus_cannot_reach_a_pupil(engine: Engine, dispatcher: Dispatcher, world: dict[str, Person]) -> None:
-    alex = Chat(dispatcher, "alex", "telegram")
+def test_alumnus_cannot_reach_a_pupil(engine: Engine, chat: MakeChat, world: dict[str, Person]) -> None:
+    alex = chat("alex", platform="telegram")
     for command in [*STAFF_COMMANDS, f"/pupil #{world['amira'].id}"]:
         alex.say(command)
         assert alex.text == texts.NOT_FOR_YOU
@@ -215,10 +213,8 @@ def test_alumnus_cannot_reach_a_pupil(engine: Engine, dispatcher: Dispatcher, wo
     no_audit(engine)
 
 
-def test_leader_of_another_school_sees_nothing_here(
-    engine: Engine, dispatcher: Dispatcher, world: dict[str, Person]
-) -> None:
-    fay = Chat(dispatcher, "fay", "slack")
+def test_leader_of_another_school_sees_nothing_here(engine: Engine, chat: MakeChat, world: dict[str, Person]) -> None:
+    fay = chat("fay", platform="slack")
     fay.say(f"/pupil #{world['cara'].id}")
     assert fay.text == NOT_AVAILABLE
     fay.say("/pupil Cara")
@@ -230,8 +226,8 @@ def test_leader_of_another_school_sees_nothing_here(
     no_audit(engine)
 
 
-def test_unlinked_account_gets_nothing(engine: Engine, dispatcher: Dispatcher, world: dict[str, Person]) -> None:
-    stranger = Chat(dispatcher, "stranger", "telegram")
+def test_unlinked_account_gets_nothing(engine: Engine, chat: MakeChat, world: dict[str, Person]) -> None:
+    stranger = chat("stranger", platform="telegram")
     for command in [*STAFF_COMMANDS, "/record", "/actions", f"/pupil #{world['cara'].id}"]:
         stranger.say(command)
         assert stranger.text == texts.NOT_LINKED
@@ -258,12 +254,12 @@ def test_group_chat_gets_nothing_even_from_staff(
 
 
 def test_fourteen_year_old_is_not_linked_on_a_platform_with_minimum_age_16(
-    engine: Engine, dispatcher: Dispatcher, world: dict[str, Person]
+    engine: Engine, chat: MakeChat, world: dict[str, Person]
 ) -> None:
     s_id = world["amira"].school_id
     young = seed.pupil(engine, s_id, "Leo", "Ward", year_group=9, form="9A", dob=date(2012, 5, 1))
     code = seed.code_for(engine, young)
-    tg = Chat(dispatcher, "leo-tg", "telegram")
+    tg = chat("leo-tg", platform="telegram")
     tg.say(f"/start {code}")
     assert "16" in tg.text and "web chat" in tg.text
     tg.say("/record")
