@@ -4,6 +4,7 @@ a dispatcher on a fixed clock, chats to talk through it, and a clean environment
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -35,15 +36,37 @@ FOREIGN_PREFIXES = ("WAYMARK_", "TELEGRAM_", "SLACK_")
 KEPT = {"WAYMARK_TEST_PG_URL", "WAYMARK_TEST_EXAMPLES"}
 
 
+def _foreign(name: str) -> bool:
+    return name.startswith(FOREIGN_PREFIXES) and name not in KEPT
+
+
+# Gone for the whole session, and before any test module is imported: some build their settings
+# at import time.
+for _name in [n for n in os.environ if _foreign(n)]:
+    del os.environ[_name]
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_collection(session: pytest.Session) -> Iterator[None]:
+    """Test modules are imported in an empty directory too, so settings built at import never
+    read a `.env` from where pytest was started."""
+    started_in = os.getcwd()
+    with tempfile.TemporaryDirectory(prefix="waymark-collect-") as empty:
+        os.chdir(empty)
+        try:
+            yield
+        finally:
+            os.chdir(started_in)
+
+
 @pytest.fixture(autouse=True)
 def only_what_the_test_sets(
     monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[None]:
     """Every test runs in an empty working directory (no `.env` is read) with none of the
     developer's Waymark, Telegram or Slack variables, and with no settings cached from before."""
-    for name in list(os.environ):
-        if name.startswith(FOREIGN_PREFIXES) and name not in KEPT:
-            monkeypatch.delenv(name)
+    for name in [n for n in os.environ if _foreign(n)]:
+        monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
     core_settings.get_settings.cache_clear()
     yield
