@@ -22,7 +22,6 @@ from storage.db import make_engine, transaction
 from storage.migrate import upgrade
 from storage.models import (
     AdviceRecord,
-    AgreedAction,
     Application,
     Destination,
     JournalEntry,
@@ -115,13 +114,7 @@ def _advice(
     note: str | None = None,
 ) -> AdviceRecord:
     staff_note = crypto.encrypt(key, note) if note and crypto.has_key(key) else None
-    assert pupil.id is not None and staff.id is not None
-    record = AdviceRecord(
-        pupil_id=pupil.id, staff_id=staff.id, kind=kind, summary=summary, staff_note=staff_note, created_at=when
-    )
-    session.add(record)
-    session.flush()
-    return record
+    return seed.advice(session, pupil, staff, kind, summary, staff_note=staff_note, created_at=when)
 
 
 def _action(
@@ -133,18 +126,7 @@ def _action(
     done: datetime | None,
     when: datetime,
 ) -> None:
-    assert pupil.id is not None
-    session.add(
-        AgreedAction(
-            pupil_id=pupil.id,
-            advice_id=advice.id,
-            text=text,
-            due_date=due,
-            status="done" if done else "open",
-            done_at=done,
-            created_at=when,
-        )
-    )
+    seed.action(session, pupil, advice, text, done=done, due_date=due, created_at=when)
 
 
 # Where people go next, by the group they are in now: (NCCIS code, weight).

@@ -25,7 +25,20 @@ from sqlmodel import Session, SQLModel
 from storage import codes, identities
 from storage.consents import ConsentKind
 from storage.db import transaction
-from storage.models import ChatIdentity, Consent, Person, PersonStatus, Role, School, StaffRole, utcnow
+from storage.models import (
+    AdviceRecord,
+    AgreedAction,
+    Application,
+    ChatIdentity,
+    Consent,
+    JournalEntry,
+    Person,
+    PersonStatus,
+    Role,
+    School,
+    StaffRole,
+    utcnow,
+)
 from storage.roster import COLUMNS as ROSTER_COLUMNS
 
 GIVEN_F = (
@@ -212,6 +225,38 @@ def link(target: Target, person: Person, platform: str, user_id: str) -> None:
     """The person's chat account on a platform (chat id and account id the same)."""
     with _session(target) as session:
         identities.link(session, person, platform, user_id, user_id, utcnow())
+
+
+# ---- what is on a record ------------------------------------------------------------------------
+
+
+def journal(target: Target, person: Person, text: str, **columns: object) -> JournalEntry:
+    return _add(target, JournalEntry(person_id=person.id, text=text, **columns))  # type: ignore[arg-type]
+
+
+def advice(target: Target, pupil: Person, staff: Person, kind: str, summary: str, **columns: object) -> AdviceRecord:
+    """A conversation a member of staff recorded (`staff_note` is stored as given: encrypt it first)."""
+    row = AdviceRecord(pupil_id=pupil.id, staff_id=staff.id, kind=kind, summary=summary, **columns)  # type: ignore[arg-type]
+    return _add(target, row)
+
+
+def action(
+    target: Target, pupil: Person, advice: AdviceRecord, text: str, *, done: datetime | None = None, **columns: object
+) -> AgreedAction:
+    """An action agreed in that conversation; open unless `done` says when it was done."""
+    row = AgreedAction(
+        pupil_id=pupil.id,  # type: ignore[arg-type]
+        advice_id=advice.id,
+        text=text,
+        status="done" if done else "open",
+        done_at=done,
+        **columns,  # type: ignore[arg-type]
+    )
+    return _add(target, row)
+
+
+def application(target: Target, person: Person, provider: str, **columns: object) -> Application:
+    return _add(target, Application(person_id=person.id, provider=provider, **columns))  # type: ignore[arg-type]
 
 
 # ---- the realistic random mix ---------------------------------------------------------------------

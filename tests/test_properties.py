@@ -37,9 +37,6 @@ from handlers.registry import COMMANDS, load_conversations
 from storage import identities, seed
 from storage.db import make_engine, transaction
 from storage.models import (
-    AdviceRecord,
-    AgreedAction,
-    Application,
     Destination,
     JournalEntry,
     Person,
@@ -201,21 +198,10 @@ def seed_records(world: World, name: str, owner: str | None = None) -> dict[str,
     pupil, tutor = world.people[name], world.people["tutor"]
     entry, advice, action, provider = (new_marker(world, owner) for _ in range(4))
     with transaction(world.engine) as s:
-        s.add(JournalEntry(person_id=pupil.id, text=entry))  # type: ignore[arg-type]
-        record = AdviceRecord(
-            pupil_id=pupil.id,  # type: ignore[arg-type]
-            staff_id=tutor.id,  # type: ignore[arg-type]
-            kind="guidance_interview",
-            summary=advice,
-            staff_note=f"{NOTE}-{name}".encode(),
-        )
-        s.add(record)
-        s.flush()
-        act = AgreedAction(pupil_id=pupil.id, advice_id=record.id, text=action)  # type: ignore[arg-type]
-        app = Application(person_id=pupil.id, provider=provider)  # type: ignore[arg-type]
-        s.add(act)
-        s.add(app)
-        s.flush()
+        seed.journal(s, pupil, entry)
+        record = seed.advice(s, pupil, tutor, "guidance_interview", advice, staff_note=f"{NOTE}-{name}".encode())
+        act = seed.action(s, pupil, record, action)
+        app = seed.application(s, pupil, provider)
         assert act.id is not None and app.id is not None and record.id is not None and pupil.id is not None
         return {"action": act.id, "app": app.id, "advice": record.id, "person": pupil.id}
 
