@@ -1,6 +1,7 @@
 # Two commands on a machine with only Python 3.11:
 #   make run   - create .venv, install Waymark, run the demo school (`waymark demo`)
 #   make test  - create .venv with the test extras, then ruff, mypy and the whole test suite
+#                (on PostgreSQL too when one answers at 127.0.0.1:5432)
 # A stamp file per install remembers that pyproject.toml has not changed since, so a second run
 # skips pip entirely.
 
@@ -33,8 +34,21 @@ lint: $(STAMP_TEST)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# The PostgreSQL cases run when WAYMARK_TEST_PG_URL is set; when it is not and a PostgreSQL answers
+# on 127.0.0.1:5432, `make test` uses that one (creating database `test` if missing), so a
+# newcomer runs the same cases as CI. Without either it says so in one line and runs SQLite only.
+LOCAL_PG := postgresql://postgres@127.0.0.1:5432
+
 test: lint
-	$(BIN)/python -m pytest -q
+	@if [ -z "$$WAYMARK_TEST_PG_URL" ] && command -v pg_isready >/dev/null 2>&1 && pg_isready -q -h 127.0.0.1 -p 5432; then \
+		psql "$(LOCAL_PG)/postgres" -tAc "SELECT 1 FROM pg_database WHERE datname = 'test'" 2>/dev/null | grep -q 1 \
+			|| psql "$(LOCAL_PG)/postgres" -qc "CREATE DATABASE test" >/dev/null; \
+		echo "make test: using the local PostgreSQL at $(LOCAL_PG)/test"; \
+		WAYMARK_TEST_PG_URL="$(LOCAL_PG)/test" $(BIN)/python -m pytest -q; \
+	else \
+		[ -n "$$WAYMARK_TEST_PG_URL" ] || echo "make test: no PostgreSQL at 127.0.0.1:5432 and WAYMARK_TEST_PG_URL unset: PostgreSQL cases skipped"; \
+		$(BIN)/python -m pytest -q; \
+	fi
 
 clean-venv:
 	rm -rf $(VENV)

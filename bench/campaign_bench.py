@@ -39,10 +39,10 @@ from core.platforms import SendLimits
 from core.settings import Settings, load_settings
 from scheduler.campaign import run_checkins
 from scheduler.sender import Sender
-from storage.consents import ConsentKind
+from storage import seed
 from storage.db import make_engine, transaction
 from storage.migrate import upgrade
-from storage.models import ChatIdentity, Consent, Person, Role, School, utcnow
+from storage.models import utcnow
 from storage.outbox import count_by_status
 
 FIRST_CHAT = 1_000_000
@@ -79,7 +79,7 @@ def open_window(today: date) -> Settings:
     raise SystemExit("could not open a campaign window today")
 
 
-def seed(engine, settings: Settings, n: int, first_chat: int) -> None:  # type: ignore[no-untyped-def]
+def seed_alumni(engine, settings: Settings, n: int, first_chat: int) -> None:  # type: ignore[no-untyped-def]
     """n consenting alumni with Telegram accounts, inserted in bulk (benchmark set-up, not product code)."""
     today = utcnow().astimezone(settings.zone).date()
     year = scheduled_campaign_year(today, settings.campaign)
@@ -87,66 +87,15 @@ def seed(engine, settings: Settings, n: int, first_chat: int) -> None:  # type: 
     leaving = max(
         leaving_range(year, settings.campaign)[0], nominal_start(year, settings.campaign) - timedelta(days=100)
     )
-    now = utcnow()
     with transaction(engine) as session:
-        school = School(name="Bench Academy")
-        session.add(school)
-        session.flush()
+        school = seed.school(session, "Bench Academy")
         school_id = school.id
+    assert school_id is not None
     step = 5000
     for start in range(0, n, step):
         with transaction(engine) as session:
-            conn = session.connection()
-            people = [
-                {
-                    "school_id": school_id,
-                    "role": Role.alumnus.value,
-                    "status": "left",
-                    "given_name": f"Alum{i}",
-                    "family_name": "Bench",
-                    "upn": f"B{first_chat + i:012d}",
-                    "leaving_date": leaving,
-                    "send": "N",
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for i in range(start, min(n, start + step))
-            ]
-            ids = [
-                row[0]
-                for row in conn.execute(
-                    Person.__table__.insert().returning(  # type: ignore[attr-defined]
-                        Person.__table__.c.id,  # type: ignore[attr-defined]
-                        sort_by_parameter_order=True,
-                    ),
-                    people,
-                ).all()
-            ]
-            conn.execute(
-                ChatIdentity.__table__.insert(),  # type: ignore[attr-defined]
-                [
-                    {
-                        "platform": "telegram",
-                        "external_id": str(first_chat + start + k),
-                        "chat_id": str(first_chat + start + k),
-                        "person_id": pid,
-                        "linked_at": now,
-                    }
-                    for k, pid in enumerate(ids)
-                ],
-            )
-            conn.execute(
-                Consent.__table__.insert(),  # type: ignore[attr-defined]
-                [
-                    {
-                        "person_id": pid,
-                        "kind": ConsentKind.yearly_checkin.value,
-                        "granted": True,
-                        "channel": "telegram",
-                        "recorded_at": now,
-                    }
-                    for pid in ids
-                ],
+            seed.consenting_alumni(
+                session, school_id, min(n, start + step) - start, leaving=leaving, first_chat=first_chat + start
             )
 
 
@@ -209,7 +158,7 @@ def part(
     engine = make_engine(url)
     upgrade(engine)
     t = time.perf_counter()
-    seed(engine, settings, n, first_chat)
+    seed_alumni(engine, settings, n, first_chat)
     seeded = time.perf_counter() - t
     t, cpu0 = time.perf_counter(), time.process_time()
     result = run_checkins(engine, settings, utcnow())

@@ -40,9 +40,10 @@ from bot.channels.telegram.request import AiohttpRequest
 from bot.heap import freeze_startup_objects
 from core.settings import load_settings
 from handlers import Dispatcher
+from storage import seed
 from storage.db import make_engine, normalise_url, transaction
 from storage.migrate import upgrade
-from storage.models import ChatIdentity, JournalEntry, Person, Role, School, utcnow
+from storage.models import JournalEntry
 from tests.fakes.telegram_api import Call, FakeTelegram
 
 FIRST_CHAT = 10_000_000
@@ -72,40 +73,15 @@ class Result:
         )
 
 
-def seed(engine: Engine, pupils: int) -> None:
+def seed_school(engine: Engine, pupils: int) -> None:
     """A school of `pupils` sixth formers, each with a linked Telegram account."""
-    now = utcnow()
     with transaction(engine) as session:
-        school = School(name="Benchmark Academy")
-        session.add(school)
-        session.flush()
+        school = seed.school(session, "Benchmark Academy")
         assert school.id is not None
-        people = [
-            Person(
-                school_id=school.id,
-                role=Role.pupil,
-                upn=f"B{i:012d}",
-                given_name=f"Pupil{i}",
-                family_name="Bench",
-                date_of_birth=date(2008, 1, 1),
-                year_group=12,
-                form=f"12{'ABCDEFGH'[i % 8]}",
-            )
-            for i in range(pupils)
-        ]
-        session.add_all(people)
-        session.flush()
-        session.add_all(
-            ChatIdentity(
-                platform="telegram",
-                external_id=str(FIRST_CHAT + i),
-                chat_id=str(FIRST_CHAT + i),
-                person_id=p.id,
-                linked_at=now,
-            )
-            for i, p in enumerate(people)
-            if p.id is not None
-        )
+        people = seed.numbered_pupils(session, school.id, pupils, date_of_birth=date(2008, 1, 1), year_group=12)
+        for i, person in enumerate(people):
+            person.form = f"12{'ABCDEFGH'[i % 8]}"
+        seed.chats_for(session, people, "telegram", FIRST_CHAT)
 
 
 class Driver:
@@ -219,7 +195,7 @@ async def main(args: argparse.Namespace) -> list[Result]:
             engines.append(("PostgreSQL", pg, (admin, schema)))
         for label, engine, _ in engines:
             started = time.perf_counter()
-            seed(engine, args.pupils)
+            seed_school(engine, args.pupils)
             print(f"seeded {args.pupils} pupils on {label} in {time.perf_counter() - started:.1f}s", flush=True)
 
         results.extend(await echo_ceiling(fake, args.messages, args.concurrency, args.echo_http))

@@ -37,36 +37,22 @@ from sqlmodel import select
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from storage import identities, websessions  # noqa: E402
+from storage import identities, seed, websessions  # noqa: E402
 from storage.db import make_engine, transaction  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
-from storage.models import Person, Role, School, WebSession, utcnow  # noqa: E402
+from storage.models import WebSession, utcnow  # noqa: E402
 
 
-def seed(url: str, pages: int) -> list[tuple[str, str]]:
+def signed_in_pupils(url: str, pages: int) -> list[tuple[str, str]]:
     """Pupils with a signed-in web chat each: [(session token, csrf token)]."""
     engine = make_engine(url)
     upgrade(engine)
     now = utcnow()
     tokens: list[tuple[str, str]] = []
     with transaction(engine) as s:
-        school = School(name="Bench Academy")
-        s.add(school)
-        s.flush()
+        school = seed.school(s, "Bench Academy")
         assert school.id is not None
-        people = [
-            Person(
-                school_id=school.id,
-                role=Role.pupil,
-                upn=f"B{i:012d}",
-                given_name=f"Pupil{i}",
-                family_name="Bench",
-                year_group=10,
-            )
-            for i in range(pages)
-        ]
-        s.add_all(people)
-        s.flush()
+        people = seed.numbered_pupils(s, school.id, pages, year_group=10)
         for person in people:
             assert person.id is not None
             external_id = websessions.new_external_id()
@@ -216,7 +202,7 @@ async def run(args: argparse.Namespace) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="waymark-bench-"))
     url = f"sqlite:///{workdir / 'bench.db'}"
     print(f"seeding {args.pages} pupils with web sessions in {url} ...")
-    sessions = seed(url, args.pages + 1)  # the last one builds a conversation for the page weight
+    sessions = signed_in_pupils(url, args.pages + 1)  # the last one builds a conversation for the page weight
     port = free_port()
     env = {
         **os.environ,

@@ -15,21 +15,17 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from core.calendar import school_year_start
-from storage import codes, crypto, destinations
+from storage import codes, crypto, destinations, seed
 from storage.consents import ConsentKind
 from storage.consents import record as record_consent
 from storage.db import make_engine, transaction
 from storage.migrate import upgrade
 from storage.models import (
     AdviceRecord,
-    AgreedAction,
     Application,
     Destination,
     JournalEntry,
     Person,
-    PersonStatus,
-    Role,
-    School,
     StaffRole,
 )
 
@@ -38,98 +34,6 @@ SEED = 2025
 PERSONAS = ("pupil", "tutor", "leader", "alumnus")
 PERSONA_TITLES = {"pupil": "pupil", "tutor": "tutor", "leader": "careers leader", "alumnus": "alumnus"}
 
-_GIVEN_F = [
-    "Olivia",
-    "Isla",
-    "Ava",
-    "Zara",
-    "Mia",
-    "Freya",
-    "Chloe",
-    "Aisha",
-    "Lily",
-    "Grace",
-    "Ella",
-    "Maryam",
-    "Sophie",
-    "Hannah",
-    "Nia",
-    "Priya",
-    "Ruby",
-    "Evie",
-    "Fatima",
-    "Jessica",
-    "Amelia",
-    "Ewa",
-]
-_GIVEN_M = [
-    "Oliver",
-    "Noah",
-    "Leo",
-    "Mohammed",
-    "Jack",
-    "Kwame",
-    "Arjun",
-    "Dylan",
-    "Harry",
-    "Tomasz",
-    "Ravi",
-    "Femi",
-    "George",
-    "Ibrahim",
-    "Callum",
-    "Ethan",
-    "Yusuf",
-    "Reece",
-    "Luca",
-    "Daniel",
-    "Kai",
-    "Ben",
-]
-_FAMILY = [
-    "Smith",
-    "Jones",
-    "Patel",
-    "Williams",
-    "Brown",
-    "Taylor",
-    "Ali",
-    "Wilson",
-    "Evans",
-    "Okafor",
-    "Nowak",
-    "Hughes",
-    "Begum",
-    "Wright",
-    "Chen",
-    "Murphy",
-    "Roberts",
-    "Mensah",
-    "Walker",
-    "Hussain",
-    "Kowalski",
-    "Thompson",
-    "O'Neill",
-    "Adeyemi",
-    "Clarke",
-    "Singh",
-]
-# DfE ethnicity codes, weighted roughly like an English urban comprehensive.
-_ETHNICITY = [
-    ("WBRI", 52),
-    ("WOTH", 6),
-    ("WIRI", 2),
-    ("APKN", 8),
-    ("AIND", 6),
-    ("ABAN", 4),
-    ("BAFR", 7),
-    ("BCRB", 3),
-    ("MWBC", 4),
-    ("MWAS", 2),
-    ("CHNE", 2),
-    ("AOTH", 2),
-    ("NOBT", 2),
-]
 _REFLECTIONS = [
     ("Helped run the Year 7 science club", "Leadership,Speaking", "I can explain things more simply than I thought"),
     ("Presented our history project to the class", "Speaking", "Practise with notes, not a script"),
@@ -195,91 +99,8 @@ class DemoSchool:
     staff: int
 
 
-def _dob_for(rng: random.Random, year_group: int, year_start: date) -> date:
-    # Year 7 pupils turn 12 during the school year that starts in September.
-    born_from = date(year_start.year - year_group - 5, 9, 1)
-    return born_from + timedelta(days=rng.randrange(365))
-
-
-def _name(rng: random.Random, gender: str, used: set[tuple[str, str]]) -> tuple[str, str]:
-    """A given and family name no one else in the demo has, so lists are easy to read."""
-    while True:
-        pair = (rng.choice(_GIVEN_F if gender == "F" else _GIVEN_M), rng.choice(_FAMILY))
-        if pair not in used:
-            used.add(pair)
-            return pair
-
-
-def _weighted(rng: random.Random, pairs: list[tuple[str, int]]) -> str:
-    return rng.choices([p[0] for p in pairs], weights=[p[1] for p in pairs])[0]
-
-
 def _at(day: date, hour: int = 10) -> datetime:
     return datetime.combine(day, time(hour), tzinfo=UTC)
-
-
-def _staff(session: Session, school_id: int, given: str, family: str, role: StaffRole, now: datetime) -> Person:
-    person = Person(
-        school_id=school_id,
-        role=Role.staff,
-        staff_role=role.value,
-        email=f"{given.lower()}.{family.lower()}@demo.waymark.school",
-        given_name=given,
-        family_name=family,
-        created_at=now,
-        updated_at=now,
-    )
-    session.add(person)
-    session.flush()
-    return person
-
-
-def _pupil(
-    session: Session,
-    rng: random.Random,
-    school_id: int,
-    serial: int,
-    year_group: int,
-    tutor: Person,
-    year_start: date,
-    now: datetime,
-    used: set[tuple[str, str]],
-    given: str | None = None,
-    family: str | None = None,
-    gender: str | None = None,
-    **extra: object,
-) -> Person:
-    gender = gender or rng.choice("MF")
-    if given is None or family is None:
-        given, family = _name(rng, gender, used)
-    person = Person(
-        school_id=school_id,
-        role=Role.pupil,
-        upn=f"D823400{year_start.year % 100:02d}{serial:04d}",
-        given_name=given,
-        family_name=family,
-        date_of_birth=_dob_for(rng, year_group, year_start),
-        year_group=year_group,
-        form=f"{year_group}{'A' if year_group <= 11 else 'S'}",
-        gender=gender,
-        ethnicity=_weighted(rng, _ETHNICITY),
-        send=_weighted(rng, [("N", 84), ("K", 13), ("E", 3)]),
-        pupil_premium=rng.random() < 0.26,
-        fsm=rng.random() < 0.22,
-        eal=rng.random() < 0.17,
-        looked_after=rng.random() < 0.02,
-        young_carer=rng.random() < 0.04,
-        attendance=round(min(100.0, max(60.0, rng.gauss(93.5, 5.5))), 1),
-        exclusions=rng.choices([0, 1, 2], weights=[92, 6, 2])[0],
-        tutor_id=tutor.id,
-        created_at=now,
-        updated_at=now,
-    )
-    for name, value in extra.items():
-        setattr(person, name, value)
-    session.add(person)
-    session.flush()
-    return person
 
 
 def _advice(
@@ -293,13 +114,7 @@ def _advice(
     note: str | None = None,
 ) -> AdviceRecord:
     staff_note = crypto.encrypt(key, note) if note and crypto.has_key(key) else None
-    assert pupil.id is not None and staff.id is not None
-    record = AdviceRecord(
-        pupil_id=pupil.id, staff_id=staff.id, kind=kind, summary=summary, staff_note=staff_note, created_at=when
-    )
-    session.add(record)
-    session.flush()
-    return record
+    return seed.advice(session, pupil, staff, kind, summary, staff_note=staff_note, created_at=when)
 
 
 def _action(
@@ -311,18 +126,7 @@ def _action(
     done: datetime | None,
     when: datetime,
 ) -> None:
-    assert pupil.id is not None
-    session.add(
-        AgreedAction(
-            pupil_id=pupil.id,
-            advice_id=advice.id,
-            text=text,
-            due_date=due,
-            status="done" if done else "open",
-            done_at=done,
-            created_at=when,
-        )
-    )
+    seed.action(session, pupil, advice, text, done=done, due_date=due, created_at=when)
 
 
 # Where people go next, by the group they are in now: (NCCIS code, weight).
@@ -334,19 +138,21 @@ def _next_code(rng: random.Random, previous: int, year: int, left_year_group: in
     """A plausible path: most stay where they are; two years of sixth form lead on to 18+ choices."""
     if previous in (820, 830) or rng.random() < 0.1:
         return int(
-            _weighted(rng, [(str(c), w) for c, w in (_AFTER_18 if left_year_group == 13 or year == 3 else _AFTER_16)])
+            seed.weighted(
+                rng, [(str(c), w) for c, w in (_AFTER_18 if left_year_group == 13 or year == 3 else _AFTER_16)]
+            )
         )
     if left_year_group == 11 and year == 3 and previous in (210, 220, 230):
-        return int(_weighted(rng, [(str(c), w) for c, w in _AFTER_18]))
+        return int(seed.weighted(rng, [(str(c), w) for c, w in _AFTER_18]))
     if previous in (619, 680) and rng.random() < 0.5:
-        return int(_weighted(rng, [("310", 3), ("330", 4), ("430", 3), ("230", 2)]))
+        return int(seed.weighted(rng, [("310", 3), ("330", 4), ("430", 3), ("230", 2)]))
     return previous
 
 
 def _destination_rows(
     session: Session, rng: random.Random, alumnus: Person, left: date, left_year_group: int, now: datetime
 ) -> None:
-    code = int(_weighted(rng, [(str(c), w) for c, w in (_AFTER_18 if left_year_group == 13 else _AFTER_16)]))
+    code = int(seed.weighted(rng, [(str(c), w) for c, w in (_AFTER_18 if left_year_group == 13 else _AFTER_16)]))
     for year in (1, 2, 3):
         if year > 1:
             code = _next_code(rng, code, year, left_year_group)
@@ -374,28 +180,42 @@ def populate(session: Session, *, today: date, now: datetime, encryption_key: st
     rng = random.Random(SEED)
     used = {("Amira", "Khan"), ("Jordan", "Evans")}
     year_start = school_year_start(today)
-    school = School(name=SCHOOL_NAME, created_at=now)
-    session.add(school)
-    session.flush()
+    school = seed.school(session, SCHOOL_NAME, created_at=now)
     assert school.id is not None
     sid = school.id
+    stamps = {"created_at": now, "updated_at": now}
 
-    tutor_lower = _staff(session, sid, "Tom", "Hughes", StaffRole.tutor, now)  # Years 7-9
-    tutor = _staff(session, sid, "Sam", "Patel", StaffRole.tutor, now)  # Years 10-11: the tutor persona
-    tutor_sixth = _staff(session, sid, "Grace", "Okafor", StaffRole.tutor, now)  # sixth form
-    leader = _staff(session, sid, "Priya", "Shah", StaffRole.leader, now)
+    def new_staff(given: str, family: str, role: StaffRole) -> Person:
+        return seed.staff(session, sid, given, family, role=role, domain="demo.waymark.school", **stamps)
+
+    tutor_lower = new_staff("Tom", "Hughes", StaffRole.tutor)  # Years 7-9
+    tutor = new_staff("Sam", "Patel", StaffRole.tutor)  # Years 10-11: the tutor persona
+    tutor_sixth = new_staff("Grace", "Okafor", StaffRole.tutor)  # sixth form
+    leader = new_staff("Priya", "Shah", StaffRole.leader)
     tutors = {7: tutor_lower, 8: tutor_lower, 9: tutor_lower, 10: tutor, 11: tutor, 12: tutor_sixth, 13: tutor_sixth}
 
+    def new_pupil(serial: int, year_group: int, **columns: object) -> Person:
+        upn = f"D823400{year_start.year % 100:02d}{serial:04d}"
+        return seed.random_pupil(
+            session,
+            rng,
+            sid,
+            year_group=year_group,
+            year_start=year_start,
+            upn=upn,
+            used=used,
+            tutor_id=tutors[year_group].id,
+            **{**stamps, **columns},  # type: ignore[arg-type]
+        )
+
     # The pupil persona: Year 10, in the tutor persona's group, with something in every part of her record.
-    amira = _pupil(
-        session, rng, sid, 1, 10, tutor, year_start, now, used, "Amira", "Khan", "F", send="N", pupil_premium=True
-    )
+    amira = new_pupil(1, 10, given="Amira", family="Khan", gender="F", send="N", pupil_premium=True)
     pupils = [amira]
     sizes = {7: 9, 8: 9, 9: 8, 10: 9, 11: 9, 12: 8, 13: 8}  # 60, Amira among Year 10
     serial = 2
     for year_group, size in sizes.items():
         for _ in range(size - (1 if year_group == 10 else 0)):
-            pupils.append(_pupil(session, rng, sid, serial, year_group, tutors[year_group], year_start, now, used))
+            pupils.append(new_pupil(serial, year_group))
             serial += 1
 
     # Everything happened in the last 70 days, inside this school year when it is old enough.
@@ -505,30 +325,21 @@ def populate(session: Session, *, today: date, now: datetime, encryption_key: st
     for index in range(40):
         left_year_group = 11 if index % 3 else 13
         left = date(year_start.year - (3 if index < 22 else 4), 7, 20)
-        gender = rng.choice("MF")
-        given, family = ("Jordan", "Evans") if index == 0 else _name(rng, gender, used)
-        person = Person(
-            school_id=sid,
-            role=Role.alumnus,
-            status=PersonStatus.left,
+        mix = seed.background(rng, left_year_group, date(left.year - 1, 9, 1))
+        given, family = ("Jordan", "Evans") if index == 0 else seed.random_name(rng, mix.gender, used)
+        person = seed.alumnus(
+            session,
+            sid,
+            given,
+            family,
             upn=f"D823400{(left.year - left_year_group + 7) % 100:02d}{9000 + index:04d}",
-            given_name=given,
-            family_name=family,
-            gender=gender,
-            ethnicity=_weighted(rng, _ETHNICITY),
-            send=_weighted(rng, [("N", 84), ("K", 13), ("E", 3)]),
-            pupil_premium=rng.random() < 0.26,
-            fsm=rng.random() < 0.22,
-            date_of_birth=date(left.year - left_year_group - 5, 9, 1) + timedelta(days=rng.randrange(365)),
+            **mix.columns(),
             year_group=left_year_group,
             form=f"{left_year_group}{'A' if left_year_group == 11 else 'S'}",
             leaving_date=left,
             email=f"alumnus{index + 1}@example.com",
-            created_at=now,
-            updated_at=now,
+            **stamps,
         )
-        session.add(person)
-        session.flush()
         assert person.id is not None
         _destination_rows(session, rng, person, left, left_year_group, now)
         record_consent(session, person.id, ConsentKind.yearly_checkin, True, _at(left - timedelta(days=30)))

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import itertools
+from datetime import UTC, datetime
 
 from handlers import Dispatcher, Incoming, Reply
 
 _update_ids = itertools.count(1)
+FIXED_NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # a Monday in term time
 BUTTON_DATA_LIMIT = 64  # bytes: Telegram's callback_data limit
 
 
@@ -65,3 +67,13 @@ class Chat:
 
     def buttons(self) -> list[str]:
         return [b.label for r in self.last for row in r.buttons for b in row]
+
+
+class Clock:
+    """A clock a test sets by hand (`clock.now = ...`, `clock.now += ...`); the dispatcher calls it."""
+
+    def __init__(self, now: datetime = FIXED_NOW) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now

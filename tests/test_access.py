@@ -8,15 +8,13 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import select
 
-from core.settings import load_settings
 from handlers import Dispatcher, Incoming, texts
 from handlers import access as rules
 from handlers.pupils import NOT_AVAILABLE
-from storage import audit, caseload, identities
+from storage import audit, caseload, identities, seed
 from storage.db import transaction
 from storage.models import AdviceRecord, AuditEvent, CaseloadAssignment, Person, Role, StaffRole
-from tests import factories
-from tests.chat import Chat
+from tests.conftest import MakeChat
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 
@@ -104,14 +102,14 @@ class TestPureRules:
 
 @pytest.fixture
 def world(engine: Engine) -> dict[str, Person]:
-    s = factories.school(engine)
-    elsewhere = factories.school(engine, "Other School")
+    s = seed.school(engine)
+    elsewhere = seed.school(engine, "Other School")
     assert s.id is not None and elsewhere.id is not None
-    tutor = factories.staff(engine, s.id, "Sam", "Patel")
-    other_tutor = factories.staff(engine, s.id, "Olu", "Adeyemi")
-    far_leader = factories.staff(engine, elsewhere.id, "Fay", "Far", role=StaffRole.leader)
-    amira = factories.pupil(engine, s.id, "Amira", "Khan", tutor_id=tutor.id)
-    cara = factories.pupil(engine, s.id, "Cara", "Smith", form="11B", tutor_id=other_tutor.id)
+    tutor = seed.staff(engine, s.id, "Sam", "Patel")
+    other_tutor = seed.staff(engine, s.id, "Olu", "Adeyemi")
+    far_leader = seed.staff(engine, elsewhere.id, "Fay", "Far", role=StaffRole.leader)
+    amira = seed.pupil(engine, s.id, "Amira", "Khan", tutor_id=tutor.id)
+    cara = seed.pupil(engine, s.id, "Cara", "Smith", form="11B", tutor_id=other_tutor.id)
     with transaction(engine) as session:
         alumnus = Person(school_id=s.id, role=Role.alumnus, given_name="Alex", family_name="Old", upn="A1")
         session.add(alumnus)
@@ -123,13 +121,8 @@ def world(engine: Engine) -> dict[str, Person]:
         (amira, "amira", "web"),
         (alumnus, "alex", "telegram"),
     ]:
-        factories.link(engine, who, platform, uid)
+        seed.link(engine, who, platform, uid)
     return {"tutor": tutor, "amira": amira, "cara": cara, "alumnus": alumnus, "far": far_leader}
-
-
-@pytest.fixture
-def dispatcher(engine: Engine) -> Dispatcher:
-    return Dispatcher(engine, load_settings(database_url="sqlite://"), clock=lambda: NOW)
 
 
 STAFF_COMMANDS = ["/pupil Cara", "/log Cara", "/caseload", "/attention"]
@@ -140,8 +133,8 @@ def no_audit(engine: Engine) -> None:
         assert s.exec(select(AuditEvent)).all() == []
 
 
-def test_pupil_cannot_reach_another_pupil(engine: Engine, dispatcher: Dispatcher, world: dict[str, Person]) -> None:
-    amira = Chat(dispatcher, "amira", "web")
+def test_pupil_cannot_reach_another_pupil(engine: Engine, chat: MakeChat, world: dict[str, Person]) -> None:
+    amira = chat("amira", platform="web")
     for command in [*STAFF_COMMANDS, f"/pupil #{world['cara'].id}", f"/log #{world['cara'].id}"]:
         amira.say(command)
         assert amira.text == texts.NOT_FOR_YOU
@@ -151,9 +144,9 @@ def test_pupil_cannot_reach_another_pupil(engine: Engine, dispatcher: Dispatcher
 
 
 def test_tutor_cannot_reach_a_pupil_outside_the_caseload(
-    engine: Engine, dispatcher: Dispatcher, world: dict[str, Person]
+    engine: Engine, chat: MakeChat, world: dict[str, Person]
 ) -> None:
-    sam = Chat(dispatcher, "sam", "slack")
+    sam = chat("sam", platform="slack")
     cara_id = world["cara"].id
     sam.say(f"/pupil #{cara_id}")
     assert sam.text == NOT_AVAILABLE
@@ -173,9 +166,9 @@ def test_tutor_cannot_reach_a_pupil_outside_the_caseload(
 
 
 def test_forged_data_later_in_the_flow_and_access_lost_mid_log(
-    engine: Engine, dispatcher: Dispatcher, world: dict[str, Person]
+    engine: Engine, chat: MakeChat, world: dict[str, Person]
 ) -> None:
-    sam = Chat(dispatcher, "sam", "slack")
+    sam = chat("sam", platform="slack")
     sam.say("/log Amira")
     sam.press("Amira Khan (11A)")
     sam.press_data("kind:no-such-kind")
@@ -197,10 +190,8 @@ def test_forged_data_later_in_the_flow_and_access_lost_mid_log(
         assert [r.summary for r in s.exec(select(AdviceRecord)).all()] == ["CARA-SECRET"]
 
 
-def test_assignment_grants_and_removal_revokes(
-    engine: Engine, dispatcher: Dispatcher, world: dict[str, Person]
-) -> None:
-    sam = Chat(dispatcher, "sam", "slack")
+def test_assignment_grants_and_removal_revokes(engine: Engine, chat: MakeChat, world: dict[str, Person]) -> None:
+    sam = chat("sam", platform="slack")
     with transaction(engine) as s:
         caseload.assign(s, world["tutor"].id, world["cara"].id)  # type: ignore[arg-type]
     sam.say(f"/pupil #{world['cara'].id}")
@@ -212,8 +203,8 @@ def test_assignment_grants_and_removal_revokes(
     assert sam.text == NOT_AVAILABLE
 
 
-def test_alumnus_cannot_reach_a_pupil(engine: Engine, dispatcher: Dispatcher, world: dict[str, Person]) -> None:
-    alex = Chat(dispatcher, "alex", "telegram")
+def test_alumnus_cannot_reach_a_pupil(engine: Engine, chat: MakeChat, world: dict[str, Person]) -> None:
+    alex = chat("alex", platform="telegram")
     for command in [*STAFF_COMMANDS, f"/pupil #{world['amira'].id}"]:
         alex.say(command)
         assert alex.text == texts.NOT_FOR_YOU
@@ -222,10 +213,8 @@ def test_alumnus_cannot_reach_a_pupil(engine: Engine, dispatcher: Dispatcher, wo
     no_audit(engine)
 
 
-def test_leader_of_another_school_sees_nothing_here(
-    engine: Engine, dispatcher: Dispatcher, world: dict[str, Person]
-) -> None:
-    fay = Chat(dispatcher, "fay", "slack")
+def test_leader_of_another_school_sees_nothing_here(engine: Engine, chat: MakeChat, world: dict[str, Person]) -> None:
+    fay = chat("fay", platform="slack")
     fay.say(f"/pupil #{world['cara'].id}")
     assert fay.text == NOT_AVAILABLE
     fay.say("/pupil Cara")
@@ -237,8 +226,8 @@ def test_leader_of_another_school_sees_nothing_here(
     no_audit(engine)
 
 
-def test_unlinked_account_gets_nothing(engine: Engine, dispatcher: Dispatcher, world: dict[str, Person]) -> None:
-    stranger = Chat(dispatcher, "stranger", "telegram")
+def test_unlinked_account_gets_nothing(engine: Engine, chat: MakeChat, world: dict[str, Person]) -> None:
+    stranger = chat("stranger", platform="telegram")
     for command in [*STAFF_COMMANDS, "/record", "/actions", f"/pupil #{world['cara'].id}"]:
         stranger.say(command)
         assert stranger.text == texts.NOT_LINKED
@@ -265,12 +254,12 @@ def test_group_chat_gets_nothing_even_from_staff(
 
 
 def test_fourteen_year_old_is_not_linked_on_a_platform_with_minimum_age_16(
-    engine: Engine, dispatcher: Dispatcher, world: dict[str, Person]
+    engine: Engine, chat: MakeChat, world: dict[str, Person]
 ) -> None:
     s_id = world["amira"].school_id
-    young = factories.pupil(engine, s_id, "Leo", "Ward", year_group=9, form="9A", dob=date(2012, 5, 1))
-    code = factories.code_for(engine, young)
-    tg = Chat(dispatcher, "leo-tg", "telegram")
+    young = seed.pupil(engine, s_id, "Leo", "Ward", year_group=9, form="9A", dob=date(2012, 5, 1))
+    code = seed.code_for(engine, young)
+    tg = chat("leo-tg", platform="telegram")
     tg.say(f"/start {code}")
     assert "16" in tg.text and "web chat" in tg.text
     tg.say("/record")

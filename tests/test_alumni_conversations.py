@@ -14,7 +14,7 @@ import handlers.leaving  # noqa: F401  (registers /leaving and /leavers)
 from core.settings import load_settings
 from handlers import Dispatcher, texts
 from scheduler import campaign
-from storage import consents
+from storage import consents, seed
 from storage.consents import ConsentKind
 from storage.db import transaction
 from storage.models import (
@@ -26,21 +26,12 @@ from storage.models import (
     Person,
     StaffRole,
 )
-from tests import factories
-from tests.chat import Chat
+from tests.chat import Chat, Clock
 
 SETTINGS = load_settings(database_url="sqlite://", telegram_bot_username="waymark_test_bot")
 LEFT = date(2026, 7, 17)
 OCT_2026 = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)
 OCT_2027 = datetime(2027, 10, 4, 9, 0, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture
@@ -50,11 +41,11 @@ def clock() -> Clock:
 
 @pytest.fixture
 def world(engine: Engine, clock: Clock) -> dict[str, object]:
-    school = factories.school(engine)
-    leader = factories.staff(engine, school.id, "Lee", "Leader", role=StaffRole.leader)
-    factories.link(engine, leader, "console", "leader")
-    alum = factories.pupil(engine, school.id, "Ana", "Ortiz", year_group=13, form="13A", leaving_date=LEFT)
-    factories.link(engine, alum, "telegram", "tg-ana")
+    school = seed.school(engine)
+    leader = seed.staff(engine, school.id, "Lee", "Leader", role=StaffRole.leader)
+    seed.link(engine, leader, "console", "leader")
+    alum = seed.pupil(engine, school.id, "Ana", "Ortiz", year_group=13, form="13A", leaving_date=LEFT)
+    seed.link(engine, alum, "telegram", "tg-ana")
     with transaction(engine) as s:
         assert alum.id is not None
         consents.record(s, alum.id, ConsentKind.yearly_checkin, True, OCT_2026, channel="telegram")
@@ -145,8 +136,8 @@ def test_stop_is_confirmed_and_ends_future_check_ins(engine: Engine, world: dict
 
 
 def test_destination_is_for_alumni_and_bad_answers_lose_nothing(engine: Engine, world: dict) -> None:
-    pupil = factories.pupil(engine, world["school"].id, "Pip", "Young")
-    factories.link(engine, pupil, "web", "w-pip")
+    pupil = seed.pupil(engine, world["school"].id, "Pip", "Young")
+    seed.link(engine, pupil, "web", "w-pip")
     pip = Chat(world["dispatcher"], "w-pip", "web")
     pip.say("/destination")
     assert pip.text == texts.NOT_FOR_YOU
@@ -173,18 +164,18 @@ def test_destination_is_for_alumni_and_bad_answers_lose_nothing(engine: Engine, 
 
 @pytest.fixture
 def leavers(engine: Engine) -> dict[str, object]:
-    school = factories.school(engine)
-    leader = factories.staff(engine, school.id, "Lee", "Leader", role=StaffRole.leader)
-    factories.link(engine, leader, "console", "leader")
-    sam = factories.pupil(
+    school = seed.school(engine)
+    leader = seed.staff(engine, school.id, "Lee", "Leader", role=StaffRole.leader)
+    seed.link(engine, leader, "console", "leader")
+    sam = seed.pupil(
         engine, school.id, "Sam", "Reed", year_group=13, form="13B", dob=date(2008, 1, 5), leaving_date=LEFT
     )
-    factories.link(engine, sam, "telegram", "tg-sam")
-    kit = factories.pupil(
+    seed.link(engine, sam, "telegram", "tg-sam")
+    kit = seed.pupil(
         engine, school.id, "Kit", "Moss", year_group=11, form="11C", dob=date(2010, 9, 1), leaving_date=LEFT
     )
-    factories.link(engine, kit, "web", "w-kit")
-    nell = factories.pupil(engine, school.id, "Nell", "Gray", year_group=13, form="13B", leaving_date=LEFT)
+    seed.link(engine, kit, "web", "w-kit")
+    nell = seed.pupil(engine, school.id, "Nell", "Gray", year_group=13, form="13B", leaving_date=LEFT)
     may = datetime(2026, 5, 5, 9, tzinfo=UTC)
     dispatcher = Dispatcher(engine, SETTINGS, clock=lambda: may)
     return {"sam": sam, "kit": kit, "nell": nell, "dispatcher": dispatcher, "may": may}

@@ -22,12 +22,11 @@ from core import calendar
 from core.settings import load_settings
 from handlers import Dispatcher
 from scheduler import campaign
-from storage import checkins, consents, identities, outbox
+from storage import checkins, consents, identities, outbox, seed
 from storage.checkins import DueAlumnus, Reachable
 from storage.consents import ConsentKind
 from storage.db import transaction
 from storage.models import Checkin, Destination, OutboxMessage, Person, StaffRole, utcnow
-from tests import factories
 from tests.chat import Chat
 
 LONDON = ZoneInfo("Europe/London")
@@ -93,10 +92,10 @@ def test_channel_is_the_consented_account_else_email_else_nobody() -> None:
 
 
 def test_a_cohort_through_three_years_and_a_fourth(engine: Engine) -> None:
-    school = factories.school(engine)
-    factories.staff(engine, school.id, "Lee", "Leader", role=StaffRole.leader)
+    school = seed.school(engine)
+    seed.staff(engine, school.id, "Lee", "Leader", role=StaffRole.leader)
     people = {
-        name: factories.pupil(engine, school.id, name, "Alum", year_group=13, form="13A", leaving_date=LEFT, **extra)
+        name: seed.pupil(engine, school.id, name, "Alum", year_group=13, form="13A", leaving_date=LEFT, **extra)
         for name, extra in {
             "Ana": {},
             "Ben": {"email": "ben@example.org"},
@@ -108,7 +107,7 @@ def test_a_cohort_through_three_years_and_a_fourth(engine: Engine) -> None:
     }
     ids = {name: p.id for name, p in people.items()}
     for name in ("Ana", "Dee", "Eve", "Fay"):
-        factories.link(engine, people[name], "telegram", f"tg-{name}")
+        seed.link(engine, people[name], "telegram", f"tg-{name}")
     consent(engine, people["Ana"], True, "telegram")
     consent(engine, people["Ben"], True, "email")
     consent(engine, people["Dee"], True, "telegram")
@@ -180,7 +179,7 @@ def test_a_cohort_through_three_years_and_a_fourth(engine: Engine) -> None:
 
 
 def test_two_schedulers_at_once_queue_each_check_in_once(engine: Engine) -> None:
-    school = factories.school(engine)
+    school = seed.school(engine)
     with transaction(engine) as s:
         for i in range(120):
             person = Person(
@@ -218,8 +217,8 @@ def test_two_schedulers_at_once_queue_each_check_in_once(engine: Engine) -> None
 
 
 def test_no_consent_no_check_in_and_night_is_quiet(engine: Engine) -> None:
-    school = factories.school(engine)
-    pupil = factories.pupil(engine, school.id, leaving_date=LEFT, email="x@example.org")
+    school = seed.school(engine)
+    pupil = seed.pupil(engine, school.id, leaving_date=LEFT, email="x@example.org")
     night = at(date(2026, 10, 1), hour=23)
     assert campaign.run_checkins(engine, SETTINGS, night).graduated == 1
     assert sent(engine) == []
@@ -231,8 +230,8 @@ def test_no_consent_no_check_in_and_night_is_quiet(engine: Engine) -> None:
 @pytest.mark.parametrize("days", ["7,14", "3"])
 def test_reminder_days_are_configurable(engine: Engine, days: str) -> None:
     settings = load_settings(database_url="sqlite://", campaign_reminder_days=days)
-    school = factories.school(engine)
-    pupil = factories.pupil(engine, school.id, leaving_date=LEFT, email="r@example.org")
+    school = seed.school(engine)
+    pupil = seed.pupil(engine, school.id, leaving_date=LEFT, email="r@example.org")
     consent(engine, pupil, True, "email")
     opens = at(date(2026, 10, 1))
     campaign.run_checkins(engine, settings, opens)
@@ -247,9 +246,9 @@ def test_cli_run_now_and_status(engine: Engine) -> None:
 
     from bot.cli import app
 
-    school = factories.school(engine)
+    school = seed.school(engine)
     for name in ("Ana", "Ben", "Cal"):
-        person = factories.pupil(engine, school.id, name, "Alum", leaving_date=LEFT, email=f"{name}@example.org")
+        person = seed.pupil(engine, school.id, name, "Alum", leaving_date=LEFT, email=f"{name}@example.org")
         if name != "Cal":
             consent(engine, person, True, "email")
     env = {"WAYMARK_DATABASE_URL": engine.url.render_as_string(hide_password=False), "COLUMNS": "160"}
@@ -276,9 +275,9 @@ def test_cli_run_now_draws_its_progress_bar_on_a_terminal(engine: Engine) -> Non
 
     from bot.cli import app
 
-    school = factories.school(engine)
+    school = seed.school(engine)
     for i in range(7):
-        person = factories.pupil(engine, school.id, f"P{i}", "Alum", leaving_date=LEFT, email=f"p{i}@example.org")
+        person = seed.pupil(engine, school.id, f"P{i}", "Alum", leaving_date=LEFT, email=f"p{i}@example.org")
         consent(engine, person, True, "email")
     env = {
         "WAYMARK_DATABASE_URL": engine.url.render_as_string(hide_password=False),
@@ -297,11 +296,9 @@ def test_cli_run_now_draws_its_progress_bar_on_a_terminal(engine: Engine) -> Non
 
 
 def test_status_counts_only_delivered_check_ins_as_sent_and_failed_reminders_as_failed(engine: Engine) -> None:
-    school = factories.school(engine)
+    school = seed.school(engine)
     names = ("Ana", "Ben", "Cal", "Dot", "Eli")
-    people = {
-        n: factories.pupil(engine, school.id, n, "Alum", leaving_date=LEFT, email=f"{n}@example.org") for n in names
-    }
+    people = {n: seed.pupil(engine, school.id, n, "Alum", leaving_date=LEFT, email=f"{n}@example.org") for n in names}
     for n in names[:4]:  # Eli gave consent but no address, so she is unreachable
         consent(engine, people[n], True, "email")
     with transaction(engine) as s:

@@ -34,10 +34,9 @@ from bot.http import BOUND_PORTS, start_http
 from core.platforms import PLATFORMS
 from core.settings import load_settings
 from handlers import Dispatcher
-from storage import identities
+from storage import identities, seed
 from storage.db import transaction
 from storage.models import JournalEntry, Person, StaffRole
-from tests import factories
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.telegram_api import FakeTelegram
 from tests.test_slack import Running
@@ -320,9 +319,9 @@ class School:
 
 
 def a_school(engine: Engine) -> School:
-    school = factories.school(engine)
-    tutor = factories.staff(engine, school.id, "Sam", "Patel", role=StaffRole.tutor)
-    pupil = factories.pupil(
+    school = seed.school(engine)
+    tutor = seed.staff(engine, school.id, "Sam", "Patel", role=StaffRole.tutor)
+    pupil = seed.pupil(
         engine, school.id, "Amira", "Khan", year_group=12, form="12B", dob=SIXTH_FORMER_DOB, tutor_id=tutor.id
     )
     return School(engine, pupil, tutor)
@@ -330,7 +329,7 @@ def a_school(engine: Engine) -> School:
 
 async def enrolled(channel: Driver, school: School, who: str = "pupil") -> list[str]:
     person = school.pupil if who == "pupil" else school.tutor
-    return await channel.enrol(who, person, factories.code_for(school.engine, person))
+    return await channel.enrol(who, person, seed.code_for(school.engine, person))
 
 
 def journal(engine: Engine, person: Person) -> list[str]:

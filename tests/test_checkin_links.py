@@ -7,14 +7,13 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 
-from storage import checkin_links
+from storage import checkin_links, seed
 from storage.db import is_postgres, transaction
 from storage.models import Person, Role
-from tests import factories
 
 
 def _alumnus_token(engine: Engine, now: datetime) -> str:
-    school = factories.school(engine)
+    school = seed.school(engine)
     with transaction(engine) as s:
         person = Person(school_id=school.id, role=Role.alumnus, status="left", given_name="Kai", family_name="Lee")
         s.add(person)

@@ -16,12 +16,11 @@ from sqlmodel import func, select
 from core.calendar import is_school_day, parse_school_holidays
 from core.settings import load_settings
 from handlers import Dispatcher, texts
-from storage import audit, codes, identities, websessions
+from storage import audit, codes, identities, seed, websessions
 from storage.db import make_engine, transaction
 from storage.migrate import current_revision, head_revision
 from storage.models import Person, School, StaffRole, WebSession, utcnow
 from storage.people import by_upn_or_email
-from tests import factories
 from tests.chat import Chat
 
 WAYMARK = Path(sys.executable).with_name("waymark")
@@ -293,10 +292,10 @@ def test_school_settings_reach_the_conversations_and_the_quiet_days(tmp_path: Pa
     try:
         school = school_row(tmp_path)
         assert school.id is not None
-        leader = factories.staff(engine, school.id, "Lena", "Ortiz", role=StaffRole.leader)
-        carer = factories.pupil(engine, school.id, "Maya", "Reid", year_group=9, form="9A", young_carer=True)
-        factories.link(engine, leader, "console", "lena")
-        factories.link(engine, carer, "console", "maya")
+        leader = seed.staff(engine, school.id, "Lena", "Ortiz", role=StaffRole.leader)
+        carer = seed.pupil(engine, school.id, "Maya", "Reid", year_group=9, form="9A", young_carer=True)
+        seed.link(engine, leader, "console", "lena")
+        seed.link(engine, carer, "console", "maya")
         dispatcher = Dispatcher(engine, load_settings(database_url="sqlite://"))
         lena = Chat(dispatcher, "lena")
         lena.say(f"/pupil #{carer.id}")
@@ -322,9 +321,9 @@ def test_unlink_disconnects_every_chat_account_and_ends_web_sessions(tmp_path: P
             sam, kim = (
                 by_upn_or_email(session, e)[0] for e in ("sam.patel@hillside.example", "kim.lee@hillside.example")
             )
-        factories.link(engine, sam, "slack", "U123")
-        factories.link(engine, sam, "web", "web-sam")
-        factories.link(engine, kim, "web", "web-kim")
+        seed.link(engine, sam, "slack", "U123")
+        seed.link(engine, sam, "web", "web-sam")
+        seed.link(engine, kim, "web", "web-kim")
         with transaction(engine) as session:
             now = utcnow()
             sam_token = websessions.create(session, sam.id, "web-sam", now)  # type: ignore[arg-type]

@@ -8,10 +8,9 @@ from datetime import timedelta
 from sqlalchemy import Engine, text
 from sqlmodel import select
 
-from storage import codes
+from storage import codes, seed
 from storage.db import transaction
 from storage.models import EnrolmentCode, utcnow
-from tests import factories
 
 CONFUSABLE = set("0O1Il")
 
@@ -37,9 +36,9 @@ def test_typed_forms_match() -> None:
 
 
 def test_stored_only_as_hash(engine: Engine) -> None:
-    school = factories.school(engine)
-    pupil = factories.pupil(engine, school.id or 0)
-    code = factories.code_for(engine, pupil)
+    school = seed.school(engine)
+    pupil = seed.pupil(engine, school.id or 0)
+    code = seed.code_for(engine, pupil)
     with engine.connect() as conn:
         dumped = " ".join(str(v) for row in conn.execute(text("SELECT * FROM enrolmentcode")) for v in row)
     assert code not in dumped and codes.pretty(code) not in dumped
@@ -47,8 +46,8 @@ def test_stored_only_as_hash(engine: Engine) -> None:
 
 
 def test_expiry_single_use_and_revocation(engine: Engine) -> None:
-    school = factories.school(engine)
-    pupil = factories.pupil(engine, school.id or 0)
+    school = seed.school(engine)
+    pupil = seed.pupil(engine, school.id or 0)
     now = utcnow()
     with transaction(engine) as session:
         issued = codes.issue(session, pupil, days=30, now=now)

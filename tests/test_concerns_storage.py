@@ -8,10 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Engine, text
 
-from storage import concerns, crypto, outbox
+from storage import concerns, crypto, outbox, seed
 from storage.db import transaction
 from storage.models import ConcernOutcome, ConcernStatus, Person, StaffRole
-from tests import factories
 
 KEY = crypto.new_key()
 NOW = datetime(2026, 12, 2, 22, 30, tzinfo=UTC)  # a school night: quiet hours for everyone
@@ -37,9 +36,9 @@ def _raise(engine: Engine, pupil: Person, *, at: datetime = NOW, phrase: str = "
 
 
 def test_words_context_and_notes_are_never_in_clear(engine: Engine) -> None:
-    school = factories.school(engine)
-    pupil = factories.pupil(engine, school.id or 0)
-    dsl = factories.staff(engine, school.id or 0, "Dee", "Lead", role=StaffRole.dsl)
+    school = seed.school(engine)
+    pupil = seed.pupil(engine, school.id or 0)
+    dsl = seed.staff(engine, school.id or 0, "Dee", "Lead", role=StaffRole.dsl)
     raised = _raise(engine, pupil)
     with transaction(engine) as session:
         concern = concerns.get(session, school.id or 0, raised.concern.id or 0)
@@ -61,8 +60,8 @@ def test_words_context_and_notes_are_never_in_clear(engine: Engine) -> None:
 
 
 def test_without_a_key_nothing_is_kept(engine: Engine) -> None:
-    school = factories.school(engine)
-    pupil = factories.pupil(engine, school.id or 0)
+    school = seed.school(engine)
+    pupil = seed.pupil(engine, school.id or 0)
     with pytest.raises(crypto.NoKeyError), transaction(engine) as session:
         concerns.raise_concern(
             session,
@@ -81,8 +80,8 @@ def test_without_a_key_nothing_is_kept(engine: Engine) -> None:
 
 
 def test_the_same_phrase_within_the_hour_joins_one_concern(engine: Engine) -> None:
-    school = factories.school(engine)
-    pupil = factories.pupil(engine, school.id or 0)
+    school = seed.school(engine)
+    pupil = seed.pupil(engine, school.id or 0)
     first = _raise(engine, pupil)
     again = _raise(engine, pupil, at=NOW + timedelta(minutes=50))
     other_phrase = _raise(engine, pupil, at=NOW + timedelta(minutes=51), phrase="scared to go home")
@@ -93,11 +92,11 @@ def test_the_same_phrase_within_the_hour_joins_one_concern(engine: Engine) -> No
 
 
 def test_dsls_are_found_by_main_or_other_role(engine: Engine) -> None:
-    school = factories.school(engine)
+    school = seed.school(engine)
     sid = school.id or 0
-    main = factories.staff(engine, sid, "Dee", "Lead", role=StaffRole.dsl)
-    leader = factories.staff(engine, sid, "Priya", "Shah", role=StaffRole.leader)
-    factories.staff(engine, sid, "Sam", "Patel", role=StaffRole.tutor)
+    main = seed.staff(engine, sid, "Dee", "Lead", role=StaffRole.dsl)
+    leader = seed.staff(engine, sid, "Priya", "Shah", role=StaffRole.leader)
+    seed.staff(engine, sid, "Sam", "Patel", role=StaffRole.tutor)
     with transaction(engine) as session:
         assert [p.id for p in concerns.dsls(session, sid)] == [main.id]
         row = session.get(Person, leader.id)
@@ -110,11 +109,11 @@ def test_dsls_are_found_by_main_or_other_role(engine: Engine) -> None:
 
 
 def test_open_list_acknowledge_close_and_escalation_timing(engine: Engine) -> None:
-    school = factories.school(engine)
+    school = seed.school(engine)
     sid = school.id or 0
-    dsl = factories.staff(engine, sid, "Dee", "Lead", role=StaffRole.dsl)
-    older = _raise(engine, factories.pupil(engine, sid, "Ben", "Ali"), at=NOW - timedelta(hours=2)).concern
-    newer = _raise(engine, factories.pupil(engine, sid), at=NOW).concern
+    dsl = seed.staff(engine, sid, "Dee", "Lead", role=StaffRole.dsl)
+    older = _raise(engine, seed.pupil(engine, sid, "Ben", "Ali"), at=NOW - timedelta(hours=2)).concern
+    newer = _raise(engine, seed.pupil(engine, sid), at=NOW).concern
     with transaction(engine) as session:
         a = concerns.get(session, sid, older.id or 0)
         b = concerns.get(session, sid, newer.id or 0)
@@ -143,8 +142,8 @@ def test_open_list_acknowledge_close_and_escalation_timing(engine: Engine) -> No
 
 
 def test_an_urgent_row_goes_in_quiet_hours_and_an_ordinary_one_waits(engine: Engine) -> None:
-    school = factories.school(engine)
-    dsl = factories.staff(engine, school.id or 0, "Dee", "Lead", role=StaffRole.dsl)
+    school = seed.school(engine)
+    dsl = seed.staff(engine, school.id or 0, "Dee", "Lead", role=StaffRole.dsl)
     with transaction(engine) as session:
         for key, urgent in (("alert", True), ("digest", False)):
             outbox.enqueue(

@@ -21,11 +21,10 @@ from sqlmodel import select
 from bot.channels.email import EmailTransport, attempt_of, parse_smtp_url
 from core.settings import load_settings
 from scheduler.sender import RetryPolicy, Sender
-from storage import checkin_links, consents, outbox
+from storage import checkin_links, consents, outbox, seed
 from storage.consents import ConsentKind
 from storage.db import transaction
 from storage.models import OutboxMessage, Person, Role, utcnow
-from tests import factories
 
 PUBLIC = "https://waymark.school.example"
 
@@ -69,7 +68,7 @@ def smtp() -> Iterator[tuple[Mailbox, int]]:
 
 
 def alumnus(engine: Engine, email_address: str | None, given: str = "Priya") -> int:
-    school = factories.school(engine, "Riverside Academy")
+    school = seed.school(engine, "Riverside Academy")
     assert school.id is not None
     with transaction(engine) as session:
         person = Person(

@@ -4,12 +4,11 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlmodel import select
 
-from core.settings import load_settings
 from handlers import Dispatcher, Incoming, texts
 from handlers.engine import parse_command
+from storage import seed
 from storage.db import transaction
 from storage.models import JournalEntry
-from tests import factories
 from tests.chat import Chat
 
 
@@ -18,11 +17,10 @@ def journal_texts(engine: Engine, person_id: int | None) -> list[str]:
         return [e.text for e in s.exec(select(JournalEntry).where(JournalEntry.person_id == person_id)).all()]
 
 
-def test_photo_mid_step_repeats_the_question_with_its_buttons(engine: Engine) -> None:
-    dispatcher = Dispatcher(engine, load_settings(database_url="sqlite://"))
-    school = factories.school(engine)
-    amira = factories.pupil(engine, school.id)
-    factories.link(engine, amira, "console", "amira")
+def test_photo_mid_step_repeats_the_question_with_its_buttons(engine: Engine, dispatcher: Dispatcher) -> None:
+    school = seed.school(engine)
+    amira = seed.pupil(engine, school.id)
+    seed.link(engine, amira, "console", "amira")
     chat = Chat(dispatcher, "amira")
     chat.say("/reflect")
     chat.say("Ran the bake sale stall")
@@ -46,11 +44,10 @@ def test_commands_split_on_any_whitespace() -> None:
     assert parse_command("linking is fun") is None
 
 
-def test_reflection_typed_after_a_newline_is_saved(engine: Engine) -> None:
-    dispatcher = Dispatcher(engine, load_settings(database_url="sqlite://"))
-    school = factories.school(engine)
-    amira = factories.pupil(engine, school.id)
-    factories.link(engine, amira, "console", "amira")
+def test_reflection_typed_after_a_newline_is_saved(engine: Engine, dispatcher: Dispatcher) -> None:
+    school = seed.school(engine)
+    amira = seed.pupil(engine, school.id)
+    seed.link(engine, amira, "console", "amira")
     chat = Chat(dispatcher, "amira")
     chat.say("/reflect\nRan the bake sale stall")
     assert "Saved" in chat.text
@@ -58,11 +55,10 @@ def test_reflection_typed_after_a_newline_is_saved(engine: Engine) -> None:
 
 
 @pytest.mark.parametrize("kind", ["sticker", "voice"])
-def test_sticker_and_voice_mid_step_repeat_the_question(engine: Engine, kind: str) -> None:
-    dispatcher = Dispatcher(engine, load_settings(database_url="sqlite://"))
-    school = factories.school(engine)
-    amira = factories.pupil(engine, school.id)
-    factories.link(engine, amira, "telegram", "77")
+def test_sticker_and_voice_mid_step_repeat_the_question(engine: Engine, kind: str, dispatcher: Dispatcher) -> None:
+    school = seed.school(engine)
+    amira = seed.pupil(engine, school.id)
+    seed.link(engine, amira, "telegram", "77")
     chat = Chat(dispatcher, "77", "telegram")
     chat.say("/reflect")
     chat.say("Ran the bake sale stall")
@@ -74,11 +70,10 @@ def test_sticker_and_voice_mid_step_repeat_the_question(engine: Engine, kind: st
     assert "Teamwork" in chat.text or "Teamwork" in " ".join(chat.buttons())
 
 
-def test_help_in_the_middle_of_a_step_keeps_the_step(engine: Engine) -> None:
-    dispatcher = Dispatcher(engine, load_settings(database_url="sqlite://"))
-    school = factories.school(engine)
-    amira = factories.pupil(engine, school.id)
-    factories.link(engine, amira, "console", "amira")
+def test_help_in_the_middle_of_a_step_keeps_the_step(engine: Engine, dispatcher: Dispatcher) -> None:
+    school = seed.school(engine)
+    amira = seed.pupil(engine, school.id)
+    seed.link(engine, amira, "console", "amira")
     chat = Chat(dispatcher, "amira")
     chat.say("/encounter")
     chat.press("Employer talk")
@@ -112,12 +107,13 @@ def _run(engine: Engine, statements: list[str]) -> None:
             conn.execute(text(statement))
 
 
-def test_a_constraint_failure_other_than_a_duplicate_is_answered_and_rolled_back(engine: Engine) -> None:
+def test_a_constraint_failure_other_than_a_duplicate_is_answered_and_rolled_back(
+    engine: Engine, dispatcher: Dispatcher
+) -> None:
     """Only the processed-update key means "seen before"; any other constraint says so and keeps nothing."""
-    dispatcher = Dispatcher(engine, load_settings(database_url="sqlite://"))
-    school = factories.school(engine)
-    amira = factories.pupil(engine, school.id)
-    factories.link(engine, amira, "telegram", "77")
+    school = seed.school(engine)
+    amira = seed.pupil(engine, school.id)
+    seed.link(engine, amira, "telegram", "77")
     _run(engine, REFUSE_JOURNAL[engine.dialect.name])  # the database itself refuses the journal insert
     message = Incoming("telegram", "77", "77", text="/reflect Helped at the open evening", update_id="500")
     assert [r.text for r in dispatcher.dispatch(message)] == [texts.NOT_SAVED]

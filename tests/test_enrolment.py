@@ -8,21 +8,21 @@ from sqlalchemy import Engine, text
 
 from core.settings import load_settings
 from handlers import Dispatcher, Incoming, texts
-from storage import codes, identities
+from storage import codes, identities, seed
 from storage.db import make_engine, transaction
-from tests import factories
-from tests.chat import Chat
+from tests.chat import Chat, Clock
 
 
 @pytest.fixture
-def dispatcher(engine: Engine) -> Dispatcher:
-    return Dispatcher(engine, load_settings(database_url="sqlite://", public_url="https://waymark.school.example"))
+def dispatcher(engine: Engine, clock: Clock) -> Dispatcher:
+    settings = load_settings(database_url="sqlite://", public_url="https://waymark.school.example")
+    return Dispatcher(engine, settings, clock=clock)
 
 
 def test_start_with_code_links_and_greets_by_first_name(engine: Engine, dispatcher: Dispatcher) -> None:
-    school = factories.school(engine)
-    amira = factories.pupil(engine, school.id, "Amira", "Khan")
-    code = factories.code_for(engine, amira)
+    school = seed.school(engine)
+    amira = seed.pupil(engine, school.id, "Amira", "Khan")
+    code = seed.code_for(engine, amira)
     chat = Chat(dispatcher, "u1", platform="web")
     chat.say(f"/start {code}")
     assert "Amira" in chat.text
@@ -33,9 +33,9 @@ def test_start_with_code_links_and_greets_by_first_name(engine: Engine, dispatch
 
 
 def test_code_is_single_use_and_refusal_reveals_nothing(engine: Engine, dispatcher: Dispatcher) -> None:
-    school = factories.school(engine)
-    amira = factories.pupil(engine, school.id, "Amira", "Khan")
-    code = factories.code_for(engine, amira)
+    school = seed.school(engine)
+    amira = seed.pupil(engine, school.id, "Amira", "Khan")
+    code = seed.code_for(engine, amira)
     Chat(dispatcher, "u1", "web").say(f"/start {code}")
     other = Chat(dispatcher, "u2", "web")
     other.say(f"/start {code}")
@@ -45,15 +45,13 @@ def test_code_is_single_use_and_refusal_reveals_nothing(engine: Engine, dispatch
     assert other.text == texts.WRONG_CODE
 
 
-def test_five_wrong_codes_lock_the_chat_for_fifteen_minutes(engine: Engine) -> None:
+def test_five_wrong_codes_lock_the_chat_for_fifteen_minutes(
+    engine: Engine, dispatcher: Dispatcher, clock: Clock
+) -> None:
     now = [date.today()]
-    from datetime import UTC, datetime
-
-    clock = [datetime(2026, 11, 23, 10, 0, tzinfo=UTC)]
-    dispatcher = Dispatcher(engine, load_settings(database_url="sqlite://"), clock=lambda: clock[0])
-    school = factories.school(engine)
-    amira = factories.pupil(engine, school.id)
-    code = factories.code_for(engine, amira)
+    school = seed.school(engine)
+    amira = seed.pupil(engine, school.id)
+    code = seed.code_for(engine, amira)
     chat = Chat(dispatcher, "u1", "web")
     for _ in range(4):
         chat.say("/start 22222-33333")
@@ -62,7 +60,7 @@ def test_five_wrong_codes_lock_the_chat_for_fifteen_minutes(engine: Engine) -> N
     assert chat.text == texts.LOCKED_OUT
     chat.say(f"/start {code}")  # even the right code waits
     assert chat.text == texts.LOCKED_OUT
-    clock[0] += timedelta(minutes=16)
+    clock.now += timedelta(minutes=16)
     chat.say(f"/start {code}")
     assert "Welcome" in chat.text
     assert now
@@ -71,9 +69,9 @@ def test_five_wrong_codes_lock_the_chat_for_fifteen_minutes(engine: Engine) -> N
 def test_pupil_under_sixteen_is_sent_to_the_web_chat_and_code_stays_valid(
     engine: Engine, dispatcher: Dispatcher
 ) -> None:
-    school = factories.school(engine)
-    young = factories.pupil(engine, school.id, "Leo", "Ward", year_group=9, dob=date(2012, 5, 1))
-    code = factories.code_for(engine, young)
+    school = seed.school(engine)
+    young = seed.pupil(engine, school.id, "Leo", "Ward", year_group=9, dob=date(2012, 5, 1))
+    code = seed.code_for(engine, young)
     tg = Chat(dispatcher, "9001", "telegram")
     tg.say(f"/start {code}")
     assert "16" in tg.text and "https://waymark.school.example" in tg.text
@@ -85,12 +83,12 @@ def test_pupil_under_sixteen_is_sent_to_the_web_chat_and_code_stays_valid(
 
 
 def test_linked_account_cannot_be_moved_by_another_code(engine: Engine, dispatcher: Dispatcher) -> None:
-    school = factories.school(engine)
-    amira = factories.pupil(engine, school.id, "Amira", "Khan")
-    ben = factories.pupil(engine, school.id, "Ben", "Jones")
+    school = seed.school(engine)
+    amira = seed.pupil(engine, school.id, "Amira", "Khan")
+    ben = seed.pupil(engine, school.id, "Ben", "Jones")
     chat = Chat(dispatcher, "u1", "web")
-    chat.say(f"/start {factories.code_for(engine, amira)}")
-    chat.say(f"/start {factories.code_for(engine, ben)}")
+    chat.say(f"/start {seed.code_for(engine, amira)}")
+    chat.say(f"/start {seed.code_for(engine, ben)}")
     assert "already linked" in chat.text and "Ben" not in chat.text
     chat.say("/unlink")
     assert chat.text == texts.UNLINKED
@@ -119,34 +117,26 @@ def test_photo_and_unknown_command_get_clear_answers(engine: Engine, dispatcher:
     assert "/frobnicate" in chat.text and "/help" in chat.text
 
 
-def test_wrong_codes_far_apart_never_add_up_to_a_lockout(engine: Engine) -> None:
-    from datetime import UTC, datetime
-
-    clock = [datetime(2026, 11, 23, 10, 0, tzinfo=UTC)]
-    dispatcher = Dispatcher(engine, load_settings(database_url="sqlite://"), clock=lambda: clock[0])
+def test_wrong_codes_far_apart_never_add_up_to_a_lockout(engine: Engine, dispatcher: Dispatcher, clock: Clock) -> None:
     chat = Chat(dispatcher, "u1", "web")
     for _ in range(4):
         chat.say("/start 22222-33333")
         assert chat.text == texts.WRONG_CODE
-    clock[0] += timedelta(minutes=15)  # the window of the first failure has passed
+    clock.now += timedelta(minutes=15)  # the window of the first failure has passed
     for _ in range(4):
         chat.say("/start 22222-33333")
         assert chat.text == texts.WRONG_CODE  # counting started again: 4, not 8
-        clock[0] += timedelta(minutes=1)
+        clock.now += timedelta(minutes=1)
     chat.say("/start 22222-33333")  # the fifth within fifteen minutes of the first of these
     assert chat.text == texts.LOCKED_OUT
 
 
-def test_expired_code_gets_the_generic_refusal(engine: Engine) -> None:
-    from datetime import UTC, datetime
-
-    clock = [datetime(2026, 11, 23, 10, 0, tzinfo=UTC)]
-    dispatcher = Dispatcher(engine, load_settings(database_url="sqlite://"), clock=lambda: clock[0])
-    school = factories.school(engine)
-    amira = factories.pupil(engine, school.id)
+def test_expired_code_gets_the_generic_refusal(engine: Engine, dispatcher: Dispatcher, clock: Clock) -> None:
+    school = seed.school(engine)
+    amira = seed.pupil(engine, school.id)
     with transaction(engine) as s:
-        code = codes.issue(s, amira, days=2, now=clock[0]).code
-    clock[0] += timedelta(days=2)
+        code = codes.issue(s, amira, days=2, now=clock.now).code
+    clock.now += timedelta(days=2)
     chat = Chat(dispatcher, "u1", "web")
     chat.say(f"link {code}")
     assert chat.text == texts.WRONG_CODE
@@ -155,15 +145,15 @@ def test_expired_code_gets_the_generic_refusal(engine: Engine) -> None:
 
 
 def test_privacy_repeats_the_notice_given_on_first_link(engine: Engine, dispatcher: Dispatcher) -> None:
-    school = factories.school(engine)
-    amira = factories.pupil(engine, school.id)
-    sam = factories.staff(engine, school.id)
+    school = seed.school(engine)
+    amira = seed.pupil(engine, school.id)
+    sam = seed.staff(engine, school.id)
     pupil_chat, staff_chat = Chat(dispatcher, "p1", "web"), Chat(dispatcher, "s1", "console")
-    pupil_chat.say(f"/start {factories.code_for(engine, amira)}")
+    pupil_chat.say(f"/start {seed.code_for(engine, amira)}")
     assert texts.PRIVACY in [r.text for r in pupil_chat.last]
     pupil_chat.say("/privacy")
     assert pupil_chat.text == texts.PRIVACY
-    staff_chat.say(f"/start {factories.code_for(engine, sam)}")
+    staff_chat.say(f"/start {seed.code_for(engine, sam)}")
     assert texts.PRIVACY_STAFF in [r.text for r in staff_chat.last]
     staff_chat.say("/privacy")
     assert staff_chat.text == texts.PRIVACY_STAFF
@@ -186,9 +176,9 @@ def test_two_redemptions_of_one_code_at_once_link_exactly_one(engine: Engine) ->
     """Two chat accounts send the same code at the same moment: one is linked, the other refused."""
     if engine.dialect.name != "postgresql":
         pytest.skip("SQLite takes one writer at a time; the race needs PostgreSQL's concurrent writers")
-    school = factories.school(engine)
-    amira = factories.pupil(engine, school.id)
-    code = factories.code_for(engine, amira)
+    school = seed.school(engine)
+    amira = seed.pupil(engine, school.id)
+    code = seed.code_for(engine, amira)
     settings = load_settings(database_url="sqlite://")
     # Each side has its own engine, as two bot processes would.
     # Named, so the wait below counts only this test's connections (other test runs share the server).

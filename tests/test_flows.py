@@ -21,10 +21,9 @@ from handlers.context import Context, UndeclaredMove
 from handlers.flow import FLOWS, Flow, NoDraft, check_moves, steps_of
 from handlers.log_advice import LOST_ACCESS
 from handlers.registry import COMMANDS, STEPS, Command, DuplicateName, add_command, load_conversations
-from storage import conversations
+from storage import conversations, seed
 from storage.db import transaction
 from storage.models import Person, Role
-from tests import factories
 from tests.chat import Chat
 
 load_conversations()
@@ -161,9 +160,9 @@ def test_registry_refuses_a_second_command_alias_flow_or_step_of_one_name() -> N
 @pytest.fixture
 def amira(engine: Engine) -> tuple[Person, Chat]:
     dispatcher = Dispatcher(engine, load_settings(database_url="sqlite://"))
-    school = factories.school(engine)
-    person = factories.pupil(engine, school.id)
-    factories.link(engine, person, "console", "amira")
+    school = seed.school(engine)
+    person = seed.pupil(engine, school.id)
+    seed.link(engine, person, "console", "amira")
     return person, Chat(dispatcher, "amira")
 
 
@@ -225,10 +224,10 @@ def test_a_pupil_who_left_mid_flow_is_stopped_by_the_engine(engine: Engine, amir
 
 def test_staff_who_lost_their_role_mid_log_are_stopped(engine: Engine) -> None:
     dispatcher = Dispatcher(engine, load_settings(database_url="sqlite://"))
-    school = factories.school(engine)
-    tutor = factories.staff(engine, school.id, "Sam", "Patel")
-    factories.pupil(engine, school.id, "Amira", "Khan", form="11A", tutor_id=tutor.id)
-    factories.link(engine, tutor, "slack", "sam")
+    school = seed.school(engine)
+    tutor = seed.staff(engine, school.id, "Sam", "Patel")
+    seed.pupil(engine, school.id, "Amira", "Khan", form="11A", tutor_id=tutor.id)
+    seed.link(engine, tutor, "slack", "sam")
     sam = Chat(dispatcher, "sam", "slack")
     sam.say("/log Amira")
     sam.press("Amira Khan (11A)")

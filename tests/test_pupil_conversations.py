@@ -14,7 +14,7 @@ from sqlmodel import select
 from core.settings import load_settings
 from handlers import Dispatcher, texts
 from handlers.answers import KEPT
-from storage import conversations
+from storage import conversations, seed
 from storage.db import transaction
 from storage.models import (
     AdviceRecord,
@@ -27,7 +27,6 @@ from storage.models import (
     Role,
     School,
 )
-from tests import factories
 from tests.chat import Chat
 
 MIXED = "<b>Bold</b> & *stars* _under_ `tick` 🚀👩🏽‍🔬 مرحبا بالعالم שלום [link](x)"
@@ -47,14 +46,14 @@ def dispatcher(engine: Engine) -> Dispatcher:
 
 @pytest.fixture
 def school(engine: Engine) -> School:
-    return factories.school(engine)
+    return seed.school(engine)
 
 
 def linked_pupil(
     engine: Engine, dispatcher: Dispatcher, school: School, user: str, **fields: object
 ) -> tuple[Person, Chat]:
-    person = factories.pupil(engine, school.id, **fields)  # type: ignore[arg-type]
-    factories.link(engine, person, "console", user)
+    person = seed.pupil(engine, school.id, **fields)  # type: ignore[arg-type]
+    seed.link(engine, person, "console", user)
     return person, Chat(dispatcher, user)
 
 
@@ -214,8 +213,8 @@ def test_school_sets_its_own_skills(engine: Engine, dispatcher: Dispatcher, scho
 
 
 def test_commands_are_for_pupils_only(engine: Engine, dispatcher: Dispatcher, school: School) -> None:
-    tutor = factories.staff(engine, school.id)
-    factories.link(engine, tutor, "console", "t1")
+    tutor = seed.staff(engine, school.id)
+    seed.link(engine, tutor, "console", "t1")
     chat = Chat(dispatcher, "t1")
     for name in ("reflect hello", "encounter", "interests", "nextstep", "actions", "record"):
         chat.say(f"/{name}")
@@ -502,7 +501,7 @@ def advice_for(
 
 
 def test_record_pages_newest_first_without_staff_notes(engine: Engine, dispatcher: Dispatcher, school: School) -> None:
-    tutor = factories.staff(engine, school.id, "Sam", "Patel")
+    tutor = seed.staff(engine, school.id, "Sam", "Patel")
     amira, chat = linked_pupil(engine, dispatcher, school, "p1")
     advice_for(
         engine,
@@ -543,7 +542,7 @@ def test_record_pages_newest_first_without_staff_notes(engine: Engine, dispatche
 
 
 def test_record_shows_nothing_of_another_pupil(engine: Engine, dispatcher: Dispatcher, school: School) -> None:
-    tutor = factories.staff(engine, school.id)
+    tutor = seed.staff(engine, school.id)
     ben, ben_chat = linked_pupil(engine, dispatcher, school, "p2", given="Ben")
     ben_chat.say("/reflect BEN-SECRET-ENTRY")
     advice_for(engine, ben, tutor, "BEN-SECRET-ADVICE", [("BEN-SECRET-ACTION", None)])
@@ -555,7 +554,7 @@ def test_record_shows_nothing_of_another_pupil(engine: Engine, dispatcher: Dispa
 
 
 def test_alumnus_reads_their_own_record(engine: Engine, dispatcher: Dispatcher, school: School) -> None:
-    tutor = factories.staff(engine, school.id)
+    tutor = seed.staff(engine, school.id)
     alum, chat = linked_pupil(engine, dispatcher, school, "a1", given="Zara", year_group=None, form=None)
     advice_for(engine, alum, tutor, "Kept options open", [])
     with transaction(engine) as s:
@@ -585,7 +584,7 @@ def test_alumnus_reads_their_own_record(engine: Engine, dispatcher: Dispatcher, 
 
 
 def test_actions_mark_done_and_forged_ids_refused(engine: Engine, dispatcher: Dispatcher, school: School) -> None:
-    tutor = factories.staff(engine, school.id)
+    tutor = seed.staff(engine, school.id)
     amira, chat = linked_pupil(engine, dispatcher, school, "p1")
     ben, _ = linked_pupil(engine, dispatcher, school, "p2", given="Ben")
     [cv, visit] = advice_for(
@@ -650,8 +649,8 @@ def test_idle_text_is_offered_as_a_journal_entry(engine: Engine, dispatcher: Dis
     chat.press("No thanks")
     assert len(entries(engine, amira)) == 2
 
-    tutor = factories.staff(engine, school.id)
-    factories.link(engine, tutor, "console", "t1")
+    tutor = seed.staff(engine, school.id)
+    seed.link(engine, tutor, "console", "t1")
     staff_chat = Chat(dispatcher, "t1")
     staff_chat.say("This is a long message from a member of staff")
     assert "journal" not in staff_chat.text

@@ -11,9 +11,9 @@ from sqlmodel import col, select
 from core.calendar import parse_school_holidays
 from core.settings import load_settings
 from scheduler.reminders import next_school_day, quiet, run_action_nudges, run_digests
+from storage import seed
 from storage.db import transaction
 from storage.models import AdviceRecord, AgreedAction, OutboxMessage, School
-from tests import factories
 
 LONDON = ZoneInfo("Europe/London")
 SETTINGS = load_settings(database_url="sqlite://")
@@ -83,14 +83,14 @@ def _queued(engine: Engine, prefix: str) -> list[OutboxMessage]:
 
 def _linked_pupil(engine: Engine, school_id: int) -> int:
     """A pupil with her web chat linked as "w-amira", so nudges have somewhere to go; her id."""
-    amira = factories.pupil(engine, school_id)
-    factories.link(engine, amira, "web", "w-amira")
+    amira = seed.pupil(engine, school_id)
+    seed.link(engine, amira, "web", "w-amira")
     assert amira.id is not None
     return amira.id
 
 
 def test_pupil_is_nudged_the_day_before_once(engine: Engine) -> None:
-    amira_id = _linked_pupil(engine, factories.school(engine).id)
+    amira_id = _linked_pupil(engine, seed.school(engine).id)
     action = _action(engine, amira_id, date(2026, 10, 15))  # a Thursday
     assert run_action_nudges(engine, SETTINGS, at(2026, 10, 13)) == 0  # two days before
     assert run_action_nudges(engine, SETTINGS, at(2026, 10, 14, 22)) == 0  # the evening before: quiet
@@ -102,7 +102,7 @@ def test_pupil_is_nudged_the_day_before_once(engine: Engine) -> None:
 
 
 def test_monday_deadline_is_nudged_on_friday_and_done_actions_are_not(engine: Engine) -> None:
-    amira_id = _linked_pupil(engine, factories.school(engine).id)
+    amira_id = _linked_pupil(engine, seed.school(engine).id)
     _action(engine, amira_id, date(2026, 10, 19))  # Monday
     done = _action(engine, amira_id, date(2026, 10, 19), "Done already")
     with transaction(engine) as s:
@@ -116,7 +116,7 @@ def test_monday_deadline_is_nudged_on_friday_and_done_actions_are_not(engine: En
 
 
 def test_quiet_hours_can_be_switched_off(engine: Engine) -> None:
-    amira_id = _linked_pupil(engine, factories.school(engine).id)
+    amira_id = _linked_pupil(engine, seed.school(engine).id)
     _action(engine, amira_id, date(2026, 10, 18))  # Sunday
     loud = load_settings(database_url="sqlite://", quiet_hours=False)
     assert run_action_nudges(engine, SETTINGS, at(2026, 10, 17, 23)) == 0
@@ -124,7 +124,7 @@ def test_quiet_hours_can_be_switched_off(engine: Engine) -> None:
 
 
 def test_no_nudges_in_the_school_holidays(engine: Engine) -> None:
-    school = factories.school(engine)
+    school = seed.school(engine)
     with transaction(engine) as s:
         row = s.get(School, school.id)
         assert row is not None
@@ -143,15 +143,15 @@ def test_no_nudges_in_the_school_holidays(engine: Engine) -> None:
 
 
 def test_tutor_gets_one_weekly_digest_of_pupils_needing_them(engine: Engine) -> None:
-    school = factories.school(engine)
-    tutor = factories.staff(engine, school.id, "Tom", "Tutor")
-    other = factories.staff(engine, school.id, "Olu", "Other")
-    factories.link(engine, tutor, "slack", "U-TOM")
+    school = seed.school(engine)
+    tutor = seed.staff(engine, school.id, "Tom", "Tutor")
+    other = seed.staff(engine, school.id, "Olu", "Other")
+    seed.link(engine, tutor, "slack", "U-TOM")
     assert tutor.id is not None and other.id is not None
-    overdue = factories.pupil(engine, school.id, "Amira", "Khan", tutor_id=tutor.id)
-    talked = factories.pupil(engine, school.id, "Ben", "Jones", tutor_id=tutor.id)
-    silent = factories.pupil(engine, school.id, "Cara", "Lee", tutor_id=tutor.id)
-    elsewhere = factories.pupil(engine, school.id, "Dan", "Moss", tutor_id=other.id)
+    overdue = seed.pupil(engine, school.id, "Amira", "Khan", tutor_id=tutor.id)
+    talked = seed.pupil(engine, school.id, "Ben", "Jones", tutor_id=tutor.id)
+    silent = seed.pupil(engine, school.id, "Cara", "Lee", tutor_id=tutor.id)
+    elsewhere = seed.pupil(engine, school.id, "Dan", "Moss", tutor_id=other.id)
     monday = at(2026, 10, 12, 8)
     with transaction(engine) as s:
         for pupil in (overdue, talked, elsewhere):
@@ -180,7 +180,7 @@ def test_tutor_gets_one_weekly_digest_of_pupils_needing_them(engine: Engine) -> 
 
 
 def test_a_nudge_names_the_day_it_is_due(engine: Engine) -> None:
-    amira_id = _linked_pupil(engine, factories.school(engine).id)
+    amira_id = _linked_pupil(engine, seed.school(engine).id)
     _action(engine, amira_id, date(2026, 10, 19), "Monday's deadline")  # nudged on Friday the 16th
     _action(engine, amira_id, date(2026, 10, 22), "Thursday's deadline")  # nudged on Wednesday the 21st
     assert run_action_nudges(engine, SETTINGS, at(2026, 10, 16)) == 1

@@ -23,7 +23,7 @@ from reports import build
 from reports.charts import PNG_SIGNATURE, stacked_bars
 from reports.export import BOM, to_csv
 from reports.tables import Table, destinations_table, render_text
-from storage import reports
+from storage import reports, seed
 from storage.db import transaction
 from storage.models import (
     AdviceRecord,
@@ -38,7 +38,6 @@ from storage.models import (
     StaffRole,
 )
 from storage.reports import EXPORT_REPORT, GROUPS, Breakdown, DestinationCount
-from tests import factories
 from tests.chat import Chat
 
 NOW = datetime(2026, 11, 16, 10, 0, tzinfo=UTC)  # campaign 2026 has opened: 2025 leavers are in year 2
@@ -57,7 +56,7 @@ class Seeded:
 
 
 def alumnus(engine: Engine, school_id: int, name: str, left: date, **fields: object) -> Person:
-    person = factories.pupil(engine, school_id, name, "Leaver", year_group=None, form=None, **fields)  # type: ignore[arg-type]
+    person = seed.pupil(engine, school_id, name, "Leaver", year_group=None, form=None, **fields)  # type: ignore[arg-type]
     with transaction(engine) as session:
         row = session.get(Person, person.id)
         assert row is not None
@@ -127,18 +126,18 @@ def seed_alumni(engine: Engine, school_id: int) -> None:
 
 @pytest.fixture
 def seeded(engine: Engine) -> Seeded:
-    school = factories.school(engine)
-    other = factories.school(engine, "Elsewhere High")
+    school = seed.school(engine)
+    other = seed.school(engine, "Elsewhere High")
     assert school.id is not None and other.id is not None
     seed_alumni(engine, school.id)
     stranger = alumnus(engine, other.id, "Zed", LEFT_2025, gender="F")
     destination(engine, stranger, 1, 240, "education", datetime(2025, 10, 5, tzinfo=UTC))
-    leader = factories.staff(engine, school.id, "Lee", "Morgan", role=StaffRole.leader)
-    tutor = factories.staff(engine, school.id, "Sam", "Patel")
-    pupil = factories.pupil(engine, school.id, "Amira", "Khan", dob=date(2009, 1, 1), gender="F")
-    factories.link(engine, leader, "console", "lee")
-    factories.link(engine, tutor, "console", "sam")
-    factories.link(engine, pupil, "console", "amira")
+    leader = seed.staff(engine, school.id, "Lee", "Morgan", role=StaffRole.leader)
+    tutor = seed.staff(engine, school.id, "Sam", "Patel")
+    pupil = seed.pupil(engine, school.id, "Amira", "Khan", dob=date(2009, 1, 1), gender="F")
+    seed.link(engine, leader, "console", "lee")
+    seed.link(engine, tutor, "console", "sam")
+    seed.link(engine, pupil, "console", "amira")
     return Seeded(school.id, leader, tutor, pupil)
 
 
@@ -219,7 +218,7 @@ def test_breakdowns_by_send_pupil_premium_fsm_and_ethnicity(engine: Engine, seed
 
 
 def test_unreachable_checkin_counts_as_cannot_be_contacted(engine: Engine) -> None:
-    school = factories.school(engine)
+    school = seed.school(engine)
     assert school.id is not None
     person = alumnus(engine, school.id, "Hal", LEFT_2025)
     checkin(engine, person, 1, reminders=0, status="unreachable")
@@ -227,13 +226,13 @@ def test_unreachable_checkin_counts_as_cannot_be_contacted(engine: Engine) -> No
 
 
 def test_benchmark3_summary_per_year_group(engine: Engine) -> None:
-    school = factories.school(engine)
+    school = seed.school(engine)
     assert school.id is not None
-    tutor = factories.staff(engine, school.id)
-    p1 = factories.pupil(engine, school.id, "Ana", "One", year_group=11, next_step="College")
-    p2 = factories.pupil(engine, school.id, "Bo", "Two", year_group=11, next_step="  ")
-    p3 = factories.pupil(engine, school.id, "Cy", "Three", year_group=10, form="10A")
-    factories.pupil(engine, school.id, "Di", "Gone", year_group=11, status=PersonStatus.left)
+    tutor = seed.staff(engine, school.id)
+    p1 = seed.pupil(engine, school.id, "Ana", "One", year_group=11, next_step="College")
+    p2 = seed.pupil(engine, school.id, "Bo", "Two", year_group=11, next_step="  ")
+    p3 = seed.pupil(engine, school.id, "Cy", "Three", year_group=10, form="10A")
+    seed.pupil(engine, school.id, "Di", "Gone", year_group=11, status=PersonStatus.left)
     with transaction(engine) as session:
         assert tutor.id and p1.id and p2.id and p3.id
         session.add(AdviceRecord(pupil_id=p1.id, staff_id=tutor.id, kind="other", summary="s", created_at=NOW))
@@ -372,7 +371,7 @@ def test_cli_report_destinations_writes_table_csv_and_png(tmp_path: Path) -> Non
 
     db = tmp_path / "cli.db"
     engine = sqlite_engine(db)
-    school = factories.school(engine, "Cli Academy")
+    school = seed.school(engine, "Cli Academy")
     assert school.id is not None
     left = date(2020, 7, 17)  # year 1 has long been reached, whatever today is
     for name, gender, code, group in [("A", "F", 230, "education"), ("B", "F", 230, "education"), ("C", "M", 0, "")]:

@@ -10,13 +10,12 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import col, func, select
 
-from bench.make_roster import write as write_roster
-from storage import roster
+from storage import roster, seed
 from storage.db import transaction
 from storage.models import Person, PersonStatus, Role, StaffRole
 from storage.schools import school_named
+from storage.seed import write_roster
 from storage.staff import StaffError, add_staff
-from tests import factories
 
 TODAY = date(2026, 11, 23)
 HEADER = "upn,given_name,family_name,date_of_birth,year_group,form,gender,ethnicity,send,pupil_premium,fsm,tutor_email"
@@ -124,7 +123,7 @@ def test_not_utf8_and_empty_files_get_clear_errors() -> None:
 
 
 def test_missing_column_writes_nothing(engine: Engine) -> None:
-    school = factories.school(engine)
+    school = seed.school(engine)
     assert school.id is not None
     _import(engine, school.id, _csv(HEADER, "A123456789001,Amira,Khan,2011-03-14,10,10A,F,APKN,N,Y,Y,"))
     before = {upn: (p.family_name, p.form, p.status) for upn, p in _people(engine, school.id).items()}
@@ -137,7 +136,7 @@ def test_missing_column_writes_nothing(engine: Engine) -> None:
 
 
 def test_reimport_updates_by_upn_reports_missing_and_links_tutors(engine: Engine) -> None:
-    school = factories.school(engine)
+    school = seed.school(engine)
     assert school.id is not None
     with transaction(engine) as session:
         tutor = add_staff(session, school.id, "Sam.Patel@School.Example", "Sam Patel", "tutor").person
@@ -177,7 +176,7 @@ def test_reimport_updates_by_upn_reports_missing_and_links_tutors(engine: Engine
 
 
 def test_unknown_tutor_is_an_error_and_nothing_is_written(engine: Engine) -> None:
-    school = factories.school(engine)
+    school = seed.school(engine)
     assert school.id is not None
     parsed = roster.read_roster_file(
         _csv(HEADER, "A123456789001,Amira,Khan,2011-03-14,10,10A,F,APKN,N,Y,Y,nobody@school.example"), TODAY
@@ -190,7 +189,7 @@ def test_unknown_tutor_is_an_error_and_nothing_is_written(engine: Engine) -> Non
 
 
 def test_skip_invalid_writes_valid_rows_and_never_marks_skipped_pupils_missing(engine: Engine) -> None:
-    school = factories.school(engine)
+    school = seed.school(engine)
     assert school.id is not None
     _import(engine, school.id, _csv(HEADER, "A123456789001,Amira,Khan,2011-03-14,10,10A,F,APKN,N,Y,Y,"))
     data = _csv(
@@ -207,7 +206,7 @@ def test_skip_invalid_writes_valid_rows_and_never_marks_skipped_pupils_missing(e
 
 
 def test_leaving_date_in_the_past_makes_an_alumnus(engine: Engine) -> None:
-    school = factories.school(engine)
+    school = seed.school(engine)
     assert school.id is not None
     data = _csv("upn,given_name,family_name,year_group,leaving_date", "A123456789001,Amira,Khan,11,2026-07-20")
     _import(engine, school.id, data)
@@ -228,7 +227,7 @@ def test_schools_are_kept_apart(engine: Engine) -> None:
 
 
 def test_staff_add_is_idempotent_by_email_and_checks_input(engine: Engine) -> None:
-    school = factories.school(engine)
+    school = seed.school(engine)
     assert school.id is not None
     with transaction(engine) as session:
         first = add_staff(session, school.id, "grace@school.example", "Grace Okafor", "tutor")
@@ -243,7 +242,7 @@ def test_staff_add_is_idempotent_by_email_and_checks_input(engine: Engine) -> No
 
 
 def test_ten_thousand_rows(engine: Engine, tmp_path: Path) -> None:
-    school = factories.school(engine)
+    school = seed.school(engine)
     assert school.id is not None
     path = tmp_path / "roster-10k.csv"
     write_roster(10_000, path)

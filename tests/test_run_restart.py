@@ -25,13 +25,11 @@ from sqlmodel import select
 
 from core.calendar import leaving_range, nominal_start, scheduled_campaign_year
 from core.settings import Settings, load_settings
-from storage import consents
-from storage.consents import ConsentKind
+from storage import seed
 from storage.db import make_engine, transaction
 from storage.migrate import upgrade
-from storage.models import ChatIdentity, JournalEntry, Person, Role, School, utcnow
+from storage.models import JournalEntry
 from storage.outbox import count_by_status
-from tests import factories
 from tests.fakes.telegram_api import FakeTelegram
 
 ALUMNI = 90
@@ -52,35 +50,17 @@ def open_campaign_env(today: date) -> dict[str, str]:
     raise AssertionError("no campaign start date opens a window today")
 
 
-def seed(engine: Engine, settings: Settings, today: date) -> None:
+def seed_alumni(engine: Engine, settings: Settings, today: date) -> None:
     year = scheduled_campaign_year(today, settings.campaign)
     assert year is not None
     left_from, _ = leaving_range(year, settings.campaign)
     leaving = max(left_from, nominal_start(year, settings.campaign) - timedelta(days=100))
-    now = utcnow()
     with transaction(engine) as session:
-        school = School(name="Riverside Academy")
-        session.add(school)
-        session.flush()
+        school = seed.school(session, "Riverside Academy")
         assert school.id is not None
-        for i in range(ALUMNI):
-            person = Person(
-                school_id=school.id,
-                role=Role.alumnus,
-                status="left",
-                given_name=f"Alum{i}",
-                family_name="Test",
-                upn=f"R{i:012d}",
-                leaving_date=leaving,
-            )
-            session.add(person)
-            session.flush()
-            assert person.id is not None
-            chat = str(FIRST_CHAT + i)
-            session.add(
-                ChatIdentity(platform="telegram", external_id=chat, chat_id=chat, person_id=person.id, linked_at=now)
-            )
-            consents.record(session, person.id, ConsentKind.yearly_checkin, True, now, channel="telegram")
+        seed.consenting_alumni(
+            session, school.id, ALUMNI, leaving=leaving, first_chat=FIRST_CHAT, upn_prefix="R", family="Test"
+        )
 
 
 def campaign_under_way(tmp_path: Path, fake: FakeTelegram, today: date, **extra: str) -> tuple[dict[str, str], Engine]:
@@ -110,7 +90,7 @@ def campaign_under_way(tmp_path: Path, fake: FakeTelegram, today: date, **extra:
     )
     engine = make_engine(settings.database_url)
     upgrade(engine)
-    seed(engine, settings, today)
+    seed_alumni(engine, settings, today)
     return env, engine
 
 
@@ -196,9 +176,9 @@ def test_sigterm_finishes_the_update_in_hand_then_exits_cleanly(tmp_path: Path, 
     db = tmp_path / "waymark.db"
     engine = make_engine(f"sqlite:///{db}")
     upgrade(engine)
-    school = factories.school(engine)
-    pupil = factories.pupil(engine, school.id, year_group=12, dob=date(2007, 9, 1))
-    factories.link(engine, pupil, "telegram", str(FIRST_CHAT))
+    school = seed.school(engine)
+    pupil = seed.pupil(engine, school.id, year_group=12, dob=date(2007, 9, 1))
+    seed.link(engine, pupil, "telegram", str(FIRST_CHAT))
     env = {
         **os.environ,
         "WAYMARK_DATABASE_URL": f"sqlite:///{db}",

@@ -28,12 +28,11 @@ from core.platforms import SendLimits
 from core.settings import load_settings
 from scheduler.quiet import QuietHours, held_until
 from scheduler.sender import RetryPolicy, Sender
-from storage import consents, outbox
+from storage import consents, outbox, seed
 from storage.consents import ConsentKind
 from storage.db import make_engine, transaction
 from storage.models import ChatIdentity, OutboxMessage, Person, Role, School, utcnow
 from storage.outbox import count_by_status
-from tests import factories
 from tests.fakes.telegram_api import Call, FakeTelegram
 from tests.telegram_transport import telegram_transport
 
@@ -51,7 +50,7 @@ async def fake() -> AsyncIterator[FakeTelegram]:
 
 def alumni(engine: Engine, n: int, *, first_chat: int = 5000) -> list[int]:
     """n alumni, each with a linked Telegram account whose chat id is first_chat + i."""
-    school = factories.school(engine)
+    school = seed.school(engine)
     assert school.id is not None
     with transaction(engine) as session:
         people = [
@@ -310,15 +309,15 @@ def london(y: int, m: int, d: int, h: int, minute: int = 0) -> datetime:
 
 def one_each(engine: Engine, holidays: str = "") -> dict[str, int]:
     """A pupil, a member of staff and an alumnus at one school, each with a row queued now."""
-    school = factories.school(engine)
+    school = seed.school(engine)
     with transaction(engine) as session:
         row = session.get(School, school.id)
         assert row is not None
         row.holidays = holidays
         session.add(row)
-    pupil = factories.pupil(engine, school.id, "Pia", "Pupil")
-    tutor = factories.staff(engine, school.id, "Tom", "Tutor")
-    alum = factories.pupil(engine, school.id, "Al", "Alum", leaving_date=date(2025, 7, 18))
+    pupil = seed.pupil(engine, school.id, "Pia", "Pupil")
+    tutor = seed.staff(engine, school.id, "Tom", "Tutor")
+    alum = seed.pupil(engine, school.id, "Al", "Alum", leaving_date=date(2025, 7, 18))
     with transaction(engine) as session:
         grown = session.get(Person, alum.id)
         assert grown is not None

@@ -10,10 +10,9 @@ from sqlmodel import select
 
 from core.settings import load_settings
 from handlers import Dispatcher, linking, signin, texts
-from storage import identities, websessions
+from storage import identities, seed, websessions
 from storage.db import transaction
 from storage.models import ConversationState, Person, TranscriptLine, WebSession
-from tests import factories
 from tests.chat import Chat
 from tests.test_web import alumnus_link, counting_transactions
 
@@ -26,11 +25,11 @@ def dispatcher(engine: Engine) -> Dispatcher:
 
 
 def pupil_code(engine: Engine, given: str = "Amira") -> tuple[Person, str]:
-    school = factories.school(engine)
-    person = factories.pupil(
+    school = seed.school(engine)
+    person = seed.pupil(
         engine, school.id, given, "Khan", year_group=13, dob=date(2008, 1, 5)
     )  # old enough for Telegram
-    return person, factories.code_for(engine, person)
+    return person, seed.code_for(engine, person)
 
 
 def sign_in(dispatcher: Dispatcher, code: str, previous: str | None = None) -> signin.SignIn:
@@ -139,7 +138,7 @@ def test_unlink_in_the_middle_of_a_conversation_drops_it_and_ends_web_sessions_a
         assert identities.find(s, platform, "acct-1") is None
     # In the same step, not when a page next asks: a copied cookie is dead at once.
     assert live_session(engine, token) is None
-    chat.say(f"/start {factories.code_for(engine, amira)}")
+    chat.say(f"/start {seed.code_for(engine, amira)}")
     chat.say("/help")
     assert "in the middle of something" not in chat.text
 
@@ -148,8 +147,8 @@ def test_the_one_unlink_takes_every_account_it_is_given(engine: Engine, dispatch
     amira, _ = pupil_code(engine)
     ben, _ = pupil_code(engine, "Ben")
     for platform, account in (("telegram", "t1"), ("web", "w1"), ("slack", "s1")):
-        factories.link(engine, amira, platform, account)
-    factories.link(engine, ben, "web", "w2")
+        seed.link(engine, amira, platform, account)
+    seed.link(engine, ben, "web", "w2")
     with transaction(engine) as s:
         amira_token = websessions.create(s, amira.id, "w1", NOW)  # type: ignore[arg-type]
         ben_token = websessions.create(s, ben.id, "w2", NOW)  # type: ignore[arg-type]

@@ -26,7 +26,7 @@ from bot.runner import serve
 from core.delivery import Delivery
 from core.settings import load_settings
 from handlers import Button, Dispatcher, Reply, texts
-from storage import codes, identities, outbox
+from storage import codes, identities, outbox, seed
 from storage.db import transaction
 from storage.models import (
     AdviceRecord,
@@ -38,7 +38,6 @@ from storage.models import (
     StaffRole,
     utcnow,
 )
-from tests import factories
 from tests.fakes.slack_api import SIGNING_SECRET, Call, FakeSlack, SlackSender, until
 
 TUTOR = "USAMTUTOR"
@@ -127,11 +126,11 @@ def count(engine: Engine, model: Any) -> int:
 
 
 async def test_tutor_links_logs_advice_with_buttons_and_the_pupil_is_told(engine: Engine, fake: FakeSlack) -> None:
-    school = factories.school(engine)
-    tutor = factories.staff(engine, school.id, "Sam", "Patel", role=StaffRole.tutor)
-    amira = factories.pupil(engine, school.id, "Amira", "Khan", year_group=12, dob=SIXTH_FORMER_DOB, tutor_id=tutor.id)
-    factories.link(engine, amira, "slack", "D" + PUPIL.lstrip("U"))
-    code = factories.code_for(engine, tutor)
+    school = seed.school(engine)
+    tutor = seed.staff(engine, school.id, "Sam", "Patel", role=StaffRole.tutor)
+    amira = seed.pupil(engine, school.id, "Amira", "Khan", year_group=12, dob=SIXTH_FORMER_DOB, tutor_id=tutor.id)
+    seed.link(engine, amira, "slack", "D" + PUPIL.lstrip("U"))
+    code = seed.code_for(engine, tutor)
     async with running(fake, engine) as bot:
         linked = await bot.command(TUTOR, f"link {code}")
         assert linked and all(c.channel == "DSAMTUTOR" for c in linked)  # answered in the DM
@@ -170,8 +169,8 @@ async def test_tutor_links_logs_advice_with_buttons_and_the_pupil_is_told(engine
 
 async def test_stranger_learns_nothing(sqlite_only: Engine, fake: FakeSlack) -> None:
     engine = sqlite_only
-    school = factories.school(engine)
-    factories.pupil(engine, school.id, "Amira", "Khan", dob=SIXTH_FORMER_DOB)
+    school = seed.school(engine)
+    seed.pupil(engine, school.id, "Amira", "Khan", dob=SIXTH_FORMER_DOB)
     async with running(fake, engine) as bot:
         for text in ("/record", "/pupil Amira", "Amira Khan", "/log Amira"):
             reply = await bot.say(STRANGER, text)
@@ -193,9 +192,9 @@ async def test_stranger_learns_nothing(sqlite_only: Engine, fake: FakeSlack) -> 
 
 async def test_channel_message_is_refused_and_nothing_is_stored(sqlite_only: Engine, fake: FakeSlack) -> None:
     engine = sqlite_only
-    school = factories.school(engine)
-    tutor = factories.staff(engine, school.id)
-    code = factories.code_for(engine, tutor)
+    school = seed.school(engine)
+    tutor = seed.staff(engine, school.id)
+    code = seed.code_for(engine, tutor)
     async with running(fake, engine) as bot:
         reply = await bot.say(TUTOR, f"/link {code}", channel="CSTAFFROOM", channel_type="channel")
         assert [c.text for c in reply] == [escape(texts.PRIVATE_ONLY)]
@@ -211,9 +210,9 @@ async def test_under_sixteens_are_sent_to_the_web_chat_and_wrong_codes_lock_out(
     sqlite_only: Engine, fake: FakeSlack
 ) -> None:
     engine = sqlite_only
-    school = factories.school(engine)
-    young = factories.pupil(engine, school.id, "Amira", "Khan", year_group=9, dob=date(2012, 5, 1))
-    code = factories.code_for(engine, young)
+    school = seed.school(engine)
+    young = seed.pupil(engine, school.id, "Amira", "Khan", year_group=9, dob=date(2012, 5, 1))
+    code = seed.code_for(engine, young)
     async with running(fake, engine) as bot:
         await bot.command(PUPIL, f"link {code}")
         said = texts_of(fake.sent("DAMIRA"))
@@ -231,9 +230,9 @@ async def test_under_sixteens_are_sent_to_the_web_chat_and_wrong_codes_lock_out(
 
 async def test_redelivered_event_is_handled_once(sqlite_only: Engine, fake: FakeSlack) -> None:
     engine = sqlite_only
-    school = factories.school(engine)
-    amira = factories.pupil(engine, school.id, dob=SIXTH_FORMER_DOB)
-    factories.link(engine, amira, "slack", PUPIL)
+    school = seed.school(engine)
+    amira = seed.pupil(engine, school.id, dob=SIXTH_FORMER_DOB)
+    seed.link(engine, amira, "slack", PUPIL)
     async with running(fake, engine) as bot:
         body = bot.slack.event_body(
             {"type": "message", "user": PUPIL, "text": "/reflect Went to the NHS careers talk", "channel": "DAMIRA",
@@ -254,9 +253,9 @@ async def test_redelivered_event_is_handled_once(sqlite_only: Engine, fake: Fake
 
 async def test_bad_or_stale_signature_gets_401_and_nothing_is_processed(sqlite_only: Engine, fake: FakeSlack) -> None:
     engine = sqlite_only
-    school = factories.school(engine)
-    amira = factories.pupil(engine, school.id, dob=SIXTH_FORMER_DOB)
-    factories.link(engine, amira, "slack", PUPIL)
+    school = seed.school(engine)
+    amira = seed.pupil(engine, school.id, dob=SIXTH_FORMER_DOB)
+    seed.link(engine, amira, "slack", PUPIL)
     async with running(fake, engine) as bot:
         body = bot.slack.event_body({"type": "message", "user": PUPIL, "text": "/reflect forged", "channel": "DAMIRA"})
         status, _ = await bot.slack.post(body, "application/json", signature="v0=" + "0" * 64)
@@ -272,9 +271,9 @@ async def test_bad_or_stale_signature_gets_401_and_nothing_is_processed(sqlite_o
 
 async def test_own_messages_edits_and_files(sqlite_only: Engine, fake: FakeSlack) -> None:
     engine = sqlite_only
-    school = factories.school(engine)
-    amira = factories.pupil(engine, school.id, dob=SIXTH_FORMER_DOB)
-    factories.link(engine, amira, "slack", PUPIL)
+    school = seed.school(engine)
+    amira = seed.pupil(engine, school.id, dob=SIXTH_FORMER_DOB)
+    seed.link(engine, amira, "slack", PUPIL)
     async with running(fake, engine) as bot:
         assert await bot.say(PUPIL, "hello from me", bot_id="BWAYMARK") == []
         assert await bot.say(PUPIL, "edited", subtype="message_changed") == []
@@ -286,9 +285,9 @@ async def test_own_messages_edits_and_files(sqlite_only: Engine, fake: FakeSlack
 
 async def test_markup_is_escaped_and_links_read_back(sqlite_only: Engine, fake: FakeSlack) -> None:
     engine = sqlite_only
-    school = factories.school(engine)
-    amira = factories.pupil(engine, school.id, dob=SIXTH_FORMER_DOB)
-    factories.link(engine, amira, "slack", PUPIL)
+    school = seed.school(engine)
+    amira = seed.pupil(engine, school.id, dob=SIXTH_FORMER_DOB)
+    seed.link(engine, amira, "slack", PUPIL)
     typed = "I <b>loved</b> the R&D lab & <!channel> *bold* مرحبا 🎉"
     async with running(fake, engine) as bot:
         # Slack escapes what people type; the journal keeps what they typed.
@@ -335,9 +334,9 @@ async def test_transport_network_error_is_retry() -> None:
 
 async def test_replies_wait_out_a_rate_limit(sqlite_only: Engine, fake: FakeSlack) -> None:
     engine = sqlite_only
-    school = factories.school(engine)
-    amira = factories.pupil(engine, school.id, dob=SIXTH_FORMER_DOB)
-    factories.link(engine, amira, "slack", PUPIL)
+    school = seed.school(engine)
+    amira = seed.pupil(engine, school.id, dob=SIXTH_FORMER_DOB)
+    seed.link(engine, amira, "slack", PUPIL)
     async with running(fake, engine) as bot:
         fake.fail_next(1, status=429, retry_after=0.2)
         reply = await bot.say(PUPIL, "/help")
@@ -406,8 +405,8 @@ class PortWatcher(logging.Handler):
 
 async def test_waymark_run_serves_slack_events_and_delivers_the_outbox(sqlite_only: Engine, fake: FakeSlack) -> None:
     engine = sqlite_only
-    school = factories.school(engine)
-    tutor = factories.staff(engine, school.id)
+    school = seed.school(engine)
+    tutor = seed.staff(engine, school.id)
     with transaction(engine) as s:
         identities.link(s, tutor, "slack", TUTOR, "DSAMTUTOR", utcnow())  # Slack user, DM channel
         outbox.enqueue(

@@ -12,11 +12,10 @@ from sqlmodel import select
 from core.settings import load_settings
 from handlers import Dispatcher
 from handlers.pupils import NOT_AVAILABLE
-from storage import audit, caseload, crypto
+from storage import audit, caseload, crypto, seed
 from storage.db import transaction
 from storage.models import AdviceRecord, AgreedAction, AuditEvent, ConversationState, OutboxMessage, Person, StaffRole
 from storage.models import School as SchoolRow
-from tests import factories
 from tests.chat import Chat
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # a Monday in the autumn term
@@ -45,22 +44,22 @@ def make_dispatcher(engine: Engine, key: str | None = KEY) -> Dispatcher:
 
 @pytest.fixture
 def school(engine: Engine) -> School:
-    s = factories.school(engine)
+    s = seed.school(engine)
     assert s.id is not None
-    leader = factories.staff(engine, s.id, "Lee", "Morgan", role=StaffRole.leader)
-    tutor = factories.staff(engine, s.id, "Sam", "Patel")
-    other = factories.staff(engine, s.id, "Olu", "Adeyemi")
-    amira = factories.pupil(engine, s.id, "Amira", "Khan", form="11A", tutor_id=tutor.id)
-    ben = factories.pupil(engine, s.id, "Ben", "Jones", form="11A", tutor_id=tutor.id, send="K", attendance=85.0)
-    cara = factories.pupil(engine, s.id, "Cara", "Smith", form="11B", tutor_id=other.id)
-    dan = factories.pupil(engine, s.id, "Dan", "Okafor", year_group=10, form="10C", tutor_id=other.id)
+    leader = seed.staff(engine, s.id, "Lee", "Morgan", role=StaffRole.leader)
+    tutor = seed.staff(engine, s.id, "Sam", "Patel")
+    other = seed.staff(engine, s.id, "Olu", "Adeyemi")
+    amira = seed.pupil(engine, s.id, "Amira", "Khan", form="11A", tutor_id=tutor.id)
+    ben = seed.pupil(engine, s.id, "Ben", "Jones", form="11A", tutor_id=tutor.id, send="K", attendance=85.0)
+    cara = seed.pupil(engine, s.id, "Cara", "Smith", form="11B", tutor_id=other.id)
+    dan = seed.pupil(engine, s.id, "Dan", "Okafor", year_group=10, form="10C", tutor_id=other.id)
     with transaction(engine) as session:
         assert tutor.id is not None and dan.id is not None
         caseload.assign(session, tutor.id, dan.id)
-    factories.link(engine, leader, "slack", "lee")
-    factories.link(engine, tutor, "slack", "sam")
-    factories.link(engine, other, "slack", "olu")
-    factories.link(engine, amira, "web", "amira-web")
+    seed.link(engine, leader, "slack", "lee")
+    seed.link(engine, tutor, "slack", "sam")
+    seed.link(engine, other, "slack", "olu")
+    seed.link(engine, amira, "web", "amira-web")
     return School(engine, make_dispatcher(engine), s.id, leader, tutor, other, amira, ben, cara, dan)
 
 
@@ -333,7 +332,7 @@ def test_caseload_lists_counts_flags_and_puts_pupils_without_guidance_first(scho
 
 def test_caseload_pages_on_a_phone(school: School) -> None:
     for i in range(10):
-        factories.pupil(school.engine, school.school_id, f"Pupil{i:02d}", "Zed", form="11A", tutor_id=school.tutor.id)
+        seed.pupil(school.engine, school.school_id, f"Pupil{i:02d}", "Zed", form="11A", tutor_id=school.tutor.id)
     sam = Chat(school.dispatcher, "sam", "slack")
     sam.say("/caseload")
     assert "page 1 of 2" in sam.text and "Next \u2192" in sam.buttons()
@@ -428,7 +427,7 @@ def test_caseload_and_attention_lists_are_audited_for_each_pupil_shown(school: S
 
 def test_attention_list_pages_a_large_year_group(school: School) -> None:
     for i in range(30):
-        factories.pupil(school.engine, school.school_id, f"Pupil{i:02d}", "Zed", year_group=9, form="9Z")
+        seed.pupil(school.engine, school.school_id, f"Pupil{i:02d}", "Zed", year_group=9, form="9Z")
     lee = Chat(school.dispatcher, "lee", "slack")
     lee.say("/attention 9")
     assert "(page 1 of 2)" in lee.text and "Pupil00 Zed (9Z)" in lee.text and "Pupil29" not in lee.text
@@ -464,7 +463,7 @@ def test_staff_menu_shows_the_staff_buttons(school: School) -> None:
 
 def test_caseload_counts_come_from_one_statement(school: School) -> None:
     for i in range(20):
-        factories.pupil(school.engine, school.school_id, f"P{i}", "Many", form="11A", tutor_id=school.tutor.id)
+        seed.pupil(school.engine, school.school_id, f"P{i}", "Many", form="11A", tutor_id=school.tutor.id)
     statements: list[str] = []
 
     def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:

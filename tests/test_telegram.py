@@ -32,7 +32,7 @@ from core.settings import Settings, load_settings
 from handlers import Button, Dispatcher, Reply, texts
 from reports.charts import PNG_SIGNATURE
 from scheduler.sender import Sender
-from storage import identities, leavers
+from storage import identities, leavers, seed
 from storage.db import transaction
 from storage.models import (
     AuditEvent,
@@ -43,7 +43,6 @@ from storage.models import (
     StaffRole,
     utcnow,
 )
-from tests import factories
 from tests.fakes.telegram_api import Call, FakeTelegram
 
 SIXTH_FORMER_DOB = date(2007, 9, 1)  # 16 or over on any date these tests run
@@ -118,9 +117,9 @@ def count_rows(engine: Engine, model: Any) -> int:
 async def test_pupil_enrols_by_deep_link_reflects_with_buttons_and_reads_record(
     engine: Engine, fake: FakeTelegram
 ) -> None:
-    school = factories.school(engine)
-    amira = factories.pupil(engine, school.id, "Amira", "Khan", year_group=12, form="12B", dob=SIXTH_FORMER_DOB)
-    code = factories.code_for(engine, amira)
+    school = seed.school(engine)
+    amira = seed.pupil(engine, school.id, "Amira", "Khan", year_group=12, form="12B", dob=SIXTH_FORMER_DOB)
+    code = seed.code_for(engine, amira)
     async with running(fake, engine):
         mark = fake.mark()
         fake.start_link(PUPIL_CHAT, code)
@@ -162,11 +161,11 @@ async def test_pupil_enrols_by_deep_link_reflects_with_buttons_and_reads_record(
 
 
 async def test_tutor_logs_advice_with_buttons_and_the_pupil_is_told(engine: Engine, fake: FakeTelegram) -> None:
-    school = factories.school(engine)
-    tutor = factories.staff(engine, school.id, "Sam", "Patel", role=StaffRole.tutor)
-    amira = factories.pupil(engine, school.id, "Amira", "Khan", year_group=12, dob=SIXTH_FORMER_DOB, tutor_id=tutor.id)
-    factories.link(engine, amira, "telegram", str(PUPIL_CHAT))
-    tutor_code = factories.code_for(engine, tutor)
+    school = seed.school(engine)
+    tutor = seed.staff(engine, school.id, "Sam", "Patel", role=StaffRole.tutor)
+    amira = seed.pupil(engine, school.id, "Amira", "Khan", year_group=12, dob=SIXTH_FORMER_DOB, tutor_id=tutor.id)
+    seed.link(engine, amira, "telegram", str(PUPIL_CHAT))
+    tutor_code = seed.code_for(engine, tutor)
     async with running(fake, engine):
         mark = fake.mark()
         fake.start_link(TUTOR_CHAT, tutor_code)
@@ -207,8 +206,8 @@ async def test_tutor_logs_advice_with_buttons_and_the_pupil_is_told(engine: Engi
 
 async def test_stranger_learns_nothing(sqlite_only: Engine, fake: FakeTelegram) -> None:
     engine = sqlite_only
-    school = factories.school(engine)
-    factories.pupil(engine, school.id, "Amira", "Khan", dob=SIXTH_FORMER_DOB)
+    school = seed.school(engine)
+    seed.pupil(engine, school.id, "Amira", "Khan", dob=SIXTH_FORMER_DOB)
     async with running(fake, engine):
         for text in ("/record", "/pupil Amira", "Amira Khan", "/start WRONG-CODE1", "/log Amira"):
             reply = await say(fake, 99999, text)
@@ -220,9 +219,9 @@ async def test_stranger_learns_nothing(sqlite_only: Engine, fake: FakeTelegram) 
 
 async def test_group_chat_is_refused_and_nothing_is_stored(sqlite_only: Engine, fake: FakeTelegram) -> None:
     engine = sqlite_only
-    school = factories.school(engine)
-    amira = factories.pupil(engine, school.id, dob=SIXTH_FORMER_DOB)
-    code = factories.code_for(engine, amira)
+    school = seed.school(engine)
+    amira = seed.pupil(engine, school.id, dob=SIXTH_FORMER_DOB)
+    code = seed.code_for(engine, amira)
     async with running(fake, engine):
         group = -100200300
         reply = await say(fake, group, f"/start {code}", user_id=555, chat_type="group")
@@ -237,9 +236,9 @@ async def test_group_chat_is_refused_and_nothing_is_stored(sqlite_only: Engine, 
 
 async def test_same_update_twice_is_handled_once(sqlite_only: Engine, fake: FakeTelegram) -> None:
     engine = sqlite_only
-    school = factories.school(engine)
-    amira = factories.pupil(engine, school.id, dob=SIXTH_FORMER_DOB)
-    factories.link(engine, amira, "telegram", str(PUPIL_CHAT))
+    school = seed.school(engine)
+    amira = seed.pupil(engine, school.id, dob=SIXTH_FORMER_DOB)
+    seed.link(engine, amira, "telegram", str(PUPIL_CHAT))
     async with running(fake, engine):
         # A low id on purpose: ids turn random after a quiet week, so "greater than the last" is no test.
         first = await say(fake, PUPIL_CHAT, "/help", update_id=5_000_000)
@@ -256,9 +255,9 @@ async def test_same_update_twice_is_handled_once(sqlite_only: Engine, fake: Fake
 
 async def test_restart_mid_conversation_carries_on(sqlite_only: Engine, fake: FakeTelegram) -> None:
     engine = sqlite_only
-    school = factories.school(engine)
-    amira = factories.pupil(engine, school.id, dob=SIXTH_FORMER_DOB)
-    factories.link(engine, amira, "telegram", str(PUPIL_CHAT))
+    school = seed.school(engine)
+    amira = seed.pupil(engine, school.id, dob=SIXTH_FORMER_DOB)
+    seed.link(engine, amira, "telegram", str(PUPIL_CHAT))
     async with running(fake, engine):
         asked = await say(fake, PUPIL_CHAT, "/reflect")
         assert "What did you do" in asked[0].text
@@ -273,9 +272,9 @@ async def test_restart_mid_conversation_carries_on(sqlite_only: Engine, fake: Fa
 
 async def test_one_chat_in_order_with_awkward_input(sqlite_only: Engine, fake: FakeTelegram) -> None:
     engine = sqlite_only
-    school = factories.school(engine)
-    amira = factories.pupil(engine, school.id, dob=SIXTH_FORMER_DOB)
-    factories.link(engine, amira, "telegram", str(PUPIL_CHAT))
+    school = seed.school(engine)
+    amira = seed.pupil(engine, school.id, dob=SIXTH_FORMER_DOB)
+    seed.link(engine, amira, "telegram", str(PUPIL_CHAT))
     awkward = ["<b>Tom & Jerry</b> *bold* _x_", "مرحبا بالعالم 😀👍🏽", "x" * 3990]
     async with running(fake, engine):
         mark = fake.mark()
@@ -298,11 +297,11 @@ async def test_one_chat_in_order_with_awkward_input(sqlite_only: Engine, fake: F
 
 
 async def test_leader_report_arrives_as_text_chart_and_csv(engine: Engine, fake: FakeTelegram) -> None:
-    school = factories.school(engine)
-    leader = factories.staff(engine, school.id, "Lee", "Grant", role=StaffRole.leader)
-    factories.link(engine, leader, "telegram", str(TUTOR_CHAT))
+    school = seed.school(engine)
+    leader = seed.staff(engine, school.id, "Lee", "Grant", role=StaffRole.leader)
+    seed.link(engine, leader, "telegram", str(TUTOR_CHAT))
     for n in range(3):
-        factories.pupil(engine, school.id, f"Pupil{n}", "Test", year_group=11, dob=SIXTH_FORMER_DOB)
+        seed.pupil(engine, school.id, f"Pupil{n}", "Test", year_group=11, dob=SIXTH_FORMER_DOB)
     async with running(fake, engine):
         menu = await say(fake, TUTOR_CHAT, "/report")
         assert "Benchmark 3 summary" in menu[0].button_labels()
@@ -323,11 +322,11 @@ async def test_leader_report_arrives_as_text_chart_and_csv(engine: Engine, fake:
 
 
 async def test_menu_follows_the_person_when_their_role_changes(engine: Engine, fake: FakeTelegram) -> None:
-    school = factories.school(engine)
-    amira = factories.pupil(
+    school = seed.school(engine)
+    amira = seed.pupil(
         engine, school.id, year_group=13, dob=SIXTH_FORMER_DOB, leaving_date=date.today() - timedelta(days=3)
     )
-    factories.link(engine, amira, "telegram", str(PUPIL_CHAT))
+    seed.link(engine, amira, "telegram", str(PUPIL_CHAT))
 
     def menu_calls() -> list[Call]:
         return [c for c in fake.calls_of("setMyCommands") if (c.params.get("scope") or {}).get("chat_id") == PUPIL_CHAT]
@@ -355,9 +354,9 @@ async def test_menu_follows_the_person_when_their_role_changes(engine: Engine, f
 
 
 async def test_blocking_the_bot_marks_the_identity_unreachable(engine: Engine, fake: FakeTelegram) -> None:
-    school = factories.school(engine)
-    amira = factories.pupil(engine, school.id, dob=SIXTH_FORMER_DOB)
-    factories.link(engine, amira, "telegram", str(PUPIL_CHAT))
+    school = seed.school(engine)
+    amira = seed.pupil(engine, school.id, dob=SIXTH_FORMER_DOB)
+    seed.link(engine, amira, "telegram", str(PUPIL_CHAT))
 
     def unreachable() -> str | None:
         with transaction(engine, write=False) as s:
@@ -448,9 +447,9 @@ async def webhook_mode(
 
 
 async def test_webhook_needs_the_secret(engine: Engine, fake: FakeTelegram) -> None:
-    school = factories.school(engine)
-    amira = factories.pupil(engine, school.id, dob=SIXTH_FORMER_DOB)
-    factories.link(engine, amira, "telegram", str(PUPIL_CHAT))
+    school = seed.school(engine)
+    amira = seed.pupil(engine, school.id, dob=SIXTH_FORMER_DOB)
+    seed.link(engine, amira, "telegram", str(PUPIL_CHAT))
     async with waymark_http(fake, engine) as (app, url, _):
         settings = tg_settings(fake, telegram_webhook_url=url, telegram_webhook_secret="s3cret-Value_1")
         early = await fake.deliver_webhook(fake.text_update(PUPIL_CHAT, "/help"), secret="s3cret-Value_1", url=url)
@@ -485,9 +484,9 @@ async def test_webhook_needs_the_secret(engine: Engine, fake: FakeTelegram) -> N
 
 
 async def test_webhook_answers_only_once_the_update_is_handled(engine: Engine, fake: FakeTelegram) -> None:
-    school = factories.school(engine)
-    amira = factories.pupil(engine, school.id, dob=SIXTH_FORMER_DOB)
-    factories.link(engine, amira, "telegram", str(PUPIL_CHAT))
+    school = seed.school(engine)
+    amira = seed.pupil(engine, school.id, dob=SIXTH_FORMER_DOB)
+    seed.link(engine, amira, "telegram", str(PUPIL_CHAT))
     async with webhook_mode(fake, engine) as app:
         fake.hold_chat(PUPIL_CHAT)
         try:
@@ -569,9 +568,9 @@ async def test_waymark_run_registers_the_webhook_once_listening_and_logs_how_it_
 
 async def test_429_storm_is_waited_out(sqlite_only: Engine, fake: FakeTelegram) -> None:
     engine = sqlite_only
-    school = factories.school(engine)
-    amira = factories.pupil(engine, school.id, dob=SIXTH_FORMER_DOB)
-    factories.link(engine, amira, "telegram", str(PUPIL_CHAT))
+    school = seed.school(engine)
+    amira = seed.pupil(engine, school.id, dob=SIXTH_FORMER_DOB)
+    seed.link(engine, amira, "telegram", str(PUPIL_CHAT))
     async with running(fake, engine):
         fake.fail_next(2, status=429, retry_after=1, methods={"sendMessage"})
         started = time.monotonic()
@@ -606,11 +605,11 @@ async def test_a_429_pauses_every_reply_not_just_the_one_refused(engine: Engine,
 
 async def test_blocked_bot_marks_identity_unreachable(sqlite_only: Engine, fake: FakeTelegram) -> None:
     engine = sqlite_only
-    school = factories.school(engine)
-    amira = factories.pupil(engine, school.id, dob=SIXTH_FORMER_DOB)
-    factories.link(engine, amira, "telegram", str(PUPIL_CHAT))
-    ben = factories.pupil(engine, school.id, "Ben", "Ode", dob=SIXTH_FORMER_DOB)
-    factories.link(engine, ben, "telegram", "70002")
+    school = seed.school(engine)
+    amira = seed.pupil(engine, school.id, dob=SIXTH_FORMER_DOB)
+    seed.link(engine, amira, "telegram", str(PUPIL_CHAT))
+    ben = seed.pupil(engine, school.id, "Ben", "Ode", dob=SIXTH_FORMER_DOB)
+    seed.link(engine, ben, "telegram", "70002")
 
     def reason(user: str) -> str | None:
         with transaction(engine, write=False) as s:
@@ -633,9 +632,9 @@ async def test_blocked_bot_marks_identity_unreachable(sqlite_only: Engine, fake:
 
 async def test_network_errors_are_retried(sqlite_only: Engine, fake: FakeTelegram) -> None:
     engine = sqlite_only
-    school = factories.school(engine)
-    amira = factories.pupil(engine, school.id, dob=SIXTH_FORMER_DOB)
-    factories.link(engine, amira, "telegram", str(PUPIL_CHAT))
+    school = seed.school(engine)
+    amira = seed.pupil(engine, school.id, dob=SIXTH_FORMER_DOB)
+    seed.link(engine, amira, "telegram", str(PUPIL_CHAT))
     async with running(fake, engine):
         fake.fail_next(1, status=500, methods={"sendMessage"})
         reply = await say(fake, PUPIL_CHAT, "/help")
@@ -644,9 +643,9 @@ async def test_network_errors_are_retried(sqlite_only: Engine, fake: FakeTelegra
 
 async def test_expired_long_button_is_answered_not_guessed(sqlite_only: Engine, fake: FakeTelegram) -> None:
     engine = sqlite_only
-    school = factories.school(engine)
-    amira = factories.pupil(engine, school.id, dob=SIXTH_FORMER_DOB)
-    factories.link(engine, amira, "telegram", str(PUPIL_CHAT))
+    school = seed.school(engine)
+    amira = seed.pupil(engine, school.id, dob=SIXTH_FORMER_DOB)
+    seed.link(engine, amira, "telegram", str(PUPIL_CHAT))
     async with running(fake, engine):
         mark = fake.mark()
         fake.press(PUPIL_CHAT, "~" + "0" * 40)  # a token from before a restart

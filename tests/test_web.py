@@ -25,10 +25,9 @@ from bot.channels.web.session import CSP, SESSION_COOKIE, client_address
 from bot.http import build_app
 from core.settings import Settings, load_settings
 from handlers import Dispatcher, texts
-from storage import checkin_links, codes, identities, outbox, transcript, websessions
+from storage import checkin_links, codes, identities, outbox, seed, transcript, websessions
 from storage.db import transaction
 from storage.models import Person, Role, TranscriptLine, WebSession
-from tests import factories
 from tests.web_client import Browser, hidden, read_lines
 
 
@@ -93,9 +92,9 @@ def counting_transactions(engine: Engine) -> Iterator[list[int]]:
 
 
 def pupil_with_code(engine: Engine, given: str = "Amira", days: int = 30) -> tuple[Person, str]:
-    school = factories.school(engine)
-    person = factories.pupil(engine, school.id, given, "Khan")
-    return person, factories.code_for(engine, person, days=days)
+    school = seed.school(engine)
+    person = seed.pupil(engine, school.id, given, "Khan")
+    return person, seed.code_for(engine, person, days=days)
 
 
 # --- sign in ------------------------------------------------------------------------------
@@ -318,12 +317,12 @@ async def test_unauthenticated_requests_get_nothing(site: Site, browsers: list[B
 
 
 async def test_a_pupil_cannot_read_another_pupils_messages_by_changing_ids(site: Site, browsers: list[Browser]) -> None:
-    school = factories.school(site.engine)
-    amira = factories.pupil(site.engine, school.id, "Amira", "Khan")
-    ben = factories.pupil(site.engine, school.id, "Ben", "Okafor")
+    school = seed.school(site.engine)
+    amira = seed.pupil(site.engine, school.id, "Amira", "Khan")
+    ben = seed.pupil(site.engine, school.id, "Ben", "Okafor")
     a, b = browsers[0], browsers[1]
-    await a.sign_in(factories.code_for(site.engine, amira))
-    await b.sign_in(factories.code_for(site.engine, ben))
+    await a.sign_in(seed.code_for(site.engine, amira))
+    await b.sign_in(seed.code_for(site.engine, ben))
     b_csrf = await b.chat_csrf()
     async with b.http.post("/send", data={"text": "Ben's secret plan", "csrf": b_csrf}, allow_redirects=False):
         pass
@@ -612,7 +611,7 @@ async def test_images_show_inline_and_files_download(site: Site, browsers: list[
 
 
 def alumnus_link(engine: Engine, now: datetime, days: int = 30) -> tuple[Person, str]:
-    school = factories.school(engine)
+    school = seed.school(engine)
     with transaction(engine) as s:
         person = Person(school_id=school.id, role=Role.alumnus, status="left", given_name="Kai", family_name="Lee")
         s.add(person)
@@ -674,9 +673,9 @@ async def test_checkin_links_are_for_alumni_only(site: Site) -> None:
 async def test_pages_before_sign_in_carry_the_school_name_from_the_database(
     site: Site, browsers: list[Browser]
 ) -> None:
-    factories.school(site.engine, "Hillside Academy")  # named with --school, not WAYMARK_SCHOOL_NAME
+    seed.school(site.engine, "Hillside Academy")  # named with --school, not WAYMARK_SCHOOL_NAME
     status, html = await browsers[0].page("/signin")
     assert status == 200 and "Hillside Academy" in html and "Test Academy" not in html
-    factories.school(site.engine, "Valley School")  # a trust's server: no one name fits every pupil
+    seed.school(site.engine, "Valley School")  # a trust's server: no one name fits every pupil
     status, html = await browsers[1].page("/signin")
     assert status == 200 and "Test Academy" in html and "Hillside" not in html

@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from storage import outbox
+from storage import outbox, seed
 from storage.db import transaction
-from tests import factories
 from tests.test_web import Site, record_media, start_site
 
 CHROMIUM = "/usr/bin/chromium"
@@ -69,10 +68,10 @@ def new_pupil(site: Site, given: str = "Amira") -> str:
 
 
 def new_pupil_and_code(site: Site, given: str = "Amira") -> tuple[int, str]:
-    school = factories.school(site.engine, "Northfield Academy")
-    person = factories.pupil(site.engine, school.id, given, "Khan")
+    school = seed.school(site.engine, "Northfield Academy")
+    person = seed.pupil(site.engine, school.id, given, "Khan")
     assert person.id is not None
-    return person.id, factories.code_for(site.engine, person)
+    return person.id, seed.code_for(site.engine, person)
 
 
 async def sign_in(page: object, site: Site, code: str) -> None:

@@ -1,0 +1,494 @@
+"""Made-up schools and people: the one builder that `waymark demo`, the benchmarks (bench/) and the
+tests use, so the name lists, the date-of-birth rule and the columns of a pupil live in one place.
+
+Each builder takes either an open Session (it adds to the caller's transaction) or an Engine (it
+opens and commits a transaction of its own), and returns the row with its id set. Nothing here is
+ever written into a real school's database by Waymark itself: only the demo's own file, a
+benchmark's scratch database and the tests' databases.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import random
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import TypeVar
+
+from sqlalchemy import Engine
+from sqlmodel import Session, SQLModel
+
+from storage import codes, identities
+from storage.consents import ConsentKind
+from storage.db import transaction
+from storage.models import (
+    AdviceRecord,
+    AgreedAction,
+    Application,
+    ChatIdentity,
+    Consent,
+    JournalEntry,
+    Person,
+    PersonStatus,
+    Role,
+    School,
+    StaffRole,
+    utcnow,
+)
+from storage.roster import COLUMNS as ROSTER_COLUMNS
+
+GIVEN_F = (
+    "Olivia",
+    "Isla",
+    "Ava",
+    "Zara",
+    "Mia",
+    "Freya",
+    "Chloe",
+    "Aisha",
+    "Lily",
+    "Grace",
+    "Ella",
+    "Maryam",
+    "Sophie",
+    "Hannah",
+    "Nia",
+    "Priya",
+    "Ruby",
+    "Evie",
+    "Fatima",
+    "Jessica",
+    "Amelia",
+    "Ewa",
+)
+GIVEN_M = (
+    "Oliver",
+    "Noah",
+    "Leo",
+    "Mohammed",
+    "Jack",
+    "Kwame",
+    "Arjun",
+    "Dylan",
+    "Harry",
+    "Tomasz",
+    "Ravi",
+    "Femi",
+    "George",
+    "Ibrahim",
+    "Callum",
+    "Ethan",
+    "Yusuf",
+    "Reece",
+    "Luca",
+    "Daniel",
+    "Kai",
+    "Ben",
+)
+FAMILY = (
+    "Smith",
+    "Jones",
+    "Patel",
+    "Williams",
+    "Brown",
+    "Taylor",
+    "Ali",
+    "Wilson",
+    "Evans",
+    "Okafor",
+    "Nowak",
+    "Hughes",
+    "Begum",
+    "Wright",
+    "Chen",
+    "Murphy",
+    "Roberts",
+    "Mensah",
+    "Walker",
+    "Hussain",
+    "Kowalski",
+    "Thompson",
+    "O'Neill",
+    "Adeyemi",
+    "Clarke",
+    "Singh",
+)
+# DfE ethnicity codes, weighted roughly like an English urban comprehensive.
+ETHNICITY = (
+    ("WBRI", 52),
+    ("WOTH", 6),
+    ("WIRI", 2),
+    ("APKN", 8),
+    ("AIND", 6),
+    ("ABAN", 4),
+    ("BAFR", 7),
+    ("BCRB", 3),
+    ("MWBC", 4),
+    ("MWAS", 2),
+    ("CHNE", 2),
+    ("AOTH", 2),
+    ("NOBT", 2),
+)
+SEND = (("N", 84), ("K", 13), ("E", 3))  # no need, SEN support, EHC plan
+
+Target = Session | Engine
+Row = TypeVar("Row", bound=SQLModel)
+_serials = itertools.count(1)
+
+
+@contextmanager
+def _session(target: Target) -> Iterator[Session]:
+    if isinstance(target, Session):
+        yield target
+    else:
+        with transaction(target) as session:
+            yield session
+
+
+def _add(target: Target, row: Row) -> Row:
+    with _session(target) as session:
+        session.add(row)
+        session.flush()
+        return row
+
+
+# ---- one of each ----------------------------------------------------------------------------------
+
+
+def school(target: Target, name: str = "Test Academy", **columns: object) -> School:
+    return _add(target, School(name=name, **columns))  # type: ignore[arg-type]
+
+
+def person(target: Target, school_id: int | None, role: Role, given: str, family: str, **columns: object) -> Person:
+    row = Person(school_id=school_id, role=role, given_name=given, family_name=family, **columns)  # type: ignore[arg-type]
+    return _add(target, row)
+
+
+def pupil(
+    target: Target,
+    school_id: int | None,
+    given: str = "Amira",
+    family: str = "Khan",
+    *,
+    year_group: int = 11,
+    form: str = "11A",
+    dob: date | None = date(2010, 3, 14),
+    tutor_id: int | None = None,
+    upn: str | None = None,
+    **columns: object,
+) -> Person:
+    """A pupil on roll; without a UPN, a made-up one no other pupil in this process has."""
+    upn = upn or f"T{next(_serials):012d}"
+    facts = {"year_group": year_group, "form": form, "date_of_birth": dob, "tutor_id": tutor_id}
+    return person(target, school_id, Role.pupil, given, family, upn=upn, **{**facts, **columns})
+
+
+def staff(
+    target: Target,
+    school_id: int | None,
+    given: str = "Sam",
+    family: str = "Patel",
+    *,
+    role: StaffRole = StaffRole.tutor,
+    domain: str = "school.example",
+    **columns: object,
+) -> Person:
+    email = f"{given.lower()}.{family.lower()}@{domain}"
+    return person(target, school_id, Role.staff, given, family, staff_role=role, email=email, **columns)
+
+
+def alumnus(
+    target: Target,
+    school_id: int | None,
+    given: str = "Ana",
+    family: str = "Silva",
+    *,
+    upn: str | None = None,
+    **columns: object,
+) -> Person:
+    """Someone who has left the school (role alumnus, status left)."""
+    upn = upn or f"L{next(_serials):012d}"
+    return person(target, school_id, Role.alumnus, given, family, status=PersonStatus.left, upn=upn, **columns)
+
+
+def code_for(target: Target, person: Person, days: int = 30) -> str:
+    """A fresh one-time sign-in code for the person."""
+    with _session(target) as session:
+        return codes.issue(session, person, days=days).code
+
+
+def link(target: Target, person: Person, platform: str, user_id: str) -> None:
+    """The person's chat account on a platform (chat id and account id the same)."""
+    with _session(target) as session:
+        identities.link(session, person, platform, user_id, user_id, utcnow())
+
+
+# ---- what is on a record ------------------------------------------------------------------------
+
+
+def journal(target: Target, person: Person, text: str, **columns: object) -> JournalEntry:
+    return _add(target, JournalEntry(person_id=person.id, text=text, **columns))  # type: ignore[arg-type]
+
+
+def advice(target: Target, pupil: Person, staff: Person, kind: str, summary: str, **columns: object) -> AdviceRecord:
+    """A conversation a member of staff recorded (`staff_note` is stored as given: encrypt it first)."""
+    row = AdviceRecord(pupil_id=pupil.id, staff_id=staff.id, kind=kind, summary=summary, **columns)  # type: ignore[arg-type]
+    return _add(target, row)
+
+
+def action(
+    target: Target, pupil: Person, advice: AdviceRecord, text: str, *, done: datetime | None = None, **columns: object
+) -> AgreedAction:
+    """An action agreed in that conversation; open unless `done` says when it was done."""
+    row = AgreedAction(
+        pupil_id=pupil.id,  # type: ignore[arg-type]
+        advice_id=advice.id,
+        text=text,
+        status="done" if done else "open",
+        done_at=done,
+        **columns,  # type: ignore[arg-type]
+    )
+    return _add(target, row)
+
+
+def application(target: Target, person: Person, provider: str, **columns: object) -> Application:
+    return _add(target, Application(person_id=person.id, provider=provider, **columns))  # type: ignore[arg-type]
+
+
+# ---- the realistic random mix ---------------------------------------------------------------------
+
+
+def weighted(rng: random.Random, pairs: tuple[tuple[str, int], ...] | list[tuple[str, int]]) -> str:
+    return rng.choices([p[0] for p in pairs], weights=[p[1] for p in pairs])[0]
+
+
+def born_for(rng: random.Random, year_group: int, year_start: date) -> date:
+    """A date of birth for a pupil in this year group in the school year starting `year_start`:
+    Year 7 pupils turn 12 during the school year that starts in September."""
+    born_from = date(year_start.year - year_group - 5, 9, 1)
+    return born_from + timedelta(days=rng.randrange(365))
+
+
+def random_name(rng: random.Random, gender: str, used: set[tuple[str, str]] | None = None) -> tuple[str, str]:
+    """A given and family name; with `used`, one no one in it has (it is added), so lists read easily."""
+    while True:
+        pair = (rng.choice(GIVEN_F if gender == "F" else GIVEN_M), rng.choice(FAMILY))
+        if used is None:
+            return pair
+        if pair not in used:
+            used.add(pair)
+            return pair
+
+
+@dataclass(frozen=True)
+class Background:
+    """What a school's MIS holds about a pupil besides name, year and form, in a realistic mix."""
+
+    gender: str
+    date_of_birth: date
+    ethnicity: str
+    send: str
+    pupil_premium: bool
+    fsm: bool
+    eal: bool
+    looked_after: bool
+    young_carer: bool
+    attendance: float
+    exclusions: int
+
+    def columns(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def background(rng: random.Random, year_group: int, year_start: date, gender: str | None = None) -> Background:
+    return Background(
+        gender=gender or rng.choice("MF"),
+        date_of_birth=born_for(rng, year_group, year_start),
+        ethnicity=weighted(rng, ETHNICITY),
+        send=weighted(rng, SEND),
+        pupil_premium=rng.random() < 0.26,
+        fsm=rng.random() < 0.22,
+        eal=rng.random() < 0.17,
+        looked_after=rng.random() < 0.02,
+        young_carer=rng.random() < 0.04,
+        attendance=round(min(100.0, max(60.0, rng.gauss(93.5, 5.5))), 1),
+        exclusions=rng.choices([0, 1, 2], weights=[92, 6, 2])[0],
+    )
+
+
+def random_pupil(
+    target: Target,
+    rng: random.Random,
+    school_id: int | None,
+    *,
+    year_group: int,
+    year_start: date,
+    upn: str,
+    used: set[tuple[str, str]] | None = None,
+    given: str | None = None,
+    family: str | None = None,
+    gender: str | None = None,
+    **columns: object,
+) -> Person:
+    """A pupil with a made-up name (unless given) and background; `columns` win over the mix."""
+    mix = background(rng, year_group, year_start, gender)
+    if given is None or family is None:
+        given, family = random_name(rng, mix.gender, used)
+    facts = {k: v for k, v in mix.columns().items() if k != "date_of_birth"}
+    return pupil(
+        target,
+        school_id,
+        given,
+        family,
+        year_group=year_group,
+        form=f"{year_group}{'A' if year_group <= 11 else 'S'}",
+        dob=mix.date_of_birth,
+        upn=upn,
+        **{**facts, **columns},  # type: ignore[arg-type]
+    )
+
+
+def write_roster(count: int, path: Path, seed: int = 7, tutor_email: str = "", today: date = date(2025, 9, 1)) -> None:
+    """A roster CSV of `count` pupils as a school's MIS exports it: shuffled header, BOM and CRLF line
+    endings (as Excel writes), valid UPNs, the realistic mix. The same seed writes the same file."""
+    rng = random.Random(seed)
+    header = list(ROSTER_COLUMNS)
+    rng.shuffle(header)
+    with path.open("w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=header, lineterminator="\r\n")
+        writer.writeheader()
+        for n in range(count):
+            year = 7 + n % 7
+            mix = background(rng, year, today)
+            given, family = random_name(rng, mix.gender)
+            flag = {True: "Y", False: "N"}
+            writer.writerow(
+                {
+                    "upn": f"{rng.choice('ABCDEFGHJKLMNPQRTUVWXYZ')}8234001{n:05d}",
+                    "given_name": given,
+                    "family_name": family,
+                    "date_of_birth": mix.date_of_birth.strftime("%d/%m/%Y"),
+                    "year_group": year,
+                    "form": f"{year}{'ABCD'[n % 4]}",
+                    "gender": mix.gender,
+                    "ethnicity": mix.ethnicity,
+                    "send": mix.send,
+                    "pupil_premium": flag[mix.pupil_premium],
+                    "fsm": flag[mix.fsm],
+                    "tutor_email": tutor_email,
+                    "leaving_date": "",
+                    "eal": flag[mix.eal],
+                    "looked_after": flag[mix.looked_after],
+                    "young_carer": flag[mix.young_carer],
+                    "attendance": f"{mix.attendance:.1f}",
+                    "exclusions": mix.exclusions,
+                }
+            )
+
+
+# ---- many at once, for load ----------------------------------------------------------------------
+
+
+def numbered_pupils(
+    session: Session, school_id: int, count: int, *, upn_prefix: str = "B", **columns: object
+) -> list[Person]:
+    """`count` pupils named Pupil0, Pupil1, ... Bench, added in one flush."""
+    people = [
+        Person(
+            school_id=school_id,
+            role=Role.pupil,
+            upn=f"{upn_prefix}{i:012d}",
+            given_name=f"Pupil{i}",
+            family_name="Bench",
+            **columns,  # type: ignore[arg-type]
+        )
+        for i in range(count)
+    ]
+    session.add_all(people)
+    session.flush()
+    return people
+
+
+def chats_for(session: Session, people: list[Person], platform: str, first_chat: int) -> None:
+    """A linked chat account each, numbered from `first_chat` (chat id and account id the same)."""
+    now = utcnow()
+    session.add_all(
+        ChatIdentity(
+            platform=platform,
+            external_id=str(first_chat + i),
+            chat_id=str(first_chat + i),
+            person_id=p.id,
+            linked_at=now,
+        )
+        for i, p in enumerate(people)
+        if p.id is not None
+    )
+
+
+def consenting_alumni(
+    session: Session,
+    school_id: int,
+    count: int,
+    *,
+    leaving: date,
+    first_chat: int,
+    platform: str = "telegram",
+    upn_prefix: str = "B",
+    family: str = "Bench",
+    now: datetime | None = None,
+) -> list[int]:
+    """`count` alumni who left on `leaving`, each with a linked chat account (numbered from
+    `first_chat`) and consent to the yearly check-in, inserted in bulk; returns their ids."""
+    now = now or utcnow()
+    people = [
+        {
+            "school_id": school_id,
+            "role": Role.alumnus.value,
+            "status": PersonStatus.left.value,
+            "given_name": f"Alum{i}",
+            "family_name": family,
+            "upn": f"{upn_prefix}{first_chat + i:012d}",
+            "leaving_date": leaving,
+            "send": "N",
+            "created_at": now,
+            "updated_at": now,
+        }
+        for i in range(count)
+    ]
+    if not people:
+        return []
+    conn = session.connection()
+    person_table = Person.__table__  # type: ignore[attr-defined]
+    inserted = conn.execute(person_table.insert().returning(person_table.c.id, sort_by_parameter_order=True), people)
+    ids = [int(row[0]) for row in inserted.all()]
+    conn.execute(
+        ChatIdentity.__table__.insert(),  # type: ignore[attr-defined]
+        [
+            {
+                "platform": platform,
+                "external_id": str(first_chat + k),
+                "chat_id": str(first_chat + k),
+                "person_id": pid,
+                "linked_at": now,
+            }
+            for k, pid in enumerate(ids)
+        ],
+    )
+    conn.execute(
+        Consent.__table__.insert(),  # type: ignore[attr-defined]
+        [
+            {
+                "person_id": pid,
+                "kind": ConsentKind.yearly_checkin.value,
+                "granted": True,
+                "channel": platform,
+                "recorded_at": now,
+            }
+            for pid in ids
+        ],
+    )
+    return ids
