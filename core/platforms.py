@@ -36,6 +36,9 @@ class PlatformFacts:
     # Longest one message may be, in the platform's own measure (Telegram: UTF-16 units; Slack: a
     # section's characters after escaping); a longer reply is split. None: any length.
     text_limit: int | None = None
+    # The button a leaver taps to have their yearly message sent here; None: not offered (the web
+    # chat only shows messages while it is open, so a web-only leaver is asked for an email).
+    choice_label: str | None = None
 
 
 PLATFORMS: dict[str, PlatformFacts] = {
@@ -58,6 +61,7 @@ PLATFORMS: dict[str, PlatformFacts] = {
             inbound=True,
             min_age_setting=None,
             limits=SendLimits(None),
+            choice_label="This terminal",
         ),
         # Telegram: about 30 messages a second per bot, about one a second to one private chat.
         PlatformFacts(
@@ -68,6 +72,7 @@ PLATFORMS: dict[str, PlatformFacts] = {
             inbound=True,
             min_age_setting="min_age_telegram",
             limits=SendLimits(30.0, 1.0),
+            choice_label="Telegram",
             text_limit=4096,
         ),
         # Slack: chat.postMessage allows about one message a second per channel.
@@ -79,6 +84,7 @@ PLATFORMS: dict[str, PlatformFacts] = {
             inbound=True,
             min_age_setting="min_age_slack",
             limits=SendLimits(20.0, 1.0),
+            choice_label="Slack",
             text_limit=3000,
         ),
         PlatformFacts(
@@ -89,6 +95,7 @@ PLATFORMS: dict[str, PlatformFacts] = {
             inbound=False,
             min_age_setting=None,
             limits=SendLimits(5.0),
+            choice_label="Email",
         ),
     )
 }
@@ -111,3 +118,8 @@ def is_transcribed(platform: str) -> bool:
 def is_pulled(platform: str) -> bool:
     found = PLATFORMS.get(platform)
     return found is not None and found.pulled
+
+
+def choice_labels() -> dict[str, str]:
+    """Platform -> the button a leaver taps to get their yearly message there (table order)."""
+    return {name: f.choice_label for name, f in PLATFORMS.items() if f.choice_label}

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from core.calendar import unanswered_window
 from core.messages import Button, Reply
-from core.platforms import Platform
+from core.platforms import Platform, choice_labels
 from handlers import answers
 from handlers.access import too_young_for
 from handlers.context import Context
@@ -26,7 +26,7 @@ from storage.models import Role
 YES, NO = answers.YES, answers.NO
 CHANNEL = "ch:"  # + platform, or "telegram-new" for a code to link Telegram now
 EMAIL_RE = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]{2,}$")
-PLATFORM_LABELS = {"telegram": "Telegram", "slack": "Slack", "console": "This terminal", "email": "Email"}
+PLATFORM_LABELS = choice_labels()
 YES_WORDS = {"yes", "y", "yeah", "yep", "ok", "okay", "sure"}
 NO_WORDS = {"no", "n", "nope", "no thanks"}
 
@@ -108,7 +108,7 @@ def _channel_buttons(ctx: Context) -> list[Button]:
     linked = [i.platform for i in identities.identities_of(ctx.session, ctx.person.id) if i.unreachable_at is None]
     buttons = [Button(PLATFORM_LABELS[p], f"{CHANNEL}{p}") for p in dict.fromkeys(linked) if p in PLATFORM_LABELS]
     if Platform.telegram.value not in linked and not too_young_for(
-        ctx.person, ctx.settings.min_age_telegram, ctx.now.date()
+        ctx.person, ctx.settings.min_age(Platform.telegram), ctx.now.date()
     ):
         buttons.append(Button("Telegram (link it now)", f"{CHANNEL}telegram-new"))
     buttons.append(Button("Email", f"{CHANNEL}email"))
