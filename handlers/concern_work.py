@@ -31,6 +31,23 @@ NO_KEY = "(kept, but it can't be read: WAYMARK_ENCRYPTION_KEY is not set)"
 WRONG_KEY = "(kept, but it can't be read with the current encryption key)"
 
 
+ADD_DSL = "waymark staff add EMAIL NAME --role dsl"
+NO_DSL_FOR_LEADER = (
+    "Your school has no safeguarding lead (DSL) in Waymark yet. If a pupil writes something worrying, "
+    "it is recorded, but nobody is alerted until a DSL is added. Ask whoever runs Waymark to add one: "
+    f"`{ADD_DSL}` (a careers leader can be the DSL too: `--role leader --role dsl`)."
+)
+
+
+def no_dsl_warning(school_name: str) -> str:
+    """What the command line says about a school with no DSL."""
+    return (
+        f"{school_name} has no safeguarding lead (DSL). If a pupil writes something worrying, the concern is "
+        f"recorded, but nobody is alerted until a DSL is added: `{ADD_DSL}` "
+        "(a careers leader can be the DSL too: --role leader --role dsl)."
+    )
+
+
 @dataclass(frozen=True)
 class Acting:
     """Who is acting, where, and when: the DSL, the channel ("cli" at a terminal), the time."""

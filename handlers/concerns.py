@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.messages import Button, Reply
-from handlers import access, answers
+from handlers import access, answers, pupils
 from handlers.concern_work import OUTCOMES, Acting, acknowledge, add_note, close, list_line, open_list, show
 from handlers.context import Context
 from handlers.flow import Flow
@@ -106,6 +106,7 @@ def _list(ctx: Context) -> list[Reply]:
     if len(found) > SHOWN:
         lines.append("There are more: close or acknowledge these to see the rest, or type /concerns NUMBER.")
     buttons = [[Button(f"Open #{c.id}", f"/concerns {c.id}")] for c in shown]
+    pupils.record_listed(ctx, [c.subject_id for c in shown], "safeguarding concerns")
     return [Reply("\n".join(lines), buttons=buttons)]
 
 

@@ -36,7 +36,7 @@ def record(
 
 
 def record_listed(
-    session: Session, *, school_id: int, actor_id: int, subject_ids: list[int], now: datetime, detail: str
+    session: Session, *, school_id: int, actor_id: int | None, subject_ids: list[int], now: datetime, detail: str
 ) -> None:
     """One event per pupil a staff list showed, so "who has seen this pupil" includes lists."""
     for subject_id in dict.fromkeys(subject_ids):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, literal, or_
 from sqlmodel import Session, col, func, select
 
-from storage.models import Person, PersonStatus, Role, StaffRole
+from storage.models import Person, PersonStatus, Role, School, StaffRole
 
 
 def by_upn_or_email(session: Session, key: str, school_id: int | None = None) -> list[Person]:
@@ -55,3 +55,11 @@ def for_codes(session: Session, school_id: int, role: str, form: str | None = No
             query.order_by(col(Person.year_group), col(Person.form), col(Person.family_name), col(Person.given_name))
         ).all()
     )
+
+
+def schools_without(session: Session, role: StaffRole) -> list[School]:
+    """Schools where no active member of staff holds `role` (e.g. no safeguarding lead)."""
+    holders = select(col(Person.school_id)).where(
+        col(Person.role) == Role.staff.value, col(Person.status) == PersonStatus.active.value, holds_role(role)
+    )
+    return list(session.exec(select(School).where(col(School.id).not_in(holders)).order_by(col(School.id))).all())
