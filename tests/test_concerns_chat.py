@@ -121,7 +121,12 @@ def test_the_list_puts_the_oldest_unacknowledged_first_and_each_has_a_button(eng
         f"/concerns {taken}",
     ]
     assert "zqwords" not in dee.text and "hit me" not in dee.text  # the list never shows the words
-    assert events(engine, audit.OPEN_CONCERN) == []  # listing opens nothing
+    assert events(engine, audit.OPEN_CONCERN) == []  # listing opens nothing, but names the pupils listed
+    listed = events(engine, audit.LIST_PUPILS)
+    assert {(e.actor_id, e.subject_id) for e in listed} == {
+        (world.dsl.id, world.cara.id),
+        (world.dsl.id, world.amira.id),
+    }
 
 
 def test_opening_shows_the_words_in_context_tutor_chronology_and_notes_and_is_audited(

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,13 +20,13 @@ from sqlalchemy import Engine, text
 from sqlmodel import col, select
 
 from core.settings import load_settings
-from handlers import Dispatcher
+from handlers import Dispatcher, phrase_changes
 from handlers.concern_work import NO_DSL_FOR_LEADER
 from handlers.safeguarding import Category, PhraseBook, screen
 from storage import audit, concerns, crypto, seed
 from storage.db import make_engine, transaction
 from storage.models import AuditEvent, Concern, ConcernStatus, Person, School, StaffRole
-from storage.phrases import phrases_of
+from storage.phrases import SchoolPhrases, phrases_of
 from tests.chat import Chat
 from tests.test_cli import run
 
@@ -124,7 +126,7 @@ def test_the_dsls_work_at_the_terminal_named_and_audited(school_dir: Path) -> No
     assert f"#{concern_id} Amira Khan (11A): Harm by an adult" in listed.stdout and "NOT ACKNOWLEDGED" in listed.stdout
     assert "zqwords" not in listed.stdout and "Olly" not in listed.stdout  # never the words, never another school
 
-    for who in ("sam.patel@hillside.example", "fay.far@other.example", "nobody@hillside.example"):
+    for who in ("sam.patel@hillside.example", "fay.far@other.example"):  # a tutor; another school's DSL
         refused = sg(school_dir, "safeguarding", "show", str(concern_id), "--as", who)
         assert refused.returncode == 1 and "is not a safeguarding lead (DSL) at Hillside Academy" in refused.stderr
         assert "zqwords" not in refused.stdout
@@ -206,14 +208,8 @@ def test_phrases_list_add_and_remove_are_checked_and_reach_the_schools_book(scho
     )
     removed = sg(school_dir, "safeguarding", "phrases", "remove", "self_harm", "kill myself")
     assert removed.returncode == 0 and "Removed 'kill myself'." in removed.stdout
-    for refused, why in [
-        (("add", "hobbies", "x"), "'hobbies' is not a category"),
-        (("add", "self_harm", "kill myself please <nosuchclass>"), "can't be used"),
-        (("add", "self_harm", "want to die"), "already in the list of Self-harm or suicide"),
-        (("remove", "bullying", "kill myself"), "is not in the list of Bullying"),
-    ]:
-        done = sg(school_dir, "safeguarding", "phrases", *refused)
-        assert done.returncode == 1 and why in done.stderr and "Nothing changed" in done.stderr
+    refused = sg(school_dir, "safeguarding", "phrases", "add", "hobbies", "x")
+    assert refused.returncode == 1 and "Nothing changed: 'hobbies' is not a category" in refused.stderr
 
     listed = sg(school_dir, "safeguarding", "phrases", "list")
     assert "  done with everything   (added by the school)" in listed.stdout
@@ -298,3 +294,31 @@ def test_waymark_run_warns_about_a_school_without_a_dsl(tmp_path: Path) -> None:
     assert "waymark running" in output
     assert "WARNING waymark: Bare Academy has no safeguarding lead (DSL)" in output
     assert "Covered Academy has no" not in output
+
+
+@pytest.mark.parametrize(
+    ("change", "category", "phrase", "why"),
+    [
+        (phrase_changes.add, "hobbies", "x", "'hobbies' is not a category"),
+        (phrase_changes.add, "self_harm", "kill myself please <nosuchclass>", "can't be used: unknown class"),
+        (phrase_changes.add, "self_harm", "!!!", "the phrase has no words in it"),
+        (phrase_changes.add, "self_harm", "Want to DIE", "already in the list of Self-harm or suicide"),
+        (phrase_changes.remove, "bullying", "kill myself", "is not in the list of Bullying"),
+        (phrase_changes.remove, "quiet", "kill myself", "is not in the list of quiet contexts"),
+    ],
+)
+def test_a_phrase_change_that_cannot_be_made_says_why(
+    change: Callable[[SchoolPhrases, str, str], phrase_changes.Changed], category: str, phrase: str, why: str
+) -> None:
+    with pytest.raises(phrase_changes.PhraseChangeError, match=re.escape(why)):
+        change(SchoolPhrases(), category, phrase)
+
+
+def test_removing_a_phrase_one_pattern_stands_for_and_a_quiet_context() -> None:
+    book_phrase = phrase_changes.remove(SchoolPhrases(), "self_harm", "wish i was dead")
+    assert book_phrase.phrases.removals == ["wish i was dead"]
+    quiet = phrase_changes.add(SchoolPhrases(), "quiet", "kill myself laughing")
+    assert quiet.phrases.additions == [("quiet", "kill myself laughing")]
+    book = PhraseBook(quiet.phrases.additions, quiet.phrases.removals)
+    assert screen("i could kill myself laughing", book) == []
+    assert [m.category for m in screen("i want to kill myself", book)] == [Category.self_harm]
