@@ -18,7 +18,7 @@ from sqlmodel import Session
 from core import platforms
 from handlers.safeguarding import Category
 from storage import audit, concerns, crypto
-from storage.models import Concern, ConcernOutcome, ConcernSource, ConcernStatus, Person
+from storage.models import Concern, ConcernOutcome, ConcernSource, ConcernStatus, Person, Role
 
 OUTCOMES: dict[ConcernOutcome, str] = {
     ConcernOutcome.no_further_action: "No further action",
@@ -95,7 +95,7 @@ def subject_label(session: Session, concern: Concern) -> str:
     pupil = session.get(Person, concern.subject_id)
     if pupil is None:
         return f"person #{concern.subject_id}"
-    where = pupil.form or ("alumnus" if pupil.role == "alumnus" else "")
+    where = pupil.form or ("alumnus" if pupil.role == Role.alumnus else "")
     return f"{pupil.full_name} ({where})" if where else pupil.full_name
 
 
@@ -177,9 +177,8 @@ def show(session: Session, concern: Concern, key: str | None, acting: Acting, zo
     earlier = [c for c in concerns.chronology(session, concern.subject_id) if c.id != concern.id]
     lines += ["", "Earlier concerns about them:" if earlier else "Earlier concerns about them: none"]
     for other in earlier:
-        lines.append(f"- #{other.id} {when(other.raised_at, zone)}, {category_label(other)} ({other.status})")
-        if other.outcome:
-            lines[-1] = lines[-1][:-1] + f": {outcome_label(other.outcome)})"
+        state = f"{other.status}: {outcome_label(other.outcome)}" if other.outcome else other.status
+        lines.append(f"- #{other.id} {when(other.raised_at, zone)}, {category_label(other)} ({state})")
 
     try:
         notes = concerns.notes_of(session, concern, key)

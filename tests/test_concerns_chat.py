@@ -14,10 +14,11 @@ from sqlmodel import col, select
 from core.messages import Incoming
 from core.settings import load_settings
 from handlers import Dispatcher, texts
+from handlers.concern_work import category_label
 from handlers.concerns import NOT_FOR_YOU, NOT_FOUND
 from storage import audit, concerns, crypto, seed
 from storage.db import transaction
-from storage.models import AuditEvent, Concern, ConcernStatus, Person, StaffRole
+from storage.models import AuditEvent, Concern, ConcernOutcome, ConcernStatus, Person, StaffRole
 from tests.chat import Chat, Clock
 
 KEY = crypto.new_key()
@@ -135,6 +136,11 @@ def test_opening_shows_the_words_in_context_tutor_chronology_and_notes_and_is_au
     first = raise_one(
         engine, world.amira, NOW - timedelta(days=30), words="zqfirst they call me names", category="bullying"
     )
+    closed = raise_one(engine, world.amira, NOW - timedelta(days=20), words="zqsecond home alone", category="neglect")
+    with transaction(engine) as session:
+        row = session.get(Concern, closed)
+        assert row is not None and world.dsl.id is not None
+        concerns.close(session, row, world.dsl.id, ConcernOutcome.monitoring, NOW - timedelta(days=19))
     concern_id = raise_one(engine, world.amira, NOW)
     dee = world.chat("dee")
     dee.say("/concerns")
@@ -146,7 +152,8 @@ def test_opening_shows_the_words_in_context_tutor_chronology_and_notes_and_is_au
     assert f"What they wrote:\n{WORDS}" in shown
     assert "- zqbefore I had a rubbish day" in shown
     assert f"#{first} 2 Nov 2026" in shown and "Bullying (open)" in shown  # the chronology
-    assert "zqfirst" not in shown  # an earlier concern is named, its words are read by opening it
+    assert f"#{closed} 12 Nov 2026" in shown and "Neglect (closed: Monitoring)" in shown
+    assert "zqfirst" not in shown and "zqsecond" not in shown  # earlier concerns named; their words need opening
     assert "Notes: none yet" in shown
     assert dee.buttons() == ["Acknowledge", "Add a note", "Close", "All open concerns"]
     opened = events(engine, audit.OPEN_CONCERN)
@@ -287,3 +294,15 @@ def test_a_group_chat_never_reaches_concerns(world: World) -> None:
         Incoming(platform="slack", chat_id="G1", user_id="dee", text="/concerns", chat_type="group")
     )
     assert [r.text for r in replies] == [texts.PRIVATE_ONLY]
+
+
+def test_what_a_concern_is_about_in_plain_words() -> None:
+    def about(source: str, category: str) -> str:
+        return category_label(
+            Concern(school_id=1, subject_id=1, source=source, category=category, words=b"", context=b"")
+        )
+
+    assert about("screening", "self_harm") == "Self-harm or suicide"
+    assert about("asked", "asked") == "Asked to talk to someone"
+    assert about("staff", "staff") == "Raised by a member of staff"
+    assert about("staff", "self_harm") == "Self-harm or suicide"  # staff may name a category
