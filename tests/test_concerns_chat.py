@@ -306,3 +306,15 @@ def test_what_a_concern_is_about_in_plain_words() -> None:
     assert about("asked", "asked") == "Asked to talk to someone"
     assert about("staff", "staff") == "Raised by a member of staff"
     assert about("staff", "self_harm") == "Self-harm or suicide"  # staff may name a category
+
+
+def test_a_long_list_says_there_are_more_and_a_bad_number_is_explained(engine: Engine, world: World) -> None:
+    ids = [raise_one(engine, world.amira, NOW - timedelta(hours=30 - n), words=f"zqmany {n} hit me") for n in range(21)]
+    dee = world.chat("dee")
+    dee.say("/concerns")
+    assert len(dee.buttons()) == 20 and dee.buttons()[0] == f"Open #{ids[0]}"  # the oldest first
+    assert f"Open #{ids[20]}" not in dee.buttons() and "There are more" in dee.text
+    dee.say("/concerns twelve")
+    assert dee.text.startswith("Send /concerns to see the open concerns, or /concerns and a number")
+    dee.say(f"/concerns #{ids[20]}")  # as the list writes it
+    assert f"Concern #{ids[20]} about Amira Khan (11A)" in dee.text
