@@ -27,8 +27,9 @@ from sqlmodel import Session
 from bot.channels.console import ConsoleChat, Persona
 from core.settings import Settings
 from handlers import Dispatcher, linking
+from handlers.concern_work import no_dsl_warning
 from handlers.risk import DEFAULT_WEIGHTS, WEIGHT_NAMES, WeightError, parse_weight, weights_from_json, weights_to_json
-from storage import audit, crypto, identities, roster, schools
+from storage import audit, concerns, crypto, identities, roster, schools
 from storage import codes as enrolment_codes
 from storage import demo as demo_school
 from storage.db import make_engine, transaction
@@ -38,7 +39,7 @@ from storage.models import Person, Role, utcnow
 from storage.people import by_upn_or_email, for_codes
 from storage.roster import RowError
 from storage.schools import SchoolChoice, SettingError, all_schools, school_named
-from storage.staff import StaffError, add_staff, parse_role
+from storage.staff import StaffError, add_staff, parse_roles, roles_text
 
 DEMO_DB = Path("demo/waymark-demo.db")
 MAX_ERRORS_SHOWN = 30
@@ -232,24 +233,29 @@ def _print_errors(errors: list[RowError], *, err: bool = True) -> None:
 def staff_add(
     email: str = typer.Argument(..., help="their school email address"),
     name: str = typer.Argument(..., help='their name, in quotes: "Sam Patel"'),
-    role: str = typer.Option(..., "--role", help="tutor, leader (careers leader) or dsl (safeguarding lead)"),
+    role: list[str] = typer.Option(
+        ...,
+        "--role",
+        help="tutor, leader (careers leader) or dsl (safeguarding lead); repeat it for several roles "
+        "(--role leader --role dsl), the first is their main role",
+    ),
     school: str | None = typer.Option(None, "--school", help="school name (default WAYMARK_SCHOOL_NAME)"),
 ) -> None:
-    """Add a member of staff, or change the name and role of one already added (by email)."""
+    """Add a member of staff, or change the name and roles of one already added (by email)."""
     try:
-        parse_role(role)
+        parse_roles(role)
     except StaffError as exc:
         raise _fail(str(exc)) from None
     settings = _settings()
     with _at_school(settings, school) as (session, choice):
         assert choice.school.id is not None
         try:
-            result = add_staff(session, choice.school.id, email, name, role)
+            result = add_staff(session, choice.school.id, email, name, role[0], also=role[1:])
         except StaffError as exc:
             raise _fail(str(exc)) from None
-        person, school_name = result.person, choice.school.name
+        person, school_name, roles = result.person, choice.school.name, roles_text(result.person)
     verb = "Added" if result.created else "Updated"
-    typer.echo(f"{verb} {person.full_name} <{person.email}> as {person.staff_role} at {school_name}.")
+    typer.echo(f"{verb} {person.full_name} <{person.email}> as {roles} at {school_name}.")
     typer.echo(
         f"Next: `waymark codes --role staff --out staff-codes.csv` gives {person.given_name} a code to link a chat."
     )
@@ -257,15 +263,19 @@ def staff_add(
 
 @staff_app.command("list")
 def staff_list(school: str | None = typer.Option(None, "--school", help="school name")) -> None:
-    """Everyone on the staff list, with their role."""
+    """Everyone on the staff list, with their roles; a plain warning when the school has no safeguarding lead."""
     settings = _settings()
     with _at_school(settings, school) as (session, choice):
         assert choice.school.id is not None
         people = for_codes(session, choice.school.id, Role.staff.value)
-        lines = [f"{p.email}\t{p.full_name}\t{p.staff_role}" for p in people]
+        lines = [f"{p.email}\t{p.full_name}\t{roles_text(p)}" for p in people]
+        has_dsl = bool(concerns.dsls(session, choice.school.id))
+        school_name = choice.school.name
     typer.echo(
         "\n".join(lines) if lines else "No staff yet: add them with `waymark staff add EMAIL NAME --role tutor`."
     )
+    if not has_dsl:
+        typer.echo(no_dsl_warning(school_name))
 
 
 # --- school settings ----------------------------------------------------------------------------

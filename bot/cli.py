@@ -30,10 +30,11 @@ def run() -> None:
 #   init, import-roster, staff, codes, demo, chat -> bot/admin_cli.py
 #   campaign                                     -> bot/campaign_cli.py
 #   report                                       -> bot/report_cli.py
+#   safeguarding                                 -> bot/safeguarding_cli.py
 def _register() -> None:
     import importlib
 
-    for module in ("bot.admin_cli", "bot.campaign_cli", "bot.report_cli"):
+    for module in ("bot.admin_cli", "bot.campaign_cli", "bot.report_cli", "bot.safeguarding_cli"):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:

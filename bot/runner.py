@@ -7,11 +7,16 @@ import asyncio
 import logging
 import signal
 
+from sqlalchemy import Engine
+
 from bot.heap import freeze_startup_objects
 from core.settings import Settings
 from handlers import Dispatcher
-from storage.db import make_engine
+from handlers.concern_work import no_dsl_warning
+from storage.db import make_engine, transaction
 from storage.migrate import upgrade
+from storage.models import StaffRole
+from storage.people import schools_without
 
 log = logging.getLogger("waymark")
 
@@ -19,6 +24,7 @@ log = logging.getLogger("waymark")
 async def serve(settings: Settings, stop: asyncio.Event) -> None:
     engine = make_engine(settings.database_url)
     upgrade(engine)
+    warn_without_dsl(engine)
     dispatcher = Dispatcher(engine, settings)
     # Each part starts here and returns an async "stop" callable; they stop in reverse order.
     stoppers = []
@@ -59,6 +65,13 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     for stopper in reversed(stoppers):
         await stopper()
     engine.dispose()
+
+
+def warn_without_dsl(engine: Engine) -> None:
+    """A school with no safeguarding lead: its concerns are recorded, but nobody would be alerted."""
+    with transaction(engine, write=False) as session:
+        for school in schools_without(session, StaffRole.dsl):
+            log.warning(no_dsl_warning(school.name))
 
 
 def main(settings: Settings) -> None:

@@ -35,13 +35,25 @@ def private_and_linked(viewer: Person | None, chat_type: str) -> bool:
     return viewer is not None and chat_type == "private"
 
 
+def staff_roles(viewer: Person | None) -> frozenset[str]:
+    """Every staff role a member of staff holds (main role and others); empty for anyone else."""
+    if viewer is None or viewer.role != Role.staff:
+        return frozenset()
+    return viewer.staff_roles
+
+
 def is_leader(viewer: Person | None) -> bool:
-    return viewer is not None and viewer.role == Role.staff and viewer.staff_role == StaffRole.leader
+    return StaffRole.leader.value in staff_roles(viewer)
+
+
+def is_dsl(viewer: Person | None) -> bool:
+    """A designated safeguarding lead, whether that is their main role or one beside it."""
+    return StaffRole.dsl.value in staff_roles(viewer)
 
 
 def is_record_staff(viewer: Person | None) -> bool:
     """Tutors and careers leaders keep advice records; other staff (e.g. the DSL alone) do not."""
-    return viewer is not None and viewer.role == Role.staff and viewer.staff_role in RECORD_STAFF
+    return bool(staff_roles(viewer) & RECORD_STAFF)
 
 
 def sees_every_pupil(viewer: Person | None) -> bool:
@@ -57,15 +69,22 @@ def in_caseload(staff: Person, pupil: Person, assigned: Collection[int] = ()) ->
     return (staff.id is not None and pupil.tutor_id == staff.id) or pupil.id in assigned
 
 
+def dsl_sees(viewer: Person | None, subject: Person) -> bool:
+    """A DSL may open any pupil's record at their school (safeguarding reaches past the caseload)."""
+    return (
+        is_dsl(viewer) and viewer is not None and viewer.school_id == subject.school_id and subject.role == Role.pupil
+    )
+
+
 def may_view_record(
     viewer: Person | None, subject: Person, assigned: Collection[int] = (), chat_type: str = "private"
 ) -> bool:
-    """Pupils and alumni read their own record; tutors their caseload's; the leader every pupil's."""
+    """Pupils and alumni read their own record; tutors their caseload's; the leader and DSLs every pupil's."""
     if viewer is None or not private_and_linked(viewer, chat_type) or viewer.school_id != subject.school_id:
         return False
     if viewer.role in (Role.pupil, Role.alumnus):
         return viewer.id is not None and viewer.id == subject.id
-    return in_caseload(viewer, subject, assigned)
+    return in_caseload(viewer, subject, assigned) or dsl_sees(viewer, subject)
 
 
 def may_log_advice(
@@ -82,7 +101,7 @@ def may_see_staff_notes(
     """Staff-only notes: staff who may view the pupil; never the pupil, never an alumnus, not even their own."""
     if viewer is None or viewer.role != Role.staff or not private_and_linked(viewer, chat_type):
         return False
-    return in_caseload(viewer, subject, assigned)
+    return in_caseload(viewer, subject, assigned) or dsl_sees(viewer, subject)
 
 
 def may_view_destinations(viewer: Person | None, subject: Person, chat_type: str = "private") -> bool:
@@ -96,3 +115,13 @@ def may_view_destinations(viewer: Person | None, subject: Person, chat_type: str
 
 def may_see_attention(viewer: Person | None, chat_type: str = "private") -> bool:
     return private_and_linked(viewer, chat_type) and is_leader(viewer)
+
+
+def may_see_concerns(viewer: Person | None, chat_type: str = "private") -> bool:
+    """Safeguarding concerns and their notes: DSLs only, in a private chat."""
+    return private_and_linked(viewer, chat_type) and is_dsl(viewer)
+
+
+def may_open_concern(viewer: Person | None, school_id: int, chat_type: str = "private") -> bool:
+    """One concern: a DSL of the concern's own school."""
+    return may_see_concerns(viewer, chat_type) and viewer is not None and viewer.school_id == school_id

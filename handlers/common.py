@@ -5,11 +5,12 @@ from __future__ import annotations
 from core import platforms
 from core.messages import Reply
 from handlers import linking, texts
-from handlers.access import too_young_for
+from handlers.access import is_leader, too_young_for
+from handlers.concern_work import NO_DSL_FOR_LEADER
 from handlers.context import Context
 from handlers.menus import commands_for, main_menu
 from handlers.registry import command
-from storage import codes, identities
+from storage import codes, concerns, identities
 from storage.models import Person, Role
 
 
@@ -73,7 +74,14 @@ def help_(ctx: Context) -> list[Reply]:
         if ctx.state
         else ""
     )
-    return [Reply(_what_you_can_do(ctx) + suffix, buttons=main_menu(ctx))]
+    return [Reply(_what_you_can_do(ctx) + _no_dsl(ctx) + suffix, buttons=main_menu(ctx))]
+
+
+def _no_dsl(ctx: Context) -> str:
+    """A careers leader is told plainly when nobody at the school would be alerted to a disclosure."""
+    if ctx.person is None or not is_leader(ctx.person) or concerns.dsls(ctx.session, ctx.person.school_id):
+        return ""
+    return "\n\n" + NO_DSL_FOR_LEADER
 
 
 @command("cancel", roles={"anyone"}, summary="stop what you're doing", order=910)

@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from core.messages import Incoming
 from core.settings import Settings
-from storage.models import Person, School
+from storage.models import Person, Role, School
 
 if TYPE_CHECKING:
     from handlers.registry import Command, Step
@@ -45,10 +45,11 @@ class Context:
 
     @property
     def roles(self) -> set[str]:
-        """The person's role and staff role, e.g. {"staff", "tutor"}; empty when unlinked."""
+        """The person's role and every staff role they hold, e.g. {"staff", "leader", "dsl"}; empty when unlinked."""
         if self.person is None:
             return set()
-        return {r for r in (self.person.role, self.person.staff_role) if r}
+        staff_roles = self.person.staff_roles if self.person.role == Role.staff else frozenset()
+        return {self.person.role, *staff_roles}
 
     @property
     def identity_key(self) -> str:

@@ -9,6 +9,7 @@ from handlers import (  # noqa: F401  (importing a conversation module registers
     attention,
     caseload,
     common,
+    concerns,
     encounter,
     interests,
     leaving,

@@ -1,4 +1,4 @@
-"""/pupil NAME: one pupil's whole record for staff who may see them, staff-only notes included.
+"""/pupil NAME: one pupil's whole record for staff who may see them (a DSL: any pupil), staff-only notes included.
 
 Every view is written to the audit log in the same transaction as the read. A pupil outside the
 caseload gets exactly the answer a name that matches nobody gets.
@@ -19,7 +19,7 @@ ASK = "Which pupil? Type part of their name or their form (e.g. 10A)."
 CHUNK = 3500  # Telegram allows 4096 characters a message; leave room for the adapter
 OPEN = "/pupil #"  # + pupil id: a button is the command itself, so it needs no state
 
-PUPIL = Flow("pupil", roles={"tutor", "leader"}, draft=NoDraft)
+PUPIL = Flow("pupil", roles={"tutor", "leader", "dsl"}, draft=NoDraft)  # a DSL may open any pupil
 FIND = PUPIL.state("find")
 
 
@@ -38,7 +38,8 @@ def pupil_command(ctx: Context) -> list[Reply]:
 
 
 def _search(ctx: Context, query: str) -> list[Reply]:
-    text, buttons = pupils.search(ctx, query, OPEN)
+    everyone = access.sees_every_pupil(ctx.person) or access.is_dsl(ctx.person)
+    text, buttons = pupils.search(ctx, query, OPEN, everyone=everyone)
     if not buttons:
         ctx.goto(FIND)
     return [Reply(text, buttons=buttons)]
@@ -117,11 +118,13 @@ def show_record(ctx: Context, pupil: Person) -> list[Reply]:
         skills = f" [{j.skills}]" if j.skills else ""
         lines.append(f"- {pupils.short_date(j.created_at, ctx)}: {j.text}{skills}")
 
-    buttons = [[Button(f"Log advice for {pupil.given_name}", f"{FOR_PUPIL}{pupil.id}")]]  # /log checks access again
-    return _chunks("\n".join(lines), buttons)
+    buttons: list[list[Button]] = []
+    if access.may_log_advice(ctx.person, pupil, pupils.assigned(ctx), ctx.incoming.chat_type):  # not a DSL alone
+        buttons = [[Button(f"Log advice for {pupil.given_name}", f"{FOR_PUPIL}{pupil.id}")]]  # /log checks again
+    return chunks("\n".join(lines), buttons)
 
 
-def _chunks(text: str, buttons: list[list[Button]]) -> list[Reply]:
+def chunks(text: str, buttons: list[list[Button]]) -> list[Reply]:
     """Split a long record at line ends into messages a phone (and Telegram) takes; buttons on the last."""
     parts: list[str] = []
     current = ""

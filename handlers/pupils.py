@@ -70,12 +70,14 @@ def allowed_pupil(ctx: Context, pupil_id: object, rule: Rule) -> Person | None:
     return pupil
 
 
-def search(ctx: Context, query: str, data_prefix: str) -> tuple[str, list[list[Button]]]:
-    """Search the pupils this member of staff may see; one button per match, data `<prefix><id>`."""
+def search(
+    ctx: Context, query: str, data_prefix: str, *, everyone: bool | None = None
+) -> tuple[str, list[list[Button]]]:
+    """Search the pupils this member of staff may see (`everyone`: the whole school; by default only
+    the careers leader); one button per match, data `<prefix><id>`."""
     assert ctx.person is not None
-    found, total = caseload.search(
-        ctx.session, ctx.person, query, everyone=access.sees_every_pupil(ctx.person), limit=SEARCH_LIMIT
-    )
+    whole_school = access.sees_every_pupil(ctx.person) if everyone is None else everyone
+    found, total = caseload.search(ctx.session, ctx.person, query, everyone=whole_school, limit=SEARCH_LIMIT)
     shown_query = query if len(query) <= 40 else query[:40] + "\u2026"
     if not found:
         return NOT_FOUND.format(query=shown_query), []

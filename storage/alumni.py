@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from storage.models import AgreedAction, Destination, Person, StaffRole
-from storage.people import active_staff
+from storage.people import active_staff, holds_role
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ def save_destination(session: Session, person_id: int, new: NewDestination, now:
 
 
 def careers_leaders(session: Session, school_id: int) -> list[Person]:
-    return active_staff(session, school_id, col(Person.staff_role) == StaffRole.leader.value)
+    return active_staff(session, school_id, holds_role(StaffRole.leader))
 
 
 def add_leader_action(

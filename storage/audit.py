@@ -1,4 +1,4 @@
-"""The audit log: every staff read of a pupil's record, written in the transaction of the read."""
+"""The audit log: every staff read of a pupil's record and every safeguarding step, written in the transaction of the act."""
 
 from __future__ import annotations
 
@@ -10,6 +10,12 @@ from storage.models import AuditEvent
 
 VIEW_PUPIL = "view_pupil"
 LIST_PUPILS = "list_pupils"  # a pupil named, with their flags, in a staff list (caseload, needs attention)
+# Safeguarding: a concern raised, and each thing a DSL does with one (subject: the pupil it is about).
+RAISE_CONCERN = "raise_concern"
+OPEN_CONCERN = "open_concern"
+ACK_CONCERN = "ack_concern"
+NOTE_CONCERN = "note_concern"
+CLOSE_CONCERN = "close_concern"
 
 
 def record(
@@ -30,7 +36,7 @@ def record(
 
 
 def record_listed(
-    session: Session, *, school_id: int, actor_id: int, subject_ids: list[int], now: datetime, detail: str
+    session: Session, *, school_id: int, actor_id: int | None, subject_ids: list[int], now: datetime, detail: str
 ) -> None:
     """One event per pupil a staff list showed, so "who has seen this pupil" includes lists."""
     for subject_id in dict.fromkeys(subject_ids):

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, or_
+from sqlalchemy import ColumnElement
 from sqlmodel import Session, col, select
 
 from storage import crypto
@@ -27,6 +27,7 @@ from storage.models import (
     School,
     StaffRole,
 )
+from storage.people import holds_role
 
 JOIN_WITHIN = timedelta(hours=1)  # identical phrases from one pupil this close together are one concern
 CONTEXT_LINES = 5  # messages kept with a concern, the last being the one that raised it
@@ -110,10 +111,7 @@ def context_of(concern: Concern, key: str | None) -> list[str]:
 
 def dsl_filter() -> ColumnElement[bool]:
     """Staff who hold the DSL role, as their main role or one of their others."""
-    return or_(
-        col(Person.staff_role) == StaffRole.dsl.value,
-        col(Person.other_staff_roles).contains(StaffRole.dsl.value),
-    )
+    return holds_role(StaffRole.dsl)
 
 
 def dsls(session: Session, school_id: int) -> list[Person]:
@@ -128,8 +126,7 @@ def dsls(session: Session, school_id: int) -> list[Person]:
         )
         .order_by(col(Person.id))
     ).all()
-    # `contains` is a LIKE: keep only people whose roles really include "dsl".
-    return [p for p in rows if StaffRole.dsl.value in p.staff_roles]
+    return list(rows)
 
 
 def get(session: Session, school_id: int, concern_id: int) -> Concern | None:

@@ -11,8 +11,17 @@ from sqlalchemy import func, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from storage.models import AdviceRecord, AgreedAction, CaseloadAssignment, Person, PersonStatus, Role, School
-from storage.people import active_staff
+from storage.models import (
+    AdviceRecord,
+    AgreedAction,
+    CaseloadAssignment,
+    Person,
+    PersonStatus,
+    Role,
+    School,
+    StaffRole,
+)
+from storage.people import active_staff, holds_role
 
 
 @dataclass(frozen=True)
@@ -58,7 +67,7 @@ def actions_due(session: Session, school_id: int, first: date, last: date) -> li
 def tutors(session: Session, school_id: int) -> list[Person]:
     """Staff with a tutor group or an assigned caseload."""
     assigned = select(col(CaseloadAssignment.staff_id))
-    return active_staff(session, school_id, or_(col(Person.staff_role) == "tutor", col(Person.id).in_(assigned)))
+    return active_staff(session, school_id, or_(holds_role(StaffRole.tutor), col(Person.id).in_(assigned)))
 
 
 def digest_lines(session: Session, tutor_id: int, today: date, quiet_since: datetime) -> list[DigestLine]:

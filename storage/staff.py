@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -41,16 +42,40 @@ def parse_role(role: str) -> StaffRole:
         raise StaffError(f"{role!r} is not a staff role; use one of {choices}") from None
 
 
+def parse_roles(roles: Sequence[str]) -> list[StaffRole]:
+    """Every role named, the main one first, each once; at least one."""
+    if not roles:
+        raise StaffError("name at least one role, e.g. --role tutor")
+    return list(dict.fromkeys(parse_role(role) for role in roles))
+
+
+def roles_text(person: Person) -> str:
+    """'tutor', or 'leader and dsl': the main role first."""
+    others = sorted(person.staff_roles - {person.staff_role or ""})
+    named = [r for r in [person.staff_role or "", *others] if r]
+    return " and ".join([", ".join(named[:-1]), named[-1]]) if len(named) > 1 else "".join(named)
+
+
 def add_staff(
-    session: Session, school_id: int, email: str, name: str, role: str, *, now: datetime | None = None
+    session: Session,
+    school_id: int,
+    email: str,
+    name: str,
+    role: str,
+    *,
+    also: Sequence[str] = (),
+    now: datetime | None = None,
 ) -> StaffResult:
-    """Add a member of staff, or update the name and role of the one with this email."""
+    """Add a member of staff, or update the name and roles of the one with this email.
+
+    `role` is their main role; `also` the others they hold (a careers leader who is also the DSL).
+    The roles given replace the ones held before."""
     now = now or utcnow()
     address = email.strip().lower()
     if not _EMAIL.match(address):
         raise StaffError(f"{email!r} is not an email address")
     given, family = split_name(name)
-    staff_role = parse_role(role)
+    staff_role, *others = parse_roles([role, *also])
     existing = session.exec(
         select(Person).where(Person.school_id == school_id, func.lower(col(Person.email)) == address)
     ).first()
@@ -61,6 +86,7 @@ def add_staff(
     )
     person.given_name, person.family_name = given, family
     person.staff_role = staff_role.value
+    person.other_staff_roles = ",".join(r.value for r in others)
     person.status = PersonStatus.active.value
     person.updated_at = now
     session.add(person)

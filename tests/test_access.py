@@ -36,6 +36,9 @@ ASSIGNED = person(12, Role.pupil, tutor=99)
 ALUMNUS = person(20, Role.alumnus)
 OTHER_ALUMNUS = person(21, Role.alumnus)
 OTHER_SCHOOL_LEADER = person(30, Role.staff, StaffRole.leader, school=2)
+OTHER_SCHOOL_DSL = person(31, Role.staff, StaffRole.dsl, school=2)
+LEADER_AND_DSL = person(4, Role.staff, StaffRole.leader)
+LEADER_AND_DSL.other_staff_roles = "dsl"
 
 
 class TestPureRules:
@@ -62,8 +65,35 @@ class TestPureRules:
         assert not rules.may_log_advice(OTHER_SCHOOL_LEADER, MINE)
         assert rules.may_see_attention(LEADER) and not rules.may_see_attention(TUTOR)
 
-    def test_staff_without_a_records_role_see_nothing(self) -> None:
-        assert not rules.may_view_record(DSL, MINE) and not rules.may_log_advice(DSL, MINE)
+    def test_a_dsl_alone_keeps_no_records_but_may_open_any_pupils_record(self) -> None:
+        # Issue 10: a DSL opens any pupil's record at their school; logging advice stays with tutors and leaders.
+        assert not rules.may_log_advice(DSL, MINE) and not rules.may_log_advice(DSL, OTHERS)
+        assert rules.may_view_record(DSL, MINE) and rules.may_view_record(DSL, OTHERS)
+        assert rules.may_see_staff_notes(DSL, OTHERS)
+        assert not rules.may_view_record(DSL, ALUMNUS)  # any pupil, not every person
+        assert not rules.may_view_record(OTHER_SCHOOL_DSL, MINE) and not rules.may_see_staff_notes(
+            OTHER_SCHOOL_DSL, MINE
+        )
+        assert not rules.may_view_record(DSL, MINE, chat_type="group")
+
+    def test_only_dsls_see_concerns_and_only_their_own_schools(self) -> None:
+        for viewer in (TUTOR, LEADER, MINE, ALUMNUS, None):
+            assert not rules.may_see_concerns(viewer) and not rules.may_open_concern(viewer, 1)
+        assert rules.may_see_concerns(DSL) and rules.may_open_concern(DSL, 1)
+        assert not rules.may_open_concern(DSL, 2)  # another school's concern
+        assert not rules.may_see_concerns(DSL, chat_type="group")
+        assert rules.may_open_concern(LEADER_AND_DSL, 1) and rules.may_see_attention(LEADER_AND_DSL)
+
+    def test_every_staff_role_counts_not_only_the_main_one(self) -> None:
+        assert rules.is_leader(LEADER_AND_DSL) and rules.is_dsl(LEADER_AND_DSL)
+        assert rules.may_log_advice(LEADER_AND_DSL, OTHERS)
+        tutor_and_dsl = person(1, Role.staff, StaffRole.tutor)  # MINE's tutor
+        tutor_and_dsl.other_staff_roles = "dsl"
+        assert rules.may_log_advice(tutor_and_dsl, MINE) and not rules.may_log_advice(tutor_and_dsl, OTHERS)
+        assert rules.may_view_record(tutor_and_dsl, OTHERS)  # as the DSL
+        pupil_with_a_stray_role = person(13, Role.pupil)
+        pupil_with_a_stray_role.other_staff_roles = "dsl,leader"
+        assert not rules.is_dsl(pupil_with_a_stray_role) and not rules.is_leader(pupil_with_a_stray_role)
 
     def test_alumnus_sees_only_their_own_destinations_and_no_pupil(self) -> None:
         assert rules.may_view_destinations(ALUMNUS, ALUMNUS)

@@ -2,8 +2,9 @@
 words to someone who may not read them, and never loses a saved record.
 
 People per example: two pupils (Amira, whose tutor is Sam, and Ben, who is in nobody's caseload),
-Sam the tutor, Lee the careers leader (who may see every pupil of the school), Ana an alumna with a
-destination on record, and a stranger whose chat is not linked; in another school, a second Amira
+Sam the tutor, Lee the careers leader (who may see every pupil of the school), Dee the safeguarding
+lead (who may open any pupil's record and the concerns, whose words nobody else may see), Ana an
+alumna with a destination on record, and a stranger whose chat is not linked; in another school, a second Amira
 Khan with a tutor called Sam Patel, whose words no one here may see. Every command registered in
 `handlers.registry.COMMANDS` (after loading every conversation) is in the mix, so conversations
 added later are covered too; buttons are pressed from what the last reply offered, and forged.
@@ -34,7 +35,7 @@ from sqlmodel import select
 from core.settings import load_settings
 from handlers import Dispatcher, texts
 from handlers.registry import COMMANDS, load_conversations
-from storage import identities, seed
+from storage import concerns, crypto, identities, seed
 from storage.db import make_engine, transaction
 from storage.models import (
     Destination,
@@ -51,13 +52,15 @@ load_conversations()
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # a Monday in term, in this year's campaign window
 EXAMPLES = int(os.environ.get("WAYMARK_TEST_EXAMPLES", "2000"))
 
-ACTORS = ("amira", "ben", "tutor", "leader", "alumna", "stranger")
-ROLE_OF = {"amira": "pupil", "ben": "pupil", "tutor": "tutor", "leader": "leader", "alumna": "alumnus"}
+ACTORS = ("amira", "ben", "tutor", "leader", "dsl", "alumna", "stranger")
+ROLE_OF = {"amira": "pupil", "ben": "pupil", "tutor": "tutor", "leader": "leader", "dsl": "dsl", "alumna": "alumnus"}
 ROLE_OF["stranger"] = "stranger"
 OTHER = "other"  # the owner of every word written in another school: forbidden to everyone here
 PUPILS = ("amira", "ben")
 STAFF = ("tutor", "leader")
 NOTE = "zqnote"  # in every staff-only note: no pupil may ever see it
+CONCERN = "concern"  # the owner of a concern's words: only the safeguarding lead may read them
+KEY = crypto.new_key()  # concerns are never kept unencrypted
 
 ODD_TEXTS = [
     "",
@@ -83,8 +86,13 @@ ODD_TEXTS = [
     "/ reflect",
 ]
 ARGS = ["", "2", "99", "done 1", "done", "Amira", "Ben", "Khan", "11A", "hello there"]
-# Button data a forged client might send; {action}/{app}/{advice}/{person} are the OTHER pupil's ids.
+# Button data a forged client might send; {action}/{app}/{advice}/{person}/{concern} are the OTHER pupil's ids.
 FORGED = [
+    "/concerns {concern}",
+    "/concerns {concern} ack",
+    "/concerns {concern} note",
+    "/concerns {concern} close",
+    "outcome:police",
     "/actions done {action}",
     "/record 2",
     "/pupil {person}",
@@ -162,10 +170,12 @@ def build_world(engine: Engine) -> World:
     amira = seed.pupil(engine, school.id, "Amira", "Khan", form="11A", tutor_id=tutor.id)
     ben = seed.pupil(engine, school.id, "Ben", "Ward", form="11B")
     leader = seed.staff(engine, school.id, "Lee", "Morgan", role=StaffRole.leader)
+    dsl = seed.staff(engine, school.id, "Dee", "Lead", role=StaffRole.dsl)
     # Ana left in 2025: what she says now is her second year, so last year's answer stays on record.
     alumna = seed.alumnus(engine, school.id, "Ana", "Silva", leaving_date=date(2025, 7, 18))
-    people = {"amira": amira, "ben": ben, "tutor": tutor, "leader": leader, "alumna": alumna}
-    world = World(engine, Dispatcher(engine, load_settings(database_url="sqlite://"), clock=lambda: NOW), {}, people)
+    people = {"amira": amira, "ben": ben, "tutor": tutor, "leader": leader, "dsl": dsl, "alumna": alumna}
+    settings = load_settings(database_url="sqlite://", encryption_key=KEY)
+    world = World(engine, Dispatcher(engine, settings, clock=lambda: NOW), {}, people)
     for name, person in people.items():
         seed.link(engine, person, "console", name)
     for name in PUPILS:
@@ -193,17 +203,34 @@ def build_world(engine: Engine) -> World:
 
 
 def seed_records(world: World, name: str, owner: str | None = None) -> dict[str, int]:
-    """A saved journal entry, advice with a staff-only note and an open action, and an application."""
+    """A saved journal entry, advice with a staff-only note and an open action, an application, and a
+    safeguarding concern (its words and context readable by the school's DSL alone)."""
     owner = owner or name
     pupil, tutor = world.people[name], world.people["tutor"]
     entry, advice, action, provider = (new_marker(world, owner) for _ in range(4))
+    words, before = (new_marker(world, OTHER if owner == OTHER else CONCERN) for _ in range(2))
     with transaction(world.engine) as s:
         seed.journal(s, pupil, entry)
         record = seed.advice(s, pupil, tutor, "guidance_interview", advice, staff_note=f"{NOTE}-{name}".encode())
         act = seed.action(s, pupil, record, action)
         app = seed.application(s, pupil, provider)
         assert act.id is not None and app.id is not None and record.id is not None and pupil.id is not None
-        return {"action": act.id, "app": app.id, "advice": record.id, "person": pupil.id}
+        concern = concerns.raise_concern(
+            s,
+            key=KEY,
+            school_id=pupil.school_id,
+            subject_id=pupil.id,
+            raised_by_id=pupil.id,
+            source="screening",
+            category="self_harm",
+            phrase=words,
+            words=words,
+            context=[before, words],
+            channel="console",
+            now=NOW - timedelta(hours=2),
+        ).concern
+        assert concern.id is not None
+        return {"action": act.id, "app": app.id, "advice": record.id, "person": pupil.id, "concern": concern.id}
 
 
 def new_marker(world: World, owner: str) -> str:
@@ -285,13 +312,17 @@ def snapshot(world: World) -> Snapshot:
 def forbidden_for(world: World, actor: str) -> list[str]:
     """Words this actor must never be shown: every other person's markers, in this school or the
     other, except that Sam may read Amira's (his tutee; Ben is in nobody's caseload), Lee may read
-    anything in this school (every pupil's record, where leavers went), and a pupil may read what
-    staff wrote (it may be advice about them). The other school's words are forbidden to everyone."""
+    anything in this school but the DSL's (every pupil's record, where leavers went), Dee the DSL every
+    pupil's record and the concerns, and a pupil may read what staff wrote (it may be advice about
+    them). A concern's words and the DSL's notes are the DSL's alone. The other school's words are
+    forbidden to everyone."""
     allowed = {actor}
     if actor == "tutor":
         allowed.add("amira")
     if actor == "leader":
-        allowed |= set(ACTORS)
+        allowed |= set(ACTORS) - {"dsl"}
+    if actor == "dsl":
+        allowed |= {*PUPILS, *STAFF, CONCERN}
     if actor in PUPILS:
         allowed |= set(STAFF)
     return [marker for marker, owner in world.owners.items() if owner not in allowed]
@@ -408,7 +439,7 @@ def check_step(world: World, before: Snapshot, step: tuple[str, str, str], tally
     )
     for marker in forbidden_for(world, actor):
         assert marker not in shown, f"{actor} was shown {marker!r} after {kind} {value!r}"
-    if actor not in STAFF:
+    if actor not in (*STAFF, "dsl"):
         assert NOTE not in shown, f"{actor} was shown a staff-only note"
     for table, rows in before.saved.items():
         lost = {i: t for i, t in rows.items() if after.saved[table].get(i) != t}
