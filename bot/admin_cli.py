@@ -50,6 +50,9 @@ school_app = typer.Typer(
 holidays_app = typer.Typer(
     help="School holidays: no reminders or check-ins go out on these days.", no_args_is_help=True
 )
+school_safeguarding_app = typer.Typer(
+    help="When an unacknowledged safeguarding alert is sent again, and who else is told.", no_args_is_help=True
+)
 
 
 def _settings() -> Settings:
@@ -275,13 +278,14 @@ SCHOOL_OPTION_HELP = "school name (default WAYMARK_SCHOOL_NAME)"
 
 @school_app.command("show")
 def school_show(school: str | None = typer.Option(None, "--school", help=SCHOOL_OPTION_HELP)) -> None:
-    """Everything this school has set: skills framework, holidays and at-risk-of-NEET weights."""
+    """Everything this school has set: skills, holidays, at-risk-of-NEET weights and safeguarding escalation."""
     settings = _settings()
     with _at_school(settings, school) as (_session, choice):
         row = choice.school
         skills = skills_framework(row)
         ranges = schools.holidays_of(row)
         weights = weights_from_json(row.risk_weights)
+        contacts = schools.contacts_of(row)
     typer.echo(f"School: {row.name}")
     default_note = " (the default Skills Builder eight)" if not row.skills else ""
     typer.echo(f"Skills framework{default_note}: {', '.join(skills)}")
@@ -294,6 +298,8 @@ def school_show(school: str | None = typer.Option(None, "--school", help=SCHOOL_
         value = getattr(weights, name)
         mark = "*" if value != getattr(DEFAULT_WEIGHTS, name) else " "
         typer.echo(f"  {mark} {name}={value:g}")
+    typer.echo(f"Safeguarding: unacknowledged alerts escalate after {row.safeguarding_escalate_minutes} minutes")
+    typer.echo(f"Safeguarding escalation contacts: {', '.join(contacts) or 'none (only the DSLs are told)'}")
 
 
 @school_app.command("skills")
@@ -396,6 +402,46 @@ def school_risk_weights(
         name = choice.school.name
     shown = ", ".join(f"{k}={getattr(updated, k):g}" for k in parsed) if parsed else "all back to the defaults"
     typer.echo(f"At-risk-of-NEET weights for {name}: {shown}. Staff see the new flags at once.")
+
+
+@school_safeguarding_app.command("escalate-after")
+def school_safeguarding_escalate_after(
+    minutes: str = typer.Argument(..., help="minutes an alert may wait unacknowledged, e.g. 60"),
+    school: str | None = typer.Option(None, "--school", help=SCHOOL_OPTION_HELP),
+) -> None:
+    """How long an alert may wait unacknowledged before it is sent again and the contacts are told."""
+    try:
+        wanted = schools.parse_escalate_minutes(minutes)
+    except SettingError as exc:
+        raise _fail(f"Nothing was changed: {exc}.") from None
+    settings = _settings()
+    with _at_school(settings, school) as (session, choice):
+        schools.set_escalate_minutes(session, choice.school, wanted)
+        name = choice.school.name
+    typer.echo(
+        f"{name}: a safeguarding alert nobody acknowledges within {wanted} minutes is sent again to every DSL "
+        "and told to the escalation contacts."
+    )
+
+
+@school_safeguarding_app.command("contacts")
+def school_safeguarding_contacts(
+    addresses: list[str] | None = typer.Argument(None, help="email addresses, e.g. the head's; none clears them"),
+    school: str | None = typer.Option(None, "--school", help=SCHOOL_OPTION_HELP),
+) -> None:
+    """Who is emailed, besides the DSLs, when an alert waits too long (never the words or the category)."""
+    try:
+        wanted = schools.parse_contacts(addresses or [])
+    except SettingError as exc:
+        raise _fail(f"Nothing was changed: {exc}.") from None
+    settings = _settings()
+    with _at_school(settings, school) as (session, choice):
+        schools.set_contacts(session, choice.school, wanted)
+        name = choice.school.name
+    if wanted:
+        typer.echo(f"Safeguarding escalation contacts for {name}: {', '.join(wanted)}")
+    else:
+        typer.echo(f"No safeguarding escalation contacts for {name}: only the DSLs are told when an alert waits.")
 
 
 # --- codes --------------------------------------------------------------------------------------
@@ -627,6 +673,7 @@ def register(app: typer.Typer) -> None:
     app.command("import-roster")(import_roster)
     app.add_typer(staff_app, name="staff")
     school_app.add_typer(holidays_app, name="holidays")
+    school_app.add_typer(school_safeguarding_app, name="safeguarding")
     app.add_typer(school_app, name="school")
     app.command("codes")(codes)
     app.command("chat")(chat)

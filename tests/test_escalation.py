@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -21,11 +22,12 @@ from scheduler.safeguarding import escalation_allowed
 from scheduler.sender import Sender
 from scheduler.service import JOBS
 from storage import concerns, crypto, seed
-from storage.db import transaction
+from storage.db import make_engine, transaction
 from storage.models import Concern, OutboxMessage, Person, School, StaffRole
 from storage.staff import add_staff
 from tests.fakes.telegram_api import FakeTelegram
 from tests.telegram_transport import telegram_transport
+from tests.test_cli import run, school_row
 from tests.test_email import LoopbackController, Mailbox, transport
 
 KEY = crypto.new_key()
@@ -306,3 +308,51 @@ def test_alert_wording_helpers() -> None:
     assert waited(timedelta(hours=2, minutes=15)) == "2 hours 15 minutes"
     assert waited(timedelta(days=3, hours=2, minutes=5)) == "3 days 2 hours"
     assert when(datetime(2026, 6, 10, 13, 5, tzinfo=UTC), LONDON) == "14:05 on Wed 10 Jun"  # summer time
+
+
+def test_the_school_sets_the_minutes_and_contacts_and_a_dsl_added_on_the_command_line_gets_the_held_alert(
+    tmp_path: Path, settings: Settings
+) -> None:
+    assert run(tmp_path, "init").returncode == 0
+    shown = run(tmp_path, "school", "show")
+    assert "Safeguarding: unacknowledged alerts escalate after 60 minutes" in shown.stdout
+    assert "Safeguarding escalation contacts: none (only the DSLs are told)" in shown.stdout
+
+    assert run(tmp_path, "school", "safeguarding", "escalate-after", "30").returncode == 0
+    for bad in ("0", "soon", "2000"):
+        refused = run(tmp_path, "school", "safeguarding", "escalate-after", bad)
+        assert refused.returncode == 1 and "Nothing was changed" in refused.stderr
+    added = run(tmp_path, "school", "safeguarding", "contacts", "Head@Hillside.example", "chair@governors.example")
+    assert added.returncode == 0 and "head@hillside.example, chair@governors.example" in added.stdout
+    refused = run(tmp_path, "school", "safeguarding", "contacts", "head@hillside.example", "not-an-address")
+    assert refused.returncode == 1 and "'not-an-address' is not an email address" in refused.stderr
+    shown = run(tmp_path, "school", "show")
+    assert "escalate after 30 minutes" in shown.stdout
+    assert "contacts: head@hillside.example, chair@governors.example" in shown.stdout
+    row = school_row(tmp_path)
+    assert row.safeguarding_escalate_minutes == 30
+    assert row.safeguarding_contacts == "head@hillside.example\nchair@governors.example"
+
+    # A concern raised while Hillside has no DSL waits, recorded, until `waymark staff add --role dsl`.
+    engine = make_engine(f"sqlite:///{tmp_path / 'school.db'}")
+    try:
+        pupil = seed.pupil(engine, row.id, "Amira", "Khan", form="9C")
+        concern_id = raise_concern(engine, pupil, WEDNESDAY)
+        tick(engine, settings, WEDNESDAY + timedelta(hours=2))
+        assert keys(engine) == []
+        lead = run(tmp_path, "staff", "add", "dee.lead@hillside.example", "Dee Lead", "--role", "dsl")
+        assert lead.returncode == 0, lead.stderr
+        tick(engine, settings, WEDNESDAY + timedelta(hours=3))
+        assert keys(engine) == [f"sg:alert:{concern_id}:email:dee.lead@hillside.example"]
+        tick(engine, settings, WEDNESDAY + timedelta(hours=3, minutes=30))  # the school's 30 minutes
+        assert sorted(r.chat_id for r in outbox_rows(engine, f"sg:escalate:{concern_id}:1:")) == [
+            "chair@governors.example",
+            "dee.lead@hillside.example",
+            "head@hillside.example",
+        ]
+    finally:
+        engine.dispose()
+
+    cleared = run(tmp_path, "school", "safeguarding", "contacts")
+    assert cleared.returncode == 0 and "only the DSLs are told" in cleared.stdout
+    assert school_row(tmp_path).safeguarding_contacts == ""
