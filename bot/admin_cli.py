@@ -11,11 +11,12 @@ import csv
 import os
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
+from typing import TypeVar
 
 import typer
 from rich.console import Console
@@ -34,13 +35,15 @@ from storage import demo as demo_school
 from storage.db import make_engine, transaction
 from storage.journal import skills_framework
 from storage.migrate import current_revision, upgrade
-from storage.models import Person, Role, utcnow
+from storage.models import Person, Role, School, utcnow
 from storage.people import by_upn_or_email, for_codes
 from storage.roster import RowError
 from storage.schools import SchoolChoice, SettingError, all_schools, school_named
 from storage.staff import StaffError, add_staff, parse_role
 
 DEMO_DB = Path("demo/waymark-demo.db")
+_In = TypeVar("_In")
+_Out = TypeVar("_Out")
 MAX_ERRORS_SHOWN = 30
 
 staff_app = typer.Typer(help="Members of staff: tutors, careers leaders, safeguarding leads.", no_args_is_help=True)
@@ -404,20 +407,29 @@ def school_risk_weights(
     typer.echo(f"At-risk-of-NEET weights for {name}: {shown}. Staff see the new flags at once.")
 
 
+def _checked(parse: Callable[[_In], _Out], value: _In) -> _Out:
+    """The parsed setting, or the reason it cannot be used and exit code 1."""
+    try:
+        return parse(value)
+    except SettingError as exc:
+        raise _fail(f"Nothing was changed: {exc}.") from None
+
+
+def _change_school(school: str | None, change: Callable[[Session, School], None]) -> str:
+    """Apply one change to the named school in one transaction; its name, to say what was done."""
+    with _at_school(_settings(), school) as (session, choice):
+        change(session, choice.school)
+        return choice.school.name
+
+
 @school_safeguarding_app.command("escalate-after")
 def school_safeguarding_escalate_after(
     minutes: str = typer.Argument(..., help="minutes an alert may wait unacknowledged, e.g. 60"),
     school: str | None = typer.Option(None, "--school", help=SCHOOL_OPTION_HELP),
 ) -> None:
     """How long an alert may wait unacknowledged before it is sent again and the contacts are told."""
-    try:
-        wanted = schools.parse_escalate_minutes(minutes)
-    except SettingError as exc:
-        raise _fail(f"Nothing was changed: {exc}.") from None
-    settings = _settings()
-    with _at_school(settings, school) as (session, choice):
-        schools.set_escalate_minutes(session, choice.school, wanted)
-        name = choice.school.name
+    wanted = _checked(schools.parse_escalate_minutes, minutes)
+    name = _change_school(school, lambda session, row: schools.set_escalate_minutes(session, row, wanted))
     typer.echo(
         f"{name}: a safeguarding alert nobody acknowledges within {wanted} minutes is sent again to every DSL "
         "and told to the escalation contacts."
@@ -430,14 +442,8 @@ def school_safeguarding_contacts(
     school: str | None = typer.Option(None, "--school", help=SCHOOL_OPTION_HELP),
 ) -> None:
     """Who is emailed, besides the DSLs, when an alert waits too long (never the words or the category)."""
-    try:
-        wanted = schools.parse_contacts(addresses or [])
-    except SettingError as exc:
-        raise _fail(f"Nothing was changed: {exc}.") from None
-    settings = _settings()
-    with _at_school(settings, school) as (session, choice):
-        schools.set_contacts(session, choice.school, wanted)
-        name = choice.school.name
+    wanted = _checked(schools.parse_contacts, addresses or [])
+    name = _change_school(school, lambda session, row: schools.set_contacts(session, row, wanted))
     if wanted:
         typer.echo(f"Safeguarding escalation contacts for {name}: {', '.join(wanted)}")
     else:
