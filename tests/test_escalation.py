@@ -23,7 +23,7 @@ from scheduler.sender import Sender
 from scheduler.service import JOBS
 from storage import concerns, crypto, seed
 from storage.db import make_engine, transaction
-from storage.models import Concern, OutboxMessage, Person, School, StaffRole
+from storage.models import Concern, ConcernOutcome, OutboxMessage, Person, School, StaffRole
 from storage.staff import add_staff
 from tests.fakes.telegram_api import FakeTelegram
 from tests.telegram_transport import telegram_transport
@@ -79,7 +79,7 @@ def school_with(engine: Engine, *, dsl: bool = True, contacts: str = "") -> tupl
     return school, pupil, lead
 
 
-def raise_concern(engine: Engine, pupil: Person, at: datetime) -> int:
+def raise_concern(engine: Engine, pupil: Person, at: datetime, phrase: str = "hit me") -> int:
     with transaction(engine) as session:
         raised = concerns.raise_concern(
             session,
@@ -89,7 +89,7 @@ def raise_concern(engine: Engine, pupil: Person, at: datetime) -> int:
             raised_by_id=pupil.id,
             source="screening",
             category="harm_by_adult",
-            phrase="hit me",
+            phrase=phrase,
             words=WORDS,
             context=[WORDS],
             channel="telegram",
@@ -160,15 +160,18 @@ def test_an_acknowledged_alert_never_escalates(engine: Engine, settings: Setting
     _, pupil, lead = school_with(engine, contacts="head@school.example")
     assert lead is not None
     concern_id = raise_concern(engine, pupil, WEDNESDAY)
+    closed_id = raise_concern(engine, pupil, WEDNESDAY, phrase="scared to go home")
     tick(engine, settings, WEDNESDAY)
     with transaction(engine) as session:
-        found = session.get(Concern, concern_id)
-        assert found is not None
+        found, other = session.get(Concern, concern_id), session.get(Concern, closed_id)
+        assert found is not None and other is not None
         assert concerns.acknowledge(session, found, lead.id or 0, WEDNESDAY + timedelta(minutes=20))
+        later = WEDNESDAY + timedelta(minutes=40)
+        assert concerns.close(session, other, lead.id or 0, ConcernOutcome.monitoring, later)
     for hours in (1, 2, 5, 30):
         tick(engine, settings, WEDNESDAY + timedelta(hours=hours))
     assert keys(engine, "sg:escalate:") == []
-    assert concern_row(engine, concern_id).escalations == 0
+    assert concern_row(engine, concern_id).escalations == 0 == concern_row(engine, closed_id).escalations
 
 
 def test_repeats_stop_for_the_night_and_weekend_and_start_again_at_0730_on_the_next_working_day(
