@@ -16,14 +16,14 @@ from sqlalchemy import Engine
 from sqlmodel import col, select
 
 from core.settings import Settings, load_settings
-from handlers.safeguarding.alert_text import alert_text, waited, when
+from handlers.safeguarding.alert_text import ASKED, RAISED_BY_STAFF, alert_text, category_label, waited, when
 from scheduler.quiet import QuietHours
 from scheduler.safeguarding import escalation_allowed
 from scheduler.sender import Sender
 from scheduler.service import JOBS
 from storage import concerns, crypto, seed
 from storage.db import make_engine, transaction
-from storage.models import Concern, ConcernOutcome, OutboxMessage, Person, School, StaffRole
+from storage.models import Concern, ConcernOutcome, ConcernSource, OutboxMessage, Person, School, StaffRole
 from storage.staff import add_staff
 from tests.fakes.telegram_api import FakeTelegram
 from tests.telegram_transport import telegram_transport
@@ -311,6 +311,14 @@ def test_alert_wording_helpers() -> None:
     assert waited(timedelta(hours=2, minutes=15)) == "2 hours 15 minutes"
     assert waited(timedelta(days=3, hours=2, minutes=5)) == "3 days 2 hours"
     assert when(datetime(2026, 6, 10, 13, 5, tzinfo=UTC), LONDON) == "14:05 on Wed 10 Jun"  # summer time
+    # The wording sits below storage, so it names the sources itself: they must stay storage's.
+    assert (ConcernSource.asked.value, ConcernSource.staff.value) == (ASKED, RAISED_BY_STAFF)
+    asked = Concern(school_id=1, subject_id=1, source="asked", category="asked", words=b"", context=b"")
+    assert category_label(asked) == "Asked to talk to someone"
+    by_staff = Concern(school_id=1, subject_id=1, source="staff", category="staff", words=b"", context=b"")
+    assert category_label(by_staff) == "Raised by a member of staff"
+    screened = Concern(school_id=1, subject_id=1, source="screening", category="self_harm", words=b"", context=b"")
+    assert category_label(screened) == "Self-harm or suicide"
 
 
 def test_the_school_sets_the_minutes_and_contacts_and_a_dsl_added_on_the_command_line_gets_the_held_alert(

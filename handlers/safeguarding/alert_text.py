@@ -7,12 +7,40 @@ the words are shown only when a DSL opens the concern (`/concerns ID`, the Open 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from core.messages import Button
 from core.platforms import label as platform_label
 from handlers.safeguarding.categories import Category
-from storage.models import Concern, ConcernSource, Person
+
+# How a concern was raised (storage.models.ConcernSource values): this package stays below storage.
+ASKED = "asked"
+RAISED_BY_STAFF = "staff"
+
+
+class Pupil(Protocol):
+    """What an alert reads of the person it is about (a storage.models.Person)."""
+
+    @property
+    def full_name(self) -> str: ...
+    @property
+    def form(self) -> str | None: ...
+
+
+class Concern(Protocol):
+    """What an alert reads of a concern (a storage.models.Concern): never its words."""
+
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def category(self) -> str: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def channel(self) -> str: ...
+    @property
+    def raised_at(self) -> datetime: ...
 
 
 def open_button(concern_id: int) -> Button:
@@ -25,14 +53,14 @@ def category_label(concern: Concern) -> str:
         return Category(concern.category).label
     except ValueError:
         pass
-    if concern.source == ConcernSource.asked.value:
+    if concern.source == ASKED:
         return "Asked to talk to someone"
-    if concern.source == ConcernSource.staff.value:
+    if concern.source == RAISED_BY_STAFF:
         return "Raised by a member of staff"
     return concern.category.replace("_", " ").capitalize()
 
 
-def who(pupil: Person) -> str:
+def who(pupil: Pupil) -> str:
     """The pupil's full name and form ("Amira Khan, 11A"); an alumnus has no form."""
     return f"{pupil.full_name}, {pupil.form}" if pupil.form else f"{pupil.full_name} (former pupil)"
 
@@ -53,7 +81,7 @@ def waited(span: timedelta) -> str:
     return " ".join(words) or "less than a minute"
 
 
-def alert_text(pupil: Person, concern: Concern, zone: ZoneInfo) -> str:
+def alert_text(pupil: Pupil, concern: Concern, zone: ZoneInfo) -> str:
     """The first alert to every DSL."""
     where = f" on {platform_label(concern.channel)}" if concern.channel else ""
     return (
