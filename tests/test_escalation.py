@@ -21,7 +21,7 @@ from scheduler.quiet import QuietHours
 from scheduler.safeguarding import escalation_allowed
 from scheduler.sender import Sender
 from scheduler.service import JOBS
-from storage import concerns, crypto, seed
+from storage import concerns, crypto, outbox, seed
 from storage.db import make_engine, transaction
 from storage.models import Concern, ConcernOutcome, ConcernSource, OutboxMessage, Person, School, StaffRole
 from storage.staff import add_staff
@@ -265,12 +265,23 @@ async def test_escalation_reaches_dsls_and_contacts_by_email_and_telegram_at_nig
 ) -> None:
     box, port = smtp
     # The head is a contact but not a DSL; the DSL is a contact too and gets only the DSL's message.
-    _, pupil, _ = school_with(engine, contacts="head@school.example\ndee.lead@school.example")
-    late = datetime(2025, 11, 19, 19, 0, tzinfo=UTC)  # 19:00: quiet hours for every other message
+    _, pupil, lead = school_with(engine, contacts="head@school.example\ndee.lead@school.example")
+    assert lead is not None
+    late = datetime(2025, 11, 19, 19, 0, tzinfo=UTC)  # 19:00 Wednesday
     concern_id = raise_concern(engine, pupil, late)
+    with transaction(engine) as session:  # an ordinary message, which quiet hours do hold
+        outbox.enqueue(
+            session,
+            key="ordinary",
+            person_id=lead.id or 0,
+            platform="telegram",
+            chat_id="7001",
+            text="not now",
+            now=late,
+        )
     tick(engine, settings, late)
     tick(engine, settings, late + timedelta(hours=1))
-    night = late + timedelta(hours=1, minutes=5)
+    night = late + timedelta(hours=3)  # the sender gets to them at 22:00, quiet hours for anything else
     async with telegram_transport(fake) as telegram:
         sender = Sender(
             engine,
@@ -279,8 +290,10 @@ async def test_escalation_reaches_dsls_and_contacts_by_email_and_telegram_at_nig
             clock=lambda: night,
             quiet=QuietHours(LONDON),
         )
-        assert await sender.run_until_settled(timeout=20)
+        # Never settled: the ordinary row waits for the morning; ours went.
+        assert not await sender.run_until_settled(timeout=8)
     assert {r.status for r in outbox_rows(engine, "sg:")} == {"sent"}
+    assert [r.status for r in outbox_rows(engine, "ordinary")] == ["pending"]
 
     texts = [c.text for c in fake.calls_to(7001, ["sendMessage"])]
     assert len(texts) == 2 and "Still waiting" in texts[1] and LABEL in texts[1]
