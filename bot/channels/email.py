@@ -10,7 +10,7 @@ link that works. Sent with aiosmtplib through `WAYMARK_SMTP_URL`:
 - `smtp://user:password@host:587` - with a login.
 
 Safeguarding alerts and escalations (outbox keys `sg:...`) also go by email, to DSLs and the
-school's escalation contacts: plain, as they were written, with no link.
+school's escalation contacts: plain, as they were written, with no check-in link.
 """
 
 from __future__ import annotations
