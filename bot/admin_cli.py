@@ -11,11 +11,12 @@ import csv
 import os
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
+from typing import TypeVar
 
 import typer
 from rich.console import Console
@@ -35,13 +36,15 @@ from storage import demo as demo_school
 from storage.db import make_engine, transaction
 from storage.journal import skills_framework
 from storage.migrate import current_revision, upgrade
-from storage.models import Person, Role, utcnow
+from storage.models import Person, Role, School, utcnow
 from storage.people import by_upn_or_email, for_codes
 from storage.roster import RowError
 from storage.schools import SchoolChoice, SettingError, all_schools, school_named
 from storage.staff import StaffError, add_staff, parse_roles, roles_text
 
 DEMO_DB = Path("demo/waymark-demo.db")
+_In = TypeVar("_In")
+_Out = TypeVar("_Out")
 MAX_ERRORS_SHOWN = 30
 
 staff_app = typer.Typer(help="Members of staff: tutors, careers leaders, safeguarding leads.", no_args_is_help=True)
@@ -50,6 +53,9 @@ school_app = typer.Typer(
 )
 holidays_app = typer.Typer(
     help="School holidays: no reminders or check-ins go out on these days.", no_args_is_help=True
+)
+school_safeguarding_app = typer.Typer(
+    help="When an unacknowledged safeguarding alert is sent again, and who else is told.", no_args_is_help=True
 )
 
 
@@ -285,13 +291,14 @@ SCHOOL_OPTION_HELP = "school name (default WAYMARK_SCHOOL_NAME)"
 
 @school_app.command("show")
 def school_show(school: str | None = typer.Option(None, "--school", help=SCHOOL_OPTION_HELP)) -> None:
-    """Everything this school has set: skills framework, holidays and at-risk-of-NEET weights."""
+    """Everything this school has set: skills, holidays, at-risk-of-NEET weights and safeguarding escalation."""
     settings = _settings()
     with _at_school(settings, school) as (_session, choice):
         row = choice.school
         skills = skills_framework(row)
         ranges = schools.holidays_of(row)
         weights = weights_from_json(row.risk_weights)
+        contacts = schools.contacts_of(row)
     typer.echo(f"School: {row.name}")
     default_note = " (the default Skills Builder eight)" if not row.skills else ""
     typer.echo(f"Skills framework{default_note}: {', '.join(skills)}")
@@ -304,6 +311,8 @@ def school_show(school: str | None = typer.Option(None, "--school", help=SCHOOL_
         value = getattr(weights, name)
         mark = "*" if value != getattr(DEFAULT_WEIGHTS, name) else " "
         typer.echo(f"  {mark} {name}={value:g}")
+    typer.echo(f"Safeguarding: unacknowledged alerts escalate after {row.safeguarding_escalate_minutes} minutes")
+    typer.echo(f"Safeguarding escalation contacts: {', '.join(contacts) or 'none (only the DSLs are told)'}")
 
 
 @school_app.command("skills")
@@ -406,6 +415,49 @@ def school_risk_weights(
         name = choice.school.name
     shown = ", ".join(f"{k}={getattr(updated, k):g}" for k in parsed) if parsed else "all back to the defaults"
     typer.echo(f"At-risk-of-NEET weights for {name}: {shown}. Staff see the new flags at once.")
+
+
+def _checked(parse: Callable[[_In], _Out], value: _In) -> _Out:
+    """The parsed setting, or the reason it cannot be used and exit code 1."""
+    try:
+        return parse(value)
+    except SettingError as exc:
+        raise _fail(f"Nothing was changed: {exc}.") from None
+
+
+def _change_school(school: str | None, change: Callable[[Session, School], None]) -> str:
+    """Apply one change to the named school in one transaction; its name, to say what was done."""
+    with _at_school(_settings(), school) as (session, choice):
+        change(session, choice.school)
+        return choice.school.name
+
+
+@school_safeguarding_app.command("escalate-after")
+def school_safeguarding_escalate_after(
+    minutes: str = typer.Argument(..., help="minutes an alert may wait unacknowledged, e.g. 60"),
+    school: str | None = typer.Option(None, "--school", help=SCHOOL_OPTION_HELP),
+) -> None:
+    """How long an alert may wait unacknowledged before it is sent again and the contacts are told."""
+    wanted = _checked(schools.parse_escalate_minutes, minutes)
+    name = _change_school(school, lambda session, row: schools.set_escalate_minutes(session, row, wanted))
+    typer.echo(
+        f"{name}: a safeguarding alert nobody acknowledges within {wanted} minutes is sent again to every DSL "
+        "and told to the escalation contacts."
+    )
+
+
+@school_safeguarding_app.command("contacts")
+def school_safeguarding_contacts(
+    addresses: list[str] | None = typer.Argument(None, help="email addresses, e.g. the head's; none clears them"),
+    school: str | None = typer.Option(None, "--school", help=SCHOOL_OPTION_HELP),
+) -> None:
+    """Who is emailed, besides the DSLs, when an alert waits too long (never the words or the category)."""
+    wanted = _checked(schools.parse_contacts, addresses or [])
+    name = _change_school(school, lambda session, row: schools.set_contacts(session, row, wanted))
+    if wanted:
+        typer.echo(f"Safeguarding escalation contacts for {name}: {', '.join(wanted)}")
+    else:
+        typer.echo(f"No safeguarding escalation contacts for {name}: only the DSLs are told when an alert waits.")
 
 
 # --- codes --------------------------------------------------------------------------------------
@@ -637,6 +689,7 @@ def register(app: typer.Typer) -> None:
     app.command("import-roster")(import_roster)
     app.add_typer(staff_app, name="staff")
     school_app.add_typer(holidays_app, name="holidays")
+    school_app.add_typer(school_safeguarding_app, name="safeguarding")
     app.add_typer(school_app, name="school")
     app.command("codes")(codes)
     app.command("chat")(chat)

@@ -78,6 +78,12 @@ def _digests(engine: Engine, settings: Settings) -> object:
     return run_digests(engine, settings, utcnow())
 
 
+def _safeguarding(engine: Engine, settings: Settings) -> object:
+    from scheduler.safeguarding import run_safeguarding
+
+    return run_safeguarding(engine, settings, utcnow())
+
+
 def _prune_processed_updates(engine: Engine, settings: Settings) -> object:
     from scheduler.housekeeping import run_prune_processed_updates
 
@@ -92,6 +98,8 @@ JOBS: tuple[JobSpec, ...] = (
     JobSpec("action_nudges", timedelta(minutes=30), _action_nudges),
     JobSpec("digests", timedelta(hours=1), _digests),
     JobSpec("prune_processed_updates", timedelta(hours=6), _prune_processed_updates),
+    # Alerts held for a DSL and escalations: a disclosure must not wait for a long tick.
+    JobSpec("safeguarding", timedelta(minutes=1), _safeguarding, misfire_grace=timedelta(minutes=5)),
 )
 
 

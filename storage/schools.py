@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 
@@ -130,4 +131,52 @@ def _write_holidays(session: Session, school: School, ranges: list[DateRange]) -
 def set_risk_weights(session: Session, school: School, stored: str) -> None:
     """The weights as JSON (built and checked by handlers.risk): "" for the defaults."""
     school.risk_weights = stored
+    session.add(school)
+
+
+# --- safeguarding: how long an alert may wait, and who else hears when it does -------------------
+
+MIN_ESCALATE_MINUTES = 5
+MAX_ESCALATE_MINUTES = 24 * 60
+_ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def parse_escalate_minutes(text: str) -> int:
+    """Minutes an unacknowledged alert waits before it is sent again and the contacts are told."""
+    try:
+        minutes = int(text.strip())
+    except ValueError:
+        raise SettingError(f"{text!r} is not a number of minutes, e.g. 60") from None
+    if not MIN_ESCALATE_MINUTES <= minutes <= MAX_ESCALATE_MINUTES:
+        raise SettingError(
+            f"{minutes} minutes: use {MIN_ESCALATE_MINUTES} to {MAX_ESCALATE_MINUTES} (a day); a disclosure cannot wait longer"
+        )
+    return minutes
+
+
+def set_escalate_minutes(session: Session, school: School, minutes: int) -> None:
+    school.safeguarding_escalate_minutes = minutes
+    session.add(school)
+
+
+def parse_contacts(addresses: list[str]) -> list[str]:
+    """Email addresses, lower-cased, each once, in the order given; a bad one is an error."""
+    found: list[str] = []
+    for raw in addresses:
+        address = raw.strip().strip(",").lower()
+        if not _ADDRESS.match(address):
+            raise SettingError(f"{raw!r} is not an email address")
+        if address not in found:
+            found.append(address)
+    return found
+
+
+def contacts_of(school: School) -> list[str]:
+    """The school's escalation contacts (e.g. the head), one address a line as stored."""
+    return [line.strip() for line in school.safeguarding_contacts.splitlines() if line.strip()]
+
+
+def set_contacts(session: Session, school: School, addresses: list[str]) -> None:
+    """Replace the contacts; an empty list clears them."""
+    school.safeguarding_contacts = "\n".join(addresses)
     session.add(school)

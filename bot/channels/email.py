@@ -8,6 +8,9 @@ link that works. Sent with aiosmtplib through `WAYMARK_SMTP_URL`:
 - `smtp://host:port` - plain SMTP, upgraded with STARTTLS when the server offers it;
 - `smtps://host:port` - TLS from the first byte (port 465);
 - `smtp://user:password@host:587` - with a login.
+
+Safeguarding alerts and escalations (outbox keys `sg:...`) also go by email, to DSLs and the
+school's escalation contacts: plain, as they were written, with no check-in link.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from storage.models import Person, Role, School
 from storage.outbox import Claimed
 
 SUBJECT_SEPARATOR = "\n\n"  # prepare() puts the subject on the first line of the text
+SAFEGUARDING_KEYS = "sg:"  # alerts and escalations (scheduler/safeguarding.py): a plain email, no link
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,8 @@ class EmailTransport:
 
     def prepare(self, session: Session, claim: Claimed, now: datetime) -> Claimed | None:
         """Resolve the address and write the email with a new link; None when there is nobody to send to."""
+        if claim.key.startswith(SAFEGUARDING_KEYS):
+            return self.safeguarding_email(session, claim)
         person = session.get(Person, claim.person_id)
         if person is None or person.role != Role.alumnus:
             return None
@@ -108,6 +114,24 @@ class EmailTransport:
             f"{self.public_url}/c/{token}",
             reminder=attempt_of(claim.key) > 0,
         )
+        return replace(claim, chat_id=address, text=f"{subject}{SUBJECT_SEPARATOR}{body}", buttons=[])
+
+    def safeguarding_email(self, session: Session, claim: Claimed) -> Claimed | None:
+        """A safeguarding alert or escalation as it was written, plain: the subject names no one (mail
+        lists show it), and the Open button becomes the command that opens the concern in Waymark."""
+        person = session.get(Person, claim.person_id)
+        address = (claim.chat_id or (person.email if person else None) or "").strip()
+        if "@" not in address:
+            return None
+        school = session.get(School, person.school_id) if person else None
+        kind = (
+            "a safeguarding concern is still waiting" if claim.key.startswith("sg:escalate:") else "safeguarding alert"
+        )
+        subject = f"{school.name}: {kind}" if school else f"Waymark: {kind}"
+        commands = [b.data for row in claim.buttons for b in row if b.data.startswith("/")]
+        body = claim.text.rstrip() + "\n"
+        for command in commands:
+            body += f"\nTo open it, send {command} to Waymark (Telegram, Slack or {self.public_url}).\n"
         return replace(claim, chat_id=address, text=f"{subject}{SUBJECT_SEPARATOR}{body}", buttons=[])
 
     def message(self, to: str, text: str) -> EmailMessage:
