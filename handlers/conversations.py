@@ -18,4 +18,5 @@ from handlers import (  # noqa: F401  (importing a conversation module registers
     record,
     reflect,
     report,
+    worried,
 )

@@ -10,6 +10,7 @@ from storage.models import AuditEvent
 
 VIEW_PUPIL = "view_pupil"
 LIST_PUPILS = "list_pupils"  # a pupil named, with their flags, in a staff list (caseload, needs attention)
+RAISE_CONCERN = "raise_concern"  # a safeguarding concern recorded (screening, /worried, /concern NAME)
 
 
 def record(
