@@ -79,6 +79,18 @@ def checkin_email(given_name: str, school: str, link: str, reminder: bool) -> tu
     return subject, body
 
 
+SAFEGUARDING_KEYS = "sg:"  # alerts and escalations (handlers.safeguarding): written in full when queued
+SAFEGUARDING_SUBJECT = "Waymark: a safeguarding concern is waiting for you"
+
+
+def _safeguarding_email(claim: Claimed) -> Claimed | None:
+    """A plain email to the address the row names, with the row's own text (which never holds the
+    pupil's words) and a subject that names nobody, since mail previews show it."""
+    if "@" not in claim.chat_id:
+        return None
+    return replace(claim, text=f"{SAFEGUARDING_SUBJECT}{SUBJECT_SEPARATOR}{claim.text}", buttons=[])
+
+
 class EmailTransport:
     """core.delivery.Transport for email, plus `prepare` (scheduler.sender.Preparing)."""
 
@@ -94,6 +106,8 @@ class EmailTransport:
 
     def prepare(self, session: Session, claim: Claimed, now: datetime) -> Claimed | None:
         """Resolve the address and write the email with a new link; None when there is nobody to send to."""
+        if claim.key.startswith(SAFEGUARDING_KEYS):
+            return _safeguarding_email(claim)
         person = session.get(Person, claim.person_id)
         if person is None or person.role != Role.alumnus:
             return None

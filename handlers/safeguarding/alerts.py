@@ -20,7 +20,6 @@ from storage.models import Concern, ConcernSource, Person
 
 ASKED = "asked"  # the category of a concern the pupil raised by asking for help (/worried)
 STAFF = "staff"  # the category of a concern a member of staff raised (/concern NAME)
-EMAIL_SUBJECT = "Waymark: a safeguarding concern is waiting for you"
 
 
 def category_label(category: str) -> str:
