@@ -9,6 +9,7 @@ from handlers import (  # noqa: F401  (importing a conversation module registers
     attention,
     caseload,
     common,
+    concern,
     encounter,
     interests,
     leaving,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from core.messages import Button, Reply
 from handlers import access, answers, pupils
+from handlers.concern import PICK as RAISE_CONCERN
 from handlers.context import Context
 from handlers.flow import Flow, NoDraft
 from handlers.log_advice import FOR_PUPIL, KINDS
@@ -117,7 +118,10 @@ def show_record(ctx: Context, pupil: Person) -> list[Reply]:
         skills = f" [{j.skills}]" if j.skills else ""
         lines.append(f"- {pupils.short_date(j.created_at, ctx)}: {j.text}{skills}")
 
-    buttons = [[Button(f"Log advice for {pupil.given_name}", f"{FOR_PUPIL}{pupil.id}")]]  # /log checks access again
+    buttons = [
+        [Button(f"Log advice for {pupil.given_name}", f"{FOR_PUPIL}{pupil.id}")],  # /log checks access again
+        [Button("Raise a concern", f"{RAISE_CONCERN}{pupil.id}")],  # /concern checks the school again
+    ]
     return _chunks("\n".join(lines), buttons)
 
 

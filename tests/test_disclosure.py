@@ -213,3 +213,60 @@ def test_an_alumnus_sees_talk_to_someone_too(engine: Engine, keyed: Dispatcher) 
     chat = Chat(keyed, "a1")
     chat.say("/help")
     assert "Talk to someone" in chat.buttons()
+
+
+def test_any_member_of_staff_raises_a_concern_about_any_pupil_of_the_school(engine: Engine, keyed: Dispatcher) -> None:
+    pupil, (lead,) = _school(engine)
+    other_tutor = seed.staff(engine, pupil.school_id, "Olu", "Other")  # not Amira's tutor
+    elsewhere = seed.school(engine, "Far Away High")
+    stranger = seed.pupil(engine, elsewhere.id, "Amira", "Jones", form="11C")
+    seed.link(engine, other_tutor, "console", "t2")
+    chat = Chat(keyed, "t2")
+    replies = chat.say("/concern amira")
+    assert [b.label for r in replies for row in r.buttons for b in row] == ["Amira Khan (11A)"]  # name and form only
+    replies = chat.press("Amira Khan (11A)")
+    assert "What have you noticed about Amira Khan?" in replies[0].text
+    replies = chat.say("zqstaff she had bruises on her arms and flinched when I mentioned home")
+    assert "passed this to the safeguarding lead (Dee0 Lead)" in replies[0].text
+    (concern,) = _concerns(engine)
+    assert (concern.source, concern.subject_id, concern.raised_by_id) == ("staff", pupil.id, other_tutor.id)
+    assert concerns.words_of(concern, KEY).startswith("zqstaff")
+    (row,) = _rows(engine)
+    assert row.person_id == lead.id and "Raised by a member of staff" in row.text and "zqstaff" not in row.text
+    # Another school's pupil, by a forged button: the same answer as an out-of-date button, nothing raised.
+    replies = chat.press_data(f"/concern #{stranger.id}")
+    assert "isn't one you can see" in replies[0].text and len(_concerns(engine)) == 1
+    with Session(engine) as session:
+        events = session.exec(select(AuditEvent).where(AuditEvent.action == audit.RAISE_CONCERN)).all()
+        assert [(e.actor_id, e.subject_id) for e in events] == [(other_tutor.id, pupil.id)]
+
+
+def test_a_staff_concern_with_no_dsl_says_it_waits(engine: Engine, keyed: Dispatcher) -> None:
+    pupil, _ = _school(engine, dsls=0)
+    leader = seed.staff(engine, pupil.school_id, "Lee", "Leader", role=StaffRole.leader)
+    seed.link(engine, leader, "console", "l1")
+    chat = Chat(keyed, "l1")
+    chat.say(f"/concern #{pupil.id}")
+    replies = chat.say("she said she has not eaten since Friday")
+    assert "no safeguarding lead in Waymark yet" in replies[0].text
+    (concern,) = _concerns(engine)
+    assert concern.alerted_at is None and _rows(engine) == []
+
+
+def test_the_pupil_record_offers_raise_a_concern(engine: Engine, keyed: Dispatcher) -> None:
+    pupil, _ = _school(engine)
+    with Session(engine) as session:
+        tutor = session.exec(select(Person).where(Person.given_name == "Tia")).one()
+    seed.link(engine, tutor, "console", "t1")
+    chat = Chat(keyed, "t1")
+    chat.say(f"/pupil #{pupil.id}")
+    replies = chat.press("Raise a concern")
+    assert "What have you noticed about Amira Khan?" in replies[0].text
+
+
+def test_pupils_cannot_raise_a_staff_concern(engine: Engine, keyed: Dispatcher) -> None:
+    pupil, _ = _school(engine)
+    seed.link(engine, pupil, "console", "p1")
+    replies = Chat(keyed, "p1").say(f"/concern #{pupil.id}")
+    assert replies[0].text.startswith("That isn't something you can do here")
+    assert _concerns(engine) == []
