@@ -4,6 +4,7 @@ someone button. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import UTC, date, datetime, timedelta
 
@@ -14,7 +15,7 @@ from sqlmodel import Session, col, select
 from core import settings as core_settings
 from handlers import Dispatcher
 from storage import audit, concerns, crypto, seed
-from storage.models import AuditEvent, Concern, JournalEntry, OutboxMessage, Person, StaffRole, TranscriptLine
+from storage.models import AuditEvent, Concern, JournalEntry, OutboxMessage, Person, School, StaffRole, TranscriptLine
 from tests.chat import Chat, Clock
 
 KEY = crypto.new_key()
@@ -270,3 +271,55 @@ def test_pupils_cannot_raise_a_staff_concern(engine: Engine, keyed: Dispatcher) 
     replies = Chat(keyed, "p1").say(f"/concern #{pupil.id}")
     assert replies[0].text.startswith("That isn't something you can do here")
     assert _concerns(engine) == []
+
+
+def test_interests_text_and_an_alumnus_check_in_answer_are_screened(engine: Engine, keyed: Dispatcher) -> None:
+    pupil, _ = _school(engine)
+    seed.link(engine, pupil, "console", "p1")
+    replies = Chat(keyed, "p1").say("/interests nursing, and my mums boyfriend hurts me")
+    assert "0800 1111" in replies[-1].text
+    alum = seed.alumnus(engine, pupil.school_id, date_of_birth=date(2007, 1, 1))
+    seed.link(engine, alum, "console", "a1")
+    chat = Chat(keyed, "a1")
+    chat.say("/destination")
+    chat.press(chat.buttons()[0])
+    replies = chat.say("my boyfriend hits me when he is angry")
+    assert "Samaritans" in replies[-1].text
+    assert [c.subject_id for c in _concerns(engine)] == [pupil.id, alum.id]
+
+
+def test_asking_again_within_the_hour_joins_the_same_concern(engine: Engine, keyed: Dispatcher) -> None:
+    pupil, _ = _school(engine)
+    seed.link(engine, pupil, "console", "p1")
+    chat = Chat(keyed, "p1")
+    chat.say("/worried")
+    chat.say("/worried please can someone talk to me")
+    (concern,) = _concerns(engine)
+    assert concern.hits == 2 and len(_rows(engine)) == 1
+    assert concerns.context_of(concern, KEY) == ["Pupil: /worried please can someone talk to me"]
+
+
+def test_a_schools_own_phrases_are_screened_and_a_change_rebuilds_its_book(engine: Engine, keyed: Dispatcher) -> None:
+    pupil, _ = _school(engine)
+    seed.link(engine, pupil, "console", "p1")
+    chat = Chat(keyed, "p1")
+    chat.say("/reflect people keep calling me zqword in the corridor")
+    assert _concerns(engine) == []
+    with Session(engine) as session:
+        school = session.get(School, pupil.school_id)
+        assert school is not None
+        school.safeguarding_phrases = json.dumps({"additions": [["bullying", "calling me zqword"]], "removals": []})
+        session.add(school)
+        session.commit()
+    replies = chat.say("/reflect people keep calling me zqword in the corridor")
+    assert "0800 1111" in replies[-1].text
+    (concern,) = _concerns(engine)
+    assert concern.category == "bullying"
+    with Session(engine) as session:
+        school = session.get(School, pupil.school_id)
+        assert school is not None
+        school.safeguarding_phrases = json.dumps({"additions": [], "removals": ["calling me zqword"]})
+        session.add(school)
+        session.commit()
+    chat.say("/reflect they were calling me zqword again today")
+    assert len(_concerns(engine)) == 1

@@ -1,8 +1,9 @@
 """Safeguarding screening: which words of a message may be a disclosure, and of what.
 
-Pure code on the handlers floor (standard library only). `screen(text, book)` returns the matches;
-`PhraseBook` holds the default phrase lists with a school's additions and removals. Nothing here
-stores, alerts or answers: that is wired on top of it.
+`screen(text, book)` returns the matches and `PhraseBook` holds the default phrase lists with a
+school's additions and removals: pure code, standard library only. Beside them, and not imported
+here so the matcher stays free of storage: `books` (one book per school), `raising` (what a step does
+with a match), `alerts` (the DSLs' outbox rows) and `support` (what the pupil is told).
 """
 
 from handlers.safeguarding.book import Entry, PhraseBook, default_book
