@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from core.messages import Button, Reply
 from handlers import answers
 from handlers.context import Context
+from handlers.disclosures.alerts import STAFF
+from handlers.disclosures.raising import raise_and_alert
 from handlers.flow import Flow
 from handlers.menus import main_menu
 from handlers.pupils import NOT_AVAILABLE, SEARCH_LIMIT, label
-from handlers.safeguarding.alerts import STAFF
-from handlers.safeguarding.raising import raise_and_alert
 from storage import caseload, concerns
 from storage.models import ConcernSource, Person
 

@@ -24,10 +24,10 @@ from core.messages import Incoming, Reply
 from core.settings import Settings
 from handlers import answers, texts
 from handlers.context import Context
+from handlers.disclosures.raising import gathered, screen_step
 from handlers.flow import check_moves
 from handlers.menus import main_menu
 from handlers.registry import ALIASES, COMMANDS, IDLE, STEPS, load_conversations
-from handlers.safeguarding.raising import gathered, screen_step
 from storage import conversations, identities, transcript
 from storage.db import transaction
 from storage.models import utcnow

@@ -1,9 +1,8 @@
 """Safeguarding screening: which words of a message may be a disclosure, and of what.
 
-`screen(text, book)` returns the matches and `PhraseBook` holds the default phrase lists with a
-school's additions and removals: pure code, standard library only. Beside them, and not imported
-here so the matcher stays free of storage: `books` (one book per school), `raising` (what a step does
-with a match), `alerts` (the DSLs' outbox rows) and `support` (what the pupil is told).
+Pure code on the handlers floor (standard library only). `screen(text, book)` returns the matches;
+`PhraseBook` holds the default phrase lists with a school's additions and removals. Nothing here
+stores, alerts or answers: that is wired on top of it.
 """
 
 from handlers.safeguarding.book import Entry, PhraseBook, default_book

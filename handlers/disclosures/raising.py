@@ -9,10 +9,10 @@ import logging
 
 from core.messages import Reply
 from handlers.context import Context
-from handlers.safeguarding.alerts import send_alert
-from handlers.safeguarding.books import book_for
+from handlers.disclosures.alerts import send_alert
+from handlers.disclosures.books import book_for
+from handlers.disclosures.support import support_text
 from handlers.safeguarding.screen import screen
-from handlers.safeguarding.support import support_text
 from storage import audit, concerns, crypto, transcript
 from storage.models import ConcernSource, Person, Role
 
