@@ -14,6 +14,8 @@ from sqlmodel import Session, col, select
 
 from core import settings as core_settings
 from handlers import Dispatcher
+from handlers.disclosures import books
+from handlers.safeguarding import default_book
 from storage import audit, concerns, crypto, seed
 from storage.models import AuditEvent, Concern, JournalEntry, OutboxMessage, Person, School, StaffRole, TranscriptLine
 from tests.chat import Chat, Clock
@@ -323,3 +325,18 @@ def test_a_schools_own_phrases_are_screened_and_a_change_rebuilds_its_book(engin
         session.commit()
     chat.say("/reflect they were calling me zqword again today")
     assert len(_concerns(engine)) == 1
+
+
+def test_a_schools_unreadable_phrase_list_never_stops_screening() -> None:
+    assert books.changes_of("not json {") == ([], [])
+    assert books.changes_of('{"additions": [["bullying", "zq a"], {"category": "quiet", "phrase": "zq b"}, 7]}') == (
+        [("bullying", "zq a"), ("quiet", "zq b")],
+        [],
+    )
+    assert books.changes_of('{"removals": ["kms", ["self_harm", "zq c"], {"phrase": "zq d"}, 3]}') == (
+        [],
+        ["kms", "zq c", "zq d"],
+    )
+    odd = School(id=987654, name="Typo Academy", safeguarding_phrases='{"additions": [["no_such_category", "zq"]]}')
+    assert books.book_for(odd) is default_book()
+    assert books.book_for(None) is default_book()

@@ -43,11 +43,12 @@ def changes_of(raw: str) -> tuple[list[tuple[str, str]], list[str]]:
             additions.append((category, pattern))
     removals: list[str] = []
     for item in data.get("removals") or []:
-        pattern = item.get("phrase", item.get("pattern")) if isinstance(item, dict) else item
-        if isinstance(item, list | tuple) and len(item) == 2:
-            pattern = item[1]
-        if isinstance(pattern, str) and pattern.strip():
-            removals.append(pattern)
+        if isinstance(item, list | tuple) and len(item) == 2:  # [category, pattern]
+            item = item[1]
+        elif isinstance(item, dict):
+            item = item.get("phrase", item.get("pattern"))
+        if isinstance(item, str) and item.strip():
+            removals.append(item)
     return additions, removals
 
 
