@@ -46,8 +46,9 @@ SAVED_NO_DSL = (
     "safeguarding policy straight away (in an emergency, call 999)."
 )
 NOT_KEPT = (
-    "I couldn't keep this: Waymark has no encryption key (WAYMARK_ENCRYPTION_KEY), so it can't store a "
-    "concern safely. Please tell your safeguarding lead in person now, and ask the administrator to set the key."
+    "I couldn't keep what you wrote: Waymark has no encryption key (WAYMARK_ENCRYPTION_KEY), so it can't "
+    "store a concern safely. The safeguarding lead has been told there is a concern about this pupil, but "
+    "not what you wrote: please tell them in person now, and ask the administrator to set the key."
 )
 
 

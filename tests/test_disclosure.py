@@ -185,10 +185,15 @@ def test_without_an_encryption_key_the_message_is_saved_and_the_pupil_still_help
 ) -> None:
     pupil, _ = _school(engine)
     seed.link(engine, pupil, "console", "p1")
-    replies = Chat(dispatcher, "p1").say(f"/reflect {DISCLOSURE}")
+    chat = Chat(dispatcher, "p1")
+    replies = chat.say(f"/reflect {DISCLOSURE}")
     assert replies[0].text.startswith("Saved to your journal:") and "0800 1111" in replies[-1].text
+    chat.say(f"/reflect {DISCLOSURE}")
     assert _concerns(engine) == []  # never kept in clear
     assert "WAYMARK_ENCRYPTION_KEY is not set" in caplog.text and "step dad" not in caplog.text
+    (row,) = _rows(engine)  # the DSL still hears who and when, once for the hour, and never the words
+    assert row.urgent and "Amira Khan" in row.text and "could not record it" in row.text
+    assert "step dad" not in row.text and row.buttons == "[]"
 
 
 def test_worried_and_the_talk_to_someone_button(engine: Engine, keyed: Dispatcher, clock: Clock) -> None:
@@ -340,3 +345,15 @@ def test_a_schools_unreadable_phrase_list_never_stops_screening() -> None:
     odd = School(id=987654, name="Typo Academy", safeguarding_phrases='{"additions": [["no_such_category", "zq"]]}')
     assert books.book_for(odd) is default_book()
     assert books.book_for(None) is default_book()
+
+
+def test_a_staff_concern_without_a_key_tells_them_to_speak_to_the_dsl(engine: Engine, dispatcher: Dispatcher) -> None:
+    pupil, (lead,) = _school(engine)
+    seed.link(engine, lead, "console", "dsl")
+    chat = Chat(dispatcher, "dsl")
+    chat.say(f"/concern #{pupil.id}")
+    replies = chat.say("zqwords she told me she is frightened of her brother")
+    assert "couldn't keep what you wrote" in replies[0].text and "tell them in person" in replies[0].text
+    assert _concerns(engine) == []
+    (row,) = [r for r in _rows(engine) if r.platform == "telegram"]
+    assert "Raised by a member of staff" in row.text and "zqwords" not in row.text

@@ -61,21 +61,46 @@ def email_text(pupil: Person, concern: Concern, zone: ZoneInfo) -> str:
     return f"{_facts(pupil, concern, zone)}\nOpen Waymark and send /concerns {concern.id} to read it and take it on."
 
 
-def send_alert(session: Session, settings: Settings, concern: Concern, now: datetime) -> int:
-    """Write the alert rows for a new concern and mark it alerted; 0 rows (and not alerted) while the
-    school has no DSL, so the alert goes as soon as one is added."""
-    assert concern.id is not None
-    leads = concerns.dsls(session, concern.school_id)
-    pupil = session.get(Person, concern.subject_id)
-    if not leads or pupil is None:
-        return 0
-    text = alert_text(pupil, concern, settings.zone)
-    key = alert_key(concern.id)
+UNRECORDED = (
+    "Waymark could not record it, because WAYMARK_ENCRYPTION_KEY is not set, so it cannot be opened "
+    "here: please speak to the pupil, and ask the administrator to set the key."
+)
+
+
+def send_unrecorded_alert(
+    session: Session, settings: Settings, *, subject: Person, category: str, channel: str, now: datetime
+) -> int:
+    """With no encryption key a concern cannot be kept, but the DSLs are still told who and when (one
+    alert per pupil, category and hour, so ten messages are one alert). Never the words."""
+    leads = concerns.dsls(session, subject.school_id)
+    at = now.astimezone(settings.zone)
+    form = f", form {subject.form}" if subject.form else ""
+    text = (
+        f"Safeguarding concern about {subject.full_name}{form}.\n"
+        f"{category_label(category)}, at {at:%H:%M} on {at:%A} {at.day} {at:%B} "
+        f"({platforms.label(channel)}).\n{UNRECORDED}"
+    )
+    key = f"sg:alert:unrecorded:{subject.id}:{category}:{now:%Y%m%d%H}"
+    return _to_every_lead(session, settings, leads, key=key, text=text, email=text, buttons=[], now=now)
+
+
+def _to_every_lead(
+    session: Session,
+    settings: Settings,
+    leads: list[Person],
+    *,
+    key: str,
+    text: str,
+    email: str,
+    buttons: list[list[Button]],
+    now: datetime,
+) -> int:
+    """One urgent row per chat account of every DSL, and one email each when the process has email."""
     rows = 0
     for lead in leads:
         assert lead.id is not None
         rows += outbox.notify_person(
-            session, key=key, person_id=lead.id, text=text, now=now, buttons=[[open_button(concern.id)]], urgent=True
+            session, key=key, person_id=lead.id, text=text, now=now, buttons=buttons, urgent=True
         )
         if settings.smtp_url and lead.email and "@" in lead.email:
             rows += outbox.enqueue(
@@ -84,9 +109,30 @@ def send_alert(session: Session, settings: Settings, concern: Concern, now: date
                 person_id=lead.id,
                 platform=Platform.email.value,
                 chat_id=lead.email,
-                text=email_text(pupil, concern, settings.zone),
+                text=email,
                 now=now,
                 urgent=True,
             )
+    return rows
+
+
+def send_alert(session: Session, settings: Settings, concern: Concern, now: datetime) -> int:
+    """Write the alert rows for a new concern and mark it alerted; 0 rows (and not alerted) while the
+    school has no DSL, so the alert goes as soon as one is added."""
+    assert concern.id is not None
+    leads = concerns.dsls(session, concern.school_id)
+    pupil = session.get(Person, concern.subject_id)
+    if not leads or pupil is None:
+        return 0
+    rows = _to_every_lead(
+        session,
+        settings,
+        leads,
+        key=alert_key(concern.id),
+        text=alert_text(pupil, concern, settings.zone),
+        email=email_text(pupil, concern, settings.zone),
+        buttons=[[open_button(concern.id)]],
+        now=now,
+    )
     concerns.mark_alerted(session, concern, now)
     return rows

@@ -9,7 +9,7 @@ import logging
 
 from core.messages import Reply
 from handlers.context import Context
-from handlers.disclosures.alerts import send_alert
+from handlers.disclosures.alerts import send_alert, send_unrecorded_alert
 from handlers.disclosures.books import book_for
 from handlers.disclosures.support import support_text
 from handlers.safeguarding.screen import screen
@@ -63,12 +63,16 @@ def raise_and_alert(
     context: list[str],
 ) -> concerns.Raised | None:
     """Record the concern (or join the open one) and alert the DSLs of a new one. None when it cannot
-    be kept: with no encryption key the words are never stored in clear, so it is logged instead."""
+    be kept: with no encryption key the words are never stored in clear, so the DSLs are told only
+    who and when, and it is logged."""
     assert subject.id is not None
     if not crypto.has_key(ctx.settings.encryption_key):
         log.error(
             "a safeguarding concern about person %s could not be recorded: WAYMARK_ENCRYPTION_KEY is not set",
             subject.id,
+        )
+        send_unrecorded_alert(
+            ctx.session, ctx.settings, subject=subject, category=category, channel=ctx.incoming.platform, now=ctx.now
         )
         return None
     raised = concerns.raise_concern(
