@@ -16,9 +16,9 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session
 
 from core import platforms
-from handlers.safeguarding import Category
+from handlers.safeguarding.alert_text import category_label
 from storage import audit, concerns, crypto
-from storage.models import Concern, ConcernOutcome, ConcernSource, ConcernStatus, Person, Role
+from storage.models import Concern, ConcernOutcome, ConcernStatus, Person, Role
 
 OUTCOMES: dict[ConcernOutcome, str] = {
     ConcernOutcome.no_further_action: "No further action",
@@ -55,19 +55,6 @@ class Acting:
     dsl: Person
     channel: str
     now: datetime
-
-
-def category_label(concern: Concern) -> str:
-    """The plain words a DSL reads for what a concern is about."""
-    try:
-        return Category(concern.category).label
-    except ValueError:
-        pass
-    if concern.source == ConcernSource.asked.value:
-        return "Asked to talk to someone"
-    if concern.source == ConcernSource.staff.value:
-        return "Raised by a member of staff"
-    return concern.category.replace("_", " ").capitalize()
 
 
 def outcome_label(outcome: str | None) -> str:

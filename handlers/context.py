@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session
 
+from core import platforms
 from core.messages import Incoming
 from core.settings import Settings
 from storage.models import Person, Role, School
@@ -33,6 +34,7 @@ class Context:
     question: dict[str, Any] | None = None  # the question the current step asked, to ask it again
     running: Step | Command | None = None  # what the engine is running, so `goto` can check the move
     args: str = ""  # what followed a command: "/reflect Helped at the open evening" -> "Helped at..."
+    concern_raised: bool = False  # this step already raised a safeguarding concern (/worried): not screened again
 
     @property
     def text(self) -> str:
@@ -50,6 +52,11 @@ class Context:
             return set()
         staff_roles = self.person.staff_roles if self.person.role == Role.staff else frozenset()
         return {self.person.role, *staff_roles}
+
+    @property
+    def is_transcribed(self) -> bool:
+        """The school's own channels (web chat, terminal) keep a transcript; Telegram and Slack do not."""
+        return platforms.is_transcribed(self.incoming.platform)
 
     @property
     def identity_key(self) -> str:

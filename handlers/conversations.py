@@ -9,6 +9,7 @@ from handlers import (  # noqa: F401  (importing a conversation module registers
     attention,
     caseload,
     common,
+    concern,
     concerns,
     encounter,
     interests,
@@ -19,4 +20,5 @@ from handlers import (  # noqa: F401  (importing a conversation module registers
     record,
     reflect,
     report,
+    worried,
 )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from core.messages import Button, Reply
 from handlers import access, answers, pupils
+from handlers.concern import PICK as RAISE_CONCERN
 from handlers.context import Context
 from handlers.flow import Flow, NoDraft
 from handlers.log_advice import FOR_PUPIL, KINDS
@@ -120,7 +121,8 @@ def show_record(ctx: Context, pupil: Person) -> list[Reply]:
 
     buttons: list[list[Button]] = []
     if access.may_log_advice(ctx.person, pupil, pupils.assigned(ctx), ctx.incoming.chat_type):  # not a DSL alone
-        buttons = [[Button(f"Log advice for {pupil.given_name}", f"{FOR_PUPIL}{pupil.id}")]]  # /log checks again
+        buttons.append([Button(f"Log advice for {pupil.given_name}", f"{FOR_PUPIL}{pupil.id}")])  # /log checks again
+    buttons.append([Button("Raise a concern", f"{RAISE_CONCERN}{pupil.id}")])  # /concern checks the school again
     return chunks("\n".join(lines), buttons)
 
 

@@ -38,14 +38,20 @@ TOO_YOUNG = (
 )
 PRIVACY = (
     "Who can read what you write here: your tutors and the school's careers team. "
-    "If something you write makes us worried about your safety, it is passed to the school's "
-    "safeguarding lead. Staff notes marked private are for staff only. "
+    "Staff notes marked private are for staff only.\n\n"
+    "Keeping you safe: Waymark checks every message you type for words that could mean you are not safe. "
+    "If it finds some, or you tap Talk to someone or send /worried, your message and what you wrote just "
+    "before it are passed straight away, at any hour, to the school's safeguarding lead: the member of "
+    "staff whose job is to help keep pupils safe. They will be in touch with you. Your message is still "
+    "saved as usual. What is passed on is locked (encrypted), and only the safeguarding lead can read it. "
+    "A member of staff who is worried about you can pass a worry to the safeguarding lead in the same way.\n\n"
     "You can see your own record at any time with /record, and ask the careers team for a copy of it."
 )
 PRIVACY_STAFF = (
     "What you write here is kept in the school's careers records. Advice and agreed actions are "
     "shown to the pupil; staff-only notes are encrypted and shown to staff only. Every time you "
-    "open a pupil's record it is written to the audit log."
+    "open a pupil's record it is written to the audit log. If you are worried about a pupil's safety, "
+    "send /concern and their name: it goes straight to the school's safeguarding lead, and only they can read it."
 )
 UNLINKED = "Done: this chat is no longer linked to you. To link it again, send /start with a new code."
 NOT_LINKED_UNLINK = "This chat isn't linked to anyone, so there's nothing to unlink."

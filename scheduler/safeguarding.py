@@ -25,10 +25,10 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from core.calendar import is_night, is_working_day
-from core.messages import Button
 from core.platforms import Platform
 from core.settings import Settings
-from handlers.safeguarding.alert_text import alert_text, category_label, open_button, waited, when, who
+from handlers.disclosures.alerts import send_alert, tell_leads
+from handlers.safeguarding.alert_text import category_label, open_button, waited, when, who
 from storage import concerns, outbox, schools
 from storage.db import transaction
 from storage.models import Concern, ConcernStatus, Person
@@ -70,34 +70,15 @@ def contact_text(pupil: Person, concern: Concern, leads: list[Person], now: date
     )
 
 
-def tell_dsl(session: Session, *, key: str, dsl: Person, text: str, buttons: list[list[Button]], now: datetime) -> int:
-    """Every chat account the DSL has linked, and their email: one urgent outbox row each."""
-    added = outbox.notify_person(
-        session, key=key, person_id=dsl.id or 0, text=text, now=now, buttons=buttons, urgent=True
-    )
-    if dsl.email:
-        added += outbox.enqueue(
-            session,
-            key=f"{key}:{EMAIL}:{dsl.email.lower()}",
-            person_id=dsl.id or 0,
-            platform=EMAIL,
-            chat_id=dsl.email.lower(),
-            text=text,
-            now=now,
-            buttons=buttons,
-            urgent=True,
-        )
-    return added
-
-
 @dataclass(frozen=True)
 class SafeguardingRun:
     alerted: int  # concerns whose held alert went out now
     escalated: int  # concerns escalated now
 
 
-def send_held_alerts(session: Session, zone: ZoneInfo, now: datetime) -> int:
-    """Alerts for concerns raised while their school had no DSL, once it has one."""
+def send_held_alerts(session: Session, settings: Settings, now: datetime) -> int:
+    """Alerts for concerns raised while their school had no DSL, once it has one (the same alert a
+    concern raised with a DSL in place gets at once: handlers.disclosures.alerts.send_alert)."""
     school_ids = session.exec(
         select(Concern.school_id)
         .where(col(Concern.alerted_at).is_(None), Concern.status != ConcernStatus.closed.value)
@@ -105,23 +86,18 @@ def send_held_alerts(session: Session, zone: ZoneInfo, now: datetime) -> int:
     ).all()
     alerted = 0
     for school_id in school_ids:
-        leads = concerns.dsls(session, school_id)
-        if not leads:
+        if not concerns.dsls(session, school_id):
             continue  # still recorded; `waymark run` and `waymark staff list` say there is no DSL
         for concern in concerns.not_alerted(session, school_id):
-            pupil = session.get(Person, concern.subject_id)
-            if pupil is None or concern.id is None:
-                continue
-            text, buttons = alert_text(pupil, concern, zone), [[open_button(concern.id)]]
-            for dsl in leads:
-                tell_dsl(session, key=f"sg:alert:{concern.id}", dsl=dsl, text=text, buttons=buttons, now=now)
-            concerns.mark_alerted(session, concern, now)
-            alerted += 1
+            if concern.id is not None and send_alert(session, settings, concern, now):
+                alerted += 1
     return alerted
 
 
-def escalate(session: Session, zone: ZoneInfo, now: datetime) -> int:
-    """Send again every alert that waited too long, tell the contacts, and mark it escalated."""
+def escalate(session: Session, settings: Settings, now: datetime) -> int:
+    """Send again every alert that waited too long, tell the contacts (by email, when the process has
+    WAYMARK_SMTP_URL), and mark it escalated."""
+    zone, email = settings.zone, bool(settings.smtp_url)
     escalated = 0
     for concern, school in concerns.waiting_for_escalation(session, now):
         if not escalation_allowed(now, zone, first=concern.escalated_at is None):
@@ -132,10 +108,9 @@ def escalate(session: Session, zone: ZoneInfo, now: datetime) -> int:
         key = f"sg:escalate:{concern.id}:{concern.escalations + 1}"
         leads = concerns.dsls(session, school.id)
         text, buttons = escalation_text(pupil, concern, zone, now), [[open_button(concern.id)]]
-        for dsl in leads:
-            tell_dsl(session, key=key, dsl=dsl, text=text, buttons=buttons, now=now)
+        tell_leads(session, leads, key=key, text=text, buttons=buttons, now=now, email=email)
         told = {dsl.email.lower() for dsl in leads if dsl.email}
-        for address in schools.contacts_of(school):
+        for address in schools.contacts_of(school) if email else []:
             if address.lower() in told:
                 continue  # a DSL among the contacts has the DSL's message already
             staff = find_by_email(session, school.id, address)
@@ -157,6 +132,6 @@ def escalate(session: Session, zone: ZoneInfo, now: datetime) -> int:
 
 def run_safeguarding(engine: Engine, settings: Settings, now: datetime) -> SafeguardingRun:
     with transaction(engine) as session:
-        alerted = send_held_alerts(session, settings.zone, now)
-        escalated = escalate(session, settings.zone, now)
+        alerted = send_held_alerts(session, settings, now)
+        escalated = escalate(session, settings, now)
     return SafeguardingRun(alerted, escalated)

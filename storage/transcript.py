@@ -41,3 +41,16 @@ def lines_after(session: Session, identity_key: str, after_id: int = 0, limit: i
         .limit(limit)
     ).all()
     return list(rows)
+
+
+def last_lines(session: Session, identity_key: str, limit: int) -> list[TranscriptLine]:
+    """The last `limit` lines of one chat account's conversation, oldest first."""
+    if limit <= 0:
+        return []
+    rows = session.exec(
+        select(TranscriptLine)
+        .where(TranscriptLine.identity_key == identity_key)
+        .order_by(col(TranscriptLine.id).desc())
+        .limit(limit)
+    ).all()
+    return list(reversed(rows))

@@ -41,7 +41,9 @@ MONDAY_0730 = datetime(2025, 11, 24, 7, 30, tzinfo=UTC)
 
 @pytest.fixture
 def settings() -> Settings:
-    return load_settings(encryption_key=KEY, timezone="Europe/London")
+    # The process has email (the address is only written on outbox rows; each test sends, if it
+    # sends at all, through its own loopback SMTP server).
+    return load_settings(encryption_key=KEY, timezone="Europe/London", smtp_url="smtp://127.0.0.1:2525")
 
 
 @pytest.fixture

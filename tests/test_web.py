@@ -25,9 +25,10 @@ from bot.channels.web.session import CSP, SESSION_COOKIE, client_address
 from bot.http import build_app
 from core.settings import Settings, load_settings
 from handlers import Dispatcher, texts
-from storage import checkin_links, codes, identities, outbox, seed, transcript, websessions
+from storage import checkin_links, codes, crypto, identities, outbox, seed, transcript, websessions
 from storage.db import transaction
-from storage.models import Person, Role, TranscriptLine, WebSession
+from storage.models import Person, Role, StaffRole, TranscriptLine, WebSession
+from tests.chat import Chat
 from tests.web_client import Browser, hidden, read_lines
 
 
@@ -679,3 +680,36 @@ async def test_pages_before_sign_in_carry_the_school_name_from_the_database(
     seed.school(site.engine, "Valley School")  # a trust's server: no one name fits every pupil
     status, html = await browsers[1].page("/signin")
     assert status == 200 and "Test Academy" in html and "Hillside" not in html
+
+
+# --- privacy and safeguarding -----------------------------------------------------------------
+
+
+async def test_every_page_links_to_the_privacy_notice_and_it_says_what_the_chat_says(
+    site: Site, browsers: list[Browser]
+) -> None:
+    _, code = pupil_with_code(site.engine)
+    b = browsers[0]
+    status, html = await b.page("/privacy")  # anyone, signed in or not
+    assert status == 200
+    for paragraph in [*texts.PRIVACY.split("\n\n"), *texts.PRIVACY_STAFF.split("\n\n")]:
+        assert paragraph.replace("'", "&#x27;") in html
+    assert "safeguarding lead" in html and "/worried" in html
+    assert 'href="/privacy"' in (await b.page("/signin"))[1]
+    await b.sign_in(code)
+    assert 'href="/privacy"' in (await b.page("/chat"))[1]
+
+
+async def test_a_dsl_page_shows_the_alert_as_soon_as_it_is_open(site: Site, browsers: list[Browser]) -> None:
+    school = seed.school(site.engine)
+    pupil = seed.pupil(site.engine, school.id, "Amira", "Khan", form="9C")
+    lead = seed.staff(site.engine, school.id, "Dee", "Lead", role=StaffRole.dsl)
+    b = browsers[0]
+    await b.sign_in(seed.code_for(site.engine, lead))
+    seed.link(site.engine, pupil, "console", "p1")
+    keyed = load_settings(database_url="sqlite://", encryption_key=crypto.new_key())
+    Chat(Dispatcher(site.engine, keyed, clock=site.clock), "p1").say("/reflect zq he hits me when he is drunk")
+    status, html = await b.page("/chat")
+    assert status == 200
+    assert "Safeguarding concern about Amira Khan, form 9C" in html and "Open" in html
+    assert "zq" not in html and "drunk" not in html

@@ -47,17 +47,21 @@ def open_button(concern_id: int) -> Button:
     return Button("Open", f"/concerns {concern_id}")
 
 
-def category_label(concern: Concern) -> str:
-    """The plain-words kind of concern: a screening category, or how it was raised."""
+def label_for(category: str, source: str) -> str:
+    """The plain-words kind of concern: a screening category's label, or how it was raised."""
     try:
-        return Category(concern.category).label
+        return Category(category).label
     except ValueError:
         pass
-    if concern.source == ASKED:
+    if source == ASKED:
         return "Asked to talk to someone"
-    if concern.source == RAISED_BY_STAFF:
+    if source == RAISED_BY_STAFF:
         return "Raised by a member of staff"
-    return concern.category.replace("_", " ").capitalize()
+    return category.replace("_", " ").capitalize()
+
+
+def category_label(concern: Concern) -> str:
+    return label_for(concern.category, concern.source)
 
 
 def who(pupil: Pupil) -> str:

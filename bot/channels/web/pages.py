@@ -123,7 +123,9 @@ def _document(title: str, school: str, body: str, *, script: bool = False) -> st
         f"<title>{escape(title)}</title>"
         f'<link rel="stylesheet" href="{STYLESHEET}"><link rel="icon" href="/static/icon.svg" type="image/svg+xml">'
         f"{script_tag}</head>"
-        f'<body><header class="top"><p class="school">{escape(school)}</p></header>{body}</body></html>'
+        f'<body><header class="top"><p class="school">{escape(school)}</p>'
+        '<a class="privacy-link" href="/privacy">Privacy</a></header>'
+        f"{body}</body></html>"
     )
 
 
@@ -166,6 +168,20 @@ def message_page(school: str, heading: str, text: str, *, link: tuple[str, str] 
     more = f'<p><a class="primary-link" href="{escape(link[0])}">{escape(link[1])}</a></p>' if link else ""
     body = f'<main class="card" id="main"><h1>{escape(heading)}</h1><p>{escape(text)}</p>{more}</main>'
     return _document(f"{heading} · Waymark", school, body)
+
+
+def privacy_page(school: str, for_pupils: str, for_staff: str) -> str:
+    """The same notice /privacy gives in the chat, for anyone, signed in or not."""
+
+    def paragraphs(text: str) -> str:
+        return "".join(f"<p>{escape(part)}</p>" for part in text.split("\n\n"))
+
+    body = (
+        '<main class="card" id="main"><h1>Who can read what you write</h1>'
+        f"{paragraphs(for_pupils)}<h2>For staff</h2>{paragraphs(for_staff)}"
+        '<p><a href="/chat">Back to the chat</a></p></main>'
+    )
+    return _document("Privacy · Waymark", school, body)
 
 
 def checkin_page(school: str, csrf: str, token: str) -> str:

@@ -29,7 +29,7 @@ from bot.channels.web.session import (
     request_address,
 )
 from core.settings import Settings
-from handlers import Dispatcher, signin
+from handlers import Dispatcher, signin, texts
 from storage import schools, websessions
 from storage.db import transaction
 
@@ -266,6 +266,11 @@ async def media_get(request: web.Request) -> web.StreamResponse:
     return response
 
 
+async def privacy_get(request: web.Request) -> web.StreamResponse:
+    school = await _site_name(request.app[WEB_CHAT])
+    return _html(pages.privacy_page(school, texts.PRIVACY, texts.PRIVACY_STAFF))
+
+
 async def healthz(request: web.Request) -> web.StreamResponse:
     return web.Response(text=f"ok {request.app[WEB_CHAT].live.hub.count()} open pages\n")
 
@@ -292,6 +297,7 @@ def install(
     router.add_get(r"/c/{token}", checkin_get)
     router.add_post(r"/c/{token}", checkin_post)
     router.add_get("/healthz", healthz)
+    router.add_get("/privacy", privacy_get)
     router.add_static("/static/", STATIC_DIR, show_index=False, follow_symlinks=False)
     app.on_response_prepare.append(sessions.add_headers)
 
