@@ -185,13 +185,15 @@ def populate(session: Session, *, today: date, now: datetime, encryption_key: st
     sid = school.id
     stamps = {"created_at": now, "updated_at": now}
 
-    def new_staff(given: str, family: str, role: StaffRole) -> Person:
-        return seed.staff(session, sid, given, family, role=role, domain="demo.waymark.school", **stamps)
+    def new_staff(given: str, family: str, role: StaffRole, **more: object) -> Person:
+        return seed.staff(session, sid, given, family, role=role, domain="demo.waymark.school", **stamps, **more)
 
     tutor_lower = new_staff("Tom", "Hughes", StaffRole.tutor)  # Years 7-9
     tutor = new_staff("Sam", "Patel", StaffRole.tutor)  # Years 10-11: the tutor persona
     tutor_sixth = new_staff("Grace", "Okafor", StaffRole.tutor)  # sixth form
-    leader = new_staff("Priya", "Shah", StaffRole.leader)
+    # As in many small schools, the careers leader is also the designated safeguarding lead, so the
+    # demo shows /concerns and no "this school has no DSL" warning.
+    leader = new_staff("Priya", "Shah", StaffRole.leader, other_staff_roles=StaffRole.dsl.value)
     tutors = {7: tutor_lower, 8: tutor_lower, 9: tutor_lower, 10: tutor, 11: tutor, 12: tutor_sixth, 13: tutor_sixth}
 
     def new_pupil(serial: int, year_group: int, **columns: object) -> Person:

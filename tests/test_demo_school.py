@@ -24,6 +24,8 @@ def test_demo_school_has_everyone_and_a_spread(engine: Engine) -> None:
         staff = Counter(p.staff_role for p in people if p.role == "staff")
         assert len(pupils) == 60 and {p.year_group for p in pupils} == set(range(7, 14))
         assert staff == {"tutor": 3, "leader": 1}
+        leader = session.get(Person, personas["leader"])
+        assert leader is not None and leader.staff_roles == {"leader", "dsl"}  # also the safeguarding lead
         assert len(alumni) == 40
         assert len({(p.given_name, p.family_name) for p in people}) == len(people)
         assert set(Counter(p.gender for p in pupils)) == {"M", "F"}
