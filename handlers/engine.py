@@ -68,7 +68,16 @@ class _AlreadyHandled(Exception):
 class Dispatcher:
     """Holds the database and settings; `dispatch` is safe to call from many threads and processes."""
 
-    def __init__(self, engine: Engine, settings: Settings, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings,
+        clock: Callable[[], datetime] = utcnow,
+        *,
+        screening: bool = True,
+    ) -> None:
+        """`screening=False` is for benchmarks and tests only: the same step with no safeguarding
+        screening, the floor bench/screening_step_bench.py measures screening's cost against."""
         load_conversations()
         problems = check_moves()
         if problems:
@@ -76,6 +85,7 @@ class Dispatcher:
         self.engine = engine
         self.settings = settings
         self.clock = clock
+        self.screening = screening
 
     def dispatch(self, incoming: Incoming, on_roles: Callable[[frozenset[str]], None] | None = None) -> list[Reply]:
         """`on_roles`, if given, hears the person's roles once the step has committed ({} if unlinked)."""
@@ -125,11 +135,12 @@ class Dispatcher:
         row = conversations.load(session, incoming.platform, incoming.user_id)
         ctx = Context(session=session, settings=self.settings, incoming=incoming, person=person, school=school, now=now)
         lost = not _resume(ctx, row.state, conversations.decode(row))
-        before = gathered(ctx.draft)
+        before = gathered(ctx.draft) if self.screening else []
         replies = _lost_place(ctx) if lost and parse_command(_raw(incoming)) is None else route(ctx)
         _remember_question(ctx, previous_state=row.state, replies=replies)
         # After the step has saved as usual: what a pupil typed is screened, and a concern adds one reply.
-        replies += screen_step(ctx, before)
+        if self.screening:
+            replies += screen_step(ctx, before)
         conversations.save(session, row, ctx.state, _stored(ctx), now)
         if platforms.is_transcribed(incoming.platform):  # the school's own channels show it again
             _transcribe(ctx, replies)

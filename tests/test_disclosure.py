@@ -357,3 +357,18 @@ def test_a_staff_concern_without_a_key_tells_them_to_speak_to_the_dsl(engine: En
     assert _concerns(engine) == []
     (row,) = [r for r in _rows(engine) if r.platform == "telegram"]
     assert "Raised by a member of staff" in row.text and "zqwords" not in row.text
+
+
+def test_screening_false_turns_screening_off_for_the_benchmark_floor(engine: Engine, clock: Clock) -> None:
+    pupil, _ = _school(engine)
+    seed.link(engine, pupil, "console", "p1")
+    settings = core_settings.load_settings(database_url="sqlite://", encryption_key=KEY)
+    off = Chat(Dispatcher(engine, settings, clock=clock, screening=False), "p1")
+    replies = off.say(f"/reflect {DISCLOSURE}")
+    assert len(replies) == 1 and replies[0].text.startswith("Saved to your journal:")  # the step itself ran
+    assert _concerns(engine) == [] and _rows(engine) == []
+    on = Chat(Dispatcher(engine, settings, clock=clock, screening=True), "p1")
+    replies = on.say(f"/reflect {DISCLOSURE}")
+    assert "0800 1111" in replies[-1].text
+    (concern,) = _concerns(engine)
+    assert concern.subject_id == pupil.id
