@@ -22,7 +22,7 @@ from typing import TypeVar
 from sqlalchemy import Engine
 from sqlmodel import Session, SQLModel
 
-from storage import codes, identities
+from storage import codes, concerns, identities
 from storage.consents import ConsentKind
 from storage.db import transaction
 from storage.models import (
@@ -260,6 +260,36 @@ def application(target: Target, person: Person, provider: str, **columns: object
 
 
 # ---- the realistic random mix ---------------------------------------------------------------------
+
+
+def concern(
+    target: Target,
+    pupil: Person,
+    *,
+    key: str,
+    at: datetime,
+    words: str,
+    phrase: str = "hit me",
+    category: str = "harm_by_adult",
+    context: list[str] | None = None,
+    channel: str = "telegram",
+) -> concerns.Raised:
+    """A concern a pupil's own words raised (what screening records), encrypted with `key`."""
+    with _session(target) as session:
+        return concerns.raise_concern(
+            session,
+            key=key,
+            school_id=pupil.school_id,
+            subject_id=pupil.id or 0,
+            raised_by_id=pupil.id,
+            source="screening",
+            category=category,
+            phrase=phrase,
+            words=words,
+            context=context if context is not None else [words],
+            channel=channel,
+            now=at,
+        )
 
 
 def weighted(rng: random.Random, pairs: tuple[tuple[str, int], ...] | list[tuple[str, int]]) -> str:

@@ -46,23 +46,12 @@ class World:
 def raise_one(
     engine: Engine, pupil: Person, at: datetime, *, words: str = WORDS, category: str = "harm_by_adult"
 ) -> int:
-    with transaction(engine) as session:
-        raised = concerns.raise_concern(
-            session,
-            key=KEY,
-            school_id=pupil.school_id,
-            subject_id=pupil.id or 0,
-            raised_by_id=pupil.id,
-            source="screening",
-            category=category,
-            phrase=words[:20],
-            words=words,
-            context=["zqbefore I had a rubbish day", words],
-            channel="telegram",
-            now=at,
-        )
-        assert raised.concern.id is not None
-        return raised.concern.id
+    context = ["zqbefore I had a rubbish day", words]
+    raised = seed.concern(
+        engine, pupil, key=KEY, at=at, words=words, phrase=words[:20], category=category, context=context
+    )
+    assert raised.concern.id is not None
+    return raised.concern.id
 
 
 @pytest.fixture

@@ -18,21 +18,8 @@ WORDS = "zqsecret my step-dad hit me and I'm scared to go home"
 
 
 def _raise(engine: Engine, pupil: Person, *, at: datetime = NOW, phrase: str = "hit me") -> concerns.Raised:
-    with transaction(engine) as session:
-        return concerns.raise_concern(
-            session,
-            key=KEY,
-            school_id=pupil.school_id,
-            subject_id=pupil.id or 0,
-            raised_by_id=pupil.id,
-            source="screening",
-            category="harm_by_adult",
-            phrase=phrase,
-            words=WORDS,
-            context=["earlier zqcontext", WORDS],
-            channel="web",
-            now=at,
-        )
+    context = ["earlier zqcontext", WORDS]
+    return seed.concern(engine, pupil, key=KEY, at=at, words=WORDS, phrase=phrase, context=context, channel="web")
 
 
 def test_words_context_and_notes_are_never_in_clear(engine: Engine) -> None:

@@ -82,22 +82,7 @@ def school_with(engine: Engine, *, dsl: bool = True, contacts: str = "") -> tupl
 
 
 def raise_concern(engine: Engine, pupil: Person, at: datetime, phrase: str = "hit me") -> int:
-    with transaction(engine) as session:
-        raised = concerns.raise_concern(
-            session,
-            key=KEY,
-            school_id=pupil.school_id,
-            subject_id=pupil.id or 0,
-            raised_by_id=pupil.id,
-            source="screening",
-            category="harm_by_adult",
-            phrase=phrase,
-            words=WORDS,
-            context=[WORDS],
-            channel="telegram",
-            now=at,
-        )
-        return raised.concern.id or 0
+    return seed.concern(engine, pupil, key=KEY, at=at, words=WORDS, phrase=phrase).concern.id or 0
 
 
 def keys(engine: Engine, prefix: str = "sg:") -> list[str]:

@@ -48,20 +48,8 @@ def raise_one(tmp: Path, pupil_upn: str) -> int:
     try:
         with transaction(engine) as session:
             pupil = session.exec(select(Person).where(Person.upn == pupil_upn)).one()
-            raised = concerns.raise_concern(
-                session,
-                key=KEY,
-                school_id=pupil.school_id,
-                subject_id=pupil.id or 0,
-                raised_by_id=pupil.id,
-                source="screening",
-                category="harm_by_adult",
-                phrase="hit me",
-                words=WORDS,
-                context=["zqbefore a rubbish day", WORDS],
-                channel="web",
-                now=NOW,
-            )
+            context = ["zqbefore a rubbish day", WORDS]
+            raised = seed.concern(session, pupil, key=KEY, at=NOW, words=WORDS, context=context, channel="web")
             assert raised.concern.id is not None
             return raised.concern.id
     finally:
