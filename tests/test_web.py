@@ -711,5 +711,5 @@ async def test_a_dsl_page_shows_the_alert_as_soon_as_it_is_open(site: Site, brow
     Chat(Dispatcher(site.engine, keyed, clock=site.clock), "p1").say("/reflect zq he hits me when he is drunk")
     status, html = await b.page("/chat")
     assert status == 200
-    assert "Safeguarding concern about Amira Khan, form 9C" in html and "Open" in html
+    assert "Safeguarding concern" in html and "Amira Khan, 9C." in html and "Open" in html  # alert_text's wording
     assert "zq" not in html and "drunk" not in html
