@@ -10,9 +10,12 @@ them). Storage only keeps them: the caller checks a change against the phrase bo
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 
 from storage.models import School
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -22,19 +25,39 @@ class SchoolPhrases:
 
 
 def phrases_of(school: School) -> SchoolPhrases:
-    """The school's changes; none for an empty or unreadable value (the defaults then apply)."""
+    """The school's changes; none for an empty or unreadable value (the defaults then apply).
+
+    Read tolerantly, since screening runs on every message: an addition may also be written
+    `{"category": ..., "phrase": ...}`, a removal `[category, pattern]` or `{"phrase": ...}`;
+    anything else is skipped, and a value that is not JSON is logged."""
+    raw = school.safeguarding_phrases or ""
+    if not raw.strip():
+        return SchoolPhrases()
     try:
-        stored = json.loads(school.safeguarding_phrases or "{}")
-    except json.JSONDecodeError:
+        stored = json.loads(raw)
+    except ValueError:
+        log.error("School %s: safeguarding_phrases is not JSON, so the default lists apply", school.id)
         return SchoolPhrases()
     if not isinstance(stored, dict):
         return SchoolPhrases()
-    additions = [
-        (str(pair[0]), str(pair[1]))
-        for pair in stored.get("additions", [])
-        if isinstance(pair, list | tuple) and len(pair) == 2
-    ]
-    removals = [str(item) for item in stored.get("removals", []) if isinstance(item, str)]
+    additions: list[tuple[str, str]] = []
+    for item in stored.get("additions") or []:
+        if isinstance(item, list | tuple) and len(item) == 2:
+            category, pattern = item
+        elif isinstance(item, dict):
+            category, pattern = item.get("category"), item.get("phrase", item.get("pattern"))
+        else:
+            continue
+        if isinstance(category, str) and isinstance(pattern, str) and pattern.strip():
+            additions.append((category, pattern))
+    removals: list[str] = []
+    for item in stored.get("removals") or []:
+        if isinstance(item, list | tuple) and len(item) == 2:  # [category, pattern]
+            item = item[1]
+        elif isinstance(item, dict):
+            item = item.get("phrase", item.get("pattern"))
+        if isinstance(item, str) and item.strip():
+            removals.append(item)
     return SchoolPhrases(additions, removals)
 
 

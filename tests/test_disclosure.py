@@ -18,6 +18,7 @@ from handlers.disclosures import books
 from handlers.safeguarding import default_book
 from storage import audit, concerns, crypto, seed
 from storage.models import AuditEvent, Concern, JournalEntry, OutboxMessage, Person, School, StaffRole, TranscriptLine
+from storage.phrases import phrases_of
 from tests.chat import Chat, Clock
 
 KEY = crypto.new_key()
@@ -333,12 +334,16 @@ def test_a_schools_own_phrases_are_screened_and_a_change_rebuilds_its_book(engin
 
 
 def test_a_schools_unreadable_phrase_list_never_stops_screening() -> None:
-    assert books.changes_of("not json {") == ([], [])
-    assert books.changes_of('{"additions": [["bullying", "zq a"], {"category": "quiet", "phrase": "zq b"}, 7]}') == (
+    def changes_of(raw: str) -> tuple[list[tuple[str, str]], list[str]]:
+        read = phrases_of(School(name="Any", safeguarding_phrases=raw))
+        return read.additions, read.removals
+
+    assert changes_of("not json {") == ([], [])
+    assert changes_of('{"additions": [["bullying", "zq a"], {"category": "quiet", "phrase": "zq b"}, 7]}') == (
         [("bullying", "zq a"), ("quiet", "zq b")],
         [],
     )
-    assert books.changes_of('{"removals": ["kms", ["self_harm", "zq c"], {"phrase": "zq d"}, 3]}') == (
+    assert changes_of('{"removals": ["kms", ["self_harm", "zq c"], {"phrase": "zq d"}, 3]}') == (
         [],
         ["kms", "zq c", "zq d"],
     )

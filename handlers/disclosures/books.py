@@ -4,52 +4,17 @@ never per message."""
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 
 from handlers.safeguarding.book import PhraseBook, default_book
 from storage.models import School
+from storage.phrases import phrases_of
 
 log = logging.getLogger(__name__)
 
 _BOOKS: dict[int, tuple[str, PhraseBook]] = {}
 _LOCK = threading.Lock()
-
-
-def changes_of(raw: str) -> tuple[list[tuple[str, str]], list[str]]:
-    """The school's additions ((category, pattern) pairs, category "quiet" for a quiet context) and
-    removals, from the JSON `{"additions": [[category, pattern], ...], "removals": [pattern, ...]}`.
-    An addition may also be written `{"category": ..., "phrase": ...}`. Anything unreadable is skipped
-    and logged: a typo in one school's list must never stop screening."""
-    if not raw.strip():
-        return [], []
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        log.error("School.safeguarding_phrases is not JSON: screening with the default lists")
-        return [], []
-    if not isinstance(data, dict):
-        return [], []
-    additions: list[tuple[str, str]] = []
-    for item in data.get("additions") or []:
-        if isinstance(item, list | tuple) and len(item) == 2:
-            category, pattern = item
-        elif isinstance(item, dict):
-            category, pattern = item.get("category"), item.get("phrase", item.get("pattern"))
-        else:
-            continue
-        if isinstance(category, str) and isinstance(pattern, str) and pattern.strip():
-            additions.append((category, pattern))
-    removals: list[str] = []
-    for item in data.get("removals") or []:
-        if isinstance(item, list | tuple) and len(item) == 2:  # [category, pattern]
-            item = item[1]
-        elif isinstance(item, dict):
-            item = item.get("phrase", item.get("pattern"))
-        if isinstance(item, str) and item.strip():
-            removals.append(item)
-    return additions, removals
 
 
 def book_for(school: School | None) -> PhraseBook:
@@ -61,9 +26,9 @@ def book_for(school: School | None) -> PhraseBook:
         kept = _BOOKS.get(school.id)
     if kept is not None and kept[0] == raw:
         return kept[1]
-    additions, removals = changes_of(raw)
+    changes = phrases_of(school)
     try:
-        book = PhraseBook(additions, removals)
+        book = PhraseBook(changes.additions, changes.removals)
     except ValueError:  # an addition naming no category we know
         log.error("School %s has a safeguarding phrase of an unknown category: using the defaults", school.id)
         book = default_book()
