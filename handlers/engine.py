@@ -24,7 +24,7 @@ from core.messages import Incoming, Reply
 from core.settings import Settings
 from handlers import answers, texts
 from handlers.context import Context
-from handlers.disclosures.raising import gathered, screen_step
+from handlers.disclosures.raising import draft_before, screen_step
 from handlers.flow import check_moves
 from handlers.menus import main_menu
 from handlers.registry import ALIASES, COMMANDS, IDLE, STEPS, load_conversations
@@ -135,7 +135,7 @@ class Dispatcher:
         row = conversations.load(session, incoming.platform, incoming.user_id)
         ctx = Context(session=session, settings=self.settings, incoming=incoming, person=person, school=school, now=now)
         lost = not _resume(ctx, row.state, conversations.decode(row))
-        before = gathered(ctx.draft) if self.screening else []
+        before = draft_before(ctx) if self.screening else []
         replies = _lost_place(ctx) if lost and parse_command(_raw(incoming)) is None else route(ctx)
         _remember_question(ctx, previous_state=row.state, replies=replies)
         # After the step has saved as usual: what a pupil typed is screened, and a concern adds one reply.

@@ -42,6 +42,24 @@ def gathered(draft: object) -> list[str]:
     return found
 
 
+def _screened(ctx: Context) -> bool:
+    """Typed text from a pupil or alumnus: what a step screens."""
+    person = ctx.person
+    return (
+        person is not None
+        and person.role in SCREENED_ROLES
+        and ctx.incoming.button is None
+        and bool((ctx.incoming.text or "").strip())
+    )
+
+
+def draft_before(ctx: Context) -> list[str]:
+    """Before the step runs: what the flow's draft holds, kept as context in case this message raises
+    a concern. Only where it could be needed (a screened message on a channel with no transcript),
+    since it is taken on every message."""
+    return gathered(ctx.draft) if _screened(ctx) and not ctx.is_transcribed else []
+
+
 def _context(ctx: Context, before: list[str], words: str) -> list[str]:
     """The last few messages of this conversation, the one that raised the concern last."""
     if ctx.is_transcribed:
@@ -112,11 +130,9 @@ def screen_step(ctx: Context, before: list[str]) -> list[Reply]:
     the alert, and one more reply after the step's own. `before` is what the flow's draft held
     before the step (the context on Telegram and Slack, which keep no transcript)."""
     person = ctx.person
-    if person is None or person.role not in SCREENED_ROLES or ctx.concern_raised or ctx.incoming.button is not None:
+    if person is None or ctx.concern_raised or not _screened(ctx):
         return []
     words = (ctx.incoming.text or "").strip()
-    if not words:
-        return []
     matches = screen(words, book_for(ctx.school))
     if not matches:
         return []
