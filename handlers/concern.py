@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from core.messages import Button, Reply
 from handlers import answers
 from handlers.context import Context
-from handlers.disclosures.alerts import STAFF
 from handlers.disclosures.raising import raise_and_alert
 from handlers.flow import Flow
 from handlers.menus import main_menu
 from handlers.pupils import NOT_AVAILABLE, SEARCH_LIMIT, label
+from handlers.safeguarding.alert_text import RAISED_BY_STAFF
 from storage import caseload, concerns
 from storage.models import ConcernSource, Person
 
@@ -126,7 +126,7 @@ def what(ctx: Context) -> list[Reply]:
         ctx,
         subject=pupil,
         source=ConcernSource.staff,
-        category=STAFF,
+        category=RAISED_BY_STAFF,  # the source's name: alert_text words it
         phrase="",  # each worry a member of staff logs is its own concern
         words=words,
         context=[f"{ctx.person.full_name} (staff): {words}"],

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from core.messages import Reply
 from handlers.context import Context
-from handlers.disclosures.alerts import ASKED
 from handlers.disclosures.raising import raise_and_alert, support
 from handlers.registry import command
+from handlers.safeguarding.alert_text import ASKED
 from storage.models import ConcernSource
 
 NO_WORDS = "(asked to talk to someone, without saying more)"

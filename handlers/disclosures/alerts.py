@@ -17,14 +17,9 @@ from core.messages import Button
 from core.platforms import Platform
 from core.platforms import label as platform_label
 from core.settings import Settings
-from handlers.safeguarding.alert_text import ASKED, RAISED_BY_STAFF, alert_text, label_for, open_button, when, who
+from handlers.safeguarding.alert_text import alert_text, label_for, open_button, when, who
 from storage import concerns, outbox
 from storage.models import Concern, Person
-
-# The categories of concerns raised by asking for help (/worried) or by staff (/concern NAME): the
-# source names, so the wording finds them either way.
-STAFF = RAISED_BY_STAFF
-__all__ = ["ASKED", "STAFF", "alert_key", "send_alert", "send_unrecorded_alert", "tell_leads"]
 
 UNRECORDED = (
     "Waymark could not record it, because WAYMARK_ENCRYPTION_KEY is not set, so it cannot be opened "
