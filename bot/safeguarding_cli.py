@@ -92,8 +92,20 @@ def _concern(at: At, concern_id: int) -> Concern:
     return found
 
 
-def _acting(dsl: Person) -> concern_work.Acting:
-    return concern_work.Acting(dsl, CHANNEL, utcnow())
+@dataclass(frozen=True)
+class OnConcern:
+    at: At
+    dsl: Person
+    concern: Concern
+    acting: concern_work.Acting
+
+
+@contextmanager
+def _on_concern(school: str | None, email: str, concern_id: int) -> Iterator[OnConcern]:
+    """One DSL's unit of work on one concern of their school; anyone else, or another number, is refused."""
+    with _at(school) as at:
+        dsl = _dsl(at, email)
+        yield OnConcern(at, dsl, _concern(at, concern_id), concern_work.Acting(dsl, CHANNEL, utcnow()))
 
 
 # --- concerns ------------------------------------------------------------------------------------
@@ -135,10 +147,9 @@ def show(
     school: str | None = typer.Option(None, "--school", help=SCHOOL_HELP),
 ) -> None:
     """One concern: the pupil's words in context, their tutor, earlier concerns, the notes. Audited."""
-    with _at(school) as at:
-        dsl = _dsl(at, as_)
-        concern = _concern(at, concern_id)
-        text = concern_work.show(at.session, concern, at.settings.encryption_key, _acting(dsl), at.settings.zone)
+    with _on_concern(school, as_, concern_id) as on:
+        key, zone = on.at.settings.encryption_key, on.at.settings.zone
+        text = concern_work.show(on.at.session, on.concern, key, on.acting, zone)
     typer.echo(text)
 
 
@@ -149,14 +160,12 @@ def ack(
     school: str | None = typer.Option(None, "--school", help=SCHOOL_HELP),
 ) -> None:
     """Acknowledge a concern: you have taken it on, and its escalation stops."""
-    with _at(school) as at:
-        dsl = _dsl(at, as_)
-        concern = _concern(at, concern_id)
-        done = concern_work.acknowledge(at.session, concern, _acting(dsl))
-        state = concern.status
+    with _on_concern(school, as_, concern_id) as on:
+        done = concern_work.acknowledge(on.at.session, on.concern, on.acting)
+        state = on.concern.status
     if not done:
         raise _fail(f"Concern #{concern_id} was {state} already; nothing changed.")
-    typer.echo(f"Concern #{concern_id} acknowledged by {dsl.full_name}.")
+    typer.echo(f"Concern #{concern_id} acknowledged by {on.dsl.full_name}.")
 
 
 @safeguarding_app.command("note")
@@ -169,11 +178,9 @@ def note(
     """Add a note to a concern (encrypted like staff-only notes)."""
     if not text.strip():
         raise _fail("The note is empty; write it in quotes after the number.")
-    with _at(school) as at:
-        dsl = _dsl(at, as_)
-        concern = _concern(at, concern_id)
+    with _on_concern(school, as_, concern_id) as on:
         try:
-            concern_work.add_note(at.session, concern, text.strip(), at.settings.encryption_key, _acting(dsl))
+            concern_work.add_note(on.at.session, on.concern, text.strip(), on.at.settings.encryption_key, on.acting)
         except crypto.NoKeyError:
             raise _fail(
                 "WAYMARK_ENCRYPTION_KEY is not set, and notes are never stored unencrypted: nothing was saved. "
@@ -191,10 +198,8 @@ def close(
     school: str | None = typer.Option(None, "--school", help=SCHOOL_HELP),
 ) -> None:
     """Close a concern with its outcome."""
-    with _at(school) as at:
-        dsl = _dsl(at, as_)
-        concern = _concern(at, concern_id)
-        done = concern_work.close(at.session, concern, outcome, _acting(dsl))
+    with _on_concern(school, as_, concern_id) as on:
+        done = concern_work.close(on.at.session, on.concern, outcome, on.acting)
     if not done:
         raise _fail(f"Concern #{concern_id} was closed already; nothing changed.")
     typer.echo(f"Concern #{concern_id} closed: {concern_work.OUTCOMES[outcome]}.")
