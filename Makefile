@@ -11,6 +11,9 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.stamp-run
 STAMP_TEST := $(VENV)/.stamp-test
 DEMO_ARGS ?=
+# Two workers, a test file each at a time: files keep their order (test_cli's steps build on each other)
+# and every worker has its own PostgreSQL schema per test, so they never meet.
+PYTEST_ARGS ?= -n 2 --dist loadfile
 
 .PHONY: run test lint clean-venv
 
@@ -44,10 +47,10 @@ test: lint
 		psql "$(LOCAL_PG)/postgres" -tAc "SELECT 1 FROM pg_database WHERE datname = 'test'" 2>/dev/null | grep -q 1 \
 			|| psql "$(LOCAL_PG)/postgres" -qc "CREATE DATABASE test" >/dev/null; \
 		echo "make test: using the local PostgreSQL at $(LOCAL_PG)/test"; \
-		WAYMARK_TEST_PG_URL="$(LOCAL_PG)/test" $(BIN)/python -m pytest -q; \
+		WAYMARK_TEST_PG_URL="$(LOCAL_PG)/test" $(BIN)/python -m pytest -q $(PYTEST_ARGS); \
 	else \
 		[ -n "$$WAYMARK_TEST_PG_URL" ] || echo "make test: no PostgreSQL at 127.0.0.1:5432 and WAYMARK_TEST_PG_URL unset: PostgreSQL cases skipped"; \
-		$(BIN)/python -m pytest -q; \
+		$(BIN)/python -m pytest -q $(PYTEST_ARGS); \
 	fi
 
 clean-venv:
