@@ -1,0 +1,208 @@
+"""Disclosure control for published tables: which counts to hide so that no small count can be worked out.
+
+Hiding the counts from 1 to 4 one at a time is not enough: when a row shows its total and every
+other cell, the hidden one is the difference. So after hiding the small counts (primary
+suppression) we hide other cells too (secondary suppression) until no hidden count is pinned to
+one value by what is still published.
+
+The model. A table has rows (one per group) and columns (one per outcome), each row's base (the
+people it is about), each column's total and the grand total; all of these are "entries" of one
+grid with margins: interior entries at (row, column), bases in the extra last column, column
+totals in the extra last row, the grand total in the corner. What the reader knows: every shown
+entry, that hidden entries are whole numbers of at least 0, that every column adds up to its
+total, and — when `rows_add_up` (each person in exactly one column, as with destinations) — that
+every row adds up to its base. A hidden entry is pinned when every table that fits this knowledge
+gives it the same value.
+
+Why a graph answers that exactly: subtract the margins from the grid (margins counted negative,
+the corner positive) and every row and every column sums to zero. Two tables that fit differ by a
+circulation on the bipartite graph whose nodes are rows and columns and whose edges are the hidden
+entries, and any such difference splits into simple cycles, each of which can be applied alone by
+one unit. So a hidden entry can take another value exactly when a cycle through it can be applied
+one unit without taking any entry below zero: a directed-cycle test in a small residual graph.
+Rows that need not add up (several measures of the same pupils) are joined to a free node, since
+nothing ties their cells to one another.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from itertools import product
+
+SMALLEST_SHOWN = 5  # counts from 1 to SMALLEST_SHOWN - 1 are hidden; 0 is shown (nobody to identify)
+
+Entry = tuple[int, int]  # (row, column) in the grid with margins
+
+
+def is_small(count: int) -> bool:
+    return 1 <= count < SMALLEST_SHOWN
+
+
+def percent(part: int, whole: int, places: int = 0) -> Decimal | None:
+    """`part` as a percentage of `whole`, halves rounded up (1/40 is 3%, 3/40 is 8%); None for a whole of 0.
+
+    Integer arithmetic, so 2.5 is never stored as 2.4999 and rounded down; Python's `round` rounds
+    halves to even, which a reader checking our sums by hand would not expect.
+    """
+    if whole <= 0:
+        return None
+    scale = 10**places
+    rounded = (200 * part * scale + whole) // (2 * whole)
+    return Decimal(rounded) / scale if places else Decimal(rounded)
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Counts with their margins: `cells[r][c]`, each row's `bases[r]`, and `rows_add_up`."""
+
+    cells: tuple[tuple[int, ...], ...]
+    bases: tuple[int, ...]
+    rows_add_up: bool = True
+
+    @classmethod
+    def of(
+        cls, cells: Sequence[Sequence[int]], bases: Sequence[int] | None = None, *, rows_add_up: bool = True
+    ) -> Grid:
+        rows = tuple(tuple(row) for row in cells)
+        return cls(rows, tuple(bases) if bases is not None else tuple(sum(row) for row in rows), rows_add_up)
+
+    @property
+    def height(self) -> int:
+        return len(self.cells)
+
+    @property
+    def width(self) -> int:
+        return len(self.cells[0]) if self.cells else 0
+
+    def value(self, entry: Entry) -> int:
+        row, column = entry
+        inner_row, inner_column = row < self.height, column < self.width
+        if inner_row and inner_column:
+            return self.cells[row][column]
+        if inner_row:
+            return self.bases[row]
+        if inner_column:
+            return sum(r[column] for r in self.cells)
+        return sum(self.bases)
+
+    def entries(self) -> Iterator[Entry]:
+        return iter(product(range(self.height + 1), range(self.width + 1)))
+
+    def sign(self, entry: Entry) -> int:
+        """+1 inside and at the corner, -1 on the margins (see the module's note)."""
+        return 1 if (entry[0] < self.height) == (entry[1] < self.width) else -1
+
+
+@dataclass(frozen=True)
+class Published:
+    """Which entries of a grid are hidden, and what a reader may be shown."""
+
+    grid: Grid
+    hidden: frozenset[Entry]
+
+    def count(self, row: int, column: int) -> int | None:
+        return None if (row, column) in self.hidden else self.grid.value((row, column))
+
+    def base(self, row: int) -> int | None:
+        return self.count(row, self.grid.width)
+
+    def total(self, column: int) -> int | None:
+        return self.count(self.grid.height, column)
+
+    def grand(self) -> int | None:
+        return self.count(self.grid.height, self.grid.width)
+
+    def share(self, row: int, column: int) -> Decimal | None:
+        """A percentage only when both its count and its base are shown (a share of a hidden base gives the base away)."""
+        count, base = self.count(row, column), self.count(row, self.grid.width)
+        return None if count is None or base is None else percent(count, base)
+
+
+_FREE = ("free", -1)
+Node = tuple[str, int]
+
+
+def _arcs(grid: Grid, hidden: frozenset[Entry]) -> dict[Node, list[tuple[Node, Entry]]]:
+    """The residual graph: an arc for each way a hidden entry can move by one and stay at 0 or more."""
+    arcs: dict[Node, list[tuple[Node, Entry]]] = {}
+    for entry in hidden:
+        row, column = ("r", entry[0]), ("c", entry[1])
+        above_zero = grid.value(entry) >= 1
+        if grid.sign(entry) > 0 or above_zero:  # row -> column raises the grid entry by its sign
+            arcs.setdefault(row, []).append((column, entry))
+        if grid.sign(entry) < 0 or above_zero:
+            arcs.setdefault(column, []).append((row, entry))
+    if not grid.rows_add_up:
+        for row_index in range(grid.height + 1):
+            arcs.setdefault(("r", row_index), []).append((_FREE, (-1, -1)))
+            arcs.setdefault(_FREE, []).append((("r", row_index), (-1, -1)))
+    return arcs
+
+
+def _reaches(arcs: dict[Node, list[tuple[Node, Entry]]], start: Node, goal: Node, without: Entry) -> bool:
+    seen, queue = {start}, deque([start])
+    while queue:
+        node = queue.popleft()
+        if node == goal:
+            return True
+        for nxt, entry in arcs.get(node, ()):
+            if entry != without and nxt not in seen:
+                seen.add(nxt)
+                queue.append(nxt)
+    return False
+
+
+def pinned(grid: Grid, hidden: frozenset[Entry]) -> frozenset[Entry]:
+    """The hidden entries whose exact value follows from what is shown."""
+    arcs = _arcs(grid, hidden)
+    stuck = set()
+    for entry in hidden:
+        row, column = ("r", entry[0]), ("c", entry[1])
+        can_move = any(
+            _reaches(arcs, after, before, entry)
+            for before, after in ((row, column), (column, row))
+            if any(nxt == after and e == entry for nxt, e in arcs.get(before, ()))
+        )
+        if not can_move:
+            stuck.add(entry)
+    return frozenset(stuck)
+
+
+def _cost(grid: Grid, entries: frozenset[Entry]) -> tuple[int, int]:
+    """Prefer hiding margins last (a hidden total hurts every reader), then the smallest counts."""
+    margins = sum(1 for e in entries if grid.sign(e) < 0 or e == (grid.height, grid.width))
+    return margins, sum(grid.value(e) for e in entries)
+
+
+def _options(grid: Grid, target: Entry, hidden: frozenset[Entry]) -> Iterator[frozenset[Entry]]:
+    """Sets of further entries that may free `target`: one entry in its row or column, or a rectangle's corners."""
+    row, column = target
+    rows, columns = range(grid.height + 1), range(grid.width + 1)
+    for other in [(row, c) for c in columns if c != column] + [(r, column) for r in rows if r != row]:
+        if other not in hidden:
+            yield frozenset({other})
+    for r, c in product(rows, columns):
+        if r != row and c != column:
+            extra = frozenset({(row, c), (r, column), (r, c)}) - hidden
+            if extra:
+                yield extra
+
+
+def suppress(grid: Grid) -> Published:
+    """Hide the small counts, then the fewest and smallest others that leave none of them pinned."""
+    hidden = frozenset(e for e in grid.entries() if is_small(grid.value(e)))
+    while stuck := pinned(grid, hidden):
+        target = min(stuck)
+        freeing = [extra for extra in _options(grid, target, hidden) if target not in pinned(grid, hidden | extra)]
+        if freeing:
+            hidden |= min(freeing, key=lambda extra: _cost(grid, extra))
+        elif hidden != (everything := frozenset(grid.entries())):
+            hidden |= {e for e in everything if e[0] == target[0] or e[1] == target[1]}
+            if target in pinned(grid, hidden):
+                hidden = everything
+        else:
+            break  # everything is hidden: nothing is published to work anything out from
+    return Published(grid, hidden)
