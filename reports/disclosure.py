@@ -198,9 +198,9 @@ def suppress(grid: Grid) -> Published:
         target = min(stuck)
         freeing = [extra for extra in _options(grid, target, hidden) if target not in pinned(grid, hidden | extra)]
         if freeing:
-            hidden |= min(freeing, key=lambda extra: _cost(grid, extra))
+            hidden = hidden | min(freeing, key=lambda extra: _cost(grid, extra))
         elif hidden != (everything := frozenset(grid.entries())):
-            hidden |= {e for e in everything if e[0] == target[0] or e[1] == target[1]}
+            hidden = hidden | frozenset(e for e in everything if e[0] == target[0] or e[1] == target[1])
             if target in pinned(grid, hidden):
                 hidden = everything
         else:
