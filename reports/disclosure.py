@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterator, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from decimal import Decimal
 from itertools import product
@@ -171,7 +172,7 @@ def pinned(grid: Grid, hidden: frozenset[Entry]) -> frozenset[Entry]:
     return frozenset(stuck)
 
 
-def _cost(grid: Grid, entries: frozenset[Entry]) -> tuple[int, int]:
+def _cost(grid: Grid, entries: AbstractSet[Entry]) -> tuple[int, int]:
     """Prefer hiding margins last (a hidden total hurts every reader), then the smallest counts."""
     margins = sum(1 for e in entries if grid.sign(e) < 0 or e == (grid.height, grid.width))
     return margins, sum(grid.value(e) for e in entries)
