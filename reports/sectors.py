@@ -290,9 +290,9 @@ def classify(text: str, extra: Mapping[str, str] | None = None) -> str:
     words = _normal(text)
     if not words:
         return UNCLASSIFIED
-    for keyword, sector in (extra or {}).items():
-        if sector in _BY_KEY and _pattern(keyword).search(words):
-            return sector
+    for keyword, key in (extra or {}).items():
+        if key in _BY_KEY and _pattern(keyword).search(words):
+            return key
     scores: dict[str, int] = {}
     for sector in SECTORS:
         for keyword in sector.keywords:
