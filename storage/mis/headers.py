@@ -15,8 +15,14 @@ from dataclasses import dataclass, field
 
 
 def spelling_table(aliases: Mapping[str, Sequence[str]]) -> dict[str, tuple[str, int]]:
-    """{folded spelling: (field, rank)} for a table of aliases like ALIASES."""
-    return {spelling: (name, rank) for name, spellings in aliases.items() for rank, spelling in enumerate(spellings)}
+    """{folded spelling: (field, rank)} for a table of aliases like ALIASES, each also without its
+    spaces, so 'DateOfBirth', 'FirstName' and 'U.P.N.' are read too."""
+    table: dict[str, tuple[str, int]] = {}
+    for name, spellings in aliases.items():
+        for rank, spelling in enumerate(spellings):
+            table.setdefault(spelling, (name, rank))
+            table.setdefault(spelling.replace(" ", ""), (name, rank))
+    return table
 
 
 # Our fields, each with the spellings seen in SIMS reports, Arbor, Bromcom, Wonde and Assembly
@@ -211,7 +217,8 @@ def field_for(folded: str, dotted: str, table: Mapping[str, tuple[str, int]] | N
         parts = [fold(p) for p in dotted.split(".") if fold(p)]
         candidates += [parts[-1], parts[-2]] if len(parts) > 1 and parts[-1] == "date" else [parts[-1]]
     for text in candidates:
-        for name in (text, text.removeprefix("legal ")):
+        bare = text.removeprefix("legal ")
+        for name in (text, bare, bare.replace(" ", ""), text.replace(" ", "").removeprefix("legal")):
             if name in table:
                 return table[name]
     return None

@@ -9,6 +9,7 @@ stays the same whatever the file's size.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import io
 import re
@@ -77,7 +78,8 @@ def rows(stream: BinaryIO, encoding: Encoding) -> Iterator[tuple[int, list[str]]
     except csv.Error as exc:
         raise FileError(f"line {reader.line_num + 1}: {exc}") from None
     finally:
-        text.detach()  # the caller owns the binary stream
+        with contextlib.suppress(ValueError):  # already closed by its owner
+            text.detach()  # the caller owns the binary stream: closing this wrapper must not close it
 
 
 def control_message(cell: str, *, name: bool) -> str | None:
