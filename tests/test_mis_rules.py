@@ -91,7 +91,7 @@ def test_names_lose_invisible_characters_and_are_composed() -> None:
 def test_upn_check_letters_from_the_dfe_rule() -> None:
     assert check_letter("801200005001") == "B"
     assert upn_kind("B801200005001") is UpnKind.permanent
-    with pytest.raises(ValueError, match="wrong check letter.*starts with B"):
+    with pytest.raises(ValueError, match=r"wrong check letter.*starts with B"):
         upn_kind("A801200005001")
     temporary = with_check_letter("80120000500A")
     assert upn_kind(temporary) is UpnKind.temporary
