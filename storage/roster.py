@@ -256,22 +256,24 @@ class RosterReader:
         positions = list(self.plan.positions.items())
         try:
             for line, cells in self._rows:
-                if not any(cells) or not "".join(cells).strip():
+                joined = ",".join(cells)
+                if not joined.replace(",", "").strip():
                     continue  # blank lines (Excel often adds some at the end)
                 self.rows_read += 1
-                row = self._check(line, cells, positions)
+                # Control characters are rare: look for them cell by cell only when the row has one.
+                row = self._check(line, cells, positions, reader.has_control(joined))
                 if row is not None:
                     yield row
         except reader.FileError as exc:
             raise RosterFileError(str(exc)) from None
 
-    def _check(self, line: int, cells: list[str], positions: list[tuple[str, int]]) -> RosterRow | None:
+    def _check(self, line: int, cells: list[str], positions: list[tuple[str, int]], controls: bool) -> RosterRow | None:
         errors: list[RowError] = []
         found: dict[str, Any] = {}
+        width = len(cells)
         for name, index in positions:
-            raw = cells[index] if index < len(cells) else ""
-            refused = reader.control_message(raw, name=name in _NAMES)
-            if refused:
+            raw = cells[index] if index < width else ""
+            if controls and (refused := reader.control_message(raw, name=name in _NAMES)):
                 errors.append(RowError(line, name, refused))
                 continue
             try:

@@ -399,7 +399,7 @@ def write_roster(count: int, path: Path, seed: int = 7, tutor_email: str = "", t
             flag = {True: "Y", False: "N"}
             writer.writerow(
                 {
-                    "upn": with_check_letter(f"8234001{n:05d}"),
+                    "upn": with_check_letter(f"823400{n:06d}"),
                     "given_name": given,
                     "preferred_name": "",
                     "family_name": family,

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 KEPT_ERRORS = 200  # single errors kept for callers that list them; the groups count the rest
 RUNS_SHOWN = 5  # runs of lines printed per problem; the rest are counted
+KEPT_GROUPS = 1000  # distinct problems kept; a file where every row is wrong differently is counted
 
 
 @dataclass(frozen=True)
@@ -57,14 +58,18 @@ class Problems:
     groups: dict[tuple[str, str], Group] = field(default_factory=dict)
     first: list[RowError] = field(default_factory=list)
     lines: int = 0  # distinct lines with at least one problem
+    uncounted: int = 0  # problems beyond KEPT_GROUPS distinct ones
     _last_line: int = 0
 
     def add(self, error: RowError) -> None:
         key = (error.column, error.message)
         group = self.groups.get(key)
-        if group is None:
+        if group is None and len(self.groups) < KEPT_GROUPS:
             group = self.groups[key] = Group(error.column, error.message)
-        group.add(error.line)
+        if group is None:
+            self.uncounted += 1
+        else:
+            group.add(error.line)
         if error.line != self._last_line:
             self.lines += 1
             self._last_line = error.line
@@ -82,4 +87,6 @@ class Problems:
         lines = [str(group) for group in list(self.groups.values())[:limit]]
         if len(self.groups) > limit:
             lines.append(f"... and {len(self.groups) - limit} more kinds of problem")
+        if self.uncounted:
+            lines.append(f"... and {self.uncounted} more problems of other kinds (fix these and run it again)")
         return lines

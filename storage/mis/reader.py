@@ -82,6 +82,11 @@ def rows(stream: BinaryIO, encoding: Encoding) -> Iterator[tuple[int, list[str]]
             text.detach()  # the caller owns the binary stream: closing this wrapper must not close it
 
 
+def has_control(text: str) -> bool:
+    """Whether any control character at all (line breaks included) is in the text."""
+    return _CONTROL_IN_NAME.search(text) is not None
+
+
 def control_message(cell: str, *, name: bool) -> str | None:
     """Why a cell is refused for a control character, saying where but never what the cell holds
     (it would put a pupil's data in a terminal or a log)."""

@@ -270,4 +270,6 @@ def email(value: str) -> str | None:
 
 def clean_name(value: str) -> str:
     """A name without invisible direction or zero-width characters, composed (NFC), spaces collapsed."""
+    if value.isascii():
+        return " ".join(value.split())
     return " ".join(unicodedata.normalize("NFC", value.translate(_INVISIBLE)).split())
