@@ -44,10 +44,11 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "form": ("form", "reg group", "registration group", "registration form", "reg", "reg form", "tutor group"),
     "date_of_birth": ("date of birth", "dob", "birth date", "birthdate"),
     "gender": ("gender", "sex", "legal sex"),
+    # A code column wins over a description column when a file has both.
     "ethnicity": (
-        "ethnicity",
         "ethnicity code",
         "ethnic code",
+        "ethnicity",
         "ethnic group",
         "ethnic origin",
         "ethnicity description",
@@ -73,7 +74,8 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "young_carer": ("young carer", "is young carer"),
     "attendance": ("attendance", "percent attendance", "attendance percent", "attendance percentage"),
     "exclusions": ("exclusions", "number of exclusions", "exclusion count", "suspensions"),
-    "tutor": ("tutor", "tutor email", "tutor name", "form tutor", "form tutor email", "form tutor name"),
+    # An email names one person; a name may not, so an email column wins when a file has both.
+    "tutor": ("tutor email", "form tutor email", "tutor", "form tutor", "tutor name", "form tutor name"),
     "leaving_date": ("leaving date", "end date", "date of leaving", "leave date", "date left"),
 }
 FIELDS = tuple(ALIASES)
