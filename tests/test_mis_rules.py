@@ -145,6 +145,10 @@ def test_spellings_prefixes_and_map() -> None:
     assembly = headers.plan_header(["upn", "first_name", "legal_first_name", "last_name", "legal_last_name", "year"])
     assert (assembly.used["given_name"], assembly.used["preferred_name"]) == ("legal_first_name", "first_name")
     assert assembly.used["family_name"] == "legal_last_name"
+    # Any "Preferred" spelling of the given name; --map also takes a field's usual spellings.
+    preferred = headers.plan_header(["UPN", "Legal Forenames", "Surname", "Year", "Preferred Forenames"])
+    assert preferred.used["preferred_name"] == "Preferred Forenames"
+    assert headers.parse_map(["Tutor=tutor_email", "Needs=SEN Status"]) == {"tutor": "tutor", "needs": "send"}
     with pytest.raises(headers.HeaderError, match="not one of our fields"):
         headers.parse_map(["Tutor Grp=tutor_group"])
     with pytest.raises(headers.HeaderError, match="appears twice"):

@@ -223,6 +223,11 @@ def field_for(folded: str, dotted: str, table: Mapping[str, tuple[str, int]] | N
         for name in (text, bare, bare.replace(" ", ""), text.replace(" ", "").removeprefix("legal")):
             if name in table:
                 return table[name]
+        # "Preferred <any spelling of the given name>" is the name they go by.
+        if text.startswith("preferred ") and table is _BY_SPELLING:
+            found = field_for(text.removeprefix("preferred "), "", table)
+            if found is not None and found[0] == "given_name":
+                return "preferred_name", len(ALIASES["preferred_name"])
     return None
 
 
@@ -230,12 +235,13 @@ def parse_map(pairs: Sequence[str]) -> dict[str, str]:
     """--map "Their Header=our_field" options -> {folded header: field}."""
     mapped: dict[str, str] = {}
     for pair in pairs:
-        header, sep, name = pair.partition("=")
-        name = name.strip().lower()
+        header, sep, wanted = pair.partition("=")
+        name = wanted.strip().lower()
         if not sep or not header.strip():
             raise HeaderError(f'--map {pair!r}: write it as "Their Header=our_field", e.g. "Tutor Grp=form"')
-        if name not in ALIASES:
-            raise HeaderError(f"--map {pair!r}: {name!r} is not one of our fields ({', '.join(FIELDS)})")
+        name = name if name in ALIASES else (_BY_SPELLING.get(fold(name)) or ("", 0))[0]
+        if not name:
+            raise HeaderError(f"--map {pair!r}: {wanted.strip()!r} is not one of our fields ({', '.join(FIELDS)})")
         mapped[fold(header)] = name
     return mapped
 
