@@ -150,7 +150,7 @@ def test_spellings_prefixes_and_map() -> None:
     assert preferred.used["preferred_name"] == "Preferred Forenames"
     assert headers.parse_map(["Tutor=tutor_email", "Needs=SEN Status"]) == {"tutor": "tutor", "needs": "send"}
     with pytest.raises(headers.HeaderError, match="not one of our fields"):
-        headers.parse_map(["Tutor Grp=tutor_group"])
+        headers.parse_map(["Tutor Grp=tutor_colour"])
     with pytest.raises(headers.HeaderError, match="appears twice"):
         headers.plan_header(["upn", "Surname", "surname", "Forename", "Year"])
 
