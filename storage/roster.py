@@ -158,11 +158,32 @@ PARSERS: dict[str, Callable[[str], Any]] = {
 }
 
 
+_TITLES = frozenset({"mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir"})
+
+
 def _fold_name(name: str) -> str:
-    """'Patel, Sam' and 'sam  PATEL' -> 'sam patel'."""
+    """'Patel, Sam' and 'sam  PATEL' -> 'sam patel'; dots gone ('Mr. S. Patel' -> 'mr s patel')."""
     family, comma, given = name.partition(",")
     text = f"{given} {family}" if comma else name
-    return " ".join(text.lower().split())
+    return " ".join(text.replace(".", " ").lower().split())
+
+
+def _name_keys(given: str, family: str) -> list[str]:
+    """How a staff list or an MIS may write one member of staff: 'sam patel', 's patel', 'patel'."""
+    full = _fold_name(f"{given} {family}")
+    family_key = _fold_name(family)
+    keys = [full, f"{full[:1]} {family_key}".strip(), f"title {family_key}"]
+    return list(dict.fromkeys(k for k in keys if k.strip()))
+
+
+def _lookup_key(tutor: str) -> str:
+    """The key for a tutor as a roster writes them: 'Sam Patel', 'Patel, Sam', 'Mr S Patel', 'Mrs Patel'."""
+    words = _fold_name(tutor).split()
+    if len(words) > 1 and words[0] in _TITLES:
+        words = words[1:]
+        if len(words) == 1:
+            return f"title {words[0]}"
+    return " ".join(words)
 
 
 @dataclass(frozen=True)
@@ -183,7 +204,8 @@ class Tutors:
         ):
             email = str(row.email).lower()
             found.by_email[email] = row.id
-            found.by_name.setdefault(_fold_name(f"{row.given_name} {row.family_name}"), []).append((row.id, email))
+            for key in _name_keys(row.given_name, row.family_name):
+                found.by_name.setdefault(key, []).append((row.id, email))
         return found
 
     def resolve(self, tutor: str) -> int:
@@ -195,7 +217,7 @@ class Tutors:
                 f"{tutor} is not a member of staff; add them with `waymark staff import FILE.csv` "
                 f"or `waymark staff add {tutor} NAME --role tutor`"
             )
-        matches = self.by_name.get(_fold_name(tutor), [])
+        matches = self.by_name.get(_lookup_key(tutor), [])
         if len(matches) == 1:
             return matches[0][0]
         if matches:

@@ -182,6 +182,10 @@ def test_staff_in_bulk_idempotent_and_tutors_named_by_name(engine: Engine) -> No
     roster_file = _excel("UPN,Forename,Surname,Year,Form Tutor", 'Y123456789001,Amira,Khan,10,"Patel, Sam"')
     _import(engine, school.id, roster_file)
     assert _pupil(engine, "Y123456789001").tutor_id == sam.id
+    # As SIMS often writes a tutor: title, initial, surname (or title and surname).
+    for written in ("Mr S. Patel", "Mr Patel", "sam patel"):
+        _import(engine, school.id, _excel("UPN,Forename,Surname,Year,Tutor", f"Y123456789001,Amira,Khan,10,{written}"))
+        assert _pupil(engine, "Y123456789001").tutor_id == sam.id
     shared = roster.RosterReader(
         io.BytesIO(_excel("UPN,Forename,Surname,Year,Tutor", "M123456789002,Leo,Nowak,10,Kim Lee")), today=TODAY
     )
@@ -192,6 +196,13 @@ def test_staff_in_bulk_idempotent_and_tutors_named_by_name(engine: Engine) -> No
         "line 2, column tutor: 'Kim Lee' is the name of 2 members of staff "
         "(kim.lee@school.example and kim.lee2@school.example); give the tutor's email"
     ]
+    nobody = roster.RosterReader(
+        io.BytesIO(_excel("UPN,Forename,Surname,Year,Tutor", "M123456789002,Leo,Nowak,10,Mrs Okafor")), today=TODAY
+    )
+    with transaction(engine) as session:
+        roster.import_roster(session, school.id, nobody)
+        session.rollback()
+    assert nobody.problems.summary(5)[0].startswith("line 2, column tutor: no member of staff is called 'Mrs Okafor'")
 
 
 def test_migration_normalises_values_already_stored(engine: Engine) -> None:
