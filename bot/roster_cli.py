@@ -152,7 +152,7 @@ def _report(source: roster.RosterReader, result: roster.ImportResult, school_nam
         typer.echo("Worth knowing:")
         _print_problems(source.notes, err=False)
     if source.problems:
-        typer.echo(f"Skipped {source.problems.lines} row(s) with problems:")
+        typer.echo(f"{'Would skip' if dry_run else 'Skipped'} {source.problems.lines} row(s) with problems:")
         _print_problems(source.problems, err=False)
 
 

@@ -291,6 +291,7 @@ class RosterReader:
 
     def _check(self, line: int, cells: list[str], positions: list[tuple[str, int]], controls: bool) -> RosterRow | None:
         errors: list[RowError] = []
+        notes: list[RowError] = []  # only for rows imported
         found: dict[str, Any] = {}
         width = len(cells)
         for name, index in positions:
@@ -309,10 +310,10 @@ class RosterReader:
             else:
                 self.seen[upn] = line
                 if upn[-1].isalpha():
-                    self.notes.add(RowError(line, "upn", TEMPORARY_UPN))
+                    notes.append(RowError(line, "upn", TEMPORARY_UPN))
         ethnicity = found.get("ethnicity")
         if ethnicity is not None and not values.is_dfe_code(ethnicity):
-            self.notes.add(RowError(line, "ethnicity", f"{ethnicity!r} is not one of the DfE codes; kept as given"))
+            notes.append(RowError(line, "ethnicity", f"{ethnicity!r} is not one of the DfE codes; kept as given"))
         dob, leaving = found.get("date_of_birth"), found.get("leaving_date")
         if dob is not None and not self._earliest <= dob <= self.today:
             errors.append(RowError(line, "date_of_birth", f"{dob.isoformat()} is not a pupil's date of birth"))
@@ -328,6 +329,8 @@ class RosterReader:
             for error in errors:
                 self.problems.add(error)
             return None
+        for note in notes:
+            self.notes.add(note)
         return RosterRow(line=line, **found)
 
 
