@@ -1,4 +1,4 @@
-"""The administrator's commands: init, import-roster, staff, codes, chat and demo.
+"""The administrator's commands: init, staff, codes, chat and demo (import-roster and staff import: bot/roster_cli.py).
 
 `bot/cli.py` calls `register(app)`. Each command is a thin edge: read the arguments and settings,
 call `storage`, print what happened in words an office manager understands.
@@ -19,8 +19,6 @@ from pathlib import Path
 from typing import TypeVar
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
@@ -30,7 +28,7 @@ from core.settings import Settings
 from handlers import Dispatcher, linking
 from handlers.concern_work import no_dsl_warning
 from handlers.risk import DEFAULT_WEIGHTS, WEIGHT_NAMES, WeightError, parse_weight, weights_from_json, weights_to_json
-from storage import audit, concerns, crypto, identities, roster, schools
+from storage import audit, concerns, crypto, identities, schools
 from storage import codes as enrolment_codes
 from storage import demo as demo_school
 from storage.db import make_engine, transaction
@@ -38,14 +36,12 @@ from storage.journal import skills_framework
 from storage.migrate import current_revision, upgrade
 from storage.models import Person, Role, School, utcnow
 from storage.people import by_upn_or_email, for_codes
-from storage.roster import RowError
 from storage.schools import SchoolChoice, SettingError, all_schools, school_named
 from storage.staff import StaffError, add_staff, parse_roles, roles_text
 
 DEMO_DB = Path("demo/waymark-demo.db")
 _In = TypeVar("_In")
 _Out = TypeVar("_Out")
-MAX_ERRORS_SHOWN = 30
 
 staff_app = typer.Typer(help="Members of staff: tutors, careers leaders, safeguarding leads.", no_args_is_help=True)
 school_app = typer.Typer(
@@ -158,78 +154,6 @@ def init() -> None:
         typer.echo(message)
     else:
         typer.echo("Encryption key for staff-only notes: set.")
-
-
-# --- import-roster ------------------------------------------------------------------------------
-
-
-def import_roster(
-    file: Path = typer.Argument(..., help="CSV from the MIS, with a header row (see the README for the columns)"),
-    skip_invalid: bool = typer.Option(False, "--skip-invalid", help="import the valid rows and list the others"),
-    school: str | None = typer.Option(None, "--school", help="school name (default WAYMARK_SCHOOL_NAME)"),
-) -> None:
-    """Add or update pupils from a roster CSV (by UPN); pupils not in the file are reported, never deleted."""
-    settings = _settings()
-    try:
-        data = file.read_bytes()
-    except OSError as exc:
-        raise _fail(f"Cannot read {file}: {exc.strerror or exc}") from None
-    try:
-        parsed = roster.read_roster_file(data)
-    except roster.RosterFileError as exc:
-        raise _fail(f"{file}: {exc}. Nothing was imported.") from None
-
-    with _at_school(settings, school) as (session, choice):
-        assert choice.school.id is not None
-        roster.check_tutors(session, choice.school.id, parsed)
-        if parsed.errors and not skip_invalid:
-            _print_errors(parsed.errors)
-            # Leaving the block with an exception rolls everything back, the new school too.
-            raise _fail(
-                f"Nothing was imported: {len(parsed.errors)} problem(s) in {file}. Fix them and run the same "
-                "command again, or add --skip-invalid to import the valid rows now."
-            )
-        progress = Progress(
-            TextColumn("Importing"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=Console(stderr=True),
-            transient=True,
-        )
-        with progress:
-            task = progress.add_task("rows", total=len(parsed.rows))
-            result = roster.import_roster(
-                session, choice.school.id, parsed, progress=lambda n: progress.advance(task, n)
-            )
-        school_name = choice.school.name
-
-    if choice.created:
-        typer.echo(f"New school created: {school_name}")
-    if parsed.ignored_columns:
-        typer.echo("Columns ignored: " + ", ".join(parsed.ignored_columns))
-    typer.echo(
-        f"Roster imported for {school_name}: {result.added} added, {result.updated} updated, "
-        f"{result.unchanged} unchanged, {len(result.missing)} missing."
-    )
-    if result.reactivated:
-        typer.echo(f"{result.reactivated} pupil(s) marked missing before are back on roll.")
-    if result.missing:
-        typer.echo("Not in this file (kept, marked 'missing'; nothing was deleted):")
-        for line in result.missing[:MAX_ERRORS_SHOWN]:
-            typer.echo(f"  {line}")
-        if len(result.missing) > MAX_ERRORS_SHOWN:
-            typer.echo(f"  ... and {len(result.missing) - MAX_ERRORS_SHOWN} more")
-    if result.errors:
-        typer.echo(f"Skipped {len({e.line for e in result.errors})} row(s) with problems:")
-        _print_errors(result.errors, err=False)
-
-
-def _print_errors(errors: list[RowError], *, err: bool = True) -> None:
-    for error in errors[:MAX_ERRORS_SHOWN]:
-        typer.echo(f"  {error}", err=err)
-    if len(errors) > MAX_ERRORS_SHOWN:
-        typer.echo(f"  ... and {len(errors) - MAX_ERRORS_SHOWN} more", err=err)
 
 
 # --- staff --------------------------------------------------------------------------------------
@@ -686,7 +610,9 @@ def _demo_web(dispatcher: Dispatcher, settings: Settings, built: demo_school.Dem
 
 def register(app: typer.Typer) -> None:
     app.command("init")(init)
-    app.command("import-roster")(import_roster)
+    from bot import roster_cli  # here: it builds on this module's helpers
+
+    roster_cli.register(app, staff_app)
     app.add_typer(staff_app, name="staff")
     school_app.add_typer(holidays_app, name="holidays")
     school_app.add_typer(school_safeguarding_app, name="safeguarding")

@@ -18,8 +18,8 @@ from storage.models import Person, Role
 def start(ctx: Context) -> list[Reply]:
     if ctx.person is not None:
         if ctx.args:
-            return [Reply(texts.ALREADY_LINKED.format(name=ctx.person.given_name), buttons=main_menu(ctx))]
-        return [Reply(f"Hello again, {ctx.person.given_name}! What would you like to do?", buttons=main_menu(ctx))]
+            return [Reply(texts.ALREADY_LINKED.format(name=ctx.person.known_as), buttons=main_menu(ctx))]
+        return [Reply(f"Hello again, {ctx.person.known_as}! What would you like to do?", buttons=main_menu(ctx))]
     if not ctx.args:
         return [Reply(texts.START_WITHOUT_CODE)]
     return _redeem(ctx, ctx.args)
@@ -40,7 +40,7 @@ def _redeem(ctx: Context, code: str) -> list[Reply]:
         return [
             Reply(
                 texts.TOO_YOUNG.format(
-                    name=person.given_name,
+                    name=person.known_as,
                     platform=platforms.label(platform),
                     age=min_age,
                     url=ctx.settings.public_url,
@@ -55,7 +55,7 @@ def _redeem(ctx: Context, code: str) -> list[Reply]:
     identities.link(ctx.session, person, platform, key, ctx.incoming.chat_id, ctx.now)
     ctx.person = person
     privacy = texts.PRIVACY_STAFF if person.role == Role.staff else texts.PRIVACY
-    greeting = f"Welcome to Waymark, {person.given_name}! You're linked now."
+    greeting = f"Welcome to Waymark, {person.known_as}! You're linked now."
     return [Reply(greeting), Reply(privacy), Reply(_what_you_can_do(ctx), buttons=main_menu(ctx))]
 
 

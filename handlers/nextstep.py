@@ -90,7 +90,7 @@ def too_young(person: Person) -> bool:
 def nextstep(ctx: Context) -> list[Reply]:
     assert ctx.person is not None
     if too_young(ctx.person):
-        return [Reply(TOO_EARLY.format(name=ctx.person.given_name), buttons=main_menu(ctx))]
+        return [Reply(TOO_EARLY.format(name=ctx.person.known_as), buttons=main_menu(ctx))]
     ctx.goto(MENU)
     if ctx.args:  # `/nextstep apprenticeship` picks that choice; other words are kept as typed
         if len(ctx.args) > answers.SHORT_FIELD:

@@ -75,6 +75,7 @@ class Person(SQLModel, table=True):
     email: str | None = None  # staff; alumni who gave one for the yearly email
     given_name: str
     family_name: str
+    preferred_name: str | None = None  # the name the MIS says they go by ("Preferred Forename"); we greet by it
     date_of_birth: date | None = None
     year_group: int | None = None
     form: str | None = Field(default=None, index=True)
@@ -99,6 +100,11 @@ class Person(SQLModel, table=True):
     @property
     def full_name(self) -> str:
         return f"{self.given_name} {self.family_name}"
+
+    @property
+    def known_as(self) -> str:
+        """The name to greet them by: their preferred name where the school gave one."""
+        return self.preferred_name or self.given_name
 
     @property
     def staff_roles(self) -> frozenset[str]:

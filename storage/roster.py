@@ -2,33 +2,42 @@
 
 Two halves, kept apart so the rules can be tested without a database:
 
-- `parse_roster(text, today)` is pure: it reads the header (any order, any case, unknown columns
-  ignored), checks every row and returns the valid rows with a list of errors that name the line
-  and the column.
-- `import_roster(session, school_id, parsed, ...)` writes: new pupils inserted, changed pupils
-  updated, pupils absent from the file marked "missing" (never deleted), all in a handful of bulk
-  statements so 10,000 rows take seconds, not minutes.
-
-The caller decides whether a file with errors is written at all (`--skip-invalid`).
+- `RosterReader` reads the header (any known spelling of each field, see `storage.mis.headers`)
+  and then checks one row at a time, normalising each value (`storage.mis.values`); problems are
+  grouped (`storage.mis.problems`). It never holds the file: memory grows with the pupils (their
+  UPNs, to find duplicates and who is missing), not with the file's size.
+- `import_roster(session, school_id, reader, ...)` writes while it reads, 500 rows a statement:
+  new pupils inserted, changed pupils updated, pupils absent from the file marked "missing"
+  (never deleted). It runs in the caller's transaction, so a caller that finds problems (or a
+  dry run) rolls everything back and nothing is written.
 """
 
 from __future__ import annotations
 
-import csv
 import io
-import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime
-from typing import Any
+from typing import Any, BinaryIO
 
 from sqlalchemy import and_, bindparam, insert, select, update
 from sqlmodel import Session
 
+from storage.mis import headers, reader, values
+from storage.mis.headers import HeaderPlan
+from storage.mis.problems import Problems, RowError
+from storage.mis.upn import upn_kind
 from storage.models import Person, PersonStatus, Role, utcnow
 
-REQUIRED = ("upn", "given_name", "family_name", "year_group")
-OPTIONAL = (
+__all__ = ["COLUMNS", "RosterFileError", "RosterReader", "RowError", "Tutors", "import_roster", "read_roster_file"]
+
+REQUIRED = headers.REQUIRED
+COLUMNS = (
+    "upn",
+    "given_name",
+    "family_name",
+    "preferred_name",
+    "year_group",
     "date_of_birth",
     "form",
     "gender",
@@ -44,30 +53,13 @@ OPTIONAL = (
     "attendance",
     "exclusions",
 )
-COLUMNS = REQUIRED + OPTIONAL
-
-# A UPN is 13 characters: a check letter, 11 digits and a digit or (for a temporary UPN) a letter.
-_UPN = re.compile(r"^[A-Z][0-9]{11}[0-9A-Z]$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_YEAR = re.compile(r"^(?:year|yr|y)?\s*(\d{1,2})$", re.IGNORECASE)
-_TRUE = {"y", "yes", "true", "1"}
-_FALSE = {"n", "no", "false", "0", ""}
-_SEND = {"n": "N", "": "N", "k": "K", "e": "E", "none": "N", "sen support": "K", "ehc plan": "E", "ehcp": "E"}
 BATCH = 500  # rows per bulk statement: well under SQLite's and psycopg's parameter limits
+TEMPORARY_UPN = "a temporary UPN (ends in a letter): imported; put the permanent one in the MIS when the school has it"
+_NAMES = frozenset({"given_name", "family_name", "preferred_name", "tutor"})
 
 
 class RosterFileError(ValueError):
     """The file as a whole cannot be read (no header, a required column missing...)."""
-
-
-@dataclass(frozen=True)
-class RowError:
-    line: int  # the line in the file, counting the header as line 1
-    column: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"line {self.line}, column {self.column}: {self.message}"
 
 
 @dataclass(frozen=True)
@@ -79,6 +71,7 @@ class RosterRow:
     given_name: str
     family_name: str
     year_group: int
+    preferred_name: str | None = None
     date_of_birth: date | None = None
     form: str | None = None
     gender: str | None = None
@@ -86,114 +79,18 @@ class RosterRow:
     send: str = "N"
     pupil_premium: bool = False
     fsm: bool = False
-    tutor_email: str | None = None
+    tutor: str | None = None  # an email (lower case) or a name, as the file gave it
     leaving_date: date | None = None
     eal: bool = False
     looked_after: bool = False
     young_carer: bool = False
     attendance: float | None = None
     exclusions: int = 0
+    tutor_id: int | None = None  # the member of staff `tutor` names, once resolved
 
 
-# The person columns a roster row sets; tutor_email becomes tutor_id, line is not stored.
-_PERSON_FIELDS = tuple(f.name for f in fields(RosterRow) if f.name not in {"line", "tutor_email"})
-
-
-@dataclass
-class ParsedRoster:
-    rows: list[RosterRow] = field(default_factory=list)
-    errors: list[RowError] = field(default_factory=list)
-    ignored_columns: list[str] = field(default_factory=list)
-    # Valid UPNs on rows left out for another error: still on roll, so never reported missing.
-    skipped_upns: set[str] = field(default_factory=set)
-
-    @property
-    def lines_read(self) -> int:
-        return len(self.rows) + len({e.line for e in self.errors})
-
-
-@dataclass
-class ImportResult:
-    added: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    reactivated: int = 0  # were "missing", are back in the file
-    missing: list[str] = field(default_factory=list)  # "UPN Given Family" of pupils absent from the file
-    errors: list[RowError] = field(default_factory=list)  # rows left out (only with skip_invalid)
-
-
-# --- Reading and checking (pure) -----------------------------------------------------------------
-
-
-def decode(data: bytes) -> str:
-    """Text from the bytes of a CSV file: UTF-8 with or without the BOM Excel writes."""
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise RosterFileError(
-            f"the file is not UTF-8 text (byte {exc.start + 1}); in Excel use Save As > 'CSV UTF-8'"
-        ) from None
-
-
-def _header_name(raw: str) -> str:
-    return raw.strip().lstrip("\ufeff").strip().lower().replace(" ", "_").replace("-", "_")
-
-
-def _parse_date(value: str) -> date:
-    """ISO 2010-03-14 or the UK's 14/03/2010 (what MIS exports and Excel write)."""
-    value = value.strip()
-    for fmt in ("%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y"):
-        try:
-            return datetime.strptime(value, fmt).date()
-        except ValueError:
-            continue
-    raise ValueError(f"{value!r} is not a date; write it as YYYY-MM-DD (2010-03-14) or DD/MM/YYYY (14/03/2010)")
-
-
-def _parse_bool(value: str) -> bool:
-    low = value.strip().lower()
-    if low in _TRUE:
-        return True
-    if low in _FALSE:
-        return False
-    raise ValueError(f"{value!r} is not Y or N")
-
-
-def _parse_year(value: str) -> int:
-    match = _YEAR.match(value.strip())
-    year = int(match.group(1)) if match else -1
-    if not 1 <= year <= 14:
-        raise ValueError(f"{value!r} is not a year group; write a number from 1 to 14, e.g. 10")
-    return year
-
-
-def _parse_send(value: str) -> str:
-    code = _SEND.get(value.strip().lower())
-    if code is None:
-        raise ValueError(f"{value!r} is not a SEND code; use N (none), K (SEN support) or E (EHC plan)")
-    return code
-
-
-def _parse_attendance(value: str) -> float | None:
-    text = value.strip().removesuffix("%").strip()
-    if not text:
-        return None
-    try:
-        number = float(text)
-    except ValueError:
-        raise ValueError(f"{value!r} is not a percentage, e.g. 94.5") from None
-    if not 0 <= number <= 100:
-        raise ValueError(f"{value!r} is not a percentage between 0 and 100")
-    return number
-
-
-def _parse_count(value: str) -> int:
-    text = value.strip()
-    if not text:
-        return 0
-    if not text.isdigit():
-        raise ValueError(f"{value!r} is not a whole number, e.g. 0 or 2")
-    return int(text)
+# The person columns a roster row sets; line and the tutor as written are not stored.
+_PERSON_FIELDS = tuple(f.name for f in fields(RosterRow) if f.name not in {"line", "tutor"})
 
 
 def _text(limit: int) -> Callable[[str], str | None]:
@@ -206,264 +103,365 @@ def _text(limit: int) -> Callable[[str], str | None]:
     return parse
 
 
-def _required_text(limit: int) -> Callable[[str], str]:
-    optional = _text(limit)
-
-    def parse(value: str) -> str:
-        text = optional(value)
-        if text is None:
+def _name(limit: int, *, required: bool) -> Callable[[str], str | None]:
+    def parse(value: str) -> str | None:
+        text = values.clean_name(value)
+        if len(text) > limit:
+            raise ValueError(f"is {len(text)} characters long; at most {limit} fit")
+        if not text and required:
             raise ValueError("is empty; every pupil needs one")
-        return text
+        return text or None
 
     return parse
 
 
-def _parse_upn(value: str) -> str:
+def _upn(value: str) -> str:
     upn = value.strip().upper().replace(" ", "")
     if not upn:
         raise ValueError("is empty; every pupil needs their UPN")
-    if not _UPN.match(upn):
-        raise ValueError(
-            f"{value.strip()!r} is not a UPN (13 characters: a letter, then 11 digits, then a digit or letter)"
-        )
+    upn_kind(upn)
     return upn
 
 
-def _parse_email(value: str) -> str | None:
-    text = value.strip().lower()
-    if not text:
-        return None
-    if not _EMAIL.match(text):
-        raise ValueError(f"{value.strip()!r} is not an email address")
-    return text
+def _ethnicity(value: str) -> str | None:
+    code = values.ethnicity(value)
+    if code is not None and len(code) > 100:
+        raise ValueError(f"is {len(code)} characters long; at most 100 fit")
+    return code
 
 
-def _optional_date(value: str) -> date | None:
-    return _parse_date(value) if value.strip() else None
+def _tutor(value: str) -> str | None:
+    text = values.clean_name(value)
+    return values.email(text) if "@" in text else (text or None)
 
 
-_PARSERS: dict[str, Callable[[str], Any]] = {
-    "upn": _parse_upn,
-    "given_name": _required_text(100),
-    "family_name": _required_text(100),
-    "year_group": _parse_year,
-    "date_of_birth": _optional_date,
+PARSERS: dict[str, Callable[[str], Any]] = {
+    "upn": _upn,
+    "given_name": _name(100, required=True),
+    "family_name": _name(100, required=True),
+    "preferred_name": _name(100, required=False),
+    "year_group": values.year_group,
+    "date_of_birth": values.optional_date,
     "form": _text(20),
-    "gender": _text(50),
-    "ethnicity": _text(100),
-    "send": _parse_send,
-    "pupil_premium": _parse_bool,
-    "fsm": _parse_bool,
-    "tutor_email": _parse_email,
-    "leaving_date": _optional_date,
-    "eal": _parse_bool,
-    "looked_after": _parse_bool,
-    "young_carer": _parse_bool,
-    "attendance": _parse_attendance,
-    "exclusions": _parse_count,
+    "gender": values.gender,
+    "ethnicity": _ethnicity,
+    "send": values.sen,
+    "pupil_premium": values.flag,
+    "fsm": values.flag,
+    "tutor": _tutor,
+    "leaving_date": values.optional_date,
+    "eal": values.flag,
+    "looked_after": values.flag,
+    "young_carer": values.flag,
+    "attendance": values.attendance,
+    "exclusions": values.count,
 }
 
 
-def parse_roster(text: str, today: date | None = None) -> ParsedRoster:
-    """Check a whole roster file; raise RosterFileError when it cannot be read as a roster at all."""
-    today = today or date.today()
-    # newline="" lets the csv module handle CRLF and line breaks inside quoted cells.
-    reader = csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=""))
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise RosterFileError(
-            "the file is empty; it needs a header row, e.g. upn,given_name,family_name,year_group"
-        ) from None
-    except csv.Error as exc:
-        raise RosterFileError(f"line 1: {exc}") from None
-    names = [_header_name(h) for h in header]
-    positions: dict[str, int] = {}
-    ignored: list[str] = []
-    for index, name in enumerate(names):
-        if name in _PARSERS:
-            if name in positions:
-                raise RosterFileError(f"the column {name!r} appears twice in the header row")
-            positions[name] = index
-        elif name:
-            ignored.append(header[index].strip())
-    missing = [name for name in REQUIRED if name not in positions]
-    if missing:
-        raise RosterFileError(
-            f"required column{'s' if len(missing) > 1 else ''} missing from the header row: {', '.join(missing)} "
-            f"(the header must include {', '.join(REQUIRED)})"
+_TITLES = frozenset({"mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir"})
+
+
+def _fold_name(name: str) -> str:
+    """'Patel, Sam' and 'sam  PATEL' -> 'sam patel'; dots gone ('Mr. S. Patel' -> 'mr s patel')."""
+    family, comma, given = name.partition(",")
+    text = f"{given} {family}" if comma else name
+    return " ".join(text.replace(".", " ").lower().split())
+
+
+def _name_keys(given: str, family: str) -> list[str]:
+    """How a staff list or an MIS may write one member of staff: 'sam patel', 's patel', 'patel'."""
+    full = _fold_name(f"{given} {family}")
+    family_key = _fold_name(family)
+    keys = [full, f"{full[:1]} {family_key}".strip(), f"title {family_key}"]
+    return list(dict.fromkeys(k for k in keys if k.strip()))
+
+
+def _lookup_key(tutor: str) -> str:
+    """The key for a tutor as a roster writes them: 'Sam Patel', 'Patel, Sam', 'Mr S Patel', 'Mrs Patel'."""
+    words = _fold_name(tutor).split()
+    if len(words) > 1 and words[0] in _TITLES:
+        words = words[1:]
+        if len(words) == 1:
+            return f"title {words[0]}"
+    return " ".join(words)
+
+
+@dataclass(frozen=True)
+class Tutors:
+    """The school's staff, by email and by name, for the roster's tutor column."""
+
+    by_email: dict[str, int] = field(default_factory=dict)
+    by_name: dict[str, list[tuple[int, str]]] = field(default_factory=dict)  # folded name -> (id, email)
+
+    @classmethod
+    def of_school(cls, session: Session, school_id: int) -> Tutors:
+        table = Person.__table__  # type: ignore[attr-defined]
+        found = cls()
+        for row in session.connection().execute(
+            select(table.c.id, table.c.email, table.c.given_name, table.c.family_name).where(
+                table.c.school_id == school_id, table.c.role == Role.staff.value, table.c.email.is_not(None)
+            )
+        ):
+            email = str(row.email).lower()
+            found.by_email[email] = row.id
+            for key in _name_keys(row.given_name, row.family_name):
+                found.by_name.setdefault(key, []).append((row.id, email))
+        return found
+
+    def resolve(self, tutor: str) -> int:
+        """The member of staff's id; ValueError saying what to do when there is not exactly one."""
+        if "@" in tutor:
+            if tutor in self.by_email:
+                return self.by_email[tutor]
+            raise ValueError(
+                f"{tutor} is not a member of staff; add them with `waymark staff import FILE.csv` "
+                f"or `waymark staff add {tutor} NAME --role tutor`"
+            )
+        matches = self.by_name.get(_lookup_key(tutor), [])
+        if len(matches) == 1:
+            return matches[0][0]
+        if matches:
+            both = " and ".join(email for _id, email in matches)
+            raise ValueError(
+                f"{tutor!r} is the name of {len(matches)} members of staff ({both}); give the tutor's email"
+            )
+        raise ValueError(
+            f"no member of staff is called {tutor!r}; add them with `waymark staff import FILE.csv`, "
+            "or give the tutor's email"
         )
 
-    parsed = ParsedRoster(ignored_columns=ignored)
-    seen: dict[str, int] = {}
-    try:
-        for cells in reader:
-            line = reader.line_num
-            if not any(cell.strip() for cell in cells):
-                continue  # blank lines (Excel often adds some at the end)
-            row_errors: list[RowError] = []
-            values: dict[str, Any] = {}
-            for name, index in positions.items():
-                raw = cells[index] if index < len(cells) else ""
-                try:
-                    values[name] = _PARSERS[name](raw)
-                except ValueError as exc:
-                    row_errors.append(RowError(line, name, str(exc)))
-            upn = values.get("upn")
-            if upn is not None:
-                if upn in seen:
-                    row_errors.append(RowError(line, "upn", f"{upn} is already on line {seen[upn]}"))
-                else:
-                    seen[upn] = line
-            dob, leaving = values.get("date_of_birth"), values.get("leaving_date")
-            if dob is not None and not date(today.year - 30, 1, 1) <= dob <= today:
-                row_errors.append(RowError(line, "date_of_birth", f"{dob.isoformat()} is not a pupil's date of birth"))
-            if leaving is not None and dob is not None and leaving <= dob:
-                row_errors.append(RowError(line, "leaving_date", "is before the date of birth"))
-            if row_errors:
-                parsed.errors.extend(row_errors)
-                if upn is not None:
-                    parsed.skipped_upns.add(upn)
+
+class RosterReader:
+    """A roster file read one row at a time: `plan` from the header, then `rows()`."""
+
+    def __init__(
+        self,
+        stream: BinaryIO,
+        *,
+        today: date | None = None,
+        mapped: dict[str, str] | None = None,
+        tutors: Tutors | None = None,
+    ) -> None:
+        self.today = today or date.today()
+        self.tutors = tutors  # None: tutors are kept as written, not checked
+        self.problems = Problems()
+        self.notes = Problems()  # accepted, but worth knowing: temporary UPNs, local ethnicity codes
+        self.seen: dict[str, int] = {}  # UPN -> its line: every pupil in the file, valid or not
+        self.rows_read = 0
+        try:
+            self.encoding = reader.detect(stream)
+        except reader.FileError as exc:
+            raise RosterFileError(str(exc)) from None
+        self._rows = reader.rows(stream, self.encoding)
+        try:
+            _line, header = next(self._rows)
+        except StopIteration:
+            raise RosterFileError(
+                "the file is empty; it needs a header row, e.g. upn,given_name,family_name,year_group"
+            ) from None
+        except reader.FileError as exc:
+            raise RosterFileError(str(exc)) from None
+        if any(reader.control_message(h, name=False) for h in header):
+            raise RosterFileError("line 1: the header row has a control character (e.g. NUL); export the file again")
+        try:
+            self.plan: HeaderPlan = headers.plan_header(header, mapped)
+        except headers.HeaderError as exc:
+            raise RosterFileError(str(exc)) from None
+        self._earliest = date(self.today.year - 30, 1, 1)
+
+    @property
+    def columns(self) -> frozenset[str]:
+        return frozenset(self.plan.positions)
+
+    def rows(self) -> Iterator[RosterRow]:
+        """The valid rows; every problem goes to `problems`, grouped."""
+        positions = list(self.plan.positions.items())
+        try:
+            for line, cells in self._rows:
+                joined = ",".join(cells)
+                if not joined.replace(",", "").strip():
+                    continue  # blank lines (Excel often adds some at the end)
+                self.rows_read += 1
+                # Control characters are rare: look for them cell by cell only when the row has one.
+                row = self._check(line, cells, positions, reader.has_control(joined))
+                if row is not None:
+                    yield row
+        except reader.FileError as exc:
+            raise RosterFileError(str(exc)) from None
+
+    def _check(self, line: int, cells: list[str], positions: list[tuple[str, int]], controls: bool) -> RosterRow | None:
+        errors: list[RowError] = []
+        notes: list[RowError] = []  # only for rows imported
+        found: dict[str, Any] = {}
+        width = len(cells)
+        for name, index in positions:
+            raw = cells[index] if index < width else ""
+            if controls and (refused := reader.control_message(raw, name=name in _NAMES)):
+                errors.append(RowError(line, name, refused))
+                continue
+            try:
+                found[name] = PARSERS[name](raw)
+            except ValueError as exc:
+                errors.append(RowError(line, name, str(exc)))
+        upn = found.get("upn")
+        if upn is not None:
+            if upn in self.seen:
+                errors.append(RowError(line, "upn", f"{upn} is already on line {self.seen[upn]}"))
             else:
-                parsed.rows.append(RosterRow(line=line, **values))
-    except csv.Error as exc:
-        raise RosterFileError(f"line {reader.line_num}: {exc}") from None
-    return parsed
+                self.seen[upn] = line
+                if upn[-1].isalpha():
+                    notes.append(RowError(line, "upn", TEMPORARY_UPN))
+        ethnicity = found.get("ethnicity")
+        if ethnicity is not None and not values.is_dfe_code(ethnicity):
+            notes.append(RowError(line, "ethnicity", f"{ethnicity!r} is not one of the DfE codes; kept as given"))
+        dob, leaving = found.get("date_of_birth"), found.get("leaving_date")
+        if dob is not None and not self._earliest <= dob <= self.today:
+            errors.append(RowError(line, "date_of_birth", f"{dob.isoformat()} is not a pupil's date of birth"))
+        if leaving is not None and dob is not None and leaving <= dob:
+            errors.append(RowError(line, "leaving_date", "is before the date of birth"))
+        tutor = found.get("tutor")
+        if tutor is not None and self.tutors is not None:
+            try:
+                found["tutor_id"] = self.tutors.resolve(tutor)
+            except ValueError as exc:
+                errors.append(RowError(line, "tutor", str(exc)))
+        if errors:
+            for error in errors:
+                self.problems.add(error)
+            return None
+        for note in notes:
+            self.notes.add(note)
+        return RosterRow(line=line, **found)
 
 
-def read_roster_file(data: bytes, today: date | None = None) -> ParsedRoster:
-    return parse_roster(decode(data), today)
+@dataclass
+class ParsedRoster:
+    """A small roster read whole (tests, and callers that want the rows as a list)."""
+
+    rows: list[RosterRow]
+    errors: list[RowError]
+    ignored_columns: list[str]
+    reader: RosterReader
+
+
+def read_roster_file(data: bytes, today: date | None = None, mapped: dict[str, str] | None = None) -> ParsedRoster:
+    source = RosterReader(io.BytesIO(data), today=today, mapped=mapped)
+    rows = list(source.rows())
+    return ParsedRoster(rows, list(source.problems.first), list(source.plan.ignored), source)
 
 
 # --- Writing ------------------------------------------------------------------------------------
 
 
-def _role_for(row: RosterRow, today: date) -> tuple[str, str]:
+@dataclass
+class ImportResult:
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    reactivated: int = 0  # were "missing", are back in the file
+    missing: list[str] = field(default_factory=list)  # "UPN Given Family" of pupils absent from the file
+    refused: int = 0  # rows the database refused (a UPN that belongs to a member of staff)
+
+
+def _role_for(leaving: date | None, today: date) -> tuple[str, str]:
     """A pupil whose leaving date has passed is an alumnus; otherwise on roll."""
-    if row.leaving_date is not None and row.leaving_date < today:
+    if leaving is not None and leaving < today:
         return Role.alumnus.value, PersonStatus.left.value
     return Role.pupil.value, PersonStatus.active.value
 
 
-def staff_emails(session: Session, school_id: int) -> dict[str, int]:
-    """Staff email (lower case) -> person id, for linking tutors."""
-    table = Person.__table__  # type: ignore[attr-defined]
-    rows = session.connection().execute(
-        select(table.c.id, table.c.email).where(
-            table.c.school_id == school_id, table.c.role == Role.staff.value, table.c.email.is_not(None)
-        )
-    )
-    return {str(row.email).lower(): row.id for row in rows}
-
-
-def check_tutors(session: Session, school_id: int, parsed: ParsedRoster) -> None:
-    """Move rows whose tutor_email is no member of staff at this school into the errors."""
-    known = staff_emails(session, school_id)
-    kept: list[RosterRow] = []
-    for row in parsed.rows:
-        if row.tutor_email is not None and row.tutor_email not in known:
-            parsed.errors.append(
-                RowError(
-                    row.line,
-                    "tutor_email",
-                    f"no member of staff has the email {row.tutor_email}; add them first with "
-                    f"`waymark staff add {row.tutor_email} NAME --role tutor`",
-                )
-            )
-            parsed.skipped_upns.add(row.upn)
-        else:
-            kept.append(row)
-    parsed.rows = kept
-    parsed.errors.sort(key=lambda e: e.line)
-
-
-def _chunks(items: Sequence[Any], size: int = BATCH) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+def _chunks(items: Iterable[Any], size: int = BATCH) -> Iterator[list[Any]]:
+    batch: list[Any] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def import_roster(
     session: Session,
     school_id: int,
-    parsed: ParsedRoster,
+    source: RosterReader,
     *,
-    today: date | None = None,
     now: datetime | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> ImportResult:
-    """Write the valid rows of a checked roster; returns what changed.
+    """Write the valid rows of a roster while reading it; returns what changed.
 
-    Run `check_tutors` first. Pupils on roll in the database but absent from the file become
-    "missing"; nobody is ever deleted. `progress(n)` is told how many more rows were handled.
+    Only the columns the file has are written to pupils already stored: a file without a SEND
+    column leaves their SEND as it was. Pupils on roll in the database but absent from the file
+    become "missing"; nobody is ever deleted. Problems collect in `source.problems`: the caller
+    decides whether to keep what was written (`--skip-invalid`) or roll back.
     """
-    today = today or date.today()
+    today = source.today
     now = now or utcnow()
     table = Person.__table__  # type: ignore[attr-defined]
     conn = session.connection()
-    tutors = staff_emails(session, school_id)
-    compared = ("role", "status", "tutor_id", *_PERSON_FIELDS)
+    if source.tutors is None:
+        source.tutors = Tutors.of_school(session, school_id)
+    columns = source.columns
+    written = [name for name in _PERSON_FIELDS if name in columns or (name == "tutor_id" and "tutor" in columns)]
+    compared = ("role", "status", "leaving_date", *written)
     existing = {
         r.upn: r
         for r in conn.execute(
-            select(table.c.id, *(table.c[name] for name in compared)).where(
+            select(table.c.id, *(table.c[name] for name in dict.fromkeys(compared))).where(
                 table.c.school_id == school_id, table.c.upn.is_not(None)
             )
         )
     }
-
-    result = ImportResult(errors=list(parsed.errors))
-    inserts: list[dict[str, Any]] = []
-    updates: list[dict[str, Any]] = []
-    for row in parsed.rows:
-        role, status = _role_for(row, today)
-        wanted: dict[str, Any] = {name: getattr(row, name) for name in _PERSON_FIELDS}
-        wanted["tutor_id"] = tutors.get(row.tutor_email) if row.tutor_email else None
-        old = existing.get(row.upn)
-        if old is None:
-            inserts.append(
-                {
-                    **wanted,
-                    "school_id": school_id,
-                    "role": role,
-                    "status": status,
-                    "staff_role": None,
-                    "email": None,
-                    "interests": "",
-                    "created_at": now,
-                    "updated_at": now,
-                }
-            )
-            continue
-        if old.role == Role.staff.value:
-            result.errors.append(RowError(row.line, "upn", f"{row.upn} belongs to a member of staff"))
-            continue
-        if old.status == PersonStatus.missing.value and status == PersonStatus.active.value:
-            result.reactivated += 1
-        wanted["role"], wanted["status"] = role, status
-        if all(getattr(old, name) == value for name, value in wanted.items()):
-            result.unchanged += 1
-        else:
-            updates.append({"_id": old.id, **wanted, "updated_at": now})
-
-    for batch in _chunks(inserts):
-        conn.execute(insert(table), list(batch))
+    result = ImportResult()
+    update_statement = (
+        update(table)
+        .where(table.c.id == bindparam("_id"))
+        .values({name: bindparam(name) for name in ("role", "status", *written, "updated_at")})
+    )
+    for batch in _chunks(source.rows()):
+        inserts: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
+        for row in batch:
+            old = existing.get(row.upn)
+            leaving = row.leaving_date if "leaving_date" in columns or old is None else old.leaving_date
+            role, status = _role_for(leaving, today)
+            if old is None:
+                inserts.append(
+                    {
+                        **{name: getattr(row, name) for name in _PERSON_FIELDS},
+                        "school_id": school_id,
+                        "role": role,
+                        "status": status,
+                        "staff_role": None,
+                        "email": None,
+                        "interests": "",
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                )
+                continue
+            if old.role == Role.staff.value:
+                source.problems.add(RowError(row.line, "upn", f"{row.upn} belongs to a member of staff"))
+                result.refused += 1
+                continue
+            if old.status == PersonStatus.missing.value and status == PersonStatus.active.value:
+                result.reactivated += 1
+            wanted: dict[str, Any] = {"role": role, "status": status, **{n: getattr(row, n) for n in written}}
+            if all(getattr(old, name) == value for name, value in wanted.items()):
+                result.unchanged += 1
+            else:
+                updates.append({"_id": old.id, **wanted, "updated_at": now})
+        if inserts:
+            conn.execute(insert(table), inserts)
+        if updates:
+            conn.execute(update_statement, updates)
+        result.added += len(inserts)
+        result.updated += len(updates)
         if progress:
             progress(len(batch))
-    if updates:
-        statement = (
-            update(table)
-            .where(table.c.id == bindparam("_id"))
-            .values({name: bindparam(name) for name in updates[0] if name != "_id"})
-        )
-        for batch in _chunks(updates):
-            conn.execute(statement, list(batch))
-            if progress:
-                progress(len(batch))
-    if progress:
-        progress(result.unchanged)
-    result.added, result.updated = len(inserts), len(updates)
 
-    in_file = {row.upn for row in parsed.rows} | parsed.skipped_upns
+    in_file = source.seen
     gone = [
         r
         for r in conn.execute(
@@ -478,10 +476,10 @@ def import_roster(
         )
         if r.upn not in in_file
     ]
-    for batch in _chunks(gone):
+    for chunk in _chunks(gone):
         conn.execute(
             update(table)
-            .where(table.c.id.in_([r.id for r in batch]))
+            .where(table.c.id.in_([r.id for r in chunk]))
             .values(status=PersonStatus.missing.value, updated_at=now)
         )
     result.missing = [f"{r.upn} {r.given_name} {r.family_name}" for r in gone]

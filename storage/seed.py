@@ -25,6 +25,7 @@ from sqlmodel import Session, SQLModel
 from storage import codes, concerns, identities
 from storage.consents import ConsentKind
 from storage.db import transaction
+from storage.mis.upn import with_check_letter
 from storage.models import (
     AdviceRecord,
     AgreedAction,
@@ -398,8 +399,9 @@ def write_roster(count: int, path: Path, seed: int = 7, tutor_email: str = "", t
             flag = {True: "Y", False: "N"}
             writer.writerow(
                 {
-                    "upn": f"{rng.choice('ABCDEFGHJKLMNPQRTUVWXYZ')}8234001{n:05d}",
+                    "upn": with_check_letter(f"823400{n:06d}"),
                     "given_name": given,
+                    "preferred_name": "",
                     "family_name": family,
                     "date_of_birth": mix.date_of_birth.strftime("%d/%m/%Y"),
                     "year_group": year,

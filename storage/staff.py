@@ -9,6 +9,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, func, select
 
+from storage.mis.staff_file import StaffRow
 from storage.models import Person, PersonStatus, Role, StaffRole, utcnow
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -98,3 +99,34 @@ def find_by_email(session: Session, school_id: int, email: str) -> Person | None
     return session.exec(
         select(Person).where(Person.school_id == school_id, func.lower(col(Person.email)) == email.strip().lower())
     ).first()
+
+
+@dataclass
+class StaffImport:
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+def import_staff(
+    session: Session, school_id: int, rows: Sequence[StaffRow], *, now: datetime | None = None
+) -> StaffImport:
+    """Add or update every member of staff in a checked staff file, by email: importing the same
+    file again changes nothing. StaffError when an email belongs to a pupil or alumnus."""
+    result = StaffImport()
+    for row in rows:
+        before = find_by_email(session, school_id, row.email)
+        was = (before.full_name, before.staff_role, before.other_staff_roles, before.status) if before else None
+        try:
+            person = add_staff(
+                session, school_id, row.email, row.name, row.roles[0], also=row.roles[1:], now=now
+            ).person
+        except StaffError as exc:
+            raise StaffError(f"line {row.line}: {exc}") from None
+        if was is None:
+            result.added += 1
+        elif was == (person.full_name, person.staff_role, person.other_staff_roles, person.status):
+            result.unchanged += 1
+        else:
+            result.updated += 1
+    return result

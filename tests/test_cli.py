@@ -19,6 +19,7 @@ from handlers import Dispatcher, texts
 from storage import audit, codes, identities, seed, websessions
 from storage.db import make_engine, transaction
 from storage.migrate import current_revision, head_revision
+from storage.mis.upn import with_check_letter
 from storage.models import Person, School, StaffRole, WebSession, utcnow
 from storage.people import by_upn_or_email
 from tests.chat import Chat
@@ -95,9 +96,9 @@ def test_staff_add_then_roster_with_a_bad_line_then_fixed(school_dir: Path) -> N
     assert wrong_role.returncode == 1 and "use one of tutor, leader, dsl" in wrong_role.stderr
 
     rows = [
-        "A123456789001,Amira,Khan,10,10A,sam.patel@hillside.example,2011-03-14",
-        "A123456789002,Oliver,Smith,10,10A,,2011-13-01",  # line 3: no 13th month
-        "A123456789003,Zara,Ali,11,11B,,2010-06-30",
+        "Y123456789001,Amira,Khan,10,10A,sam.patel@hillside.example,2011-03-14",
+        "M123456789002,Oliver,Smith,10,10A,,2011-13-01",  # line 3: no 13th month
+        "B123456789003,Zara,Ali,11,11B,,2010-06-30",
     ]
     (school_dir / "roster.csv").write_bytes(("\ufeff" + "\r\n".join([HEADER, *rows]) + "\r\n").encode())
     refused = run(school_dir, "import-roster", "roster.csv")
@@ -106,7 +107,7 @@ def test_staff_add_then_roster_with_a_bad_line_then_fixed(school_dir: Path) -> N
     assert "Nothing was imported" in refused.stderr
     assert [p.role for p in people(school_dir)] == ["staff"]
 
-    rows[1] = "A123456789002,Oliver,Smith,10,10A,,2011-12-01"
+    rows[1] = "M123456789002,Oliver,Smith,10,10A,,2011-12-01"
     (school_dir / "roster.csv").write_text("\n".join([HEADER, *rows]) + "\n")
     done = run(school_dir, "import-roster", "roster.csv")
     assert done.returncode == 0, done.stderr
@@ -119,7 +120,7 @@ def test_staff_add_then_roster_with_a_bad_line_then_fixed(school_dir: Path) -> N
 
     (school_dir / "short.csv").write_text("\n".join([HEADER, rows[0], rows[2]]) + "\n")
     shrunk = run(school_dir, "import-roster", "short.csv")
-    assert "1 missing" in shrunk.stdout and "A123456789002 Oliver Smith" in shrunk.stdout
+    assert "1 missing" in shrunk.stdout and "M123456789002 Oliver Smith" in shrunk.stdout
     assert len(people(school_dir)) == 4
 
 
@@ -172,16 +173,16 @@ def test_codes_csv_has_working_codes_and_links(school_dir: Path) -> None:
 def test_missing_file_and_missing_column_are_explained(school_dir: Path) -> None:
     gone = run(school_dir, "import-roster", "nope.csv")
     assert gone.returncode == 1 and "Cannot read nope.csv" in gone.stderr
-    (school_dir / "bad.csv").write_text("upn,given_name,year_group\nA123456789001,Amira,10\n")
+    (school_dir / "bad.csv").write_text("upn,given_name,year_group\nY123456789001,Amira,10\n")
     bad = run(school_dir, "import-roster", "bad.csv")
     assert bad.returncode == 1
     assert "required column missing from the header row: family_name" in bad.stderr
 
 
 def test_chat_as_a_pupil_and_as_staff(school_dir: Path) -> None:
-    # Runs after the roster test above: Amira (A123456789001) and Sam Patel exist.
+    # Runs after the roster test above: Amira (Y123456789001) and Sam Patel exist.
     done = subprocess.run(
-        [str(WAYMARK), "chat", "--as", "a123456789001"],
+        [str(WAYMARK), "chat", "--as", "y123456789001"],
         cwd=school_dir,
         env={
             "PATH": os.environ.get("PATH", ""),
@@ -209,22 +210,22 @@ def test_chat_as_a_pupil_and_as_staff(school_dir: Path) -> None:
 
 
 def test_missing_column_and_skip_invalid_through_the_command(tmp_path: Path) -> None:
-    rows = ["A123456789001,Amira,Khan,10,10A,,2011-03-14", "A123456789002,Oliver,Smith,10,10A,,2011-05-01"]
+    rows = ["Y123456789001,Amira,Khan,10,10A,,2011-03-14", "M123456789002,Oliver,Smith,10,10A,,2011-05-01"]
     (tmp_path / "first.csv").write_text("\n".join([HEADER, *rows]) + "\n")
     assert run(tmp_path, "import-roster", "first.csv").returncode == 0
     before = [(p.upn, p.form, p.status) for p in people(tmp_path)]
 
     # A file without family_name: refused, and nobody added, changed or marked missing.
-    (tmp_path / "nofamily.csv").write_text("upn,given_name,year_group,form\nA123456789003,Zara,11,11B\n")
+    (tmp_path / "nofamily.csv").write_text("upn,given_name,year_group,form\nB123456789003,Zara,11,11B\n")
     refused = run(tmp_path, "import-roster", "nofamily.csv")
     assert refused.returncode == 1 and "family_name" in refused.stderr and "Nothing was imported" in refused.stderr
     assert [(p.upn, p.form, p.status) for p in people(tmp_path)] == before
 
     # --skip-invalid imports the good rows and lists the bad one by line and column.
     mixed = [
-        "A123456789001,Amira,Khan,10,10C,,2011-03-14",  # moved form
-        "A123456789002,Oliver,Smith,10,10A,,2011-13-01",  # line 3: no 13th month
-        "A123456789003,Zara,Ali,11,11B,,2010-06-30",  # new
+        "Y123456789001,Amira,Khan,10,10C,,2011-03-14",  # moved form
+        "M123456789002,Oliver,Smith,10,10A,,2011-13-01",  # line 3: no 13th month
+        "B123456789003,Zara,Ali,11,11B,,2010-06-30",  # new
     ]
     (tmp_path / "mixed.csv").write_text("\n".join([HEADER, *mixed]) + "\n")
     without_flag = run(tmp_path, "import-roster", "mixed.csv")
@@ -235,9 +236,9 @@ def test_missing_column_and_skip_invalid_through_the_command(tmp_path: Path) -> 
     assert "1 added, 1 updated, 0 unchanged, 0 missing" in done.stdout
     assert "Skipped 1 row(s) with problems:" in done.stdout and "line 3, column date_of_birth" in done.stdout
     after = {p.upn: (p.form, p.status, p.date_of_birth) for p in people(tmp_path)}
-    assert after["A123456789001"][0] == "10C"
-    assert after["A123456789002"] == ("10A", "active", date(2011, 5, 1))  # the bad row changed nothing
-    assert after["A123456789003"][1] == "active"
+    assert after["Y123456789001"][0] == "10C"
+    assert after["M123456789002"] == ("10A", "active", date(2011, 5, 1))  # the bad row changed nothing
+    assert after["B123456789003"][1] == "active"
 
 
 def school_row(tmp: Path) -> School:
@@ -356,7 +357,7 @@ def test_unlink_disconnects_every_chat_account_and_ends_web_sessions(tmp_path: P
 
 def test_import_draws_a_progress_bar_on_a_terminal(tmp_path: Path) -> None:
     assert run(tmp_path, "init").returncode == 0
-    rows = [f"P{i:012d},Pupil{i},Test,10,10A,,2011-01-01" for i in range(300)]
+    rows = [f"{with_check_letter(f'{i:012d}')},Pupil{i},Test,10,10A,,2011-01-01" for i in range(300)]
     (tmp_path / "roster.csv").write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
     # Rich draws live output only on a terminal: these tell it stderr is one.
     done = run(tmp_path, "import-roster", "roster.csv", TTY_COMPATIBLE="1", TTY_INTERACTIVE="1", COLUMNS="100")

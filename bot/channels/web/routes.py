@@ -196,7 +196,7 @@ async def chat_get(request: web.Request) -> web.StreamResponse:
     lines = await asyncio.to_thread(recent_lines, engine, visit.row.external_id, now)
     school = visit.school or chat.settings.school_name
     views = pages.line_views(lines, {})
-    page = pages.chat_page(school, visit.person.given_name, visit.row.csrf_token, views, websessions.new_token())
+    page = pages.chat_page(school, visit.person.known_as, visit.row.csrf_token, views, websessions.new_token())
     return _html(page)
 
 
