@@ -1,6 +1,6 @@
 """preferred_name, and stored roster values normalised to one code each
 
-Revision ID: 0007
+Revision ID: 0004
 Revises: 0003
 Create Date: 2026-12-02 17:10:00.000000
 """
@@ -13,7 +13,7 @@ from alembic import op
 
 from storage.mis import values
 
-revision: str = "0007"
+revision: str = "0004"
 down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
