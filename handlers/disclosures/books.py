@@ -1,6 +1,6 @@
 """One phrase book per school, kept for the life of the process and rebuilt when the school's own
-additions and removals (`School.safeguarding_phrases`) change. Building one costs 0.04-0.2 s, so
-never per message."""
+additions and removals (`School.safeguarding_phrases`) change. Building one costs about 0.8 s of CPU
+(some 83,000 plain phrases), so never per message."""
 
 from __future__ import annotations
 

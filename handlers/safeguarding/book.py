@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from handlers.safeguarding.categories import Category
 from handlers.safeguarding.normalise import normalise
-from handlers.safeguarding.patterns import expand
+from handlers.safeguarding.patterns import GAP, MAX_GAP, expand
 from handlers.safeguarding.phrases import CLASSES, DEFAULTS, QUIET
 
 
@@ -73,18 +73,33 @@ class PhraseBook:
         """Every phrase in a list of normalised words, as (first word, one past the last, entry);
         overlapping phrases are all found."""
         found: list[tuple[int, int, Entry]] = []
-        root, count = self.tree.children, len(words)
+        root = self.tree.children
         for start, word in enumerate(words):
             node = root.get(word)
-            end = start + 1
-            while node is not None:
-                for entry in node.entries:
-                    found.append((start, end, entry))
-                if end == count:
-                    break
-                node = node.children.get(words[end])
-                end += 1
+            if node is not None:
+                _walk(node, words, start, start + 1, found)
         return found
+
+
+def _walk(node: _Node | None, words: list[str], start: int, end: int, found: list[tuple[int, int, Entry]]) -> None:
+    """Follow the tree from a node reached at `end`, word by word, then through each "..." met on
+    the way by skipping up to MAX_GAP words (after, so that of two phrases over the same words the
+    one written without a gap is found first and named)."""
+    count = len(words)
+    gaps: list[tuple[_Node, int]] = []
+    while node is not None:
+        for entry in node.entries:
+            found.append((start, end, entry))
+        gap = node.children.get(GAP)
+        if gap is not None:
+            gaps.append((gap, end))
+        if end == count:
+            break
+        node = node.children.get(words[end])
+        end += 1
+    for gap, at in gaps:
+        for after in range(at, min(count, at + MAX_GAP + 1)):
+            _walk(gap.children.get(words[after]), words, start, after + 1, found)
 
 
 class _Node:
@@ -99,7 +114,7 @@ _DEFAULT_BOOK: PhraseBook | None = None
 
 
 def default_book() -> PhraseBook:
-    """The book with no school's changes, built once (about a tenth of a second)."""
+    """The book with no school's changes, built once (about 0.8 s of CPU)."""
     global _DEFAULT_BOOK
     if _DEFAULT_BOOK is None:
         _DEFAULT_BOOK = PhraseBook()
