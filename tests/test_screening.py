@@ -349,3 +349,14 @@ def test_the_screening_package_imports_only_the_standard_library_and_core() -> N
                 top = name.split(".")[0]
                 allowed = top in sys.stdlib_module_names or top == "core" or name.startswith("handlers.safeguarding")
                 assert allowed, f"{path.name} imports {name}"
+
+
+def test_a_schools_book_builds_only_its_additions_and_shares_the_default_tree() -> None:
+    # The default book stands for tens of thousands of phrases; a school with its own changes must
+    # not hold a second copy (one per school, for the life of the process).
+    book = PhraseBook(additions=[("unsafe", "dalby underpass")], removals=["kms"])
+    assert list(book.index) == [("dalby", "underpas")]
+    assert len(BOOK.index) > 10_000
+    assert categories("kms", book) == set() == categories("kill myself", book)
+    assert categories("dalby underpass", book) == {Category.unsafe}
+    assert categories("my step dad hit me", book) == {Category.harm_by_adult}

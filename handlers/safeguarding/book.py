@@ -49,8 +49,18 @@ class PhraseBook:
         for category, pattern in additions:
             listed.append(Listed(None if category == "quiet" else Category(category), pattern, False))
         self.listed: tuple[Listed, ...] = tuple(item for item in listed if normalise(item.pattern) not in removed)
+        # A school's book shares the default book's tree (tens of megabytes: the "..." patterns
+        # stand for many thousands of phrases) and builds only its own additions; its removals
+        # are left out of what the shared tree finds.
+        shared = defaults is DEFAULTS and quiet is QUIET and classes is CLASSES and bool(additions or removed)
+        self._base = default_book() if shared else None
+        own = [item for item in self.listed if not item.default] if shared else list(self.listed)
+        self._removed = removed
+        self._gone = {Entry(item.category, item.pattern) for item in listed if item.default} - {
+            Entry(item.category, item.pattern) for item in self.listed
+        }
         index: dict[tuple[str, ...], list[Entry]] = {}
-        for item in self.listed:
+        for item in own:
             entry = Entry(item.category, item.pattern)
             for phrase in expand(item.pattern, classes):
                 if " ".join(phrase) in removed:
@@ -58,6 +68,7 @@ class PhraseBook:
                 entries = index.setdefault(phrase, [])
                 if entry not in entries:
                     entries.append(entry)
+        # The phrases this book holds itself (a school's book: its additions only).
         self.index: dict[tuple[str, ...], tuple[Entry, ...]] = {key: tuple(value) for key, value in index.items()}
         # A tree of words: a phrase is found by walking it from each word of the text, and most
         # walks stop at the first word (measured against one compiled pattern and an Aho-Corasick
@@ -78,7 +89,20 @@ class PhraseBook:
             node = root.get(word)
             if node is not None:
                 _walk(node, words, start, start + 1, found)
+        if self._base is not None:
+            found += [
+                (start, end, entry)
+                for start, end, entry in self._base.find(words)
+                if entry not in self._gone and not self._removes(words, start, end, entry)
+            ]
         return found
+
+    def _removes(self, words: list[str], start: int, end: int, entry: Entry) -> bool:
+        """Is this match of the shared book a phrase the school removed ("kms" and all it stands for)?"""
+        if not self._removed or self._base is None:
+            return False
+        key = tuple(words[start:end])
+        return " ".join(key) in self._removed and entry in self._base.index.get(key, ())
 
 
 def _walk(node: _Node | None, words: list[str], start: int, end: int, found: list[tuple[int, int, Entry]]) -> None:
