@@ -41,3 +41,9 @@ def first_escalation_at(alerted_at: datetime, minutes: int, *, reached: bool) ->
     """When an unacknowledged alert first escalates: the school's minutes after it went out, or
     straight away when it reached no one."""
     return alerted_at + timedelta(minutes=minutes) if reached else alerted_at
+
+
+def can_be_reached(linked: Iterable[str], *, has_email: bool) -> bool:
+    """Would an alert reach this DSL: a chat account on a pushed channel, or an email address Waymark
+    can send to (an address, and WAYMARK_SMTP_URL)?"""
+    return has_email or any(pushes(platform) for platform in linked)

@@ -15,7 +15,7 @@ import time_machine
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
-from core.reach import AlertCopy, alert_reached, first_escalation_at
+from core.reach import AlertCopy, alert_reached, can_be_reached, first_escalation_at
 from core.settings import Settings, load_settings
 from handlers.safeguarding.alert_text import ASKED, RAISED_BY_STAFF, alert_text, category_label, waited, when
 from scheduler.quiet import QuietHours
@@ -225,6 +225,9 @@ def test_an_alert_reaches_a_dsl_only_on_a_channel_that_pushes_it() -> None:
     assert not alert_reached([])
     assert first_escalation_at(alerted, 60, reached=True) == alerted + timedelta(minutes=60)
     assert first_escalation_at(alerted, 60, reached=False) == alerted
+    assert can_be_reached(["web", "slack"], has_email=False)
+    assert can_be_reached([], has_email=True)
+    assert not can_be_reached(["web", "console"], has_email=False)
 
 
 def test_a_dsl_linked_only_to_the_web_chat_counts_as_unreached_and_the_alert_escalates_at_once(
