@@ -24,9 +24,10 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
 from bot.channels.console import ConsoleChat, Persona
+from core.reach import can_be_reached
 from core.settings import Settings
 from handlers import Dispatcher, linking
-from handlers.concern_work import no_dsl_warning
+from handlers.concern_work import no_dsl_warning, unreached_dsl_warning
 from handlers.risk import DEFAULT_WEIGHTS, WEIGHT_NAMES, WeightError, parse_weight, weights_from_json, weights_to_json
 from storage import audit, concerns, crypto, identities, schools
 from storage import codes as enrolment_codes
@@ -193,19 +194,30 @@ def staff_add(
 
 @staff_app.command("list")
 def staff_list(school: str | None = typer.Option(None, "--school", help="school name")) -> None:
-    """Everyone on the staff list, with their roles; a plain warning when the school has no safeguarding lead."""
+    """Everyone on the staff list, with their roles; a plain warning when the school has no safeguarding
+    lead, or a lead no alert reaches unless their web chat page is open."""
     settings = _settings()
     with _at_school(settings, school) as (session, choice):
         assert choice.school.id is not None
         people = for_codes(session, choice.school.id, Role.staff.value)
         lines = [f"{p.email}\t{p.full_name}\t{roles_text(p)}" for p in people]
-        has_dsl = bool(concerns.dsls(session, choice.school.id))
+        leads = concerns.dsls(session, choice.school.id)
+        unreached = [
+            lead.full_name
+            for lead in leads
+            if not can_be_reached(
+                [i.platform for i in identities.identities_of(session, lead.id or 0) if i.unreachable_at is None],
+                has_email=bool(settings.smtp_url) and "@" in (lead.email or ""),
+            )
+        ]
         school_name = choice.school.name
     typer.echo(
         "\n".join(lines) if lines else "No staff yet: add them with `waymark staff add EMAIL NAME --role tutor`."
     )
-    if not has_dsl:
+    if not leads:
         typer.echo(no_dsl_warning(school_name))
+    elif unreached:
+        typer.echo(unreached_dsl_warning(unreached))
 
 
 # --- school settings ----------------------------------------------------------------------------

@@ -48,6 +48,16 @@ def no_dsl_warning(school_name: str) -> str:
     )
 
 
+def unreached_dsl_warning(names: list[str]) -> str:
+    """What the command line says about DSLs no alert can reach unless they are looking."""
+    who = ", ".join(names)
+    return (
+        f"Alerts reach {who} only while their web chat page is open: no Telegram or Slack is linked and "
+        "Waymark has no email it can send them (an address and WAYMARK_SMTP_URL). Their school's alerts "
+        "therefore escalate at once. Give them a code to link a chat: `waymark codes --role staff`."
+    )
+
+
 @dataclass(frozen=True)
 class Acting:
     """Who is acting, where, and when: the DSL, the channel ("cli" at a terminal), the time."""

@@ -7,7 +7,9 @@ Every minute, recomputed from the database, so a missed tick only makes a messag
 - an alert not acknowledged within the school's minutes (`School.safeguarding_escalate_minutes`)
   is sent again to every DSL and told to the school's escalation contacts by email (key
   `sg:escalate:{id}:{n}`). Contacts who are not DSLs learn only that a concern about a named pupil
-  has waited so long: never the words, never the category.
+  has waited so long: never the words, never the category. An alert that reached no DSL on a
+  channel that pushes it (every DSL linked only to the web chat, or the sender gave up on their
+  messages) does not wait those minutes: its first escalation goes at once (core.reach).
 
 When (school time): the first escalation goes when it falls due unless it is night (21:00-07:30),
 then at 07:30; the repeats go hourly on working days from 07:30 to 18:00, so after a quiet night
@@ -26,8 +28,9 @@ from sqlmodel import Session, col, select
 
 from core.calendar import is_night, is_working_day
 from core.platforms import Platform
+from core.reach import alert_reached
 from core.settings import Settings
-from handlers.disclosures.alerts import send_alert, tell_leads
+from handlers.disclosures.alerts import alert_key, send_alert, tell_leads
 from handlers.safeguarding.alert_text import category_label, open_button, waited, when, who
 from storage import concerns, outbox, schools
 from storage.db import transaction
@@ -99,7 +102,11 @@ def escalate(session: Session, settings: Settings, now: datetime) -> int:
     WAYMARK_SMTP_URL), and mark it escalated."""
     zone, email = settings.zone, bool(settings.smtp_url)
     escalated = 0
-    for concern, school in concerns.waiting_for_escalation(session, now):
+
+    def reached(concern: Concern) -> bool:
+        return alert_reached(outbox.copies_of(session, f"{alert_key(concern.id or 0)}:"))
+
+    for concern, school in concerns.waiting_for_escalation(session, now, reached):
         if not escalation_allowed(now, zone, first=concern.escalated_at is None):
             continue
         pupil = session.get(Person, concern.subject_id)

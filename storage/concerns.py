@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement
 from sqlmodel import Session, col, select
 
+from core.reach import first_escalation_at
 from storage import crypto
 from storage.models import (
     Concern,
@@ -208,24 +210,35 @@ def close(session: Session, concern: Concern, dsl_id: int, outcome: ConcernOutco
     return True
 
 
-def escalation_due(concern: Concern, minutes: int, now: datetime) -> bool:
-    """An open (unacknowledged) alert waits `minutes` after it went out, then every hour after an escalation."""
+def escalation_due(concern: Concern, minutes: int, now: datetime, *, reached: bool = True) -> bool:
+    """An open (unacknowledged) alert waits `minutes` after it went out (no wait when it reached no
+    DSL: core.reach), then every hour after an escalation."""
     if concern.status != ConcernStatus.open.value or concern.alerted_at is None:
         return False
     if concern.escalated_at is None:
-        return now >= concern.alerted_at + timedelta(minutes=minutes)
+        return now >= first_escalation_at(concern.alerted_at, minutes, reached=reached)
     return now >= concern.escalated_at + timedelta(hours=1)
 
 
-def waiting_for_escalation(session: Session, now: datetime) -> list[tuple[Concern, School]]:
-    """Open, alerted, unacknowledged concerns of every school whose escalation is due now."""
+def waiting_for_escalation(
+    session: Session, now: datetime, reached: Callable[[Concern], bool] = lambda concern: True
+) -> list[tuple[Concern, School]]:
+    """Open, alerted, unacknowledged concerns of every school whose escalation is due now; `reached`
+    says whether a concern's alert reached a DSL (asked only while that decides it)."""
     rows = session.exec(
         select(Concern, School)
         .join(School, col(School.id) == col(Concern.school_id))
         .where(Concern.status == ConcernStatus.open.value, col(Concern.alerted_at).is_not(None))
         .order_by(col(Concern.id))
     ).all()
-    return [(c, s) for c, s in rows if escalation_due(c, s.safeguarding_escalate_minutes, now)]
+    due = []
+    for concern, school in rows:
+        minutes = school.safeguarding_escalate_minutes
+        if escalation_due(concern, minutes, now) or (
+            escalation_due(concern, minutes, now, reached=False) and not reached(concern)
+        ):
+            due.append((concern, school))
+    return due
 
 
 def mark_escalated(session: Session, concern: Concern, now: datetime) -> None:

@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from core.messages import Button
+from core.reach import AlertCopy
 from storage.consents import ConsentKind, without_consent
 from storage.identities import identities_of, mark_unreachable
 from storage.models import OutboxMessage, Person, School
@@ -391,3 +392,11 @@ def count_by_status(session: Session, platform: str | None = None) -> dict[str, 
     for row in session.connection().execute(query).all():
         counts[str(row[0])] = int(row[1])
     return counts
+
+
+def copies_of(session: Session, key_prefix: str) -> list[AlertCopy]:
+    """Where the rows whose key starts with `key_prefix` went, and which the sender gave up on."""
+    rows = session.exec(
+        select(OutboxMessage.platform, OutboxMessage.status).where(col(OutboxMessage.key).startswith(key_prefix))
+    ).all()
+    return [AlertCopy(platform, status in (FAILED, UNDELIVERABLE)) for platform, status in rows]

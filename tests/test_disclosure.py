@@ -311,25 +311,25 @@ def test_a_schools_own_phrases_are_screened_and_a_change_rebuilds_its_book(engin
     pupil, _ = _school(engine)
     seed.link(engine, pupil, "console", "p1")
     chat = Chat(keyed, "p1")
-    chat.say("/reflect people keep calling me zqword in the corridor")
+    chat.say("/reflect someone said zqword to me in the corridor")
     assert _concerns(engine) == []
     with Session(engine) as session:
         school = session.get(School, pupil.school_id)
         assert school is not None
-        school.safeguarding_phrases = json.dumps({"additions": [["bullying", "calling me zqword"]], "removals": []})
+        school.safeguarding_phrases = json.dumps({"additions": [["bullying", "said zqword to me"]], "removals": []})
         session.add(school)
         session.commit()
-    replies = chat.say("/reflect people keep calling me zqword in the corridor")
+    replies = chat.say("/reflect someone said zqword to me in the corridor")
     assert "0800 1111" in replies[-1].text
     (concern,) = _concerns(engine)
     assert concern.category == "bullying"
     with Session(engine) as session:
         school = session.get(School, pupil.school_id)
         assert school is not None
-        school.safeguarding_phrases = json.dumps({"additions": [], "removals": ["calling me zqword"]})
+        school.safeguarding_phrases = json.dumps({"additions": [], "removals": ["said zqword to me"]})
         session.add(school)
         session.commit()
-    chat.say("/reflect they were calling me zqword again today")
+    chat.say("/reflect they said zqword to me again today")
     assert len(_concerns(engine)) == 1
 
 

@@ -15,6 +15,7 @@ import time_machine
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
+from core.reach import AlertCopy, alert_reached, can_be_reached, first_escalation_at
 from core.settings import Settings, load_settings
 from handlers.safeguarding.alert_text import ASKED, RAISED_BY_STAFF, alert_text, category_label, waited, when
 from scheduler.quiet import QuietHours
@@ -210,6 +211,64 @@ def test_when_an_escalation_may_go() -> None:
     assert allowed("2026-06-11 07:30", first=False)
     assert allowed("2026-06-13 10:00", first=True) and not allowed("2026-06-13 10:00", first=False)  # Saturday
     assert not allowed("2026-12-25 10:00", first=False)  # Christmas Day, a bank holiday
+
+
+def test_an_alert_reaches_a_dsl_only_on_a_channel_that_pushes_it() -> None:
+    alerted = WEDNESDAY
+    assert alert_reached([AlertCopy("telegram", given_up=False)])
+    assert alert_reached([AlertCopy("web", given_up=False), AlertCopy("email", given_up=False)])
+    assert alert_reached([AlertCopy("slack", given_up=True), AlertCopy("slack", given_up=False)])
+    # The web chat shows it only while the page is open; the terminal likewise.
+    assert not alert_reached([AlertCopy("web", given_up=False), AlertCopy("console", given_up=False)])
+    assert not alert_reached([AlertCopy("web", given_up=False), AlertCopy("telegram", given_up=True)])
+    assert not alert_reached([AlertCopy("pigeon", given_up=False)])  # a platform Waymark does not know
+    assert not alert_reached([])
+    assert first_escalation_at(alerted, 60, reached=True) == alerted + timedelta(minutes=60)
+    assert first_escalation_at(alerted, 60, reached=False) == alerted
+    assert can_be_reached(["web", "slack"], has_email=False)
+    assert can_be_reached([], has_email=True)
+    assert not can_be_reached(["web", "console"], has_email=False)
+
+
+def test_a_dsl_linked_only_to_the_web_chat_counts_as_unreached_and_the_alert_escalates_at_once(
+    engine: Engine, settings: Settings
+) -> None:
+    school, pupil, _ = school_with(engine, dsl=False, contacts="head@school.example")
+    web_only = seed.staff(engine, school.id, "Wendy", "Web", role=StaffRole.dsl)
+    with transaction(engine) as session:
+        row = session.get(Person, web_only.id)
+        assert row is not None
+        row.email = None  # no email either: nothing pushes the alert to her
+    seed.link(engine, web_only, "web", "wendy-web")
+    concern_id = raise_concern(engine, pupil, WEDNESDAY)
+    tick(engine, settings, WEDNESDAY)
+    # The school's 60 minutes do not apply: the alert escalates as it goes, and the head hears of it.
+    assert keys(engine) == [
+        f"sg:alert:{concern_id}:web:wendy-web",
+        f"sg:escalate:{concern_id}:1:email:head@school.example",
+        f"sg:escalate:{concern_id}:1:web:wendy-web",
+    ]
+    [head] = outbox_rows(engine, f"sg:escalate:{concern_id}:1:email:")
+    assert "Amira Khan" in head.text and LABEL not in head.text and "zqwords" not in head.text
+    # Repeats keep their hourly pace.
+    tick(engine, settings, WEDNESDAY + timedelta(minutes=59))
+    assert escalation_rounds(engine, concern_id) == {1}
+    tick(engine, settings, WEDNESDAY + timedelta(minutes=60))
+    assert escalation_rounds(engine, concern_id) == {1, 2}
+
+
+def test_an_alert_the_sender_gave_up_on_counts_as_unreached(engine: Engine, settings: Settings) -> None:
+    _, pupil, _ = school_with(engine)
+    concern_id = raise_concern(engine, pupil, WEDNESDAY)
+    tick(engine, settings, WEDNESDAY)
+    tick(engine, settings, WEDNESDAY + timedelta(minutes=5))
+    assert escalation_rounds(engine, concern_id) == set()  # Telegram and email may still arrive
+    with transaction(engine) as session:
+        for row in session.exec(select(OutboxMessage).where(col(OutboxMessage.key).startswith("sg:alert:"))):
+            row.status = "undeliverable" if row.platform == "telegram" else "failed"
+            session.add(row)
+    tick(engine, settings, WEDNESDAY + timedelta(minutes=6))
+    assert escalation_rounds(engine, concern_id) == {1}
 
 
 def test_a_school_without_a_dsl_records_concerns_and_alerts_the_first_dsl_added(

@@ -99,6 +99,9 @@ def test_no_dsl_is_said_plainly_then_a_leader_becomes_one_too(school_dir: Path) 
     listed = sg(school_dir, "staff", "list")
     assert "pat.shah@hillside.example\tPat Shah\tleader and dsl" in listed.stdout
     assert "no safeguarding lead" not in listed.stdout
+    # Pat has no chat linked and this process sends no email: an alert would wait for a page.
+    assert "Alerts reach Pat Shah only while their web chat page is open" in listed.stdout
+    assert "escalate at once" in listed.stdout
     wrong = sg(school_dir, "staff", "add", "x@hillside.example", "X Y", "--role", "leader", "--role", "head")
     assert wrong.returncode == 1 and "use one of tutor, leader, dsl" in wrong.stderr
 

@@ -1,6 +1,7 @@
 """One phrase book per school, kept for the life of the process and rebuilt when the school's own
-additions and removals (`School.safeguarding_phrases`) change. Building one costs 0.04-0.2 s, so
-never per message."""
+additions and removals (`School.safeguarding_phrases`) change. The default book (some 83,000 plain
+phrases) costs about 0.8 s of CPU to build, once; a school's own book shares its tree and builds
+only the school's additions (a few hundredths of a second). Never per message."""
 
 from __future__ import annotations
 

@@ -4,7 +4,10 @@ A pattern is words separated by spaces. A word may be
 - alternatives joined by "|": "hit|hits|hitting me";
 - a group in brackets, whose alternatives may have several words: "no food (at home|in the house)";
 - a class in angle brackets, standing for every phrase of that class: "<adult> hit me";
-- any of those followed by "?" when it may be left out: "my? <adult> hits me".
+- any of those followed by "?" when it may be left out: "my? <adult> hits me";
+- "..." alone, for up to `MAX_GAP` words of any kind: "<adult> ... <hurt> me" meets "my dad really
+  hit me" and "dads new girlfriend hit me" alike. It joins two parts, so a pattern neither starts
+  nor ends with it.
 Everything else in a pattern is an ordinary word, normalised like the text it is matched against.
 """
 
@@ -16,9 +19,14 @@ from collections.abc import Mapping
 
 from handlers.safeguarding.normalise import normalise
 
+# "..." stands for up to this many words: enough for "my step dad really badly hit me", few enough
+# that the two parts still belong to one clause.
+MAX_GAP = 3
+GAP = "..."  # kept as it is in a plain phrase: no normalised word has a full stop
+
 # One pattern may stand for at most this many phrases: a typo in a school's list must not make a
 # book of millions.
-MAX_EXPANSIONS = 5000
+MAX_EXPANSIONS = 20000
 
 _SLOT = re.compile(r"\([^()]*\)\??|[^\s()]+")
 
@@ -33,6 +41,8 @@ def _slot(word: str, classes: Mapping[str, tuple[str, ...]]) -> list[tuple[str, 
         word = word[:-1]
     if word.startswith("(") and word.endswith(")"):
         word = word[1:-1]
+    if word == GAP:
+        return [(GAP,)]
     choices: list[tuple[str, ...]] = []
     for alternative in word.split("|"):
         if alternative.startswith("<") and alternative.endswith(">"):
@@ -53,6 +63,8 @@ def expand(pattern: str, classes: Mapping[str, tuple[str, ...]]) -> set[tuple[st
     """Every plain phrase (a tuple of normalised words) a pattern stands for."""
     slots = [_slot(word, classes) for word in _SLOT.findall(pattern)]
     slots = [slot for slot in slots if slot]
+    if slots and (slots[0] == [(GAP,)] or slots[-1] == [(GAP,)]):
+        raise PatternError(f"{pattern!r} starts or ends with {GAP}: it must join two parts")
     count = 1
     for slot in slots:
         count *= len(slot)
@@ -61,6 +73,6 @@ def expand(pattern: str, classes: Mapping[str, tuple[str, ...]]) -> set[tuple[st
     phrases: set[tuple[str, ...]] = set()
     for combination in itertools.product(*slots):
         phrase = tuple(word for part in combination for word in part)
-        if phrase:
+        if phrase and phrase[0] != GAP and phrase[-1] != GAP:
             phrases.add(phrase)
     return phrases

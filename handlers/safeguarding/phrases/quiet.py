@@ -180,4 +180,13 @@ PHRASES: tuple[str, ...] = (
     "martyr in the (play|book|film|poem)",
     "the razor scooter",
     "razor sharp",
+    "(book|play|film|story|novel|poem|character|main character|a boy who|a girl who|someone who|people who|children who|kids who) ... (bullied|bullying|abused|self harming|neglected|groomed|radicalised|hit|hurt)",
+    "(if|when) (someone|somebody|a friend|people|a person|your friend|a pupil|a child) (is|are)? (self harming|being bullied|being abused|suicidal|being groomed|in danger|unsafe|neglected)",
+    "unsafe on|at the (climbing wall|wall|ropes|high ropes|ladder|ice|rollercoaster|zip wire|boat|bike|scaffolding|roof)",
+    "no (electric|electricity|power|wifi|internet|heating|hot water) (at school|in school|in the school|in class|for an hour|at work)",
+    "(home alone|left alone|on my own|by myself) for (an hour|a bit|a few hours|a couple of hours|a while|the afternoon|an afternoon|the evening)",
+    "pushed|pushes|pushing me (hard|really hard|so hard|harder|further|to my limit|to the limit)",
+    "so hungry after",
+    "(works|work|volunteer|volunteers|volunteering|working) (at|in|for) (a|the) (womens)? refuge",
+    "fake blood|tan|nails|lashes|eyelashes|news",
 )
