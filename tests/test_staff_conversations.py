@@ -481,3 +481,65 @@ def test_caseload_counts_come_from_one_statement(school: School) -> None:
             event.remove(school.engine, "before_cursor_execute", count)
     assert result.total == 23 and len(result.rows) == 8
     assert len(statements) == 1 and "GROUP BY" in statements[0].upper()
+
+
+# --- issue 13: fewer taps, nothing lost by one tap, typed choices -----------------------------------
+
+
+def test_a_log_with_two_actions_one_dated_and_a_note_takes_at_most_7(school: School) -> None:
+    sam = Chat(school.dispatcher, "sam", "slack")
+    sam.say("/log ami")
+    sam.press("Amira Khan (11A)")
+    sam.press("Personal guidance interview")
+    sam.say(
+        "Talked about apprenticeships in engineering.\n"
+        "Agreed:\n- Visit the college open day in 2 weeks\n- Write a first CV"
+    )
+    assert "Anything for staff only" in sam.text
+    sam.say(SECRET)
+    assert "Visit the college open day (Mon 7 Dec 2026)" in sam.text  # "in 2 weeks" left the text
+    assert "Write a first CV (no due date)" in sam.text
+    sam.press("Save")
+    assert "Saved" in sam.text and sam.sent <= 7
+    with transaction(school.engine) as s:
+        record = s.exec(select(AdviceRecord).where(AdviceRecord.pupil_id == school.amira.id)).one()
+        assert record.summary == "Talked about apprenticeships in engineering."
+        actions = s.exec(select(AgreedAction).where(AgreedAction.advice_id == record.id)).all()
+        assert {(a.text, a.due_date) for a in actions} == {
+            ("Visit the college open day", date(2026, 12, 7)),
+            ("Write a first CV", None),
+        }
+
+
+def test_typing_done_where_done_is_offered_is_done_not_an_action(school: School) -> None:
+    sam = Chat(school.dispatcher, "sam", "slack")
+    log_up_to_summary(sam)
+    sam.say("Write a first CV by 12/12")
+    sam.say("DONE")  # any case
+    assert "Anything for staff only" in sam.text
+    sam.say("no staff note")
+    assert "Check this before saving" in sam.text
+    assert "Done" not in sam.text.split("Agreed actions:")[1]
+    sam.say("save")
+    with transaction(school.engine) as s:
+        actions = s.exec(select(AgreedAction).where(AgreedAction.pupil_id == school.amira.id)).all()
+        assert [a.text for a in actions] == ["Write a first CV"]
+
+
+def test_discarding_a_log_asks_first_and_is_not_next_to_save(school: School) -> None:
+    sam = Chat(school.dispatcher, "sam", "slack")
+    log_up_to_summary(sam)
+    sam.say("Write a first CV by 12/12")
+    sam.press("Done")
+    sam.press("No staff note")
+    rows = [[b.label for b in row] for row in sam.last[-1].buttons]
+    assert rows[0] == ["Save"] and rows[-1] == ["Discard log\u2026"]  # last, on its own row
+    sam.press("Discard log\u2026")
+    assert "Throw this log away" in sam.text and "Amira" in sam.text
+    sam.press("No, keep it")
+    assert "Check this before saving" in sam.text  # everything is still there
+    sam.press("Discard log\u2026")
+    sam.press("Yes, discard it")
+    assert "nothing from that log was saved" in sam.text
+    with transaction(school.engine) as s:
+        assert s.exec(select(AdviceRecord)).all() == []
