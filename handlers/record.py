@@ -14,8 +14,9 @@ from handlers import answers
 from handlers.context import Context
 from handlers.encounter import ENCOUNTER_TYPES
 from handlers.menus import main_menu
+from handlers.nextstep import STATUS_LABELS
 from handlers.registry import command
-from storage import records
+from storage import journal, records
 from storage.models import Role
 from storage.records import ActionView, AdviceView, RecordItem
 
@@ -41,12 +42,11 @@ def record(ctx: Context) -> list[Reply]:
     wanted = ctx.args.strip()
     number = int(wanted) if wanted.isdigit() and len(wanted) < 7 else 1
     page = records.record_page(ctx.session, ctx.person.id, number - 1)
-    if page.total == 0:
+    about = _about_me(ctx) if page.page == 0 and ctx.person.role == Role.pupil else []
+    if page.total == 0 and not about:
         hint = "Try /reflect to write your first journal entry." if ctx.person.role == Role.pupil else ""
         return [Reply(f"Your record is empty so far. {hint}".strip(), buttons=main_menu(ctx))]
-    lines = [f"Your record, newest first (page {page.page + 1} of {page.pages}):"]
-    if page.page == 0 and ctx.person.role == Role.pupil:
-        lines += _about_me(ctx)
+    lines = [f"Your record, newest first (page {page.page + 1} of {max(page.pages, 1)}):", *about]
     today = ctx.now.astimezone(ctx.settings.zone).date()
     for item in page.items:
         lines += ["", _item(ctx, item, today)]
@@ -66,6 +66,10 @@ def _about_me(ctx: Context) -> list[str]:
         lines.append(f"Interests: {_short(ctx.person.interests)}")
     if ctx.person.next_step:
         lines.append(f"Next step: {ctx.person.next_step}")
+    assert ctx.person.id is not None
+    for app in journal.applications_of(ctx.session, ctx.person.id):  # their own, as /nextstep lists them
+        course = f" - {_short(app.course)}" if app.course else ""
+        lines.append(f"Application: {_short(app.provider)}{course}: {STATUS_LABELS.get(app.status, app.status)}")
     return lines
 
 

@@ -31,6 +31,12 @@ def last_destination(session: Session, person_id: int, before_year: int | None =
     ).first()
 
 
+def destinations_of(session: Session, person_id: int) -> list[Destination]:
+    """Every destination recorded for a former pupil, first year after leaving first."""
+    query = select(Destination).where(col(Destination.person_id) == person_id)
+    return list(session.exec(query.order_by(col(Destination.year_after_leaving), col(Destination.id))).all())
+
+
 def answer_for_year(session: Session, person_id: int, year_after_leaving: int) -> Destination | None:
     """The alumnus's own answer for that year after leaving, if they have given one."""
     return session.exec(

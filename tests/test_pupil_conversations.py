@@ -694,3 +694,14 @@ def test_idle_text_is_offered_as_a_journal_entry(engine: Engine, dispatcher: Dis
     staff_chat = Chat(dispatcher, "t1")
     staff_chat.say("This is a long message from a member of staff")
     assert "journal" not in staff_chat.text
+
+
+def test_a_pupil_s_own_record_lists_their_applications(engine: Engine, dispatcher: Dispatcher, school: School) -> None:
+    _, chat = linked_pupil(engine, dispatcher, school, "p1", year_group=11)
+    chat.say("/nextstep")
+    chat.press("Add an application")
+    chat.say("Lincoln College")
+    chat.say("A levels")
+    chat.press("Applied")
+    chat.say("/record")
+    assert "Application: Lincoln College - A levels: Applied" in chat.text
