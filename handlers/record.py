@@ -135,17 +135,29 @@ def _action(action: ActionView, today: date) -> str:
 def actions(ctx: Context) -> list[Reply]:
     assert ctx.person is not None and ctx.person.id is not None
     verb, _, rest = ctx.args.strip().partition(" ")
+    raw = rest.strip()
+    wanted = int(raw) if raw.isdigit() and len(raw) < 10 else None
     lead = ""
+    undo: list[list[Button]] = []
     if verb.lower() == "done":
-        raw = rest.strip()
-        done = records.mark_action_done(ctx.session, ctx.person.id, int(raw), ctx.now) if raw.isdigit() else None
+        done = records.mark_action_done(ctx.session, ctx.person.id, wanted, ctx.now) if wanted else None
         if done is None:
             lead = "I couldn't find that action in your list of things to do. It may be done already."
         else:
             lead = f"Well done! Marked as done: {answers.preview(done.text, 100)}"
+            # A tap by mistake is put right with one more tap (the command checks it is theirs again).
+            undo = [[Button("Undo: not done yet", f"/actions undo {wanted}")]]
+    elif verb.lower() == "undo":
+        undone = records.undo_action_done(ctx.session, ctx.person.id, wanted) if wanted else None
+        if undone is None:
+            lead = "I couldn't find that action among the ones you've done."
+        else:
+            lead = f"OK, it's back on your list: {answers.preview(undone.text, 100)}"
     elif verb:
         lead = "To mark an action done, tap its button below."
-    return [_action_list(ctx, lead)]
+    reply = _action_list(ctx, lead)
+    reply.buttons = undo + reply.buttons
+    return [reply]
 
 
 def _action_list(ctx: Context, lead: str) -> Reply:

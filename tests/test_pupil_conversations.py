@@ -705,3 +705,25 @@ def test_a_pupil_s_own_record_lists_their_applications(engine: Engine, dispatche
     chat.press("Applied")
     chat.say("/record")
     assert "Application: Lincoln College - A levels: Applied" in chat.text
+
+
+def test_mark_done_can_be_undone(engine: Engine, dispatcher: Dispatcher, school: School) -> None:
+    amira, chat = linked_pupil(engine, dispatcher, school, "p1")
+    other, _ = linked_pupil(engine, dispatcher, school, "p2", given="Ben", family="Jones")
+    with transaction(engine) as s:
+        mine = AgreedAction(pupil_id=amira.id, text="Write a first CV")
+        theirs = AgreedAction(pupil_id=other.id, text="Not Amira's", status="done")
+        s.add_all([mine, theirs])
+        s.flush()
+        mine_id, theirs_id = mine.id, theirs.id
+    chat.say("/actions")
+    chat.press("Mark done: 1. Write a first CV")
+    assert "Marked as done" in chat.text
+    chat.press("Undo: not done yet")
+    assert "back on your list" in chat.text and "Mark done: 1. Write a first CV" in chat.buttons()
+    chat.say(f"/actions undo {theirs_id}")  # not hers: nothing changes
+    assert "couldn't find" in chat.text
+    with transaction(engine, write=False) as s:
+        row = s.get(AgreedAction, mine_id)
+        assert row is not None and (row.status, row.done_at) == ("open", None)
+        assert s.get(AgreedAction, theirs_id).status == "done"  # type: ignore[union-attr]
