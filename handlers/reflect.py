@@ -95,7 +95,7 @@ def _ask_skills(ctx: Context, lead: str = "") -> Reply:
     buttons = [Button(("✓ " if name in chosen else "") + name, f"{SKILL}{i}") for i, name in enumerate(framework)]
     rows = answers.rows(buttons)
     rows.append([Button("Done", DONE)])
-    picked = f"Added so far: {', '.join(chosen)}." if chosen else "None added yet."
+    picked = f"Picked so far: {', '.join(chosen)}." if chosen else "None picked yet."
     text = (
         "Which skills did you use? Tap each one that fits (tap again to take it off), or type their names: "
         f"each is added at once. Then tap Done.\n{picked}"
@@ -168,7 +168,7 @@ def _ask_learned(ctx: Context) -> Reply:
     chosen = REFLECT.draft(ctx).skills
     saved = f"Saved, with {', '.join(chosen)}." if chosen else "Saved."
     return Reply(
-        f"{saved} One more, if you like: what did you learn, or what will you do next? Type it, or tap Skip.",
+        f"{saved} What did you learn, or what will you do next? If you like, type it; or tap Skip.",
         buttons=[[Button("Skip", SKIP)]],
     )
 

@@ -43,7 +43,7 @@ def test_several_numbers_pick_several_skills_and_a_missing_number_is_answered(sq
     shown = _typed(chat, out, "12")
     assert "There's no choice 12 here" in shown and "Which skills" not in shown  # not sent, not the menu
     shown = _typed(chat, out, "done")
-    assert "what did you learn" in shown
+    assert "What did you learn" in shown
     shown = _typed(chat, out, "1, 2")  # one choice (Skip) on offer: 2 is not one
     assert "There's no choice 2 here" in shown
     with transaction(sqlite_only, write=False) as s:
