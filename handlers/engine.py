@@ -200,13 +200,17 @@ def route(ctx: Context) -> list[Reply]:
 
 
 def typed_choice(ctx: Context) -> str | None:
-    """The data of the offered choice whose label the typed text names (letters and digits, any case)."""
-    if ctx.incoming.button is not None or not ctx.state or ctx.question is None:
+    """The data of the offered choice whose label the typed text names (letters and digits, any case):
+    a choice of the step in hand, or outside any conversation a button of the menu ("my record")."""
+    if ctx.incoming.button is not None or ctx.person is None:
         return None
     wanted = answers.folded(ctx.incoming.text or "")
     if not wanted:
         return None
-    offered = ctx.question.get(OFFERED_KEY, [])
+    if ctx.state:
+        offered = ctx.question.get(OFFERED_KEY, []) if ctx.question is not None else []
+    else:
+        offered = [[b.label, b.data] for row in main_menu(ctx) for b in row]
     return next((data for label, data in offered if answers.folded(str(label)) == wanted), None)
 
 

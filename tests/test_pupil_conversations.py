@@ -727,3 +727,18 @@ def test_mark_done_can_be_undone(engine: Engine, dispatcher: Dispatcher, school:
         row = s.get(AgreedAction, mine_id)
         assert row is not None and (row.status, row.done_at) == ("open", None)
         assert s.get(AgreedAction, theirs_id).status == "done"  # type: ignore[union-attr]
+
+
+def test_a_typed_menu_word_is_that_choice_in_any_case(engine: Engine, dispatcher: Dispatcher, school: School) -> None:
+    amira, chat = linked_pupil(engine, dispatcher, school, "p1")
+    chat.say("my RECORD")  # the menu's "My record", typed
+    assert chat.text.startswith("Your record is empty so far")
+    chat.say("reflect")
+    assert "What did you do?" in chat.text
+    chat.say("Helped at the open evening")
+    chat.say("TEAMWORK")
+    chat.say("done")
+    assert "Saved, with Teamwork" in chat.text
+    chat.say("skip")
+    assert "Saved to your journal" in chat.text and state_of(engine, "p1")[0] == ""
+    assert [(e.skills, e.learned) for e in entries(engine, amira)] == [("Teamwork", "")]
