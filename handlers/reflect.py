@@ -97,8 +97,8 @@ def _ask_skills(ctx: Context, lead: str = "") -> Reply:
     rows.append([Button("Done", DONE)])
     picked = f"Picked so far: {', '.join(chosen)}." if chosen else "None picked yet."
     text = (
-        "Which skills did you use? Tap each one that fits (tap again to take it off), or type their names: "
-        f"each is added at once. Then tap Done.\n{picked}"
+        "Which skills did you use? Tap any that fit (tap again to take one off), or type their names. "
+        f"Then tap Done.\n{picked}"
     )
     return Reply(f"{lead}\n\n{text}" if lead else text, buttons=rows)
 
