@@ -6,6 +6,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from sqlalchemy import Engine
 
 from bot.cli import settings_or_exit
 from core import calendar
@@ -14,22 +15,37 @@ from storage import checkins
 from storage.db import make_engine, transaction
 from storage.migrate import upgrade
 from storage.models import utcnow
+from storage.reports import find_school
 
 campaign_app = typer.Typer(help="The yearly alumni check-in campaign.", no_args_is_help=True)
+SCHOOL_HELP = "only this school's alumni (default: every school in the database)"
+
+
+def _school_id(engine: Engine, name: str | None) -> int | None:
+    """The school `--school` names (any case), or None for every school; an unknown name stops here."""
+    if name is None:
+        return None
+    with transaction(engine, write=False) as session:
+        school = find_school(session, name)
+    if school is None:
+        typer.echo(f"No school called {name!r}. Check the name with `waymark init`.", err=True)
+        raise typer.Exit(1)
+    return school.id
 
 
 @campaign_app.command("status")
-def status() -> None:
+def status(school: str | None = typer.Option(None, "--school", help=SCHOOL_HELP)) -> None:
     """Per campaign year and cohort (year left): due, waiting, sent, answered, reminded, opted out, unreachable, failed."""
     settings = settings_or_exit()
     engine = make_engine(settings.database_url)
     upgrade(engine)
+    school_id = _school_id(engine, school)
     now = utcnow()
     today = now.astimezone(settings.zone).date()
     year = calendar.run_now_campaign_year(today, settings.campaign)
     with transaction(engine, write=False) as session:
-        rows = {(r.campaign_year, r.cohort): r for r in checkins.status_counts(session)}
-        due = checkins.due_counts(session, year, *calendar.leaving_range(year, settings.campaign))
+        rows = {(r.campaign_year, r.cohort): r for r in checkins.status_counts(session, school_id)}
+        due = checkins.due_counts(session, year, *calendar.leaving_range(year, settings.campaign), school_id)
     for cohort, count in due.items():
         row = rows.get((year, cohort)) or checkins.CampaignCounts(year, cohort, 0, 0, 0, 0, 0, 0, 0)
         rows[(year, cohort)] = checkins.CampaignCounts(**{**row.__dict__, "due": count})
@@ -55,15 +71,16 @@ def status() -> None:
 
 
 @campaign_app.command("run-now")
-def run_now() -> None:
+def run_now(school: str | None = typer.Option(None, "--school", help=SCHOOL_HELP)) -> None:
     """Send this year's check-ins now instead of waiting for the campaign to open (safe to repeat)."""
     settings = settings_or_exit()
     engine = make_engine(settings.database_url)
     upgrade(engine)
+    school_id = _school_id(engine, school)
     now = utcnow()
     graduated = campaign.run_leavers(engine, settings, now)
     year = calendar.run_now_campaign_year(now.astimezone(settings.zone).date(), settings.campaign)
-    total = campaign.count_due(engine, settings, year)
+    total = campaign.count_due(engine, settings, year, school_id)
     console = Console()
     if graduated:
         console.print(f"{graduated} pupils whose leaving date has passed are now alumni.")
@@ -71,8 +88,10 @@ def run_now() -> None:
         TextColumn(f"Campaign {year}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
     ) as progress:
         task = progress.add_task("check-ins", total=total)
-        result = campaign.run_checkins(engine, settings, now, force=True, progress=lambda n: progress.advance(task, n))
-    reminders = campaign.run_reminders(engine, settings, now)
+        result = campaign.run_checkins(
+            engine, settings, now, force=True, progress=lambda n: progress.advance(task, n), school_id=school_id
+        )
+    reminders = campaign.run_reminders(engine, settings, now, school_id=school_id)
     engine.dispose()
     console.print(
         f"Campaign {year}: {result.sent} check-ins queued, {result.unreachable} alumni with no way to reach them, "

@@ -31,7 +31,11 @@ def _school(session_school: School | None, name: str | None) -> School:
         if name:
             typer.echo(f"No school called {name!r}. Check the name with `waymark init`.", err=True)
         else:
-            typer.echo("There is more than one school (or none yet): name one with --school.", err=True)
+            typer.echo(
+                "There is more than one school (or none yet), and none is called WAYMARK_SCHOOL_NAME: "
+                "name one with --school.",
+                err=True,
+            )
         raise typer.Exit(1)
     return session_school
 
@@ -51,7 +55,10 @@ def _build(school: str | None, make: Callable[[Session, School, Settings, date],
     upgrade(engine)
     today = utcnow().astimezone(settings.zone).date()
     with transaction(engine) as session:
-        found = _school(find_school(session, school), school)
+        # Without --school: the only school, or (with several) the one WAYMARK_SCHOOL_NAME names.
+        found = _school(
+            find_school(session, school) or (None if school else find_school(session, settings.school_name)), school
+        )
         table = make(session, found, settings, today)
         _audit(session, found, detail)
     engine.dispose()

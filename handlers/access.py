@@ -84,7 +84,17 @@ def may_view_record(
         return False
     if viewer.role in (Role.pupil, Role.alumnus):
         return viewer.id is not None and viewer.id == subject.id
-    return in_caseload(viewer, subject, assigned) or dsl_sees(viewer, subject)
+    return in_caseload(viewer, subject, assigned) or dsl_sees(viewer, subject) or leader_sees_alumnus(viewer, subject)
+
+
+def leader_sees_alumnus(viewer: Person | None, subject: Person) -> bool:
+    """The careers leader follows former pupils' destinations, so may open an alumnus's record; tutors may not."""
+    return (
+        is_leader(viewer)
+        and viewer is not None
+        and viewer.school_id == subject.school_id
+        and (subject.role == Role.alumnus)
+    )
 
 
 def may_log_advice(

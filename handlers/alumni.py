@@ -37,13 +37,13 @@ ALUMNI = Flow(
     refusal_menu=True,
 )
 WHERE = ALUMNI.state("where")
-PROVIDER = ALUMNI.state("provider")
-COURSE = ALUMNI.state("course")
+PROVIDER = ALUMNI.state("provider")  # where and which course or job, in one message
 HELP = ALUMNI.state("help")
 STOP = ALUMNI.state("stop")
 
 PICK = "dest:"  # + category key
 SAME = "dest:same"
+KEEP = "dest:keep"
 SKIP = "skip"
 YES, NO = answers.YES, answers.NO
 LOOKING_FOR_WORK = 619
@@ -73,8 +73,14 @@ def _ask_where(ctx: Context) -> Reply:
     buttons = [Button(c.label, f"{PICK}{c.key}") for c in destinations.CATEGORIES]
     rows = answers.rows(buttons)
     text = "Where are you now? Pick the one that fits best (or send /cancel)."
-    last = alumni.last_destination(ctx.session, ctx.person.id, before_year=ALUMNI.draft(ctx).year)
-    if last is not None:
+    year = ALUMNI.draft(ctx).year
+    this_year = alumni.answer_for_year(ctx.session, ctx.person.id, year)
+    last = alumni.last_destination(ctx.session, ctx.person.id, before_year=year)
+    if this_year is not None:
+        # Answered already this year: that answer is shown, and nothing offers last year's over it.
+        text = f"This year you told us: {_describe(this_year)}.\n\nIf that has changed, pick what fits now."
+        rows.insert(0, [Button("Keep it", KEEP)])
+    elif last is not None:
         text = f"Last time you told us: {_describe(last)}.\n\n{text}"
         rows.insert(0, [Button("Same as last year", SAME)])
     return Reply(text, buttons=rows)
@@ -102,6 +108,11 @@ def where(ctx: Context) -> list[Reply]:
     assert ctx.person is not None and ctx.person.id is not None
     draft = ALUMNI.draft(ctx)
     year = draft.year
+    this_year = alumni.answer_for_year(ctx.session, ctx.person.id, year)
+    if ctx.button == KEEP or (ctx.button == SAME and this_year is not None):
+        ctx.end()
+        kept = f"Kept: {_describe(this_year)}." if this_year is not None else "Nothing changed."
+        return [Reply(f"{kept} You can update it any time with /destination.", buttons=main_menu(ctx))]
     if ctx.button == SAME:
         last = alumni.last_destination(ctx.session, ctx.person.id, before_year=year)
         if last is None:
@@ -120,16 +131,20 @@ def where(ctx: Context) -> list[Reply]:
 
 def _ask_provider(chosen: destinations.Category) -> Reply:
     return Reply(
-        f"{chosen.label}: where? Type the name of the school, college, university or employer.",
+        f"{chosen.label}: where, and which course or job? One message, for example "
+        '"Leeds College, A levels" or "Acme Electrics, trainee electrician". Or tap Skip.',
         buttons=[[Button("Skip", SKIP)]],
     )
 
 
-def _ask_course() -> Reply:
-    return Reply(
-        'And the course or job? For example "A levels", "Nursing" or "Trainee electrician".',
-        buttons=[[Button("Skip", SKIP)]],
-    )
+def split_details(text: str) -> tuple[str, str]:
+    """'Leeds College, A levels' -> ('Leeds College', 'A levels'): the place, then the course or job,
+    split at the first new line, comma, semicolon or dash; one part alone is the place."""
+    for separator in ("\n", ",", ";", " - ", " \u2013 "):
+        if separator in text:
+            place, course = text.split(separator, 1)
+            return place.strip(), course.strip()
+    return text.strip(), ""
 
 
 def _lost(ctx: Context) -> list[Reply]:
@@ -138,32 +153,23 @@ def _lost(ctx: Context) -> list[Reply]:
     return [Reply("Sorry, I lost track of that. Please start again with /destination.")]
 
 
-@ALUMNI.step(PROVIDER, moves_to={COURSE})
+@ALUMNI.step(PROVIDER)
 def provider(ctx: Context) -> list[Reply]:
     draft = ALUMNI.draft(ctx)
     chosen = destinations.by_key(draft.key)
     if chosen is None:
         return _lost(ctx)
-    problem = answers.skippable_problem(ctx, SKIP, answers.SHORT_FIELD)
+    problem = answers.skippable_problem(ctx, SKIP, 2 * answers.SHORT_FIELD)
+    place, course = split_details(answers.typed_or_skipped(ctx, SKIP))
+    longest = max(len(place), len(course))
+    if not problem and longest > answers.SHORT_FIELD:
+        problem = (
+            f"That's {longest:,} characters, and the place and the course or job can be up to "
+            f"{answers.SHORT_FIELD} each. Please shorten it."
+        )
     if problem:
         return answers.again(ctx, problem, _ask_provider(chosen))
-    ctx.goto(COURSE)
-    draft.provider = answers.typed_or_skipped(ctx, SKIP).strip()
-    return [_ask_course()]
-
-
-@ALUMNI.step(COURSE)
-def course(ctx: Context) -> list[Reply]:
-    draft = ALUMNI.draft(ctx)
-    chosen = destinations.by_key(draft.key)
-    if chosen is None:
-        return _lost(ctx)
-    problem = answers.skippable_problem(ctx, SKIP, answers.SHORT_FIELD)
-    if problem:
-        return answers.again(ctx, problem, _ask_course())
-    text = answers.typed_or_skipped(ctx, SKIP).strip()
-    new = NewDestination(draft.year, chosen.label, chosen.code, chosen.group, draft.provider, text)
-    return _save(ctx, new)
+    return _save(ctx, NewDestination(draft.year, chosen.label, chosen.code, chosen.group, place, course))
 
 
 def _save(ctx: Context, new: NewDestination) -> list[Reply]:
@@ -245,6 +251,15 @@ def _ask_stop() -> Reply:
 
 @ALUMNI.command("stop", summary="no more yearly messages", order=80, moves_to={STOP})
 def stop(ctx: Context) -> list[Reply]:
+    assert ctx.person is not None and ctx.person.id is not None
+    latest = consents.latest(ctx.session, ctx.person.id, ConsentKind.yearly_checkin)
+    if latest is not None and not latest.granted:
+        return [
+            Reply(
+                "The yearly messages are already stopped: nothing more to do. If you change your mind, send /leaving.",
+                buttons=main_menu(ctx),
+            )
+        ]
     ctx.goto(STOP)
     return [_ask_stop()]
 

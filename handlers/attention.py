@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from core.messages import Button, Reply
-from handlers import access, pupils
+from handlers import access, answers, pupils
 from handlers.context import Context
+from handlers.pupil_view import OPEN
 from handlers.registry import command
 from handlers.risk import RiskWeights
 from storage import attention
@@ -117,8 +118,12 @@ def _year_group(ctx: Context, year: int | None, page: int) -> Reply:
             lines.append(f"\n{section}")
         lines.append(f"  - {entry.line}")
     nav = pupils.paging_buttons(f"/attention {_year_arg(year)}", page, pages)
-    lines.append("\nSend /pupil NAME to open a pupil's record, or /log NAME to log a conversation.")
-    return Reply("\n".join(lines), buttons=[row for row in (nav, back) if row])
+    lines.append("\nTap a name to open that pupil's record, or send /log NAME to log a conversation.")
+    by_id = {row.pupil.id: row.pupil for row in rows}
+    named = [by_id[i] for i in dict.fromkeys(entry.pupil_id for entry in shown)]  # once each, in list order
+    names = pupils.short_names(named)
+    open_buttons = [Button(names[p.id], f"{OPEN}{p.id}") for p in named if p.id is not None]
+    return Reply("\n".join(lines), buttons=answers.rows(open_buttons) + [row for row in (nav, back) if row])
 
 
 def _entries(

@@ -66,15 +66,12 @@ def show_caseload(ctx: Context) -> list[Reply]:
         line = f"\n{pupils.label(p)}\n  last guidance: {last}; actions: {row.open_actions} open"
         if row.overdue_actions:
             line += f", {row.overdue_actions} overdue"
-        flags = pupils.roster_flags(p)
-        if risk.flagged:
-            flags.append(risk.describe())
+        flags = pupils.flags_for(p, risk)
         if flags:
             line += "\n  flags: " + "; ".join(flags)
         lines.append(line)
-    buttons = [
-        [Button(p.given_name + " " + p.family_name[:1], f"{OPEN}{p.id}")] for p in (r.pupil for r in result.rows)
-    ]
+    names = pupils.short_names([r.pupil for r in result.rows])
+    buttons = [[Button(names[p.id], f"{OPEN}{p.id}")] for p in (r.pupil for r in result.rows) if p.id is not None]
     paging = pupils.paging_buttons("/caseload", page_number, pages)
     if paging:
         buttons.append(paging)

@@ -8,6 +8,7 @@ from handlers import linking, texts
 from handlers.access import is_leader, too_young_for
 from handlers.concern_work import NO_DSL_FOR_LEADER
 from handlers.context import Context
+from handlers.flow import KeepsWork
 from handlers.menus import commands_for, main_menu
 from handlers.registry import command
 from storage import codes, concerns, identities
@@ -87,8 +88,10 @@ def _no_dsl(ctx: Context) -> str:
 @command("cancel", roles={"anyone"}, summary="stop what you're doing", order=910)
 def cancel(ctx: Context) -> list[Reply]:
     had_step = bool(ctx.state)
+    kept = isinstance(ctx.draft, KeepsWork) and ctx.draft.kept()
     ctx.end()
-    return [Reply(texts.CANCELLED if had_step else texts.NOTHING_TO_CANCEL, buttons=main_menu(ctx))]
+    said = texts.CANCELLED_KEPT if kept else texts.CANCELLED if had_step else texts.NOTHING_TO_CANCEL
+    return [Reply(said, buttons=main_menu(ctx))]
 
 
 @command("privacy", roles={"anyone"}, summary="who can read what you write here", order=920)

@@ -122,20 +122,27 @@ def parse_due(text: str, today: date) -> date:
 
 
 _TRAILING_DUE = re.compile(r"^(?P<action>.*\S)[\s,;:\-–]+(?:by|due|before)\s+(?P<when>[^,;]{1,40})$", re.IGNORECASE)
+# A date said the way people say one, with no "by": "... in 2 weeks", "... next Friday", "... tomorrow".
+_TRAILING_WHEN = re.compile(
+    r"^(?P<action>.*\S)[\s,;:\-–]+(?P<when>(?:in|next|this|on)\s+[^,;]{1,30}|tomorrow|today)[.!]?$", re.IGNORECASE
+)
 
 
 def split_due(text: str, today: date) -> tuple[str, date | None]:
-    """'Visit the college open day by 12 Dec' -> ('Visit the college open day', 12 Dec).
+    """'Visit the college open day by 12 Dec' -> ('Visit the college open day', 12 Dec); also
+    'Visit the college in 2 weeks': the words that became the date leave the action's text.
 
     Text whose tail does not read as a date is kept whole ("Phone Mum by text" has no date).
     """
-    m = _TRAILING_DUE.match(text.strip())
-    if m is None:
-        return text.strip(), None
-    try:
-        return m["action"].rstrip(" ,;:-\u2013"), parse_due(m["when"], today)
-    except DueDateError:
-        return text.strip(), None
+    for pattern in (_TRAILING_DUE, _TRAILING_WHEN):
+        m = pattern.match(text.strip())
+        if m is None:
+            continue
+        try:
+            return m["action"].rstrip(" ,;:-\u2013"), parse_due(m["when"], today)
+        except DueDateError:
+            continue
+    return text.strip(), None
 
 
 def show(due: date | None) -> str:

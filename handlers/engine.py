@@ -9,6 +9,7 @@ commits together or not at all.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import asdict
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 
 MAX_TEXT = 4000
 QUESTION_KEY = "_question"  # stored beside the draft: the question the current step asked
+OFFERED_KEY = "offered"  # within it: the choices the latest reply offered, [label, data] pairs
 
 
 def _head_and_rest(text: str) -> tuple[str, str]:
@@ -183,6 +185,36 @@ def _stored(ctx: Context) -> dict[str, Any]:
 
 
 def route(ctx: Context) -> list[Reply]:
+    """The step, command or idle offer for this message. Typed words that name a choice on offer are
+    that choice ("done", "DONE" where Done is offered), on every channel; `ctx.incoming` is put back
+    afterwards, so the words are still screened and transcribed as typed."""
+    typed = ctx.incoming
+    data = typed_choice(ctx)
+    if data is None:
+        return _route(ctx)
+    ctx.incoming = dataclasses.replace(typed, text=None, button=data)
+    try:
+        return _route(ctx)
+    finally:
+        ctx.incoming = typed
+
+
+def typed_choice(ctx: Context) -> str | None:
+    """The data of the offered choice whose label the typed text names (letters and digits, any case):
+    a choice of the step in hand, or outside any conversation a button of the menu ("my record")."""
+    if ctx.incoming.button is not None or ctx.person is None:
+        return None
+    wanted = answers.folded(ctx.incoming.text or "")
+    if not wanted:
+        return None
+    if ctx.state:
+        offered = ctx.question.get(OFFERED_KEY, []) if ctx.question is not None else []
+    else:
+        offered = [[b.label, b.data] for row in main_menu(ctx) for b in row]
+    return next((data for label, data in offered if answers.folded(str(label)) == wanted), None)
+
+
+def _route(ctx: Context) -> list[Reply]:
     incoming = ctx.incoming
     raw = _raw(incoming)
     if raw is None or (incoming.attachment and not (incoming.text or "").strip()):
@@ -237,6 +269,8 @@ def _remember_question(ctx: Context, previous_state: str, replies: list[Reply]) 
     if ctx.state != previous_state or ctx.question is None:
         last = replies[-1]
         ctx.question = {"text": last.text, "buttons": [[asdict(b) for b in r] for r in last.buttons]}
+    # What is on offer now, which a re-ask or a step that stays put may have changed (a Done appears).
+    ctx.question[OFFERED_KEY] = [[b.label, b.data] for reply in replies for row in reply.buttons for b in row]
 
 
 def _transcribe(ctx: Context, replies: list[Reply]) -> None:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import dataclasses
 import types
 from collections.abc import Callable, Collection
-from typing import Any, Generic, TypeVar, Union, get_args, get_origin, get_type_hints
+from typing import Any, Generic, Protocol, TypeVar, Union, get_args, get_origin, get_type_hints, runtime_checkable
 
 from core.messages import Reply
 from handlers import texts
@@ -41,6 +41,14 @@ FLOWS: dict[str, Flow[Any]] = {}
 @dataclasses.dataclass
 class NoDraft:
     """For a flow that gathers nothing between its steps."""
+
+
+@runtime_checkable
+class KeepsWork(Protocol):
+    """A draft whose flow saves as it goes (a reflection is saved once its text is typed): stopping
+    it must not say that nothing was saved."""
+
+    def kept(self) -> bool: ...
 
 
 class Flow(Generic[D]):

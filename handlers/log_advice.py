@@ -1,7 +1,10 @@
 """/log: a tutor or the careers leader records an advice conversation in under a minute.
 
     find pupil -> kind -> discussed and advised -> agreed action (+ due date), repeat -> staff-only note
-    -> summary: Save | Edit
+    -> summary: Save | Edit | Discard log… (asks first)
+
+What was discussed and the agreed actions may come in one message ("Agreed:" or bullet lines
+become actions, handlers/agreed.py), which skips the one-action-at-a-time steps.
 
 Everything gathered lives in the conversation state (the staff-only note already encrypted), so a
 restart or another process carries on. Saving writes the record, its actions and the pupil's
@@ -15,6 +18,7 @@ from datetime import date
 
 from core.messages import Button, Reply
 from handlers import access, answers, pupils
+from handlers.agreed import split_agreed
 from handlers.context import Context
 from handlers.dates import EXAMPLES, DueDateError, parse_due, show, split_due
 from handlers.flow import Flow
@@ -53,7 +57,11 @@ MAX_NOTE_LENGTH = 2000
 
 ASK_PUPIL = "Who was the conversation with? Type part of their name or their form (e.g. 10A)."
 ASK_KIND = "What kind of conversation was it with {name}?"
-ASK_SUMMARY = "What was discussed, and what did you advise? One message is fine."
+ASK_SUMMARY = (
+    "What was discussed, and what did you advise? One message is fine. To add the agreed actions in the "
+    "same message, put them after \u201cAgreed:\u201d, one a line, each with a date at the end if it has one, "
+    "e.g. \u201cAgreed: Visit the college open day by 12 Dec\u201d."
+)
 ASK_ACTION = (
     "What did you agree? Type one decision or next step. Add a due date at the end if you like, e.g. "
     "\u201cVisit the college open day by 12 Dec\u201d."
@@ -72,6 +80,8 @@ NOTE_REFUSED = (
     "and ask your Waymark administrator to set the key."
 )
 BUTTONS_ONLY = "Please tap one of the buttons below (or send /cancel to stop)."
+ASK_DISCARD = "Throw this log away? Nothing in it will be saved, and {name} won't see it."
+DISCARDED = "Discarded: nothing from that log was saved."
 LOST_ACCESS = "You can no longer log advice for that pupil, so nothing was saved. Send /log to start again."
 NOTIFY = "Something new is in your careers record: notes from a {kind} with {staff}{actions}. Send /record to read it."
 
@@ -84,6 +94,7 @@ DUE = LOG.state("due")
 NOTE = LOG.state("note")
 CONFIRM = LOG.state("confirm")
 EDIT = LOG.state("edit")
+DISCARD = LOG.state("discard")
 
 FOR_PUPIL = "/log #"  # + pupil id: the button on a pupil's record starts a log for them
 PICK = "pick:"  # + pupil id
@@ -93,6 +104,8 @@ NO_DUE = "due:none"
 NO_NOTE = "note:none"
 SAVE = "save"
 EDIT_BUTTON = "edit"
+DISCARD_BUTTON = "discard"
+KEEP_IT = "discard:no"
 EDIT_PUPIL, EDIT_KIND, EDIT_SUMMARY = "edit:pupil", "edit:kind", "edit:summary"
 EDIT_ACTIONS, EDIT_NOTE, EDIT_BACK = "edit:actions", "edit:note", "edit:back"
 
@@ -177,20 +190,39 @@ def kind(ctx: Context) -> list[Reply]:
     return [Reply(ASK_SUMMARY)]
 
 
-@LOG.step(SUMMARY, moves_to={ACTION, CONFIRM})
+@LOG.step(SUMMARY, moves_to={ACTION, NOTE, CONFIRM})
 def summary(ctx: Context) -> list[Reply]:
     if _data_pupil(ctx) is None:
         return _lost(ctx)
     problem = answers.problem_with(ctx)
     if problem:
         return answers.again(ctx, problem, Reply(ASK_SUMMARY))
+    agreed = split_agreed(ctx.text, pupils.today(ctx))
+    problem = _agreed_problem(agreed.summary, agreed.actions)
+    if problem:
+        return answers.again(ctx, problem, Reply(ASK_SUMMARY))
     draft = LOG.draft(ctx)
-    draft.summary = ctx.text
+    draft.summary = agreed.summary
+    if agreed.actions:
+        draft.actions = [ActionItem(text, due.isoformat() if due else None) for text, due in agreed.actions]
+        listed = "\n".join(f"  {i}. {_clip(item.text)} ({show(_due(item))})" for i, item in enumerate(draft.actions, 1))
+        lead = Reply(f"Agreed actions:\n{listed}")
+        return [lead] + (_confirm(ctx) if draft.editing else _ask_note(ctx))
     if draft.editing:
         return _confirm(ctx)
     ctx.goto(ACTION)
     draft.actions = []
     return [Reply(ASK_ACTION)]
+
+
+def _agreed_problem(summary_text: str, actions: list[tuple[str, date | None]]) -> str | None:
+    if actions and not summary_text:
+        return "Please say what was discussed as well, before \u201cAgreed:\u201d."
+    if len(actions) > MAX_ACTIONS:
+        return f"That's {len(actions)} agreed actions, and one record holds up to {MAX_ACTIONS}."
+    if any(len(text) > MAX_ACTION_LENGTH for text, _ in actions):
+        return f"Please keep each agreed action under {MAX_ACTION_LENGTH} characters."
+    return None
 
 
 def _done_button() -> list[list[Button]]:
@@ -327,7 +359,8 @@ def _confirm(ctx: Context) -> list[Reply]:
 
 
 def _confirm_question(ctx: Context, pupil: Person) -> Reply:
-    buttons = [[Button("Save", SAVE), Button("Edit", EDIT_BUTTON)], [Button("Cancel", "/cancel")]]
+    # Discarding is last, on its own row away from Save, and asks first: it throws a whole log away.
+    buttons = [[Button("Save", SAVE)], [Button("Edit", EDIT_BUTTON)], [Button("Discard log\u2026", DISCARD_BUTTON)]]
     return Reply(_summary_text(ctx, pupil), buttons=buttons)
 
 
@@ -345,7 +378,7 @@ def _edit_question() -> Reply:
     return Reply("What would you like to change?", buttons=[[Button(label, data)] for label, data in EDIT_CHOICES])
 
 
-@LOG.step(CONFIRM, moves_to={EDIT, KIND})
+@LOG.step(CONFIRM, moves_to={EDIT, KIND, DISCARD})
 def confirm(ctx: Context) -> list[Reply]:
     pupil = _data_pupil(ctx)
     if pupil is None:
@@ -356,7 +389,28 @@ def confirm(ctx: Context) -> list[Reply]:
     if choice == EDIT_BUTTON:
         ctx.goto(EDIT)
         return [_edit_question()]
+    if choice == DISCARD_BUTTON:
+        ctx.goto(DISCARD)
+        return [_discard_question(pupil)]
     return answers.again(ctx, answers.choice_problem(ctx), _confirm_question(ctx, pupil))
+
+
+def _discard_question(pupil: Person) -> Reply:
+    buttons = [[Button("No, keep it", KEEP_IT)], [Button("Yes, discard it", DISCARD_BUTTON)]]
+    return Reply(ASK_DISCARD.format(name=pupil.given_name), buttons=buttons)
+
+
+@LOG.step(DISCARD, moves_to={CONFIRM})
+def discard(ctx: Context) -> list[Reply]:
+    pupil = _data_pupil(ctx)
+    if pupil is None:
+        return _lost(ctx)
+    if ctx.button == DISCARD_BUTTON:
+        ctx.end()
+        return [Reply(DISCARDED, buttons=main_menu(ctx))]
+    if ctx.button == KEEP_IT:
+        return _confirm(ctx)
+    return answers.again(ctx, answers.choice_problem(ctx), _discard_question(pupil))
 
 
 @LOG.step(EDIT, moves_to={FIND, KIND, SUMMARY, ACTION, NOTE, CONFIRM})

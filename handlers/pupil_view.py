@@ -10,11 +10,12 @@ from core.messages import Button, Reply
 from handlers import access, answers, pupils
 from handlers.concern import PICK as RAISE_CONCERN
 from handlers.context import Context
+from handlers.encounter import ENCOUNTER_TYPES
 from handlers.flow import Flow, NoDraft
 from handlers.log_advice import FOR_PUPIL, KINDS
-from storage import advice, audit, crypto
+from storage import advice, alumni, audit, crypto
 from storage.caseload import CaseloadRow
-from storage.models import Person
+from storage.models import JournalEntry, Person, Role
 
 ASK = "Which pupil? Type part of their name or their form (e.g. 10A)."
 CHUNK = 3500  # Telegram allows 4096 characters a message; leave room for the adapter
@@ -40,7 +41,8 @@ def pupil_command(ctx: Context) -> list[Reply]:
 
 def _search(ctx: Context, query: str) -> list[Reply]:
     everyone = access.sees_every_pupil(ctx.person) or access.is_dsl(ctx.person)
-    text, buttons = pupils.search(ctx, query, OPEN, everyone=everyone)
+    alumni = access.sees_every_pupil(ctx.person)  # the careers leader finds former pupils too
+    text, buttons = pupils.search(ctx, query, OPEN, everyone=everyone, alumni=alumni)
     if not buttons:
         ctx.goto(FIND)
     return [Reply(text, buttons=buttons)]
@@ -89,8 +91,14 @@ def show_record(ctx: Context, pupil: Person) -> list[Reply]:
     risk = pupils.risk_for(row, on, year_start, pupils.school_weights(ctx))
     show_notes = access.may_see_staff_notes(ctx.person, pupil, pupils.assigned(ctx), ctx.incoming.chat_type)
 
-    lines = [f"{pupils.label(pupil)}, Year {pupil.year_group or '?'}"]
-    flags = pupils.roster_flags(pupil) + ([risk.describe()] if risk.flagged else [])
+    former = pupil.role == Role.alumnus
+    lines = [pupils.label(pupil) if former else f"{pupils.label(pupil)}, Year {pupil.year_group or '?'}"]
+    for dest in alumni.destinations_of(ctx.session, pupil.id) if former else []:
+        details = ", ".join(part for part in (dest.provider, dest.course) if part)
+        lines.append(
+            f"Year {dest.year_after_leaving} after leaving: {dest.category}" + (f" ({details})" if details else "")
+        )
+    flags = pupils.flags_for(pupil, risk)
     lines.append("Flags: " + ("; ".join(flags) if flags else "none"))
     lines.append(f"Intended next step: {pupil.next_step or 'not recorded yet'}")
     if pupil.interests:
@@ -116,14 +124,31 @@ def show_record(ctx: Context, pupil: Person) -> list[Reply]:
     journal = advice.journal_for(ctx.session, pupil.id)
     lines.append("\nLatest journal entries:" if journal else "\nJournal: nothing yet")
     for j in journal:
-        skills = f" [{j.skills}]" if j.skills else ""
-        lines.append(f"- {pupils.short_date(j.created_at, ctx)}: {j.text}{skills}")
+        lines += _journal_lines(ctx, j)
 
     buttons: list[list[Button]] = []
     if access.may_log_advice(ctx.person, pupil, pupils.assigned(ctx), ctx.incoming.chat_type):  # not a DSL alone
         buttons.append([Button(f"Log advice for {pupil.given_name}", f"{FOR_PUPIL}{pupil.id}")])  # /log checks again
-    buttons.append([Button("Raise a concern", f"{RAISE_CONCERN}{pupil.id}")])  # /concern checks the school again
+    if pupil.role == Role.pupil:
+        buttons.append([Button("Raise a concern", f"{RAISE_CONCERN}{pupil.id}")])  # /concern checks the school again
+    if ctx.roles & {"tutor", "leader"}:  # the way back to the list they most likely came from
+        buttons.append([Button("\u2190 My caseload", "/caseload")])
     return chunks("\n".join(lines), buttons)
+
+
+def _journal_lines(ctx: Context, entry: JournalEntry) -> list[str]:
+    """One journal entry as the pupil wrote it: an encounter's kind and who with; a reflection's
+    skills and what they learned or will do next."""
+    when = pupils.short_date(entry.created_at, ctx)
+    if entry.kind == "encounter":
+        kind = ENCOUNTER_TYPES.get(entry.encounter_type or "", "Encounter")
+        with_whom = f" with {entry.encounter_with}" if entry.encounter_with else ""
+        return [f"- {when}, {kind}{with_whom}: {entry.text}"]
+    skills = f" [{entry.skills.replace(',', ', ')}]" if entry.skills else ""
+    lines = [f"- {when}: {entry.text}{skills}"]
+    if entry.learned:
+        lines.append(f"  Learned / next: {entry.learned}")
+    return lines
 
 
 def chunks(text: str, buttons: list[list[Button]]) -> list[Reply]:

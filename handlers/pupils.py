@@ -16,7 +16,7 @@ from handlers.context import Context
 from handlers.risk import Risk, RiskFacts, RiskWeights, assess, weights_from_json
 from storage import audit, caseload
 from storage.caseload import CaseloadRow
-from storage.models import Person
+from storage.models import Person, Role
 
 Rule = Callable[[Person | None, Person, Collection[int], str], bool]
 
@@ -48,8 +48,30 @@ def last_term_start_at(ctx: Context) -> datetime:
 
 
 def label(pupil: Person) -> str:
+    if pupil.role == Role.alumnus:
+        left = f", left {pupil.leaving_date.year}" if pupil.leaving_date else ""
+        return f"{pupil.full_name} (former pupil{left})"
     form = f" ({pupil.form})" if pupil.form else ""
     return f"{pupil.full_name}{form}"
+
+
+def short_names(people: list[Person]) -> dict[int, str]:
+    """A short name for each button (given name and family initial), made longer only where two
+    would read the same: the whole name, then with the form ("Ibrahim T" twice -> "Ibrahim Taylor",
+    "Ibrahim Thomas"). Two people are compared at the same length, so each name is unique."""
+
+    def tier(person: Person, k: int) -> str:
+        return [f"{person.given_name} {person.family_name[:1]}", person.full_name, label(person)][k]
+
+    names: dict[int, str] = {}
+    for person in people:
+        assert person.id is not None
+        others = [o for o in people if o.id != person.id]
+        names[person.id] = next(
+            (tier(person, k) for k in range(3) if all(tier(o, k) != tier(person, k) for o in others)),
+            f"{label(person)} #{person.id}",  # the same name and form: only the number tells them apart
+        )
+    return names
 
 
 def assigned(ctx: Context) -> set[int]:
@@ -71,13 +93,15 @@ def allowed_pupil(ctx: Context, pupil_id: object, rule: Rule) -> Person | None:
 
 
 def search(
-    ctx: Context, query: str, data_prefix: str, *, everyone: bool | None = None
+    ctx: Context, query: str, data_prefix: str, *, everyone: bool | None = None, alumni: bool = False
 ) -> tuple[str, list[list[Button]]]:
     """Search the pupils this member of staff may see (`everyone`: the whole school; by default only
-    the careers leader); one button per match, data `<prefix><id>`."""
+    the careers leader; `alumni`: former pupils too); one button per match, data `<prefix><id>`."""
     assert ctx.person is not None
     whole_school = access.sees_every_pupil(ctx.person) if everyone is None else everyone
-    found, total = caseload.search(ctx.session, ctx.person, query, everyone=whole_school, limit=SEARCH_LIMIT)
+    found, total = caseload.search(
+        ctx.session, ctx.person, query, everyone=whole_school, limit=SEARCH_LIMIT, alumni=alumni
+    )
     shown_query = query if len(query) <= 40 else query[:40] + "\u2026"
     if not found:
         return NOT_FOUND.format(query=shown_query), []
@@ -110,6 +134,17 @@ def risk_for(row: CaseloadRow, on: date, year_start: datetime, weights: RiskWeig
         had_guidance_this_year=row.last_advice_at is not None and row.last_advice_at >= year_start,
     )
     return assess(facts, on, weights)
+
+
+def flags_for(pupil: Person, risk: Risk) -> list[str]:
+    """The roster's flags, then the risk with only the reasons not already said
+    (never "SEN support; at risk of NEET: SEN support; ...")."""
+    flags = roster_flags(pupil)
+    if risk.flagged:
+        said = {flag.casefold() for flag in flags}
+        rest = [reason for reason in risk.reasons if reason.casefold() not in said]
+        flags.append("at risk of NEET" + (": " + "; ".join(rest) if rest else ""))
+    return flags
 
 
 def roster_flags(pupil: Person) -> list[str]:

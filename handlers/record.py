@@ -14,8 +14,9 @@ from handlers import answers
 from handlers.context import Context
 from handlers.encounter import ENCOUNTER_TYPES
 from handlers.menus import main_menu
+from handlers.nextstep import STATUS_LABELS
 from handlers.registry import command
-from storage import records
+from storage import journal, records
 from storage.models import Role
 from storage.records import ActionView, AdviceView, RecordItem
 
@@ -41,12 +42,11 @@ def record(ctx: Context) -> list[Reply]:
     wanted = ctx.args.strip()
     number = int(wanted) if wanted.isdigit() and len(wanted) < 7 else 1
     page = records.record_page(ctx.session, ctx.person.id, number - 1)
-    if page.total == 0:
+    about = _about_me(ctx) if page.page == 0 and ctx.person.role == Role.pupil else []
+    if page.total == 0 and not about:
         hint = "Try /reflect to write your first journal entry." if ctx.person.role == Role.pupil else ""
         return [Reply(f"Your record is empty so far. {hint}".strip(), buttons=main_menu(ctx))]
-    lines = [f"Your record, newest first (page {page.page + 1} of {page.pages}):"]
-    if page.page == 0 and ctx.person.role == Role.pupil:
-        lines += _about_me(ctx)
+    lines = [f"Your record, newest first (page {page.page + 1} of {max(page.pages, 1)}):", *about]
     today = ctx.now.astimezone(ctx.settings.zone).date()
     for item in page.items:
         lines += ["", _item(ctx, item, today)]
@@ -66,6 +66,10 @@ def _about_me(ctx: Context) -> list[str]:
         lines.append(f"Interests: {_short(ctx.person.interests)}")
     if ctx.person.next_step:
         lines.append(f"Next step: {ctx.person.next_step}")
+    assert ctx.person.id is not None
+    for app in journal.applications_of(ctx.session, ctx.person.id):  # their own, as /nextstep lists them
+        course = f" - {_short(app.course)}" if app.course else ""
+        lines.append(f"Application: {_short(app.provider)}{course}: {STATUS_LABELS.get(app.status, app.status)}")
     return lines
 
 
@@ -131,17 +135,29 @@ def _action(action: ActionView, today: date) -> str:
 def actions(ctx: Context) -> list[Reply]:
     assert ctx.person is not None and ctx.person.id is not None
     verb, _, rest = ctx.args.strip().partition(" ")
+    raw = rest.strip()
+    wanted = int(raw) if raw.isdigit() and len(raw) < 10 else None
     lead = ""
+    undo: list[list[Button]] = []
     if verb.lower() == "done":
-        raw = rest.strip()
-        done = records.mark_action_done(ctx.session, ctx.person.id, int(raw), ctx.now) if raw.isdigit() else None
+        done = records.mark_action_done(ctx.session, ctx.person.id, wanted, ctx.now) if wanted else None
         if done is None:
             lead = "I couldn't find that action in your list of things to do. It may be done already."
         else:
             lead = f"Well done! Marked as done: {answers.preview(done.text, 100)}"
+            # A tap by mistake is put right with one more tap (the command checks it is theirs again).
+            undo = [[Button("Undo: not done yet", f"/actions undo {wanted}")]]
+    elif verb.lower() == "undo":
+        undone = records.undo_action_done(ctx.session, ctx.person.id, wanted) if wanted else None
+        if undone is None:
+            lead = "I couldn't find that action among the ones you've done."
+        else:
+            lead = f"OK, it's back on your list: {answers.preview(undone.text, 100)}"
     elif verb:
         lead = "To mark an action done, tap its button below."
-    return [_action_list(ctx, lead)]
+    reply = _action_list(ctx, lead)
+    reply.buttons = undo + reply.buttons
+    return [reply]
 
 
 def _action_list(ctx: Context, lead: str) -> Reply:

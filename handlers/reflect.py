@@ -1,6 +1,9 @@
-"""/reflect: a journal entry, guided (what, skills, what next) or at once (`/reflect TEXT`).
+"""/reflect: a journal entry saved as soon as it is typed, with skills and what next as follow-ups.
 
-See reflect.mmd for the steps.
+    /reflect -> what I did (saved) -> skills, each added at once -> Done -> what I learned / next, or Skip
+
+The entry is saved by the message that says what the pupil did (or by `/reflect TEXT`), so walking
+away after it loses nothing; skills and "what next" are added to that saved entry. See reflect.mmd.
 """
 
 from __future__ import annotations
@@ -19,6 +22,11 @@ from storage import journal
 class ReflectDraft:
     what: str = ""
     skills: list[str] = field(default_factory=list)
+    entry_id: int | None = None  # the saved entry the follow-ups add to
+
+    def kept(self) -> bool:
+        """Whether stopping now keeps something: the entry is saved once its text is typed."""
+        return self.entry_id is not None
 
 
 REFLECT = Flow("reflect", roles={"pupil"}, draft=ReflectDraft, refusal=answers.NOT_A_PUPIL)
@@ -32,17 +40,17 @@ DONE = "sk:done"
 SKIP = "learned:skip"
 DONE_WORDS = {"done", "finished", "next", "none", "no"}
 OFFER_SAVE = "offer:save"
-OFFER_SKILLS = "offer:skills"
+OFFER_SKILLS = "offer:skills"  # from an older version's offer: the same as Save it
 OFFER_NO = "offer:no"
 OFFER_MIN_WORDS = 4  # "hi" or "thanks" is not a journal entry
 
 
-@REFLECT.command("reflect", summary="write in your skills journal", menu_label="Reflect", order=10, moves_to={WHAT})
+@REFLECT.command(
+    "reflect", summary="write in your skills journal", menu_label="Reflect", order=10, moves_to={WHAT, SKILLS}
+)
 def reflect(ctx: Context) -> list[Reply]:
-    assert ctx.person is not None and ctx.person.id is not None
     if ctx.args:
-        journal.add_reflection(ctx.session, ctx.person.id, ctx.args, ctx.now)
-        return [Reply(_saved_text(ctx.args, [], ""), buttons=main_menu(ctx))]
+        return _save_and_follow_up(ctx, ctx.args)
     ctx.goto(WHAT)
     return [_ask_what()]
 
@@ -59,10 +67,26 @@ def what(ctx: Context) -> list[Reply]:
     problem = answers.problem_with(ctx)
     if problem:
         return answers.again(ctx, problem, _ask_what())
+    return _save_and_follow_up(ctx, answers.typed(ctx))
+
+
+def _save_and_follow_up(ctx: Context, text: str) -> list[Reply]:
+    """The entry is saved now; skills and what next are offered to add to it."""
+    assert ctx.person is not None and ctx.person.id is not None
+    entry_id = journal.add_reflection(ctx.session, ctx.person.id, text, ctx.now)
     ctx.goto(SKILLS)
     draft = REFLECT.draft(ctx)
-    draft.what, draft.skills = answers.typed(ctx), []
-    return [_ask_skills(ctx)]
+    draft.what, draft.skills, draft.entry_id = text, [], entry_id
+    return [_ask_skills(ctx, f"Saved to your journal: {answers.preview(text)}")]
+
+
+def _entry_id(ctx: Context) -> int:
+    """The saved entry; a conversation from before entries were saved at once saves it now."""
+    assert ctx.person is not None and ctx.person.id is not None
+    draft = REFLECT.draft(ctx)
+    if draft.entry_id is None:
+        draft.entry_id = journal.add_reflection(ctx.session, ctx.person.id, draft.what, ctx.now, skills=draft.skills)
+    return draft.entry_id
 
 
 def _ask_skills(ctx: Context, lead: str = "") -> Reply:
@@ -73,7 +97,7 @@ def _ask_skills(ctx: Context, lead: str = "") -> Reply:
     rows.append([Button("Done", DONE)])
     picked = f"Picked so far: {', '.join(chosen)}." if chosen else "None picked yet."
     text = (
-        "Which skills did you use? Tap each one that fits (tap again to take it off), or type their names. "
+        "Which skills did you use? Tap any that fit (tap again to take one off), or type their names. "
         f"Then tap Done.\n{picked}"
     )
     return Reply(f"{lead}\n\n{text}" if lead else text, buttons=rows)
@@ -96,27 +120,36 @@ def match_skills(typed: str, framework: list[str]) -> tuple[list[str], list[str]
     return known, unknown
 
 
-@REFLECT.step(SKILLS, moves_to={LEARNED})
+@REFLECT.step(SKILLS, moves_to={LEARNED, OFFER})
 def skills(ctx: Context) -> list[Reply]:
+    assert ctx.person is not None and ctx.person.id is not None
     framework = journal.skills_framework(ctx.school)
     draft = REFLECT.draft(ctx)
     chosen = [s for s in draft.skills if s in framework]
     button = ctx.button
     if button == DONE or (button is None and ctx.text.casefold() in DONE_WORDS):
         draft.skills = chosen
+        _keep_skills(ctx, chosen)
         ctx.goto(LEARNED)
-        return [_ask_learned()]
+        return [_ask_learned(ctx)]
     if button is not None:
         index = button.removeprefix(SKILL)
         if not button.startswith(SKILL) or not index.isdigit() or int(index) >= len(framework):
             return answers.again(ctx, answers.STRAY_BUTTON, _ask_skills(ctx))
         name = framework[int(index)]
         draft.skills = [s for s in chosen if s != name] if name in chosen else [*chosen, name]
+        _keep_skills(ctx, draft.skills)
         return [_ask_skills(ctx)]
     if not ctx.text:
         return answers.again(ctx, answers.EMPTY, _ask_skills(ctx))
     known, unknown = match_skills(ctx.text, framework)
+    if not known and len(ctx.text.split()) >= OFFER_MIN_WORDS:
+        # Not skill names but something new to say: the follow-ups end (the entry is kept) and it is
+        # offered as an entry of its own, as any text outside a conversation is.
+        ctx.end()
+        return offer(ctx)
     draft.skills = chosen + [name for name in known if name not in chosen]
+    _keep_skills(ctx, draft.skills)
     if unknown:
         lead = (
             f"I don't have a skill called {', '.join(repr(u[:60]) for u in unknown[:3])}. "
@@ -126,9 +159,16 @@ def skills(ctx: Context) -> list[Reply]:
     return [_ask_skills(ctx, f"Added {', '.join(known)}.")]
 
 
-def _ask_learned() -> Reply:
+def _keep_skills(ctx: Context, chosen: list[str]) -> None:
+    assert ctx.person is not None and ctx.person.id is not None
+    journal.update_reflection(ctx.session, ctx.person.id, _entry_id(ctx), skills=chosen)
+
+
+def _ask_learned(ctx: Context) -> Reply:
+    chosen = REFLECT.draft(ctx).skills
+    saved = f"Saved, with {', '.join(chosen)}." if chosen else "Saved."
     return Reply(
-        "What did you learn, or what will you do next? Type it, or tap Skip.",
+        f"{saved} What did you learn, or what will you do next? If you like, type it; or tap Skip.",
         buttons=[[Button("Skip", SKIP)]],
     )
 
@@ -137,14 +177,18 @@ def _ask_learned() -> Reply:
 def learned(ctx: Context) -> list[Reply]:
     problem = answers.skippable_problem(ctx, SKIP)
     if problem:
-        return answers.again(ctx, problem, _ask_learned())
-    text = answers.typed_or_skipped(ctx, SKIP)
+        return answers.again(ctx, problem, _ask_learned(ctx))
     assert ctx.person is not None and ctx.person.id is not None
+    text = answers.typed_or_skipped(ctx, SKIP)
+    journal.update_reflection(ctx.session, ctx.person.id, _entry_id(ctx), learned=text)
+    return _finished(ctx, text)
+
+
+def _finished(ctx: Context, learned_text: str) -> list[Reply]:
     draft = REFLECT.draft(ctx)
     what_text, chosen = draft.what, draft.skills
-    journal.add_reflection(ctx.session, ctx.person.id, what_text, ctx.now, skills=chosen, learned=text)
     ctx.end()
-    return [Reply(_saved_text(what_text, chosen, text), buttons=main_menu(ctx))]
+    return [Reply(_saved_text(what_text, chosen, learned_text), buttons=main_menu(ctx))]
 
 
 def _saved_text(what_text: str, chosen: list[str], learned_text: str) -> str:
@@ -169,26 +213,16 @@ def offer(ctx: Context) -> list[Reply]:
 
 def _ask_offer(ctx: Context, lead: str = "") -> Reply:
     text = f"Save this as a journal entry?\n{answers.preview(REFLECT.draft(ctx).what)}"
-    buttons = [
-        [Button("Save it", OFFER_SAVE), Button("Add skills first", OFFER_SKILLS)],
-        [Button("No thanks", OFFER_NO)],
-    ]
+    buttons = [[Button("Save it", OFFER_SAVE), Button("No thanks", OFFER_NO)]]
     return Reply(f"{lead}\n\n{text}" if lead else text, buttons=buttons)
 
 
 @REFLECT.step(OFFER, moves_to={SKILLS})
 def offered(ctx: Context) -> list[Reply]:
-    assert ctx.person is not None and ctx.person.id is not None
     draft = REFLECT.draft(ctx)
     what_text = draft.what
-    if ctx.button == OFFER_SAVE:
-        journal.add_reflection(ctx.session, ctx.person.id, what_text, ctx.now)
-        ctx.end()
-        return [Reply(_saved_text(what_text, [], ""), buttons=main_menu(ctx))]
-    if ctx.button == OFFER_SKILLS:
-        ctx.goto(SKILLS)
-        draft.skills = []
-        return [_ask_skills(ctx)]
+    if ctx.button in (OFFER_SAVE, OFFER_SKILLS):
+        return _save_and_follow_up(ctx, what_text)
     if ctx.button == OFFER_NO:
         ctx.end()
         return [Reply("OK, I haven't saved it. What would you like to do?", buttons=main_menu(ctx))]

@@ -24,6 +24,7 @@ TRY_AGAIN = "Sorry, I couldn't save that just now. Nothing was lost; please send
 IDLE_HINT = "What would you like to do? Pick something below, or send /help."
 STALE_BUTTON = "That button belongs to a conversation that has finished. Here is what you can do now:"
 CANCELLED = "OK, I've stopped that. Nothing from it was saved."
+CANCELLED_KEPT = "OK, I've stopped there. What you had already saved is kept."
 NOTHING_TO_CANCEL = "There was nothing to stop."
 
 WRONG_CODE = "That code didn't work. Check it and try again, or ask your tutor or the careers team for a new one."

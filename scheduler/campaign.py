@@ -128,10 +128,10 @@ def run_leavers(engine: Engine, settings: Settings, now: datetime) -> int:
         return leavers.graduate(session, now.astimezone(settings.zone).date(), now)
 
 
-def count_due(engine: Engine, settings: Settings, campaign_year: int) -> int:
+def count_due(engine: Engine, settings: Settings, campaign_year: int, school_id: int | None = None) -> int:
     left_from, left_before = leaving_range(campaign_year, settings.campaign)
     with transaction(engine, write=False) as session:
-        return sum(checkins.due_counts(session, campaign_year, left_from, left_before).values())
+        return sum(checkins.due_counts(session, campaign_year, left_from, left_before, school_id).values())
 
 
 def run_checkins(
@@ -142,8 +142,9 @@ def run_checkins(
     force: bool = False,
     batch: int = BATCH,
     progress: Callable[[int], None] | None = None,
+    school_id: int | None = None,
 ) -> CampaignResult:
-    """Queue this year's check-in for every consenting alumnus who has not had one.
+    """Queue this year's check-in for every consenting alumnus who has not had one (of one school, when given).
 
     `force` (run-now) ignores the window and the night; the yearly key still makes it once a year.
     """
@@ -162,7 +163,7 @@ def run_checkins(
     after_id = 0
     while True:
         with transaction(engine) as session:
-            due = checkins.due_batch(session, year, left_from, left_before, after_id, batch)
+            due = checkins.due_batch(session, year, left_from, left_before, after_id, batch, school_id)
             if not due:
                 break
             accounts = checkins.reachable_accounts(session, [a.person_id for a in due])
@@ -201,8 +202,10 @@ def run_checkins(
     return result
 
 
-def run_reminders(engine: Engine, settings: Settings, now: datetime, *, batch: int = BATCH) -> ReminderResult:
-    """Queue reminders 1 and 2 for check-ins still unanswered after the configured days."""
+def run_reminders(
+    engine: Engine, settings: Settings, now: datetime, *, batch: int = BATCH, school_id: int | None = None
+) -> ReminderResult:
+    """Queue reminders 1 and 2 for check-ins still unanswered after the configured days (of one school, when given)."""
     result = ReminderResult()
     days = settings.reminder_days[:2]
     if not days or alumni_quiet(now, settings):
@@ -210,7 +213,7 @@ def run_reminders(engine: Engine, settings: Settings, now: datetime, *, batch: i
     after_id = 0
     while True:
         with transaction(engine) as session:
-            due = checkins.reminders_batch(session, now, days, after_id, batch)
+            due = checkins.reminders_batch(session, now, days, after_id, batch, school_id)
             if not due:
                 break
             accounts = checkins.reachable_accounts(session, [a.person_id for _, a in due])

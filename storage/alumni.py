@@ -31,15 +31,26 @@ def last_destination(session: Session, person_id: int, before_year: int | None =
     ).first()
 
 
-def save_destination(session: Session, person_id: int, new: NewDestination, now: datetime) -> Destination:
-    """The alumnus's own answer for a year; a second answer the same year replaces their first."""
-    row = session.exec(
+def destinations_of(session: Session, person_id: int) -> list[Destination]:
+    """Every destination recorded for a former pupil, first year after leaving first."""
+    query = select(Destination).where(col(Destination.person_id) == person_id)
+    return list(session.exec(query.order_by(col(Destination.year_after_leaving), col(Destination.id))).all())
+
+
+def answer_for_year(session: Session, person_id: int, year_after_leaving: int) -> Destination | None:
+    """The alumnus's own answer for that year after leaving, if they have given one."""
+    return session.exec(
         select(Destination).where(
             col(Destination.person_id) == person_id,
-            col(Destination.year_after_leaving) == new.year_after_leaving,
+            col(Destination.year_after_leaving) == year_after_leaving,
             col(Destination.source) == "alumnus",
         )
-    ).first() or Destination(
+    ).first()
+
+
+def save_destination(session: Session, person_id: int, new: NewDestination, now: datetime) -> Destination:
+    """The alumnus's own answer for a year; a second answer the same year replaces their first."""
+    row = answer_for_year(session, person_id, new.year_after_leaving) or Destination(
         person_id=person_id, year_after_leaving=new.year_after_leaving, category="", nccis_code=0, group=""
     )
     row.category = new.category

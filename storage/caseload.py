@@ -46,14 +46,21 @@ def visible_clause(staff: Person, everyone: bool) -> ColumnElement[bool]:
     return and_(on_roll, or_(col(Person.tutor_id) == staff.id, col(Person.id).in_(assigned)))
 
 
-def search(session: Session, staff: Person, query: str, *, everyone: bool, limit: int = 10) -> tuple[list[Person], int]:
+def search(
+    session: Session, staff: Person, query: str, *, everyone: bool, limit: int = 10, alumni: bool = False
+) -> tuple[list[Person], int]:
     """Pupils this member of staff may see whose name or form matches every word typed; and how many in all.
+    `alumni`: the school's former pupils too (for the careers leader, who follows their destinations).
 
     "ami" finds Amira, "khan 11" finds the Khans in form 11A. Wildcards typed by people are matched
     literally (autoescape), so "%" finds nothing rather than everyone.
     """
     words = [w for w in query.lower().split() if w][:5]
-    conditions: list[ColumnElement[bool]] = [visible_clause(staff, everyone)]
+    visible = visible_clause(staff, everyone)
+    if alumni:
+        former = and_(col(Person.school_id) == staff.school_id, col(Person.role) == Role.alumnus.value)
+        visible = or_(visible, former)
+    conditions: list[ColumnElement[bool]] = [visible]
     for word in words:
         conditions.append(
             or_(

@@ -85,7 +85,12 @@ def _consenting():  # type: ignore[no-untyped-def]
     return latest, and_(col(Consent.id) == latest.c.consent_id, col(Consent.granted).is_(True))
 
 
-def _due(campaign_year: int, left_from: date, left_before: date) -> tuple[Any, ...]:
+def of_school(school_id: int | None) -> tuple[Any, ...]:
+    """Only one school's people (`waymark campaign --school`); every school's when None."""
+    return () if school_id is None else (col(Person.school_id) == school_id,)
+
+
+def _due(campaign_year: int, left_from: date, left_before: date, school_id: int | None = None) -> tuple[Any, ...]:
     """Who is due a check-in: alumni who left in [left_from, left_before) and have none this campaign year.
 
     One definition for the batches the campaign sends and the counts it reports, so the two agree.
@@ -95,11 +100,18 @@ def _due(campaign_year: int, left_from: date, left_before: date) -> tuple[Any, .
         col(Person.leaving_date) >= left_from,
         col(Person.leaving_date) < left_before,
         ~exists().where(col(Checkin.person_id) == col(Person.id), col(Checkin.campaign_year) == campaign_year),
+        *of_school(school_id),
     )
 
 
 def due_batch(
-    session: Session, campaign_year: int, left_from: date, left_before: date, after_id: int, limit: int
+    session: Session,
+    campaign_year: int,
+    left_from: date,
+    left_before: date,
+    after_id: int,
+    limit: int,
+    school_id: int | None = None,
 ) -> list[DueAlumnus]:
     """Consenting alumni who left in [left_from, left_before) and have no check-in this year, by id."""
     latest, granted = _consenting()
@@ -116,7 +128,7 @@ def due_batch(
         .join(School, col(School.id) == col(Person.school_id))
         .join(latest, latest.c.person_id == col(Person.id))
         .join(Consent, granted)
-        .where(*_due(campaign_year, left_from, left_before), col(Person.id) > after_id)
+        .where(*_due(campaign_year, left_from, left_before, school_id), col(Person.id) > after_id)
         .order_by(col(Person.id))
         .limit(limit)
     )
@@ -184,7 +196,12 @@ def insert_outbox(session: Session, items: Iterable[OutboxItem], now: datetime) 
 
 
 def reminders_batch(
-    session: Session, now: datetime, reminder_days: Sequence[int], after_id: int, limit: int
+    session: Session,
+    now: datetime,
+    reminder_days: Sequence[int],
+    after_id: int,
+    limit: int,
+    school_id: int | None = None,
 ) -> list[tuple[Checkin, DueAlumnus]]:
     """Unanswered check-ins whose next reminder is due now, with the alumnus, by check-in id."""
     if not reminder_days:
@@ -207,7 +224,7 @@ def reminders_batch(
         .join(School, col(School.id) == col(Person.school_id))
         .join(latest, latest.c.person_id == col(Person.id))
         .join(Consent, granted)
-        .where(col(Checkin.status) == "sent", col(Checkin.id) > after_id, or_(*due_when))
+        .where(col(Checkin.status) == "sent", col(Checkin.id) > after_id, or_(*due_when), *of_school(school_id))
         .order_by(col(Checkin.id))
         .limit(limit)
     )
@@ -292,7 +309,7 @@ def _message_key(attempt: int) -> Any:
     )
 
 
-def status_counts(session: Session) -> list[CampaignCounts]:
+def status_counts(session: Session, school_id: int | None = None) -> list[CampaignCounts]:
     """Per campaign year and cohort, in one GROUP BY: sent, answered, reminded, opted out,
     unreachable, failed, waiting. Each check-in's messages are found by their unique outbox key."""
     first = _message_key(0)
@@ -322,6 +339,7 @@ def status_counts(session: Session) -> list[CampaignCounts]:
             count_if(first_message_is("pending", "sending")),
         )
         .join(Person, col(Person.id) == col(Checkin.person_id))
+        .where(*of_school(school_id))
         .group_by(col(Checkin.campaign_year), cohort)
         .order_by(col(Checkin.campaign_year), cohort)
     )
@@ -331,7 +349,9 @@ def status_counts(session: Session) -> list[CampaignCounts]:
     ]
 
 
-def due_counts(session: Session, campaign_year: int, left_from: date, left_before: date) -> dict[int, int]:
+def due_counts(
+    session: Session, campaign_year: int, left_from: date, left_before: date, school_id: int | None = None
+) -> dict[int, int]:
     """Per cohort, consenting alumni with no check-in yet this campaign year."""
     latest, granted = _consenting()
     cohort = _cohort(col(Person.leaving_date))
@@ -340,7 +360,7 @@ def due_counts(session: Session, campaign_year: int, left_from: date, left_befor
         .select_from(Person)
         .join(latest, latest.c.person_id == col(Person.id))
         .join(Consent, granted)
-        .where(*_due(campaign_year, left_from, left_before))
+        .where(*_due(campaign_year, left_from, left_before, school_id))
         .group_by(cohort)
     )
     return {int(float(coh)): int(n) for coh, n in _rows(session, query)}

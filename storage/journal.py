@@ -44,8 +44,9 @@ _ADD_ENTRY = insert(JournalEntry.__table__)  # type: ignore[attr-defined]
 
 def add_reflection(
     session: Session, person_id: int, text: str, now: datetime, *, skills: list[str] | None = None, learned: str = ""
-) -> None:
-    session.connection().execute(
+) -> int:
+    """Saves the entry; its id, so skills and what next can be added to it afterwards."""
+    result = session.connection().execute(
         _ADD_ENTRY,
         {
             "person_id": person_id,
@@ -58,6 +59,25 @@ def add_reflection(
             "created_at": now,
         },
     )
+    (entry_id,) = result.inserted_primary_key or (None,)
+    assert entry_id is not None
+    return int(entry_id)
+
+
+def update_reflection(
+    session: Session, person_id: int, entry_id: int, *, skills: list[str] | None = None, learned: str | None = None
+) -> bool:
+    """Skills or what next added to a pupil's own saved reflection; False when it is not theirs (or gone)."""
+    entry = session.get(JournalEntry, entry_id)
+    if entry is None or entry.person_id != person_id or entry.kind != "reflection":
+        return False
+    if skills is not None:
+        entry.skills = ",".join(skills)
+    if learned is not None:
+        entry.learned = learned
+    session.add(entry)
+    session.flush()
+    return True
 
 
 def add_encounter(

@@ -194,17 +194,27 @@ def open_actions(session: Session, pupil_id: int) -> list[ActionView]:
 
 def mark_action_done(session: Session, pupil_id: int, action_id: int, now: datetime) -> ActionView | None:
     """Tick off the pupil's own open action; None when it is not theirs, not open, or owned by staff."""
+    return _set_done(session, pupil_id, action_id, now)
+
+
+def undo_action_done(session: Session, pupil_id: int, action_id: int) -> ActionView | None:
+    """Open again the pupil's own action they ticked off (a tap by mistake); None when it is not theirs or not done."""
+    return _set_done(session, pupil_id, action_id, None)
+
+
+def _set_done(session: Session, pupil_id: int, action_id: int, now: datetime | None) -> ActionView | None:
+    """Done at `now`, or open again when `now` is None; only the pupil's own action, never one staff own."""
     row = session.exec(
         select(AgreedAction).where(
             AgreedAction.id == action_id,
             AgreedAction.pupil_id == pupil_id,
-            AgreedAction.status == "open",
+            AgreedAction.status == ("open" if now is not None else "done"),
             col(AgreedAction.owner_id).is_(None),
         )
     ).first()
     if row is None:
         return None
-    row.status = "done"
+    row.status = "done" if now is not None else "open"
     row.done_at = now
     session.add(row)
     return _action_view(row)

@@ -20,6 +20,7 @@ class Chat:
         self.user_id = user_id
         self.platform = platform
         self.last: list[Reply] = []
+        self.sent = 0  # every message typed and every button pressed: the effort a job takes
 
     def _send(self, **fields: object) -> list[Reply]:
         incoming = Incoming(
@@ -29,6 +30,7 @@ class Chat:
             update_id=str(next(_update_ids)),
             **fields,  # type: ignore[arg-type]
         )
+        self.sent += 1
         self.last = self.dispatcher.dispatch(incoming)
         for reply in self.last:
             for row in reply.buttons:

@@ -65,9 +65,9 @@ def test_check_in_answer_saves_destination_and_ends_reminders(engine: Engine, wo
     assert "Where are you now?" in ana.text
     assert "Apprenticeship" in ana.buttons() and "Same as last year" not in ana.buttons()
     ana.press("Apprenticeship")
-    ana.say("Acme <Engineering> & Sons 🚀")
-    ana.say("Electrician")
+    ana.say("Acme <Engineering> & Sons 🚀, Electrician")  # the place and the job in one message
     assert "Saved: Apprenticeship (Acme <Engineering> & Sons 🚀, Electrician)" in ana.text
+    assert ana.sent <= 3  # the check-in's button, the category, one message
     [dest] = _one(engine, lambda: select(Destination))  # type: ignore[misc]
     assert (dest.year_after_leaving, dest.nccis_code, dest.group, dest.source) == (1, 310, "apprenticeship", "alumnus")
     [checkin] = _one(engine, lambda: select(Checkin))  # type: ignore[misc]
@@ -80,7 +80,6 @@ def test_same_as_last_year(engine: Engine, world: dict, clock: Clock) -> None:
     ana.press_data("/destination")
     ana.press("University (higher education)")
     ana.say("University of Leeds")
-    ana.press("Skip")
     campaign.run_checkins(engine, SETTINGS, OCT_2027)
     clock.now = OCT_2027
     ana.press_data("/destination")
@@ -89,6 +88,28 @@ def test_same_as_last_year(engine: Engine, world: dict, clock: Clock) -> None:
     assert "Saved" in ana.text
     rows = _one(engine, lambda: select(Destination.year_after_leaving, Destination.provider, Destination.nccis_code))
     assert sorted(rows) == [(1, "University of Leeds", 240), (2, "University of Leeds", 240)]  # type: ignore[type-var]
+
+
+def test_answering_again_the_same_day_shows_today_s_answer_and_keeps_it(
+    engine: Engine, world: dict, clock: Clock
+) -> None:
+    ana = Chat(world["dispatcher"], "tg-ana", "telegram")
+    ana.press_data("/destination")
+    ana.press("University (higher education)")
+    ana.say("University of Leeds, History")
+    campaign.run_checkins(engine, SETTINGS, OCT_2027)
+    clock.now = OCT_2027
+    ana.press_data("/destination")
+    offered_same = [b for r in ana.last for row in r.buttons for b in row if b.label == "Same as last year"]
+    ana.press("Apprenticeship")
+    ana.say("Acme Electrics - trainee electrician")
+    ana.press_data("/destination")  # the same day again
+    assert "This year you told us: Apprenticeship (Acme Electrics, trainee electrician)" in ana.text
+    assert "Same as last year" not in ana.buttons() and "Keep it" in ana.buttons()
+    ana.press_data(offered_same[0].data)  # the old button from this morning's question
+    assert "Kept: Apprenticeship" in ana.text
+    rows = _one(engine, lambda: select(Destination.year_after_leaving, Destination.category))
+    assert sorted(rows) == [(1, "University (higher education)"), (2, "Apprenticeship")]  # type: ignore[type-var]
 
 
 def test_looking_for_work_reaches_the_careers_leader(engine: Engine, world: dict) -> None:
@@ -127,6 +148,8 @@ def test_stop_is_confirmed_and_ends_future_check_ins(engine: Engine, world: dict
     ana.say("/stop")
     ana.press("Yes, stop them")
     assert "no more yearly messages" in ana.text
+    ana.say("/stop")  # a second time: nothing to ask
+    assert "already stopped" in ana.text and "Yes, stop them" not in ana.buttons()
     [checkin] = _one(engine, lambda: select(Checkin))  # type: ignore[misc]
     assert checkin.status == "stopped"
     assert campaign.run_reminders(engine, SETTINGS, datetime(2026, 10, 20, 9, tzinfo=UTC)).sent == 0
@@ -153,8 +176,7 @@ def test_destination_is_for_alumni_and_bad_answers_lose_nothing(engine: Engine, 
     ana.say("x" * 300)
     assert "300 characters" in ana.text
     ana.send_photo()
-    ana.say("Corner Café")
-    ana.say("Barista")
+    ana.say("Corner Café\nBarista")
     assert "Saved: Job without training (Corner Café, Barista)" in ana.text
     assert _one(engine, lambda: select(Destination.nccis_code)) == [330]
 

@@ -68,6 +68,15 @@ def test_split_due_takes_a_trailing_date_only_when_it_reads_as_one() -> None:
     assert split_due("Write a CV", MONDAY) == ("Write a CV", None)
 
 
+def test_a_date_said_without_by_leaves_the_action_text() -> None:
+    """Issue 13: "in 2 weeks" stayed in the action's text after it became its date."""
+    assert split_due("Visit the college in 2 weeks", MONDAY) == ("Visit the college", date(2026, 12, 7))
+    assert split_due("Email Ms Ali next Friday.", MONDAY) == ("Email Ms Ali", date(2026, 11, 27))
+    assert split_due("Ring the college tomorrow", MONDAY) == ("Ring the college", date(2026, 11, 24))
+    assert split_due("Phone Mum in the evening", MONDAY) == ("Phone Mum in the evening", None)
+    assert split_due("Keep going this way", MONDAY) == ("Keep going this way", None)
+
+
 def test_today_is_the_schools_date_not_utcs() -> None:
     late_evening_utc = datetime(2026, 6, 30, 23, 30, tzinfo=UTC)  # already 1 July in London (BST)
     assert local_today(late_evening_utc, ZoneInfo("Europe/London")) == date(2026, 7, 1)

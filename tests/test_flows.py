@@ -99,7 +99,9 @@ def test_a_wrong_diagram_is_caught() -> None:
     flow = FLOWS["reflect"]
     good = diagram_path(flow).read_text(encoding="utf-8")
     assert disagreements(flow, good) == []
-    wrong = good.replace("    offer --> skills: Add skills first\n", "")  # a real move left out
+    wrong = good.replace(
+        "    offer --> skills: Save it (JournalEntry saved, skills offered)\n", ""
+    )  # a real move left out
     wrong += "    learned --> what: a move the code never makes\n    what --> saved: a state that is no step\n"
     assert disagreements(flow, wrong) == [
         "'saved' is drawn but is no step of reflect",

@@ -108,6 +108,8 @@ def test_guided_reflection_saves_what_skills_and_next(engine: Engine, dispatcher
         "Teamwork",
         "Done",
     ]
+    [saved] = entries(engine, amira)  # saved as soon as it was typed
+    assert saved.text == "Helped run the Year 7 science club" and saved.skills == ""
     chat.press("Teamwork")
     assert "✓ Teamwork" in chat.buttons()
     chat.press("Listening")
@@ -184,16 +186,54 @@ def test_bad_input_at_every_reflection_step_loses_nothing(
     assert (entry.text, entry.skills) == ("Volunteered at the food bank", "Creativity")
 
 
-def test_cancel_at_any_reflection_step_saves_nothing(engine: Engine, dispatcher: Dispatcher, school: School) -> None:
+def test_cancel_before_the_text_saves_nothing_and_after_it_keeps_the_entry(
+    engine: Engine, dispatcher: Dispatcher, school: School
+) -> None:
     amira, chat = linked_pupil(engine, dispatcher, school, "p1")
-    for steps in ([], ["Did a thing"], ["Did a thing", "sk:done"]):
+    chat.say("/reflect")
+    chat.say("/cancel")
+    assert chat.text.startswith(texts.CANCELLED)
+    assert entries(engine, amira) == []
+    for steps in (["Did a thing"], ["Did a thing", "sk:1", "sk:done"]):
         chat.say("/reflect")
         for step in steps:
             chat.press_data(step) if step.startswith("sk:") else chat.say(step)
         chat.say("/cancel")
-        assert chat.text.startswith(texts.CANCELLED)
+        assert chat.text.startswith(texts.CANCELLED_KEPT)  # never "nothing was saved": it was
         assert state_of(engine, "p1")[0] == ""
-    assert entries(engine, amira) == []
+    assert [(e.text, e.skills) for e in entries(engine, amira)] == [("Did a thing", ""), ("Did a thing", "Speaking")]
+
+
+def test_a_quick_reflection_takes_2_and_a_guided_one_with_two_skills_at_most_5(
+    engine: Engine, dispatcher: Dispatcher, school: School
+) -> None:
+    amira, chat = linked_pupil(engine, dispatcher, school, "p1")
+    chat.press_data("/reflect")  # the menu's Reflect button
+    chat.say("Helped at the open evening")
+    assert chat.sent == 2 and [e.text for e in entries(engine, amira)] == ["Helped at the open evening"]
+
+    guided = Chat(dispatcher, "p1")
+    guided.press_data("/reflect")
+    guided.say("Ran the charity bake sale")
+    guided.press("Leadership")
+    guided.press("Teamwork")
+    guided.press("Done")
+    assert guided.sent <= 5 and "Saved, with Leadership, Teamwork" in guided.text
+    assert entries(engine, amira)[-1].skills == "Leadership,Teamwork"  # complete: what next is optional
+
+
+def test_something_new_typed_during_the_follow_ups_is_offered_as_its_own_entry(
+    engine: Engine, dispatcher: Dispatcher, school: School
+) -> None:
+    amira, chat = linked_pupil(engine, dispatcher, school, "p1")
+    chat.say("/reflect Helped at the open evening")
+    chat.say("Also went to the careers fair on Friday")  # days later, not skill names
+    assert "Save this as a journal entry?" in chat.text
+    chat.press("Save it")
+    assert [e.text for e in entries(engine, amira)] == [
+        "Helped at the open evening",
+        "Also went to the careers fair on Friday",
+    ]
 
 
 def test_school_sets_its_own_skills(engine: Engine, dispatcher: Dispatcher, school: School) -> None:
@@ -639,7 +679,7 @@ def test_idle_text_is_offered_as_a_journal_entry(engine: Engine, dispatcher: Dis
     assert entry.text == "Went to the <STEM> fair & met a vet 🐶\nShe said to get work experience"
 
     chat.say("Another thing I did this week at school")
-    chat.press("Add skills first")
+    chat.press("Save it")
     chat.press("Listening")
     chat.press("Done")
     chat.press("Skip")
@@ -654,3 +694,51 @@ def test_idle_text_is_offered_as_a_journal_entry(engine: Engine, dispatcher: Dis
     staff_chat = Chat(dispatcher, "t1")
     staff_chat.say("This is a long message from a member of staff")
     assert "journal" not in staff_chat.text
+
+
+def test_a_pupil_s_own_record_lists_their_applications(engine: Engine, dispatcher: Dispatcher, school: School) -> None:
+    _, chat = linked_pupil(engine, dispatcher, school, "p1", year_group=11)
+    chat.say("/nextstep")
+    chat.press("Add an application")
+    chat.say("Lincoln College")
+    chat.say("A levels")
+    chat.press("Applied")
+    chat.say("/record")
+    assert "Application: Lincoln College - A levels: Applied" in chat.text
+
+
+def test_mark_done_can_be_undone(engine: Engine, dispatcher: Dispatcher, school: School) -> None:
+    amira, chat = linked_pupil(engine, dispatcher, school, "p1")
+    other, _ = linked_pupil(engine, dispatcher, school, "p2", given="Ben", family="Jones")
+    with transaction(engine) as s:
+        mine = AgreedAction(pupil_id=amira.id, text="Write a first CV")
+        theirs = AgreedAction(pupil_id=other.id, text="Not Amira's", status="done")
+        s.add_all([mine, theirs])
+        s.flush()
+        mine_id, theirs_id = mine.id, theirs.id
+    chat.say("/actions")
+    chat.press("Mark done: 1. Write a first CV")
+    assert "Marked as done" in chat.text
+    chat.press("Undo: not done yet")
+    assert "back on your list" in chat.text and "Mark done: 1. Write a first CV" in chat.buttons()
+    chat.say(f"/actions undo {theirs_id}")  # not hers: nothing changes
+    assert "couldn't find" in chat.text
+    with transaction(engine, write=False) as s:
+        row = s.get(AgreedAction, mine_id)
+        assert row is not None and (row.status, row.done_at) == ("open", None)
+        assert s.get(AgreedAction, theirs_id).status == "done"  # type: ignore[union-attr]
+
+
+def test_a_typed_menu_word_is_that_choice_in_any_case(engine: Engine, dispatcher: Dispatcher, school: School) -> None:
+    amira, chat = linked_pupil(engine, dispatcher, school, "p1")
+    chat.say("my RECORD")  # the menu's "My record", typed
+    assert chat.text.startswith("Your record is empty so far")
+    chat.say("reflect")
+    assert "What did you do?" in chat.text
+    chat.say("Helped at the open evening")
+    chat.say("TEAMWORK")
+    chat.say("done")
+    assert "Saved, with Teamwork" in chat.text
+    chat.say("skip")
+    assert "Saved to your journal" in chat.text and state_of(engine, "p1")[0] == ""
+    assert [(e.skills, e.learned) for e in entries(engine, amira)] == [("Teamwork", "")]

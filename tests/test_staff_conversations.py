@@ -12,7 +12,7 @@ from sqlmodel import select
 from core.settings import load_settings
 from handlers import Dispatcher
 from handlers.pupils import NOT_AVAILABLE
-from storage import audit, caseload, crypto, seed
+from storage import alumni, audit, caseload, crypto, seed
 from storage.db import transaction
 from storage.models import AdviceRecord, AgreedAction, AuditEvent, ConversationState, OutboxMessage, Person, StaffRole
 from storage.models import School as SchoolRow
@@ -481,3 +481,126 @@ def test_caseload_counts_come_from_one_statement(school: School) -> None:
             event.remove(school.engine, "before_cursor_execute", count)
     assert result.total == 23 and len(result.rows) == 8
     assert len(statements) == 1 and "GROUP BY" in statements[0].upper()
+
+
+# --- issue 13: fewer taps, nothing lost by one tap, typed choices -----------------------------------
+
+
+def test_a_log_with_two_actions_one_dated_and_a_note_takes_at_most_7(school: School) -> None:
+    sam = Chat(school.dispatcher, "sam", "slack")
+    sam.say("/log ami")
+    sam.press("Amira Khan (11A)")
+    sam.press("Personal guidance interview")
+    sam.say(
+        "Talked about apprenticeships in engineering.\n"
+        "Agreed:\n- Visit the college open day in 2 weeks\n- Write a first CV"
+    )
+    assert "Anything for staff only" in sam.text
+    sam.say(SECRET)
+    assert "Visit the college open day (Mon 7 Dec 2026)" in sam.text  # "in 2 weeks" left the text
+    assert "Write a first CV (no due date)" in sam.text
+    sam.press("Save")
+    assert "Saved" in sam.text and sam.sent <= 7
+    with transaction(school.engine) as s:
+        record = s.exec(select(AdviceRecord).where(AdviceRecord.pupil_id == school.amira.id)).one()
+        assert record.summary == "Talked about apprenticeships in engineering."
+        actions = s.exec(select(AgreedAction).where(AgreedAction.advice_id == record.id)).all()
+        assert {(a.text, a.due_date) for a in actions} == {
+            ("Visit the college open day", date(2026, 12, 7)),
+            ("Write a first CV", None),
+        }
+
+
+def test_typing_done_where_done_is_offered_is_done_not_an_action(school: School) -> None:
+    sam = Chat(school.dispatcher, "sam", "slack")
+    log_up_to_summary(sam)
+    sam.say("Write a first CV by 12/12")
+    sam.say("DONE")  # any case
+    assert "Anything for staff only" in sam.text
+    sam.say("no staff note")
+    assert "Check this before saving" in sam.text
+    assert "Done" not in sam.text.split("Agreed actions:")[1]
+    sam.say("save")
+    with transaction(school.engine) as s:
+        actions = s.exec(select(AgreedAction).where(AgreedAction.pupil_id == school.amira.id)).all()
+        assert [a.text for a in actions] == ["Write a first CV"]
+
+
+def test_discarding_a_log_asks_first_and_is_not_next_to_save(school: School) -> None:
+    sam = Chat(school.dispatcher, "sam", "slack")
+    log_up_to_summary(sam)
+    sam.say("Write a first CV by 12/12")
+    sam.press("Done")
+    sam.press("No staff note")
+    rows = [[b.label for b in row] for row in sam.last[-1].buttons]
+    assert rows[0] == ["Save"] and rows[-1] == ["Discard log\u2026"]  # last, on its own row
+    sam.press("Discard log\u2026")
+    assert "Throw this log away" in sam.text and "Amira" in sam.text
+    sam.press("No, keep it")
+    assert "Check this before saving" in sam.text  # everything is still there
+    sam.press("Discard log\u2026")
+    sam.press("Yes, discard it")
+    assert "nothing from that log was saved" in sam.text
+    with transaction(school.engine) as s:
+        assert s.exec(select(AdviceRecord)).all() == []
+
+
+# --- issue 13: what staff see, and getting around it ----------------------------------------------
+
+
+def test_the_staff_view_shows_what_the_pupil_wrote_and_leads_back_to_the_caseload(school: School) -> None:
+    amira = Chat(school.dispatcher, "amira-web", "web")
+    amira.say("/reflect Helped at the open evening")
+    amira.press("Done")
+    amira.say("I want to ask about engineering courses")
+    amira.say("/encounter employer talk")
+    amira.say("Siemens")
+    amira.say("Engineers solve problems in teams")
+    sam = Chat(school.dispatcher, "sam", "slack")
+    sam.say("/caseload")
+    sam.press("Amira K")
+    text = sam.text
+    assert "Learned / next: I want to ask about engineering courses" in text
+    assert "Employer talk with Siemens: Engineers solve problems in teams" in text, text
+    sam.press("\u2190 My caseload")
+    assert "Your pupils (3)" in sam.text
+
+
+def test_caseload_buttons_tell_two_pupils_apart_and_flags_are_said_once(school: School) -> None:
+    for family in ("Taylor", "Thomas"):
+        seed.pupil(school.engine, school.school_id, "Ibrahim", family, form="11A", tutor_id=school.tutor.id)
+    sam = Chat(school.dispatcher, "sam", "slack")
+    sam.say("/caseload")
+    names = sam.buttons()
+    assert "Ibrahim Taylor" in names and "Ibrahim Thomas" in names and "Ibrahim T" not in names
+    assert "Amira K" in names  # short where it is unique
+    ben_part = sam.text[sam.text.index("Ben Jones") :]
+    flags = ben_part.split("flags: ")[1].split("\n")[0]
+    assert flags.count("SEN support") == 1 and "at risk of NEET: attendance 85%" in flags
+
+
+def test_names_in_needs_attention_open_the_record(school: School) -> None:
+    lee = Chat(school.dispatcher, "lee", "slack")
+    lee.say("/attention 11")
+    assert {"Ben J", "Cara S"} <= set(lee.buttons())
+    lee.press("Cara S")
+    assert lee.text.startswith("Cara Smith (11B), Year 11")
+
+
+def test_the_careers_leader_finds_an_alumnus_and_a_tutor_does_not(school: School) -> None:
+    jordan = seed.alumnus(school.engine, school.school_id, "Jordan", "Evans", leaving_date=date(2025, 7, 18))
+    with transaction(school.engine) as s:
+        assert jordan.id is not None
+        alumni.save_destination(
+            s, jordan.id, alumni.NewDestination(1, "Apprenticeship", 310, "apprenticeship", "Acme"), NOW
+        )
+    lee = Chat(school.dispatcher, "lee", "slack")
+    lee.say("/pupil Jordan Evans")
+    assert "Jordan Evans (former pupil, left 2025)" in lee.buttons()
+    lee.press("Jordan Evans (former pupil, left 2025)")
+    assert lee.text.startswith("Jordan Evans (former pupil, left 2025)\nYear 1 after leaving: Apprenticeship (Acme)")
+    sam = Chat(school.dispatcher, "sam", "slack")
+    sam.say("/pupil Jordan Evans")
+    assert "couldn't find" in sam.text
+    sam.say(f"/pupil #{jordan.id}")
+    assert sam.text == NOT_AVAILABLE

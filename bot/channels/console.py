@@ -1,6 +1,8 @@
 """The terminal chat: the same conversations as every other channel, typed at a prompt.
 
-Buttons are shown as numbered choices (typing the number presses the button); messages from the
+Buttons are shown as numbered choices: typing the number presses the button, several numbers
+("8, 2") press each in turn where several may be picked, and a number with no such choice is
+answered here, not sent. Nothing here says "tap": the words are the terminal's. Messages from the
 outbox for this chat account (e.g. "something new is in your record") appear as they arrive. Used by
 `waymark chat --as UPN|EMAIL` and `waymark demo --terminal`, where `/switch` changes persona.
 
@@ -10,6 +12,7 @@ directly, without an enrolment code. Rich adds colour on a terminal; piped outpu
 
 from __future__ import annotations
 
+import re
 import threading
 import uuid
 from collections.abc import Callable, Sequence
@@ -29,6 +32,24 @@ from storage.models import Person
 PLATFORM = Platform.console.value
 QUIT = {"/quit", "/exit", "/q"}
 POLL_SECONDS = 1.5
+_NUMBERS = re.compile(r"^\d+(?:\s*[,;]?\s+\d+|\s*[,;]\s*\d+)*$")  # "3", "8, 2", "8 2", "1,4,5"
+_TAP = re.compile(r"\b([Tt])ap(s|ped|ping)?\b")
+_BUTTON = re.compile(r"\b([Bb])utton(s?)\b")
+
+
+def terminal_words(text: str) -> str:
+    """A reply as the terminal says it: there is nothing to tap, and choices are numbered, not buttons."""
+    text = _TAP.sub(
+        lambda m: ("P" if m[1] == "T" else "p") + "ick" + {"ped": "ed", "ping": "ing"}.get(m[2] or "", m[2] or ""), text
+    )
+    return _BUTTON.sub(lambda m: ("C" if m[1] == "B" else "c") + "hoice" + m[2], text)
+
+
+def chosen_numbers(text: str) -> list[int] | None:
+    """The numbers a typed line picks ("8, 2" -> [8, 2]); None when the line is not only numbers."""
+    if not _NUMBERS.match(text):
+        return None
+    return [int(n) for n in re.findall(r"\d+", text)]
 
 
 @dataclass(frozen=True)
@@ -76,6 +97,7 @@ class ConsoleChat:
         self._read_line = read_line or self._default_reader(stdin)
         self.downloads = downloads or Path.cwd() / "waymark-files"
         self._choices: list[Button] = []
+        self._offered_before: list[str] = []  # the choices a number was pressed among, to press the next
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self.person = link_console(dispatcher, person_id)
@@ -124,12 +146,14 @@ class ConsoleChat:
 
     def show(self, replies: list[Reply], *, notice: bool = False) -> None:
         with self._lock:
+            if not notice:
+                self._choices = []  # a number answers only the choices shown last, never older ones
             for reply in replies:
                 if notice:
                     self.out.print(Text("* new message *", style="bold magenta"))
                 if reply.text:
                     # Text(), never markup: whatever anyone typed is shown exactly as typed.
-                    self.out.print(Text("bot> ", style="bold cyan") + Text(reply.text))
+                    self.out.print(Text("bot> ", style="bold cyan") + Text(terminal_words(reply.text)))
                 if reply.image is not None:
                     self.out.print(
                         Text(f"      [picture saved to {self._save(reply.image_name, reply.image)}]", style="dim")
@@ -164,14 +188,34 @@ class ConsoleChat:
         if self.personas and text.lower().split(" ", 1)[0] == "/switch":
             self.switch(text[len("/switch") :].strip())
             return True
-        if text.isdigit() and 1 <= int(text) <= len(self._choices):
-            button = self._choices[int(text) - 1]
-            self.info(f"(pressed: {button.label})")
-            self.show(self.send(button=button.data))
-        else:
+        numbers = chosen_numbers(text) if self._choices else None
+        if numbers is None:
             self.show(self.send(text=line))
+        else:
+            self.press_numbers(numbers)
         self.pull_outbox()
         return True
+
+    def press_numbers(self, numbers: list[int]) -> None:
+        """Press each chosen number in turn, while the same choices stay on offer (a list where several
+        may be picked, like skills); a number with no such choice is answered here and nothing is sent."""
+        wrong = [n for n in numbers if not 1 <= n <= len(self._choices)]
+        if wrong:
+            self.info(
+                f"There's no choice {wrong[0]} here. Type a number from 1 to {len(self._choices)}, "
+                "or type your answer in words."
+            )
+            return
+        for done, number in enumerate(numbers):
+            offered = [b.data for b in self._choices]
+            if done and offered != self._offered_before:
+                used = ", ".join(str(n) for n in numbers[:done])
+                self.info(f"(only one choice could be picked there, so I used {used})")
+                return
+            button = self._choices[number - 1]
+            self._offered_before = offered
+            self.info(f"(pressed: {button.label})")
+            self.show(self.send(button=button.data))
 
     def switch(self, wanted: str) -> None:
         """Change persona: `/switch tutor`, or `/switch` and pick a number."""
