@@ -420,3 +420,18 @@ class ConcernNote(SQLModel, table=True):
     author_id: int = Field(foreign_key="person.id")
     text: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # encrypted
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class ChatFile(SQLModel, table=True):
+    """A file or image the web chat (or terminal) offered: kept apart from the transcript, whose line
+    names it by id, and served only to the chat account it was offered to. Retention prunes it by age."""
+
+    __table_args__ = (Index("ix_chatfile_identity", "identity_key", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    identity_key: str  # "platform:external_id" of the chat it was offered in
+    person_id: int | None = Field(default=None, foreign_key="person.id", index=True)
+    name: str  # the file name it downloads under
+    content_type: str
+    body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, index=True)
