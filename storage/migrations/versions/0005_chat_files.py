@@ -5,6 +5,8 @@ Revises: 0003
 Create Date: 2026-12-02 17:00:00.000000
 """
 
+import base64
+import json
 from collections.abc import Sequence
 
 import sqlalchemy as sa
@@ -34,6 +36,57 @@ def upgrade() -> None:
     op.create_index("ix_chatfile_identity", "chatfile", ["identity_key", "id"], unique=False)
     op.create_index(op.f("ix_chatfile_person_id"), "chatfile", ["person_id"], unique=False)
     op.create_index(op.f("ix_chatfile_created_at"), "chatfile", ["created_at"], unique=False)
+    _move_bytes_out_of_the_transcript()
+
+
+def _move_bytes_out_of_the_transcript() -> None:
+    """Lines written before this revision kept a file's bytes in their payload as base64: move
+    them to chatfile and leave the line naming it by id, as lines are written from now on."""
+    bind = op.get_bind()
+    lines = sa.table(
+        "transcriptline",
+        sa.column("id", sa.Integer),
+        sa.column("identity_key", sa.String),
+        sa.column("person_id", sa.Integer),
+        sa.column("payload", sa.Text),
+        sa.column("created_at", sqlmodel.sql.sqltypes.UTCDateTime),
+    )
+    files = sa.table(
+        "chatfile",
+        sa.column("id", sa.Integer),
+        sa.column("identity_key", sa.String),
+        sa.column("person_id", sa.Integer),
+        sa.column("name", sa.String),
+        sa.column("content_type", sa.String),
+        sa.column("body", sa.LargeBinary),
+        sa.column("created_at", sqlmodel.sql.sqltypes.UTCDateTime),
+    )
+    found = bind.execute(
+        sa.select(lines).where(sa.or_(lines.c.payload.like('%"image_b64"%'), lines.c.payload.like('%"file_b64"%')))
+    ).all()
+    for line in found:
+        try:
+            payload = json.loads(line.payload)
+        except ValueError:
+            continue
+        for kind, default_type in (("image", "image/png"), ("file", "application/octet-stream")):
+            encoded = payload.pop(f"{kind}_b64", None)
+            if not encoded:
+                continue
+            inserted = bind.execute(
+                files.insert()
+                .values(
+                    identity_key=line.identity_key,
+                    person_id=line.person_id,
+                    name=str(payload.get(kind) or kind),
+                    content_type=str(payload.get("file_type") or default_type) if kind == "file" else default_type,
+                    body=base64.b64decode(encoded),
+                    created_at=line.created_at,
+                )
+                .returning(files.c.id)
+            )
+            payload[f"{kind}_id"] = inserted.scalar_one()
+        bind.execute(lines.update().where(lines.c.id == line.id).values(payload=json.dumps(payload, ensure_ascii=False)))
 
 
 def downgrade() -> None:
