@@ -74,9 +74,9 @@ def test_download_my_record_from_my_record(engine: Engine, chat: MakeChat) -> No
         assert "b64" not in line.payload
 
 
-def test_staff_cannot_use_export(sqlite_only: Engine, chat: MakeChat) -> None:
-    school = seed.school(sqlite_only)
-    tutor = chat("sam", seed.staff(sqlite_only, school.id))
+def test_staff_cannot_use_export(engine: Engine, chat: MakeChat) -> None:
+    school = seed.school(engine)
+    tutor = chat("sam", seed.staff(engine, school.id))
     assert tutor.say("/export")[0].text == texts.NOT_FOR_YOU
 
 

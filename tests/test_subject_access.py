@@ -123,3 +123,13 @@ def test_notes_that_cannot_be_read_say_so_instead_of_failing(sqlite_only: Engine
         record = subject_access.collect(session, pupil, key, utcnow())
     advice = record.part("advicerecord")
     assert advice is not None and advice.entries[0].clear["staff_note"] == subject_access.UNREADABLE
+
+
+def test_the_schema_page_names_every_part_and_column() -> None:
+    page = (Path(__file__).resolve().parent.parent / "docs" / "record-schema.md").read_text("utf-8")
+    for table in subject_access.tables_covered():
+        assert f"| `{table}` |" in page, f"docs/record-schema.md does not describe {table}"
+    for table in subject_access.PARTS:
+        row = next(line for line in page.splitlines() if line.startswith(f"| `{table}` |"))
+        for column in subject_access.columns_of(table):
+            assert f"`{column}`" in row, f"docs/record-schema.md: {table}.{column} missing"
