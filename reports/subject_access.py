@@ -195,28 +195,33 @@ def to_pdf(record: SubjectRecord) -> bytes:
     from fpdf import FPDF  # here: only exports need it
 
     pdf = FPDF(format="A4")
-    pdf.set_title(_heading(record)[0])
+    title, intro = _heading(record)
+    pdf.set_title(title)
     pdf.set_author(record.school.name)
-    fonts = _font_dir()
-    pdf.add_font("DejaVu", "", str(fonts / "DejaVuSans.ttf"))
-    pdf.add_font("DejaVu", "B", str(fonts / "DejaVuSans-Bold.ttf"))
+    # One face, headings set apart by size: loading a TrueType font is most of a short PDF's cost.
+    pdf.add_font("DejaVu", "", str(_font_dir() / "DejaVuSans.ttf"))
     pdf.set_auto_page_break(True, margin=15)
     pdf.add_page()
-    title, intro = _heading(record)
+    width = pdf.epw
 
-    def write(text: str, size: float = 9, bold: bool = False, gap: float = 0) -> None:
-        pdf.set_font("DejaVu", "B" if bold else "", size)
-        pdf.multi_cell(0, size * 0.5, text, new_x="LMARGIN", new_y="NEXT")
+    def write(text: str, size: float = 9, gap: float = 0) -> None:
+        pdf.set_font("DejaVu", "", size)
+        height = size * 0.5
+        # Most values fit one line: a plain cell skips multi_cell's line breaking, which is slow.
+        if "\n" not in text and pdf.get_string_width(text) < width:
+            pdf.cell(width, height, text, new_x="LMARGIN", new_y="NEXT")
+        else:
+            pdf.multi_cell(width, height, text, new_x="LMARGIN", new_y="NEXT")
         if gap:
             pdf.ln(gap)
 
-    write(title, 15, True, 2)
+    write(title, 15, 2)
     for line in intro:
         write(line, 9, gap=1)
     for part in record.parts:
         pdf.ln(3)
         mark = f"  [{REVIEW}]" if _review_part(part, record.own_copy) else ""
-        write(f"{part.info.title} ({len(part.entries)}){mark}", 12, True)
+        write(f"{part.info.title} ({len(part.entries)}){mark}", 12)
         write(part.info.relation, 8, gap=1)
         for entry in part.entries:
             for field in fields_of(part, entry, record.own_copy):

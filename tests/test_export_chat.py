@@ -103,7 +103,8 @@ async def test_slack_uploads_the_record_as_a_file(sqlite_only: Engine) -> None:
     assert [c.text for c in posted] == [texts.EXPORT_READY]
     requested = fake.calls_of("files.getUploadURLExternal")
     assert [c.params["filename"] for c in requested] == ["my-record.pdf"]
-    ((_, body),) = fake.uploads
+    ((file_id, body),) = fake.uploads
+    assert fake.declared[file_id] == ("my-record.pdf", len(body))
     assert_own_copy(body, built)
     assert [c.channel for c in fake.calls_of("files.completeUploadExternal")] == ["DAMIRA"]
     assert [d.split(":")[0] for d in own_exports(engine, built.pupil.id or 0)] == ["/export on slack"]
