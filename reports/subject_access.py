@@ -114,7 +114,7 @@ def _label(name: str) -> str:
 
 def _shown(record: SubjectRecord, field: FieldValue) -> str:
     value = field.value
-    if value is None:
+    if value is None or value == "":
         return "-"
     if field.size is not None:
         return f"({field.size} bytes; in record.json as base64)"
@@ -159,8 +159,10 @@ def to_html(record: SubjectRecord) -> str:
         "<style>body{font-family:sans-serif;max-width:60rem;margin:1rem auto;padding:0 1rem;line-height:1.4}"
         "dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem;border-top:1px solid #888;"
         "padding-top:.5rem}dt{font-weight:bold}dd{margin:0;white-space:pre-wrap;overflow-wrap:anywhere}"
-        ".review{background:#fff3c4;border-left:.3rem solid #8a5a00;padding:0 .3rem}</style>",
-        "</head><body>",
+        ".review{background:#fff3c4;border-left:.3rem solid #8a5a00;padding:0 .3rem}"
+        "dt,h1,h2,p{overflow-wrap:anywhere}"
+        "@media (max-width:40rem){dl{display:block}dd{margin:0 0 .4rem}}</style>",
+        "</head><body><main>",
         f"<h1>{html.escape(title)}</h1>",
     ]
     out += [f"<p>{html.escape(line)}</p>" for line in intro]
@@ -177,7 +179,7 @@ def to_html(record: SubjectRecord) -> str:
                 )
             out.append("</dl>")
         out.append("</section>")
-    out.append("</body></html>")
+    out.append("</main></body></html>")
     return "\n".join(out)
 
 

@@ -9,6 +9,7 @@ import base64
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic import command
@@ -16,10 +17,11 @@ from sqlalchemy import Engine, text
 from sqlmodel import select
 
 from handlers import texts
-from storage import audit, crypto, seed
+from reports import subject_access as render
+from storage import audit, crypto, seed, subject_access
 from storage.db import transaction
 from storage.migrate import alembic_config, upgrade
-from storage.models import ChatFile, TranscriptLine, utcnow
+from storage.models import ChatFile, Person, TranscriptLine, utcnow
 from tests.conftest import MakeChat
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.telegram_api import FakeTelegram
@@ -31,6 +33,7 @@ from tests.test_web import Site, start_site
 from tests.web_client import Browser
 
 CHROMIUM = "/usr/bin/chromium"
+AXE = Path(__file__).resolve().parent.parent / "node_modules" / "axe-core" / "axe.min.js"
 OUTPUT = Path(__file__).resolve().parent.parent / "test-output"
 
 
@@ -199,7 +202,49 @@ async def test_the_web_chat_offers_the_record_as_a_download(sqlite_only: Engine)
             download = await download_info.value
             assert download.suggested_filename == "my-record.pdf"
             assert_own_copy(Path(await download.path()).read_bytes(), built)
+            # The link offering the file (the page around it is the web chat's, with its own axe test).
+            assert await axe_violations(page, "#log li:last-child a.file") == []
+            for width, height in ((320, 640), (1280, 800)):
+                await page.set_viewport_size({"width": width, "height": height})
+                await page.evaluate("() => window.scrollTo(0, document.documentElement.scrollHeight)")
+                await page.screenshot(path=str(OUTPUT / f"export-{width}x{height}.png"))
+                assert await page.evaluate("() => document.documentElement.scrollWidth") <= width
             assert problems == []
             await browser.close()
     finally:
         await site.server.close()
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is missing: browser tests skipped")
+async def test_record_html_reads_on_a_phone_and_a_laptop(sqlite_only: Engine, tmp_path: Path) -> None:
+    """What the data protection officer opens: readable at every size, nothing wider than the screen."""
+    from playwright.async_api import async_playwright
+
+    key = crypto.new_key()
+    built = seed.every_kind_of_record(sqlite_only, key)
+    with transaction(sqlite_only, write=False) as s:
+        pupil = s.get(Person, built.pupil.id)
+        assert pupil is not None
+        render.write_all(subject_access.collect(s, pupil, key, utcnow()), tmp_path)
+    OUTPUT.mkdir(exist_ok=True)
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        for width, height in ((360, 740), (320, 640), (1280, 800)):
+            page = await browser.new_page(viewport={"width": width, "height": height})
+            await page.goto((tmp_path / "record.html").as_uri())
+            await page.screenshot(path=str(OUTPUT / f"record-html-{width}x{height}.png"))
+            assert await page.evaluate("() => document.documentElement.scrollWidth") <= width
+            assert await axe_violations(page) == []
+            await page.close()
+        await browser.close()
+
+
+async def axe_violations(page: Any, within: str = "html") -> list[str]:
+    """axe-core's violations in the page (or the part `within` selects), as "rule (impact): first target"."""
+    if not AXE.exists():
+        pytest.skip(f"{AXE} is missing: run `npm install --no-save axe-core@4` in the project folder")
+    # Through the DevTools protocol, which the page's Content-Security-Policy does not govern.
+    await page.evaluate(AXE.read_text(encoding="utf-8") + "\n;0")
+    found = await page.evaluate("async (within) => (await axe.run(within)).violations", within)
+    return [f"{v['id']} ({v['impact']}): {v['nodes'][0]['target']}" for v in found]
