@@ -1,4 +1,4 @@
-"""chat files: files and images the web chat offers, kept apart from the transcript
+"""chat files: files and images the web chat offers, kept apart from the transcript; person lookups
 
 Revision ID: 0005
 Revises: 0003
@@ -36,7 +36,19 @@ def upgrade() -> None:
     op.create_index("ix_chatfile_identity", "chatfile", ["identity_key", "id"], unique=False)
     op.create_index(op.f("ix_chatfile_person_id"), "chatfile", ["person_id"], unique=False)
     op.create_index(op.f("ix_chatfile_created_at"), "chatfile", ["created_at"], unique=False)
+    # Subject access (and erasure) find a person's rows by these too: without them each export
+    # scans the whole table (bench/export_bench.py).
+    for table, column in _PERSON_LOOKUPS:
+        op.create_index(op.f(f"ix_{table}_{column}"), table, [column], unique=False)
     _move_bytes_out_of_the_transcript()
+
+
+_PERSON_LOOKUPS = (
+    ("agreedaction", "owner_id"),
+    ("auditevent", "actor_id"),
+    ("transcriptline", "person_id"),
+    ("concern", "raised_by_id"),
+)
 
 
 def _move_bytes_out_of_the_transcript() -> None:
@@ -90,6 +102,8 @@ def _move_bytes_out_of_the_transcript() -> None:
 
 
 def downgrade() -> None:
+    for table, column in _PERSON_LOOKUPS:
+        op.drop_index(op.f(f"ix_{table}_{column}"), table_name=table)
     op.drop_index(op.f("ix_chatfile_created_at"), table_name="chatfile")
     op.drop_index(op.f("ix_chatfile_person_id"), table_name="chatfile")
     op.drop_index("ix_chatfile_identity", table_name="chatfile")
