@@ -91,6 +91,7 @@ async def test_telegram_sends_the_record_as_a_document(sqlite_only: Engine) -> N
         await say(fake, PUPIL_CHAT, "/record")
         sent = await press(fake, PUPIL_CHAT, texts.DOWNLOAD_RECORD)
     assert [c.method for c in sent] == ["sendDocument"]
+    assert sent[0].result["document"]["file_name"] == "my-record.pdf"
     assert sent[0].params["document"] == "<file my-record.pdf>"
     assert sent[0].params["caption"] == texts.EXPORT_READY
     assert_own_copy(sent[0].files["document"], built)

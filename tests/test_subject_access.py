@@ -133,3 +133,15 @@ def test_the_schema_page_names_every_part_and_column() -> None:
         row = next(line for line in page.splitlines() if line.startswith(f"| `{table}` |"))
         for column in subject_access.columns_of(table):
             assert f"`{column}`" in row, f"docs/record-schema.md: {table}.{column} missing"
+
+
+def test_an_unwritable_folder_is_a_clear_error_and_nothing_is_audited(sqlite_only: Engine, tmp_path: Path) -> None:
+    built = seed.every_kind_of_record(sqlite_only, crypto.new_key())
+    in_the_way = tmp_path / "a-file"
+    in_the_way.write_text("not a folder")
+    env = {"WAYMARK_DATABASE_URL": sqlite_only.url.render_as_string(hide_password=False)}
+    ran = CliRunner().invoke(app, ["export-person", built.pupil.upn or "", "--out", str(in_the_way)], env=env)
+    assert ran.exit_code == 1
+    assert f"Cannot write to {in_the_way}" in ran.output and "Nothing was exported." in ran.output
+    with transaction(sqlite_only, write=False) as session:
+        assert audit.events_about(session, built.pupil.id or 0, audit.EXPORT_RECORD) == []
