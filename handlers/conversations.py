@@ -12,6 +12,7 @@ from handlers import (  # noqa: F401  (importing a conversation module registers
     concern,
     concerns,
     encounter,
+    export,
     interests,
     leaving,
     log_advice,

@@ -8,7 +8,6 @@ commits together or not at all.
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import logging
 from collections.abc import Callable
@@ -29,7 +28,7 @@ from handlers.disclosures.raising import draft_before, screen_step
 from handlers.flow import check_moves
 from handlers.menus import main_menu
 from handlers.registry import ALIASES, COMMANDS, IDLE, STEPS, load_conversations
-from storage import conversations, identities, transcript
+from storage import chatfiles, conversations, identities, transcript
 from storage.db import transaction
 from storage.models import utcnow
 
@@ -280,12 +279,17 @@ def _transcribe(ctx: Context, replies: list[Reply]) -> None:
         transcript.record(ctx.session, ctx.identity_key, person_id, "in", shown, ctx.now)
     for reply in replies:
         payload: dict[str, Any] = {"buttons": [[asdict(b) for b in row] for row in reply.buttons]}
-        # The bytes are kept with the line so the web chat can show them again later (charts, exports).
+        # The bytes go to a table of their own (the line names them), so the web chat can show them
+        # again later (charts, exports) and retention can prune them apart from the words.
         if reply.image is not None:
             payload["image"] = reply.image_name
-            payload["image_b64"] = base64.b64encode(reply.image).decode("ascii")
+            payload["image_id"] = chatfiles.offer(
+                ctx.session, ctx.identity_key, person_id, reply.image_name, "image/png", reply.image, ctx.now
+            )
         if reply.file is not None:
             payload["file"] = reply.file_name
             payload["file_type"] = reply.file_type
-            payload["file_b64"] = base64.b64encode(reply.file).decode("ascii")
+            payload["file_id"] = chatfiles.offer(
+                ctx.session, ctx.identity_key, person_id, reply.file_name, reply.file_type, reply.file, ctx.now
+            )
         transcript.record(ctx.session, ctx.identity_key, person_id, "out", reply.text, ctx.now, payload)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from core.messages import Button, Reply
-from handlers import answers
+from handlers import answers, texts
 from handlers.context import Context
 from handlers.encounter import ENCOUNTER_TYPES
 from handlers.menus import main_menu
@@ -27,6 +27,7 @@ ADVICE_KINDS = {
     "group_session": "Group session",
     "other": "Conversation",
 }
+_DOWNLOAD = Button(texts.DOWNLOAD_RECORD, "/export")  # the pupil's own copy, as a PDF (handlers/export.py)
 FIELD_LIMIT = 300  # characters of one field shown in the list; keeps a page inside one chat message
 
 
@@ -45,7 +46,7 @@ def record(ctx: Context) -> list[Reply]:
     about = _about_me(ctx) if page.page == 0 and ctx.person.role == Role.pupil else []
     if page.total == 0 and not about:
         hint = "Try /reflect to write your first journal entry." if ctx.person.role == Role.pupil else ""
-        return [Reply(f"Your record is empty so far. {hint}".strip(), buttons=main_menu(ctx))]
+        return [Reply(f"Your record is empty so far. {hint}".strip(), buttons=[[_DOWNLOAD], *main_menu(ctx)])]
     lines = [f"Your record, newest first (page {page.page + 1} of {max(page.pages, 1)}):", *about]
     today = ctx.now.astimezone(ctx.settings.zone).date()
     for item in page.items:
@@ -56,7 +57,7 @@ def record(ctx: Context) -> list[Reply]:
     if page.has_older:
         nav.append(Button("Older", f"/record {page.page + 2}"))
     buttons = [nav] if nav else []
-    return [Reply("\n".join(lines), buttons=buttons + main_menu(ctx))]
+    return [Reply("\n".join(lines), buttons=[*buttons, [_DOWNLOAD], *main_menu(ctx)])]
 
 
 def _about_me(ctx: Context) -> list[str]:

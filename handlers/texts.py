@@ -60,3 +60,12 @@ START_WITHOUT_CODE = (
     "Hello! I'm Waymark, the school's careers journal. To start, send me the enrolment code your "
     "tutor or the careers team gave you, like this: /start ABCDE-23456"
 )
+
+# /export and "Download my record": a pupil's or alumnus's own copy.
+DOWNLOAD_RECORD = "Download my record"
+EXPORT_READY = (
+    "Here is your record as a PDF file: what the school keeps about you, your journal, the advice you were "
+    "given and the actions you agreed. Notes only staff can see are not in it. To ask for everything the "
+    "school holds about you, ask the careers team for a full copy."
+)
+EXPORT_FILE_NAME = "my-record.pdf"

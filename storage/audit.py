@@ -16,6 +16,9 @@ OPEN_CONCERN = "open_concern"
 ACK_CONCERN = "ack_concern"
 NOTE_CONCERN = "note_concern"
 CLOSE_CONCERN = "close_concern"
+# Subject access: the school's full export (waymark export-person), and a person's own copy (/export).
+EXPORT_RECORD = "export_record"
+EXPORT_OWN_RECORD = "export_own_record"
 
 
 def record(

@@ -209,7 +209,7 @@ class AgreedAction(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     pupil_id: int = Field(foreign_key="person.id")
     advice_id: int | None = Field(default=None, foreign_key="advicerecord.id", index=True)
-    owner_id: int | None = Field(default=None, foreign_key="person.id")  # a staff member's own action
+    owner_id: int | None = Field(default=None, foreign_key="person.id", index=True)  # a staff member's own action
     text: str = Field(sa_column=Column(Text, nullable=False))
     due_date: date | None = None
     status: str = "open"  # open | done
@@ -245,7 +245,7 @@ class Consent(SQLModel, table=True):
 class AuditEvent(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     school_id: int = Field(foreign_key="school.id", index=True)
-    actor_id: int | None = Field(default=None, foreign_key="person.id")
+    actor_id: int | None = Field(default=None, foreign_key="person.id", index=True)  # "what they read"
     action: str  # e.g. view_pupil, export_record
     subject_id: int | None = Field(default=None, foreign_key="person.id", index=True)
     detail: str = ""
@@ -305,7 +305,7 @@ class TranscriptLine(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     identity_key: str  # "platform:external_id"
-    person_id: int | None = Field(default=None, foreign_key="person.id")
+    person_id: int | None = Field(default=None, foreign_key="person.id", index=True)
     direction: str  # in | out
     text: str = Field(sa_column=Column(Text, nullable=False))
     payload: str = Field(default="{}", sa_column=Column(Text, nullable=False, server_default="{}"))
@@ -396,7 +396,7 @@ class Concern(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     school_id: int = Field(foreign_key="school.id")
     subject_id: int = Field(foreign_key="person.id")  # the pupil or alumnus it is about
-    raised_by_id: int | None = Field(default=None, foreign_key="person.id")  # the subject, or staff
+    raised_by_id: int | None = Field(default=None, foreign_key="person.id", index=True)  # the subject, or staff
     source: str  # ConcernSource
     category: str  # handlers.safeguarding category value, e.g. "self_harm"; "asked" for /worried
     # A digest of the matched phrase (not the phrase): identical phrases within an hour join one concern.
@@ -426,3 +426,18 @@ class ConcernNote(SQLModel, table=True):
     author_id: int = Field(foreign_key="person.id")
     text: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # encrypted
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class ChatFile(SQLModel, table=True):
+    """A file or image the web chat (or terminal) offered: kept apart from the transcript, whose line
+    names it by id, and served only to the chat account it was offered to. Retention prunes it by age."""
+
+    __table_args__ = (Index("ix_chatfile_identity", "identity_key", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    identity_key: str  # "platform:external_id" of the chat it was offered in
+    person_id: int | None = Field(default=None, foreign_key="person.id", index=True)
+    name: str  # the file name it downloads under
+    content_type: str
+    body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, index=True)

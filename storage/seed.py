@@ -15,7 +15,7 @@ import random
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
@@ -30,14 +30,26 @@ from storage.models import (
     AdviceRecord,
     AgreedAction,
     Application,
+    AuditEvent,
+    CaseloadAssignment,
+    ChatFile,
     ChatIdentity,
+    Checkin,
+    CheckinLink,
     Consent,
+    ConversationState,
+    Destination,
+    EnrolmentCode,
     JournalEntry,
+    LinkAttempt,
+    OutboxMessage,
     Person,
     PersonStatus,
     Role,
     School,
     StaffRole,
+    TranscriptLine,
+    WebSession,
     utcnow,
 )
 from storage.roster import COLUMNS as ROSTER_COLUMNS
@@ -524,3 +536,130 @@ def consenting_alumni(
         ],
     )
     return ids
+
+
+# ---- one pupil with a row in every table that can hold something about them ------------------------
+
+
+@dataclass(frozen=True)
+class Everything:
+    """A pupil with every kind of record, the staff around them, and per table a value that is
+    in that table's row about them and nowhere else (what an export must show)."""
+
+    pupil: Person
+    tutor: Person
+    dsl: Person
+    markers: dict[str, str]  # table -> a value only that table's row holds
+    staff_only: tuple[str, ...]  # words of staff-only notes and safeguarding records
+
+
+def _at(year: int, month: int, day: int) -> datetime:
+    return datetime(year, month, day, 8, 7, 6, tzinfo=UTC)
+
+
+def every_kind_of_record(engine: Engine, key: str) -> Everything:
+    """The pupil subject access tests export (tests/test_subject_access.py); staff-only words
+    encrypted with `key`."""
+    from storage import crypto  # here: only this builder encrypts
+
+    words = {
+        "advicerecord": "Marker staff-only: Mum mentioned money worries",
+        "concern": "Marker concern: he hits me at home",
+        "concernnote": "Marker DSL note: spoke to social care",
+    }
+    with transaction(engine) as s:
+        where = school(s, "Everything Academy")
+        tutor = staff(s, where.id, "Tara", "Tutor")
+        dsl = staff(s, where.id, "Dev", "Lead", role=StaffRole.dsl)
+        kid = pupil(
+            s, where.id, "Zuzanna", "Wiśniewska-Ó'Brien", tutor_id=tutor.id, interests="Marker interests: robotics"
+        )
+        assert kid.id is not None and tutor.id is not None and dsl.id is not None
+        tg = "tg-ident-4411"
+        s.add(ChatIdentity(platform="telegram", external_id=tg, chat_id=tg, person_id=kid.id))
+        s.add(WebSession(token_hash="h" * 64, person_id=kid.id, external_id="websess-5522", csrf_token="c" * 20))
+        s.add(EnrolmentCode(person_id=kid.id, code_hash="e" * 64, expires_at=_at(2031, 7, 9)))
+        s.add(LinkAttempt(platform="telegram", external_id=tg, failures=2, locked_until=_at(2031, 1, 2)))
+        s.add(CaseloadAssignment(staff_id=dsl.id, pupil_id=kid.id, created_at=_at(2031, 2, 3)))
+        s.add(JournalEntry(person_id=kid.id, text="Marker journal: built a robot arm", skills="Teamwork"))
+        s.add(Application(person_id=kid.id, provider="Marker College of Arts", course="Design"))
+        note = crypto.encrypt(key, words["advicerecord"])
+        talk = advice(s, kid, tutor, "guidance_interview", "Marker advice: apprenticeships", staff_note=note)
+        action(s, kid, talk, "Marker action: visit the open day")
+        s.add(
+            Destination(
+                person_id=kid.id,
+                year_after_leaving=1,
+                category="College",
+                nccis_code=230,
+                group="education",
+                provider="Marker Destination Ltd",
+            )
+        )
+        s.add(Consent(person_id=kid.id, kind=ConsentKind.yearly_checkin, granted=True, recorded_at=_at(2031, 3, 4)))
+        s.add(
+            Checkin(
+                person_id=kid.id, campaign_year=2031, year_after_leaving=1, channel="telegram", sent_at=_at(2031, 4, 5)
+            )
+        )
+        s.add(CheckinLink(token_hash="l" * 64, person_id=kid.id, expires_at=_at(2031, 5, 6)))
+        s.add(
+            OutboxMessage(
+                key="marker:1", person_id=kid.id, platform="telegram", chat_id=tg, text="Marker outbox: your check-in"
+            )
+        )
+        s.add(
+            TranscriptLine(
+                identity_key="web:websess-5522", person_id=kid.id, direction="in", text="Marker transcript: hello"
+            )
+        )
+        s.add(
+            ChatFile(
+                identity_key="web:websess-5522",
+                person_id=kid.id,
+                name="marker-file.csv",
+                content_type="text/csv",
+                body=b"a,b",
+            )
+        )
+        s.add(
+            ConversationState(
+                platform="telegram", external_id=tg, state="reflect.what", data='{"marker": "Marker state"}'
+            )
+        )
+        s.add(
+            AuditEvent(
+                school_id=where.id or 0,
+                actor_id=tutor.id,
+                action="view_pupil",
+                subject_id=kid.id,
+                detail="Marker audit detail",
+            )
+        )
+        raised = concern(s, kid, key=key, at=_at(2031, 6, 7), words=words["concern"], phrase="hits me")
+        concerns.add_note(s, raised.concern, dsl.id, words["concernnote"], key, _at(2031, 6, 8))
+        s.flush()
+    markers = {
+        "person": "Wiśniewska-Ó'Brien",
+        "chatidentity": tg,
+        "websession": "websess-5522",
+        "enrolmentcode": _at(2031, 7, 9).isoformat(),
+        "linkattempt": _at(2031, 1, 2).isoformat(),
+        "caseloadassignment": _at(2031, 2, 3).isoformat(),
+        "journalentry": "Marker journal: built a robot arm",
+        "application": "Marker College of Arts",
+        "advicerecord": "Marker advice: apprenticeships",
+        "agreedaction": "Marker action: visit the open day",
+        "destination": "Marker Destination Ltd",
+        "consent": _at(2031, 3, 4).isoformat(),
+        "checkin": _at(2031, 4, 5).isoformat(),
+        "checkinlink": _at(2031, 5, 6).isoformat(),
+        "outboxmessage": "Marker outbox: your check-in",
+        "transcriptline": "Marker transcript: hello",
+        "chatfile": "marker-file.csv",
+        "conversationstate": "Marker state",
+        "auditevent": "Marker audit detail",
+        "concern": words["concern"],
+        "concernnote": words["concernnote"],
+    }
+    return Everything(kid, tutor, dsl, markers, tuple(words.values()))

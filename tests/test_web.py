@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import re
 import struct
@@ -25,7 +24,7 @@ from bot.channels.web.session import CSP, SESSION_COOKIE, client_address
 from bot.http import build_app
 from core.settings import Settings, load_settings
 from handlers import Dispatcher, texts
-from storage import checkin_links, codes, crypto, identities, outbox, seed, transcript, websessions
+from storage import chatfiles, checkin_links, codes, crypto, identities, outbox, seed, transcript, websessions
 from storage.db import transaction
 from storage.models import Person, Role, StaffRole, TranscriptLine, WebSession
 from tests.chat import Chat
@@ -329,14 +328,9 @@ async def test_a_pupil_cannot_read_another_pupils_messages_by_changing_ids(site:
         pass
     with transaction(site.engine) as s:
         ben_ext = s.exec(select(WebSession).where(WebSession.person_id == ben.id)).one().external_id
+        image_id = chatfiles.offer(s, f"web:{ben_ext}", ben.id, "c.png", "image/png", tiny_png(), site.clock.now)
         line = transcript.record(
-            s,
-            f"web:{ben_ext}",
-            ben.id,
-            "out",
-            "Ben's chart",
-            site.clock.now,
-            {"image": "c.png", "image_b64": "iVBORw0KGgo="},
+            s, f"web:{ben_ext}", ben.id, "out", "Ben's chart", site.clock.now, {"image": "c.png", "image_id": image_id}
         )
         s.flush()
         chart_id = line.id
@@ -554,27 +548,20 @@ def record_media(engine: Engine, person_id: int, now: datetime) -> tuple[int, in
     """An image and a file in this pupil's web conversation, as the engine records them."""
     with transaction(engine) as s:
         external_id = s.exec(select(WebSession).where(WebSession.person_id == person_id)).one().external_id
+        chat = f"web:{external_id}"
+        image_id = chatfiles.offer(s, chat, person_id, "skills.png", "image/png", tiny_png(), now)
         chart = transcript.record(
-            s,
-            f"web:{external_id}",
-            person_id,
-            "out",
-            "Your skills so far",
-            now,
-            {"image": "skills.png", "image_b64": base64.b64encode(tiny_png()).decode()},
+            s, chat, person_id, "out", "Your skills so far", now, {"image": "skills.png", "image_id": image_id}
         )
+        file_id = chatfiles.offer(s, chat, person_id, "My plan (Y10).csv", "text/csv", b"when,what\n", now)
         plan = transcript.record(
             s,
-            f"web:{external_id}",
+            chat,
             person_id,
             "out",
             "Your action plan",
             now,
-            {
-                "file": "My plan (Y10).csv",
-                "file_type": "text/csv",
-                "file_b64": base64.b64encode(b"when,what\n").decode(),
-            },
+            {"file": "My plan (Y10).csv", "file_type": "text/csv", "file_id": file_id},
         )
         s.flush()
         assert chart.id is not None and plan.id is not None

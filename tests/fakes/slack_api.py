@@ -76,6 +76,9 @@ class FakeSlack:
         self.token = TOKEN
         self.calls: list[Call] = []
         self.uploads: list[tuple[str, bytes]] = []  # (file id, bytes received at the upload URL)
+        # What files.getUploadURLExternal was told of each file (Slack requires both): the bytes
+        # uploaded must be as many as the `length` declared.
+        self.declared: dict[str, tuple[str, int]] = {}  # file id -> (filename, length)
         self._ts = itertools.count(1)
         self._files = itertools.count(1)
         self._failures: list[tuple[int, str, float | None]] = []  # (status, error, retry_after)
@@ -149,7 +152,10 @@ class FakeSlack:
             ts = str(params.get("ts") or f"{1700000000 + next(self._ts)}.000100")
             return {"ok": True, "channel": params.get("channel"), "ts": ts, "message": {"text": params.get("text")}}
         if method == "files.getUploadURLExternal":
+            if not params.get("filename") or not str(params.get("length", "")).isdigit():
+                return {"ok": False, "error": "invalid_arguments"}
             file_id = f"F{next(self._files):06d}"
+            self.declared[file_id] = (str(params["filename"]), int(params["length"]))
             return {"ok": True, "file_id": file_id, "upload_url": f"http://127.0.0.1:{self.port}/upload/{file_id}"}
         if method == "files.completeUploadExternal":
             files = params.get("files")

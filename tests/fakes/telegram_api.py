@@ -32,6 +32,7 @@ import asyncio
 import itertools
 import json
 import math
+import re
 import threading
 import time
 from collections import deque
@@ -762,11 +763,13 @@ class FakeTelegram:
         return self._store_bot_message(call, photo=photo, **extra)
 
     async def _api_sendDocument(self, call: Call) -> Any:
-        document = {
-            "file_id": f"doc{call.at}",
-            "file_unique_id": "d",
-            "file_size": len(call.files.get("document", b"")),
-        }
+        body = call.files.get("document", b"")
+        if "document" in call.files and not body:
+            raise _ApiError(400, "Bad Request: file must be non-empty")
+        document = {"file_id": f"doc{call.at}", "file_unique_id": "d", "file_size": len(body)}
+        named = re.fullmatch(r"<file (.+)>", str(call.params.get("document", "")))
+        if named:  # Telegram gives back the name the file was sent under
+            document["file_name"] = named.group(1)
         extra = {"caption": call.params["caption"]} if call.params.get("caption") else {}
         return self._store_bot_message(call, document=document, **extra)
 

@@ -1,13 +1,13 @@
 """Images and files in the web chat.
 
-The engine keeps a reply's bytes with its transcript line (base64 in the payload), so a page can
-show a chart again after a reload. `/media/<line id>` serves them, and only from the signed-in
-account's own conversation: an id from a URL never reaches anyone else's.
+The engine keeps a reply's bytes in the chatfile table (storage/chatfiles.py), named by id in the
+payload of the transcript line that offered them, so a page can show a chart again after a reload.
+`/media/<line id>` serves them, and only from the signed-in account's own conversation: an id from
+a URL never reaches anyone else's.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 from dataclasses import dataclass
@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from storage import websessions
+from storage import chatfiles, websessions
 from storage.db import transaction
 from storage.models import TranscriptLine
 
@@ -38,22 +38,28 @@ def payload_of(line: TranscriptLine) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def media_of(line: TranscriptLine) -> Media | None:
-    """The image or file a bot line carries, if any (an image first, as the page shows it)."""
+def file_ids(line: TranscriptLine) -> tuple[int | None, int | None]:
+    """The ids of the image and the file a bot line offers (None for none)."""
     if line.direction != "out":
-        return None
+        return None, None
     payload = payload_of(line)
-    if payload.get("image_b64"):
-        return Media(base64.b64decode(payload["image_b64"]), "image/png", None)
-    if payload.get("file_b64"):
-        name = _UNSAFE_IN_FILENAME.sub("_", str(payload.get("file") or "download"))[:80]
-        kind = str(payload.get("file_type") or "application/octet-stream")
-        return Media(base64.b64decode(payload["file_b64"]), kind, name)
-    return None
+    image, file = payload.get("image_id"), payload.get("file_id")
+    return (image if isinstance(image, int) else None), (file if isinstance(file, int) else None)
 
 
 def find(engine: Engine, external_id: str, line_id: int) -> Media | None:
-    """The media of one line of this account's conversation; None for anyone else's line."""
+    """The image (first, as the page shows it) or file of one line of this account's conversation;
+    None for anyone else's line."""
     with transaction(engine, write=False) as s:
         line = websessions.line_of(s, external_id, line_id)
-    return media_of(line) if line is not None else None
+        if line is None:
+            return None
+        image_id, file_id = file_ids(line)
+        wanted = image_id if image_id is not None else file_id
+        found = chatfiles.of_chat(s, line.identity_key, wanted) if wanted is not None else None
+        if found is None:
+            return None
+        if image_id is not None:
+            return Media(found.body, "image/png", None)
+        name = _UNSAFE_IN_FILENAME.sub("_", found.name or "download")[:80]
+        return Media(found.body, found.content_type or "application/octet-stream", name)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from html import escape
 from typing import Any
 
-from bot.channels.web.media import payload_of
+from bot.channels.web.media import file_ids, payload_of
 from storage.models import TranscriptLine
 
 STYLESHEET = "/static/app.css"
@@ -94,10 +94,11 @@ def line_views(lines: list[TranscriptLine], labels: dict[str, str]) -> list[Line
             if view.choices:
                 labels.clear()
                 labels.update({c.data: c.label for row in view.choices for c in row})
-            if payload.get("image_b64"):
+            image_id, file_id = file_ids(line)
+            if image_id is not None:
                 view.image_url = f"/media/{line.id}"
                 view.image_name = str(payload.get("image") or "image.png")
-            if payload.get("file_b64"):
+            elif file_id is not None:  # /media/<line> serves the image first: a line offers one or the other
                 view.file_url = f"/media/{line.id}"
                 view.file_name = str(payload.get("file") or "download")
         views.append(view)
