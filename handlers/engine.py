@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
 
 from core import platforms
+from core.characters import has_refused_characters, replace_refused_characters
 from core.messages import Incoming, Reply
 from core.settings import Settings
 from handlers import answers, texts
@@ -189,6 +190,8 @@ def route(ctx: Context) -> list[Reply]:
         return answers.again(ctx, texts.TEXT_ONLY)
     if len(raw) > MAX_TEXT:
         return answers.again(ctx, texts.TOO_LONG.format(length=len(raw), limit=MAX_TEXT))
+    if has_refused_characters(raw):
+        return answers.again(ctx, texts.CONTROL_CHARACTERS)
     parsed = parse_command(raw)
     if parsed is not None:
         name, args = parsed
@@ -243,7 +246,9 @@ def _transcribe(ctx: Context, replies: list[Reply]) -> None:
     person_id = ctx.person.id if ctx.person else None
     shown = ctx.incoming.text if ctx.incoming.button is None else ctx.incoming.button
     if shown:
-        transcript.record(ctx.session, ctx.identity_key, person_id, "in", shown, ctx.now)
+        # What the engine would not take is not kept whole either: the limit, and no NUL (PostgreSQL refuses it).
+        kept = replace_refused_characters(shown[:MAX_TEXT]) + ("\u2026" if len(shown) > MAX_TEXT else "")
+        transcript.record(ctx.session, ctx.identity_key, person_id, "in", kept, ctx.now)
     for reply in replies:
         payload: dict[str, Any] = {"buttons": [[asdict(b) for b in row] for row in reply.buttons]}
         # The bytes are kept with the line so the web chat can show them again later (charts, exports).

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from core.messages import Button, Reply
+from core.numbers import whole_number
 from handlers import answers
 from handlers.context import Context
 from handlers.encounter import ENCOUNTER_TYPES
@@ -39,7 +40,7 @@ FIELD_LIMIT = 300  # characters of one field shown in the list; keeps a page ins
 def record(ctx: Context) -> list[Reply]:
     assert ctx.person is not None and ctx.person.id is not None
     wanted = ctx.args.strip()
-    number = int(wanted) if wanted.isdigit() and len(wanted) < 7 else 1
+    number = whole_number(wanted, low=1, high=999_999) or 1
     page = records.record_page(ctx.session, ctx.person.id, number - 1)
     if page.total == 0:
         hint = "Try /reflect to write your first journal entry." if ctx.person.role == Role.pupil else ""
@@ -134,7 +135,8 @@ def actions(ctx: Context) -> list[Reply]:
     lead = ""
     if verb.lower() == "done":
         raw = rest.strip()
-        done = records.mark_action_done(ctx.session, ctx.person.id, int(raw), ctx.now) if raw.isdigit() else None
+        number = whole_number(raw)
+        done = records.mark_action_done(ctx.session, ctx.person.id, number, ctx.now) if number is not None else None
         if done is None:
             lead = "I couldn't find that action in your list of things to do. It may be done already."
         else:

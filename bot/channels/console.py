@@ -20,6 +20,7 @@ from typing import TextIO
 from rich.console import Console as RichConsole
 from rich.text import Text
 
+from core.numbers import whole_number
 from core.platforms import Platform
 from handlers import Button, Dispatcher, Incoming, Reply
 from storage import identities, outbox
@@ -164,8 +165,8 @@ class ConsoleChat:
         if self.personas and text.lower().split(" ", 1)[0] == "/switch":
             self.switch(text[len("/switch") :].strip())
             return True
-        if text.isdigit() and 1 <= int(text) <= len(self._choices):
-            button = self._choices[int(text) - 1]
+        if (number := whole_number(text, low=1, high=len(self._choices))) is not None:
+            button = self._choices[number - 1]
             self.info(f"(pressed: {button.label})")
             self.show(self.send(button=button.data))
         else:
@@ -195,8 +196,8 @@ class ConsoleChat:
 
     def _persona_named(self, wanted: str) -> Persona | None:
         low = wanted.strip().lower()
-        if low.isdigit() and 1 <= int(low) <= len(self.personas):
-            return self.personas[int(low) - 1]
+        if (number := whole_number(low, low=1, high=len(self.personas))) is not None:
+            return self.personas[number - 1]
         for persona in self.personas:
             if low in {persona.key, persona.title, persona.name.lower(), persona.name.split()[0].lower()}:
                 return persona

@@ -193,7 +193,7 @@ class Live:
         """Handle one message from a page; False when the page is to close."""
         try:
             message = json.loads(data)
-        except ValueError:
+        except (ValueError, RecursionError):  # e.g. 100,000 nested "[" is deeper than the parser goes
             message = None
         if not isinstance(message, dict):
             await conn.send({"type": "error", "text": UNREADABLE})

@@ -28,6 +28,7 @@ from bot.channels.web.session import (
     new_browser_id,
     request_address,
 )
+from core.numbers import whole_number
 from core.settings import Settings
 from handlers import Dispatcher, signin, texts
 from storage import schools, websessions
@@ -236,10 +237,7 @@ async def ws_get(request: web.Request) -> web.StreamResponse:
         raise web.HTTPForbidden(text="Wrong origin.")
     if not chat.sessions.form_ok(request, request.query.get("csrf", ""), row.csrf_token):
         raise web.HTTPForbidden(text="Reload the page.")
-    try:
-        after = max(0, int(request.query.get("after", "0")))
-    except ValueError:
-        after = 0
+    after = whole_number(request.query.get("after", "0")) or 0
     ws = web.WebSocketResponse(heartbeat=30, max_msg_size=MAX_WS_MESSAGE)
     await ws.prepare(request)
     assert row.id is not None
@@ -253,10 +251,9 @@ async def media_get(request: web.Request) -> web.StreamResponse:
     visit = await chat.sessions.current(request)
     if visit is None:
         raise web.HTTPNotFound()
-    try:
-        line_id = int(request.match_info["line_id"])
-    except ValueError:
-        raise web.HTTPNotFound() from None
+    line_id = whole_number(request.match_info["line_id"])
+    if line_id is None:
+        raise web.HTTPNotFound()
     found = await asyncio.to_thread(media.find, chat.dispatcher.engine, visit.row.external_id, line_id)
     if found is None:
         raise web.HTTPNotFound()
