@@ -45,6 +45,7 @@ from bot.channels.slack.rendering import (
 )
 from bot.channels.slack.transport import make_client
 from core.messages import Incoming, Reply
+from core.numbers import whole_number
 from core.settings import Settings
 from handlers import Dispatcher
 
@@ -52,6 +53,7 @@ log = logging.getLogger("waymark.slack")
 
 EVENTS_PATH = "/slack/events"
 TIMESTAMP_HEADER, SIGNATURE_HEADER = "X-Slack-Request-Timestamp", "X-Slack-Signature"
+TIMESTAMP_MAX = 10**12  # seconds: beyond any real clock, within what int() reads at once
 SLASH_COMMAND = "/waymark"
 ANSWERED_IN_DM = "I've answered in our direct messages (Apps → Waymark)."
 
@@ -243,7 +245,8 @@ class EventsReceiver:
         body = await request.text()
         timestamp = request.headers.get(TIMESTAMP_HEADER, "")
         signature = request.headers.get(SIGNATURE_HEADER, "")
-        if not verifier.is_valid(body, timestamp, signature):
+        # slack_sdk's check raises on a timestamp that is not a number: refused before it looks.
+        if whole_number(timestamp, high=TIMESTAMP_MAX) is None or not verifier.is_valid(body, timestamp, signature):
             log.info("slack: refused a request without a valid signature from %s", request.remote)
             return web.Response(status=401, text="invalid request")
         if not self.seen.first_time(timestamp, signature, verifier.clock.now()):
