@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiohttp import web
@@ -28,6 +28,7 @@ from bot.channels.web.session import (
     new_browser_id,
     request_address,
 )
+from bot.connections import Tally, is_loopback
 from core.numbers import whole_number
 from core.settings import Settings
 from handlers import Dispatcher, signin, texts
@@ -46,6 +47,7 @@ class WebChat:
     sessions: Sessions
     live: Live
     outbox_poll_seconds: float = 2.0
+    sockets: Tally = field(default_factory=Tally)  # chat pages open, per session and per address
 
 
 WEB_CHAT = web.AppKey("waymark_web_chat", WebChat)
@@ -238,12 +240,22 @@ async def ws_get(request: web.Request) -> web.StreamResponse:
     if not chat.sessions.form_ok(request, request.query.get("csrf", ""), row.csrf_token):
         raise web.HTTPForbidden(text="Reload the page.")
     after = whole_number(request.query.get("after", "0")) or 0
-    ws = web.WebSocketResponse(heartbeat=30, max_msg_size=MAX_WS_MESSAGE)
-    await ws.prepare(request)
-    assert row.id is not None
-    conn = Connection(ws, row.external_id, row.id, request.cookies.get(SESSION_COOKIE, ""), after)
-    await chat.live.serve(ws, conn, after)
-    return ws
+    # A page needs one socket; a few more for tabs. Without a limit one pupil opened 3,000 in 6 s.
+    address = request_address(request)
+    limits = {f"session:{row.id}": chat.settings.web_sockets_per_session}
+    if not is_loopback(address):
+        limits[f"address:{address}"] = chat.settings.web_sockets_per_address
+    if not chat.sockets.take(limits):
+        raise web.HTTPTooManyRequests(text="Too many chat pages are open. Close some and reload this one.")
+    try:
+        ws = web.WebSocketResponse(heartbeat=30, max_msg_size=MAX_WS_MESSAGE)
+        await ws.prepare(request)
+        assert row.id is not None
+        conn = Connection(ws, row.external_id, row.id, request.cookies.get(SESSION_COOKIE, ""), after)
+        await chat.live.serve(ws, conn, after)
+        return ws
+    finally:
+        chat.sockets.give_back(list(limits))
 
 
 async def media_get(request: web.Request) -> web.StreamResponse:
