@@ -38,26 +38,27 @@ class Limits:
     header_timeout: float = 10.0
 
 
-def is_loopback(address: str) -> bool:
-    """127.0.0.1, ::1, and IPv4 loopback written as IPv6 (`::ffff:127.0.0.1`, a dual-stack socket's form)."""
+def _unmapped(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address, with IPv4 written as IPv6 (`::ffff:10.0.0.1`, a dual-stack socket's form) as IPv4."""
     try:
         ip = ipaddress.ip_address(address.split("%", 1)[0])
     except ValueError:
-        return False
+        return None
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped.is_loopback
-    return ip.is_loopback
+        return ip.ipv4_mapped
+    return ip
+
+
+def is_loopback(address: str) -> bool:
+    """127.0.0.1, ::1, and `::ffff:127.0.0.1`."""
+    ip = _unmapped(address)
+    return ip is not None and ip.is_loopback
 
 
 def normalised(address: str) -> str:
     """One spelling per address: `::ffff:10.0.0.1` counts as `10.0.0.1`."""
-    try:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
-    except ValueError:
-        return address
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return str(ip.ipv4_mapped)
-    return str(ip)
+    ip = _unmapped(address)
+    return address if ip is None else str(ip)
 
 
 class Guard:
