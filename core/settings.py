@@ -93,6 +93,7 @@ class Settings(BaseSettings):
     web_sockets_per_address: int = Field(
         200, ge=1, le=100_000, validation_alias=_env("WAYMARK_WEB_SOCKETS_PER_ADDRESS")
     )
+    web_chat_page_lines: int = Field(100, ge=10, le=1000, validation_alias=_env("WAYMARK_WEB_CHAT_PAGE_LINES"))
 
     @field_validator("database_url")
     @classmethod

@@ -5,6 +5,7 @@ all bounded in count and time, on loopback."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,14 +14,18 @@ from typing import Any
 import aiohttp
 import pytest
 from sqlalchemy import Engine
+from sqlmodel import select
 
 from bot.channels.web.session import client_address
 from bot.connections import GuardedSite, is_loopback, normalised
 from bot.http import BOUND_PORTS, SITE, start_http
 from core.settings import load_settings
 from handlers import Dispatcher
+from storage import transcript
+from storage.db import transaction
+from storage.models import TranscriptLine, utcnow
 from tests.test_web import pupil_with_code
-from tests.web_client import Browser
+from tests.web_client import Browser, hidden
 
 
 @asynccontextmanager
@@ -118,5 +123,31 @@ async def test_chat_pages_are_limited_per_session(sqlite_only: Engine) -> None:
             pages[0] = await b.ws(csrf)  # one closed: room for another
             for page in pages:
                 await page.close()
+        finally:
+            await b.close()
+
+
+async def test_the_page_and_the_first_frame_carry_only_the_last_lines(sqlite_only: Engine) -> None:
+    _, code = pupil_with_code(sqlite_only)
+    async with server(sqlite_only, web_chat_page_lines=10) as (host, port, _):
+
+        class Site:
+            base = f"http://{host}:{port}"
+
+        b = Browser(Site())
+        try:
+            await b.sign_in(code)
+            with transaction(sqlite_only) as s:
+                key = s.exec(select(TranscriptLine.identity_key)).first()
+                assert key is not None
+                for n in range(40):
+                    transcript.record(s, key, None, "in", f"line number {n:02d}", utcnow())
+            status, html = await b.page("/chat")
+            assert status == 200 and "line number 39" in html and "line number 30" in html
+            assert "line number 29" not in html
+            ws = await b.ws(hidden(html, "csrf"))
+            first = json.loads((await asyncio.wait_for(ws.receive(), 5)).data)
+            assert len(first["lines"]) == 10 and first["lines"][0]["text"] == "line number 30"
+            await ws.close()
         finally:
             await b.close()

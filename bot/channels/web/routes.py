@@ -196,7 +196,7 @@ async def chat_get(request: web.Request) -> web.StreamResponse:
     if visit is None:
         raise web.HTTPSeeOther("/signin")
     engine, now = chat.dispatcher.engine, chat.dispatcher.clock()
-    lines = await asyncio.to_thread(recent_lines, engine, visit.row.external_id, now)
+    lines = await asyncio.to_thread(recent_lines, engine, visit.row.external_id, now, chat.settings.web_chat_page_lines)
     school = visit.school or chat.settings.school_name
     views = pages.line_views(lines, {})
     page = pages.chat_page(school, visit.person.given_name, visit.row.csrf_token, views, websessions.new_token())
