@@ -24,7 +24,7 @@ from storage import seed
 from storage.db import transaction
 from storage.models import JournalEntry, StaffRole, TranscriptLine
 from tests.conftest import MakeChat
-from tests.fakes.slack_api import FakeSlack
+from tests.fakes.slack_api import TEAM, FakeSlack
 from tests.test_slack import running as slack_running
 from tests.test_web import Site, pupil_with_code, start_site
 from tests.web_client import Browser
@@ -154,7 +154,7 @@ async def test_slack_refuses_unsigned_and_malformed_bodies_quietly_and_a_replay_
         assert status == 400
         # A signed command sent twice as it was (same timestamp and signature) runs once.
         code = seed.code_for(sqlite_only, tutor)
-        body = f"command=%2Fwaymark&text=link+{code}&user_id=USAM&team_id=T1&channel_id=DSAM&channel_name=directmessage"
+        body = f"command=%2Fwaymark&text=link+{code}&user_id=USAM&team_id={TEAM}&channel_id=DSAM&channel_name=directmessage"
         timestamp = str(int(time.time()))
         signature = bot.slack.verifier.generate_signature(timestamp=timestamp, body=body)
         headers: dict[str, Any] = {"X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": signature}
@@ -168,3 +168,19 @@ async def test_slack_refuses_unsigned_and_malformed_bodies_quietly_and_a_replay_
         assert len(welcomes) == 1
     assert "secretword" not in caplog.text
     assert "Traceback" not in caplog.text
+
+
+async def test_slack_ignores_a_signed_event_from_another_workspace(sqlite_only: Engine) -> None:
+    school = seed.school(sqlite_only)
+    tutor = seed.staff(sqlite_only, school.id, "Sam", "Patel", role=StaffRole.tutor)
+    seed.link(sqlite_only, tutor, "slack", "USAM")
+    async with FakeSlack() as fake, slack_running(fake, sqlite_only) as bot:
+        event = {"type": "message", "user": "USAM", "text": "/help", "channel": "DSAM", "channel_type": "im"}
+        ours = json.loads(bot.slack.event_body(event))
+        theirs = {**ours, "event_id": "EvOTHER", "team_id": "TOTHER", "authorizations": [{"team_id": "TOTHER"}]}
+        assert (await bot.slack.post(json.dumps(theirs), "application/json"))[0] == 200
+        await bot.settle()
+        assert not [c for c in fake.calls if c.method == "chat.postMessage"]
+        assert (await bot.slack.post(json.dumps(ours), "application/json"))[0] == 200
+        await bot.settle()
+        assert [c for c in fake.calls if c.method == "chat.postMessage"]

@@ -26,6 +26,7 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_bolt.error import BoltError
 from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.request.internals import extract_team_id
 from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
@@ -237,6 +238,7 @@ class EventsReceiver:
         self.adapter: SlackAdapter | None = None
         self.verifier: SignatureVerifier | None = None
         self.seen = SeenSignatures()
+        self.team_id: str | None = None  # the workspace the bot token belongs to (auth.test)
 
     async def handle(self, request: web.Request) -> web.Response:
         app, verifier = self.app, self.verifier
@@ -256,6 +258,11 @@ class EventsReceiver:
             bolt_request = await to_bolt_request_from(body, request)
         except (ValueError, RecursionError, BoltError):
             return web.Response(status=400, text="not a Slack request")
+        team = extract_team_id(bolt_request.body)
+        if self.team_id and team and team != self.team_id:
+            # Signed with our secret, yet from another workspace (an app installed in two): not our people.
+            log.info("slack: a request from another workspace (%s) ignored", team)
+            return web.Response(status=200, text="")
         bolt_response = await app.async_dispatch(bolt_request)
         return await to_aiohttp_response(bolt_response)
 
@@ -316,11 +323,15 @@ async def start_slack(
     app, adapter = build_app(settings, dispatcher, client)
     receiver.app, receiver.adapter = app, adapter
     receiver.verifier = SignatureVerifier(settings.slack_signing_secret or "")
+    try:
+        receiver.team_id = (await client.auth_test()).get("team_id")
+    except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
+        log.warning("slack: could not learn the workspace (auth.test): %s; requests are not checked against it", exc)
     log.info("slack: events at %s%s", settings.public_url.rstrip("/"), EVENTS_PATH)
 
     async def stop() -> None:
         receiver.app = receiver.adapter = None
-        receiver.verifier = None
+        receiver.verifier = receiver.team_id = None
         await adapter.drain()
         adapter.close()
         await session.close()
