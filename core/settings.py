@@ -94,6 +94,8 @@ class Settings(BaseSettings):
         200, ge=1, le=100_000, validation_alias=_env("WAYMARK_WEB_SOCKETS_PER_ADDRESS")
     )
     web_chat_page_lines: int = Field(100, ge=10, le=1000, validation_alias=_env("WAYMARK_WEB_CHAT_PAGE_LINES"))
+    # Sign-ins from an address with 30 wrong codes in 15 minutes: one at a time, each after this wait.
+    signin_slow_down_seconds: float = Field(2.0, ge=0, le=60, validation_alias=_env("WAYMARK_SIGNIN_SLOW_DOWN_SECONDS"))
 
     @field_validator("database_url")
     @classmethod

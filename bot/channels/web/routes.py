@@ -28,7 +28,7 @@ from bot.channels.web.session import (
     new_browser_id,
     request_address,
 )
-from bot.connections import Tally, is_loopback
+from bot.connections import Lanes, Tally, is_loopback
 from core.numbers import whole_number
 from core.settings import Settings
 from handlers import Dispatcher, signin, texts
@@ -36,6 +36,7 @@ from storage import schools, websessions
 from storage.db import transaction
 
 STATIC_DIR = Path(__file__).parent / "static"
+SLOW_FOR_SECONDS = 15 * 60.0  # as long as the wrong codes that slowed an address count
 
 
 @dataclass
@@ -48,6 +49,7 @@ class WebChat:
     live: Live
     outbox_poll_seconds: float = 2.0
     sockets: Tally = field(default_factory=Tally)  # chat pages open, per session and per address
+    slowed: Lanes = field(default_factory=Lanes)  # sign-ins from slowed addresses, one at a time each
 
 
 WEB_CHAT = web.AppKey("waymark_web_chat", WebChat)
@@ -121,14 +123,26 @@ async def signin_post(request: web.Request) -> web.StreamResponse:
     if not chat.sessions.form_ok(request, str(form.get("csrf", "")), csrf):
         return _html(pages.signin_page(await _site_name(chat), csrf, error=pages.BAD_FORM), 403)
     code = str(form.get("code", ""))
-    result = await asyncio.to_thread(
-        signin.sign_in,
-        chat.dispatcher,
-        code,
-        browser_id=browser,
-        address=request_address(request),
-        previous_token=request.cookies.get(SESSION_COOKIE),
-    )
+    address = request_address(request)
+
+    async def attempt() -> signin.SignIn:
+        return await asyncio.to_thread(
+            signin.sign_in,
+            chat.dispatcher,
+            code,
+            browser_id=browser,
+            address=address,
+            previous_token=request.cookies.get(SESSION_COOKIE),
+        )
+
+    if chat.slowed.holds(address):
+        async with chat.slowed.lane(address):  # one at a time from this address, each after the wait
+            await asyncio.sleep(chat.settings.signin_slow_down_seconds)
+            result = await attempt()
+    else:
+        result = await attempt()
+    if result.slowed:  # learnt in the sign-in's own transaction: no extra query for everyone else
+        chat.slowed.hold(address, SLOW_FOR_SECONDS)
     if result.token is None:
         page = pages.signin_page(await _site_name(chat), csrf, error=result.problem, code=code[:40])
         return _html(page, 400)
