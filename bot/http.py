@@ -17,11 +17,13 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 
 from aiohttp import web
+from sqlalchemy.exc import DBAPIError
 
 from bot.channels.web import install as install_web_chat
 from bot.connections import GuardedSite, Limits, read_body_within
 from core.settings import Settings
 from handlers import Dispatcher
+from storage.db import problem_line
 
 log = logging.getLogger(__name__)
 
@@ -31,11 +33,30 @@ BOUND_PORTS = web.AppKey("waymark_bound_ports", list)
 SITE = web.AppKey("waymark_site", list)  # the one GuardedSite, once listening (tests read its guard)
 
 
+DATABASE_DOWN = "Waymark can't reach its database just now. Nothing was lost: please try again in a minute."
+
+
+@web.middleware
+async def database_trouble(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """A database that is read-only, missing, dropped or on a full disk: one log line and a 503 in
+    words, not a 500 with a traceback; the next request tries again (PostgreSQL's pool checks each
+    connection before use, so the process recovers without a restart once the database is back)."""
+    try:
+        return await handler(request)
+    except DBAPIError as exc:
+        log.error("database unavailable (%s %s): %s", request.method, request.path, problem_line(exc))
+        return web.Response(status=503, text=DATABASE_DOWN, headers={"Retry-After": "30"})
+
+
 def build_app(
     settings: Settings, dispatcher: Dispatcher, extra_routes: Sequence[RouteInstaller] = ()
 ) -> web.Application:
     """The application with the web chat mounted; add more routes before it starts."""
-    app = web.Application(client_max_size=1024 * 1024, middlewares=[read_body_within(settings.http_body_timeout)])
+    app = web.Application(
+        client_max_size=1024 * 1024, middlewares=[database_trouble, read_body_within(settings.http_body_timeout)]
+    )
     install_web_chat(app, settings, dispatcher)
     for install in extra_routes:
         install(app)

@@ -30,7 +30,7 @@ from handlers.flow import check_moves
 from handlers.menus import main_menu
 from handlers.registry import ALIASES, COMMANDS, IDLE, STEPS, load_conversations
 from storage import conversations, identities, transcript
-from storage.db import transaction
+from storage.db import problem_line, transaction
 from storage.models import utcnow
 
 log = logging.getLogger(__name__)
@@ -104,8 +104,9 @@ class Dispatcher:
             # rolled back, so the person is still where they were and may simply send it again.
             log.exception("step failed on a database constraint for %s", incoming.platform)
             return [Reply(texts.NOT_SAVED)]
-        except OperationalError:
-            log.exception("database unavailable for %s", incoming.platform)
+        except OperationalError as exc:
+            # One line, not a traceback per message while the database is away (read-only, full, dropped).
+            log.error("database unavailable for %s: %s", incoming.platform, problem_line(exc))
             return [Reply(texts.TRY_AGAIN)]
 
     def _dispatch(self, incoming: Incoming, on_roles: Callable[[frozenset[str]], None] | None) -> list[Reply]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,7 +14,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from sqlmodel import select
 
 from bot.channels.web.session import client_address
@@ -149,5 +150,41 @@ async def test_the_page_and_the_first_frame_carry_only_the_last_lines(sqlite_onl
             first = json.loads((await asyncio.wait_for(ws.receive(), 5)).data)
             assert len(first["lines"]) == 10 and first["lines"][0]["text"] == "line number 30"
             await ws.close()
+        finally:
+            await b.close()
+
+
+async def test_a_read_only_database_gives_one_line_and_the_server_recovers(
+    sqlite_only: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    """As a full disk or a read-only file does: every write fails. Tests run as root, which file
+    permissions do not stop, so SQLite's own `query_only` makes the database refuse writes."""
+    _, code = pupil_with_code(sqlite_only)
+    read_only = [False]
+
+    def maybe_read_only(dbapi_connection: Any, _record: Any) -> None:
+        if read_only[0]:
+            dbapi_connection.execute("PRAGMA query_only=ON")
+
+    event.listen(sqlite_only, "connect", maybe_read_only)
+    async with server(sqlite_only) as (host, port, _):
+
+        class Site:
+            base = f"http://{host}:{port}"
+
+        b = Browser(Site())
+        try:
+            read_only[0] = True
+            sqlite_only.dispose()
+            _, html = await b.page("/signin")
+            caplog.clear()
+            async with b.http.post("/signin", data={"code": code, "csrf": hidden(html, "csrf")}) as r:
+                assert r.status == 503 and "try again in a minute" in await r.text()
+            errors = [rec for rec in caplog.records if rec.levelno >= logging.ERROR]
+            assert len(errors) == 1 and "readonly database" in errors[0].getMessage()
+            assert "Traceback" not in caplog.text and code not in caplog.text
+            read_only[0] = False
+            sqlite_only.dispose()  # the database is back: no restart
+            assert (await b.sign_in(code)).status == 303
         finally:
             await b.close()
