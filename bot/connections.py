@@ -75,14 +75,15 @@ class Guard:
         self.timed_out = 0
 
     def __call__(self) -> asyncio.Protocol:
-        return _Guarded(self, self.make())
+        return _Guarded(self)
 
 
 class _Guarded(asyncio.Protocol):
     """One connection: passes everything to aiohttp's handler, watching only for the end of the first headers."""
 
-    def __init__(self, guard: Guard, inner: asyncio.Protocol) -> None:
-        self.guard, self.inner = guard, inner
+    def __init__(self, guard: Guard) -> None:
+        self.guard = guard
+        self.inner: asyncio.Protocol | None = None  # aiohttp's handler, made only for a connection let in
         self.address = ""
         self.counted = False
         self.tail = b""  # the last bytes seen, for a header end split across two reads
@@ -97,7 +98,6 @@ class _Guarded(asyncio.Protocol):
         guard, limits = self.guard, self.guard.limits
         over_total = guard.open >= limits.max_connections
         over_address = not is_loopback(self.address) and guard.by_address[self.address] >= limits.max_per_address
-        self.inner.connection_made(transport)
         if over_total or over_address:
             guard.refused += 1
             if guard.refused in (1, 10, 100) or guard.refused % 1000 == 0:
@@ -106,6 +106,8 @@ class _Guarded(asyncio.Protocol):
             transport.abort()
             return
         self.counted = True
+        self.inner = guard.make()
+        self.inner.connection_made(transport)
         guard.open += 1
         guard.by_address[self.address] += 1
         self.timer = asyncio.get_running_loop().call_later(limits.header_timeout, self._too_slow)
@@ -123,10 +125,11 @@ class _Guarded(asyncio.Protocol):
                 self.timer = None
             else:
                 self.tail = seen[-(len(HEADERS_END) - 1) :]
-        self.inner.data_received(data)
+        if self.inner is not None:
+            self.inner.data_received(data)
 
     def eof_received(self) -> bool | None:
-        return self.inner.eof_received()
+        return self.inner.eof_received() if self.inner is not None else None
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.timer is not None:
@@ -138,13 +141,16 @@ class _Guarded(asyncio.Protocol):
             self.guard.by_address[self.address] -= 1
             if self.guard.by_address[self.address] <= 0:
                 del self.guard.by_address[self.address]
-        self.inner.connection_lost(exc)
+        if self.inner is not None:
+            self.inner.connection_lost(exc)
 
     def pause_writing(self) -> None:
-        self.inner.pause_writing()
+        if self.inner is not None:
+            self.inner.pause_writing()
 
     def resume_writing(self) -> None:
-        self.inner.resume_writing()
+        if self.inner is not None:
+            self.inner.resume_writing()
 
 
 class Tally:
