@@ -7,7 +7,6 @@ call `storage`, print what happened in words an office manager understands.
 from __future__ import annotations
 
 import asyncio
-import csv
 import os
 import signal
 import sys
@@ -24,6 +23,7 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
 from bot.channels.console import ConsoleChat, Persona
+from core.csvsafe import SafeDictWriter
 from core.reach import can_be_reached
 from core.settings import Settings
 from handlers import Dispatcher, linking
@@ -429,7 +429,7 @@ def codes(
     # Written private to this user: the file holds live codes.
     fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8-sig", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=fields, extrasaction="ignore")
+        writer = SafeDictWriter(handle, fields)  # names come from the roster: never written as formulas
         writer.writeheader()
         writer.writerows(rows)
     typer.echo(f"Wrote {len(rows)} code(s) to {out}; they expire in {days} days and work once each.")

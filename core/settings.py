@@ -82,6 +82,21 @@ class Settings(BaseSettings):
     sender_lanes: int = Field(1, ge=1, le=64, validation_alias=_env("WAYMARK_SENDER_LANES"))
     sender_lease_seconds: int = Field(60, ge=5, le=3600, validation_alias=_env("WAYMARK_SENDER_LEASE_SECONDS"))
 
+    # Bounds on the HTTP server (bot/connections.py): connections open at once and from one address
+    # (loopback, i.e. a reverse proxy on this machine, is not limited per address), seconds for a
+    # request's headers and for its body, chat pages (WebSockets) open per session and per address.
+    http_max_connections: int = Field(800, ge=10, le=100_000, validation_alias=_env("WAYMARK_HTTP_MAX_CONNECTIONS"))
+    http_max_per_address: int = Field(200, ge=1, le=100_000, validation_alias=_env("WAYMARK_HTTP_MAX_PER_ADDRESS"))
+    http_header_timeout: float = Field(10.0, gt=0, le=300, validation_alias=_env("WAYMARK_HTTP_HEADER_TIMEOUT"))
+    http_body_timeout: float = Field(30.0, gt=0, le=600, validation_alias=_env("WAYMARK_HTTP_BODY_TIMEOUT"))
+    web_sockets_per_session: int = Field(5, ge=1, le=1000, validation_alias=_env("WAYMARK_WEB_SOCKETS_PER_SESSION"))
+    web_sockets_per_address: int = Field(
+        200, ge=1, le=100_000, validation_alias=_env("WAYMARK_WEB_SOCKETS_PER_ADDRESS")
+    )
+    web_chat_page_lines: int = Field(100, ge=10, le=1000, validation_alias=_env("WAYMARK_WEB_CHAT_PAGE_LINES"))
+    # Sign-ins from an address with 30 wrong codes in 15 minutes: one at a time, each after this wait.
+    signin_slow_down_seconds: float = Field(2.0, ge=0, le=60, validation_alias=_env("WAYMARK_SIGNIN_SLOW_DOWN_SECONDS"))
+
     @field_validator("database_url")
     @classmethod
     def _check_database_url(cls, value: str) -> str:

@@ -28,7 +28,7 @@ MAX_NAMES = 6
 PAGE_LINES = 25  # names per page: a year group's list stays readable on a phone
 NO_YEAR = "none"
 NOT_FOR_TUTORS = "Needs attention is for the careers leader. Send /caseload to see your own pupils."
-ARGS = re.compile(r"^(?:year\s*|y)?(\d{1,2}|none)(?:\s+(?:page\s*|p)?(\d{1,4}))?$", re.IGNORECASE)
+ARGS = re.compile(r"^(?:year\s*|y)?(\d{1,2}|none)(?:\s+(?:page\s*|p)?(\d{1,4}))?$", re.IGNORECASE | re.ASCII)
 
 
 @command("attention", roles={"leader"}, summary="pupils who need attention", menu_label="Needs attention", order=230)

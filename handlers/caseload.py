@@ -7,6 +7,7 @@ the button as a typed command (`/caseload 2`), so there is no state to lose.
 from __future__ import annotations
 
 from core.messages import Button, Reply
+from core.numbers import whole_number
 from handlers import access, pupils
 from handlers.context import Context
 from handlers.pupil_view import OPEN
@@ -30,7 +31,7 @@ EMPTY_CASELOAD = (
 def show_caseload(ctx: Context) -> list[Reply]:
     assert ctx.person is not None
     wanted = ctx.args.strip()
-    page_number = int(wanted) if wanted.isdigit() and 0 < int(wanted) < 10_000 else 1
+    page_number = whole_number(wanted, low=1, high=9_999) or 1
     year_start = pupils.year_start_at(ctx)
     on = pupils.today(ctx)
     everyone = access.sees_every_pupil(ctx.person)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.messages import Button, Reply
+from core.numbers import whole_number
 from handlers import answers
 from handlers.context import Context
 from handlers.disclosures.raising import raise_and_alert
@@ -76,9 +77,8 @@ def concern_command(ctx: Context) -> list[Reply]:
 def _pupil(ctx: Context, raw: object) -> Person | None:
     """A pupil on roll at this member of staff's school, any of them; None otherwise."""
     assert ctx.person is not None
-    try:
-        wanted = int(str(raw))
-    except ValueError:
+    wanted = whole_number(str(raw))
+    if wanted is None:
         return None
     return caseload.visible_pupil(ctx.session, ctx.person, wanted, everyone=True)
 

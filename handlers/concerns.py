@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.messages import Button, Reply
+from core.numbers import whole_number
 from handlers import access, answers, pupils
 from handlers.concern_work import OUTCOMES, Acting, acknowledge, add_note, close, list_line, open_list, show
 from handlers.context import Context
@@ -72,9 +73,9 @@ def concerns_command(ctx: Context) -> list[Reply]:
     words = ctx.args.removeprefix("#").split()
     if not words:
         return _list(ctx)
-    if not words[0].isdigit() or len(words[0]) > 12:
+    number = whole_number(words[0])
+    if number is None:
         return [Reply("Send /concerns to see the open concerns, or /concerns and a number (e.g. /concerns 12).")]
-    number = int(words[0])
     concern = _mine(ctx, number)
     if concern is None:
         return [Reply(NOT_FOUND.format(number=number))]

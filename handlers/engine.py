@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
 
 from core import platforms
+from core.characters import has_refused_characters, replace_refused_characters
 from core.messages import Incoming, Reply
 from core.settings import Settings
 from handlers import answers, texts
@@ -29,7 +30,7 @@ from handlers.flow import check_moves
 from handlers.menus import main_menu
 from handlers.registry import ALIASES, COMMANDS, IDLE, STEPS, load_conversations
 from storage import chatfiles, conversations, identities, transcript
-from storage.db import transaction
+from storage.db import problem_line, transaction
 from storage.models import utcnow
 
 log = logging.getLogger(__name__)
@@ -104,8 +105,9 @@ class Dispatcher:
             # rolled back, so the person is still where they were and may simply send it again.
             log.exception("step failed on a database constraint for %s", incoming.platform)
             return [Reply(texts.NOT_SAVED)]
-        except OperationalError:
-            log.exception("database unavailable for %s", incoming.platform)
+        except OperationalError as exc:
+            # One line, not a traceback per message while the database is away (read-only, full, dropped).
+            log.error("database unavailable for %s: %s", incoming.platform, problem_line(exc))
             return [Reply(texts.TRY_AGAIN)]
 
     def _dispatch(self, incoming: Incoming, on_roles: Callable[[frozenset[str]], None] | None) -> list[Reply]:
@@ -220,6 +222,8 @@ def _route(ctx: Context) -> list[Reply]:
         return answers.again(ctx, texts.TEXT_ONLY)
     if len(raw) > MAX_TEXT:
         return answers.again(ctx, texts.TOO_LONG.format(length=len(raw), limit=MAX_TEXT))
+    if has_refused_characters(raw):
+        return answers.again(ctx, texts.CONTROL_CHARACTERS)
     parsed = parse_command(raw)
     if parsed is not None:
         name, args = parsed
@@ -276,7 +280,9 @@ def _transcribe(ctx: Context, replies: list[Reply]) -> None:
     person_id = ctx.person.id if ctx.person else None
     shown = ctx.incoming.text if ctx.incoming.button is None else ctx.incoming.button
     if shown:
-        transcript.record(ctx.session, ctx.identity_key, person_id, "in", shown, ctx.now)
+        # What the engine would not take is not kept whole either: the limit, and no NUL (PostgreSQL refuses it).
+        kept = replace_refused_characters(shown[:MAX_TEXT]) + ("\u2026" if len(shown) > MAX_TEXT else "")
+        transcript.record(ctx.session, ctx.identity_key, person_id, "in", kept, ctx.now)
     for reply in replies:
         payload: dict[str, Any] = {"buttons": [[asdict(b) for b in row] for row in reply.buttons]}
         # The bytes go to a table of their own (the line names them), so the web chat can show them

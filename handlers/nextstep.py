@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.messages import Button, Reply
+from core.numbers import whole_number
 from handlers import answers
 from handlers.context import Context
 from handlers.flow import Flow
@@ -159,7 +160,11 @@ def menu(ctx: Context) -> list[Reply]:
         return [Reply("OK. Come back with /nextstep whenever something changes.", buttons=main_menu(ctx))]
     if button is not None and button.startswith(APP):
         raw = button.removeprefix(APP)
-        app = journal.application_of(ctx.session, ctx.person.id, int(raw)) if raw.isdigit() else None
+        app = (
+            journal.application_of(ctx.session, ctx.person.id, number)
+            if (number := whole_number(raw)) is not None
+            else None
+        )
         if app is None:
             return answers.again(ctx, "I couldn't find that application in your list.", _overview(ctx))
         ctx.goto(STATUS_STEP)

@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, time
 
 from core.calendar import last_term_start, local_today, school_year_start
 from core.messages import Button
+from core.numbers import whole_number
 from handlers import access
 from handlers.context import Context
 from handlers.risk import Risk, RiskFacts, RiskWeights, assess, weights_from_json
@@ -82,9 +83,8 @@ def assigned(ctx: Context) -> set[int]:
 
 def allowed_pupil(ctx: Context, pupil_id: object, rule: Rule) -> Person | None:
     """The pupil with this id if `rule` lets this person at them now; None otherwise (existing or not)."""
-    try:
-        wanted = int(str(pupil_id))
-    except ValueError:
+    wanted = whole_number(str(pupil_id))
+    if wanted is None:
         return None
     pupil = ctx.session.get(Person, wanted)
     if pupil is None or not rule(ctx.person, pupil, assigned(ctx), ctx.incoming.chat_type):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from core.messages import Button, Reply
+from core.numbers import whole_number
 from handlers import answers, texts
 from handlers.context import Context
 from handlers.encounter import ENCOUNTER_TYPES
@@ -41,7 +42,7 @@ FIELD_LIMIT = 300  # characters of one field shown in the list; keeps a page ins
 def record(ctx: Context) -> list[Reply]:
     assert ctx.person is not None and ctx.person.id is not None
     wanted = ctx.args.strip()
-    number = int(wanted) if wanted.isdigit() and len(wanted) < 7 else 1
+    number = whole_number(wanted, low=1, high=999_999) or 1
     page = records.record_page(ctx.session, ctx.person.id, number - 1)
     about = _about_me(ctx) if page.page == 0 and ctx.person.role == Role.pupil else []
     if page.total == 0 and not about:
@@ -137,7 +138,7 @@ def actions(ctx: Context) -> list[Reply]:
     assert ctx.person is not None and ctx.person.id is not None
     verb, _, rest = ctx.args.strip().partition(" ")
     raw = rest.strip()
-    wanted = int(raw) if raw.isdigit() and len(raw) < 10 else None
+    wanted = whole_number(raw)
     lead = ""
     undo: list[list[Button]] = []
     if verb.lower() == "done":

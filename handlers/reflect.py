@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from core.messages import Button, Reply
+from core.numbers import whole_number
 from handlers import answers
 from handlers.context import Context
 from handlers.flow import Flow
@@ -133,10 +134,10 @@ def skills(ctx: Context) -> list[Reply]:
         ctx.goto(LEARNED)
         return [_ask_learned(ctx)]
     if button is not None:
-        index = button.removeprefix(SKILL)
-        if not button.startswith(SKILL) or not index.isdigit() or int(index) >= len(framework):
+        index = whole_number(button.removeprefix(SKILL), high=len(framework) - 1)
+        if not button.startswith(SKILL) or index is None:
             return answers.again(ctx, answers.STRAY_BUTTON, _ask_skills(ctx))
-        name = framework[int(index)]
+        name = framework[index]
         draft.skills = [s for s in chosen if s != name] if name in chosen else [*chosen, name]
         _keep_skills(ctx, draft.skills)
         return [_ask_skills(ctx)]

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from core.calendar import local_today
 from core.messages import Button, Reply
+from core.numbers import whole_number
 from handlers import access
 from handlers.context import Context
 from handlers.registry import command
@@ -66,9 +67,9 @@ def parse(args: str) -> Request:
     rest = [w for w in rest if w not in {"year", "by"}]
     if not rest:
         return Request("destinations")
-    if not rest[0].isdigit() or not 1 <= int(rest[0]) <= build.MAX_YEARS_AFTER:
+    year = whole_number(rest[0], low=1, high=build.MAX_YEARS_AFTER)
+    if year is None:
         return Request("menu", problem=f"The year after leaving must be a number from 1 to {build.MAX_YEARS_AFTER}.")
-    year = int(rest[0])
     if len(rest) < 2:
         return Request("destinations", year)
     by = BREAKDOWN_WORDS.get(rest[1])

@@ -26,14 +26,16 @@ from storage.models import WebSession
 WEB = websessions.WEB
 MAX_CODE_LENGTH = 40  # longer is no code of ours, and is not worth a database lookup
 
-# Wrong sign-in codes, counted with the chat accounts' rule (identities.record_wrong_code: wrong codes count
-# for 15 minutes from the first of a run, and reaching the limit locks for 15 minutes), each under
-# its own key on the "web" platform. A browser gets the same 5 tries as a chat account; a network
-# address gets more, because a whole school often reaches Waymark through one address (NAT, or the
-# HTTPS proxy passing the pupil's address on). Codes are 10 characters from a 30-odd letter
-# alphabet: even the address limit leaves guessing hopeless.
+# Wrong sign-in codes. A browser (its cookie) gets the chat accounts' rule (identities.record_wrong_code:
+# 5 wrong codes within 15 minutes lock it for 15 minutes). A network address is never locked: a
+# whole school often reaches Waymark through one address, and a lock there let one pupil with
+# fresh cookies shut every classmate out. Instead, past SLOW_AFTER_WRONG_CODES in 15 minutes, the
+# address is slowed: its sign-ins (right codes too, so the answer gives nothing away) are taken one
+# at a time, each after WAYMARK_SIGNIN_SLOW_DOWN_SECONDS (bot/channels/web/routes.py). A right code
+# always works; guessing stays hopeless (the README has the arithmetic).
 MAX_WRONG_CODES_PER_BROWSER = identities.MAX_WRONG_CODES
-MAX_WRONG_CODES_PER_ADDRESS = 30
+SLOW_AFTER_WRONG_CODES = 30
+NEVER_LOCKED = 10**9  # an address's wrong codes are counted, never locked on
 
 
 @dataclass(frozen=True)
@@ -42,12 +44,17 @@ class SignIn:
 
     token: str | None
     problem: str = ""
+    slowed: bool = False  # this address has had SLOW_AFTER_WRONG_CODES wrong codes in 15 minutes
+
+
+def address_key(address: str) -> str:
+    return f"ip:{address}"
 
 
 def wrong_code_limits(browser_id: str | None, address: str) -> dict[str, int]:
-    """Whom a wrong code counts against, with each one's limit: the network address always, the
-    browser when it kept its cookie. The chat accounts' rule (identities.record_wrong_code) counts them."""
-    limits = {f"ip:{address}": MAX_WRONG_CODES_PER_ADDRESS}
+    """Whom a wrong code counts against, with each one's limit: the network address always (counted,
+    never locked), the browser when it kept its cookie. identities.record_wrong_code counts them."""
+    limits = {address_key(address): NEVER_LOCKED}
     if browser_id:
         limits[f"browser:{browser_id}"] = MAX_WRONG_CODES_PER_BROWSER
     return limits
@@ -67,7 +74,8 @@ def sign_in(
                 return SignIn(None, texts.LOCKED_OUT)
             if len(code) > MAX_CODE_LENGTH or codes.find_valid(s, code, now=now) is None:
                 locked = [identities.record_wrong_code(s, WEB, key, now, limit) for key, limit in limits.items()]
-                return SignIn(None, texts.LOCKED_OUT if any(locked) else texts.WRONG_CODE)
+                slowed = identities.recent_wrong_codes(s, WEB, address_key(address), now) >= SLOW_AFTER_WRONG_CODES
+                return SignIn(None, texts.LOCKED_OUT if any(locked) else texts.WRONG_CODE, slowed)
             # The same /start as every channel: it links the account, greets, and records the transcript.
             start = Incoming(
                 platform=WEB,
@@ -81,8 +89,8 @@ def sign_in(
             if person is None or person.id is None:
                 return SignIn(None, texts.WRONG_CODE)  # used by someone else a moment ago
             _end_previous(s, previous_token, now)
-            for key in limits:
-                identities.clear_wrong_codes(s, WEB, key)
+            if browser_id:  # the address's count stands: one good code must not buy another 30 guesses
+                identities.clear_wrong_codes(s, WEB, f"browser:{browser_id}")
             return SignIn(websessions.create(s, person.id, external_id, now))
     except IntegrityError:
         # A race on a unique key with another request (the same code, the same lockout row): the

@@ -12,6 +12,10 @@ TOO_LONG = (
     "That message is {length:,} characters long and I can keep up to {limit:,} at a time. "
     "Please send it in shorter parts."
 )
+CONTROL_CHARACTERS = (
+    "That message has a hidden character in it (a control character) that I can't keep. "
+    "Please type it again, or copy it from somewhere else."
+)
 LOST_PLACE = (
     "Sorry, I lost track of where we were, so I've started again. Everything you saved before is safe. "
     "What would you like to do?"

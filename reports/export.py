@@ -6,9 +6,7 @@ page and mangles names like "Zoë". Each count has a percentage column beside it
 
 from __future__ import annotations
 
-import csv
-import io
-
+from core.csvsafe import csv_text
 from reports.tables import Row, Table, count_text, percent_text
 
 BOM = "\ufeff"
@@ -29,11 +27,8 @@ def _line(row: Row, suppress_small: bool) -> list[str]:
 
 
 def to_csv(table: Table, *, suppress_small: bool = False) -> bytes:
-    buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(header(table))
-    for row in table.rows:
-        writer.writerow(_line(row, suppress_small))
+    """Labels come from the roster (a gender, an ethnicity): written by `core.csvsafe`, never as formulas."""
+    rows = [header(table), *(_line(row, suppress_small) for row in table.rows)]
     if table.rows:
-        writer.writerow(_line(table.total(), suppress_small))
-    return (BOM + buffer.getvalue()).encode("utf-8")
+        rows.append(_line(table.total(), suppress_small))
+    return (BOM + csv_text(rows)).encode("utf-8")

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, create_engine
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -41,6 +42,13 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+
+def problem_line(exc: DBAPIError) -> str:
+    """The driver's own first line (e.g. "attempt to write a readonly database", "database \"x\" does
+    not exist"), for one log line: never the statement or its parameters, which can hold what people wrote."""
+    lines = str(exc.orig).strip().splitlines() if exc.orig is not None else []
+    return lines[0] if lines else type(exc).__name__
 
 
 def is_postgres(engine: Engine) -> bool:

@@ -89,6 +89,14 @@ def locked_until(session: Session, platform: str, key: str, now: datetime) -> da
     return None
 
 
+def recent_wrong_codes(session: Session, platform: str, key: str, now: datetime) -> int:
+    """Wrong codes counted against this key in the current FAILURE_WINDOW (0 once it is over)."""
+    row = _attempt(session, platform, key)
+    if row.first_failure_at is None or now - row.first_failure_at >= FAILURE_WINDOW:
+        return 0
+    return row.failures
+
+
 def record_wrong_code(session: Session, platform: str, key: str, now: datetime, limit: int = MAX_WRONG_CODES) -> bool:
     """Count a wrong code; True when this one locks the account (or web browser or address) out.
 

@@ -276,6 +276,20 @@ class ProcessedUpdate(SQLModel, table=True):
     at: datetime = Field(default_factory=utcnow, index=True)
 
 
+class UnreadableUpdate(SQLModel, table=True):
+    """An update the platform library could not read (e.g. a field it requires was missing), kept
+    as it came for someone to review; it was skipped so the updates after it still flow. Bounded:
+    only the latest `storage.unreadable.KEEP` are kept."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str
+    update_id: str
+    kind: str  # the update's type, e.g. "poll", "message"
+    identity_key: str | None = Field(default=None, index=True)  # who sent it, where the update says
+    raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # encrypted: it may hold a pupil's words
+    at: datetime = Field(default_factory=utcnow, index=True)
+
+
 class OutboxMessage(SQLModel, table=True):
     """A message that is not an answer, written in the transaction that decided it; a sender drains it."""
 

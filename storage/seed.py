@@ -49,6 +49,7 @@ from storage.models import (
     School,
     StaffRole,
     TranscriptLine,
+    UnreadableUpdate,
     WebSession,
     utcnow,
 )
@@ -614,6 +615,15 @@ def every_kind_of_record(engine: Engine, key: str) -> Everything:
             )
         )
         s.add(
+            UnreadableUpdate(
+                platform="telegram",
+                update_id="880011",
+                kind="message",
+                identity_key=f"telegram:{tg}",
+                raw=crypto.encrypt(key, '{"message": {"text": "Marker unreadable update"}}'),
+            )
+        )
+        s.add(
             ChatFile(
                 identity_key="web:websess-5522",
                 person_id=kid.id,
@@ -657,6 +667,7 @@ def every_kind_of_record(engine: Engine, key: str) -> Everything:
         "outboxmessage": "Marker outbox: your check-in",
         "transcriptline": "Marker transcript: hello",
         "chatfile": "marker-file.csv",
+        "unreadableupdate": "Marker unreadable update",
         "conversationstate": "Marker state",
         "auditevent": "Marker audit detail",
         "concern": words["concern"],

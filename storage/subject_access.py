@@ -46,6 +46,7 @@ from storage.models import (
     Person,
     School,
     TranscriptLine,
+    UnreadableUpdate,
     WebSession,
 )
 
@@ -71,6 +72,7 @@ ENCRYPTED: dict[str, frozenset[str]] = {
     "advicerecord": frozenset({"staff_note"}),
     "concern": frozenset({"words", "context"}),
     "concernnote": frozenset({"text"}),
+    "unreadableupdate": frozenset({"raw"}),
 }
 
 UNREADABLE = "(cannot be read: it was encrypted with another key, or WAYMARK_ENCRYPTION_KEY is not set)"
@@ -104,6 +106,9 @@ PARTS: dict[str, PartInfo] = {
     "outboxmessage": PartInfo("Messages sent", "messages queued for the person", False),
     "transcriptline": PartInfo(
         "Chat transcripts", "what was said on the web chat and terminal by or to the person", False
+    ),
+    "unreadableupdate": PartInfo(
+        "Unreadable chat updates", "updates from the person's chat account the bot could not read", False
     ),
     "chatfile": PartInfo("Files offered in the web chat", "files the web chat offered the person", False),
     "conversationstate": PartInfo("Conversation in progress", "where the person's chats are in a conversation", False),
@@ -225,6 +230,10 @@ def collect(
             else col(TranscriptLine.person_id) == pid,
         ),
         "chatfile": (ChatFile, col(ChatFile.person_id) == pid),
+        "unreadableupdate": (
+            UnreadableUpdate,
+            col(UnreadableUpdate.identity_key).in_(identity_keys) if identity_keys else false(),
+        ),
         "conversationstate": (ConversationState, of_accounts(ConversationState)),
         "auditevent": (AuditEvent, or_(col(AuditEvent.subject_id) == pid, col(AuditEvent.actor_id) == pid)),
         "concern": (Concern, or_(col(Concern.subject_id) == pid, col(Concern.raised_by_id) == pid)),

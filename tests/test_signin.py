@@ -69,8 +69,8 @@ def test_wrong_codes_count_against_the_browser_and_lock_it_with_the_one_rule(
     assert sign_in(dispatcher, code) == signin.SignIn(None, texts.LOCKED_OUT)  # even a good code, for now
     with transaction(engine, write=False) as s:
         assert identities.locked_until(s, "web", f"browser:{'b' * 32}", NOW)
-        assert not identities.locked_until(s, "web", "ip:203.0.113.7", NOW)  # an address gets 30
-    assert signin.wrong_code_limits(None, "203.0.113.7") == {"ip:203.0.113.7": 30}
+        assert not identities.locked_until(s, "web", "ip:203.0.113.7", NOW)  # an address is never locked
+    assert signin.wrong_code_limits(None, "203.0.113.7") == {"ip:203.0.113.7": signin.NEVER_LOCKED}
 
 
 def test_a_new_sign_in_ends_the_browsers_old_session_but_a_wrong_code_does_not(

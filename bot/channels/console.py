@@ -23,6 +23,7 @@ from typing import TextIO
 from rich.console import Console as RichConsole
 from rich.text import Text
 
+from core.numbers import whole_number
 from core.platforms import Platform
 from handlers import Button, Dispatcher, Incoming, Reply
 from storage import identities, outbox
@@ -32,7 +33,7 @@ from storage.models import Person
 PLATFORM = Platform.console.value
 QUIT = {"/quit", "/exit", "/q"}
 POLL_SECONDS = 1.5
-_NUMBERS = re.compile(r"^\d+(?:\s*[,;]?\s+\d+|\s*[,;]\s*\d+)*$")  # "3", "8, 2", "8 2", "1,4,5"
+_NUMBERS = re.compile(r"^\d{1,6}(?:\s*[,;]?\s+\d{1,6}|\s*[,;]\s*\d{1,6})*$", re.ASCII)  # "3", "8, 2", "8 2", "1,4,5"
 _TAP = re.compile(r"\b([Tt])ap(s|ped|ping)?\b")
 _BUTTON = re.compile(r"\b([Bb])utton(s?)\b")
 
@@ -239,8 +240,8 @@ class ConsoleChat:
 
     def _persona_named(self, wanted: str) -> Persona | None:
         low = wanted.strip().lower()
-        if low.isdigit() and 1 <= int(low) <= len(self.personas):
-            return self.personas[int(low) - 1]
+        if (number := whole_number(low, low=1, high=len(self.personas))) is not None:
+            return self.personas[number - 1]
         for persona in self.personas:
             if low in {persona.key, persona.title, persona.name.lower(), persona.name.split()[0].lower()}:
                 return persona

@@ -27,6 +27,7 @@ from sqlmodel import Session
 from bot.channels.registry import Served, Stop
 from core.delivery import Delivery, SendOutcome, Transport
 from core.messages import Button
+from core.numbers import whole_number
 from core.platforms import Platform
 from core.settings import Settings
 from storage.checkin_links import LINK_DAYS, issue_link
@@ -63,7 +64,7 @@ def parse_smtp_url(url: str) -> SmtpServer:
 def attempt_of(key: str) -> int:
     """0 for a check-in, 1 and 2 for its reminders (keys look like checkin:<person>:<year>:<attempt>)."""
     last = key.rsplit(":", 1)[-1]
-    return int(last) if last.isdigit() else 0
+    return whole_number(last) or 0
 
 
 def checkin_email(given_name: str, school: str, link: str, reminder: bool) -> tuple[str, str]:

@@ -15,15 +15,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.error import BoltError
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.request.internals import extract_team_id
 from slack_sdk.errors import SlackApiError
+from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.channels.base import ChannelWork, answer_press
@@ -41,12 +46,15 @@ from bot.channels.slack.rendering import (
 )
 from bot.channels.slack.transport import make_client
 from core.messages import Incoming, Reply
+from core.numbers import whole_number
 from core.settings import Settings
 from handlers import Dispatcher
 
 log = logging.getLogger("waymark.slack")
 
 EVENTS_PATH = "/slack/events"
+TIMESTAMP_HEADER, SIGNATURE_HEADER = "X-Slack-Request-Timestamp", "X-Slack-Signature"
+TIMESTAMP_MAX = 10**12  # seconds: beyond any real clock, within what int() reads at once
 SLASH_COMMAND = "/waymark"
 ANSWERED_IN_DM = "I've answered in our direct messages (Apps → Waymark)."
 
@@ -217,18 +225,70 @@ def build_app(settings: Settings, dispatcher: Dispatcher, client: AsyncWebClient
 
 
 class EventsReceiver:
-    """The `/slack/events` route: 503 until a bolt app is attached, then bolt verifies and dispatches."""
+    """The `/slack/events` route: 503 until a bolt app is attached, then bolt verifies and dispatches.
+
+    The signature is checked here first, so a request that is not Slack's is refused in one quiet
+    line before anything reads its body: bolt would parse it first (a 500 on a body that is not
+    JSON) and log the whole of it (message text) when the signature is wrong. A signed request seen
+    before (same timestamp and signature: a replay) is answered without being handled again.
+    """
 
     def __init__(self) -> None:
         self.app: AsyncApp | None = None
         self.adapter: SlackAdapter | None = None
+        self.verifier: SignatureVerifier | None = None
+        self.seen = SeenSignatures()
+        self.team_id: str | None = None  # the workspace the bot token belongs to (auth.test)
 
     async def handle(self, request: web.Request) -> web.Response:
-        app = self.app
-        if app is None:
+        app, verifier = self.app, self.verifier
+        if app is None or verifier is None:
             return web.Response(status=503, text="not ready")  # Slack retries the event later
-        bolt_response = await app.async_dispatch(await to_bolt_request(request))
+        body = await request.text()
+        timestamp = request.headers.get(TIMESTAMP_HEADER, "")
+        signature = request.headers.get(SIGNATURE_HEADER, "")
+        # slack_sdk's check raises on a timestamp that is not a number: refused before it looks.
+        if whole_number(timestamp, high=TIMESTAMP_MAX) is None or not verifier.is_valid(body, timestamp, signature):
+            log.info("slack: refused a request without a valid signature from %s", request.remote)
+            return web.Response(status=401, text="invalid request")
+        if not self.seen.first_time(timestamp, signature, verifier.clock.now()):
+            log.info("slack: a replayed request (timestamp %s) answered without handling it", timestamp)
+            return web.Response(status=200, text="")
+        try:
+            bolt_request = await to_bolt_request_from(body, request)
+        except (ValueError, RecursionError, BoltError):
+            return web.Response(status=400, text="not a Slack request")
+        team = extract_team_id(bolt_request.body)
+        if self.team_id and team and team != self.team_id:
+            # Signed with our secret, yet from another workspace (an app installed in two): not our people.
+            log.info("slack: a request from another workspace (%s) ignored", team)
+            return web.Response(status=200, text="")
+        bolt_response = await app.async_dispatch(bolt_request)
         return await to_aiohttp_response(bolt_response)
+
+
+async def to_bolt_request_from(body: str, request: web.Request) -> AsyncBoltRequest:
+    """bolt's own request from a body already read (it parses the body here)."""
+    return AsyncBoltRequest(body=body, query=request.query_string, headers=dict(request.headers))
+
+
+class SeenSignatures:
+    """Signatures of the requests of the last few minutes, to recognise one sent again. Slack signs
+    each delivery (its retries included) afresh, and refuses timestamps over 5 minutes old, so a
+    set of the last 5 minutes' signatures catches every replay that bolt would otherwise accept."""
+
+    def __init__(self, window_seconds: float = 5 * 60 + 60, capacity: int = 100_000) -> None:
+        self.window, self.capacity = window_seconds, capacity
+        self._seen: OrderedDict[str, float] = OrderedDict()
+
+    def first_time(self, timestamp: str, signature: str, now: float) -> bool:
+        while self._seen and (next(iter(self._seen.values())) < now - self.window or len(self._seen) > self.capacity):
+            self._seen.popitem(last=False)
+        key = f"{timestamp}:{signature}"
+        if key in self._seen:
+            return False
+        self._seen[key] = now
+        return True
 
 
 EVENTS_KEY = web.AppKey("slack_events", EventsReceiver)
@@ -262,10 +322,16 @@ async def start_slack(
     client = make_client(settings, session)
     app, adapter = build_app(settings, dispatcher, client)
     receiver.app, receiver.adapter = app, adapter
+    receiver.verifier = SignatureVerifier(settings.slack_signing_secret or "")
+    try:
+        receiver.team_id = (await client.auth_test()).get("team_id")
+    except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
+        log.warning("slack: could not learn the workspace (auth.test): %s; requests are not checked against it", exc)
     log.info("slack: events at %s%s", settings.public_url.rstrip("/"), EVENTS_PATH)
 
     async def stop() -> None:
         receiver.app = receiver.adapter = None
+        receiver.verifier = receiver.team_id = None
         await adapter.drain()
         adapter.close()
         await session.close()

@@ -37,6 +37,7 @@ from bot.channels.telegram.rendering import (
 )
 from bot.channels.telegram.request import AiohttpRequest
 from bot.channels.telegram.transport import base_urls
+from bot.channels.telegram.unreadable import Keeper, UpdatesRequest
 from bot.channels.telegram.webhook import WEBHOOK_KEY, WEBHOOK_PATH, WebhookReceiver, mount_webhook, webhook_secret
 from core.messages import Incoming, Reply
 from core.settings import Settings
@@ -184,7 +185,7 @@ def build_application(
         .concurrent_updates(ChatOrderedProcessor(concurrency))
         # aiohttp rather than python-telegram-bot's default httpx: about half the CPU per call.
         .request(AiohttpRequest(max(8, concurrency), pool_timeout=10.0))
-        .get_updates_request(AiohttpRequest(1))
+        .get_updates_request(UpdatesRequest(Keeper(dispatcher.engine, settings.encryption_key)))
     )
     urls = base_urls(settings.telegram_api_base_url)
     if urls is not None:
@@ -238,7 +239,7 @@ async def start_telegram(
     database = dispatcher.engine.url.render_as_string(hide_password=True)
     if webhook_url and receiver is not None:
         secret = webhook_secret(settings)
-        receiver.attach(application, secret)
+        receiver.attach(application, secret, Keeper(dispatcher.engine, settings.encryption_key))
         await application.bot.set_webhook(webhook_url, secret_token=secret, allowed_updates=ALLOWED_UPDATES)
         mode = f"webhook {webhook_url} (route {WEBHOOK_PATH})"
     else:

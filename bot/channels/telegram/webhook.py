@@ -14,6 +14,7 @@ from telegram import Update
 from telegram.ext import Application
 
 from bot.channels.telegram.ordering import ChatOrderedProcessor
+from bot.channels.telegram.unreadable import Keeper, unreadable_of
 from core.settings import Settings
 
 log = logging.getLogger("waymark.telegram")
@@ -41,9 +42,10 @@ class WebhookReceiver:
         self.application: Application[Any, Any, Any, Any, Any, Any] | None = None
         self.secret = ""
         self.answer_within = answer_within
+        self.keeper: Keeper | None = None
 
-    def attach(self, application: Application[Any, Any, Any, Any, Any, Any], secret: str) -> None:
-        self.application, self.secret = application, secret
+    def attach(self, application: Application[Any, Any, Any, Any, Any, Any], secret: str, keeper: Keeper) -> None:
+        self.application, self.secret, self.keeper = application, secret, keeper
 
     def detach(self) -> None:
         self.application = None
@@ -59,9 +61,18 @@ class WebhookReceiver:
             return web.Response(status=403, text="forbidden")
         try:
             data = await request.json()
+        except (ValueError, RecursionError):
+            return web.Response(status=400, text="not a Telegram update")
+        try:
             update = Update.de_json(data, application.bot)
-        except (ValueError, TypeError, KeyError) as exc:
-            return web.Response(status=400, text=f"not a Telegram update: {exc}")
+        except Exception as exc:  # the library raises TypeError, ValueError, KeyError... for bad shapes
+            bad = unreadable_of(data, exc)
+            if bad is None:
+                return web.Response(status=400, text="not a Telegram update")
+            # Answered 200: Telegram would otherwise send it again and hold every update behind it.
+            if self.keeper is not None:
+                await self.keeper([bad])
+            return web.Response(text="skipped")
         if update is None:
             return web.Response(status=400, text="empty update")
         if self.application is not application or not application.running:

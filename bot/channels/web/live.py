@@ -58,11 +58,13 @@ def deliver(engine: Engine, external_ids: list[str], now: datetime) -> list[str]
     return delivered
 
 
-def recent_lines(engine: Engine, external_id: str, now: datetime) -> list[TranscriptLine]:
-    """The conversation as a page opening now shows it, with any waiting outbox rows in it."""
+def recent_lines(engine: Engine, external_id: str, now: datetime, limit: int) -> list[TranscriptLine]:
+    """The last `limit` lines of the conversation as a page opening now shows it, with any waiting
+    outbox rows in it (WAYMARK_WEB_CHAT_PAGE_LINES: a page and a first frame stay small however long
+    the conversation grows)."""
     deliver(engine, [external_id], now)
     with transaction(engine, write=False) as s:
-        return websessions.recent_lines(s, external_id)
+        return websessions.recent_lines(s, external_id, limit)
 
 
 def _lines_after(engine: Engine, external_id: str, after: int | None) -> tuple[list[TranscriptLine], bool]:
@@ -172,7 +174,8 @@ class Live:
         """One open page, from the lines it has not got until it closes."""
         conn.checked_at = asyncio.get_running_loop().time()
         async with self.hub.lock(conn.external_id):
-            lines = await asyncio.to_thread(recent_lines, self.engine, conn.external_id, self.clock())
+            limit = self.dispatcher.settings.web_chat_page_lines
+            lines = await asyncio.to_thread(recent_lines, self.engine, conn.external_id, self.clock(), limit)
             views = pages.line_views(lines, conn.labels)  # learns the labels of buttons on show
             fresh = [v for v in views if v.id > after]
             if fresh:
@@ -193,7 +196,7 @@ class Live:
         """Handle one message from a page; False when the page is to close."""
         try:
             message = json.loads(data)
-        except ValueError:
+        except (ValueError, RecursionError):  # e.g. 100,000 nested "[" is deeper than the parser goes
             message = None
         if not isinstance(message, dict):
             await conn.send({"type": "error", "text": UNREADABLE})

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiohttp import web
@@ -28,12 +28,15 @@ from bot.channels.web.session import (
     new_browser_id,
     request_address,
 )
+from bot.connections import Lanes, Tally, is_loopback
+from core.numbers import whole_number
 from core.settings import Settings
 from handlers import Dispatcher, signin, texts
 from storage import schools, websessions
 from storage.db import transaction
 
 STATIC_DIR = Path(__file__).parent / "static"
+SLOW_FOR_SECONDS = 15 * 60.0  # as long as the wrong codes that slowed an address count
 
 
 @dataclass
@@ -45,6 +48,8 @@ class WebChat:
     sessions: Sessions
     live: Live
     outbox_poll_seconds: float = 2.0
+    sockets: Tally = field(default_factory=Tally)  # chat pages open, per session and per address
+    slowed: Lanes = field(default_factory=Lanes)  # sign-ins from slowed addresses, one at a time each
 
 
 WEB_CHAT = web.AppKey("waymark_web_chat", WebChat)
@@ -118,14 +123,26 @@ async def signin_post(request: web.Request) -> web.StreamResponse:
     if not chat.sessions.form_ok(request, str(form.get("csrf", "")), csrf):
         return _html(pages.signin_page(await _site_name(chat), csrf, error=pages.BAD_FORM), 403)
     code = str(form.get("code", ""))
-    result = await asyncio.to_thread(
-        signin.sign_in,
-        chat.dispatcher,
-        code,
-        browser_id=browser,
-        address=request_address(request),
-        previous_token=request.cookies.get(SESSION_COOKIE),
-    )
+    address = request_address(request)
+
+    async def attempt() -> signin.SignIn:
+        return await asyncio.to_thread(
+            signin.sign_in,
+            chat.dispatcher,
+            code,
+            browser_id=browser,
+            address=address,
+            previous_token=request.cookies.get(SESSION_COOKIE),
+        )
+
+    if chat.slowed.holds(address):
+        async with chat.slowed.lane(address):  # one at a time from this address, each after the wait
+            await asyncio.sleep(chat.settings.signin_slow_down_seconds)
+            result = await attempt()
+    else:
+        result = await attempt()
+    if result.slowed:  # learnt in the sign-in's own transaction: no extra query for everyone else
+        chat.slowed.hold(address, SLOW_FOR_SECONDS)
     if result.token is None:
         page = pages.signin_page(await _site_name(chat), csrf, error=result.problem, code=code[:40])
         return _html(page, 400)
@@ -193,7 +210,7 @@ async def chat_get(request: web.Request) -> web.StreamResponse:
     if visit is None:
         raise web.HTTPSeeOther("/signin")
     engine, now = chat.dispatcher.engine, chat.dispatcher.clock()
-    lines = await asyncio.to_thread(recent_lines, engine, visit.row.external_id, now)
+    lines = await asyncio.to_thread(recent_lines, engine, visit.row.external_id, now, chat.settings.web_chat_page_lines)
     school = visit.school or chat.settings.school_name
     views = pages.line_views(lines, {})
     page = pages.chat_page(school, visit.person.known_as, visit.row.csrf_token, views, websessions.new_token())
@@ -236,16 +253,23 @@ async def ws_get(request: web.Request) -> web.StreamResponse:
         raise web.HTTPForbidden(text="Wrong origin.")
     if not chat.sessions.form_ok(request, request.query.get("csrf", ""), row.csrf_token):
         raise web.HTTPForbidden(text="Reload the page.")
+    after = whole_number(request.query.get("after", "0")) or 0
+    # A page needs one socket; a few more for tabs. Without a limit one pupil opened 3,000 in 6 s.
+    address = request_address(request)
+    limits = {f"session:{row.id}": chat.settings.web_sockets_per_session}
+    if not is_loopback(address):
+        limits[f"address:{address}"] = chat.settings.web_sockets_per_address
+    if not chat.sockets.take(limits):
+        raise web.HTTPTooManyRequests(text="Too many chat pages are open. Close some and reload this one.")
     try:
-        after = max(0, int(request.query.get("after", "0")))
-    except ValueError:
-        after = 0
-    ws = web.WebSocketResponse(heartbeat=30, max_msg_size=MAX_WS_MESSAGE)
-    await ws.prepare(request)
-    assert row.id is not None
-    conn = Connection(ws, row.external_id, row.id, request.cookies.get(SESSION_COOKIE, ""), after)
-    await chat.live.serve(ws, conn, after)
-    return ws
+        ws = web.WebSocketResponse(heartbeat=30, max_msg_size=MAX_WS_MESSAGE)
+        await ws.prepare(request)
+        assert row.id is not None
+        conn = Connection(ws, row.external_id, row.id, request.cookies.get(SESSION_COOKIE, ""), after)
+        await chat.live.serve(ws, conn, after)
+        return ws
+    finally:
+        chat.sockets.give_back(list(limits))
 
 
 async def media_get(request: web.Request) -> web.StreamResponse:
@@ -253,10 +277,9 @@ async def media_get(request: web.Request) -> web.StreamResponse:
     visit = await chat.sessions.current(request)
     if visit is None:
         raise web.HTTPNotFound()
-    try:
-        line_id = int(request.match_info["line_id"])
-    except ValueError:
-        raise web.HTTPNotFound() from None
+    line_id = whole_number(request.match_info["line_id"])
+    if line_id is None:
+        raise web.HTTPNotFound()
     found = await asyncio.to_thread(media.find, chat.dispatcher.engine, visit.row.external_id, line_id)
     if found is None:
         raise web.HTTPNotFound()

@@ -25,6 +25,7 @@ from urllib.parse import urlparse
 from aiohttp import web
 from sqlalchemy import Engine
 
+from bot.connections import is_loopback, normalised
 from storage import websessions
 from storage.db import transaction
 from storage.models import Person, School, WebSession
@@ -44,9 +45,8 @@ def client_address(remote: str | None, forwarded_for: str | None) -> str:
     anything before it came from the client and could be made up. From any other address the
     header could be forged by the client, so it is ignored.
     """
-    remote = remote or "unknown"
-    proxy = _ip(remote)
-    if forwarded_for and proxy is not None and proxy.is_loopback:
+    remote = normalised(remote) if remote else "unknown"
+    if forwarded_for and is_loopback(remote):
         last = forwarded_for.split(",")[-1].strip()
         if _ip(last) is not None:
             return last

@@ -1,0 +1,250 @@
+"""Bounds on the HTTP server's connections, which aiohttp does not set itself.
+
+aiohttp's server has no header-read timeout: a client that opens a connection and sends half a
+request (or nothing) holds a file handle for as long as it likes, and 1,000 of them took the
+server down. `GuardedSite` listens like `aiohttp.web.TCPSite`, but each connection goes through
+`Guard` first:
+
+- at most `max_connections` open at once, and `max_per_address` from one address (loopback, where
+  a reverse proxy on the same machine connects from, is not limited per address: the proxy is);
+  a connection over either limit is closed at once;
+- the first request's headers must be complete within `header_timeout` seconds, or the connection
+  is closed (after that aiohttp's keep-alive timeout closes idle connections).
+
+`read_body_within` bounds the time to read a request's body the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import time
+from collections import Counter, OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+log = logging.getLogger(__name__)
+
+HEADERS_END = b"\r\n\r\n"
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_connections: int = 800
+    max_per_address: int = 200
+    header_timeout: float = 10.0
+
+
+def _unmapped(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address, with IPv4 written as IPv6 (`::ffff:10.0.0.1`, a dual-stack socket's form) as IPv4."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    return ip
+
+
+def is_loopback(address: str) -> bool:
+    """127.0.0.1, ::1, and `::ffff:127.0.0.1`."""
+    ip = _unmapped(address)
+    return ip is not None and ip.is_loopback
+
+
+def normalised(address: str) -> str:
+    """One spelling per address: `::ffff:10.0.0.1` counts as `10.0.0.1`."""
+    ip = _unmapped(address)
+    return address if ip is None else str(ip)
+
+
+class Guard:
+    """The protocol factory in front of aiohttp's: counts connections and times their first headers."""
+
+    def __init__(self, make: Callable[[], asyncio.Protocol], limits: Limits) -> None:
+        self.make = make
+        self.limits = limits
+        self.open = 0
+        self.by_address: Counter[str] = Counter()
+        self.refused = 0
+        self.timed_out = 0
+
+    def __call__(self) -> asyncio.Protocol:
+        return _Guarded(self)
+
+
+class _Guarded(asyncio.Protocol):
+    """One connection: passes everything to aiohttp's handler, watching only for the end of the first headers."""
+
+    def __init__(self, guard: Guard) -> None:
+        self.guard = guard
+        self.inner: asyncio.Protocol | None = None  # aiohttp's handler, made only for a connection let in
+        self.address = ""
+        self.counted = False
+        self.tail = b""  # the last bytes seen, for a header end split across two reads
+        self.timer: asyncio.TimerHandle | None = None
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        peer = transport.get_extra_info("peername")
+        self.address = normalised(str(peer[0])) if isinstance(peer, tuple) and peer else "unknown"
+        guard, limits = self.guard, self.guard.limits
+        over_total = guard.open >= limits.max_connections
+        over_address = not is_loopback(self.address) and guard.by_address[self.address] >= limits.max_per_address
+        if over_total or over_address:
+            guard.refused += 1
+            if guard.refused in (1, 10, 100) or guard.refused % 1000 == 0:
+                what = "connections in all" if over_total else f"connections from {self.address}"
+                log.warning("http: too many %s; closing new ones (%d so far)", what, guard.refused)
+            transport.abort()
+            return
+        self.counted = True
+        self.inner = guard.make()
+        self.inner.connection_made(transport)
+        guard.open += 1
+        guard.by_address[self.address] += 1
+        self.timer = asyncio.get_running_loop().call_later(limits.header_timeout, self._too_slow)
+
+    def _too_slow(self) -> None:
+        self.guard.timed_out += 1
+        if self.transport is not None:
+            self.transport.abort()
+
+    def data_received(self, data: bytes) -> None:
+        if self.timer is not None:
+            seen = self.tail + data
+            if HEADERS_END in seen:
+                self.timer.cancel()
+                self.timer = None
+            else:
+                self.tail = seen[-(len(HEADERS_END) - 1) :]
+        if self.inner is not None:
+            self.inner.data_received(data)
+
+    def eof_received(self) -> bool | None:
+        return self.inner.eof_received() if self.inner is not None else None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if self.counted:
+            self.counted = False
+            self.guard.open -= 1
+            self.guard.by_address[self.address] -= 1
+            if self.guard.by_address[self.address] <= 0:
+                del self.guard.by_address[self.address]
+        if self.inner is not None:
+            self.inner.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        if self.inner is not None:
+            self.inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        if self.inner is not None:
+            self.inner.resume_writing()
+
+
+class Tally:
+    """Counts of things open per key (a session, an address), each kept under its own limit."""
+
+    def __init__(self) -> None:
+        self.open: Counter[str] = Counter()
+
+    def take(self, wanted: dict[str, int]) -> bool:
+        """One more for each key if every key is under its limit (key -> limit); False, taking none, if not."""
+        if any(self.open[key] >= limit for key, limit in wanted.items()):
+            return False
+        for key in wanted:
+            self.open[key] += 1
+        return True
+
+    def give_back(self, keys: list[str]) -> None:
+        for key in keys:
+            self.open[key] -= 1
+            if self.open[key] <= 0:
+                del self.open[key]
+
+
+class Lanes:
+    """Keys held for a while (`hold`), and one `asyncio.Lock` per key while anyone holds or waits for
+    it (then forgotten): both bounded."""
+
+    def __init__(self, remembered: int = 100_000) -> None:
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._users: Counter[str] = Counter()
+        self._held: OrderedDict[str, float] = OrderedDict()  # key -> until (monotonic), oldest first
+        self.remembered = remembered
+
+    def hold(self, key: str, seconds: float) -> None:
+        """From now on, for `seconds`, `holds(key)` (the caller then goes through `lane(key)`)."""
+        self._held[key] = time.monotonic() + seconds
+        self._held.move_to_end(key)
+        while len(self._held) > self.remembered:
+            self._held.popitem(last=False)
+
+    def holds(self, key: str) -> bool:
+        until = self._held.get(key)
+        if until is not None and until <= time.monotonic():
+            del self._held[key]
+            return False
+        return until is not None
+
+    @contextlib.asynccontextmanager
+    async def lane(self, key: str) -> AsyncIterator[None]:
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        self._users[key] += 1
+        try:
+            async with lock:
+                yield
+        finally:
+            self._users[key] -= 1
+            if self._users[key] <= 0:
+                del self._users[key]
+                del self._locks[key]
+
+
+class GuardedSite(web.TCPSite):
+    """`web.TCPSite` with every connection through a `Guard` (`site.guard`, for tests and /healthz)."""
+
+    def __init__(self, runner: web.BaseRunner, host: str, port: int, limits: Limits, **kwargs: Any) -> None:
+        super().__init__(runner, host, port, **kwargs)
+        self.limits = limits
+        self.guard: Guard | None = None
+
+    async def start(self) -> None:
+        await web.BaseSite.start(self)  # registers with the runner, as TCPSite.start does first
+        server = self._runner.server
+        assert server is not None
+        self.guard = Guard(server, self.limits)
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            self.guard, self._host, self._port, backlog=self._backlog, reuse_address=self._reuse_address
+        )
+        self._bound_port = self._server.sockets[0].getsockname()[1] if self._server.sockets else self._port
+
+
+def read_body_within(seconds: float) -> Callable[..., Awaitable[web.StreamResponse]]:
+    """Middleware: a request's body is read in full within `seconds` (aiohttp keeps it for the
+    handler's `post()`, `json()` and `text()`), or the request gets 408."""
+
+    @web.middleware
+    async def middleware(
+        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        if request.can_read_body:
+            try:
+                await asyncio.wait_for(request.read(), seconds)
+            except TimeoutError:
+                raise web.HTTPRequestTimeout(text="The request took too long to arrive.") from None
+        return await handler(request)
+
+    return middleware
