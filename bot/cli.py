@@ -31,10 +31,11 @@ def run() -> None:
 #   campaign                                     -> bot/campaign_cli.py
 #   report                                       -> bot/report_cli.py
 #   safeguarding                                 -> bot/safeguarding_cli.py
+#   erase, retention, audit, school retention    -> bot/privacy_cli.py
 def _register() -> None:
     import importlib
 
-    for module in ("bot.admin_cli", "bot.campaign_cli", "bot.report_cli", "bot.safeguarding_cli"):
+    for module in ("bot.admin_cli", "bot.campaign_cli", "bot.report_cli", "bot.safeguarding_cli", "bot.privacy_cli"):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:
