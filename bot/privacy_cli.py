@@ -43,6 +43,15 @@ def _describe(person: Person) -> str:
     return f"{person.full_name} ({person.role}, {key})"
 
 
+def _confirmed(question: str) -> bool:
+    """Yes only when someone typed it: no terminal to answer (a script without --yes) is a no."""
+    try:
+        return typer.confirm(question, default=False)
+    except typer.Abort:
+        typer.echo("")
+        return False
+
+
 def erase(
     key: str = typer.Argument(..., help="the person's UPN (pupils, alumni) or email (staff, alumni)"),
     school: str | None = typer.Option(None, "--school", help="school name, when the UPN or email is in several"),
@@ -71,7 +80,7 @@ def erase(
             typer.echo("  report breakdowns; no name, no id). Add --all to drop it too.")
         if plan.keeps_staff_placeholder:
             typer.echo("  What they wrote in pupils' records stays there, signed 'Former member of staff'.")
-        if not yes and not typer.confirm("Erase for good? This cannot be undone", default=False):
+        if not yes and not _confirmed("Erase for good? This cannot be undone"):
             raise _fail("Nothing erased.")
         try:
             done, files = erasure.erase_and_scrub(
