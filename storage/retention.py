@@ -75,7 +75,7 @@ class Rule:
     condition: Callable[[Scope], ColumnElement[bool]]
     why: str
     action: str = "delete"  # delete | erase (a whole person) | forget_email
-    schoolless: bool = False  # also applies in the last pass
+    passes: str = "school"  # school | last (rows of no school) | both
 
 
 def _people(scope: Scope) -> Any:
@@ -160,7 +160,7 @@ RULES: tuple[Rule, ...] = (
         LinkAttempt,
         lambda s: func.coalesce(col(LinkAttempt.locked_until), col(LinkAttempt.first_failure_at)) < s.cut("codes"),
         "wrong-code count",
-        schoolless=True,
+        passes="last",
     ),
     Rule(
         "outbox",
@@ -172,7 +172,7 @@ RULES: tuple[Rule, ...] = (
         ),
         "delivered message",
     ),
-    Rule("transcripts", TranscriptLine, _stale_transcripts, "transcript line", schoolless=True),
+    Rule("transcripts", TranscriptLine, _stale_transcripts, "transcript line", passes="both"),
     Rule(
         "audit",
         AuditEvent,
@@ -269,7 +269,7 @@ def _erasable(engine: Engine, ids: list[int], today: date) -> list[int]:
 
 def _pass(engine: Engine, scope: Scope, *, dry_run: bool) -> Iterator[Removal]:
     for rule in RULES:
-        if scope.school_id is None and not rule.schoolless:
+        if rule.passes != "both" and (rule.passes == "last") != (scope.school_id is None):
             continue
         table = _table(rule)
         after = 0
