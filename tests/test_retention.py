@@ -202,3 +202,16 @@ def test_waymark_audit_shows_who_did_what_and_writes_csv(tmp_path: Path) -> None
     assert "YYYY-MM-DD" in run(tmp_path, "audit", "--since", "last week").stderr
     schedule = run(tmp_path, "school", "retention", "transcripts=2y")
     assert schedule.returncode == 0 and "2y" in schedule.stdout
+
+
+def test_the_daily_job_applies_every_schools_schedule(engine: Engine) -> None:
+    from core.settings import load_settings
+    from scheduler.retention import run_retention
+    from scheduler.service import JOBS
+
+    [job] = [spec for spec in JOBS if spec.name == "retention"]
+    assert job.every == timedelta(days=1)
+    school_id = _school_with_old_things(engine)
+    due = len(list(retention.run(engine, [school_id], now=NOW, campaign_years=3, dry_run=True)))
+    assert run_retention(engine, load_settings(database_url="sqlite://"), NOW) == due > 0
+    assert run_retention(engine, load_settings(database_url="sqlite://"), NOW) == 0
