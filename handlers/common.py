@@ -54,7 +54,7 @@ def _redeem(ctx: Context, code: str) -> list[Reply]:
     identities.clear_wrong_codes(ctx.session, platform, key)
     identities.link(ctx.session, person, platform, key, ctx.incoming.chat_id, ctx.now)
     ctx.person = person
-    privacy = texts.PRIVACY_STAFF if person.role == Role.staff else texts.PRIVACY
+    privacy = notice_for(person.role)
     greeting = f"Welcome to Waymark, {person.given_name}! You're linked now."
     return [Reply(greeting), Reply(privacy), Reply(_what_you_can_do(ctx), buttons=main_menu(ctx))]
 
@@ -93,8 +93,14 @@ def cancel(ctx: Context) -> list[Reply]:
 
 @command("privacy", roles={"anyone"}, summary="who can read what you write here", order=920)
 def privacy(ctx: Context) -> list[Reply]:
-    staff = ctx.person is not None and ctx.person.role == Role.staff
-    return [Reply(texts.PRIVACY_STAFF if staff else texts.PRIVACY)]
+    return [Reply(notice_for(ctx.person.role if ctx.person else None))]
+
+
+def notice_for(role: str | None) -> str:
+    """The privacy notice for this role: an alumnus's speaks of the careers team, not tutors."""
+    if role == Role.staff:
+        return texts.PRIVACY_STAFF
+    return texts.PRIVACY_ALUMNI if role == Role.alumnus else texts.PRIVACY
 
 
 @command("unlink", roles={"anyone"}, summary="disconnect this chat account from you", order=930)

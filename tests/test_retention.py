@@ -215,3 +215,25 @@ def test_the_daily_job_applies_every_schools_schedule(engine: Engine) -> None:
     due = len(list(retention.run(engine, [school_id], now=NOW, campaign_years=3, dry_run=True)))
     assert run_retention(engine, load_settings(database_url="sqlite://"), NOW) == due > 0
     assert run_retention(engine, load_settings(database_url="sqlite://"), NOW) == 0
+
+
+def test_the_privacy_notice_quotes_the_retention_schedule_and_alumni_hear_of_the_careers_team(
+    dispatcher: object, chat: object, engine: Engine
+) -> None:
+    from handlers import texts
+
+    for notice in (texts.PRIVACY, texts.PRIVACY_ALUMNI):
+        assert "careers record (journal, advice, actions, applications) until your 25th birthday" in notice
+        assert "web chat: 1 year after your last message" in notice
+        assert "sent you: 90 days" in notice and "who opened your record: 6 years" in notice
+        assert "safeguarding lead: until your 25th birthday" in notice
+        assert "/export" in notice and "Download my record" in notice and "deleted, ask the school" in notice
+    assert "tutor" not in texts.PRIVACY_ALUMNI and "careers team" in texts.PRIVACY_ALUMNI
+    assert "/stop" in texts.PRIVACY_ALUMNI
+    changed = {**DEFAULTS, "transcripts": Duration(years=2), "careers_record": Duration(age=30)}
+    assert "2 years after your last message" in texts.keeping(changed) and "30th birthday" in texts.keeping(changed)
+    school = seed.school(engine)
+    former = seed.alumnus(engine, school.id, "Al", "Umna", leaving_date=date(2024, 7, 19))
+    pupil = seed.pupil(engine, school.id, "Pu", "Pil")
+    assert chat("a1", former).say("/privacy")[-1].text == texts.PRIVACY_ALUMNI  # type: ignore[operator]
+    assert chat("p1", pupil).say("/privacy")[-1].text == texts.PRIVACY  # type: ignore[operator]
