@@ -13,13 +13,14 @@ The plan (`plan`) counts with exactly the conditions `erase` deletes with, so wh
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, false, func, or_, text, tuple_
+from sqlalchemy import ColumnElement, Engine, false, func, or_, text, true, tuple_
 from sqlalchemy import delete as sa_delete
 from sqlalchemy import update as sa_update
 from sqlmodel import Session, SQLModel, col, select
@@ -59,7 +60,6 @@ from storage.models import (
 ERASE_PERSON = "erase_person"  # audit action
 # Journal and advice words shorter than this are too common to find one person by ("yes", "ok").
 MIN_WORDS_NEEDLE = 12
-NEEDLE_CHUNK = 100
 # The mode erasure and retention SET LOCAL on PostgreSQL; the audit trigger (migration 0006)
 # refuses any other UPDATE or DELETE of the audit log.
 AUDIT_CHANGE = "waymark.audit_change"
@@ -99,8 +99,8 @@ def _accounts_in(platform: Any, external_id: Any, target: Target) -> ColumnEleme
     return tuple_(platform, external_id).in_(list(target.accounts))
 
 
-def _all_words(target: Target) -> tuple[str, ...]:
-    return target.needles + target.words
+def _staff_of(target: Target) -> Any:
+    return select(col(Person.id)).where(col(Person.school_id) == target.school_id, col(Person.role) == Role.staff.value)
 
 
 def _advice_ids(target: Target) -> Any:
@@ -133,34 +133,43 @@ DELETES: dict[str, tuple[type[SQLModel], Rule]] = {
     # Their own conversation, and a tutor's half-finished one about them.
     "conversationstate": (
         ConversationState,
-        lambda t: or_(
-            _accounts_in(col(ConversationState.platform), col(ConversationState.external_id), t),
-            _mentions([col(ConversationState.data)], _all_words(t)),
-        ),
+        lambda t: _accounts_in(col(ConversationState.platform), col(ConversationState.external_id), t),
     ),
     "linkattempt": (LinkAttempt, lambda t: _accounts_in(col(LinkAttempt.platform), col(LinkAttempt.external_id), t)),
     # Their transcript, and lines of staff transcripts that showed them (a tutor's /pupil view).
     "transcriptline": (
         TranscriptLine,
         lambda t: or_(
-            col(TranscriptLine.person_id) == t.person_id,
-            col(TranscriptLine.identity_key).in_(t.identity_keys),
-            _mentions([col(TranscriptLine.text), col(TranscriptLine.payload)], _all_words(t)),
+            col(TranscriptLine.person_id) == t.person_id, col(TranscriptLine.identity_key).in_(t.identity_keys)
         ),
     ),
     # Messages to them, and messages to staff that name them (alerts, "looking for work" notices).
     "outboxmessage": (
         OutboxMessage,
-        lambda t: or_(
-            col(OutboxMessage.person_id) == t.person_id,
-            _mentions([col(OutboxMessage.text), col(OutboxMessage.buttons)], _all_words(t)),
-        ),
+        lambda t: col(OutboxMessage.person_id) == t.person_id,
     ),
     "concernnote": (ConcernNote, lambda t: col(ConcernNote.concern_id).in_(_concern_ids(t))),
     "concern": (Concern, lambda t: col(Concern.subject_id) == t.person_id),
     "chatidentity": (ChatIdentity, lambda t: col(ChatIdentity.person_id) == t.person_id),
     "person": (Person, lambda t: col(Person.id) == t.person_id),
 }
+# Rows of others that may name them or quote their words (a tutor's view of their record in the web
+# transcript, an alert to the DSL, a tutor's half-finished conversation about them): the text
+# columns to search, and which rows to search (staff of the school, and no one's).
+MENTIONS: dict[str, tuple[type[SQLModel], tuple[str, ...], Callable[[Target], ColumnElement[bool]]]] = {
+    "conversationstate": (ConversationState, ("data",), lambda t: true()),
+    "transcriptline": (
+        TranscriptLine,
+        ("text", "payload"),
+        lambda t: or_(col(TranscriptLine.person_id).is_(None), col(TranscriptLine.person_id).in_(_staff_of(t))),
+    ),
+    "outboxmessage": (
+        OutboxMessage,
+        ("text", "buttons"),
+        lambda t: col(OutboxMessage.person_id).in_(_staff_of(t)),
+    ),
+}
+SCAN_BATCH = 2000
 # Columns of other people's rows that point at the person: set to NULL.
 NULLED: dict[str, tuple[type[SQLModel], tuple[str, ...]]] = {
     "person": (Person, ("tutor_id",)),
@@ -200,6 +209,7 @@ class Plan:
     person: Person
     target: Target
     rows: dict[str, int] = field(default_factory=dict)  # table -> rows deleted
+    ids: dict[str, list[int]] = field(default_factory=dict)  # table -> the ids of those rows
     audit_events: int = 0  # anonymised, kept
     keeps_statistics: bool = False  # an alumnus: one anonymous row for the destination reports
     keeps_staff_placeholder: bool = False
@@ -225,18 +235,37 @@ def _target(session: Session, person: Person) -> Target:
     return Target(person.id, person.school_id, tuple(sorted(accounts)), tuple(dict.fromkeys(needles)), tuple(words))
 
 
-def _chunks(target: Target) -> list[Target]:
-    """The same target with its words cut into chunks, so no statement has thousands of LIKEs."""
-    if len(target.words) <= NEEDLE_CHUNK:
-        return [target]
-    return [
-        Target(target.person_id, target.school_id, target.accounts, target.needles, target.words[i : i + NEEDLE_CHUNK])
-        for i in range(0, len(target.words), NEEDLE_CHUNK)
-    ]
-
-
 def _authored(session: Session, person_id: int) -> bool:
     return any(session.exec(select(func.count()).where(column == person_id)).one() > 0 for column in AUTHORED.values())
+
+
+def _pattern(target: Target) -> re.Pattern[str]:
+    """One case-blind pattern for every needle and word, plain and JSON-escaped (payloads, state)."""
+    forms = {f for w in target.needles + target.words for f in (w, json.dumps(w)[1:-1]) if f}
+    return re.compile("|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True)), re.IGNORECASE)
+
+
+def _mentioning(session: Session, table: str, target: Target) -> set[int]:
+    """Ids of others' rows in `table` that name the person or quote their words, found by streaming
+    the candidate rows (one regular expression in Python: thousands of LIKEs would cost more)."""
+    if table not in MENTIONS:
+        return set()
+    model, columns, scope = MENTIONS[table]
+    pattern = _pattern(target)
+    found: set[int] = set()
+    model_any: Any = model
+    after = 0
+    while True:
+        rows = session.execute(
+            select(col(model_any.id), *(getattr(model_any, c) for c in columns))
+            .where(scope(target), col(model_any.id) > after)
+            .order_by(col(model_any.id))
+            .limit(SCAN_BATCH)
+        ).all()
+        found |= {int(row[0]) for row in rows if any(v and pattern.search(str(v)) for v in row[1:])}
+        if len(rows) < SCAN_BATCH:
+            return found
+        after = int(rows[-1][0])
 
 
 def refusal(session: Session, person: Person, today: date) -> str | None:
@@ -271,10 +300,10 @@ def plan(session: Session, person: Person) -> Plan:
     for name, (model, rule) in DELETES.items():
         if name == "person" and staff_placeholder:
             continue
-        ids: set[Any] = set()
-        for part in _chunks(target):
-            ids |= set(session.exec(select(col(model.id)).where(rule(part))).all())  # type: ignore[attr-defined]
+        ids = {int(i) for i in session.exec(select(col(model.id)).where(rule(target))).all()}  # type: ignore[attr-defined]
+        ids |= _mentioning(session, name, target)
         if ids:
+            found.ids[name] = sorted(ids)
             found.rows[name] = len(ids)
     found.audit_events = session.exec(
         select(func.count()).where(
@@ -393,15 +422,20 @@ def erase(session: Session, person: Person, *, now: datetime, keep_statistics: b
             school.safeguarding_contacts = "\n".join(lines)
             session.add(school)
     session.flush()
-    for name, (model, rule) in DELETES.items():
+    for name, (model, _rule) in DELETES.items():
         if name == "person" and found.keeps_staff_placeholder:
             _make_placeholder(person)
             session.add(person)
             continue
         if name == "person":
             session.expunge(person)
-        for part in _chunks(target):
-            session.execute(sa_delete(model).where(rule(part)).execution_options(synchronize_session=False))
+        ids = found.ids.get(name, [])
+        model_any: Any = model
+        for start in range(0, len(ids), SCAN_BATCH):
+            chunk = ids[start : start + SCAN_BATCH]
+            session.execute(
+                sa_delete(model).where(col(model_any.id).in_(chunk)).execution_options(synchronize_session=False)
+            )
     audit.record(
         session,
         school_id=target.school_id,
