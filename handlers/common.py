@@ -10,7 +10,7 @@ from handlers.concern_work import NO_DSL_FOR_LEADER
 from handlers.context import Context
 from handlers.menus import commands_for, main_menu
 from handlers.registry import command
-from storage import codes, concerns, identities
+from storage import audit, codes, concerns, identities
 from storage.models import Person, Role
 
 
@@ -109,6 +109,15 @@ def unlink(ctx: Context) -> list[Reply]:
         return [Reply(texts.NOT_LINKED_UNLINK)]
     account = identities.find(ctx.session, ctx.incoming.platform, ctx.incoming.user_id)
     linking.unlink(ctx.session, [account] if account else [], ctx.now)
+    audit.record(
+        ctx.session,
+        school_id=ctx.person.school_id,
+        actor_id=ctx.person.id,
+        action=audit.UNLINK,
+        subject_id=ctx.person.id,
+        now=ctx.now,
+        detail=ctx.incoming.platform,
+    )
     ctx.person = None
     ctx.end()
     return [Reply(texts.UNLINKED)]

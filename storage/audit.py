@@ -16,6 +16,8 @@ OPEN_CONCERN = "open_concern"
 ACK_CONCERN = "ack_concern"
 NOTE_CONCERN = "note_concern"
 CLOSE_CONCERN = "close_concern"
+CHANGE_ROLES = "change_roles"  # a member of staff's roles set (subject: them)
+UNLINK = "unlink"  # a chat account disconnected by its owner (/unlink); "unlink_all" by `waymark unlink`
 
 
 def record(

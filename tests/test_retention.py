@@ -237,3 +237,20 @@ def test_the_privacy_notice_quotes_the_retention_schedule_and_alumni_hear_of_the
     pupil = seed.pupil(engine, school.id, "Pu", "Pil")
     assert chat("a1", former).say("/privacy")[-1].text == texts.PRIVACY_ALUMNI  # type: ignore[operator]
     assert chat("p1", pupil).say("/privacy")[-1].text == texts.PRIVACY  # type: ignore[operator]
+
+
+def test_role_changes_and_unlinking_are_audited(engine: Engine, chat: object) -> None:
+    from storage.staff import add_staff
+
+    school = seed.school(engine)
+    with transaction(engine) as session:
+        sam = add_staff(session, school.id or 0, "sam@school.example", "Sam Patel", "tutor").person
+        add_staff(session, school.id or 0, "sam@school.example", "Sam Patel", "tutor")  # no change: no event
+        add_staff(session, school.id or 0, "sam@school.example", "Sam Patel", "leader", also=["dsl"])
+    pupil = seed.pupil(engine, school.id, "Una", "Link")
+    chat("u1", pupil).say("/unlink")  # type: ignore[operator]
+    with transaction(engine, write=False) as session:
+        roles = [e.detail for e in audit.events_about(session, sam.id or 0, audit.CHANGE_ROLES)]
+        assert roles == ["cli: none -> tutor", "cli: tutor -> dsl,leader"]
+        [unlinked] = audit.events_about(session, pupil.id or 0, audit.UNLINK)
+        assert (unlinked.actor_id, unlinked.detail) == (pupil.id, "console")
