@@ -71,12 +71,11 @@ PRIVACY = (
     "You can see your own record at any time with /record.\n\n"
     f"{keeping(DEFAULTS)}"
 )
-PRIVACY_ALUMNI = (
+ALUMNI_READERS = (
     "Who can read what you write here: the school's careers team, to see how former pupils are getting on. "
-    f"Your email and chat accounts are kept until the yearly messages end, or until you send /stop.\n\n"
-    f"{_SAFE}\n\n"
-    f"{keeping(DEFAULTS)}"
+    "Your email and chat accounts are kept until the yearly messages end, or until you send /stop."
 )
+PRIVACY_ALUMNI = f"{ALUMNI_READERS}\n\n{_SAFE}\n\n{keeping(DEFAULTS)}"
 PRIVACY_STAFF = (
     "What you write here is kept in the school's careers records. Advice and agreed actions are "
     "shown to the pupil; staff-only notes are encrypted and shown to staff only. Every time you "

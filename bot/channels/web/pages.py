@@ -171,7 +171,8 @@ def message_page(school: str, heading: str, text: str, *, link: tuple[str, str] 
 
 
 def privacy_page(school: str, for_pupils: str, for_staff: str, for_alumni: str) -> str:
-    """The same notice /privacy gives in the chat, for anyone, signed in or not."""
+    """The same notice /privacy gives in the chat, for anyone, signed in or not; for former pupils
+    only what differs for them (who reads it)."""
 
     def paragraphs(text: str) -> str:
         return "".join(f"<p>{escape(part)}</p>" for part in text.split("\n\n"))
