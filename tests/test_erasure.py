@@ -251,3 +251,22 @@ def test_waymark_erase_shows_what_goes_asks_and_erases_with_yes(tmp_path: Path) 
 def test_tables_in_the_database_are_the_tables_in_the_metadata(engine: Engine) -> None:
     """The coverage above walks the metadata; the database has no table the metadata lacks."""
     assert set(inspect(engine).get_table_names()) - {"alembic_version"} == set(SQLModel.metadata.tables)
+
+
+def test_a_member_of_staff_who_wrote_in_pupils_records_stays_there_as_former_staff(engine: Engine) -> None:
+    school = seed.school(engine)
+    tutor = seed.staff(engine, school.id, "Wren", "Writer")
+    pupil = seed.pupil(engine, school.id, "Pat", "Pupil", tutor_id=tutor.id)
+    seed.advice(engine, pupil, tutor, "tutor_checkin", "zq talked about college open days")
+    with transaction(engine) as session:
+        row = session.get(School, school.id)
+        assert row is not None
+        row.safeguarding_contacts = "head@school.example\nwren.writer@school.example"
+        session.add(row)
+    done, _ = erasure.erase_and_scrub(engine, tutor.id or 0, now=NOW)
+    assert done.keeps_staff_placeholder and "person" not in done.rows and "advicerecord" not in done.rows
+    with transaction(engine, write=False) as session:
+        former = session.get(Person, tutor.id)
+        assert former is not None and (former.full_name, former.email) == ("Former member of staff", None)
+        assert session.get(Person, pupil.id).tutor_id is None  # type: ignore[union-attr]
+        assert session.get(School, school.id).safeguarding_contacts == "head@school.example"  # type: ignore[union-attr]
