@@ -206,7 +206,9 @@ class AgreedAction(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     pupil_id: int = Field(foreign_key="person.id")
     advice_id: int | None = Field(default=None, foreign_key="advicerecord.id", index=True)
-    owner_id: int | None = Field(default=None, foreign_key="person.id")  # a staff member's own action
+    # A staff member's own action. Indexed: erasing a person sets it to nothing, and SQLite checks it
+    # on every person deleted.
+    owner_id: int | None = Field(default=None, foreign_key="person.id", index=True)
     text: str = Field(sa_column=Column(Text, nullable=False))
     due_date: date | None = None
     status: str = "open"  # open | done
@@ -335,7 +337,8 @@ class TranscriptLine(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     identity_key: str  # "platform:external_id"
-    person_id: int | None = Field(default=None, foreign_key="person.id")
+    # Indexed for erasure: a person's lines are found by it, and SQLite checks it on every person deleted.
+    person_id: int | None = Field(default=None, foreign_key="person.id", index=True)
     direction: str  # in | out
     text: str = Field(sa_column=Column(Text, nullable=False))
     payload: str = Field(default="{}", sa_column=Column(Text, nullable=False, server_default="{}"))

@@ -1,5 +1,6 @@
 """erasure and retention: anonymous leavers for reports, audit markers, the school's retention
-schedule, and on PostgreSQL a trigger that keeps the audit log append-only
+schedule, indexes erasure looks people up by, and on PostgreSQL a trigger that keeps the audit log
+append-only
 
 Revision ID: 0006
 Revises: 0003
@@ -63,6 +64,8 @@ def upgrade() -> None:
         sa.UniqueConstraint("leaver_id", "year_after_leaving", name="uq_erased_destination_year"),
     )
     op.create_index(op.f("ix_eraseddestination_leaver_id"), "eraseddestination", ["leaver_id"], unique=False)
+    op.create_index(op.f("ix_agreedaction_owner_id"), "agreedaction", ["owner_id"], unique=False)
+    op.create_index(op.f("ix_transcriptline_person_id"), "transcriptline", ["person_id"], unique=False)
     with op.batch_alter_table("auditevent") as batch:
         batch.add_column(sa.Column("actor_marker", sqlmodel.sql.sqltypes.AutoString(), nullable=True))
         batch.add_column(sa.Column("subject_marker", sqlmodel.sql.sqltypes.AutoString(), nullable=True))
@@ -85,6 +88,8 @@ def downgrade() -> None:
     with op.batch_alter_table("auditevent") as batch:
         batch.drop_column("subject_marker")
         batch.drop_column("actor_marker")
+    op.drop_index(op.f("ix_transcriptline_person_id"), table_name="transcriptline")
+    op.drop_index(op.f("ix_agreedaction_owner_id"), table_name="agreedaction")
     op.drop_index(op.f("ix_eraseddestination_leaver_id"), table_name="eraseddestination")
     op.drop_table("eraseddestination")
     op.drop_index(op.f("ix_erasedleaver_school_id"), table_name="erasedleaver")
