@@ -468,9 +468,16 @@ def scrub_files(engine: Engine, tables: Iterable[str]) -> str:
 
 
 def erase_and_scrub(
-    engine: Engine, person_id: int, *, now: datetime, keep_statistics: bool = True, why: str = ""
+    engine: Engine,
+    person_id: int,
+    *,
+    now: datetime,
+    keep_statistics: bool = True,
+    why: str = "",
+    scrub: bool = True,
 ) -> tuple[Plan, str]:
-    """Erase one person in one transaction, then clean the files. Refuses as `refusal` says."""
+    """Erase one person in one transaction, then clean the files (unless the caller will, once,
+    after many: retention). Refuses as `refusal` says."""
     with transaction(engine) as session:
         person = session.get(Person, person_id)
         if person is None:
@@ -479,4 +486,4 @@ def erase_and_scrub(
         if reason:
             raise ErasureRefused(reason)
         done = erase(session, person, now=now, keep_statistics=keep_statistics, why=why)
-    return done, scrub_files(engine, set(done.rows) | {"auditevent", "person"})
+    return done, scrub_files(engine, set(done.rows) | {"auditevent", "person"}) if scrub else "files not scrubbed yet"
