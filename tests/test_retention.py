@@ -202,6 +202,11 @@ def test_waymark_audit_shows_who_did_what_and_writes_csv(tmp_path: Path) -> None
     assert "YYYY-MM-DD" in run(tmp_path, "audit", "--since", "last week").stderr
     schedule = run(tmp_path, "school", "retention", "transcripts=2y")
     assert schedule.returncode == 0 and "2y" in schedule.stdout
+    assert all(len(line) <= 80 for line in schedule.stdout.splitlines())
+    bad = run(tmp_path, "school", "retention", "outbox=forever")
+    assert bad.returncode == 2 and "90d" in bad.stderr
+    dry = run(tmp_path, "retention", "run", "--dry-run")
+    assert dry.returncode == 0 and "Retention would remove 0 record(s)." in dry.stdout
 
 
 def test_the_daily_job_applies_every_schools_schedule(engine: Engine) -> None:
