@@ -22,6 +22,7 @@ from bot.admin_cli import _fail, _one_person, _open, _settings, school_app
 from core.retention import KINDS, DurationError, parse_change, schedule_from_json, schedule_to_json
 from storage import audit_log, erasure, retention
 from storage.db import transaction
+from storage.erasure import MARKER_PREFIX
 from storage.models import Person, School, utcnow
 from storage.reports import find_school
 
@@ -167,7 +168,9 @@ def school_retention(
 
 
 def audit(
-    pupil: str | None = typer.Option(None, "--pupil", help="events about this pupil or alumnus (UPN)"),
+    pupil: str | None = typer.Option(
+        None, "--pupil", help="events about this pupil or alumnus (UPN), or an erased person (erased-...)"
+    ),
     staff: str | None = typer.Option(None, "--staff", help="events by this member of staff (email)"),
     since: str | None = typer.Option(None, "--since", help="events on or after this date (YYYY-MM-DD)"),
     csv_file: Path | None = typer.Option(None, "--csv", help="write every matching event to this CSV file"),
@@ -183,14 +186,17 @@ def audit(
     engine = _open(_settings())
     try:
         with transaction(engine, write=False) as session:
-            subject_id = _one_person(session, pupil, school).id if pupil else None
+            marker = pupil.strip().lower() if pupil and pupil.strip().lower().startswith(MARKER_PREFIX) else None
+            subject_id = _one_person(session, pupil, school).id if pupil and not marker else None
             actor_id = _one_person(session, staff, school).id if staff else None
             if csv_file is not None:
                 with csv_file.open("w", newline="", encoding="utf-8-sig") as handle:
-                    count = audit_log.write_csv(session, handle, subject_id=subject_id, actor_id=actor_id, since=start)
+                    count = audit_log.write_csv(
+                        session, handle, subject_id=subject_id, actor_id=actor_id, since=start, marker=marker
+                    )
                 shown = None
             else:
-                shown = audit_log.events(session, subject_id=subject_id, actor_id=actor_id, since=start)
+                shown = audit_log.events(session, subject_id=subject_id, actor_id=actor_id, since=start, marker=marker)
     finally:
         engine.dispose()
     if shown is None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TextIO
 
-from sqlalchemy import and_
+from sqlalchemy import and_, or_
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
@@ -32,9 +32,11 @@ class AuditRow:
     detail: str  # the channel first, where the event names one
 
 
-def _query(subject_id: int | None, actor_id: int | None, since: datetime | None) -> Any:
+def _query(subject_id: int | None, actor_id: int | None, since: datetime | None, marker: str | None = None) -> Any:
     actor, subject = aliased(Person), aliased(Person)
     conditions = []
+    if marker is not None:  # an erased person: every event that names them by their marker
+        conditions.append(or_(col(AuditEvent.subject_marker) == marker, col(AuditEvent.actor_marker) == marker))
     if subject_id is not None:
         conditions.append(col(AuditEvent.subject_id) == subject_id)
     if actor_id is not None:
@@ -66,17 +68,24 @@ def _row(event: AuditEvent, actor: Person | None, subject: Person | None) -> Aud
 
 
 def events(
-    session: Session, *, subject_id: int | None = None, actor_id: int | None = None, since: datetime | None = None
+    session: Session,
+    *,
+    subject_id: int | None = None,
+    actor_id: int | None = None,
+    since: datetime | None = None,
+    marker: str | None = None,
 ) -> list[AuditRow]:
     """The latest SHOWN matching events, oldest first."""
-    query = _query(subject_id, actor_id, since).order_by(col(AuditEvent.id).desc()).limit(SHOWN)
+    query = _query(subject_id, actor_id, since, marker).order_by(col(AuditEvent.id).desc()).limit(SHOWN)
     return [_row(e, a, s) for e, a, s in reversed(session.exec(query).all())]
 
 
-def _all(session: Session, subject_id: int | None, actor_id: int | None, since: datetime | None) -> Iterator[AuditRow]:
+def _all(
+    session: Session, subject_id: int | None, actor_id: int | None, since: datetime | None, marker: str | None
+) -> Iterator[AuditRow]:
     after = 0
     while True:
-        query = _query(subject_id, actor_id, since).where(col(AuditEvent.id) > after)
+        query = _query(subject_id, actor_id, since, marker).where(col(AuditEvent.id) > after)
         batch = session.exec(query.order_by(col(AuditEvent.id)).limit(CSV_BATCH)).all()
         for event, actor, subject in batch:
             yield _row(event, actor, subject)
@@ -92,11 +101,12 @@ def write_csv(
     subject_id: int | None = None,
     actor_id: int | None = None,
     since: datetime | None = None,
+    marker: str | None = None,
 ) -> int:
     writer = csv.writer(handle)
     writer.writerow(CSV_FIELDS)
     count = 0
-    for row in _all(session, subject_id, actor_id, since):
+    for row in _all(session, subject_id, actor_id, since, marker):
         writer.writerow([row.at, row.actor, row.action, row.subject, row.detail])
         count += 1
     return count

@@ -58,6 +58,7 @@ from storage.models import (
 )
 
 ERASE_PERSON = "erase_person"  # audit action
+MARKER_PREFIX = "erased-"  # an erased person in the audit log: erased-3f9a1c2b
 # Journal and advice words shorter than this are too common to find one person by ("yes", "ok").
 MIN_WORDS_NEEDLE = 12
 # The mode erasure and retention SET LOCAL on PostgreSQL; the audit trigger (migration 0006)
@@ -405,7 +406,7 @@ def erase(session: Session, person: Person, *, now: datetime, keep_statistics: b
     """Remove everything about `person` in this transaction; the caller has checked `refusal`."""
     found = plan(session, person)
     target = found.target
-    marker = f"erased-{secrets.token_hex(4)}"
+    marker = f"{MARKER_PREFIX}{secrets.token_hex(4)}"
     allow_audit_change(session, "erasure")
     if found.keeps_statistics and keep_statistics:
         _keep_statistics(session, person)

@@ -15,7 +15,7 @@ from sqlmodel import SQLModel, col, select
 import storage.models  # noqa: F401  (registers every table)
 from core.settings import load_settings
 from reports import build
-from storage import audit, crypto, erasure, retention, seed
+from storage import audit, audit_log, crypto, erasure, retention, seed
 from storage.db import is_postgres, transaction
 from storage.models import (
     AuditEvent,
@@ -192,6 +192,14 @@ def test_erase_leaves_nothing_in_any_table_or_file_and_reports_do_not_change(eng
         markers = {e.subject_marker for e in events if e.subject_marker}
         assert len(events) == len(events_before) + 1 and len(markers) == 1  # one marker stands for her
         assert events[-1].action == erasure.ERASE_PERSON
+        [marker] = markers
+        trail = audit_log.events(session, marker=marker)  # what `waymark audit --pupil erased-...` shows
+        assert [(r.action, r.subject) for r in trail] == [
+            ("view_pupil", marker),
+            ("unlink_all", marker),
+            (erasure.ERASE_PERSON, marker),
+        ]
+        assert trail[0].actor.startswith("Tom Tutor") and trail[1].detail == f"unlinked {marker}"
         assert session.get(Person, tutor_id) is not None
         tutor_lines = session.exec(select(TranscriptLine.text)).all()
         assert tutor_lines == ["Tom's own line"]  # the tutor's other lines stay
