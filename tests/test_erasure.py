@@ -278,3 +278,42 @@ def test_a_member_of_staff_who_wrote_in_pupils_records_stays_there_as_former_sta
         assert former is not None and (former.full_name, former.email) == ("Former member of staff", None)
         assert session.get(Person, pupil.id).tutor_id is None  # type: ignore[union-attr]
         assert session.get(School, school.id).safeguarding_contacts == "head@school.example"  # type: ignore[union-attr]
+
+
+def test_an_erased_alumnus_who_could_not_be_contacted_still_counts_so(engine: Engine) -> None:
+    school = seed.school(engine, "Erasure Academy")
+    left = date(2024, 7, 19)
+    gone = seed.alumnus(engine, school.id, "Una", "Reachable", leaving_date=left, gender="F")
+    quiet = seed.alumnus(engine, school.id, "Nat", "Known", leaving_date=left, gender="F")
+    with transaction(engine) as session:
+        session.add(
+            Checkin(
+                person_id=gone.id, campaign_year=2024, year_after_leaving=1, channel="telegram", status="unreachable"
+            )
+        )  # type: ignore[arg-type]
+        session.add(
+            Checkin(person_id=gone.id, campaign_year=2025, year_after_leaving=2, channel="telegram", reminders=2)
+        )  # type: ignore[arg-type]
+        session.add(
+            Checkin(person_id=quiet.id, campaign_year=2025, year_after_leaving=2, channel="telegram", reminders=1)
+        )  # type: ignore[arg-type]
+    before = _reports(engine)
+    counts = _counts(engine, school.id or 0)
+    assert ("F", "cannot be contacted", 1) in counts[1] and ("F", "cannot be contacted", 1) in counts[2]
+    erasure.erase_and_scrub(engine, gone.id or 0, now=NOW)
+    assert _reports(engine) == before and _counts(engine, school.id or 0) == counts
+
+
+def _counts(engine: Engine, school_id: int) -> dict[int, list[tuple[str, str, int]]]:
+    from storage.reports import destination_counts
+
+    with transaction(engine, write=False) as session:
+        return {
+            year: [
+                (c.value, c.group, c.alumni)
+                for c in destination_counts(
+                    session, school_id, year_after_leaving=year, by=Breakdown.gender, left_before=date(2026, 1, 1)
+                )
+            ]
+            for year in (1, 2)
+        }
