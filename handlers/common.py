@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from sqlmodel import Session
+
 from core import platforms
 from core.messages import Reply
+from core.retention import DEFAULTS, schedule_from_json
 from handlers import linking, texts
 from handlers.access import is_leader, too_young_for
 from handlers.concern_work import NO_DSL_FOR_LEADER
@@ -11,7 +14,7 @@ from handlers.context import Context
 from handlers.menus import commands_for, main_menu
 from handlers.registry import command
 from storage import audit, codes, concerns, identities
-from storage.models import Person, Role
+from storage.models import Person, Role, School
 
 
 @command("start", roles={"anyone"}, summary="link this chat with your enrolment code", aliases=("link",))
@@ -54,7 +57,7 @@ def _redeem(ctx: Context, code: str) -> list[Reply]:
     identities.clear_wrong_codes(ctx.session, platform, key)
     identities.link(ctx.session, person, platform, key, ctx.incoming.chat_id, ctx.now)
     ctx.person = person
-    privacy = notice_for(person.role)
+    privacy = notice_for(person, ctx.session)
     greeting = f"Welcome to Waymark, {person.given_name}! You're linked now."
     return [Reply(greeting), Reply(privacy), Reply(_what_you_can_do(ctx), buttons=main_menu(ctx))]
 
@@ -93,14 +96,19 @@ def cancel(ctx: Context) -> list[Reply]:
 
 @command("privacy", roles={"anyone"}, summary="who can read what you write here", order=920)
 def privacy(ctx: Context) -> list[Reply]:
-    return [Reply(notice_for(ctx.person.role if ctx.person else None))]
+    return [Reply(notice_for(ctx.person, ctx.session))]
 
 
-def notice_for(role: str | None) -> str:
-    """The privacy notice for this role: an alumnus's speaks of the careers team, not tutors."""
-    if role == Role.staff:
+def notice_for(person: Person | None, session: Session) -> str:
+    """The privacy notice for this person: an alumnus's speaks of the careers team, not tutors;
+    how long things are kept is their school's retention schedule."""
+    if person is not None and person.role == Role.staff:
         return texts.PRIVACY_STAFF
-    return texts.PRIVACY_ALUMNI if role == Role.alumnus else texts.PRIVACY
+    notice = texts.PRIVACY_ALUMNI if person is not None and person.role == Role.alumnus else texts.PRIVACY
+    school = session.get(School, person.school_id) if person is not None else None
+    if school is None or not school.retention:
+        return notice
+    return notice.replace(texts.keeping(DEFAULTS), texts.keeping(schedule_from_json(school.retention)))
 
 
 @command("unlink", roles={"anyone"}, summary="disconnect this chat account from you", order=930)

@@ -241,7 +241,15 @@ def test_the_privacy_notice_quotes_the_retention_schedule_and_alumni_hear_of_the
     former = seed.alumnus(engine, school.id, "Al", "Umna", leaving_date=date(2024, 7, 19))
     pupil = seed.pupil(engine, school.id, "Pu", "Pil")
     assert chat("a1", former).say("/privacy")[-1].text == texts.PRIVACY_ALUMNI  # type: ignore[operator]
-    assert chat("p1", pupil).say("/privacy")[-1].text == texts.PRIVACY  # type: ignore[operator]
+    pupil_chat = chat("p1", pupil)  # type: ignore[operator]
+    assert pupil_chat.say("/privacy")[-1].text == texts.PRIVACY
+    with transaction(engine) as session:  # a school that keeps transcripts longer says so
+        row = session.get(School, school.id)
+        assert row is not None
+        row.retention = schedule_to_json({**DEFAULTS, "transcripts": Duration(years=2)})
+        session.add(row)
+    told = pupil_chat.say("/privacy")[-1].text
+    assert "web chat: 2 years after your last message" in told and "1 year after" not in told
 
 
 def test_role_changes_and_unlinking_are_audited(engine: Engine, chat: object) -> None:
