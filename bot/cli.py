@@ -32,6 +32,7 @@ def run() -> None:
 #   report                                       -> bot/report_cli.py
 #   safeguarding                                 -> bot/safeguarding_cli.py
 #   export-person                                -> bot/subject_access_cli.py
+#   erase, retention, audit, school retention    -> bot/privacy_cli.py
 def _register() -> None:
     import importlib
 
@@ -41,6 +42,7 @@ def _register() -> None:
         "bot.report_cli",
         "bot.safeguarding_cli",
         "bot.subject_access_cli",
+        "bot.privacy_cli",
     ):
         try:
             mod = importlib.import_module(module)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from sqlmodel import Session
+
 from core import platforms
 from core.messages import Reply
+from core.retention import DEFAULTS, schedule_from_json
 from handlers import linking, texts
 from handlers.access import is_leader, too_young_for
 from handlers.concern_work import NO_DSL_FOR_LEADER
@@ -11,8 +14,8 @@ from handlers.context import Context
 from handlers.flow import KeepsWork
 from handlers.menus import commands_for, main_menu
 from handlers.registry import command
-from storage import codes, concerns, identities
-from storage.models import Person, Role
+from storage import audit, codes, concerns, identities
+from storage.models import Person, Role, School
 
 
 @command("start", roles={"anyone"}, summary="link this chat with your enrolment code", aliases=("link",))
@@ -55,7 +58,7 @@ def _redeem(ctx: Context, code: str) -> list[Reply]:
     identities.clear_wrong_codes(ctx.session, platform, key)
     identities.link(ctx.session, person, platform, key, ctx.incoming.chat_id, ctx.now)
     ctx.person = person
-    privacy = texts.PRIVACY_STAFF if person.role == Role.staff else texts.PRIVACY
+    privacy = notice_for(person, ctx.session)
     greeting = f"Welcome to Waymark, {person.known_as}! You're linked now."
     return [Reply(greeting), Reply(privacy), Reply(_what_you_can_do(ctx), buttons=main_menu(ctx))]
 
@@ -96,8 +99,19 @@ def cancel(ctx: Context) -> list[Reply]:
 
 @command("privacy", roles={"anyone"}, summary="who can read what you write here", order=920)
 def privacy(ctx: Context) -> list[Reply]:
-    staff = ctx.person is not None and ctx.person.role == Role.staff
-    return [Reply(texts.PRIVACY_STAFF if staff else texts.PRIVACY)]
+    return [Reply(notice_for(ctx.person, ctx.session))]
+
+
+def notice_for(person: Person | None, session: Session) -> str:
+    """The privacy notice for this person: an alumnus's speaks of the careers team, not tutors;
+    how long things are kept is their school's retention schedule."""
+    if person is not None and person.role == Role.staff:
+        return texts.PRIVACY_STAFF
+    notice = texts.PRIVACY_ALUMNI if person is not None and person.role == Role.alumnus else texts.PRIVACY
+    school = session.get(School, person.school_id) if person is not None else None
+    if school is None or not school.retention:
+        return notice
+    return notice.replace(texts.keeping(DEFAULTS), texts.keeping(schedule_from_json(school.retention)))
 
 
 @command("unlink", roles={"anyone"}, summary="disconnect this chat account from you", order=930)
@@ -106,6 +120,15 @@ def unlink(ctx: Context) -> list[Reply]:
         return [Reply(texts.NOT_LINKED_UNLINK)]
     account = identities.find(ctx.session, ctx.incoming.platform, ctx.incoming.user_id)
     linking.unlink(ctx.session, [account] if account else [], ctx.now)
+    audit.record(
+        ctx.session,
+        school_id=ctx.person.school_id,
+        actor_id=ctx.person.id,
+        action=audit.UNLINK,
+        subject_id=ctx.person.id,
+        now=ctx.now,
+        detail=ctx.incoming.platform,
+    )
     ctx.person = None
     ctx.end()
     return [Reply(texts.UNLINKED)]

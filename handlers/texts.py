@@ -1,5 +1,7 @@
 """Words the engine and the shared commands say, in one place so they read as one voice."""
 
+from core.retention import DEFAULTS, Duration
+
 PRIVATE_ONLY = "I only work in private chats, so nothing said in groups is kept. Message me directly to use Waymark."
 NOT_LINKED = (
     "This chat isn't linked to anyone at school yet. Ask your tutor or the careers team for "
@@ -41,17 +43,44 @@ TOO_YOUNG = (
     "Thanks, {name}! {platform} is only for people aged {age} and over, so I can't link you here. "
     "You can use Waymark on the school's web chat instead: {url} and your code still works there."
 )
-PRIVACY = (
-    "Who can read what you write here: your tutors and the school's careers team. "
-    "Staff notes marked private are for staff only.\n\n"
+_SAFE = (
     "Keeping you safe: Waymark checks every message you type for words that could mean you are not safe. "
     "If it finds some, or you tap Talk to someone or send /worried, your message and what you wrote just "
     "before it are passed straight away, at any hour, to the school's safeguarding lead: the member of "
     "staff whose job is to help keep pupils safe. They will be in touch with you. Your message is still "
     "saved as usual. What is passed on is locked (encrypted), and only the safeguarding lead can read it. "
-    "A member of staff who is worried about you can pass a worry to the safeguarding lead in the same way.\n\n"
-    "You can see your own record at any time with /record, and ask the careers team for a copy of it."
+    "A member of staff who is worried about you can pass a worry to the safeguarding lead in the same way."
 )
+
+
+def keeping(schedule: dict[str, Duration]) -> str:
+    """How long things are kept and how to get a copy or have them deleted, from a retention schedule
+    (the school's; the notice below quotes the defaults, and tests hold it to them)."""
+    return (
+        f"How long things are kept: your careers record (journal, advice, actions, applications) "
+        f"{schedule['careers_record'].words()}. What you write in the web chat: "
+        f"{schedule['transcripts'].words()} after your last message. Messages the bot has sent you: "
+        f"{schedule['outbox'].words()}. The list of who opened your record: {schedule['audit'].words()}. "
+        f"Anything passed to the safeguarding lead: {schedule['safeguarding'].words()}. "
+        "After that it is deleted.\n\n"
+        "Your own copy: send /export, or choose Download my record under My record. "
+        "To have your record deleted, ask the school's careers team or the school office: they can delete "
+        "it all, unless something must be kept for a while to keep you safe, and they will tell you if so."
+    )
+
+
+PRIVACY = (
+    "Who can read what you write here: your tutors and the school's careers team. "
+    "Staff notes marked private are for staff only.\n\n"
+    f"{_SAFE}\n\n"
+    "You can see your own record at any time with /record.\n\n"
+    f"{keeping(DEFAULTS)}"
+)
+ALUMNI_READERS = (
+    "Who can read what you write here: the school's careers team, to see how former pupils are getting on. "
+    "Your email and chat accounts are kept until the yearly messages end, or until you send /stop."
+)
+PRIVACY_ALUMNI = f"{ALUMNI_READERS}\n\n{_SAFE}\n\n{keeping(DEFAULTS)}"
 PRIVACY_STAFF = (
     "What you write here is kept in the school's careers records. Advice and agreed actions are "
     "shown to the pupil; staff-only notes are encrypted and shown to staff only. Every time you "

@@ -19,6 +19,8 @@ CLOSE_CONCERN = "close_concern"
 # Subject access: the school's full export (waymark export-person), and a person's own copy (/export).
 EXPORT_RECORD = "export_record"
 EXPORT_OWN_RECORD = "export_own_record"
+CHANGE_ROLES = "change_roles"  # a member of staff's roles set (subject: them)
+UNLINK = "unlink"  # a chat account disconnected by its owner (/unlink); "unlink_all" by `waymark unlink`
 
 
 def record(

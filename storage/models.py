@@ -54,6 +54,9 @@ class School(SQLModel, table=True):
     safeguarding_escalate_minutes: int = Field(default=60, sa_column_kwargs={"server_default": "60"})
     safeguarding_contacts: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
     safeguarding_phrases: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    # The school's changes to the retention schedule (storage.retention), as a JSON object of the
+    # kinds changed from the defaults, e.g. {"transcripts": "2y"}; empty means all defaults.
+    retention: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -209,7 +212,9 @@ class AgreedAction(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     pupil_id: int = Field(foreign_key="person.id")
     advice_id: int | None = Field(default=None, foreign_key="advicerecord.id", index=True)
-    owner_id: int | None = Field(default=None, foreign_key="person.id", index=True)  # a staff member's own action
+    # A staff member's own action. Indexed: erasing a person sets it to nothing, and SQLite checks it
+    # on every person deleted.
+    owner_id: int | None = Field(default=None, foreign_key="person.id", index=True)
     text: str = Field(sa_column=Column(Text, nullable=False))
     due_date: date | None = None
     status: str = "open"  # open | done
@@ -250,6 +255,39 @@ class AuditEvent(SQLModel, table=True):
     subject_id: int | None = Field(default=None, foreign_key="person.id", index=True)
     detail: str = ""
     at: datetime = Field(default_factory=utcnow)
+    # After `waymark erase`, the person's id is gone and an anonymous marker ("erased-3f9a1c") stands
+    # for them, the same in every event about them, so the trail still reads as one person's.
+    actor_marker: str | None = None
+    subject_marker: str | None = None
+
+
+class ErasedLeaver(SQLModel, table=True):
+    """What an erased alumnus leaves behind for the destination reports: no name, no id, no dates of
+    their own, only the school, the cohort's leaving date and the characteristics reports break down by."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    school_id: int = Field(foreign_key="school.id", index=True)
+    leaving_date: date
+    gender: str | None = None
+    ethnicity: str | None = None
+    send: str = "N"
+    pupil_premium: bool = False
+    fsm: bool = False
+
+
+class ErasedDestination(SQLModel, table=True):
+    """An erased alumnus's outcome for one year after leaving, as the report reads it: the latest
+    destination's group and code, and how that year's check-in ended (for "cannot be contacted")."""
+
+    __table_args__ = (UniqueConstraint("leaver_id", "year_after_leaving", name="uq_erased_destination_year"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    leaver_id: int = Field(foreign_key="erasedleaver.id", index=True)
+    year_after_leaving: int
+    group: str | None = None
+    nccis_code: int | None = None
+    checkin_status: str | None = None
+    checkin_reminders: int = 0
 
 
 class ConversationState(SQLModel, table=True):
@@ -319,6 +357,7 @@ class TranscriptLine(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     identity_key: str  # "platform:external_id"
+    # Indexed for erasure: a person's lines are found by it, and SQLite checks it on every person deleted.
     person_id: int | None = Field(default=None, foreign_key="person.id", index=True)
     direction: str  # in | out
     text: str = Field(sa_column=Column(Text, nullable=False))

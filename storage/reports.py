@@ -24,7 +24,7 @@ from sqlmodel import Session, col, select
 
 from storage.caseload import aggregates
 from storage.destinations import CANNOT_BE_CONTACTED
-from storage.models import Checkin, Destination, Person, PersonStatus, Role, School
+from storage.models import Checkin, Destination, ErasedDestination, ErasedLeaver, Person, PersonStatus, Role, School
 
 EXPORT_REPORT = "export_report"  # the audit action of every report shown or exported
 CANNOT_BE_CONTACTED_GROUP = "cannot be contacted"
@@ -88,14 +88,13 @@ def find_school(session: Session, name: str | None) -> School | None:
     return next((s for s in schools if s.name.casefold() == wanted), None)
 
 
-def _breakdown_column(by: Breakdown) -> Any:
+def _breakdown_column(by: Breakdown, table: type[Person] | type[ErasedLeaver] = Person) -> Any:
+    """The breakdown value of an alumnus, or of an erased one (ErasedLeaver keeps the same columns)."""
     if by is Breakdown.pupil_premium:
-        return case((col(Person.pupil_premium).is_(True), "Y"), else_="N")
+        return case((col(table.pupil_premium).is_(True), "Y"), else_="N")
     if by is Breakdown.fsm:
-        return case((col(Person.fsm).is_(True), "Y"), else_="N")
-    column = {Breakdown.gender: col(Person.gender), Breakdown.ethnicity: col(Person.ethnicity)}.get(
-        by, col(Person.send)
-    )
+        return case((col(table.fsm).is_(True), "Y"), else_="N")
+    column = {Breakdown.gender: col(table.gender), Breakdown.ethnicity: col(table.ethnicity)}.get(by, col(table.send))
     return func.coalesce(func.trim(column), "")
 
 
@@ -140,17 +139,9 @@ def destination_counts(
     gave_up = exists().where(
         col(Checkin.person_id) == col(Person.id),
         col(Checkin.year_after_leaving) == year_after_leaving,
-        or_(
-            col(Checkin.status) == "unreachable",
-            and_(col(Checkin.status) == "sent", col(Checkin.reminders) >= reminders),
-        ),
+        _gave_up(col(Checkin.status), col(Checkin.reminders), reminders),
     )
-    group = case(
-        (current.c.code == CANNOT_BE_CONTACTED, literal(CANNOT_BE_CONTACTED_GROUP)),
-        (current.c.grp.is_not(None), current.c.grp),
-        (gave_up, literal(CANNOT_BE_CONTACTED_GROUP)),
-        else_=literal(NOT_KNOWN_GROUP),
-    ).label("grp_out")
+    group = _group_out(current.c.code, current.c.grp, gave_up)
     held = and_(previous.c.grp == current.c.grp, current.c.grp.in_(POSITIVE_GROUPS))
     value = _breakdown_column(by).label("value")
     conditions = [
@@ -169,6 +160,7 @@ def destination_counts(
         .outerjoin(current, current.c.person_id == col(Person.id))
         .outerjoin(previous, previous.c.person_id == col(Person.id))
         .where(*conditions)
+        .union_all(_erased_per_alumnus(school_id, year_after_leaving, by, left_before, left_from, reminders))
         .subquery("per_alumnus")
     )
     query = (
@@ -177,6 +169,50 @@ def destination_counts(
         .order_by(per_alumnus.c.value, per_alumnus.c.grp_out)
     )
     return [DestinationCount(str(v or ""), str(g), int(n), int(s or 0)) for v, g, n, s in _rows(session, query)]
+
+
+def _gave_up(status: Any, reminders_sent: Any, reminders: int) -> Any:
+    """That year's check-in ended without an answer: unreachable, or every reminder sent."""
+    return or_(status == "unreachable", and_(status == "sent", reminders_sent >= reminders))
+
+
+def _group_out(code: Any, grp: Any, gave_up: Any) -> Any:
+    return case(
+        (code == CANNOT_BE_CONTACTED, literal(CANNOT_BE_CONTACTED_GROUP)),
+        (grp.is_not(None), grp),
+        (gave_up, literal(CANNOT_BE_CONTACTED_GROUP)),
+        else_=literal(NOT_KNOWN_GROUP),
+    ).label("grp_out")
+
+
+def _erased_per_alumnus(
+    school_id: int, year_after_leaving: int, by: Breakdown, left_before: date, left_from: date | None, reminders: int
+) -> Any:
+    """Erased alumni, one row each, as `destination_counts` counts alumni: so a report is the same
+    before and after `waymark erase` (storage.erasure keeps these anonymous rows)."""
+    now = sa_select(ErasedDestination).where(col(ErasedDestination.year_after_leaving) == year_after_leaving)
+    now_sq = now.subquery("erased_now")
+    before_sq = (
+        sa_select(ErasedDestination)
+        .where(col(ErasedDestination.year_after_leaving) == year_after_leaving - 1)
+        .subquery("erased_before")
+    )
+    gave_up = _gave_up(now_sq.c.checkin_status, now_sq.c.checkin_reminders, reminders)
+    held = and_(before_sq.c.group == now_sq.c.group, now_sq.c.group.in_(POSITIVE_GROUPS))
+    conditions = [col(ErasedLeaver.school_id) == school_id, col(ErasedLeaver.leaving_date) < left_before]
+    if left_from is not None:
+        conditions.append(col(ErasedLeaver.leaving_date) >= left_from)
+    return (
+        sa_select(
+            _breakdown_column(by, ErasedLeaver).label("value"),
+            _group_out(now_sq.c.nccis_code, now_sq.c.group, gave_up),
+            case((held, 1), else_=0).label("held"),
+        )
+        .select_from(ErasedLeaver)
+        .outerjoin(now_sq, now_sq.c.leaver_id == col(ErasedLeaver.id))
+        .outerjoin(before_sq, before_sq.c.leaver_id == col(ErasedLeaver.id))
+        .where(*conditions)
+    )
 
 
 def benchmark3_by_year(

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, func, select
 
+from storage import audit
 from storage.mis.staff_file import StaffRow
 from storage.models import Person, PersonStatus, Role, StaffRole, utcnow
 
@@ -85,6 +86,7 @@ def add_staff(
     person = existing or Person(
         school_id=school_id, role=Role.staff, email=address, created_at=now, given_name="", family_name=""
     )
+    roles_before = ",".join(sorted(person.staff_roles)) if existing is not None else ""
     person.given_name, person.family_name = given, family
     person.staff_role = staff_role.value
     person.other_staff_roles = ",".join(r.value for r in others)
@@ -92,6 +94,18 @@ def add_staff(
     person.updated_at = now
     session.add(person)
     session.flush()
+    roles_after = ",".join(sorted(person.staff_roles))
+    if roles_after != roles_before:  # who may see which pupil changed: the audit log must say so
+        assert person.id is not None
+        audit.record(
+            session,
+            school_id=school_id,
+            actor_id=None,
+            action=audit.CHANGE_ROLES,
+            subject_id=person.id,
+            now=now,
+            detail=f"cli: {roles_before or 'none'} -> {roles_after}",
+        )
     return StaffResult(person, created=existing is None)
 
 

@@ -341,7 +341,7 @@ def test_unlink_disconnects_every_chat_account_and_ends_web_sessions(tmp_path: P
             sam_sessions = session.exec(select(WebSession).where(WebSession.person_id == sam.id)).all()
             assert [s.revoked_at is not None for s in sam_sessions] == [True]
             assert websessions.find(session, kim_token, now) is not None  # nobody else is touched
-            assert [e.action for e in audit.events_about(session, sam.id)] == ["unlink_all"]  # type: ignore[arg-type]
+            assert [e.action for e in audit.events_about(session, sam.id)] == ["change_roles", "unlink_all"]  # type: ignore[arg-type]
         dispatcher = Dispatcher(engine, load_settings(database_url="sqlite://"))
         slack = Chat(dispatcher, "U123", "slack")
         slack.say("/caseload")

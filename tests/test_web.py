@@ -690,7 +690,11 @@ async def test_every_page_links_to_the_privacy_notice_and_it_says_what_the_chat_
     b = browsers[0]
     status, html = await b.page("/privacy")  # anyone, signed in or not
     assert status == 200
-    for paragraph in [*texts.PRIVACY.split("\n\n"), *texts.PRIVACY_STAFF.split("\n\n")]:
+    for paragraph in [
+        *texts.PRIVACY.split("\n\n"),
+        *texts.PRIVACY_STAFF.split("\n\n"),
+        texts.ALUMNI_READERS,
+    ]:
         assert paragraph.replace("'", "&#x27;") in html
     assert "safeguarding lead" in html and "/worried" in html
     assert 'href="/privacy"' in (await b.page("/signin"))[1]

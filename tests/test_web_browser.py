@@ -264,3 +264,30 @@ async def test_live_messages_images_files_and_the_unread_count(site: Site, brows
     )
     assert await page.title() == title  # type: ignore[attr-defined]
     assert problems == []
+
+
+AXE = Path(__file__).resolve().parent.parent / "node_modules" / "axe-core" / "axe.min.js"
+
+
+@pytest.mark.parametrize(("width", "height"), [(360, 740), (320, 640), (1280, 800)])
+async def test_the_privacy_page_reads_at_every_size_and_passes_axe(
+    site: Site, browser: object, width: int, height: int
+) -> None:
+    """The privacy notice (who reads what, how long, a copy, deletion) at phone and laptop sizes:
+    no sideways scrolling, every section there, and axe-core finds no violation."""
+    context = await browser.new_context(viewport={"width": width, "height": height}, bypass_csp=True)  # type: ignore[attr-defined]
+    page = await context.new_page()
+    await page.goto(f"{site.base}/privacy")
+    body = await page.inner_text("main")
+    for words in ("until your 25th birthday", "1 year after your last message", "/export", "ask the school",
+                  "For former pupils", "the school's careers team, to see how former pupils"):  # fmt: skip
+        assert words in body
+    assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    OUTPUT.mkdir(exist_ok=True)
+    await page.screenshot(path=str(OUTPUT / f"privacy-{width}.png"), full_page=True)
+    if not AXE.exists():
+        pytest.skip(f"{AXE} is missing (npm install --no-save axe-core): axe check skipped")
+    await page.add_script_tag(path=str(AXE))
+    violations = await page.evaluate("async () => (await axe.run(document)).violations.map(v => v.id)")
+    assert violations == []
+    await context.close()

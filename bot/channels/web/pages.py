@@ -171,15 +171,17 @@ def message_page(school: str, heading: str, text: str, *, link: tuple[str, str] 
     return _document(f"{heading} · Waymark", school, body)
 
 
-def privacy_page(school: str, for_pupils: str, for_staff: str) -> str:
-    """The same notice /privacy gives in the chat, for anyone, signed in or not."""
+def privacy_page(school: str, for_pupils: str, for_staff: str, for_alumni: str) -> str:
+    """The same notice /privacy gives in the chat, for anyone, signed in or not; for former pupils
+    only what differs for them (who reads it)."""
 
     def paragraphs(text: str) -> str:
         return "".join(f"<p>{escape(part)}</p>" for part in text.split("\n\n"))
 
     body = (
         '<main class="card" id="main"><h1>Who can read what you write</h1>'
-        f"{paragraphs(for_pupils)}<h2>For staff</h2>{paragraphs(for_staff)}"
+        f"{paragraphs(for_pupils)}<h2>For former pupils</h2>{paragraphs(for_alumni)}"
+        f"<h2>For staff</h2>{paragraphs(for_staff)}"
         '<p><a href="/chat">Back to the chat</a></p></main>'
     )
     return _document("Privacy · Waymark", school, body)

@@ -291,7 +291,7 @@ async def media_get(request: web.Request) -> web.StreamResponse:
 
 async def privacy_get(request: web.Request) -> web.StreamResponse:
     school = await _site_name(request.app[WEB_CHAT])
-    return _html(pages.privacy_page(school, texts.PRIVACY, texts.PRIVACY_STAFF))
+    return _html(pages.privacy_page(school, texts.PRIVACY, texts.PRIVACY_STAFF, texts.ALUMNI_READERS))
 
 
 async def healthz(request: web.Request) -> web.StreamResponse:

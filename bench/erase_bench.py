@@ -1,0 +1,200 @@
+"""Erasure and retention benchmark: one person erased, and a retention run, in a school of 10,000.
+
+    .venv/bin/python bench/erase_bench.py                 # 10,000 pupils, a year of journal and advice each
+    .venv/bin/python bench/erase_bench.py --pupils 2000   # smaller, quicker
+
+Builds a SQLite school (in a temporary directory) where every pupil has a weekly journal entry and
+a monthly advice record with an agreed action for a year, and 1% are alumni past their 25th
+birthday. Then prints, each with the load average beside it (the machine is shared):
+
+- erasure of one pupil, five times over (`storage.erasure.erase_and_scrub`: plan, the anonymous row, the audit
+  markers, every table's rows, the WAL checkpoint) — wall time and peak Python memory (tracemalloc);
+- the floor, measured in the same run on another pupil: a hand-written DELETE of that pupil's rows
+  in the four tables that hold them, and of the person;
+- a retention dry run and a real run over the whole school — time, rows, peak memory, and the peak
+  memory of a run over a tenth of the school, to show it does not grow with the school.
+
+Goal: under 1 s per person; retention memory flat. Not a test: it prints figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import Engine, insert, text  # noqa: E402
+from sqlmodel import col, select  # noqa: E402
+
+from storage import erasure, retention  # noqa: E402
+from storage.db import make_engine, transaction  # noqa: E402
+from storage.migrate import upgrade  # noqa: E402
+from storage.models import AdviceRecord, AgreedAction, JournalEntry, Person, Role, School  # noqa: E402
+
+NOW = datetime(2026, 11, 16, 10, 0, tzinfo=UTC)
+WEEKS, MONTHS = 52, 12
+ERASED = 5  # pupils erased one after another: the first pays for compiling statements
+
+
+def load() -> str:
+    return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def build(engine: Engine, pupils: int) -> int:
+    with transaction(engine) as session:
+        school = School(name="Bench Academy")
+        session.add(school)
+        session.flush()
+        staff = Person(
+            school_id=school.id or 0, role=Role.staff.value, staff_role="tutor", given_name="T", family_name="T"
+        )
+        session.add(staff)
+        session.flush()
+        school_id, staff_id = school.id or 0, staff.id or 0
+    first = NOW - timedelta(days=365)
+    for start in range(0, pupils, 500):
+        with transaction(engine) as session:
+            people = []
+            for i in range(start, min(start + 500, pupils)):
+                old = i % 100 == 0  # 1%: alumni past their 25th birthday, for retention
+                people.append(
+                    {
+                        "school_id": school_id,
+                        "role": Role.alumnus.value if old else Role.pupil.value,
+                        "status": "left" if old else "active",
+                        "upn": f"B{i:012d}",
+                        "given_name": f"Given{i}",
+                        "family_name": f"Family{i}",
+                        "date_of_birth": date(1999, 1, 1) if old else date(2011, 1, 1),
+                        "leaving_date": date(2015, 7, 20) if old else None,
+                        "send": "N",
+                        "other_staff_roles": "",
+                        "interests": "",
+                        "exclusions": 0,
+                        "pupil_premium": False,
+                        "fsm": False,
+                        "eal": False,
+                        "looked_after": False,
+                        "young_carer": False,
+                        "created_at": NOW,
+                        "updated_at": NOW,
+                    }
+                )
+            session.execute(insert(Person), people)
+            ids = session.exec(
+                select(col(Person.id)).where(col(Person.upn).in_([p["upn"] for p in people])).order_by(col(Person.id))
+            ).all()
+            session.execute(
+                insert(JournalEntry),
+                [
+                    {"person_id": pid, "kind": "reflection", "text": f"week {w}: what I did and learned, pupil {pid}",
+                     "skills": "", "learned": "", "created_at": first + timedelta(weeks=w)}
+                    for pid in ids for w in range(WEEKS)
+                ],
+            )  # fmt: skip
+            session.execute(
+                insert(AdviceRecord),
+                [
+                    {"pupil_id": pid, "staff_id": staff_id, "kind": "tutor_checkin",
+                     "summary": f"month {m}: talked about options with pupil {pid}", "created_at": first + timedelta(days=30 * m)}
+                    for pid in ids for m in range(MONTHS)
+                ],
+            )  # fmt: skip
+            advice = session.exec(
+                select(col(AdviceRecord.id), col(AdviceRecord.pupil_id)).where(col(AdviceRecord.pupil_id).in_(ids))
+            ).all()
+            session.execute(
+                insert(AgreedAction),
+                [{"pupil_id": pid, "advice_id": aid, "text": f"action from advice {aid}", "status": "open", "created_at": NOW} for aid, pid in advice],
+            )  # fmt: skip
+    return school_id
+
+
+def measured(work: Callable[[], object]) -> tuple[float, float, object]:
+    tracemalloc.start()
+    started = time.perf_counter()
+    result = work()
+    elapsed = time.perf_counter() - started
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return elapsed, peak / 1e6, result
+
+
+def floor_delete(engine: Engine, person_id: int) -> None:
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM agreedaction WHERE pupil_id = :p"), {"p": person_id})
+        conn.execute(text("DELETE FROM advicerecord WHERE pupil_id = :p"), {"p": person_id})
+        conn.execute(text("DELETE FROM journalentry WHERE person_id = :p"), {"p": person_id})
+        conn.execute(text("DELETE FROM person WHERE id = :p"), {"p": person_id})
+
+
+def person_id(engine: Engine, upn: str) -> int:
+    with transaction(engine, write=False) as session:
+        return session.exec(select(col(Person.id)).where(col(Person.upn) == upn)).one() or 0
+
+
+def retention_run(engine: Engine, school_id: int, dry_run: bool) -> int:
+    return sum(1 for _ in retention.run(engine, [school_id], now=NOW, campaign_years=3, dry_run=dry_run))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--pupils", type=int, default=10_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="erase-bench-") as tmp:
+        small = make_engine(f"sqlite:///{Path(tmp) / 'small.db'}")
+        upgrade(small)
+        small_school = build(small, max(args.pupils // 10, 100))
+        engine = make_engine(f"sqlite:///{Path(tmp) / 'bench.db'}")
+        upgrade(engine)
+        started = time.perf_counter()
+        school_id = build(engine, args.pupils)
+        for built in (engine, small):  # the build's WAL is not the erasure's to empty
+            with built.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        rows = args.pupils * (1 + WEEKS + 2 * MONTHS)
+        print(
+            f"school of {args.pupils:,} pupils, {rows:,} rows, built in {time.perf_counter() - started:.1f} s; {load()}"
+        )
+
+        floor_s, floor_mb, _ = measured(lambda: floor_delete(engine, person_id(engine, "B000000000002")))
+        print(
+            f"floor: hand-written DELETE of one pupil's rows  {floor_s * 1000:8.1f} ms  peak {floor_mb:6.1f} MB; {load()}"
+        )
+        for n in range(3, 3 + ERASED):
+            pid = person_id(engine, f"B{n:012d}")
+            erase_s, erase_mb, result = measured(lambda: erasure.erase_and_scrub(engine, pid, now=NOW))  # noqa: B023
+            plan, files = result  # type: ignore[misc]
+            first = " (the first: statement caches cold)" if n == 3 else ""
+            print(
+                f"erase one pupil ({sum(plan.rows.values())} rows)        {erase_s * 1000:8.1f} ms  peak {erase_mb:6.1f} MB"
+                f"  ({erase_s / max(floor_s, 1e-9):.1f}x the floor; {files}){first}; {load()}"
+            )
+
+        dry_s, dry_mb, listed = measured(lambda: retention_run(engine, school_id, True))
+        print(f"retention dry run: {listed} rows listed            {dry_s:8.2f} s   peak {dry_mb:6.1f} MB; {load()}")
+        real_s, real_mb, removed = measured(lambda: retention_run(engine, school_id, False))
+        print(
+            f"retention run: {removed} rows removed                {real_s:8.2f} s   peak {real_mb:6.1f} MB"
+            f"  ({real_s / max(int(removed), 1) * 1000:.0f} ms per row); {load()}"
+        )
+        small_s, small_mb, small_removed = measured(lambda: retention_run(small, small_school, False))
+        print(
+            f"retention run on a tenth of the school: {small_removed} rows  {small_s:8.2f} s   peak {small_mb:6.1f} MB"
+            f" (flat memory: the peak should not grow tenfold); {load()}"
+        )
+        engine.dispose()
+        small.dispose()
+
+
+if __name__ == "__main__":
+    main()
