@@ -21,9 +21,12 @@ def settings_or_exit() -> Settings:
 @app.command()
 def run() -> None:
     """Run every configured platform, the scheduler and the sender."""
+    from bot.keys_cli import require_key
     from bot.runner import main
 
-    main(settings_or_exit())
+    settings = settings_or_exit()
+    require_key(settings)
+    main(settings)
 
 
 # Commands owned by other modules are registered below, each in its own file:
@@ -31,10 +34,11 @@ def run() -> None:
 #   campaign                                     -> bot/campaign_cli.py
 #   report                                       -> bot/report_cli.py
 #   safeguarding                                 -> bot/safeguarding_cli.py
+#   rotate-key                                   -> bot/keys_cli.py
 def _register() -> None:
     import importlib
 
-    for module in ("bot.admin_cli", "bot.campaign_cli", "bot.report_cli", "bot.safeguarding_cli"):
+    for module in ("bot.admin_cli", "bot.campaign_cli", "bot.report_cli", "bot.safeguarding_cli", "bot.keys_cli"):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:

@@ -29,7 +29,7 @@ def _redeem(ctx: Context, code: str) -> list[Reply]:
     platform, key = ctx.incoming.platform, ctx.incoming.user_id
     if identities.locked_until(ctx.session, platform, key, ctx.now):
         return [Reply(texts.LOCKED_OUT)]
-    row = codes.find_valid(ctx.session, code, now=ctx.now)
+    row = codes.find_valid(ctx.session, code, now=ctx.now, secret=ctx.settings.code_secret)
     person = ctx.session.get(Person, row.person_id) if row else None
     if row is None or person is None:
         locked = identities.record_wrong_code(ctx.session, platform, key, ctx.now)

@@ -124,7 +124,7 @@ def _outcome_buttons() -> list[list[Button]]:
 
 
 def _open(ctx: Context, concern: Concern) -> list[Reply]:
-    text = show(ctx.session, concern, ctx.settings.encryption_key, _acting(ctx), ctx.settings.zone)
+    text = show(ctx.session, concern, ctx.settings.keyring, _acting(ctx), ctx.settings.zone)
     return chunks(text, _buttons(concern))
 
 
@@ -152,7 +152,7 @@ def note(ctx: Context) -> list[Reply]:
     if problem:
         return answers.again(ctx, problem)
     try:
-        add_note(ctx.session, concern, answers.typed(ctx), ctx.settings.encryption_key, _acting(ctx))
+        add_note(ctx.session, concern, answers.typed(ctx), ctx.settings.keyring, _acting(ctx))
     except crypto.NoKeyError:
         ctx.end()
         return [Reply(NO_KEY, buttons=_buttons(concern))]

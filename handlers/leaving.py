@@ -135,7 +135,7 @@ def channel(ctx: Context) -> list[Reply]:
         return [_ask_email()]
     lead = ""
     if choice == "telegram-new":
-        issued = codes.issue(ctx.session, ctx.person, days=30, now=ctx.now)
+        issued = codes.issue(ctx.session, ctx.person, days=30, now=ctx.now, secret=ctx.settings.code_secret)
         username = ctx.settings.telegram_bot_username
         where = f"https://t.me/{username}?start={issued.code}" if username else "the school's Telegram bot"
         lead = f"To link Telegram, open {where} and send: /start {issued.code}\nThe code works once, for 30 days. "

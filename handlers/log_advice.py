@@ -264,7 +264,7 @@ def due(ctx: Context) -> list[Reply]:
 
 
 def _note_question(ctx: Context) -> Reply:
-    prompt = ASK_NOTE if crypto.has_key(ctx.settings.encryption_key) else ASK_NOTE_NO_KEY
+    prompt = ASK_NOTE if crypto.has_key(ctx.settings.keyring) else ASK_NOTE_NO_KEY
     return Reply(prompt, buttons=[[Button("No staff note", NO_NOTE)]])
 
 
@@ -289,7 +289,7 @@ def note(ctx: Context) -> list[Reply]:
         return answers.again(ctx, problem, _note_question(ctx))
     try:
         # Encrypted before it is kept anywhere, the conversation state included.
-        token = crypto.encrypt(ctx.settings.encryption_key, ctx.text)
+        token = crypto.encrypt(ctx.settings.keyring, ctx.text)
     except crypto.NoKeyError:
         return [Reply(NOTE_REFUSED, buttons=[[Button("No staff note", NO_NOTE)]])]
     draft.note = token.decode("ascii")
@@ -308,7 +308,7 @@ def _summary_text(ctx: Context, pupil: Person) -> str:
     lines += [f"  {i}. {item.text} ({show(_due(item))})" for i, item in enumerate(draft.actions, 1)]
     if draft.note:
         try:
-            shown = crypto.decrypt(ctx.settings.encryption_key, draft.note.encode("ascii"))
+            shown = crypto.decrypt(ctx.settings.keyring, draft.note.encode("ascii"))
         except (crypto.NoKeyError, crypto.UnreadableNoteError):
             shown = "(kept, but can't be shown: the encryption key has changed)"
         lines.append(f"Staff-only note (pupils never see this): {shown}")

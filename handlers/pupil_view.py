@@ -57,7 +57,7 @@ def find(ctx: Context) -> list[Reply]:
 
 def _note_text(ctx: Context, token: bytes) -> str:
     try:
-        return crypto.decrypt(ctx.settings.encryption_key, token)
+        return crypto.decrypt(ctx.settings.keyring, token)
     except crypto.NoKeyError:
         return "(a staff-only note is kept, but it can't be read: WAYMARK_ENCRYPTION_KEY is not set)"
     except crypto.UnreadableNoteError:

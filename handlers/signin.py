@@ -65,7 +65,10 @@ def sign_in(
         with transaction(dispatcher.engine) as s:
             if any(identities.locked_until(s, WEB, key, now) for key in limits):
                 return SignIn(None, texts.LOCKED_OUT)
-            if len(code) > MAX_CODE_LENGTH or codes.find_valid(s, code, now=now) is None:
+            if (
+                len(code) > MAX_CODE_LENGTH
+                or codes.find_valid(s, code, now=now, secret=dispatcher.settings.code_secret) is None
+            ):
                 locked = [identities.record_wrong_code(s, WEB, key, now, limit) for key, limit in limits.items()]
                 return SignIn(None, texts.LOCKED_OUT if any(locked) else texts.WRONG_CODE)
             # The same /start as every channel: it links the account, greets, and records the transcript.

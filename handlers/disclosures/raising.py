@@ -84,7 +84,7 @@ def raise_and_alert(
     be kept: with no encryption key the words are never stored in clear, so the DSLs are told only
     who and when, and it is logged."""
     assert subject.id is not None
-    if not crypto.has_key(ctx.settings.encryption_key):
+    if not crypto.has_key(ctx.settings.keyring):
         log.error(
             "a safeguarding concern about person %s could not be recorded: WAYMARK_ENCRYPTION_KEY is not set",
             subject.id,
@@ -95,7 +95,7 @@ def raise_and_alert(
         return None
     raised = concerns.raise_concern(
         ctx.session,
-        key=ctx.settings.encryption_key,
+        key=ctx.settings.keyring,
         school_id=subject.school_id,
         subject_id=subject.id,
         raised_by_id=ctx.person.id if ctx.person is not None else None,
