@@ -13,6 +13,8 @@ from handlers.registry import command
 from storage import codes, concerns, identities
 from storage.models import Person, Role
 
+HIDDEN_CODE = "/start \u2022\u2022\u2022\u2022\u2022-\u2022\u2022\u2022\u2022\u2022"
+
 
 @command("start", roles={"anyone"}, summary="link this chat with your enrolment code", aliases=("link",))
 def start(ctx: Context) -> list[Reply]:
@@ -22,6 +24,7 @@ def start(ctx: Context) -> list[Reply]:
         return [Reply(f"Hello again, {ctx.person.given_name}! What would you like to do?", buttons=main_menu(ctx))]
     if not ctx.args:
         return [Reply(texts.START_WITHOUT_CODE)]
+    ctx.shown_input = HIDDEN_CODE  # a transcript never keeps a code, used or not
     return _redeem(ctx, ctx.args)
 
 

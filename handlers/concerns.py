@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.messages import Button, Reply
+from core.messages import Button, Reply, sealed
 from handlers import access, answers, pupils
 from handlers.concern_work import OUTCOMES, Acting, acknowledge, add_note, close, list_line, open_list, show
 from handlers.context import Context
@@ -125,7 +125,7 @@ def _outcome_buttons() -> list[list[Button]]:
 
 def _open(ctx: Context, concern: Concern) -> list[Reply]:
     text = show(ctx.session, concern, ctx.settings.keyring, _acting(ctx), ctx.settings.zone)
-    return chunks(text, _buttons(concern))
+    return sealed(chunks(text, _buttons(concern)))
 
 
 def _acknowledge(ctx: Context, concern: Concern) -> list[Reply]:
@@ -148,6 +148,7 @@ def note(ctx: Context) -> list[Reply]:
     if concern is None:
         ctx.end()
         return [Reply(NOT_FOUND.format(number=CONCERNS.draft(ctx).concern_id))]
+    ctx.sealed_input = True  # a DSL's note: safeguarding text
     problem = answers.problem_with(ctx, NOTE_LIMIT)
     if problem:
         return answers.again(ctx, problem)

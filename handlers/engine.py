@@ -28,7 +28,7 @@ from handlers.disclosures.raising import draft_before, screen_step
 from handlers.flow import check_moves
 from handlers.menus import main_menu
 from handlers.registry import ALIASES, COMMANDS, IDLE, STEPS, load_conversations
-from storage import conversations, identities, transcript
+from storage import conversations, crypto, identities, transcript
 from storage.db import transaction
 from storage.models import utcnow
 
@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 MAX_TEXT = 4000
 QUESTION_KEY = "_question"  # stored beside the draft: the question the current step asked
+SEALED_KEY = "sealed"  # in a kept question: its text is encrypted (a staff-only note in a summary)
 
 
 def _head_and_rest(text: str) -> tuple[str, str]:
@@ -164,8 +165,28 @@ def _resume(ctx: Context, state: str, stored: dict[str, Any]) -> bool:
         log.error("%s %r for %s: starting again", what, state, ctx.identity_key)
         return False
     ctx.state, ctx.draft = state, draft
-    ctx.question = question if isinstance(question, dict) else None
+    ctx.question = _unsealed(ctx, question) if isinstance(question, dict) else None
     return True
+
+
+def _unsealed(ctx: Context, question: dict[str, Any]) -> dict[str, Any]:
+    """A kept question as it was asked: a sealed one (a summary with a staff-only note) decrypted."""
+    if not question.get(SEALED_KEY):
+        return question
+    try:
+        text = crypto.unseal(ctx.settings.keyring, str(question.get("text", "")))
+    except (crypto.NoKeyError, crypto.UnreadableNoteError):
+        text = transcript.SEALED
+    return {**question, "text": text}
+
+
+def _sealed_question(ctx: Context, question: dict[str, Any]) -> dict[str, Any]:
+    """A question as the conversation state keeps it: a sealed one only encrypted, never in clear."""
+    if not question.get(SEALED_KEY):
+        return question
+    keys = ctx.settings.keyring
+    text = crypto.seal(keys, str(question.get("text", ""))) if crypto.has_key(keys) else ""
+    return {**question, "text": text}
 
 
 def _lost_place(ctx: Context) -> list[Reply]:
@@ -178,7 +199,7 @@ def _stored(ctx: Context) -> dict[str, Any]:
         return {}
     stored = asdict(ctx.draft) if ctx.draft is not None else {}
     if ctx.question is not None:
-        stored[QUESTION_KEY] = ctx.question
+        stored[QUESTION_KEY] = _sealed_question(ctx, ctx.question)
     return stored
 
 
@@ -237,13 +258,19 @@ def _remember_question(ctx: Context, previous_state: str, replies: list[Reply]) 
     if ctx.state != previous_state or ctx.question is None:
         last = replies[-1]
         ctx.question = {"text": last.text, "buttons": [[asdict(b) for b in r] for r in last.buttons]}
+        if last.sealed:
+            ctx.question[SEALED_KEY] = True
 
 
 def _transcribe(ctx: Context, replies: list[Reply]) -> None:
     person_id = ctx.person.id if ctx.person else None
+    keys = ctx.settings.keyring
     shown = ctx.incoming.text if ctx.incoming.button is None else ctx.incoming.button
+    if ctx.shown_input is not None:
+        shown = ctx.shown_input
     if shown:
-        transcript.record(ctx.session, ctx.identity_key, person_id, "in", shown, ctx.now)
+        sealed_in = keys if ctx.sealed_input and ctx.incoming.button is None else None
+        transcript.record(ctx.session, ctx.identity_key, person_id, "in", shown, ctx.now, sealed_with=sealed_in)
     for reply in replies:
         payload: dict[str, Any] = {"buttons": [[asdict(b) for b in row] for row in reply.buttons]}
         # The bytes are kept with the line so the web chat can show them again later (charts, exports).
@@ -254,4 +281,7 @@ def _transcribe(ctx: Context, replies: list[Reply]) -> None:
             payload["file"] = reply.file_name
             payload["file_type"] = reply.file_type
             payload["file_b64"] = base64.b64encode(reply.file).decode("ascii")
-        transcript.record(ctx.session, ctx.identity_key, person_id, "out", reply.text, ctx.now, payload)
+        sealed_out = keys if reply.sealed else None
+        transcript.record(
+            ctx.session, ctx.identity_key, person_id, "out", reply.text, ctx.now, payload, sealed_with=sealed_out
+        )

@@ -143,7 +143,8 @@ def channel(ctx: Context) -> list[Reply]:
     consents.record(ctx.session, ctx.person.id, ConsentKind.yearly_checkin, True, ctx.now, channel=choice)
     ctx.goto(HELP)
     LEAVING.draft(ctx).yearly = True
-    return [Reply(f"{lead}Got it: {PLATFORM_LABELS.get(choice, choice)}."), _ask_help()]
+    # A new code in it: the web chat's transcript keeps this line only encrypted.
+    return [Reply(f"{lead}Got it: {PLATFORM_LABELS.get(choice, choice)}.", sealed=bool(lead)), _ask_help()]
 
 
 def _ask_email() -> Reply:

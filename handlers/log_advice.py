@@ -61,16 +61,6 @@ ASK_ACTION = (
 ASK_NEXT_ACTION = "Type another agreed action, or tap Done."
 ASK_DUE = f"When is \u201c{{action}}\u201d due? Type a date {EXAMPLES}, or tap No due date."
 ASK_NOTE = "Anything for staff only? Pupils never see it. Type it, or tap No staff note."
-ASK_NOTE_NO_KEY = (
-    "Staff-only notes are switched off here because Waymark has no encryption key "
-    "(WAYMARK_ENCRYPTION_KEY), and I won't keep one unprotected. Tap No staff note to carry on; "
-    "ask your Waymark administrator to set the key."
-)
-NOTE_REFUSED = (
-    "I can't save a staff-only note: Waymark has no encryption key (WAYMARK_ENCRYPTION_KEY) and I won't "
-    "keep a private note unprotected. Your note was not kept. Tap No staff note to save the rest, "
-    "and ask your Waymark administrator to set the key."
-)
 BUTTONS_ONLY = "Please tap one of the buttons below (or send /cancel to stop)."
 LOST_ACCESS = "You can no longer log advice for that pupil, so nothing was saved. Send /log to start again."
 NOTIFY = "Something new is in your careers record: notes from a {kind} with {staff}{actions}. Send /record to read it."
@@ -264,8 +254,7 @@ def due(ctx: Context) -> list[Reply]:
 
 
 def _note_question(ctx: Context) -> Reply:
-    prompt = ASK_NOTE if crypto.has_key(ctx.settings.keyring) else ASK_NOTE_NO_KEY
-    return Reply(prompt, buttons=[[Button("No staff note", NO_NOTE)]])
+    return Reply(ASK_NOTE, buttons=[[Button("No staff note", NO_NOTE)]])
 
 
 def _ask_note(ctx: Context) -> list[Reply]:
@@ -281,18 +270,16 @@ def note(ctx: Context) -> list[Reply]:
     if ctx.button == NO_NOTE:
         draft.note = ""
         return _confirm(ctx)
+    ctx.sealed_input = True  # whatever was typed here was meant as a staff-only note, even if refused
     problem = answers.problem_with(ctx)
     if problem:
         return answers.again(ctx, problem, _note_question(ctx))
     if len(ctx.text) > MAX_NOTE_LENGTH:
         problem = f"That note is {len(ctx.text):,} characters; please keep it under {MAX_NOTE_LENGTH}."
         return answers.again(ctx, problem, _note_question(ctx))
-    try:
-        # Encrypted before it is kept anywhere, the conversation state included.
-        token = crypto.encrypt(ctx.settings.keyring, ctx.text)
-    except crypto.NoKeyError:
-        return [Reply(NOTE_REFUSED, buttons=[[Button("No staff note", NO_NOTE)]])]
-    draft.note = token.decode("ascii")
+    # Encrypted before it is kept anywhere, the conversation state included. There is always a key:
+    # `waymark run` and `waymark chat` do not start without one (bot/keys_cli.py).
+    draft.note = crypto.seal(ctx.settings.keyring, ctx.text)
     return _confirm(ctx)
 
 
@@ -328,7 +315,8 @@ def _confirm(ctx: Context) -> list[Reply]:
 
 def _confirm_question(ctx: Context, pupil: Person) -> Reply:
     buttons = [[Button("Save", SAVE), Button("Edit", EDIT_BUTTON)], [Button("Cancel", "/cancel")]]
-    return Reply(_summary_text(ctx, pupil), buttons=buttons)
+    # With a staff-only note in it, the summary is kept only encrypted (transcript, conversation state).
+    return Reply(_summary_text(ctx, pupil), buttons=buttons, sealed=bool(LOG.draft(ctx).note))
 
 
 EDIT_CHOICES = [
