@@ -82,7 +82,8 @@ def test_key_from_environment_is_used_and_not_written(tmp_path: Path) -> None:
     done = run(tmp_path, "init", WAYMARK_ENCRYPTION_KEY="not-a-fernet-key")
     assert done.returncode == 2
     assert done.stderr.strip() == (
-        "Configuration error: WAYMARK_ENCRYPTION_KEY: not a valid key (44 characters from `waymark init`)"
+        "Configuration error: WAYMARK_ENCRYPTION_KEY: not a valid key: it must be the 44 characters "
+        "`waymark init` wrote (check for a cut or extra character)"
     )
     assert not (tmp_path / ".env").exists()
 
