@@ -281,7 +281,8 @@ def _transcribe(ctx: Context, replies: list[Reply]) -> None:
             payload["file"] = reply.file_name
             payload["file_type"] = reply.file_type
             payload["file_b64"] = base64.b64encode(reply.file).decode("ascii")
-        sealed_out = keys if reply.sealed else None
+        # A step whose message is sealed may echo it back: all its replies are sealed with it.
+        sealed_out = keys if reply.sealed or ctx.sealed_input else None
         transcript.record(
             ctx.session, ctx.identity_key, person_id, "out", reply.text, ctx.now, payload, sealed_with=sealed_out
         )
