@@ -23,6 +23,7 @@ from storage.encrypted import COLUMNS
 from storage.keycheck import KeyCheckError, KeyState
 from storage.models import AdviceRecord, Concern, ConcernNote, ConversationState, TranscriptLine, utcnow
 from tests.chat import Chat
+from tests.test_cli import env_value
 
 WAYMARK = Path(sys.executable).with_name("waymark")
 OLD, NEW = crypto.new_key(), crypto.new_key()
@@ -184,17 +185,12 @@ def _one_clear_line(done: subprocess.CompletedProcess[str], *wanted: str) -> Non
         assert text in done.stderr
 
 
-def _env_value(tmp: Path, name: str) -> str:
-    lines = (tmp / ".env").read_text().splitlines()
-    return next(line.split("=", 1)[1] for line in lines if line.startswith(f"{name}="))
-
-
 def test_init_writes_both_secrets_and_run_refuses_a_missing_wrong_or_malformed_key(tmp_path: Path) -> None:
     assert waymark(tmp_path, "init").returncode == 0
     assert oct((tmp_path / ".env").stat().st_mode & 0o777) == "0o600"
     assert oct((tmp_path / "school.db").stat().st_mode & 0o777) == "0o600"
-    key = _env_value(tmp_path, "WAYMARK_ENCRYPTION_KEY")
-    assert crypto.is_valid_key(key) and len(_env_value(tmp_path, "WAYMARK_CODE_SECRET")) >= 32
+    key = env_value(tmp_path, "WAYMARK_ENCRYPTION_KEY")
+    assert crypto.is_valid_key(key) and len(env_value(tmp_path, "WAYMARK_CODE_SECRET")) >= 32
 
     _one_clear_line(waymark(tmp_path, "run", WAYMARK_ENCRYPTION_KEY=NEW), "WAYMARK_ENCRYPTION_KEY is not the key")
     _one_clear_line(waymark(tmp_path, "run", WAYMARK_ENCRYPTION_KEY="not-a-fernet-key"), "WAYMARK_ENCRYPTION_KEY")
@@ -210,7 +206,7 @@ def test_init_writes_both_secrets_and_run_refuses_a_missing_wrong_or_malformed_k
 
 def test_rotate_key_through_the_command_then_the_old_key_is_refused(tmp_path: Path) -> None:
     assert waymark(tmp_path, "init").returncode == 0
-    old = _env_value(tmp_path, "WAYMARK_ENCRYPTION_KEY")
+    old = env_value(tmp_path, "WAYMARK_ENCRYPTION_KEY")
     engine = make_engine(f"sqlite:///{tmp_path / 'school.db'}")
     try:
         school = seed.school(engine)
