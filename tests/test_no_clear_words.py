@@ -149,6 +149,7 @@ async def test_staff_only_notes_are_nowhere_in_clear_yet_shown_to_staff(
     web._send(button=SAVE)
     _, page = await browser.page("/chat")
     assert WEB_NOTE in page  # a reload shows the conversation as it was
+    assert "(my sign-in code)" in page  # where the code was: never the code itself
     await browser.close()
 
     # The tutor in the terminal.

@@ -18,7 +18,7 @@ from storage.models import TranscriptLine
 
 STYLESHEET = "/static/app.css"
 SCRIPT = "/static/chat.js"
-SIGNED_IN_WITH_CODE = "(signed in with my code)"
+SIGNED_IN_WITH_CODE = "(my sign-in code)"  # true whether or not the code worked
 
 BAD_FORM = "This page was open too long or came from somewhere else. Reload the page and try again."
 NO_COOKIES = (
@@ -88,7 +88,7 @@ def line_views(lines: list[TranscriptLine], labels: dict[str, str], keys: KeyLik
         view = LineView(id=line.id, direction=line.direction, text=transcript.shown(line, keys))
         if line.direction == "in":
             if line.text.startswith("/start ") and len(line.text) < 40:
-                view.text = SIGNED_IN_WITH_CODE  # the used code itself is no use to anyone
+                view.text = SIGNED_IN_WITH_CODE  # the transcript never keeps the code itself
             else:
                 view.text = labels.get(view.text, view.text)
         else:
