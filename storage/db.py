@@ -54,16 +54,19 @@ def private_sqlite_file(url: str) -> None:
 
 
 def make_engine(url: str) -> Engine:
+    """`hide_parameters`: a database error in a log line shows the SQL, never the values (what
+    someone typed, a pupil's details)."""
     url = normalise_url(url)
     if url.startswith("sqlite"):
         private_sqlite_file(url)
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            hide_parameters=True,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, hide_parameters=True)
 
 
 def is_postgres(engine: Engine) -> bool:

@@ -194,3 +194,11 @@ def test_sign_in_codes_are_never_kept_in_a_transcript(school: School, tmp_path: 
     assert "/start \u2022\u2022\u2022\u2022\u2022-\u2022\u2022\u2022\u2022\u2022" in kept
     stored = _database_text(school.engine, tmp_path)
     assert code not in stored and code[:5] + "-23456" not in stored and code[:5] + "23456" not in stored
+
+
+def test_a_database_error_in_a_log_line_shows_the_sql_never_the_values(engine: Engine) -> None:
+    """The engine logs a failed step with its exception: the values (what someone typed) stay out."""
+    with pytest.raises(Exception) as caught, transaction(engine) as session:  # no such pupil: a foreign key error
+        session.add(AdviceRecord(pupil_id=999_999, staff_id=999_999, kind="other", summary="Quokka said"))
+        session.flush()
+    assert "INSERT INTO advicerecord" in str(caught.value) and "Quokka" not in str(caught.value)
