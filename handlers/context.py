@@ -39,6 +39,7 @@ class Context:
     # another text instead (a sign-in code is no use to anyone afterwards).
     sealed_input: bool = False
     shown_input: str | None = None
+    seal_draft: bool = False  # the draft came back encrypted: it stays so until the flow ends
 
     @property
     def text(self) -> str:

@@ -9,6 +9,7 @@ commits together or not at all.
 from __future__ import annotations
 
 import base64
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import asdict
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 MAX_TEXT = 4000
 QUESTION_KEY = "_question"  # stored beside the draft: the question the current step asked
 SEALED_KEY = "sealed"  # in a kept question: its text is encrypted (a staff-only note in a summary)
+SEALED_DRAFT_KEY = "_sealed"  # the whole draft, encrypted: a step of this flow held such words
 
 
 def _head_and_rest(text: str) -> tuple[str, str]:
@@ -156,6 +158,13 @@ def _resume(ctx: Context, state: str, stored: dict[str, Any]) -> bool:
     """Put the saved step and its draft back in `ctx`; False (and logged) when they no longer fit."""
     if not state:
         return True
+    if SEALED_DRAFT_KEY in stored:
+        try:
+            stored = json.loads(crypto.unseal(ctx.settings.keyring, str(stored[SEALED_DRAFT_KEY])))
+        except (crypto.NoKeyError, crypto.UnreadableNoteError, ValueError):
+            log.error("an encrypted conversation draft for %s cannot be read: starting again", ctx.identity_key)
+            return False
+        ctx.seal_draft = True
     question = stored.pop(QUESTION_KEY, None)
     step = STEPS.get(state)
     draft = step.flow.restore(stored) if step is not None else None
@@ -200,6 +209,10 @@ def _stored(ctx: Context) -> dict[str, Any]:
     stored = asdict(ctx.draft) if ctx.draft is not None else {}
     if ctx.question is not None:
         stored[QUESTION_KEY] = _sealed_question(ctx, ctx.question)
+    keys = ctx.settings.keyring
+    if stored and (ctx.sealed_input or ctx.seal_draft) and crypto.has_key(keys):
+        # A draft may hold what was typed (e.g. a journal entry offered back): kept only encrypted.
+        return {SEALED_DRAFT_KEY: crypto.seal(keys, json.dumps(stored, ensure_ascii=False, default=str))}
     return stored
 
 

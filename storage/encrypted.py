@@ -73,11 +73,13 @@ def map_tokens(document: str, change: Callable[[str], str | None]) -> str | None
 
 
 def rotated_token(keys: Keyring, token: str) -> str | None:
-    """A JSON-held token under the current key; None when it is already, or is no token of ours."""
-    raw = token.encode("ascii", errors="replace")
-    if crypto.under_current(keys, raw):
-        return None
+    """A JSON-held token under the current key, and so are the tokens inside it (a sealed draft
+    holds a draft's sealed note); None when all are already, or it is no token of ours."""
     try:
-        return crypto.rotate(keys, raw).decode("ascii")
-    except crypto.UnreadableNoteError:
+        plain = crypto.unseal(keys, token)
+    except (crypto.UnreadableNoteError, ValueError):
         return None
+    inner = map_tokens(plain, lambda nested: rotated_token(keys, nested))
+    if inner is None and crypto.under_current(keys, token.encode("ascii")):
+        return None
+    return crypto.seal(keys, plain if inner is None else inner)

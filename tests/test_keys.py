@@ -112,7 +112,8 @@ def _readable_with_new_key_alone(engine: Engine, concern_id: int) -> None:
         assert lines and all(transcript.shown(line, NEW) != transcript.SEALED for line in lines)
         assert any(transcript.shown(line, NEW) == NOTE for line in lines)
         state = session.exec(select(ConversationState).where(ConversationState.external_id == "sam-slack")).one()
-        data = json.loads(state.data)
+        # The whole draft is sealed (a note was typed in it), and the note inside it is a token too.
+        data = json.loads(crypto.unseal(NEW, json.loads(state.data)["_sealed"]))
         assert crypto.unseal(NEW, data["note"]) == "Left at the summary"
         assert "Left at the summary" in crypto.unseal(NEW, data["_question"]["text"])
 
