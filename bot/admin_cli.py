@@ -23,6 +23,7 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
 from bot.channels.console import ConsoleChat, Persona
+from bot.keys_cli import verify_or_exit
 from core.csvsafe import SafeDictWriter
 from core.reach import can_be_reached
 from core.settings import Settings
@@ -74,8 +75,9 @@ def _sqlite_path(url: str) -> Path | None:
     return Path(parsed.database)
 
 
-def _open(settings: Settings) -> Engine:
-    """The configured database, created or brought up to date (every command may be the first)."""
+def _open(settings: Settings, *, required_key: bool = False) -> Engine:
+    """The configured database, created or brought up to date (every command may be the first),
+    and written with WAYMARK_ENCRYPTION_KEY (required by commands that read or write notes)."""
     path = _sqlite_path(settings.database_url)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -87,6 +89,7 @@ def _open(settings: Settings) -> Engine:
         raise _fail(
             f"Cannot open the database WAYMARK_DATABASE_URL={_safe_url(settings.database_url)}: {exc}", 2
         ) from None
+    verify_or_exit(engine, settings, required=required_key)
     return engine
 
 
@@ -112,24 +115,33 @@ def _at_school(settings: Settings, school: str | None) -> Iterator[tuple[Session
 # --- init ---------------------------------------------------------------------------------------
 
 
-def _ensure_encryption_key(settings: Settings, env_file: Path) -> str | None:
-    """A message when a new key was written to .env; None when one is set already."""
-    if settings.encryption_key:
-        if not crypto.has_key(settings.encryption_key):
-            raise _fail(
-                "Configuration error: WAYMARK_ENCRYPTION_KEY: not a valid key (44 characters from `waymark init`)", 2
-            )
+def _ensure_secrets(settings: Settings, env_file: Path) -> str | None:
+    """Write an encryption key and a code secret to .env when they are not set; a message when a
+    new key was written, None when one was set already. Never replaces either."""
+    lines = []
+    if not settings.encryption_key:
+        lines += [
+            "# Written by `waymark init`. Back it up: without it, staff-only notes and safeguarding records",
+            "# cannot be read. Never share it or commit it.",
+            f"WAYMARK_ENCRYPTION_KEY={crypto.new_key()}",
+        ]
+    if not settings.code_secret:
+        lines += [
+            "# Keys the hash of enrolment codes; changing it only stops codes that are not used yet.",
+            f"WAYMARK_CODE_SECRET={enrolment_codes.new_secret()}",
+        ]
+    if not lines:
         return None
-    key = crypto.new_key()
     existing = env_file.read_text(encoding="utf-8") if env_file.exists() else ""
-    with env_file.open("a", encoding="utf-8") as handle:
+    # Created 0600 from the first byte: the key is never readable by others, not even for a moment.
+    descriptor = os.open(env_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    with os.fdopen(descriptor, "a", encoding="utf-8") as handle:
         if existing and not existing.endswith("\n"):
             handle.write("\n")
-        handle.write(
-            f"# Written by `waymark init` on {date.today().isoformat()}. Back it up: without it, staff-only notes\n"
-            f"# cannot be read. Never share it or commit it.\nWAYMARK_ENCRYPTION_KEY={key}\n"
-        )
+        handle.write(f"# {date.today().isoformat()}\n" + "\n".join(lines) + "\n")
     env_file.chmod(0o600)
+    if settings.encryption_key:
+        return None
     return (
         f"A new encryption key for staff-only notes was written to {env_file.resolve()}.\n"
         "BACK IT UP now (e.g. in the school's password manager): if it is lost, staff-only notes cannot be read."
@@ -138,8 +150,8 @@ def _ensure_encryption_key(settings: Settings, env_file: Path) -> str | None:
 
 def init() -> None:
     """Create the database, or bring it up to date; safe to run again at any time."""
-    settings = _settings()
-    message = _ensure_encryption_key(settings, Path(".env"))
+    message = _ensure_secrets(_settings(), Path(".env"))
+    settings = _settings()  # again: with what was just written to .env
     engine = _open(settings)
     try:
         with transaction(engine) as session:
@@ -420,7 +432,7 @@ def codes(
             who = f"{role}s in form {form}" if form else f"{role}s"
             raise _fail(f"No {who} at {choice.school.name}. Nothing was written.")
         for person in people:
-            issued = enrolment_codes.issue(session, person, days=days)
+            issued = enrolment_codes.issue(session, person, days=days, secret=settings.code_secret)
             rows.append(_code_row(settings, person.full_name, person.form or "", issued.code, issued))
     out.parent.mkdir(parents=True, exist_ok=True)
     fields = ["name", "form", "code", "expires", "web_link"]
@@ -461,7 +473,7 @@ def chat(
 ) -> None:
     """Chat with the bot in this terminal as that person (for administrators: no code needed)."""
     settings = _settings()
-    engine = _open(settings)
+    engine = _open(settings, required_key=True)
     try:
         with transaction(engine, write=False) as session:
             person_id = _one_person(session, as_, school).id
@@ -544,6 +556,7 @@ def demo(
         update={
             "database_url": f"sqlite:///{db}",
             "encryption_key": key,
+            "previous_encryption_keys": "",
             "http_host": "127.0.0.1",
             "http_port": port,
             "public_url": f"http://localhost:{port}",

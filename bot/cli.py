@@ -21,9 +21,12 @@ def settings_or_exit() -> Settings:
 @app.command()
 def run() -> None:
     """Run every configured platform, the scheduler and the sender."""
+    from bot.keys_cli import require_key
     from bot.runner import main
 
-    main(settings_or_exit())
+    settings = settings_or_exit()
+    require_key(settings)
+    main(settings)
 
 
 # Commands owned by other modules are registered below, each in its own file:
@@ -33,6 +36,7 @@ def run() -> None:
 #   safeguarding                                 -> bot/safeguarding_cli.py
 #   export-person                                -> bot/subject_access_cli.py
 #   erase, retention, audit, school retention    -> bot/privacy_cli.py
+#   rotate-key                                   -> bot/keys_cli.py
 def _register() -> None:
     import importlib
 
@@ -43,6 +47,7 @@ def _register() -> None:
         "bot.safeguarding_cli",
         "bot.subject_access_cli",
         "bot.privacy_cli",
+        "bot.keys_cli",
     ):
         try:
             mod = importlib.import_module(module)

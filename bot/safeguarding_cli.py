@@ -21,6 +21,7 @@ import typer
 from sqlmodel import Session
 
 from bot.cli import settings_or_exit
+from bot.keys_cli import verify_or_exit
 from core.settings import Settings
 from handlers import access, concern_work, phrase_changes
 from storage import audit, concerns, crypto
@@ -64,6 +65,7 @@ def _at(school: str | None) -> Iterator[At]:
     engine = make_engine(settings.database_url)
     try:
         upgrade(engine)
+        verify_or_exit(engine, settings)
         with transaction(engine) as session:
             found = find_school(session, school or settings.school_name) or (
                 find_school(session, None) if school is None else None
@@ -148,7 +150,7 @@ def show(
 ) -> None:
     """One concern: the pupil's words in context, their tutor, earlier concerns, the notes. Audited."""
     with _on_concern(school, as_, concern_id) as on:
-        key, zone = on.at.settings.encryption_key, on.at.settings.zone
+        key, zone = on.at.settings.keyring, on.at.settings.zone
         text = concern_work.show(on.at.session, on.concern, key, on.acting, zone)
     typer.echo(text)
 
@@ -180,7 +182,7 @@ def note(
         raise _fail("The note is empty; write it in quotes after the number.")
     with _on_concern(school, as_, concern_id) as on:
         try:
-            concern_work.add_note(on.at.session, on.concern, text.strip(), on.at.settings.encryption_key, on.acting)
+            concern_work.add_note(on.at.session, on.concern, text.strip(), on.at.settings.keyring, on.acting)
         except crypto.NoKeyError:
             raise _fail(
                 "WAYMARK_ENCRYPTION_KEY is not set, and notes are never stored unencrypted: nothing was saved. "

@@ -36,3 +36,13 @@ class Reply:
     file: bytes | None = None
     file_name: str = "record.csv"
     file_type: str = "text/csv"
+    # Staff-only or safeguarding words, or a secret (a sign-in code): shown to the person, but kept
+    # only encrypted in transcripts and conversation state, never in clear.
+    sealed: bool = False
+
+
+def sealed(replies: list[Reply]) -> list[Reply]:
+    """The same replies, each marked `sealed`."""
+    for reply in replies:
+        reply.sealed = True
+    return replies

@@ -11,11 +11,13 @@ from functools import lru_cache
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from cryptography.fernet import Fernet
 from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from core.keyring import Keyring
 from core.platforms import facts
 
 
@@ -28,6 +30,18 @@ class CampaignRules:
     window_days: int = 60
     years: int = 3  # years after leaving that get a check-in
     reminder_days: tuple[int, ...] = (7, 14)  # days after the check-in, ascending
+
+
+KEY_HELP = "not a valid key: it must be the 44 characters `waymark init` wrote (check for a cut or extra character)"
+MIN_CODE_SECRET = 32
+
+
+def _is_fernet_key(value: str) -> bool:
+    try:
+        Fernet(value.encode())
+    except (ValueError, TypeError):
+        return False
+    return True
 
 
 class SettingsError(Exception):
@@ -44,6 +58,10 @@ class Settings(BaseSettings):
     database_url: str = Field("sqlite:///waymark.db", validation_alias=_env("WAYMARK_DATABASE_URL"))
     timezone: str = Field("Europe/London", validation_alias=_env("WAYMARK_TIMEZONE"))
     encryption_key: str | None = Field(None, validation_alias=_env("WAYMARK_ENCRYPTION_KEY"))
+    # Old keys, comma-separated, that still decrypt while `waymark rotate-key` moves everything to the new one.
+    previous_encryption_keys: str = Field("", validation_alias=_env("WAYMARK_PREVIOUS_ENCRYPTION_KEYS"))
+    # Keys the hash of enrolment codes; independent of the encryption key, so rotating one never spends the other.
+    code_secret: str | None = Field(None, validation_alias=_env("WAYMARK_CODE_SECRET"))
     school_name: str = Field("Waymark School", validation_alias=_env("WAYMARK_SCHOOL_NAME"))
 
     min_age_telegram: int = Field(16, ge=0, le=30, validation_alias=_env("WAYMARK_MIN_AGE_TELEGRAM"))
@@ -108,6 +126,32 @@ class Settings(BaseSettings):
             raise ValueError("use a sqlite:/// or postgresql+psycopg:// URL")
         return value
 
+    @field_validator("encryption_key")
+    @classmethod
+    def _check_encryption_key(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not _is_fernet_key(value):
+            raise ValueError(KEY_HELP)
+        return value
+
+    @field_validator("previous_encryption_keys")
+    @classmethod
+    def _check_previous_keys(cls, value: str) -> str:
+        keys = [k.strip() for k in value.split(",") if k.strip()]
+        if not all(_is_fernet_key(k) for k in keys):
+            raise ValueError("each old key must be a key `waymark init` wrote (44 characters), separated by commas")
+        return ",".join(keys)
+
+    @field_validator("code_secret")
+    @classmethod
+    def _check_code_secret(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if len(value) < MIN_CODE_SECRET:
+            raise ValueError(f"use at least {MIN_CODE_SECRET} random characters (`waymark init` writes one)")
+        return value
+
     @field_validator("timezone")
     @classmethod
     def _check_timezone(cls, value: str) -> str:
@@ -151,6 +195,11 @@ class Settings(BaseSettings):
             years=self.campaign_years,
             reminder_days=self.reminder_days,
         )
+
+    @property
+    def keyring(self) -> Keyring:
+        """What encrypts (the current key) and what still decrypts (the previous ones, during a rotation)."""
+        return Keyring(self.encryption_key, tuple(k for k in self.previous_encryption_keys.split(",") if k))
 
     @property
     def zone(self) -> ZoneInfo:

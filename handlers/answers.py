@@ -82,11 +82,13 @@ def again(ctx: Context, problem: str, question: Reply | None = None) -> list[Rep
     if question is None and ctx.question is not None:
         stored = ctx.question.get("buttons", [])
         question = Reply(
-            str(ctx.question.get("text", "")), buttons=[[Button(**button) for button in row] for row in stored]
+            str(ctx.question.get("text", "")),
+            buttons=[[Button(**button) for button in row] for row in stored],
+            sealed=bool(ctx.question.get("sealed")),
         )
     if question is None:  # a step saved before questions were kept
         return [Reply(f"{problem} {KEPT} {WAITING}")]
-    return [Reply(f"{problem} {KEPT}\n\n{question.text}", buttons=question.buttons)]
+    return [Reply(f"{problem} {KEPT}\n\n{question.text}", buttons=question.buttons, sealed=question.sealed)]
 
 
 def preview(text: str, limit: int = 300) -> str:

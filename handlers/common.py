@@ -17,6 +17,8 @@ from handlers.registry import command
 from storage import audit, codes, concerns, identities
 from storage.models import Person, Role, School
 
+HIDDEN_CODE = "/start \u2022\u2022\u2022\u2022\u2022-\u2022\u2022\u2022\u2022\u2022"
+
 
 @command("start", roles={"anyone"}, summary="link this chat with your enrolment code", aliases=("link",))
 def start(ctx: Context) -> list[Reply]:
@@ -26,6 +28,7 @@ def start(ctx: Context) -> list[Reply]:
         return [Reply(f"Hello again, {ctx.person.known_as}! What would you like to do?", buttons=main_menu(ctx))]
     if not ctx.args:
         return [Reply(texts.START_WITHOUT_CODE)]
+    ctx.shown_input = HIDDEN_CODE  # a transcript never keeps a code, used or not
     return _redeem(ctx, ctx.args)
 
 
@@ -33,7 +36,7 @@ def _redeem(ctx: Context, code: str) -> list[Reply]:
     platform, key = ctx.incoming.platform, ctx.incoming.user_id
     if identities.locked_until(ctx.session, platform, key, ctx.now):
         return [Reply(texts.LOCKED_OUT)]
-    row = codes.find_valid(ctx.session, code, now=ctx.now)
+    row = codes.find_valid(ctx.session, code, now=ctx.now, secret=ctx.settings.code_secret)
     person = ctx.session.get(Person, row.person_id) if row else None
     if row is None or person is None:
         locked = identities.record_wrong_code(ctx.session, platform, key, ctx.now)

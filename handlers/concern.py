@@ -117,6 +117,7 @@ def what(ctx: Context) -> list[Reply]:
     if pupil is None:  # left the school, or moved, between the two messages
         ctx.end()
         return [Reply(NOT_AVAILABLE, buttons=main_menu(ctx))]
+    ctx.sealed_input = True  # a worry about a pupil: safeguarding text
     problem = answers.problem_with(ctx)
     if problem:
         return answers.again(ctx, problem, _ask_what(pupil))

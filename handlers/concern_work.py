@@ -126,7 +126,7 @@ def _readable(read: Callable[[], str]) -> str:
         return WRONG_KEY
 
 
-def _context(concern: Concern, key: str | None) -> list[str]:
+def _context(concern: Concern, key: crypto.KeyLike) -> list[str]:
     try:
         return concerns.context_of(concern, key)
     except crypto.NoKeyError:
@@ -135,7 +135,7 @@ def _context(concern: Concern, key: str | None) -> list[str]:
         return [WRONG_KEY]
 
 
-def show(session: Session, concern: Concern, key: str | None, acting: Acting, zone: ZoneInfo) -> str:
+def show(session: Session, concern: Concern, key: crypto.KeyLike, acting: Acting, zone: ZoneInfo) -> str:
     """The whole concern for a DSL: the words in context, the tutor, earlier concerns, the notes. Audited."""
     assert acting.dsl.id is not None and concern.id is not None
     audit.record(
@@ -209,7 +209,7 @@ def acknowledge(session: Session, concern: Concern, acting: Acting) -> bool:
     return done
 
 
-def add_note(session: Session, concern: Concern, text: str, key: str | None, acting: Acting) -> None:
+def add_note(session: Session, concern: Concern, text: str, key: crypto.KeyLike, acting: Acting) -> None:
     """Encrypted like staff-only notes; crypto.NoKeyError without a key, and nothing is kept."""
     assert acting.dsl.id is not None
     concerns.add_note(session, concern, acting.dsl.id, text, key, acting.now)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.messages import Button, Reply
+from core.messages import Button, Reply, sealed
 from core.numbers import whole_number
 from handlers import access, answers, pupils
 from handlers.concern_work import OUTCOMES, Acting, acknowledge, add_note, close, list_line, open_list, show
@@ -125,8 +125,8 @@ def _outcome_buttons() -> list[list[Button]]:
 
 
 def _open(ctx: Context, concern: Concern) -> list[Reply]:
-    text = show(ctx.session, concern, ctx.settings.encryption_key, _acting(ctx), ctx.settings.zone)
-    return chunks(text, _buttons(concern))
+    text = show(ctx.session, concern, ctx.settings.keyring, _acting(ctx), ctx.settings.zone)
+    return sealed(chunks(text, _buttons(concern)))
 
 
 def _acknowledge(ctx: Context, concern: Concern) -> list[Reply]:
@@ -149,11 +149,12 @@ def note(ctx: Context) -> list[Reply]:
     if concern is None:
         ctx.end()
         return [Reply(NOT_FOUND.format(number=CONCERNS.draft(ctx).concern_id))]
+    ctx.sealed_input = True  # a DSL's note: safeguarding text
     problem = answers.problem_with(ctx, NOTE_LIMIT)
     if problem:
         return answers.again(ctx, problem)
     try:
-        add_note(ctx.session, concern, answers.typed(ctx), ctx.settings.encryption_key, _acting(ctx))
+        add_note(ctx.session, concern, answers.typed(ctx), ctx.settings.keyring, _acting(ctx))
     except crypto.NoKeyError:
         ctx.end()
         return [Reply(NO_KEY, buttons=_buttons(concern))]

@@ -35,6 +35,11 @@ class Context:
     running: Step | Command | None = None  # what the engine is running, so `goto` can check the move
     args: str = ""  # what followed a command: "/reflect Helped at the open evening" -> "Helped at..."
     concern_raised: bool = False  # this step already raised a safeguarding concern (/worried): not screened again
+    # What the transcript keeps of the message: encrypted (a staff-only note, safeguarding words), or
+    # another text instead (a sign-in code is no use to anyone afterwards).
+    sealed_input: bool = False
+    shown_input: str | None = None
+    seal_draft: bool = False  # the draft came back encrypted: it stays so until the flow ends
 
     @property
     def text(self) -> str:

@@ -9,6 +9,7 @@ commits together or not at all.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import asdict
@@ -29,7 +30,7 @@ from handlers.disclosures.raising import draft_before, screen_step
 from handlers.flow import check_moves
 from handlers.menus import main_menu
 from handlers.registry import ALIASES, COMMANDS, IDLE, STEPS, load_conversations
-from storage import chatfiles, conversations, identities, transcript
+from storage import chatfiles, conversations, crypto, identities, transcript
 from storage.db import problem_line, transaction
 from storage.models import utcnow
 
@@ -38,6 +39,8 @@ log = logging.getLogger(__name__)
 MAX_TEXT = 4000
 QUESTION_KEY = "_question"  # stored beside the draft: the question the current step asked
 OFFERED_KEY = "offered"  # within it: the choices the latest reply offered, [label, data] pairs
+SEALED_KEY = "sealed"  # in a kept question: its text is encrypted (a staff-only note in a summary)
+SEALED_DRAFT_KEY = "_sealed"  # the whole draft, encrypted: a step of this flow held such words
 
 
 def _head_and_rest(text: str) -> tuple[str, str]:
@@ -158,6 +161,13 @@ def _resume(ctx: Context, state: str, stored: dict[str, Any]) -> bool:
     """Put the saved step and its draft back in `ctx`; False (and logged) when they no longer fit."""
     if not state:
         return True
+    if SEALED_DRAFT_KEY in stored:
+        try:
+            stored = json.loads(crypto.unseal(ctx.settings.keyring, str(stored[SEALED_DRAFT_KEY])))
+        except (crypto.NoKeyError, crypto.UnreadableNoteError, ValueError):
+            log.error("an encrypted conversation draft for %s cannot be read: starting again", ctx.identity_key)
+            return False
+        ctx.seal_draft = True
     question = stored.pop(QUESTION_KEY, None)
     step = STEPS.get(state)
     draft = step.flow.restore(stored) if step is not None else None
@@ -167,8 +177,28 @@ def _resume(ctx: Context, state: str, stored: dict[str, Any]) -> bool:
         log.error("%s %r for %s: starting again", what, state, ctx.identity_key)
         return False
     ctx.state, ctx.draft = state, draft
-    ctx.question = question if isinstance(question, dict) else None
+    ctx.question = _unsealed(ctx, question) if isinstance(question, dict) else None
     return True
+
+
+def _unsealed(ctx: Context, question: dict[str, Any]) -> dict[str, Any]:
+    """A kept question as it was asked: a sealed one (a summary with a staff-only note) decrypted."""
+    if not question.get(SEALED_KEY):
+        return question
+    try:
+        text = crypto.unseal(ctx.settings.keyring, str(question.get("text", "")))
+    except (crypto.NoKeyError, crypto.UnreadableNoteError):
+        text = transcript.SEALED
+    return {**question, "text": text}
+
+
+def _sealed_question(ctx: Context, question: dict[str, Any]) -> dict[str, Any]:
+    """A question as the conversation state keeps it: a sealed one only encrypted, never in clear."""
+    if not question.get(SEALED_KEY):
+        return question
+    keys = ctx.settings.keyring
+    text = crypto.seal(keys, str(question.get("text", ""))) if crypto.has_key(keys) else ""
+    return {**question, "text": text}
 
 
 def _lost_place(ctx: Context) -> list[Reply]:
@@ -181,7 +211,11 @@ def _stored(ctx: Context) -> dict[str, Any]:
         return {}
     stored = asdict(ctx.draft) if ctx.draft is not None else {}
     if ctx.question is not None:
-        stored[QUESTION_KEY] = ctx.question
+        stored[QUESTION_KEY] = _sealed_question(ctx, ctx.question)
+    keys = ctx.settings.keyring
+    if stored and (ctx.sealed_input or ctx.seal_draft) and crypto.has_key(keys):
+        # A draft may hold what was typed (e.g. a journal entry offered back): kept only encrypted.
+        return {SEALED_DRAFT_KEY: crypto.seal(keys, json.dumps(stored, ensure_ascii=False, default=str))}
     return stored
 
 
@@ -272,17 +306,23 @@ def _remember_question(ctx: Context, previous_state: str, replies: list[Reply]) 
     if ctx.state != previous_state or ctx.question is None:
         last = replies[-1]
         ctx.question = {"text": last.text, "buttons": [[asdict(b) for b in r] for r in last.buttons]}
+        if last.sealed:
+            ctx.question[SEALED_KEY] = True
     # What is on offer now, which a re-ask or a step that stays put may have changed (a Done appears).
     ctx.question[OFFERED_KEY] = [[b.label, b.data] for reply in replies for row in reply.buttons for b in row]
 
 
 def _transcribe(ctx: Context, replies: list[Reply]) -> None:
     person_id = ctx.person.id if ctx.person else None
+    keys = ctx.settings.keyring
     shown = ctx.incoming.text if ctx.incoming.button is None else ctx.incoming.button
+    if ctx.shown_input is not None:
+        shown = ctx.shown_input
     if shown:
         # What the engine would not take is not kept whole either: the limit, and no NUL (PostgreSQL refuses it).
         kept = replace_refused_characters(shown[:MAX_TEXT]) + ("\u2026" if len(shown) > MAX_TEXT else "")
-        transcript.record(ctx.session, ctx.identity_key, person_id, "in", kept, ctx.now)
+        sealed_in = keys if ctx.sealed_input and ctx.incoming.button is None else None
+        transcript.record(ctx.session, ctx.identity_key, person_id, "in", kept, ctx.now, sealed_with=sealed_in)
     for reply in replies:
         payload: dict[str, Any] = {"buttons": [[asdict(b) for b in row] for row in reply.buttons]}
         # The bytes go to a table of their own (the line names them), so the web chat can show them
@@ -298,4 +338,8 @@ def _transcribe(ctx: Context, replies: list[Reply]) -> None:
             payload["file_id"] = chatfiles.offer(
                 ctx.session, ctx.identity_key, person_id, reply.file_name, reply.file_type, reply.file, ctx.now
             )
-        transcript.record(ctx.session, ctx.identity_key, person_id, "out", reply.text, ctx.now, payload)
+        # A step whose message is sealed may echo it back: all its replies are sealed with it.
+        sealed_out = keys if reply.sealed or ctx.sealed_input else None
+        transcript.record(
+            ctx.session, ctx.identity_key, person_id, "out", reply.text, ctx.now, payload, sealed_with=sealed_out
+        )

@@ -135,7 +135,7 @@ def channel(ctx: Context) -> list[Reply]:
         return [_ask_email()]
     lead = ""
     if choice == "telegram-new":
-        issued = codes.issue(ctx.session, ctx.person, days=30, now=ctx.now)
+        issued = codes.issue(ctx.session, ctx.person, days=30, now=ctx.now, secret=ctx.settings.code_secret)
         username = ctx.settings.telegram_bot_username
         where = f"https://t.me/{username}?start={issued.code}" if username else "the school's Telegram bot"
         lead = f"To link Telegram, open {where} and send: /start {issued.code}\nThe code works once, for 30 days. "
@@ -143,7 +143,8 @@ def channel(ctx: Context) -> list[Reply]:
     consents.record(ctx.session, ctx.person.id, ConsentKind.yearly_checkin, True, ctx.now, channel=choice)
     ctx.goto(HELP)
     LEAVING.draft(ctx).yearly = True
-    return [Reply(f"{lead}Got it: {PLATFORM_LABELS.get(choice, choice)}."), _ask_help()]
+    # A new code in it: the web chat's transcript keeps this line only encrypted.
+    return [Reply(f"{lead}Got it: {PLATFORM_LABELS.get(choice, choice)}.", sealed=bool(lead)), _ask_help()]
 
 
 def _ask_email() -> Reply:

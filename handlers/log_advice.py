@@ -69,16 +69,6 @@ ASK_ACTION = (
 ASK_NEXT_ACTION = "Type another agreed action, or tap Done."
 ASK_DUE = f"When is \u201c{{action}}\u201d due? Type a date {EXAMPLES}, or tap No due date."
 ASK_NOTE = "Anything for staff only? Pupils never see it. Type it, or tap No staff note."
-ASK_NOTE_NO_KEY = (
-    "Staff-only notes are switched off here because Waymark has no encryption key "
-    "(WAYMARK_ENCRYPTION_KEY), and I won't keep one unprotected. Tap No staff note to carry on; "
-    "ask your Waymark administrator to set the key."
-)
-NOTE_REFUSED = (
-    "I can't save a staff-only note: Waymark has no encryption key (WAYMARK_ENCRYPTION_KEY) and I won't "
-    "keep a private note unprotected. Your note was not kept. Tap No staff note to save the rest, "
-    "and ask your Waymark administrator to set the key."
-)
 BUTTONS_ONLY = "Please tap one of the buttons below (or send /cancel to stop)."
 ASK_DISCARD = "Throw this log away? Nothing in it will be saved, and {name} won't see it."
 DISCARDED = "Discarded: nothing from that log was saved."
@@ -296,8 +286,7 @@ def due(ctx: Context) -> list[Reply]:
 
 
 def _note_question(ctx: Context) -> Reply:
-    prompt = ASK_NOTE if crypto.has_key(ctx.settings.encryption_key) else ASK_NOTE_NO_KEY
-    return Reply(prompt, buttons=[[Button("No staff note", NO_NOTE)]])
+    return Reply(ASK_NOTE, buttons=[[Button("No staff note", NO_NOTE)]])
 
 
 def _ask_note(ctx: Context) -> list[Reply]:
@@ -313,18 +302,16 @@ def note(ctx: Context) -> list[Reply]:
     if ctx.button == NO_NOTE:
         draft.note = ""
         return _confirm(ctx)
+    ctx.sealed_input = True  # whatever was typed here was meant as a staff-only note, even if refused
     problem = answers.problem_with(ctx)
     if problem:
         return answers.again(ctx, problem, _note_question(ctx))
     if len(ctx.text) > MAX_NOTE_LENGTH:
         problem = f"That note is {len(ctx.text):,} characters; please keep it under {MAX_NOTE_LENGTH}."
         return answers.again(ctx, problem, _note_question(ctx))
-    try:
-        # Encrypted before it is kept anywhere, the conversation state included.
-        token = crypto.encrypt(ctx.settings.encryption_key, ctx.text)
-    except crypto.NoKeyError:
-        return [Reply(NOTE_REFUSED, buttons=[[Button("No staff note", NO_NOTE)]])]
-    draft.note = token.decode("ascii")
+    # Encrypted before it is kept anywhere, the conversation state included. There is always a key:
+    # `waymark run` and `waymark chat` do not start without one (bot/keys_cli.py).
+    draft.note = crypto.seal(ctx.settings.keyring, ctx.text)
     return _confirm(ctx)
 
 
@@ -340,7 +327,7 @@ def _summary_text(ctx: Context, pupil: Person) -> str:
     lines += [f"  {i}. {item.text} ({show(_due(item))})" for i, item in enumerate(draft.actions, 1)]
     if draft.note:
         try:
-            shown = crypto.decrypt(ctx.settings.encryption_key, draft.note.encode("ascii"))
+            shown = crypto.decrypt(ctx.settings.keyring, draft.note.encode("ascii"))
         except (crypto.NoKeyError, crypto.UnreadableNoteError):
             shown = "(kept, but can't be shown: the encryption key has changed)"
         lines.append(f"Staff-only note (pupils never see this): {shown}")
@@ -361,7 +348,8 @@ def _confirm(ctx: Context) -> list[Reply]:
 def _confirm_question(ctx: Context, pupil: Person) -> Reply:
     # Discarding is last, on its own row away from Save, and asks first: it throws a whole log away.
     buttons = [[Button("Save", SAVE)], [Button("Edit", EDIT_BUTTON)], [Button("Discard log\u2026", DISCARD_BUTTON)]]
-    return Reply(_summary_text(ctx, pupil), buttons=buttons)
+    # With a staff-only note in it, the summary is kept only encrypted (transcript, conversation state).
+    return Reply(_summary_text(ctx, pupil), buttons=buttons, sealed=bool(LOG.draft(ctx).note))
 
 
 EDIT_CHOICES = [

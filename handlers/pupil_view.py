@@ -6,7 +6,7 @@ caseload gets exactly the answer a name that matches nobody gets.
 
 from __future__ import annotations
 
-from core.messages import Button, Reply
+from core.messages import Button, Reply, sealed
 from handlers import access, answers, pupils
 from handlers.concern import PICK as RAISE_CONCERN
 from handlers.context import Context
@@ -59,7 +59,7 @@ def find(ctx: Context) -> list[Reply]:
 
 def _note_text(ctx: Context, token: bytes) -> str:
     try:
-        return crypto.decrypt(ctx.settings.encryption_key, token)
+        return crypto.decrypt(ctx.settings.keyring, token)
     except crypto.NoKeyError:
         return "(a staff-only note is kept, but it can't be read: WAYMARK_ENCRYPTION_KEY is not set)"
     except crypto.UnreadableNoteError:
@@ -116,10 +116,12 @@ def show_record(ctx: Context, pupil: Person) -> list[Reply]:
             lines.append(f"- {a.text} (done {pupils.short_date(a.done_at, ctx)})")
 
     lines.append("\nAdvice conversations:" if records else "\nAdvice conversations: none yet")
+    notes_shown = False
     for r in records:
         lines.append(f"- {pupils.short_date(r.created_at, ctx)}, {KINDS.get(r.kind, r.kind)}: {r.summary}")
         if r.staff_note is not None and show_notes:
             lines.append(f"  Staff only: {_note_text(ctx, r.staff_note)}")
+            notes_shown = True
 
     journal = advice.journal_for(ctx.session, pupil.id)
     lines.append("\nLatest journal entries:" if journal else "\nJournal: nothing yet")
@@ -133,7 +135,9 @@ def show_record(ctx: Context, pupil: Person) -> list[Reply]:
         buttons.append([Button("Raise a concern", f"{RAISE_CONCERN}{pupil.id}")])  # /concern checks the school again
     if ctx.roles & {"tutor", "leader"}:  # the way back to the list they most likely came from
         buttons.append([Button("\u2190 My caseload", "/caseload")])
-    return chunks("\n".join(lines), buttons)
+    shown = chunks("\n".join(lines), buttons)
+    # With staff-only notes in it, the web chat's transcript keeps the record only encrypted.
+    return sealed(shown) if notes_shown else shown
 
 
 def _journal_lines(ctx: Context, entry: JournalEntry) -> list[str]:

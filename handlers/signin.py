@@ -72,7 +72,10 @@ def sign_in(
         with transaction(dispatcher.engine) as s:
             if any(identities.locked_until(s, WEB, key, now) for key in limits):
                 return SignIn(None, texts.LOCKED_OUT)
-            if len(code) > MAX_CODE_LENGTH or codes.find_valid(s, code, now=now) is None:
+            if (
+                len(code) > MAX_CODE_LENGTH
+                or codes.find_valid(s, code, now=now, secret=dispatcher.settings.code_secret) is None
+            ):
                 locked = [identities.record_wrong_code(s, WEB, key, now, limit) for key, limit in limits.items()]
                 slowed = identities.recent_wrong_codes(s, WEB, address_key(address), now) >= SLOW_AFTER_WRONG_CODES
                 return SignIn(None, texts.LOCKED_OUT if any(locked) else texts.WRONG_CODE, slowed)

@@ -1,8 +1,14 @@
-"""One-time enrolment codes: easy to type on a phone, unguessable, single-use, stored only as a hash."""
+"""One-time enrolment codes: easy to type on a phone, unguessable, single-use, stored only as a keyed hash.
+
+The hash is an HMAC-SHA256 under WAYMARK_CODE_SECRET ("h1:" + hex), so a copy of the database alone
+does not let anyone try every code offline. Codes issued before that were stored as plain SHA-256
+hex; they keep working until they expire (at most a year), then retention removes them.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,7 +32,23 @@ def normalise(code: str) -> str:
     return "".join(ch for ch in code.upper() if ch.isalnum())
 
 
-def code_hash(code: str) -> str:
+KEYED_PREFIX = "h1:"
+
+
+def new_secret() -> str:
+    """A WAYMARK_CODE_SECRET for `waymark init`."""
+    return secrets.token_urlsafe(32)
+
+
+def code_hash(code: str, secret: str | None) -> str:
+    """What is stored for a code: keyed when a secret is set (always, once `waymark init` has run)."""
+    if not secret:
+        return legacy_hash(code)
+    return KEYED_PREFIX + hmac.new(secret.encode(), normalise(code).encode(), hashlib.sha256).hexdigest()
+
+
+def legacy_hash(code: str) -> str:
+    """How codes were stored before WAYMARK_CODE_SECRET: still looked up, so they work until they expire."""
     return hashlib.sha256(normalise(code).encode()).hexdigest()
 
 
@@ -42,7 +64,14 @@ class IssuedCode:
     expires_at: datetime
 
 
-def issue(session: Session, person: Person, *, days: int = DEFAULT_DAYS, now: datetime | None = None) -> IssuedCode:
+def issue(
+    session: Session,
+    person: Person,
+    *,
+    days: int = DEFAULT_DAYS,
+    now: datetime | None = None,
+    secret: str | None = None,
+) -> IssuedCode:
     """A new code for this person; their older unused codes stop working."""
     now = now or utcnow()
     assert person.id is not None
@@ -55,16 +84,21 @@ def issue(session: Session, person: Person, *, days: int = DEFAULT_DAYS, now: da
     )
     code = new_code()
     expires = now + timedelta(days=days)
-    session.add(EnrolmentCode(person_id=person.id, code_hash=code_hash(code), created_at=now, expires_at=expires))
+    session.add(
+        EnrolmentCode(person_id=person.id, code_hash=code_hash(code, secret), created_at=now, expires_at=expires)
+    )
     return IssuedCode(person=person, code=code, expires_at=expires)
 
 
-def find_valid(session: Session, code: str, *, now: datetime | None = None) -> EnrolmentCode | None:
+def find_valid(
+    session: Session, code: str, *, now: datetime | None = None, secret: str | None = None
+) -> EnrolmentCode | None:
     """The usable code row for what was typed, or None for wrong, used, revoked or expired."""
     now = now or utcnow()
     if not code.strip():
         return None
-    row = session.exec(select(EnrolmentCode).where(EnrolmentCode.code_hash == code_hash(code))).first()
+    hashes = {code_hash(code, secret), legacy_hash(code)}
+    row = session.exec(select(EnrolmentCode).where(col(EnrolmentCode.code_hash).in_(hashes))).first()
     if row is None or row.used_at is not None or row.revoked_at is not None or row.expires_at <= now:
         return None
     return row

@@ -49,7 +49,7 @@ def phrase_key(category: str, phrase: str) -> str:
 def raise_concern(
     session: Session,
     *,
-    key: str | None,
+    key: crypto.KeyLike,
     school_id: int,
     subject_id: int,
     raised_by_id: int | None,
@@ -102,11 +102,11 @@ def raise_concern(
     return Raised(concern, joined=False)
 
 
-def words_of(concern: Concern, key: str | None) -> str:
+def words_of(concern: Concern, key: crypto.KeyLike) -> str:
     return crypto.decrypt(key, concern.words)
 
 
-def context_of(concern: Concern, key: str | None) -> list[str]:
+def context_of(concern: Concern, key: crypto.KeyLike) -> list[str]:
     lines = json.loads(crypto.decrypt(key, concern.context) or "[]")
     return [str(line) for line in lines] if isinstance(lines, list) else []
 
@@ -185,13 +185,13 @@ def acknowledge(session: Session, concern: Concern, dsl_id: int, now: datetime) 
     return True
 
 
-def add_note(session: Session, concern: Concern, author_id: int, text: str, key: str | None, now: datetime) -> None:
+def add_note(session: Session, concern: Concern, author_id: int, text: str, key: crypto.KeyLike, now: datetime) -> None:
     session.add(
         ConcernNote(concern_id=concern.id or 0, author_id=author_id, text=crypto.encrypt(key, text), created_at=now)
     )
 
 
-def notes_of(session: Session, concern: Concern, key: str | None) -> list[tuple[ConcernNote, str]]:
+def notes_of(session: Session, concern: Concern, key: crypto.KeyLike) -> list[tuple[ConcernNote, str]]:
     rows = session.exec(
         select(ConcernNote).where(ConcernNote.concern_id == concern.id).order_by(col(ConcernNote.id))
     ).all()

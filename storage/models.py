@@ -147,7 +147,7 @@ class ChatIdentity(SQLModel, table=True):
 class EnrolmentCode(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     person_id: int = Field(foreign_key="person.id", index=True)
-    code_hash: str = Field(unique=True)  # sha256 hex of the normalised code
+    code_hash: str = Field(unique=True)  # storage.codes.code_hash: HMAC under WAYMARK_CODE_SECRET
     created_at: datetime = Field(default_factory=utcnow)
     expires_at: datetime
     used_at: datetime | None = None
@@ -494,3 +494,12 @@ class ChatFile(SQLModel, table=True):
     content_type: str
     body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class KeyCheck(SQLModel, table=True):
+    """Which WAYMARK_ENCRYPTION_KEY this database is written with: a check value (an HMAC of a
+    constant under the key), never the key. One row; a different key stops start-up."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    check_value: str
+    set_at: datetime = Field(default_factory=utcnow)

@@ -41,6 +41,12 @@ def run(tmp: Path, *args: str, **extra_env: str) -> subprocess.CompletedProcess[
     )
 
 
+def env_value(tmp: Path, name: str) -> str:
+    """A value `waymark init` wrote to the .env in `tmp`."""
+    lines = (tmp / ".env").read_text(encoding="utf-8").splitlines()
+    return next(line.split("=", 1)[1] for line in lines if line.startswith(f"{name}="))
+
+
 def people(tmp: Path) -> list[Person]:
     engine = make_engine(f"sqlite:///{tmp / 'school.db'}")
     try:
@@ -83,7 +89,8 @@ def test_key_from_environment_is_used_and_not_written(tmp_path: Path) -> None:
     done = run(tmp_path, "init", WAYMARK_ENCRYPTION_KEY="not-a-fernet-key")
     assert done.returncode == 2
     assert done.stderr.strip() == (
-        "Configuration error: WAYMARK_ENCRYPTION_KEY: not a valid key (44 characters from `waymark init`)"
+        "Configuration error: WAYMARK_ENCRYPTION_KEY: not a valid key: it must be the 44 characters "
+        "`waymark init` wrote (check for a cut or extra character)"
     )
     assert not (tmp_path / ".env").exists()
 
@@ -141,10 +148,13 @@ def test_codes_csv_has_working_codes_and_links(school_dir: Path) -> None:
     assert row["web_link"] == f"http://localhost:8080/signin?code={raw}"
     assert oct(out.stat().st_mode & 0o777) == "0o600"
 
+    # `waymark init` wrote a code secret, and `waymark codes` keyed the hashes with it.
+    secret = env_value(school_dir, "WAYMARK_CODE_SECRET")
     engine = make_engine(f"sqlite:///{school_dir / 'school.db'}")
     try:
         with transaction(engine, write=False) as session:
-            valid = codes.find_valid(session, row["code"])
+            assert codes.find_valid(session, row["code"]) is None
+            valid = codes.find_valid(session, row["code"], secret=secret)
             assert valid is not None
             assert valid.expires_at.date().isoformat() <= row["expires"]
             first_code_count = session.exec(select(func.count()).select_from(codes.EnrolmentCode)).one()
@@ -158,8 +168,8 @@ def test_codes_csv_has_working_codes_and_links(school_dir: Path) -> None:
     engine = make_engine(f"sqlite:///{school_dir / 'school.db'}")
     try:
         with transaction(engine, write=False) as session:
-            assert codes.find_valid(session, row["code"]) is None
-            assert codes.find_valid(session, second["code"]) is not None
+            assert codes.find_valid(session, row["code"], secret=secret) is None
+            assert codes.find_valid(session, second["code"], secret=secret) is not None
             assert session.exec(select(func.count()).select_from(codes.EnrolmentCode)).one() == first_code_count + 1
     finally:
         engine.dispose()

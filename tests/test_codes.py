@@ -30,9 +30,37 @@ def test_many_codes_are_unique_and_use_only_the_alphabet() -> None:
         assert {c[position] for c in many} == set(codes.ALPHABET)
 
 
+SECRET = "s" * 43
+
+
 def test_typed_forms_match() -> None:
     code = "ABCDE23456"
-    assert codes.code_hash(code) == codes.code_hash(" abcde-23456 ") == codes.code_hash(codes.pretty(code))
+    keyed = codes.code_hash(code, SECRET)
+    assert keyed == codes.code_hash(" abcde-23456 ", SECRET) == codes.code_hash(codes.pretty(code), SECRET)
+    # Keyed: the same code under another secret, or unkeyed, is another hash.
+    assert keyed.startswith(codes.KEYED_PREFIX)
+    assert keyed != codes.code_hash(code, "t" * 43) and keyed.removeprefix(codes.KEYED_PREFIX) != codes.legacy_hash(
+        code
+    )
+
+
+def test_keyed_codes_need_the_secret_and_old_sha256_codes_work_until_they_expire(engine: Engine) -> None:
+    school = seed.school(engine)
+    pupil = seed.pupil(engine, school.id or 0)
+    other = seed.pupil(engine, school.id or 0, upn="B100000000002")
+    now = utcnow()
+    with transaction(engine) as session:
+        keyed = codes.issue(session, pupil, days=30, now=now, secret=SECRET)
+        # A code issued by an older Waymark: plain SHA-256, as `issue` wrote before WAYMARK_CODE_SECRET.
+        old = codes.issue(session, other, days=30, now=now, secret=None)
+    with engine.connect() as conn:
+        stored = {row[0] for row in conn.execute(text("SELECT code_hash FROM enrolmentcode"))}
+    assert stored == {codes.code_hash(keyed.code, SECRET), codes.legacy_hash(old.code)}
+    with transaction(engine) as session:
+        assert codes.find_valid(session, keyed.code, now=now, secret=SECRET) is not None
+        assert codes.find_valid(session, keyed.code, now=now, secret="t" * 43) is None
+        assert codes.find_valid(session, old.code, now=now, secret=SECRET) is not None
+        assert codes.find_valid(session, old.code, now=now + timedelta(days=30), secret=SECRET) is None
 
 
 def test_stored_only_as_hash(engine: Engine) -> None:
@@ -42,7 +70,7 @@ def test_stored_only_as_hash(engine: Engine) -> None:
     with engine.connect() as conn:
         dumped = " ".join(str(v) for row in conn.execute(text("SELECT * FROM enrolmentcode")) for v in row)
     assert code not in dumped and codes.pretty(code) not in dumped
-    assert codes.code_hash(code) in dumped
+    assert codes.code_hash(code, None) in dumped
 
 
 def test_expiry_single_use_and_revocation(engine: Engine) -> None:

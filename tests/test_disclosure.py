@@ -16,8 +16,18 @@ from core import settings as core_settings
 from handlers import Dispatcher
 from handlers.disclosures import books
 from handlers.safeguarding import default_book
-from storage import audit, concerns, crypto, seed
-from storage.models import AuditEvent, Concern, JournalEntry, OutboxMessage, Person, School, StaffRole, TranscriptLine
+from storage import audit, concerns, crypto, seed, transcript
+from storage.models import (
+    AuditEvent,
+    Concern,
+    ConversationState,
+    JournalEntry,
+    OutboxMessage,
+    Person,
+    School,
+    StaffRole,
+    TranscriptLine,
+)
 from storage.phrases import phrases_of
 from tests.chat import Chat, Clock
 
@@ -117,9 +127,17 @@ def test_a_plain_message_at_rest_is_screened_and_the_transcript_is_the_context(
     assert concern.category == "self_harm"
     context = concerns.context_of(concern, KEY)
     assert context[0] == "Pupil: /help" and context[-1] == "Pupil: i dont want to be here anymore, i wanna die"
-    with Session(engine) as session:  # the pupil's own transcript shows the kind reply
+    with Session(engine) as session:  # the pupil's own transcript shows the kind reply...
         lines = session.exec(select(TranscriptLine).where(TranscriptLine.identity_key == "web:w1")).all()
-        assert "0800 1111" in lines[-1].text
+        assert "0800 1111" in transcript.shown(lines[-1], KEY)
+        # ...but keeps the words, and the step's replies that may echo them, only encrypted.
+        assert not any("wanna die" in line.text or "wanna die" in line.payload for line in lines)
+        # The journal entry offered back waits in the conversation state, encrypted too...
+        state = session.exec(select(ConversationState).where(ConversationState.external_id == "w1")).one()
+        assert state.state and "wanna die" not in state.data
+    chat.press("Save it")  # ...and is saved as the pupil asked, in their own journal
+    with Session(engine) as session:
+        assert "wanna die" in session.exec(select(JournalEntry)).one().text
 
 
 def test_the_same_words_again_join_the_concern_and_send_no_second_alert(engine: Engine, keyed: Dispatcher) -> None:

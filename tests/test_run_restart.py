@@ -25,7 +25,7 @@ from sqlmodel import select
 
 from core.calendar import leaving_range, nominal_start, scheduled_campaign_year
 from core.settings import Settings, load_settings
-from storage import seed
+from storage import crypto, seed
 from storage.db import make_engine, transaction
 from storage.migrate import upgrade
 from storage.models import JournalEntry
@@ -35,6 +35,12 @@ from tests.fakes.telegram_api import FakeTelegram
 ALUMNI = 90
 FIRST_CHAT = 70_000
 WAYMARK = [sys.executable, "-c", "from bot.cli import app; app()"]
+
+# `waymark run` needs both (bot/keys_cli.py); one pair for every run against a database.
+RUN_SECRETS = {
+    "WAYMARK_ENCRYPTION_KEY": crypto.new_key(),
+    "WAYMARK_CODE_SECRET": "run-restart-code-secret-0123456789abcdef",
+}
 
 
 def open_campaign_env(today: date) -> dict[str, str]:
@@ -79,6 +85,7 @@ def campaign_under_way(tmp_path: Path, fake: FakeTelegram, today: date, **extra:
         "TELEGRAM_BOT_TOKEN": fake.token,
         "TELEGRAM_API_BASE_URL": fake.base_url,
         "PTB_TIMEDELTA": "1",
+        **RUN_SECRETS,
         **extra,
     }
     for name in ("WAYMARK_SMTP_URL", "TELEGRAM_WEBHOOK_URL"):
@@ -187,6 +194,7 @@ def test_sigterm_finishes_the_update_in_hand_then_exits_cleanly(tmp_path: Path, 
         "TELEGRAM_BOT_TOKEN": fake.token,
         "TELEGRAM_API_BASE_URL": fake.base_url,
         "PTB_TIMEDELTA": "1",
+        **RUN_SECRETS,
     }
     for name in ("WAYMARK_SMTP_URL", "TELEGRAM_WEBHOOK_URL", "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN"):
         env.pop(name, None)

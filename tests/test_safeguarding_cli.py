@@ -139,7 +139,7 @@ def test_the_dsls_work_at_the_terminal_named_and_audited(school_dir: Path) -> No
     )
     assert noted.returncode == 0, noted.stderr
     no_key = run(school_dir, "safeguarding", "note", str(concern_id), "zqplain", "--as", "dee.lead@hillside.example")
-    assert no_key.returncode == 2 and "nothing was saved" in no_key.stderr
+    assert no_key.returncode == 2 and "WAYMARK_ENCRYPTION_KEY is not set" in no_key.stderr  # nothing is saved
 
     bad = sg(
         school_dir,
@@ -261,6 +261,8 @@ def test_waymark_run_warns_about_a_school_without_a_dsl(tmp_path: Path) -> None:
         "WAYMARK_DATABASE_URL": f"sqlite:///{tmp_path / 'school.db'}",
         "WAYMARK_HTTP_HOST": "127.0.0.1",
         "WAYMARK_HTTP_PORT": "0",
+        "WAYMARK_ENCRYPTION_KEY": KEY,
+        "WAYMARK_CODE_SECRET": "sg-cli-code-secret-0123456789abcdefghij",
     }
     log = tmp_path / "run.log"
     with log.open("wb") as out:

@@ -230,23 +230,6 @@ def test_edit_from_the_summary_changes_one_part(school: School) -> None:
         assert record.pupil_id == school.dan.id and record.kind == "parents_evening"
 
 
-def test_staff_note_refused_without_an_encryption_key(school: School) -> None:
-    sam = Chat(make_dispatcher(school.engine, key=None), "sam", "slack")
-    log_up_to_summary(sam)
-    sam.say("Write a first CV by 12/12")
-    sam.press("Done")
-    assert "WAYMARK_ENCRYPTION_KEY" in sam.text
-    sam.say(SECRET)
-    assert "can't save a staff-only note" in sam.text and "Check this" not in sam.text
-    with transaction(school.engine) as s:
-        state = s.exec(select(ConversationState).where(ConversationState.external_id == "sam")).one()
-        assert SECRET not in state.data  # not even in the conversation state
-    sam.press("No staff note")
-    sam.press("Save")
-    with transaction(school.engine) as s:
-        assert s.exec(select(AdviceRecord)).one().staff_note is None
-
-
 def test_staff_note_is_never_in_anything_the_pupil_can_read(school: School) -> None:
     sam = Chat(school.dispatcher, "sam", "slack")
     save_advice_with_a_staff_note(sam)

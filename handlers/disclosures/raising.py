@@ -64,7 +64,10 @@ def _context(ctx: Context, before: list[str], words: str) -> list[str]:
     """The last few messages of this conversation, the one that raised the concern last."""
     if ctx.is_transcribed:
         lines = transcript.last_lines(ctx.session, ctx.identity_key, concerns.CONTEXT_LINES - 1)
-        earlier = [f"{'Pupil' if line.direction == 'in' else 'Waymark'}: {line.text}" for line in lines]
+        keys = ctx.settings.keyring
+        earlier = [
+            f"{'Pupil' if line.direction == 'in' else 'Waymark'}: {transcript.shown(line, keys)}" for line in lines
+        ]
     else:
         earlier = [f"Pupil (earlier in this conversation): {text}" for text in before]
     return [*earlier, f"Pupil: {words}"]
@@ -84,7 +87,8 @@ def raise_and_alert(
     be kept: with no encryption key the words are never stored in clear, so the DSLs are told only
     who and when, and it is logged."""
     assert subject.id is not None
-    if not crypto.has_key(ctx.settings.encryption_key):
+    ctx.sealed_input = True  # the words that raised it are safeguarding text: the transcript keeps them encrypted
+    if not crypto.has_key(ctx.settings.keyring):
         log.error(
             "a safeguarding concern about person %s could not be recorded: WAYMARK_ENCRYPTION_KEY is not set",
             subject.id,
@@ -95,7 +99,7 @@ def raise_and_alert(
         return None
     raised = concerns.raise_concern(
         ctx.session,
-        key=ctx.settings.encryption_key,
+        key=ctx.settings.keyring,
         school_id=subject.school_id,
         subject_id=subject.id,
         raised_by_id=ctx.person.id if ctx.person is not None else None,

@@ -25,6 +25,7 @@ from sqlalchemy import Engine
 
 from bot.channels.web import pages
 from bot.channels.web.session import Sessions
+from core.keyring import Keyring
 from handlers import Dispatcher, Incoming
 from storage import websessions
 from storage.db import transaction
@@ -94,8 +95,8 @@ class Connection:
             with contextlib.suppress(ConnectionError, RuntimeError):
                 await self.ws.send_str(json.dumps(message, ensure_ascii=False))
 
-    async def send_lines(self, lines: list[TranscriptLine]) -> None:
-        views = pages.line_views(lines, self.labels)
+    async def send_lines(self, lines: list[TranscriptLine], keys: Keyring) -> None:
+        views = pages.line_views(lines, self.labels, keys)
         await self.send({"type": "lines", "lines": [v.as_json() for v in views]})
 
 
@@ -164,7 +165,7 @@ class Live:
             for conn in conns:
                 fresh = [line for line in lines if line.id is not None and line.id > conn.cursor]
                 if fresh:
-                    await conn.send_lines(fresh)
+                    await conn.send_lines(fresh, self.dispatcher.settings.keyring)
                     conn.cursor = fresh[-1].id or conn.cursor
         if not linked:
             await self.hub.sign_out(external_id)
@@ -176,7 +177,9 @@ class Live:
         async with self.hub.lock(conn.external_id):
             limit = self.dispatcher.settings.web_chat_page_lines
             lines = await asyncio.to_thread(recent_lines, self.engine, conn.external_id, self.clock(), limit)
-            views = pages.line_views(lines, conn.labels)  # learns the labels of buttons on show
+            views = pages.line_views(
+                lines, conn.labels, self.dispatcher.settings.keyring
+            )  # learns the labels of buttons on show
             fresh = [v for v in views if v.id > after]
             if fresh:
                 await conn.send({"type": "lines", "lines": [v.as_json() for v in fresh]})

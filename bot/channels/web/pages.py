@@ -12,11 +12,13 @@ from html import escape
 from typing import Any
 
 from bot.channels.web.media import file_ids, payload_of
+from storage import transcript
+from storage.crypto import KeyLike
 from storage.models import TranscriptLine
 
 STYLESHEET = "/static/app.css"
 SCRIPT = "/static/chat.js"
-SIGNED_IN_WITH_CODE = "(signed in with my code)"
+SIGNED_IN_WITH_CODE = "(my sign-in code)"  # true whether or not the code worked
 
 BAD_FORM = "This page was open too long or came from somewhere else. Reload the page and try again."
 NO_COOKIES = (
@@ -73,8 +75,8 @@ def _choices(payload: dict[str, Any]) -> list[list[Choice]]:
     return rows
 
 
-def line_views(lines: list[TranscriptLine], labels: dict[str, str]) -> list[LineView]:
-    """Views of transcript lines, in order.
+def line_views(lines: list[TranscriptLine], labels: dict[str, str], keys: KeyLike) -> list[LineView]:
+    """Views of transcript lines, in order; sealed lines (staff-only words) decrypted with `keys`.
 
     A pressed button is recorded as its data ("/reflect"); the page shows its label ("Reflect"),
     looked up in `labels`, the buttons offered most recently (updated as lines go by).
@@ -83,12 +85,12 @@ def line_views(lines: list[TranscriptLine], labels: dict[str, str]) -> list[Line
     for line in lines:
         assert line.id is not None
         payload = payload_of(line)
-        view = LineView(id=line.id, direction=line.direction, text=line.text)
+        view = LineView(id=line.id, direction=line.direction, text=transcript.shown(line, keys))
         if line.direction == "in":
             if line.text.startswith("/start ") and len(line.text) < 40:
-                view.text = SIGNED_IN_WITH_CODE  # the used code itself is no use to anyone
+                view.text = SIGNED_IN_WITH_CODE  # the transcript never keeps the code itself
             else:
-                view.text = labels.get(line.text, line.text)
+                view.text = labels.get(view.text, view.text)
         else:
             view.choices = _choices(payload)
             if view.choices:

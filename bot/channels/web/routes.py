@@ -212,7 +212,7 @@ async def chat_get(request: web.Request) -> web.StreamResponse:
     engine, now = chat.dispatcher.engine, chat.dispatcher.clock()
     lines = await asyncio.to_thread(recent_lines, engine, visit.row.external_id, now, chat.settings.web_chat_page_lines)
     school = visit.school or chat.settings.school_name
-    views = pages.line_views(lines, {})
+    views = pages.line_views(lines, {}, chat.dispatcher.settings.keyring)
     page = pages.chat_page(school, visit.person.known_as, visit.row.csrf_token, views, websessions.new_token())
     return _html(page)
 
