@@ -243,12 +243,17 @@ def _transcribe(ctx: Context, replies: list[Reply]) -> None:
     person_id = ctx.person.id if ctx.person else None
     shown = ctx.incoming.text if ctx.incoming.button is None else ctx.incoming.button
     if shown:
-        transcript.record(ctx.session, ctx.identity_key, person_id, "in", shown, ctx.now)
+        # A pressed button is kept as its data; the mark lets a page that no longer knows its label
+        # say "a button" rather than show the data ("sk:1") as if the person had typed it.
+        pressed = {"pressed": True} if ctx.incoming.button is not None else None
+        transcript.record(ctx.session, ctx.identity_key, person_id, "in", shown, ctx.now, pressed)
     for reply in replies:
         payload: dict[str, Any] = {"buttons": [[asdict(b) for b in row] for row in reply.buttons]}
         # The bytes are kept with the line so the web chat can show them again later (charts, exports).
         if reply.image is not None:
             payload["image"] = reply.image_name
+            if reply.image_alt:
+                payload["image_alt"] = reply.image_alt
             payload["image_b64"] = base64.b64encode(reply.image).decode("ascii")
         if reply.file is not None:
             payload["file"] = reply.file_name

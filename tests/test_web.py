@@ -590,7 +590,7 @@ async def test_images_show_inline_and_files_download(site: Site, browsers: list[
     status, html = await b.page("/chat")
     assert status == 200
     # New messages are announced: the conversation is a polite live region.
-    assert re.search(r'<ol id="log" class="log" role="log" aria-live="polite" aria-label="Conversation"', html)
+    assert re.search(r'<div id="log" class="log" role="log" aria-live="polite" aria-label="Conversation"', html)
     assert f'<img class="media" src="/media/{chart_id}" alt="skills.png">' in html
     assert (
         f'<a class="file" href="/media/{plan_id}" download="My plan (Y10).csv">Download My plan (Y10).csv</a>' in html
@@ -604,7 +604,7 @@ async def test_images_show_inline_and_files_download(site: Site, browsers: list[
     ws = await b.ws(csrf, after=chart_id - 1)
     lines = await read_lines(ws, want=2)
     await ws.close()
-    assert lines[0]["image"] == {"url": f"/media/{chart_id}", "name": "skills.png"}
+    assert lines[0]["image"] == {"url": f"/media/{chart_id}", "name": "skills.png", "alt": "skills.png"}
     assert lines[1]["file"] == {"url": f"/media/{plan_id}", "name": "My plan (Y10).csv"}
 
 

@@ -71,6 +71,8 @@ async def read_lines(ws: aiohttp.ClientWebSocketResponse, want: int = 1, timeout
     async def collect() -> None:
         while sum(1 for line in got if line["dir"] == "out") < want:
             message = json.loads((await ws.receive()).data)
+            if message["type"] == "ack":  # the receipt for a message sent: see `read_ack`
+                continue
             if message["type"] == "lines":
                 got.extend(message["lines"])
             else:

@@ -22,11 +22,12 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 
 from bot.channels.web import pages
 from bot.channels.web.session import Sessions
-from handlers import Dispatcher, Incoming
-from storage import websessions
+from handlers import Dispatcher, Incoming, Reply, texts
+from storage import conversations, websessions
 from storage.db import transaction
 from storage.models import TranscriptLine
 
@@ -65,6 +66,14 @@ def recent_lines(engine: Engine, external_id: str, now: datetime) -> list[Transc
         return websessions.recent_lines(s, external_id)
 
 
+def _was_kept(engine: Engine, update_id: str) -> bool:
+    try:
+        with transaction(engine, write=False) as s:
+            return conversations.was_processed(s, WEB, update_id)
+    except OperationalError:  # the database is still away: the page keeps the message and may send it again
+        return False
+
+
 def _lines_after(engine: Engine, external_id: str, after: int | None) -> tuple[list[TranscriptLine], bool]:
     """(lines after `after`, still linked); no lines asked for (None) when no page is open."""
     with transaction(engine, write=False) as s:
@@ -73,6 +82,15 @@ def _lines_after(engine: Engine, external_id: str, after: int | None) -> tuple[l
 
 
 # --- the pages open in this process ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sent:
+    """What became of one message: whether the step that reads it committed, and what the engine
+    answered when it did not ("try again" on a full disk), which no transcript line will carry."""
+
+    saved: bool
+    problem: str = ""
 
 
 @dataclass(eq=False)
@@ -143,14 +161,24 @@ class Live:
         self.sessions = sessions
         self.hub = Hub()
 
-    async def send(self, external_id: str, text: str | None, button: str | None, mid: str | None) -> bool:
-        """Send one message as this account (from a form or a page); False when it is no longer linked."""
+    async def send(self, external_id: str, text: str | None, button: str | None, mid: str | None) -> Sent:
+        """Send one message as this account (from a form or a page), and whether it was kept. The
+        caller then brings the pages up to date (`sync`)."""
         update_id = f"{external_id}:{mid}" if mid and _MID.match(mid) else None
         incoming = Incoming(
             platform=WEB, chat_id=external_id, user_id=external_id, text=text, button=button, update_id=update_id
         )
-        await asyncio.to_thread(self.dispatcher.dispatch, incoming)
-        return await self.sync(external_id)
+        try:
+            replies = await asyncio.to_thread(self.dispatcher.dispatch, incoming)
+        except Exception:  # anything unforeseen: the page keeps the message and says it wasn't saved
+            log.exception("web message not handled")
+            replies = [Reply(texts.NOT_SAVED)]
+        if update_id is not None:
+            saved = await asyncio.to_thread(_was_kept, self.engine, update_id)
+        else:
+            saved = not any(r.text in (texts.TRY_AGAIN, texts.NOT_SAVED) for r in replies)
+        problem = "" if saved else " ".join(r.text for r in replies) or texts.NOT_SAVED
+        return Sent(saved=saved, problem=problem)
 
     async def sync(self, external_id: str) -> bool:
         """Send every open page of this account the lines it has not got; False once it is unlinked
@@ -208,10 +236,14 @@ class Live:
         text, button, mid = message.get("text"), message.get("button"), message.get("mid")
         mid = mid if isinstance(mid, str) else None
         if isinstance(button, str) and button:
-            return await self.send(conn.external_id, None, button[:200], mid)
-        if isinstance(text, str) and text.strip():
-            return await self.send(conn.external_id, text, None, mid)
-        return True
+            sent = await self.send(conn.external_id, None, button[:200], mid)
+        elif isinstance(text, str) and text.strip():
+            sent = await self.send(conn.external_id, text, None, mid)
+        else:
+            return True
+        # The receipt first, so the page can stop holding the message; then the lines it brought.
+        await conn.send({"type": "ack", "mid": mid, "saved": sent.saved, "text": sent.problem})
+        return await self.sync(conn.external_id)
 
     async def deliver_waiting(self) -> None:
         """Bring outbox rows (check-ins, reminders) to the pages open now."""
