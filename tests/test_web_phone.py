@@ -6,23 +6,18 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestServer
-from sqlalchemy import Engine, event
-from sqlalchemy.exc import OperationalError
-from sqlmodel import select
+from sqlalchemy import Engine
 
 from bot.channels.web import WEB_CHAT
 from bot.http import build_app
 from handlers import Dispatcher, texts
-from storage.db import transaction
-from storage.models import TranscriptLine
-from tests.test_web import Site, alumnus_link, start_site
+from tests.test_web import Site, alumnus_link, database_full, pupil_lines, start_site
 from tests.test_web_browser import CHROMIUM, OUTPUT, new_pupil, open_page, sign_in, wait_for_message
 
 pytestmark = [
@@ -199,30 +194,9 @@ async def test_odd_input_keeps_what_was_typed_and_says_what_to_do(site: Site, br
     assert problems == []
 
 
-@contextmanager
-def database_full(engine: Engine) -> Iterator[None]:
-    """Every write fails as SQLite does when the disk is full; reads still work."""
-
-    def refuse(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if statement.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE")):
-            raise OperationalError(statement, {}, Exception("database or disk is full"))
-
-    event.listen(engine, "before_cursor_execute", refuse)
-    try:
-        yield
-    finally:
-        event.remove(engine, "before_cursor_execute", refuse)
-
-
 def saved_on_page(page: Any, text: str) -> Any:
     """The pupil's message as the server saved it (not the copy the page holds while sending)."""
     return page.locator("#log .msg-in:not(.msg-pending) .text", has_text=text)
-
-
-def said_by_pupil(engine: Engine, text: str) -> int:
-    with transaction(engine, write=False) as s:
-        lines = s.exec(select(TranscriptLine).where(TranscriptLine.direction == "in")).all()
-        return sum(1 for line in lines if line.text == text)
 
 
 async def test_a_message_the_server_could_not_save_comes_back_to_the_box(site: Site, browser: object) -> None:
@@ -238,7 +212,7 @@ async def test_a_message_the_server_could_not_save_comes_back_to_the_box(site: S
         assert await box.input_value() == "I went to the careers fair"
     await box.press("Enter")  # the disk has room again: the same text, sent again
     await saved_on_page(page, "I went to the careers fair").wait_for()
-    assert said_by_pupil(site.engine, "I went to the careers fair") == 1
+    assert pupil_lines(site.engine, "I went to the careers fair") == 1
     assert await box.input_value() == ""
     problems[:] = [p for p in problems if "WebSocket" not in p]
     assert problems == []
@@ -282,7 +256,7 @@ async def test_a_message_is_kept_once_when_the_connection_drops_around_it(site: 
     await saved_on_page(page, "Tried the coding taster day").wait_for(timeout=15_000)
     await page.locator(".msg-pending").wait_for(state="detached")  # type: ignore[attr-defined]
     assert dropped == ["request", "receipt"]
-    assert said_by_pupil(site.engine, "Tried the coding taster day") == 1
+    assert pupil_lines(site.engine, "Tried the coding taster day") == 1
     assert await page.locator("#log .msg-in", has_text="Tried the coding taster day").count() == 1  # type: ignore[attr-defined]
     problems[:] = [p for p in problems if "WebSocket" not in p]
     assert problems == []
@@ -302,7 +276,7 @@ async def test_a_message_sent_as_the_server_stops_arrives_once_after_it_restarts
     await site.server.start_server()
     await page.locator("#log .msg-in", has_text="Looked at sixth form courses").wait_for(timeout=15_000)  # type: ignore[attr-defined]
     await page.locator(".msg-pending").wait_for(state="detached", timeout=15_000)  # type: ignore[attr-defined]
-    assert said_by_pupil(site.engine, "Looked at sixth form courses") == 1
+    assert pupil_lines(site.engine, "Looked at sixth form courses") == 1
     assert await page.locator("#log .msg-in", has_text="Looked at sixth form courses").count() == 1  # type: ignore[attr-defined]
     problems[:] = [p for p in problems if "WebSocket" not in p and "ERR_CONNECTION_REFUSED" not in p]
     assert problems == []
