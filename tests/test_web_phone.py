@@ -17,6 +17,10 @@ from sqlalchemy import Engine
 from bot.channels.web import WEB_CHAT
 from bot.http import build_app
 from handlers import Dispatcher, texts
+from reports.charts import DPI, MIN_FONT_PT
+from storage import seed
+from storage.models import StaffRole
+from tests.test_reports import seed_alumni
 from tests.test_web import Site, alumnus_link, database_full, pupil_lines, start_site
 from tests.test_web_browser import CHROMIUM, OUTPUT, new_pupil, open_page, sign_in, wait_for_message
 
@@ -279,4 +283,33 @@ async def test_a_message_sent_as_the_server_stops_arrives_once_after_it_restarts
     assert pupil_lines(site.engine, "Looked at sixth form courses") == 1
     assert await page.locator("#log .msg-in", has_text="Looked at sixth form courses").count() == 1  # type: ignore[attr-defined]
     problems[:] = [p for p in problems if "WebSocket" not in p and "ERR_CONNECTION_REFUSED" not in p]
+    assert problems == []
+
+
+async def test_a_chart_fills_a_phone_says_its_figures_and_opens_full_size(site: Site, browser: object) -> None:
+    school = seed.school(site.engine, "Northfield Academy")
+    assert school.id is not None
+    seed_alumni(site.engine, school.id)
+    leader = seed.staff(site.engine, school.id, "Lee", "Morgan", role=StaffRole.leader)
+    page, problems = await open_page(browser, width=360, height=740)
+    await page.goto(f"{site.base}/signin")  # type: ignore[attr-defined]
+    await page.get_by_label("Your enrolment code").fill(seed.code_for(site.engine, leader))  # type: ignore[attr-defined]
+    await page.get_by_role("button", name="Sign in").click()  # type: ignore[attr-defined]
+    await wait_for_message(page, "Welcome to Waymark")
+    await page.get_by_label("Your message").fill("/report destinations 1 gender")  # type: ignore[attr-defined]
+    await page.get_by_label("Your message").press("Enter")  # type: ignore[attr-defined]
+    chart = page.locator("#log img.media").last  # type: ignore[attr-defined]
+    await chart.wait_for()
+    await page.wait_for_function("() => [...document.images].every(i => i.complete)")  # type: ignore[attr-defined]
+    shown, natural = await chart.evaluate("i => [i.getBoundingClientRect().width, i.naturalWidth]")
+    assert shown >= 300  # the whole width of the phone, less the margins
+    assert MIN_FONT_PT * DPI / 72 * shown / natural >= 14  # its smallest text, in CSS pixels
+    alt = await chart.get_attribute("alt")
+    assert alt.startswith("Chart: Northfield Academy: Destinations of leavers of ") and " answered." in alt
+    link = chart.locator("xpath=ancestor::a")
+    assert await link.get_attribute("href") == await chart.get_attribute("src")
+    assert await link.get_attribute("target") == "_blank"
+    await chart.scroll_into_view_if_needed()
+    await page.screenshot(path=str(OUTPUT / "phone-chart-360.png"))  # type: ignore[attr-defined]
+    assert await axe_violations(page) == []
     assert problems == []
