@@ -1,6 +1,6 @@
 """Charts as PNG bytes, drawn with matplotlib's "Agg" backend (no display needed), made for a phone.
 
-Most people see a chart in the chat on a phone, about 320 CSS pixels wide: the figure is drawn
+Most people see a chart in the chat on a phone, 280 to 320 CSS pixels wide: the figure is drawn
 FIGURE_WIDTH_IN wide with every text at least MIN_FONT_PT, so text shows at 14 px or more there (the
 page lets them open it full size too). Each bar's label sits above it rather than beside it, so the
 bars get the whole width. Every chart says who it counts and how many answered, and `alt_text`
@@ -22,8 +22,10 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 FIGURE_WIDTH_IN = 4.0
 DPI = 200
-MIN_FONT_PT = 14  # at 320 px wide: 14 pt x 200/72 px per pt x 320/800 = 15.6 px
-TITLE_CHARACTERS = 30  # a 14 pt bold line across FIGURE_WIDTH_IN
+# Shown 280 px wide (a 320 px phone less the chat's margins): 15 pt x 200/72 px per pt x 280/800 = 14.6 px;
+# at 360 px (316 px shown) 16.5 px.
+MIN_FONT_PT = 15
+TITLE_CHARACTERS = 26  # a bold line across FIGURE_WIDTH_IN
 
 # Okabe-Ito colours: told apart by people with the common kinds of colour blindness.
 # Grey shades for the two kinds of "unknown", so they read as gaps, not as destinations.
@@ -90,7 +92,7 @@ def _png(fig: Any) -> bytes:
 
 
 def _heading_inches(table: Table) -> float:
-    return 0.1 + _title(table).count("\n") * 0.27 + 0.27 + 0.35
+    return 0.1 + _title(table).count("\n") * 0.29 + 0.29 + 0.35
 
 
 def _title(table: Table) -> str:
@@ -108,7 +110,7 @@ def _start(table: Table, suppress_small: bool, body_in: float, legend_in: float)
     fig.text(
         0.07, 1 - below_title / height, answered_line(table, suppress_small), ha="left", va="top", fontsize=MIN_FONT_PT
     )
-    ax = fig.add_axes((0.07, (legend_in + 0.55) / height, 0.86, body_in / height))  # room for 0% and 100% below
+    ax = fig.add_axes((0.07, (legend_in + 0.55) / height, 0.84, body_in / height))  # room for 0% and 100% below
     ax.spines[["top", "right", "left"]].set_visible(False)
     ax.tick_params(axis="x", labelsize=MIN_FONT_PT)
     ax.set_yticks([])
@@ -149,7 +151,7 @@ def stacked_bars(table: Table, *, suppress_small: bool = False, columns: int | N
     shown = table.columns[: columns if columns is not None else len(table.columns)]
     rows = _rows(table)
     present = [i for i in range(len(shown)) if any(r.cells[i] for r in rows)]
-    legend_in = 0.3 * len(present)
+    legend_in = 0.32 * len(present)
     with matplotlib.rc_context({"text.parse_math": False}):  # outside text ("$x$") stays text
         fig, ax = _start(table, suppress_small, 0.85 * max(len(rows), 1), legend_in)
         positions = [i * 1.0 for i in range(len(rows))]
@@ -195,7 +197,7 @@ def coverage_bars(table: Table, *, suppress_small: bool = False) -> bytes:
 
     rows = _rows(table)
     per_row = len(table.columns)
-    legend_in = 0.3 * per_row
+    legend_in = 0.32 * per_row
     step = per_row + 1.3
     with matplotlib.rc_context({"text.parse_math": False}):  # outside text ("$x$") stays text
         fig, ax = _start(table, suppress_small, (0.35 * per_row + 0.45) * max(len(rows), 1), legend_in)

@@ -294,11 +294,11 @@ def png_size(image: bytes) -> tuple[int, int]:
 
 
 def test_charts_are_drawn_for_a_phone() -> None:
-    """Shown 320 CSS pixels wide (a 360 px phone, less the chat's margins), text is 14 px or more."""
+    """Shown 280 CSS pixels wide (a 320 px phone, less the chat's margins), text is 14 px or more."""
     for image in (stacked_bars(sample_table(), columns=len(GROUPS)), coverage_bars(benchmark3_sample())):
         width, height = png_size(image)
         assert width == FIGURE_WIDTH_IN * DPI
-        assert MIN_FONT_PT * DPI / 72 * 320 / width >= 14
+        assert MIN_FONT_PT * DPI / 72 * 280 / width >= 14
         assert height > width  # taller than wide: one bar under another, each labelled above it
     more_rows = destinations_table(
         [DestinationCount(v, "education", 5, 0) for v in "ABCDEF"], by=Breakdown.ethnicity, year_after_leaving=1
