@@ -313,3 +313,29 @@ async def test_a_chart_fills_a_phone_says_its_figures_and_opens_full_size(site: 
     await page.screenshot(path=str(OUTPUT / "phone-chart-360.png"))  # type: ignore[attr-defined]
     assert await axe_violations(page) == []
     assert problems == []
+
+
+async def test_a_message_not_yet_saved_outlives_a_reload_of_the_page(site: Site, browser: object) -> None:
+    page, problems = await open_page(browser, width=360, height=740)
+    await sign_in(page, site, new_pupil(site))
+    offline = [True]
+
+    async def network(ws: Any) -> None:
+        server = ws.connect_to_server()
+        ws.on_message(lambda message: None if offline[0] else server.send(message))
+        server.on_message(ws.send)
+
+    await page.route_web_socket("**/ws*", network)  # type: ignore[attr-defined]
+    await page.reload()  # type: ignore[attr-defined]
+    await page.get_by_label("Your message").fill("Asked about the engineering taster")  # type: ignore[attr-defined]
+    await page.get_by_label("Your message").press("Enter")  # type: ignore[attr-defined]
+    await page.locator(".msg-pending").wait_for()  # type: ignore[attr-defined]
+    await page.reload()  # type: ignore[attr-defined]  # before the server ever had it
+    await page.locator(".msg-pending", has_text="Asked about the engineering taster").wait_for()  # type: ignore[attr-defined]
+    offline[0] = False
+    await page.reload()  # type: ignore[attr-defined]  # the network is back: the held message goes
+    await saved_on_page(page, "Asked about the engineering taster").wait_for(timeout=15_000)
+    await page.locator(".msg-pending").wait_for(state="detached")  # type: ignore[attr-defined]
+    assert pupil_lines(site.engine, "Asked about the engineering taster") == 1
+    problems[:] = [p for p in problems if "WebSocket" not in p]
+    assert problems == []

@@ -29,7 +29,8 @@
   var plainForm = false; // the WebSocket seems blocked: messages go as ordinary form posts
   var GIVE_UP_AFTER = 3;
   var SLOW_MS = 6000;
-  var unacked = []; // {mid, data, text, button, bubble}: sent, not yet saved by the server
+  var unacked = []; // {mid, data, text, button, shown, bubble}: sent, not yet saved by the server
+  var HELD = "waymark-unsaved"; // sessionStorage: what is not yet saved outlives a reload of this tab
   var pressed = null; // the data of the choice just pressed, until the answer to it arrives
 
   function say(text, problem) {
@@ -189,6 +190,26 @@
     return item;
   }
 
+  function remember() {
+    try {
+      window.sessionStorage.setItem(HELD, JSON.stringify(unacked.map(function (m) {
+        return { mid: m.mid, data: m.data, text: m.text, button: m.button, shown: m.shown };
+      })));
+    } catch (e) { /* storage refused (private mode, full): the page still holds them until closed */ }
+  }
+
+  function restore() {
+    var held = [];
+    try { held = JSON.parse(window.sessionStorage.getItem(HELD) || "[]"); } catch (e) { held = []; }
+    held.forEach(function (m) {
+      if (m && typeof m.mid === "string" && typeof m.data === "string") {
+        m.bubble = pendingBubble(String(m.shown || ""));
+        unacked.push(m);
+      }
+    });
+    if (unacked.length) { say("Not saved yet — sending again…", true); }
+  }
+
   function markUnsaved() {
     if (!unacked.length) { return; }
     unacked.forEach(function (m) { m.bubble.lastChild.textContent = "Not saved yet — sending again"; });
@@ -199,8 +220,9 @@
     var mid = messageId();
     payload.mid = mid;
     var message = { mid: mid, data: JSON.stringify(payload), text: payload.text, button: payload.button,
-                    bubble: pendingBubble(shown) };
+                    shown: shown, bubble: pendingBubble(shown) };
     unacked.push(message);
+    remember();
     reveal();
     if (open) { socket.send(message.data); }
     say("Sending…");
@@ -215,6 +237,7 @@
       if (unacked[i].mid === ack.mid) { message = unacked[i]; unacked.splice(i, 1); break; }
     }
     if (!message) { return; }
+    remember();
     if (message.bubble.parentNode) { message.bubble.parentNode.removeChild(message.bubble); }
     if (ack.saved) {
       if (!unacked.length) { say(""); }
@@ -287,6 +310,7 @@
     if (!unacked.length) { return; }
     var first = unacked[0];
     unacked = [];
+    remember();
     midField.value = first.mid;
     if (first.button !== undefined) {
       var field = document.createElement("input");
@@ -351,6 +375,7 @@
     }
   });
 
+  restore();
   reveal();
   if (window.WebSocket) { connect(); }
 })();
