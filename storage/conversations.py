@@ -78,14 +78,6 @@ def forget(session: Session, platform: str, external_id: str, now: datetime) -> 
     )
 
 
-def was_processed(session: Session, platform: str, update_id: str) -> bool:
-    """Whether a step with this update id committed: the web chat's receipt that a message was kept."""
-    found = session.exec(
-        select(ProcessedUpdate.id).where(ProcessedUpdate.platform == platform, ProcessedUpdate.update_id == update_id)
-    ).first()
-    return found is not None
-
-
 def prune_processed(session: Session, before: datetime, batch: int = 5000) -> int:
     """Forget processed update ids recorded before `before`; returns how many went.
 

@@ -22,12 +22,11 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 from sqlalchemy import Engine
-from sqlalchemy.exc import OperationalError
 
 from bot.channels.web import pages
 from bot.channels.web.session import Sessions
 from handlers import Dispatcher, Incoming, Reply, texts
-from storage import conversations, websessions
+from storage import websessions
 from storage.db import transaction
 from storage.models import TranscriptLine
 
@@ -38,6 +37,7 @@ RECHECK_SESSION_SECONDS = 30.0
 MAX_WS_MESSAGE = 512 * 1024
 _MID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 UNREADABLE = "I couldn't read that. Please reload the page."
+NOT_KEPT = frozenset({texts.TRY_AGAIN, texts.NOT_SAVED})
 
 
 # --- the database, one transaction per call, run in a thread --------------------------------------
@@ -64,14 +64,6 @@ def recent_lines(engine: Engine, external_id: str, now: datetime) -> list[Transc
     deliver(engine, [external_id], now)
     with transaction(engine, write=False) as s:
         return websessions.recent_lines(s, external_id)
-
-
-def _was_kept(engine: Engine, update_id: str) -> bool:
-    try:
-        with transaction(engine, write=False) as s:
-            return conversations.was_processed(s, WEB, update_id)
-    except OperationalError:  # the database is still away: the page keeps the message and may send it again
-        return False
 
 
 def _lines_after(engine: Engine, external_id: str, after: int | None) -> tuple[list[TranscriptLine], bool]:
@@ -173,12 +165,11 @@ class Live:
         except Exception:  # anything unforeseen: the page keeps the message and says it wasn't saved
             log.exception("web message not handled")
             replies = [Reply(texts.NOT_SAVED)]
-        if update_id is not None:
-            saved = await asyncio.to_thread(_was_kept, self.engine, update_id)
-        else:
-            saved = not any(r.text in (texts.TRY_AGAIN, texts.NOT_SAVED) for r in replies)
-        problem = "" if saved else " ".join(r.text for r in replies) or texts.NOT_SAVED
-        return Sent(saved=saved, problem=problem)
+        # The engine answers exactly these when its step rolled back (and nothing, [], for an id it
+        # has kept before): read from its answer rather than asked of the database again, which
+        # would add a thread and a query to every message.
+        failed = [r.text for r in replies if r.text in NOT_KEPT]
+        return Sent(saved=not failed, problem=" ".join(failed))
 
     async def sync(self, external_id: str) -> bool:
         """Send every open page of this account the lines it has not got; False once it is unlinked
