@@ -30,7 +30,9 @@
   var GIVE_UP_AFTER = 3;
   var SLOW_MS = 6000;
   var unacked = []; // {mid, data, text, button, shown, bubble}: sent, not yet saved by the server
-  var HELD = "waymark-unsaved"; // sessionStorage: what is not yet saved outlives a reload of this tab
+  // sessionStorage: what is not yet saved outlives a reload of this tab. Keyed by this session's
+  // token, so after a sign-out another person signing in on the same tab never sends it as theirs.
+  var HELD = "waymark-unsaved-" + csrf;
   var pressed = null; // the data of the choice just pressed, until the answer to it arrives
 
   function say(text, problem) {
