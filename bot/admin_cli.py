@@ -7,8 +7,10 @@ call `storage`, print what happened in words an office manager understands.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
+import socket
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -540,16 +542,71 @@ def _one_person(session: Session, key: str, school: str | None) -> Person:
 # --- demo ---------------------------------------------------------------------------------------
 
 
+def _port_taken(port: int) -> bool:
+    """Whether something already listens on this port of 127.0.0.1 (another demo, another server)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # As the server will bind: a port left in TIME_WAIT by a demo just stopped is free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
+def _port_taken_message(port: int) -> str:
+    return (
+        f"Port {port} is taken: something else is listening there (perhaps a demo that is still running). "
+        f'Nothing was changed. Choose another port: make run DEMO_ARGS="--port {port + 1}" '
+        f"(or waymark demo --port {port + 1})."
+    )
+
+
+def _links_file(db: Path) -> Path:
+    """Beside the demo's database: which port it serves and who its personas are, for `demo --links`."""
+    return db.with_name(db.stem + ".links.json")
+
+
+def _print_links(base: str, personas: list[Persona], issued: dict[str, str]) -> None:
+    typer.echo("Sign in as (each link works once, for a day):")
+    for persona in personas:
+        typer.echo(f"  {persona.title:<15} {persona.name:<16} {base}/signin?code={issued[persona.key]}")
+
+
+def _demo_links(db: Path) -> None:
+    """Fresh sign-in links for the demo that is running (a link works once: a second browser needs a new one)."""
+    try:
+        running = json.loads(_links_file(db).read_text(encoding="utf-8"))
+        port, person_ids = int(running["port"]), {str(k): int(v) for k, v in running["person_ids"].items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        raise _fail(f"No demo is running from {db}: start one with `make run` (or `waymark demo`).") from None
+    if not _port_taken(port):
+        raise _fail(f"The demo from {db} is not running any more (nothing on port {port}): start it with `make run`.")
+    engine = make_engine(f"sqlite:///{db}")
+    try:
+        personas = _personas(engine, person_ids)
+        _print_links(f"http://localhost:{port}", personas, demo_school.persona_codes(engine, person_ids))
+    finally:
+        engine.dispose()
+
+
 def demo(
     terminal: bool = typer.Option(False, "--terminal", help="chat in this terminal instead of the web chat"),
     db: Path = typer.Option(DEMO_DB, "--db", help="the demo's own SQLite file (rebuilt each time)"),
     port: int = typer.Option(8080, "--port", min=0, max=65535, help="web chat port (0: any free port)"),
+    links: bool = typer.Option(False, "--links", help="print fresh sign-in links for the demo running now"),
 ) -> None:
     """A made-up school in its own SQLite file, in the web chat (or --terminal). Never touches real data."""
+    if links:
+        _demo_links(db)
+        return
     settings = _settings()
     real = _sqlite_path(settings.database_url)
     if real is not None and real.resolve() == db.resolve():
         raise _fail(f"--db {db} is the real database (WAYMARK_DATABASE_URL); give the demo a file of its own.")
+    # Before the demo database is rebuilt: a demo still running on this port keeps its database.
+    if not terminal and port != 0 and _port_taken(port):
+        raise _fail(_port_taken_message(port))
     key = settings.encryption_key if crypto.has_key(settings.encryption_key) else crypto.new_key()
     built = demo_school.build(db, today=date.today(), now=utcnow(), encryption_key=key)
     demo_settings = settings.model_copy(
@@ -582,18 +639,18 @@ def demo(
         engine.dispose()
 
 
-def _personas(dispatcher: Dispatcher, built: demo_school.DemoSchool) -> list[Persona]:
+def _personas(engine: Engine, person_ids: dict[str, int]) -> list[Persona]:
     personas = []
-    with transaction(dispatcher.engine, write=False) as session:
+    with transaction(engine, write=False) as session:
         for key in demo_school.PERSONAS:
-            person = session.get(Person, built.person_ids[key])
+            person = session.get(Person, person_ids[key])
             assert person is not None
-            personas.append(Persona(key, demo_school.PERSONA_TITLES[key], built.person_ids[key], person.full_name))
+            personas.append(Persona(key, demo_school.PERSONA_TITLES[key], person_ids[key], person.full_name))
     return personas
 
 
 def _demo_terminal(dispatcher: Dispatcher, built: demo_school.DemoSchool) -> None:
-    personas = _personas(dispatcher, built)
+    personas = _personas(dispatcher.engine, built.person_ids)
     typer.echo("Personas: " + "; ".join(f"{p.name} ({p.title})" for p in personas))
     ConsoleChat(dispatcher, personas[0].person_id, personas=personas).run()
 
@@ -605,7 +662,7 @@ def _demo_web(dispatcher: Dispatcher, settings: Settings, built: demo_school.Dem
         raise _fail(
             f"The web chat is not available in this installation ({exc}). Run `waymark demo --terminal` instead."
         ) from None
-    personas = _personas(dispatcher, built)
+    personas = _personas(dispatcher.engine, built.person_ids)
     issued = demo_school.persona_codes(dispatcher.engine, built.person_ids)
 
     async def serve() -> None:
@@ -615,18 +672,21 @@ def _demo_web(dispatcher: Dispatcher, settings: Settings, built: demo_school.Dem
             loop.add_signal_handler(sig, stop.set)
         try:
             http_stop, app = await start_http(settings, dispatcher)
-        except OSError as exc:
-            raise _fail(f"Cannot listen on port {settings.http_port} ({exc.strerror}): try --port 8081.") from None
+        except OSError:  # taken in the moment since we looked
+            raise _fail(_port_taken_message(settings.http_port)) from None
         bound = app[BOUND_PORTS][0] if app[BOUND_PORTS] else settings.http_port
-        base = f"http://localhost:{bound}"
-        typer.echo("Sign in as (each link works once, for a day):")
-        for persona in personas:
-            typer.echo(f"  {persona.title:<15} {persona.name:<16} {base}/signin?code={issued[persona.key]}")
-        typer.echo(f"Open http://localhost:{bound} in a browser, or one of the links above. Ctrl+C stops the demo.")
+        links = _links_file(built.path)
+        links.write_text(json.dumps({"port": bound, "person_ids": built.person_ids}), encoding="utf-8")
+        _print_links(f"http://localhost:{bound}", personas, issued)
+        typer.echo(
+            f"Open http://localhost:{bound} in a browser, or one of the links above. "
+            "Each link works once: `waymark demo --links` prints new ones. Ctrl+C stops the demo."
+        )
         sys.stdout.flush()
         try:
             await stop.wait()
         finally:
+            links.unlink(missing_ok=True)
             await http_stop()
 
     asyncio.run(serve())

@@ -33,6 +33,7 @@ class Reply:
     buttons: list[list[Button]] = field(default_factory=list)
     image: bytes | None = None
     image_name: str = "chart.png"
+    image_alt: str = ""  # what the image shows, in words, for anyone who cannot see it
     file: bytes | None = None
     file_name: str = "record.csv"
     file_type: str = "text/csv"

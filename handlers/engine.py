@@ -321,14 +321,19 @@ def _transcribe(ctx: Context, replies: list[Reply]) -> None:
     if shown:
         # What the engine would not take is not kept whole either: the limit, and no NUL (PostgreSQL refuses it).
         kept = replace_refused_characters(shown[:MAX_TEXT]) + ("\u2026" if len(shown) > MAX_TEXT else "")
+        # A pressed button is kept as its data; the mark lets a page that no longer knows its label
+        # say "a button" rather than show the data ("sk:1") as if the person had typed it.
+        pressed = {"pressed": True} if ctx.incoming.button is not None else None
         sealed_in = keys if ctx.sealed_input and ctx.incoming.button is None else None
-        transcript.record(ctx.session, ctx.identity_key, person_id, "in", kept, ctx.now, sealed_with=sealed_in)
+        transcript.record(ctx.session, ctx.identity_key, person_id, "in", kept, ctx.now, pressed, sealed_with=sealed_in)
     for reply in replies:
         payload: dict[str, Any] = {"buttons": [[asdict(b) for b in row] for row in reply.buttons]}
         # The bytes go to a table of their own (the line names them), so the web chat can show them
         # again later (charts, exports) and retention can prune them apart from the words.
         if reply.image is not None:
             payload["image"] = reply.image_name
+            if reply.image_alt:
+                payload["image_alt"] = reply.image_alt
             payload["image_id"] = chatfiles.offer(
                 ctx.session, ctx.identity_key, person_id, reply.image_name, "image/png", reply.image, ctx.now
             )

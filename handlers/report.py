@@ -17,7 +17,7 @@ from handlers import access
 from handlers.context import Context
 from handlers.registry import command
 from reports import build
-from reports.charts import coverage_bars, stacked_bars
+from reports.charts import alt_text, coverage_bars, stacked_bars
 from reports.export import to_csv
 from reports.tables import render_text
 from storage import audit
@@ -111,7 +111,12 @@ def report(ctx: Context) -> list[Reply]:
         replies = [Reply(render_text(table), buttons=menu_buttons())]
         if table.rows:
             replies.append(
-                Reply("Chart: the share of each year group.", image=coverage_bars(table), image_name=f"{name}.png")
+                Reply(
+                    "Chart: the share of each year group.",
+                    image=coverage_bars(table),
+                    image_name=f"{name}.png",
+                    image_alt=alt_text(table),
+                )
             )
         detail = "benchmark3"
     else:
@@ -127,6 +132,7 @@ def report(ctx: Context) -> list[Reply]:
                     "Chart: each bar is 100% of that group's leavers.",
                     image=stacked_bars(table, columns=len(GROUPS)),
                     image_name=f"{name}.png",
+                    image_alt=alt_text(table, columns=len(GROUPS)),
                 )
             )
         detail = f"destinations year {request.year} by {request.by.value}"

@@ -43,7 +43,12 @@ def destinations(
         reminders=min(len(settings.reminder_days), 2),
     )
     return destinations_table(
-        counts, by=by, year_after_leaving=year_after_leaving, cohort=cohort, school_name=school.name
+        counts,
+        by=by,
+        year_after_leaving=year_after_leaving,
+        cohort=cohort,
+        school_name=school.name,
+        left_before=before,
     )
 
 

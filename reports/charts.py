@@ -1,6 +1,12 @@
-"""Charts as PNG bytes, drawn with matplotlib's "Agg" backend (no display needed).
+"""Charts as PNG bytes, drawn with matplotlib's "Agg" backend (no display needed), made for a phone.
 
-matplotlib takes about a second to import, so it is imported inside the function: the bot and the
+Most people see a chart in the chat on a phone, 280 to 320 CSS pixels wide: the figure is drawn
+FIGURE_WIDTH_IN wide with every text at least MIN_FONT_PT, so text shows at 14 px or more there (the
+page lets them open it full size too). Each bar's label sits above it rather than beside it, so the
+bars get the whole width. Every chart says who it counts and how many answered, and `alt_text`
+says the same figures in words for a screen reader.
+
+matplotlib takes about a second to import, so it is imported inside the functions: the bot and the
 command line start fast and pay only when someone asks for a chart.
 """
 
@@ -8,13 +14,21 @@ from __future__ import annotations
 
 import functools
 import io
+import textwrap
 from collections.abc import Callable
-from typing import ParamSpec
+from typing import Any, ParamSpec
 
-from reports.tables import Table, count_text, is_small
+from reports.tables import GROUP_LABELS, Row, Table, count_text, is_small, percent_text
 
 P = ParamSpec("P")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+FIGURE_WIDTH_IN = 4.0
+DPI = 200
+# Shown 280 px wide (a 320 px phone less the chat's margins): 15 pt x 200/72 px per pt x 280/800 = 14.6 px;
+# at 360 px (316 px shown) 16.5 px.
+MIN_FONT_PT = 15
+TITLE_CHARACTERS = 26  # a bold line across FIGURE_WIDTH_IN
 
 # Okabe-Ito colours: told apart by people with the common kinds of colour blindness.
 # Grey shades for the two kinds of "unknown", so they read as gaps, not as destinations.
@@ -28,6 +42,104 @@ PALETTE = (
     "#BBBBBB",  # not known
     "#777777",  # cannot be contacted
 )
+DARK_TEXT_ON = {"#BBBBBB", "#56B4E9", "#E69F00"}
+UNANSWERED = (GROUP_LABELS["not known"], GROUP_LABELS["cannot be contacted"])
+
+
+def answered_line(table: Table, suppress_small: bool = False) -> str:
+    """ "23 of 30 answered" for a destinations table (known destinations out of everyone counted);
+    "30 pupils" for any other."""
+    total = table.total()
+    base = count_text(total.base, suppress_small)
+    if not all(name in table.columns for name in UNANSWERED):
+        return table.base_words(total.base, base)
+    unanswered = sum(total.cells[table.columns.index(name)] for name in UNANSWERED)
+    answered = total.base - unanswered
+    return f"{count_text(answered, suppress_small)} of {base} answered"
+
+
+def alt_text(table: Table, *, suppress_small: bool = False, columns: int | None = None) -> str:
+    """The chart in words, for a screen reader: its title, how many answered, and each bar's figures."""
+    shown = table.columns[: columns if columns is not None else len(table.columns)]
+    parts = [f"Chart: {table.title}. {answered_line(table, suppress_small)}."]
+    for row in table.rows:
+        if row.base <= 0:
+            continue
+        figures = [
+            f"{name} {count_text(count, suppress_small)}"
+            + (f" ({share})" if (share := percent_text(count, row.base, suppress_small)) else "")
+            for name, count in zip(shown, row.cells, strict=False)
+            if count
+        ]
+        parts.append(
+            f"{row.label}, {table.base_words(row.base, count_text(row.base, suppress_small))}: {', '.join(figures)}."
+        )
+    if len(parts) == 1:
+        parts.append("No one to count yet.")
+    return " ".join(parts)
+
+
+def _figure(height_in: float) -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(FIGURE_WIDTH_IN, height_in), dpi=DPI)
+
+
+def _png(fig: Any) -> bytes:
+    out = io.BytesIO()
+    fig.savefig(out, format="png", facecolor="white")
+    return out.getvalue()
+
+
+def _heading_inches(table: Table) -> float:
+    return 0.1 + _title(table).count("\n") * 0.29 + 0.29 + 0.35
+
+
+def _title(table: Table) -> str:
+    return textwrap.fill(table.title, TITLE_CHARACTERS)
+
+
+def _start(table: Table, suppress_small: bool, body_in: float, legend_in: float) -> tuple[Any, Any]:
+    """A figure tall enough for its rows, with the title and "how many answered" at its top, and
+    the axes the bars go on."""
+    heading_in = _heading_inches(table)
+    height = heading_in + body_in + 0.55 + legend_in + 0.1
+    fig = _figure(height)
+    fig.text(0.07, 1 - 0.1 / height, _title(table), ha="left", va="top", fontsize=MIN_FONT_PT, fontweight="bold")
+    below_title = heading_in - 0.35
+    fig.text(
+        0.07, 1 - below_title / height, answered_line(table, suppress_small), ha="left", va="top", fontsize=MIN_FONT_PT
+    )
+    ax = fig.add_axes((0.07, (legend_in + 0.55) / height, 0.84, body_in / height))  # room for 0% and 100% below
+    ax.spines[["top", "right", "left"]].set_visible(False)
+    ax.tick_params(axis="x", labelsize=MIN_FONT_PT)
+    ax.set_yticks([])
+    return fig, ax
+
+
+def _rows(table: Table) -> list[Row]:
+    return [r for r in table.rows if r.base > 0]
+
+
+def _legend(fig: Any, names: list[str], colours: list[str], legend_in: float) -> None:
+    from matplotlib.patches import Patch
+
+    if not names:
+        return
+    handles = [Patch(facecolor=c, edgecolor="white", label=n) for n, c in zip(names, colours, strict=True)]
+    fig.legend(
+        handles=handles,
+        loc="lower left",
+        bbox_to_anchor=(0.02, 0.01),
+        ncol=1,
+        fontsize=MIN_FONT_PT,
+        frameon=False,
+        handlelength=1.0,
+        labelspacing=0.25,
+    )
 
 
 def _without_mathtext(draw: Callable[P, bytes]) -> Callable[P, bytes]:
@@ -48,91 +160,86 @@ def _without_mathtext(draw: Callable[P, bytes]) -> Callable[P, bytes]:
 def stacked_bars(table: Table, *, suppress_small: bool = False, columns: int | None = None) -> bytes:
     """One horizontal bar per row, split into each row's shares of its first `columns` columns.
 
-    Bars show percentages so that groups of different sizes compare; each segment is labelled with
-    its count ("<5" when small counts are suppressed).
+    Bars show percentages so that groups of different sizes compare; each segment wide enough is
+    labelled with its count ("<5" when small counts are suppressed). The legend lists only the
+    groups that appear.
     """
     import matplotlib
 
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure
-
     shown = table.columns[: columns if columns is not None else len(table.columns)]
-    rows = [r for r in table.rows if r.base > 0]
-    fig = Figure(figsize=(9, 1.6 + 0.55 * max(len(rows), 1)), dpi=110)
-    ax = fig.add_subplot()
-    labels = [f"{r.label} ({count_text(r.base, suppress_small)})" for r in rows]
-    left = [0.0] * len(rows)
-    for index, name in enumerate(shown):
-        counts = [r.cells[index] for r in rows]
-        shares = [100.0 * c / r.base for c, r in zip(counts, rows, strict=True)]
-        bars = ax.barh(labels, shares, left=left, color=PALETTE[index % len(PALETTE)], label=name, edgecolor="white")
-        for bar, count, share in zip(bars, counts, shares, strict=True):
-            if count and share >= 6:
-                text = "<5" if suppress_small and is_small(count) else str(count)
-                colour = "black" if PALETTE[index % len(PALETTE)] in {"#BBBBBB", "#56B4E9", "#E69F00"} else "white"
-                ax.text(
-                    bar.get_x() + bar.get_width() / 2,
-                    bar.get_y() + bar.get_height() / 2,
-                    text,
-                    ha="center",
-                    va="center",
-                    fontsize=8,
-                    color=colour,
-                )
-        left = [a + b for a, b in zip(left, shares, strict=True)]
-    ax.set_xlim(0, 100)
-    ax.set_xlabel(f"Share of {table.base_header.lower()} (%)")
-    ax.set_ylabel(table.row_header)
-    ax.invert_yaxis()
-    # Wrapping measures each line as mathtext whenever it has two `$`, whatever parse_math says
-    # (matplotlib 3.10): escaped dollars are measured and drawn as plain dollars.
-    ax.set_title(table.title.replace("$", r"\$"), fontsize=10, wrap=True, parse_math=True)
-    if not rows:
-        ax.text(50, 0, "No one to count yet", ha="center", va="center")
-    ax.legend(
-        loc="upper center", bbox_to_anchor=(0.5, -0.18 - 0.4 / max(len(rows), 1)), ncol=4, fontsize=8, frameon=False
-    )
-    fig.tight_layout()
-    out = io.BytesIO()
-    fig.savefig(out, format="png")
-    return out.getvalue()
+    rows = _rows(table)
+    present = [i for i in range(len(shown)) if any(r.cells[i] for r in rows)]
+    legend_in = 0.32 * len(present)
+    with matplotlib.rc_context({"text.parse_math": False}):  # outside text ("$x$") stays text
+        fig, ax = _start(table, suppress_small, 0.85 * max(len(rows), 1), legend_in)
+        positions = [i * 1.0 for i in range(len(rows))]
+        left = [0.0] * len(rows)
+        for index in range(len(shown)):
+            colour = PALETTE[index % len(PALETTE)]
+            counts = [r.cells[index] for r in rows]
+            shares = [100.0 * c / r.base for c, r in zip(counts, rows, strict=True)]
+            bars = ax.barh(positions, shares, left=left, height=0.45, color=colour, edgecolor="white")
+            for bar, count, share in zip(bars, counts, shares, strict=True):
+                if count and share >= 12:  # room for two digits at 14 pt
+                    ax.text(
+                        bar.get_x() + bar.get_width() / 2,
+                        bar.get_y() + bar.get_height() / 2,
+                        "<5" if suppress_small and is_small(count) else str(count),
+                        ha="center",
+                        va="center",
+                        fontsize=MIN_FONT_PT,
+                        color="black" if colour in DARK_TEXT_ON else "white",
+                    )
+            left = [a + b for a, b in zip(left, shares, strict=True)]
+        for position, row in zip(positions, rows, strict=True):
+            ax.text(
+                0,
+                position - 0.3,
+                f"{row.label} ({table.base_words(row.base, count_text(row.base, suppress_small))})",
+                ha="left",
+                va="bottom",
+                fontsize=MIN_FONT_PT,
+            )
+        ax.set_xlim(0, 100)
+        ax.set_ylim(len(rows) - 0.6 if rows else 0.5, -0.75)
+        ax.set_xticks([0, 50, 100], ["0%", "50%", "100%"])
+        if not rows:
+            ax.text(50, 0, "No one to count yet", ha="center", va="center", fontsize=MIN_FONT_PT)
+        _legend(fig, [shown[i] for i in present], [PALETTE[i % len(PALETTE)] for i in present], legend_in)
+        return _png(fig)
 
 
 @_without_mathtext
 def coverage_bars(table: Table, *, suppress_small: bool = False) -> bytes:
-    """Grouped horizontal bars: for each row, the share of its people in each column (Benchmark 3)."""
+    """For each row (a year group), one thin bar per column: the share of its people (Benchmark 3)."""
     import matplotlib
 
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure
-
-    rows = [r for r in table.rows if r.base > 0]
-    height = 0.8 / max(len(table.columns), 1)
-    fig = Figure(figsize=(9, 1.8 + 0.9 * max(len(rows), 1)), dpi=110)
-    ax = fig.add_subplot()
-    for index, name in enumerate(table.columns):
-        positions = [i + index * height for i in range(len(rows))]
-        shares = [100.0 * r.cells[index] / r.base for r in rows]
-        bars = ax.barh(positions, shares, height=height, color=PALETTE[index % len(PALETTE)], label=name)
-        for bar, row in zip(bars, rows, strict=True):
-            count = row.cells[index]
+    rows = _rows(table)
+    per_row = len(table.columns)
+    legend_in = 0.32 * per_row
+    step = per_row + 1.3
+    with matplotlib.rc_context({"text.parse_math": False}):  # outside text ("$x$") stays text
+        fig, ax = _start(table, suppress_small, (0.35 * per_row + 0.45) * max(len(rows), 1), legend_in)
+        for r, row in enumerate(rows):
+            start = r * step
             ax.text(
-                bar.get_width() + 1,
-                bar.get_y() + bar.get_height() / 2,
-                count_text(count, suppress_small),
-                va="center",
-                fontsize=7,
+                0,
+                start - 0.6,
+                f"{row.label} ({table.base_words(row.base, count_text(row.base, suppress_small))})",
+                ha="left",
+                va="bottom",
+                fontsize=MIN_FONT_PT,
             )
-    ax.set_yticks([i + 0.4 - height / 2 for i in range(len(rows))])
-    ax.set_yticklabels([f"{r.label} ({count_text(r.base, suppress_small)})" for r in rows])
-    ax.set_xlim(0, 105)
-    ax.set_xlabel(f"Share of {table.base_header.lower()} (%)")
-    ax.invert_yaxis()
-    ax.set_title(table.title, fontsize=10)
-    if not rows:
-        ax.text(50, 0, "No one to count yet", ha="center", va="center")
-    ax.legend(loc="lower right", fontsize=8)
-    fig.tight_layout()
-    out = io.BytesIO()
-    fig.savefig(out, format="png")
-    return out.getvalue()
+            for index, count in enumerate(row.cells):
+                share = 100.0 * count / row.base
+                ax.barh(start + index, share, height=0.8, color=PALETTE[index % len(PALETTE)])
+                ax.text(
+                    share + 1.5, start + index, count_text(count, suppress_small), va="center", fontsize=MIN_FONT_PT
+                )
+        ax.set_xlim(0, 115)
+        ax.set_ylim(len(rows) * step - 1.0 if rows else 0.5, -1.6)
+        ax.set_xticks([0, 50, 100], ["0%", "50%", "100%"])
+        if not rows:
+            ax.text(50, 0, "No one to count yet", ha="center", va="center", fontsize=MIN_FONT_PT)
+        _legend(fig, list(table.columns), [PALETTE[i % len(PALETTE)] for i in range(per_row)], legend_in)
+        return _png(fig)

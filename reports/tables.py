@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 
 from storage.reports import GROUPS, Breakdown, DestinationCount, YearGroupCoverage
 
@@ -125,8 +126,12 @@ def destinations_table(
     year_after_leaving: int,
     cohort: int | None = None,
     school_name: str = "",
+    left_before: date | None = None,
 ) -> Table:
-    """One row per breakdown value, one column per destination group (plus "Sustained" from year 2)."""
+    """One row per breakdown value, one column per destination group (plus "Sustained" from year 2).
+
+    The title names the leavers counted: a cohort ("leavers of 2024"), or everyone who left before
+    `left_before` ("leavers of 2025 and earlier")."""
     per_value: dict[str, dict[str, DestinationCount]] = {}
     for c in counts:
         per_value.setdefault(c.value, {})[c.group] = c
@@ -140,7 +145,12 @@ def destinations_table(
             cells.append(sum(c.sustained for c in groups.values()))
         rows.append(Row(value_label(by, value), sum(cells[: len(GROUPS)]), tuple(cells)))
     when = f"year {year_after_leaving} after leaving"
-    who = f"leavers of {cohort}" if cohort is not None else "leavers"
+    if cohort is not None:
+        who = f"leavers of {cohort}"
+    elif left_before is not None:
+        who = f"leavers of {(left_before - timedelta(days=1)).year} and earlier"
+    else:
+        who = "leavers"
     title = f"Destinations of {who}, {when}, by {_IN_A_TITLE[by]}"
     if school_name:
         title = f"{school_name}: {title}"

@@ -231,9 +231,44 @@ def test_demo_serves_the_web_chat_with_a_sign_in_link_per_persona(tmp_path: Path
             assert "wm_session=" not in (answer.headers.get("Set-Cookie") or "")
             assert f'value="{links["pupil"].rsplit("=", 1)[1]}"' in answer.read().decode()
 
+        # A second browser: fresh links for the demo that is running, on the port it really got.
+        port = int(re.search(r"localhost:(\d+)", links["pupil"]).group(1))  # type: ignore[union-attr]
+        fresh = subprocess.run(
+            [str(WAYMARK), "demo", "--links", "--db", str(tmp_path / "web.db")],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        again = dict(re.findall(r"^\s+(pupil|tutor|careers leader|alumnus)\s.*?(http://\S+)$", fresh.stdout, re.M))
+        assert fresh.returncode == 0 and set(again) == set(links), fresh.stdout + fresh.stderr
+        assert all(again[k] != links[k] and again[k].startswith(f"http://localhost:{port}/") for k in links)
+        # A second demo on the same port is refused before it touches any database.
+        database = (tmp_path / "web.db").stat().st_ino  # a rebuild deletes the file and makes a new one
+        taken = subprocess.run(
+            [str(WAYMARK), "demo", "--port", str(port), "--db", str(tmp_path / "web.db")],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert taken.returncode == 1 and f'make run DEMO_ARGS="--port {port + 1}"' in taken.stderr
+        assert (tmp_path / "web.db").stat().st_ino == database  # not rebuilt under the running demo
+
         process.send_signal(signal.SIGINT)
         rest, _ = process.communicate(timeout=20)
         assert process.returncode == 0 and "Demo stopped." in rest
+        after = subprocess.run(
+            [str(WAYMARK), "demo", "--links", "--db", str(tmp_path / "web.db")],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert after.returncode == 1 and "No demo is running" in after.stderr
     finally:
         if process.poll() is None:
             process.kill()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
+import struct
 import subprocess
 import sys
 import time
@@ -20,9 +22,9 @@ from core.settings import load_settings
 from handlers import Dispatcher
 from handlers.report import parse
 from reports import build
-from reports.charts import PNG_SIGNATURE, stacked_bars
+from reports.charts import DPI, FIGURE_WIDTH_IN, MIN_FONT_PT, PNG_SIGNATURE, alt_text, coverage_bars, stacked_bars
 from reports.export import BOM, to_csv
-from reports.tables import Table, destinations_table, render_text
+from reports.tables import Table, benchmark3_table, destinations_table, render_text
 from storage import reports, seed
 from storage.db import transaction
 from storage.models import (
@@ -37,7 +39,7 @@ from storage.models import (
     School,
     StaffRole,
 )
-from storage.reports import EXPORT_REPORT, GROUPS, Breakdown, DestinationCount
+from storage.reports import EXPORT_REPORT, GROUPS, Breakdown, DestinationCount, YearGroupCoverage
 from tests.chat import Chat
 
 NOW = datetime(2026, 11, 16, 10, 0, tzinfo=UTC)  # campaign 2026 has opened: 2025 leavers are in year 2
@@ -285,9 +287,47 @@ def test_suppress_small_hides_counts_from_one_to_four() -> None:
     assert "NEET: 3 (20%)" in render_text(table)
 
 
-def test_chart_is_a_png() -> None:
-    image = stacked_bars(sample_table(), columns=len(GROUPS))
-    assert image.startswith(PNG_SIGNATURE) and len(image) > 5_000
+def png_size(image: bytes) -> tuple[int, int]:
+    assert image.startswith(PNG_SIGNATURE)
+    width, height = struct.unpack(">II", image[16:24])
+    return width, height
+
+
+def test_charts_are_drawn_for_a_phone() -> None:
+    """Shown 280 CSS pixels wide (a 320 px phone, less the chat's margins), text is 14 px or more."""
+    for image in (stacked_bars(sample_table(), columns=len(GROUPS)), coverage_bars(benchmark3_sample())):
+        width, height = png_size(image)
+        assert width == FIGURE_WIDTH_IN * DPI
+        assert MIN_FONT_PT * DPI / 72 * 280 / width >= 14
+        assert height > width  # taller than wide: one bar under another, each labelled above it
+    more_rows = destinations_table(
+        [DestinationCount(v, "education", 5, 0) for v in "ABCDEF"], by=Breakdown.ethnicity, year_after_leaving=1
+    )
+    assert png_size(stacked_bars(more_rows, columns=len(GROUPS)))[1] > png_size(stacked_bars(sample_table()))[1]
+
+
+def test_a_chart_says_its_figures_in_words_and_who_answered() -> None:
+    counts = [
+        DestinationCount("F", "education", 12, 0),
+        DestinationCount("F", "not known", 2, 0),
+        DestinationCount("M", "cannot be contacted", 1, 0),
+        DestinationCount("M", "employment", 5, 0),
+    ]
+    table = destinations_table(counts, by=Breakdown.gender, year_after_leaving=2, left_before=date(2024, 9, 1))
+    assert table.title.startswith("Destinations of leavers of 2024 and earlier, year 2 after leaving")
+    words = alt_text(table, columns=len(GROUPS))
+    assert words.startswith(f"Chart: {table.title}. 17 of 20 answered.")
+    assert "Female, 14 alumni: Education 12 (86%), Not known 2 (14%)." in words
+    assert "Male, 6 alumni: Employment 5 (83%), Cannot be contacted 1 (17%)." in words
+    hidden = alt_text(table, columns=len(GROUPS), suppress_small=True)
+    assert "Not known <5" in hidden and "(14%)" not in hidden
+    assert "$" not in alt_text(benchmark3_sample()) and "58 pupils" in alt_text(benchmark3_sample())
+
+
+def benchmark3_sample() -> Table:
+    return benchmark3_table(
+        [YearGroupCoverage(10, 30, 20, 15, 5, 2), YearGroupCoverage(11, 28, 25, 20, 8, 1)], school_year="2025-26"
+    )
 
 
 def test_parse_report_arguments() -> None:
@@ -338,6 +378,7 @@ def test_leader_gets_text_chart_and_csv_and_the_export_is_audited(engine: Engine
     text, chart, sheet = replies
     assert "Female: 3 alumni" in text.text and "Education: 2 (67%)" in text.text
     assert chart.image is not None and chart.image.startswith(PNG_SIGNATURE)
+    assert chart.image_alt.startswith("Chart: ") and " answered." in chart.image_alt  # its figures in words
     assert sheet.file is not None and sheet.file.startswith(BOM.encode("utf-8"))
     assert sheet.file_name == "destinations-year1-gender.csv" and sheet.file_type == "text/csv"
     events = audit_events(engine)
@@ -407,7 +448,7 @@ def test_cli_report_destinations_writes_table_csv_and_png(tmp_path: Path) -> Non
     )
     assert result.returncode == 0, result.stderr
     assert time.monotonic() - started < 30
-    assert "Destinations of leavers, year 1 after leaving, by gender" in result.stdout
+    assert re.search(r"Destinations of leavers of \d{4} and earlier, year 1 after leaving, by gender", result.stdout)
     assert "Female" in result.stdout and "<5" in result.stdout
     rows = list(csv.reader(io.StringIO(out_csv.read_bytes().decode("utf-8-sig"))))
     assert out_csv.read_bytes().startswith(BOM.encode("utf-8"))

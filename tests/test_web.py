@@ -18,9 +18,10 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 from sqlalchemy import Engine, event
+from sqlalchemy.exc import OperationalError
 from sqlmodel import select
 
-from bot.channels.web import WEB_CHAT
+from bot.channels.web import WEB_CHAT, pages
 from bot.channels.web.session import CSP, SESSION_COOKIE, client_address
 from bot.http import build_app
 from core.settings import Settings, load_settings
@@ -29,7 +30,7 @@ from storage import chatfiles, checkin_links, codes, crypto, identities, outbox,
 from storage.db import transaction
 from storage.models import Person, Role, StaffRole, TranscriptLine, WebSession
 from tests.chat import Chat
-from tests.web_client import Browser, hidden, read_lines
+from tests.web_client import Browser, hidden, read_ack, read_lines
 
 
 class Clock:
@@ -394,6 +395,92 @@ async def test_markup_comes_back_as_text(site: Site, browsers: list[Browser]) ->
     assert markup in [line["text"] for line in lines]  # raw text, for textContent
 
 
+@contextmanager
+def database_full(engine: Engine) -> Iterator[None]:
+    """Every write fails as a database on a full disk does; reads still work."""
+
+    def refuse(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE")):
+            raise OperationalError(statement, {}, Exception("database or disk is full"))
+
+    event.listen(engine, "before_cursor_execute", refuse)
+    try:
+        yield
+    finally:
+        event.remove(engine, "before_cursor_execute", refuse)
+
+
+def pupil_lines(engine: Engine, text: str) -> int:
+    with transaction(engine, write=False) as s:
+        lines = s.exec(select(TranscriptLine).where(TranscriptLine.direction == "in")).all()
+        return sum(1 for line in lines if line.text == text)
+
+
+async def test_every_message_gets_a_receipt_and_one_not_saved_says_why(site: Site, browsers: list[Browser]) -> None:
+    _, code = pupil_with_code(site.engine)
+    b = browsers[0]
+    await b.sign_in(code)
+    ws = await b.ws(await b.chat_csrf(), after=10**9)
+    with database_full(site.engine):
+        await ws.send_json({"text": "Went to the careers fair", "mid": "m1"})
+        ack = await read_ack(ws)
+    assert ack == {"type": "ack", "mid": "m1", "saved": False, "text": texts.TRY_AGAIN}  # the engine's words
+    assert pupil_lines(site.engine, "Went to the careers fair") == 0
+    await ws.send_json({"text": "Went to the careers fair", "mid": "m1"})  # the page sends it again
+    assert (await read_ack(ws))["saved"] is True
+    await ws.send_json({"text": "Went to the careers fair", "mid": "m1"})  # and once more, after a reconnect
+    assert (await read_ack(ws))["saved"] is True  # already kept: saved, and not kept twice
+    await ws.close()
+    assert pupil_lines(site.engine, "Went to the careers fair") == 1
+
+
+async def test_without_javascript_a_message_not_saved_comes_back_in_the_box(
+    site: Site, browsers: list[Browser]
+) -> None:
+    _, code = pupil_with_code(site.engine)
+    b = browsers[0]
+    await b.sign_in(code)
+    csrf = await b.chat_csrf()
+    with database_full(site.engine):
+        async with b.http.post("/send", data={"text": "Went to <the> fair", "csrf": csrf, "mid": "f1"}) as r:
+            html = await r.text()
+    assert r.status == 200 and texts.TRY_AGAIN.replace("'", "&#x27;") in html
+    assert ">Went to &lt;the&gt; fair</textarea>" in html
+    async with b.http.post("/send", data={"text": "  ", "csrf": csrf, "mid": "f2"}) as r:
+        assert pages.EMPTY_SEND in await r.text()  # an empty send says what to do
+
+
+async def test_sign_out_asks_first(site: Site, browsers: list[Browser]) -> None:
+    _, code = pupil_with_code(site.engine)
+    b = browsers[0]
+    await b.sign_in(code)
+    status, html = await b.page("/signout")
+    assert status == 200 and "new code from your tutor" in html and 'action="/signout"' in html
+    assert (await b.page("/chat"))[0] == 200  # asking signed nobody out
+
+
+def test_a_button_from_an_older_message_shows_its_label_never_its_data() -> None:
+    def line(i: int, direction: str, text: str, payload: dict[str, Any] | None = None) -> TranscriptLine:
+        return TranscriptLine(
+            id=i, identity_key="web:x", direction=direction, text=text, payload=json.dumps(payload or {})
+        )
+
+    skills = {"buttons": [[{"label": "Teamwork", "data": "sk:1"}]]}
+    yes_no = {"buttons": [[{"label": "Yes", "data": "yes"}]]}
+    views = pages.line_views(
+        [
+            line(1, "out", "Which skills?", skills),
+            line(2, "out", "A reminder", yes_no),  # newer buttons came in between
+            line(3, "in", "sk:1", {"pressed": True}),
+            line(4, "in", "sk:9", {"pressed": True}),  # a label no longer known
+            line(5, "in", "sk:9"),  # typed, not pressed: shown as typed
+        ],
+        {},
+        None,  # no sealed lines here
+    )
+    assert [v.text for v in views[2:]] == ["Teamwork", pages.OLD_BUTTON, "sk:9"]
+
+
 async def test_buttons_work_from_the_form_and_the_socket_and_show_their_labels(
     site: Site, browsers: list[Browser]
 ) -> None:
@@ -588,7 +675,7 @@ async def test_images_show_inline_and_files_download(site: Site, browsers: list[
     status, html = await b.page("/chat")
     assert status == 200
     # New messages are announced: the conversation is a polite live region.
-    assert re.search(r'<ol id="log" class="log" role="log" aria-live="polite" aria-label="Conversation"', html)
+    assert re.search(r'<div id="log" class="log" role="log" aria-live="polite" aria-label="Conversation"', html)
     assert f'<img class="media" src="/media/{chart_id}" alt="skills.png">' in html
     assert (
         f'<a class="file" href="/media/{plan_id}" download="My plan (Y10).csv">Download My plan (Y10).csv</a>' in html
@@ -602,7 +689,7 @@ async def test_images_show_inline_and_files_download(site: Site, browsers: list[
     ws = await b.ws(csrf, after=chart_id - 1)
     lines = await read_lines(ws, want=2)
     await ws.close()
-    assert lines[0]["image"] == {"url": f"/media/{chart_id}", "name": "skills.png"}
+    assert lines[0]["image"] == {"url": f"/media/{chart_id}", "name": "skills.png", "alt": "skills.png"}
     assert lines[1]["file"] == {"url": f"/media/{plan_id}", "name": "My plan (Y10).csv"}
 
 

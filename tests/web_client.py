@@ -71,6 +71,8 @@ async def read_lines(ws: aiohttp.ClientWebSocketResponse, want: int = 1, timeout
     async def collect() -> None:
         while sum(1 for line in got if line["dir"] == "out") < want:
             message = json.loads((await ws.receive()).data)
+            if message["type"] == "ack":  # the receipt for a message sent: see `read_ack`
+                continue
             if message["type"] == "lines":
                 got.extend(message["lines"])
             else:
@@ -78,3 +80,15 @@ async def read_lines(ws: aiohttp.ClientWebSocketResponse, want: int = 1, timeout
 
     await asyncio.wait_for(collect(), timeout)
     return got
+
+
+async def read_ack(ws: aiohttp.ClientWebSocketResponse, timeout: float = 5.0) -> dict[str, Any]:
+    """The server's receipt for the message sent last: {"mid", "saved", "text"}; lines before it are skipped."""
+
+    async def wait() -> dict[str, Any]:
+        while True:
+            message: dict[str, Any] = json.loads((await ws.receive()).data)
+            if message["type"] == "ack":
+                return message
+
+    return await asyncio.wait_for(wait(), timeout)

@@ -26,7 +26,7 @@ from sqlalchemy import Engine
 from bot.channels.web import pages
 from bot.channels.web.session import Sessions
 from core.keyring import Keyring
-from handlers import Dispatcher, Incoming
+from handlers import Dispatcher, Incoming, Reply, texts
 from storage import websessions
 from storage.db import transaction
 from storage.models import TranscriptLine
@@ -38,6 +38,7 @@ RECHECK_SESSION_SECONDS = 30.0
 MAX_WS_MESSAGE = 512 * 1024
 _MID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 UNREADABLE = "I couldn't read that. Please reload the page."
+NOT_KEPT = frozenset({texts.TRY_AGAIN, texts.NOT_SAVED})
 
 
 # --- the database, one transaction per call, run in a thread --------------------------------------
@@ -76,6 +77,15 @@ def _lines_after(engine: Engine, external_id: str, after: int | None) -> tuple[l
 
 
 # --- the pages open in this process ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sent:
+    """What became of one message: whether the step that reads it committed, and what the engine
+    answered when it did not ("try again" on a full disk), which no transcript line will carry."""
+
+    saved: bool
+    problem: str = ""
 
 
 @dataclass(eq=False)
@@ -146,14 +156,23 @@ class Live:
         self.sessions = sessions
         self.hub = Hub()
 
-    async def send(self, external_id: str, text: str | None, button: str | None, mid: str | None) -> bool:
-        """Send one message as this account (from a form or a page); False when it is no longer linked."""
+    async def send(self, external_id: str, text: str | None, button: str | None, mid: str | None) -> Sent:
+        """Send one message as this account (from a form or a page), and whether it was kept. The
+        caller then brings the pages up to date (`sync`)."""
         update_id = f"{external_id}:{mid}" if mid and _MID.match(mid) else None
         incoming = Incoming(
             platform=WEB, chat_id=external_id, user_id=external_id, text=text, button=button, update_id=update_id
         )
-        await asyncio.to_thread(self.dispatcher.dispatch, incoming)
-        return await self.sync(external_id)
+        try:
+            replies = await asyncio.to_thread(self.dispatcher.dispatch, incoming)
+        except Exception:  # anything unforeseen: the page keeps the message and says it wasn't saved
+            log.exception("web message not handled")
+            replies = [Reply(texts.NOT_SAVED)]
+        # The engine answers exactly these when its step rolled back (and nothing, [], for an id it
+        # has kept before): read from its answer rather than asked of the database again, which
+        # would add a thread and a query to every message.
+        failed = [r.text for r in replies if r.text in NOT_KEPT]
+        return Sent(saved=not failed, problem=" ".join(failed))
 
     async def sync(self, external_id: str) -> bool:
         """Send every open page of this account the lines it has not got; False once it is unlinked
@@ -214,10 +233,14 @@ class Live:
         text, button, mid = message.get("text"), message.get("button"), message.get("mid")
         mid = mid if isinstance(mid, str) else None
         if isinstance(button, str) and button:
-            return await self.send(conn.external_id, None, button[:200], mid)
-        if isinstance(text, str) and text.strip():
-            return await self.send(conn.external_id, text, None, mid)
-        return True
+            sent = await self.send(conn.external_id, None, button[:200], mid)
+        elif isinstance(text, str) and text.strip():
+            sent = await self.send(conn.external_id, text, None, mid)
+        else:
+            return True
+        # The receipt first, so the page can stop holding the message; then the lines it brought.
+        await conn.send({"type": "ack", "mid": mid, "saved": sent.saved, "text": sent.problem})
+        return await self.sync(conn.external_id)
 
     async def deliver_waiting(self) -> None:
         """Bring outbox rows (check-ins, reminders) to the pages open now."""

@@ -29,6 +29,12 @@ LINK_INVALID = (
     "Ask your old school's careers team for a new one if you'd like to tell them what you're doing."
 )
 SIGNED_OUT = "You're signed out. To use Waymark on this device again you'll need a new code from your tutor."
+SIGN_OUT_WARNING = (
+    "If you sign out, you'll need a new code from your tutor or the careers team to use Waymark "
+    "on this device again. Everything you've saved stays safe."
+)
+EMPTY_SEND = "Type a message in the box first, or tap one of the choices."
+OLD_BUTTON = "(a button from an earlier message)"
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,7 @@ class LineView:
     choices: list[list[Choice]] = field(default_factory=list)
     image_url: str | None = None
     image_name: str | None = None
+    image_alt: str | None = None
     file_url: str | None = None
     file_name: str | None = None
 
@@ -56,7 +63,9 @@ class LineView:
             "dir": self.direction,
             "text": self.text,
             "buttons": [[{"label": c.label, "data": c.data} for c in row] for row in self.choices],
-            "image": {"url": self.image_url, "name": self.image_name} if self.image_url else None,
+            "image": {"url": self.image_url, "name": self.image_name, "alt": self.image_alt or self.image_name}
+            if self.image_url
+            else None,
             "file": {"url": self.file_url, "name": self.file_name} if self.file_url else None,
         }
 
@@ -79,7 +88,9 @@ def line_views(lines: list[TranscriptLine], labels: dict[str, str], keys: KeyLik
     """Views of transcript lines, in order; sealed lines (staff-only words) decrypted with `keys`.
 
     A pressed button is recorded as its data ("/reflect"); the page shows its label ("Reflect"),
-    looked up in `labels`, the buttons offered most recently (updated as lines go by).
+    looked up in `labels`: every button offered so far, the latest label for each data winning
+    (updated as lines go by). A button pressed on an older page, or in another tab, still shows as
+    its label, never as its data ("sk:1"); one whose label is no longer known says so.
     """
     views: list[LineView] = []
     for line in lines:
@@ -89,17 +100,18 @@ def line_views(lines: list[TranscriptLine], labels: dict[str, str], keys: KeyLik
         if line.direction == "in":
             if line.text.startswith("/start ") and len(line.text) < 40:
                 view.text = SIGNED_IN_WITH_CODE  # the transcript never keeps the code itself
-            else:
-                view.text = labels.get(view.text, view.text)
+            elif view.text in labels:
+                view.text = labels[view.text]
+            elif payload.get("pressed"):
+                view.text = OLD_BUTTON
         else:
             view.choices = _choices(payload)
-            if view.choices:
-                labels.clear()
-                labels.update({c.data: c.label for row in view.choices for c in row})
+            labels.update({c.data: c.label for row in view.choices for c in row})
             image_id, file_id = file_ids(line)
             if image_id is not None:
                 view.image_url = f"/media/{line.id}"
                 view.image_name = str(payload.get("image") or "image.png")
+                view.image_alt = str(payload.get("image_alt") or "") or None
             elif file_id is not None:  # /media/<line> serves the image first: a line offers one or the other
                 view.file_url = f"/media/{line.id}"
                 view.file_name = str(payload.get("file") or "download")
@@ -117,18 +129,28 @@ def current_choices(views: list[LineView]) -> list[list[Choice]]:
     return []
 
 
+def _header(school: str, extra: str = "") -> str:
+    return (
+        f'<header class="top"><div class="top-row"><p class="school">{escape(school)}</p>'
+        f'<a class="privacy-link" href="/privacy">Privacy</a></div>{extra}</header>'
+    )
+
+
 def _document(title: str, school: str, body: str, *, script: bool = False) -> str:
+    return _page(title, _header(school) + body, script=script)
+
+
+def _page(title: str, body: str, *, script: bool = False, body_class: str = "") -> str:
     script_tag = f'<script src="{SCRIPT}" defer></script>' if script else ""
+    klass = f' class="{body_class}"' if body_class else ""
     return (
         "<!doctype html>\n"
         '<html lang="en-GB"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1, interactive-widget=resizes-content">'
         f"<title>{escape(title)}</title>"
         f'<link rel="stylesheet" href="{STYLESHEET}"><link rel="icon" href="/static/icon.svg" type="image/svg+xml">'
         f"{script_tag}</head>"
-        f'<body><header class="top"><p class="school">{escape(school)}</p>'
-        '<a class="privacy-link" href="/privacy">Privacy</a></header>'
-        f"{body}</body></html>"
+        f"<body{klass}>{body}</body></html>"
     )
 
 
@@ -200,15 +222,34 @@ def checkin_page(school: str, csrf: str, token: str) -> str:
     return _document("Check in · Waymark", school, body)
 
 
-def _line_html(view: LineView) -> str:
+def signout_page(school: str, csrf: str) -> str:
+    """Signing out asks first: the code that signed this device in works once, so coming back needs a new one."""
+    body = (
+        '<main class="card" id="main"><h1>Sign out of Waymark?</h1>'
+        f"<p>{escape(SIGN_OUT_WARNING)}</p>"
+        '<form method="post" action="/signout" class="actions">'
+        f'<input type="hidden" name="csrf" value="{escape(csrf)}">'
+        '<button type="submit" class="quiet">Yes, sign out</button>'
+        '<a class="primary-link" href="/chat#latest">Stay signed in</a></form></main>'
+    )
+    return _document("Sign out? · Waymark", school, body)
+
+
+def _line_html(view: LineView, latest: bool = False) -> str:
     who = "You" if view.direction == "in" else "Waymark"
+    anchor = ' id="latest"' if latest else ""
     parts = [
-        f'<li class="msg msg-{escape(view.direction)}" data-id="{view.id}">',
+        f'<li class="msg msg-{escape(view.direction)}" data-id="{view.id}"{anchor}>',
         f'<span class="visually-hidden">{who}: </span>',
-        f'<p class="text">{escape(view.text)}</p>',
+        f'<p class="text" dir="auto">{escape(view.text)}</p>',
     ]
     if view.image_url:
-        parts.append(f'<img class="media" src="{escape(view.image_url)}" alt="{escape(view.image_name or "image")}">')
+        # Tapping the chart opens it full size; the image's own text says what it shows.
+        parts.append(
+            f'<a class="media-link" href="{escape(view.image_url)}" target="_blank" rel="noopener">'
+            f'<img class="media" src="{escape(view.image_url)}" alt="{escape(view.image_alt or view.image_name or "image")}">'
+            '<span class="media-hint">Open full size</span></a>'
+        )
     if view.file_url:
         parts.append(
             f'<a class="file" href="{escape(view.file_url)}" download="{escape(view.file_name or "download")}">'
@@ -220,7 +261,7 @@ def _line_html(view: LineView) -> str:
 
 def choices_html(choices: list[list[Choice]]) -> str:
     return "".join(
-        f'<button type="submit" form="composer" name="button" value="{escape(c.data)}" class="choice">'
+        f'<button type="submit" form="composer" name="button" value="{escape(c.data)}" class="choice" dir="auto">'
         f"{escape(c.label)}</button>"
         for row in choices
         for c in row
@@ -233,31 +274,43 @@ def chat_page(
     csrf: str,
     views: list[LineView],
     message_id: str,
+    *,
+    max_text: int,
+    status: str = "",
+    draft: str = "",
 ) -> str:
+    """Laid out like a messaging app: the conversation scrolls (the school's name and the account bar
+    scroll away with it), and only the one-line message box with Send beside it stays at the bottom,
+    outside the scrolling part, so nothing is ever hidden under it."""
     last_id = views[-1].id if views else 0
-    log_items = "".join(_line_html(v) for v in views)
-    empty = "" if views else '<li class="msg msg-out"><p class="text">Say hello, or send /help.</p></li>'
-    body = (
-        '<a class="skip" href="#message">Skip to the message box</a>'
+    log_items = "".join(_line_html(v, latest=i == len(views) - 1) for i, v in enumerate(views))
+    empty = "" if views else '<li class="msg msg-out" id="latest"><p class="text">Say hello, or send /help.</p></li>'
+    account = (
         '<div class="bar">'
         f'<p class="who">Signed in as {escape(person_name)}</p>'
-        '<form method="post" action="/signout" class="signout">'
-        f'<input type="hidden" name="csrf" value="{escape(csrf)}">'
-        '<button type="submit" class="quiet">Sign out</button></form></div>'
+        '<a class="quiet signout-link" href="/signout">Sign out</a></div>'
+    )
+    body = (
+        '<div class="scroller" id="scroller">'
+        '<a class="skip" href="#message">Skip to the message box</a>'
+        f"{_header(school, account)}"
         '<main id="main" class="chat">'
         '<h1 class="visually-hidden">Chat with Waymark</h1>'
-        f'<ol id="log" class="log" role="log" aria-live="polite" aria-label="Conversation" data-last-id="{last_id}">'
-        f"{log_items}{empty}</ol>"
+        f'<div id="log" class="log" role="log" aria-live="polite" aria-label="Conversation" data-last-id="{last_id}">'
+        f'<ol class="lines">{log_items}{empty}</ol></div>'
         f'<div id="choices" class="choices" role="group" aria-label="Choices">{choices_html(current_choices(views))}</div>'
-        '<form id="composer" class="composer" method="post" action="/send">'
+        "</main></div>"
+        '<form id="composer" class="composer" method="post" action="/send" aria-label="Send a message" '
+        f'data-empty="{escape(EMPTY_SEND)}">'
         f'<input type="hidden" name="csrf" value="{escape(csrf)}">'
         f'<input type="hidden" name="mid" value="{escape(message_id)}">'
-        '<label for="message">Your message</label>'
-        '<textarea id="message" name="text" rows="2" enterkeyhint="send" '
-        'aria-describedby="message-help"></textarea>'
-        '<p id="message-help" class="help">Press Enter to send, Shift and Enter for a new line.</p>'
-        '<p id="status" class="status" role="status"></p>'
-        '<button type="submit" class="primary send">Send</button>'
-        "</form></main>"
+        f'<p id="status" class="status{" problem" if status else ""}" role="status">{escape(status)}</p>'
+        '<div class="compose-row">'
+        '<label for="message" class="visually-hidden">Your message</label>'
+        f'<textarea id="message" name="text" rows="1" dir="auto" enterkeyhint="send" data-max="{max_text}" '
+        f'placeholder="Message" aria-describedby="message-help">{escape(draft)}</textarea>'
+        '<button type="submit" class="primary send">Send</button></div>'
+        '<p id="message-help" class="visually-hidden">Press Enter to send, Shift and Enter for a new line.</p>'
+        "</form>"
     )
-    return _document(f"{school} · Waymark", school, body, script=True)
+    return _page(f"{school} · Waymark", body, script=True, body_class="chat-body")

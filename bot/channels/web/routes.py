@@ -32,6 +32,7 @@ from bot.connections import Lanes, Tally, is_loopback
 from core.numbers import whole_number
 from core.settings import Settings
 from handlers import Dispatcher, signin, texts
+from handlers.engine import MAX_TEXT
 from storage import schools, websessions
 from storage.db import transaction
 
@@ -204,20 +205,42 @@ async def signout_post(request: web.Request) -> web.StreamResponse:
 # --- the chat -------------------------------------------------------------------------------------
 
 
+async def _chat_page(chat: WebChat, visit: Visit, *, status: str = "", draft: str = "") -> str:
+    engine, now = chat.dispatcher.engine, chat.dispatcher.clock()
+    lines = await asyncio.to_thread(recent_lines, engine, visit.row.external_id, now, chat.settings.web_chat_page_lines)
+    school = visit.school or chat.settings.school_name
+    views = pages.line_views(lines, {}, chat.dispatcher.settings.keyring)
+    return pages.chat_page(
+        school,
+        visit.person.known_as,
+        visit.row.csrf_token,
+        views,
+        websessions.new_token(),
+        max_text=MAX_TEXT,
+        status=status,
+        draft=draft,
+    )
+
+
 async def chat_get(request: web.Request) -> web.StreamResponse:
     chat = request.app[WEB_CHAT]
     visit = await chat.sessions.current(request)
     if visit is None:
         raise web.HTTPSeeOther("/signin")
-    engine, now = chat.dispatcher.engine, chat.dispatcher.clock()
-    lines = await asyncio.to_thread(recent_lines, engine, visit.row.external_id, now, chat.settings.web_chat_page_lines)
-    school = visit.school or chat.settings.school_name
-    views = pages.line_views(lines, {}, chat.dispatcher.settings.keyring)
-    page = pages.chat_page(school, visit.person.known_as, visit.row.csrf_token, views, websessions.new_token())
-    return _html(page)
+    return _html(await _chat_page(chat, visit))
+
+
+async def signout_get(request: web.Request) -> web.StreamResponse:
+    """Signing out asks first, and says what it means."""
+    chat = request.app[WEB_CHAT]
+    visit = await chat.sessions.current(request)
+    if visit is None:
+        raise web.HTTPSeeOther("/signin")
+    return _html(pages.signout_page(visit.school or chat.settings.school_name, visit.row.csrf_token))
 
 
 async def send_post(request: web.Request) -> web.StreamResponse:
+    """The chat without JavaScript (or where WebSockets are blocked): one form post per message."""
     chat = request.app[WEB_CHAT]
     visit = await chat.sessions.current(request)
     if visit is None:
@@ -230,16 +253,19 @@ async def send_post(request: web.Request) -> web.StreamResponse:
     mid = str(form.get("mid", "")) or None
     external_id = visit.row.external_id
     if isinstance(button, str) and button:
-        linked = await chat.live.send(external_id, None, button, mid)
+        sent = await chat.live.send(external_id, None, button, mid)
     elif isinstance(text, str) and text.strip():
-        linked = await chat.live.send(external_id, text, None, mid)
+        sent = await chat.live.send(external_id, text, None, mid)
     else:
-        raise web.HTTPSeeOther("/chat")
-    if not linked:
+        return _html(await _chat_page(chat, visit, status=pages.EMPTY_SEND))
+    if not await chat.live.sync(external_id):
         response = _see_other("/signin?out=1")
         chat.sessions.clear_session(response)
         return response
-    raise web.HTTPSeeOther("/chat#message")
+    if not sent.saved:  # what was typed comes back in the box, with what went wrong
+        draft = text if isinstance(text, str) and not button else ""
+        return _html(await _chat_page(chat, visit, status=sent.problem, draft=draft))
+    raise web.HTTPSeeOther("/chat#latest")
 
 
 async def ws_get(request: web.Request) -> web.StreamResponse:
@@ -314,6 +340,7 @@ def install(
     router.add_post("/signin", signin_post)
     router.add_get("/chat", chat_get)
     router.add_post("/send", send_post)
+    router.add_get("/signout", signout_get)
     router.add_post("/signout", signout_post)
     router.add_get("/ws", ws_get)
     router.add_get(r"/media/{line_id}", media_get)
