@@ -195,6 +195,7 @@ NOT_PERSONAL: dict[str, str] = {
     "school": "the school's own settings; an erased email is taken out of its safeguarding contacts",
     "processedupdate": "platform update ids only, to drop redeliveries; nothing links them to a person",
     "schedulerlease": "which process runs the scheduler",
+    "keycheck": "a check value of the encryption key (never the key); nothing about anyone",
     "erasedleaver": "anonymous by construction: what an erased alumnus leaves for the reports",
     "eraseddestination": "anonymous by construction: an erased alumnus's outcome per year",
 }

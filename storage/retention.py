@@ -236,6 +236,7 @@ NOT_RETAINED: dict[str, str] = {
     "conversationstate": "one row per chat account, overwritten as it talks; goes with the chat account",
     "processedupdate": "pruned after 30 days by the housekeeping job; holds no personal data",
     "schedulerlease": "which process runs the scheduler",
+    "keycheck": "a check value of the encryption key (never the key); nothing about anyone",
     "erasedleaver": "anonymous: kept for destination reports",
     "eraseddestination": "anonymous: kept for destination reports",
 }

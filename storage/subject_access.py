@@ -57,6 +57,7 @@ NOT_PERSONAL: dict[str, str] = {
     "school": "the school's own settings; its name heads every export",
     "processedupdate": "platform update ids kept to drop redelivered updates; no person, no words",
     "schedulerlease": "which process runs the scheduler",
+    "keycheck": "a check value of the encryption key (never the key); nothing about anyone",
     "erasedleaver": "anonymous: what destination reports need of an erased alumnus, with no name, id or words",
     "eraseddestination": "anonymous: the erased alumni's destination groups, for the reports",
 }

@@ -137,8 +137,7 @@ def test_a_cohort_through_three_years_and_a_fourth(engine: Engine) -> None:
                     ana.press_data("/destination")
                     if year == 2026:
                         ana.press("Apprenticeship")
-                        ana.say("Acme Engineering")
-                        ana.say("Electrician")
+                        ana.say("Acme Engineering, Electrician")  # provider and course in one message
                     else:
                         ana.press("Same as last year")
                     assert "Saved" in ana.text
