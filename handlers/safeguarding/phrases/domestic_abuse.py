@@ -117,4 +117,17 @@ PHRASES: tuple[str, ...] = (
     "(starts|started) on (mum|her)",
     "(grabbed|grabs) my arm ... (bruise|bruised|hurt)",
     "no one else would want me",
+    # round two: what a child hears and sees at home, and control in their own relationship
+    "(hear|heard|hearing|listen to) (my)? (mum|mother|nan|sister) (screaming|crying|begging|shouting for help)",
+    "(screaming|crying|shouting) when (he|her boyfriend|dad|my dad|my step dad|her partner|him) (gets|is|comes home)",
+    "(parents|mum and dad|they|mum and her boyfriend|mum and step dad) (fight|fighting|argue|scream at each other) (every night|all the time|constantly|every day|so much|when)",
+    "hide (in|under) (my room|my bed|the bathroom|the wardrobe) (when|while|cos|because|until|till)",
+    "(police|the police|cops) (came|come|were called|got called|came round|are always) (round|to our house|to the house|again|last night|because)",
+    "(controls|checks|tracks|reads) (who i see|who i talk to|my phone|where i go|what i wear|my messages)",
+    "(hurt|kill) (herself|himself|themselves) if i (leave|break up|left|dump)",
+    "(throws|threw|throwing|chucks|chucked) (things|stuff|plates|a plate|glasses|a glass|furniture) at (mum|my mum|dad|my dad|him|her|each other)",
+    "(hits|hit|hitting|beats|punches|slaps|chokes|strangled|strangles|pushed|shoves) (my)? (mum|dad|mother|nan|sister)",
+    "(mum|my mum|her) (has|had|got) (bruises|a black eye|marks|cuts)",
+    "(threatened|threatens|said he would|says he will|going to) (to)? (kill|hurt|stab) (mum|my mum|her|us all|all of us)",
+    "(my|her) (boyfriend|girlfriend|partner|ex) (hits|hit|slapped|slaps|pushed|chokes|choked|hurts|punched|kicked|threatens|threatened) (me|her)",
 )

@@ -140,4 +140,18 @@ PHRASES: tuple[str, ...] = (
     "(women|girls) deserve (to be)? (punished|it|raped|hurt)",
     "(control|controls) everything",
     "(do|doing|did) something (about them|for the cause)",
+    # round two: admiring attacks, conspiracies about groups, calls to fight
+    "(attack|attacks|bombing|bombings|shooting|shootings|attackers|bombers|shooter|shooters|terrorists|christchurch guy|christchurch) ... (were|was|is|are|did) ... (heroes|hero|right|the right thing|legends|justified|deserved|brave)",
+    "(agree|agreed|agreeing|side) with (the)? (guys|people|men|ones|man|guy|person|terrorists|bombers|shooter|shooters) (who|that) (did|carried out|were behind)",
+    "(fight|fighting|die|dying) (in|for) (syria|iraq|palestine|the caliphate|isis|our people|our race|the ummah)",
+    "(go|going|went|travel|travelling|get) to (syria|iraq) (and|to)",
+    "(muslims|jews|immigrants|migrants|refugees|foreigners|zionists|globalists|the elites) (run|runs|control|controls|own|owns) (the world|everything|the media|the banks|the country|the government|britain)",
+    "<group> ... (got rid of|get rid of|wiped out|removed|kicked out|sent home|deported|stopped)",
+    "(have|got|need) to (stop|fight|get rid of|kick out) (them|the immigrants|the muslims|the migrants|the invaders)",
+    "violence is the (only)? (answer|way|solution)",
+    "(protect|save|defend) (our|the white|the) (race|people|nation|blood)",
+    "(jump|attack|beat up|batter|get|stab|bash|go after) the (muslim|jewish|black|white|polish|asian|immigrant|gay|trans|foreign|paki|romanian) (kids|boys|girls|lads|people|family|families|man|men|students|shop)",
+    "(leaflets|stickers|videos|posts|messages|stuff) about (the)? (race war|holy war|white genocide|great replacement|jihad|the caliphate|the invasion)",
+    "(destroying|ruining|taking over|invading) (britain|england|the uk|our country|this country|europe|the west)",
+    "(coming|next) (race war|civil war|war)",
 )

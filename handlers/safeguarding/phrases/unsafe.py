@@ -137,4 +137,17 @@ PHRASES: tuple[str, ...] = (
     "(keeps|kept) turning up",
     "someone i do not know knows",
     "(frightened|scared|afraid|terrified) of someone",
+    # round two: being watched, followed, threatened or used by others
+    "(keeps|keep|always|been|is|are) (waiting|hanging around|turning up) (for me)? (outside|near|at|by) (my|the)? (school|house|home|gate|flat|work)",
+    "(know|knows|found out) where i (live|am|go to school)",
+    "(turning up|turns up|turned up|keeps coming) (at|to) (my|our) (house|home|school|door)",
+    "do not make me go (back)? home",
+    "(made|make|makes|making|forced|force) me (hold|carry|keep|hide|sell|deliver|move|take) (drugs|weed|stuff|packages|a package|parcels|knives|a knife|money|things|a bag)",
+    "(hold|holding|carry|carrying|hide|hiding|sell|selling|deliver|delivering) (drugs|weed|packages|a package|parcels|a knife|knives) for (them|him|some|older)",
+    "(owe|owes|owed) (some people|them|him|a gang|someone|a dealer) (money)?",
+    "(stab|stabbed|hurt|get|jump|shank|kill) me (if|unless) i",
+    "(will|gonna|going to|threatened to|threatening to) (hurt|stab|kill|get) my (family|mum|dad|brother|sister)",
+    "(scared|afraid|frightened|terrified) (for my life|to be at home|to leave the house|to walk home|to go out)",
+    "(help me|please help) (i am|im)? (scared|frightened|in danger|not safe)",
+    "(im|i am) in danger",
 )
