@@ -130,4 +130,13 @@ PHRASES: tuple[str, ...] = (
     "(mum|my mum|her) (has|had|got) (bruises|a black eye|marks|cuts)",
     "(threatened|threatens|said he would|says he will|going to) (to)? (kill|hurt|stab) (mum|my mum|her|us all|all of us)",
     "(my|her) (boyfriend|girlfriend|partner|ex) (hits|hit|slapped|slaps|pushed|chokes|choked|hurts|punched|kicked|threatens|threatened) (me|her)",
+    "(scream|screaming|shout|shouting|yell|yelling) at each other",
+    "(jealous|possessive|controlling) (and|so|when|if)",
+    "(shoves|shoved|pushes|pushed|throws|threw) me (around|about)",
+    "(shouting|screaming|yelling) at (her|him|mum|my mum) and (pushing|hitting|hurting|shoving|grabbing)",
+    "(mum|my mum|she) (got|gets|was|is) (hit|hurt|beaten|punched|slapped) (again|by|last night)",
+    "(is|gets|was) (violent|aggressive) (to|towards|with) (her|mum|my mum|him|us)",
+    "(throws|threw|chucks) (stuff|things) (around|about|at)",
+    "(ex|ex boyfriend|ex girlfriend) (keeps|is|has been) (threatening|following|messaging|turning up)",
+    "(blood|bruises) (on|all over) (the|mum|her) (floor|kitchen|face|arms)",
 )

@@ -205,4 +205,9 @@ PHRASES: tuple[str, ...] = (
     "pick me up from school (today|tomorrow|at)",
     "my mum|dad|nan|grandad (will|is going to|is gonna|is|said she would|said he would) pick me up from school",
     "(friend|mate|friends|mates) i met (online|in a game|on roblox|on fortnite|on minecraft|on xbox|on discord) (came|come|is|are|and i|plays|play|lives)",
+    "(was|am|is|so|really|were) (scared|afraid|frightened|nervous) (of|about) (failing|the exam|my exam|exams|spiders|heights|the dark|the interview|speaking|public speaking)",
+    "(take|took|taking) photos|pictures of me (at|for) (the|my|our) (prom|prize|awards|graduation|work experience|school|event)",
+    "(make|made|making|cook|cooking) my own (lunch|packed lunch|breakfast) (for|because|so|every|today)",
+    "(nobody|no one) (checks|noticed|notices) (my|the|our) (homework|coursework|work|spelling|grammar)",
+    "(in|on) the (shower|bath) (singing|i|this)",
 )
