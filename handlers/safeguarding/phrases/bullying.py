@@ -173,4 +173,12 @@ PHRASES: tuple[str, ...] = (
     "(make|makes|making) fun of (me|my)",
     "(racist|homophobic|sexist) (comments|names|abuse|things) (at|to|about) me",
     "because of (the)? (bullies|bullying)",
+    "(are|is|were|being) (horrible|nasty|mean|cruel) to me",
+    "(pig|monkey|animal|barking|oink) noises",
+    "(commenting|comment|comments|commented) (nasty|horrible|mean|hateful) (stuff|things)",
+    "(mocking|mock|mocked|mocks) me",
+    "telling everyone (i am|that i am) (a|an)? (freak|slag|weird|gay|ugly|fat|liar|loser|psycho|weirdo|tramp|smelly|dirty|easy|disgusting)",
+    "(throw|throws|threw|throwing|chuck|chucked) (food|stuff|things|water|rubbish) at me",
+    "(will not|wont|do not|dont) let me (sit|play|join|hang)",
+    "(kicked|punched|hit|slapped|jumped) (and|then)? (punched|kicked|hit)? by (some|the|a|older)? (boys|girls|kids|lads|year|people)",
 )

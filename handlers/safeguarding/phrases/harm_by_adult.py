@@ -132,4 +132,13 @@ PHRASES: tuple[str, ...] = (
     "(about|around) the (house|room|kitchen)",
     "smacks|hits|knocks|slaps me about|around",
     "<adult> (threw|throws|pushed|pushes|shoved|shoves|kicked|dragged) me (down|across|into|out|off|on)",
+    # round two, strong single cues: words that ordinary careers and journal talk seldom holds
+    "(chased|chases|came at|comes at|threatened|threatens|went for|goes for) me (round the house|with a knife|with a belt|with a bat|with a stick|with a hammer|with scissors)",
+    "with a knife (at|to) (me|my)",
+    "(held|holds|holding|pushed|pushes|pinned) (me|my head) (under|down) (the water|water|in the bath)",
+    "(shook|shakes|shaking) me (really|so)? (hard|violently|until|till)",
+    "(covered|covered in|full of) (bruises|marks|welts)",
+    "(whips|whipped|lashes|lashed|canes|caned|straps|strapped) me",
+    "(squeezes|squeezed|twists|twisted|yanks|yanked) my (arm|arms|wrist|neck|ear|ears) (so hard|until|till|and|really)",
+    "(went|goes|going) mental and (hit|hits|kicked|punched|slapped|threw|grabbed)",
 )

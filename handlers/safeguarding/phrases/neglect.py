@@ -176,4 +176,12 @@ PHRASES: tuple[str, ...] = (
     "(will not|wont|would not|never|does not) (take|took|bring) me to (a|the) (dentist|doctor|doctors|hospital|gp|optician)",
     "(nobody|no one) (checks|cares|notices|knows) (if|whether|where|when|what)",
     "(look after|looking after|care for|caring for) my (mum|dad) (because|cos|as|when) (she|he) (drinks|is drunk|takes drugs|is high|is ill)",
+    "(mum|dad|she|he|parents) (does not|do not|never|will not|wont) (get up|get out of bed) (so|and|for)",
+    "(goes|go|went|been|is) (to|at|down) the pub (all day|all night|every day|every night|while|and)",
+    "(leaves|left|leave|leaving) (us|me) (at home|alone|on our own|on my own|in the house|in the car) (for days|all day|all night|overnight|all weekend|for the weekend|every night|for ages|with no food)",
+    "(forgets|forgot|forget|never) (to)? (pick|picks|picked) me up",
+    "(mould|mold|damp|rats|mice|rubbish|dog mess|cockroaches) (everywhere|in my room|in the house|all over)",
+    "(always|so|really) (freezing|cold) (in|at) (my room|home|the house|our house)",
+    "(sleep|sleeping|slept) on (the|a) (sofa|floor|couch) (because|cos|every night|as there is no|no bed)",
+    "(have not|not|do not|never) (got|had|have) (a|my own)? bed",
 )

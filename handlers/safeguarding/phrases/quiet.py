@@ -210,4 +210,13 @@ PHRASES: tuple[str, ...] = (
     "(make|made|making|cook|cooking) my own (lunch|packed lunch|breakfast) (for|because|so|every|today)",
     "(nobody|no one) (checks|noticed|notices) (my|the|our) (homework|coursework|work|spelling|grammar)",
     "(in|on) the (shower|bath) (singing|i|this)",
+    "(water|pillow|food|snowball|nerf) fight",
+    "(got|have|had) a bruise (playing|from|at|in)",
+    "keep quiet (during|in) (the)? (exam|test|assembly|lesson|library)",
+    "(model|actor|actress|modelling) (or|and|agency|course|career)",
+    "(cut|cutting) me (some|a) slack",
+    "i am dead (tired|excited|serious|jealous|proud)",
+    "(cutting|cuts) (down|back) on|out",
+    "(nan|grandad|mum|dad|aunt|auntie|uncle|grandma|grandparents|parents|family|godmother|godfather) (sent|sends|gave|gives|bought|buys) me",
+    "my (coach|teacher|tutor|boss|manager|mentor|teachers) (says|said|thinks|told me) i am mature",
 )

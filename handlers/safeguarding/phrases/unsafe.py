@@ -161,4 +161,13 @@ PHRASES: tuple[str, ...] = (
     "(run|running|ran|deliver|delivering) (stuff|things|drugs|packages|bags) for (them|him|some|older)",
     "(scared|afraid|frightened) of my (dad|mum|step dad|mums boyfriend|brother|uncle) (when|because|cos)?",
     "(something bad|something terrible) (is going to|will|might) happen (to me)?",
+    "(asked|told|tried to get|wanted) me to get in (his|the|a|their) (car|van)",
+    "(a|this|some) (man|guy|stranger) in a (car|van) (asked|tried|followed|kept|stopped)",
+    "(snitch|snitches|grass|grassed|tell on them)",
+    "(i am|im|you are|ur|i will be|ill be) dead if (i|you) (tell|snitch|talk|grass|say anything)",
+    "(forced|made|told) to (keep|hide|hold|store|carry) (a bag|bags|a package|something|stuff|drugs|a knife|a gun) (at|in|for)",
+    "(sending|sends|sent|keeps sending) me (threats|threatening messages|death threats)",
+    "(cut|stab|shank|kill|hurt|batter|get) me if (they|he|she) (see|saw|sees|catch|catches)",
+    "(scared|afraid|frightened|terrified) to (walk|go|get) (home|to school|out) (because|cos|of)?",
+    "(do not|dont|never) feel safe (at|in|with|around) (my|home|his|her)",
 )
