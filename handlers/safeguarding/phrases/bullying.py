@@ -181,4 +181,13 @@ PHRASES: tuple[str, ...] = (
     "(throw|throws|threw|throwing|chuck|chucked) (food|stuff|things|water|rubbish) at me",
     "(will not|wont|do not|dont) let me (sit|play|join|hang)",
     "(kicked|punched|hit|slapped|jumped) (and|then)? (punched|kicked|hit)? by (some|the|a|older)? (boys|girls|kids|lads|year|people)",
+    "(made|make|making|got|told) everyone (unfollow|block|ignore|hate|leave|stop talking to) me",
+    "(leaving|leave|left) me out and (laughing|laugh|laughed)",
+    "so called friends",
+    "(flicking|flick|flicked|poking|poke|pokes|flicks) (my|me in the) (ears|ear|head|face|neck)",
+    "(hitting|hit|punching|kicking|kicks|hits) me in (class|lessons|the corridor|pe|the changing rooms|the toilets|the playground)",
+    "(saying|say|said|says|spreading|told everyone) (i am|im|that i am) (a lesbian|gay|a lesbo|a slag|a paedo|a freak|a tramp|easy|a whore|a hoe|a psycho)",
+    "(spreading|spread) it (round|around)",
+    "(get|got|getting|been|being) harassed",
+    "harassing me",
 )

@@ -150,4 +150,7 @@ PHRASES: tuple[str, ...] = (
     "(attacked|attacks|attacking) (her|mum|my mum)",
     "(will not|wont|does not|doesnt) let (me|mum|her|my mum) (see|talk to|go out|have)",
     "(goes|went|going) through my phone",
+    "(locked|locks|locking|kicked|kicks|threw) (mum|my mum|her|mother) out (of the house|in the cold|at night)?",
+    "(burn|set fire to) the house (down)? with (mum|her|us) in",
+    "(takes|took|taking|controls|keeps) (her|mums|my mums) (money|phone|bank card|car keys)",
 )

@@ -186,4 +186,8 @@ PHRASES: tuple[str, ...] = (
     "age is just a number",
     "(older|grown) (man|guy|men|woman|lady|boy|lad|person) (on|from) <platform>",
     "(gives|gave|give|giving|offered|offers) me (money|cash|vapes|weed|alcohol|drink|gifts|presents) to (meet|see|visit|come|do|send)",
+    "more (grown up|mature|adult) than (other)? (girls|boys|people|kids) my age",
+    "(now)? (he|she|they) (wants|want|wanted|asking for|asks for) (videos|a video|more pictures|more photos|more)",
+    "(sending|sent|send|been sending) (photos|pictures|videos) to (a|this|some|an older) (guy|man|boy|lad|stranger|person|girl)",
+    "(says|said|now says) i owe (him|her|them)",
 )

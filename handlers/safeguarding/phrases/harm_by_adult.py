@@ -141,4 +141,9 @@ PHRASES: tuple[str, ...] = (
     "(whips|whipped|lashes|lashed|canes|caned|straps|strapped) me",
     "(squeezes|squeezed|twists|twisted|yanks|yanked) my (arm|arms|wrist|neck|ear|ears) (so hard|until|till|and|really)",
     "(went|goes|going) mental and (hit|hits|kicked|punched|slapped|threw|grabbed)",
+    "<adult> (gave|gives|give|giving) me a (beating|hiding|good hiding|slap|smack|kicking|thump|black eye|clip round the ear)",
+    "hit (me)? with (a|the|his|her) (hairbrush|brush|belt|shoe|slipper|spoon|wooden spoon|stick|cable|lead|remote|hanger|bat|bottle|phone|plate|ruler)",
+    "(slaps|hits|hit|beats|kicks|punches|smacks|hurts|slapped|smacked) me for (nothing|no reason|the smallest thing|anything|little things|every little thing)",
+    "(marks|bruises|scars|cuts) (from|off) (my)? (dad|mum|step dad|step mum|mums boyfriend|uncle|nan|grandad|carer|him|her)",
+    "(scared|afraid|do not want|can not) (to)? (take my top off|get changed|change) (in|for) (pe|games|swimming) (because|cos)",
 )

@@ -184,4 +184,12 @@ PHRASES: tuple[str, ...] = (
     "(always|so|really) (freezing|cold) (in|at) (my room|home|the house|our house)",
     "(sleep|sleeping|slept) on (the|a) (sofa|floor|couch) (because|cos|every night|as there is no|no bed)",
     "(have not|not|do not|never) (got|had|have) (a|my own)? bed",
+    "(locks|locked) (herself|himself|themselves) in (her|his|their) (room|bedroom)",
+    "(does not|doesnt|never|do not|will not) come out (of her room|of his room|for days|all day)",
+    "(shoes|clothes|uniform|trainers|coat|school shoes) (that are|are|is|which are)? (too small|too big|falling apart|worn out)",
+    "(nobody|no one|no ones|nobodys) (has been|been|goes|went|comes|came|ever comes|ever goes) to (parents evening|parents evenings|my parents evening)",
+    "(nobody|no one) signs (anything|my|the forms|my planner)",
+    "(no|not any|do not have any|dont have any|have no|got no) hot water",
+    "(can not|cant|have not been able to) (wash|shower|have a bath|wash my clothes)",
+    "(too|so) (out of it|drunk|high|wasted) to (notice|look after|care|feed|get up)",
 )

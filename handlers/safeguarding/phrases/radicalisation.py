@@ -179,4 +179,9 @@ PHRASES: tuple[str, ...] = (
     "(muslims|jews|immigrants|migrants|foreigners|the muslims|the immigrants) are taking over",
     "(join|joining|joined) (a|the) (group|movement|militia) (that|which|who) (wants|want|fights)",
     "fight the government",
+    "(terrorists|attackers|bombers|shooters|jihadis) (have|had|got) a point",
+    "(plans|planning|plan|planned) to (attack|hurt|kill|bomb|shoot) people",
+    "(kill|killing|fight|fighting) (all)? (the)? (unbelievers|disbelievers|infidels|kuffar|kafirs|kafir)",
+    "<group> (deserve|deserves) (what is coming|everything they get|what they get|it|to suffer)",
+    "(want|wanna) to be like (the christchurch shooter|the shooter|the bomber|him) (who|and)?",
 )

@@ -230,4 +230,6 @@ PHRASES: tuple[str, ...] = (
     "(hate|hating) my life",
     "(not|never) (wake|waking) up (again|tomorrow)",
     "(my)? (life|it|this) is not worth",
+    "(will not|wont|not going to|not gonna) be (here|around|alive) (next week|tomorrow|much longer|by|for long|at christmas|next year)",
+    "(do not|dont) think (i will|ill) be (here|around|alive) (next|much|for|by|tomorrow)",
 )

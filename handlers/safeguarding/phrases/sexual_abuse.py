@@ -181,4 +181,7 @@ PHRASES: tuple[str, ...] = (
     "(private parts|privates)",
     "(do|did|doing) stuff (to me|with him|with her)",
     "if i (did|do|does|done) (stuff|things|something) (with|for|to) (them|him|her)",
+    "(tries|tried|trying|try) to (kiss|touch|undress|get into bed with) me",
+    "(exposed|exposes|flashed|flashes|showed) (himself|herself|his privates|his thing) (to me|at me|in front of me)?",
+    "(makes|made|make|making) me (watch|look at) (him|her|them) (in the bath|in the shower|naked|undress|get changed|touch)",
 )

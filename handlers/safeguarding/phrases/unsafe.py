@@ -170,4 +170,11 @@ PHRASES: tuple[str, ...] = (
     "(cut|stab|shank|kill|hurt|batter|get) me if (they|he|she) (see|saw|sees|catch|catches)",
     "(scared|afraid|frightened|terrified) to (walk|go|get) (home|to school|out) (because|cos|of)?",
     "(do not|dont|never) feel safe (at|in|with|around) (my|home|his|her)",
+    "(keeps|keep|kept|keeps on) asking (me)? where i (live|go to school|am)",
+    "(do not|dont) want to be (at home|home|in the house)",
+    "stay out (late|all night|till late) (because|cos|so)",
+    "(would not|will not|did not|wouldnt|wont|didnt) let (me)? go",
+    "(sits|sat|sitting|parked|waits) outside (my|our) (house|home|flat|school) (in a car|in a van|every|at night|all)?",
+    "(a man|a guy|someone|a stranger|an old man) grabbed (my arm|me|my hand|my wrist)",
+    "(going to|gonna|will|might) hurt me",
 )
