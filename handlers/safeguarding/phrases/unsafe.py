@@ -138,7 +138,7 @@ PHRASES: tuple[str, ...] = (
     "someone i do not know knows",
     "(frightened|scared|afraid|terrified) of someone",
     # round two: being watched, followed, threatened or used by others
-    "(keeps|keep|always|been|is|are) (waiting|hanging around|turning up) (for me)? (outside|near|at|by) (my|the)? (school|house|home|gate|flat|work)",
+    "(waiting|hanging around|turning up) (for me)? (outside|near|by) (my|the)? (school|house|home|gate|flat)",
     "(know|knows|found out) where i (live|am|go to school)",
     "(turning up|turns up|turned up|keeps coming) (at|to) (my|our) (house|home|school|door)",
     "do not make me go (back)? home",
