@@ -190,4 +190,13 @@ PHRASES: tuple[str, ...] = (
     "(spreading|spread) it (round|around)",
     "(get|got|getting|been|being) harassed",
     "harassing me",
+    "(hide|hides|hid|hiding|take|took|nick|nicked|steal|stole) my (stuff|things|bag|shoes|clothes|pe kit) (and|then)",
+    "(laugh|laughs|laughing|laughed) when i (cry|cried|fall|fell|walk|talk|speak)",
+    "(meme|memes|video|videos|pictures|photos) of me (and|that|is|are|going|all over|everywhere)",
+    "(all over|round|around) (the)? (school|my year|the year|instagram|snapchat|tiktok)",
+    "(turned on|turned against|ganged up on) me",
+    "(send|sends|sent|sending) me (hate|hate messages|abuse|horrible messages|nasty messages)",
+    "(blocking|block|blocked) my way",
+    "(pushing|push|pushes|pushed|shoving|shove|shoves|shoved) me (into|against) (walls|the wall|lockers|doors)",
+    "(being|been|am|get|getting) bullied",
 )

@@ -153,4 +153,10 @@ PHRASES: tuple[str, ...] = (
     "(locked|locks|locking|kicked|kicks|threw) (mum|my mum|her|mother) out (of the house|in the cold|at night)?",
     "(burn|set fire to) the house (down)? with (mum|her|us) in",
     "(takes|took|taking|controls|keeps) (her|mums|my mums) (money|phone|bank card|car keys)",
+    "(smashed|smashes|banged|bangs|slammed|slams) (my)? (mums|her|my mums|mum) head",
+    "(makes|made|making) (her|mum|my mum) cry (every|all|again)",
+    "(says|said|calls|called) (she is|shes|her|mum) (useless|worthless|stupid|a slag|a bitch|fat|ugly)",
+    "(protect|protecting|defend|defending|save) (my)? (mum|her|my sister|my little brother|my little sister) from (my dad|dad|him|her boyfriend|my step dad)",
+    "(fighting|fight|argument|arguing|rowing) and (dad|he|mum|my dad|my step dad|her boyfriend) (had|got|grabbed|pulled) a (knife|weapon|bat|gun)",
+    "(if i leave|if i break up with) (him|her) (he will|she will|hell|shel|they will)",
 )

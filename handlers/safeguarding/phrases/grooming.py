@@ -190,4 +190,13 @@ PHRASES: tuple[str, ...] = (
     "(now)? (he|she|they) (wants|want|wanted|asking for|asks for) (videos|a video|more pictures|more photos|more)",
     "(sending|sent|send|been sending) (photos|pictures|videos) to (a|this|some|an older) (guy|man|boy|lad|stranger|person|girl)",
     "(says|said|now says) i owe (him|her|them)",
+    "(his|a|my|their) private (server|chat|stream|account|discord|group chat)",
+    "private stream",
+    "(tell|text|message|let) him (know)? when (i am|im) (alone|on my own|home alone|by myself)",
+    "when (i am|im) (alone|home alone|on my own) in the house",
+    "(should not|shouldnt|must not|not to|do not|dont) tell (mum|dad|my mum|my dad|your mum|your dad|anyone|my parents|your parents)",
+    "(says|said) (he is|hes|she is|shes) my (boyfriend|girlfriend) now",
+    "(pictures|photos|profile picture|face) (look|looks|looked) (like)? (an|a)? (old|older|grown|adult) (man|guy|woman|person)",
+    "(offered|offers|offering) to (pay|buy|give) me",
+    "(messages|messaging|texts|snaps|calls) me every night",
 )

@@ -146,4 +146,7 @@ PHRASES: tuple[str, ...] = (
     "(slaps|hits|hit|beats|kicks|punches|smacks|hurts|slapped|smacked) me for (nothing|no reason|the smallest thing|anything|little things|every little thing)",
     "(marks|bruises|scars|cuts) (from|off) (my)? (dad|mum|step dad|step mum|mums boyfriend|uncle|nan|grandad|carer|him|her)",
     "(scared|afraid|do not want|can not) (to)? (take my top off|get changed|change) (in|for) (pe|games|swimming) (because|cos)",
+    "(stamped|stamps|stamping|stood|stands) on (me|my hand|my hands|my head|my fingers|my stomach|my back)",
+    "(headlocked|headlocks|headlock|strangleholds|held me down|holds me down|sat on me)",
+    "(broke|broken|has broken|broken my) (my)? (nose|arm|wrist|finger|fingers|rib|ribs|tooth|teeth|jaw)",
 )

@@ -192,4 +192,11 @@ PHRASES: tuple[str, ...] = (
     "(no|not any|do not have any|dont have any|have no|got no) hot water",
     "(can not|cant|have not been able to) (wash|shower|have a bath|wash my clothes)",
     "(too|so) (out of it|drunk|high|wasted) to (notice|look after|care|feed|get up)",
+    "(on my own|alone|by myself) (at|all|every) (the)? (weekend|weekends|night|nights) (and|with|there is)",
+    "(living|live|sleeping|sleep|lived|slept) in (a|the|our) (car|van|tent|hostel|shed|garage)",
+    "(house|home|flat|room) (smells|stinks|is filthy|is disgusting)",
+    "(no|not any) (clean|washed) (plates|cups|dishes|bedding|towels)",
+    "(can not|cant|could not|will not|wont) be bothered (to)?",
+    "(miss|missed|missing|stay off|kept off) school to (look after|care for|mind|babysit)",
+    "(spends|spent|spend|wastes|wasted) (all)? (the|our)? money on (drink|alcohol|drugs|booze|gambling|weed|fags)",
 )

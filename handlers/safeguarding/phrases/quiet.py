@@ -225,4 +225,7 @@ PHRASES: tuple[str, ...] = (
     "left out of (group projects|the group project|the team|the squad|the play|the photo|the project|the match)",
     "(put|turned|turn|puts) the heating on",
     "(is|was) (freezing|cold|so cold) so (we|i|mum|dad) (put|turned|turn) the heating",
+    "i support|supports (arsenal|chelsea|liverpool|city|united|spurs|a team|the team|my team|england|wales|scotland|charity)",
+    "look after my (little brother|little sister|brother|sister|cousin|cousins) (on|this|for the|at the|while)",
+    "chased by a (goose|dog|swan|bee|wasp|cow|duck)",
 )

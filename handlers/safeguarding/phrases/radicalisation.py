@@ -184,4 +184,8 @@ PHRASES: tuple[str, ...] = (
     "(kill|killing|fight|fighting) (all)? (the)? (unbelievers|disbelievers|infidels|kuffar|kafirs|kafir)",
     "<group> (deserve|deserves) (what is coming|everything they get|what they get|it|to suffer)",
     "(want|wanna) to be like (the christchurch shooter|the shooter|the bomber|him) (who|and)?",
+    "(how to get|how do i get|get|travel|going|go) to (syria|iraq|afghanistan|the caliphate|the islamic state)",
+    "(support|supports|supporting|love|loves|like|likes) (isis|islamic state|the taliban|al qaeda|hamas|hitler|the nazis|national action)",
+    "(swastika|swastikas|ss flag|isis flag)",
+    "(hitler|bin laden|the nazis) (was|were|is) (a)? (hero|heroes|right|a legend|legends|great)",
 )

@@ -232,4 +232,8 @@ PHRASES: tuple[str, ...] = (
     "(my)? (life|it|this) is not worth",
     "(will not|wont|not going to|not gonna) be (here|around|alive) (next week|tomorrow|much longer|by|for long|at christmas|next year)",
     "(do not|dont) think (i will|ill) be (here|around|alive) (next|much|for|by|tomorrow)",
+    "(stop|stopped) existing",
+    "(pills|tablets|paracetamol|meds) (saved|stashed|hidden|stockpiled) (up)?",
+    "(saved|saving|stashed|stashing|hidden|hiding|collecting|collected) (up)? (pills|tablets|paracetamol|meds)",
+    "(when|for when) (i am|im) ready (to go|to do it|to end it)?",
 )

@@ -184,4 +184,11 @@ PHRASES: tuple[str, ...] = (
     "(tries|tried|trying|try) to (kiss|touch|undress|get into bed with) me",
     "(exposed|exposes|flashed|flashes|showed) (himself|herself|his privates|his thing) (to me|at me|in front of me)?",
     "(makes|made|make|making) me (watch|look at) (him|her|them) (in the bath|in the shower|naked|undress|get changed|touch)",
+    "(touching|tickling|secret|naughty|special) (games|game)",
+    "(doing stuff|touching himself|touching herself|naked|having sex) (and|then)? (he|she)? (said|told me|made me) to (watch|look)",
+    "(oral|blowjob|blow job|hand job|handjob)",
+    "(gets|got|climbs|climbed|came) into (bed|my bed) with me",
+    "(took|takes|taken|brought|brings) me (back)? to his (flat|house|car|place|room)",
+    "(kissed|kisses|kissing) me on the (lips|mouth|neck)",
+    "(grabbed|grabs|grabbing|touched|touches|slapped|squeezed|pinched) my (bum|bottom|boobs|breasts|chest|crotch|thigh)",
 )

@@ -177,4 +177,7 @@ PHRASES: tuple[str, ...] = (
     "(sits|sat|sitting|parked|waits) outside (my|our) (house|home|flat|school) (in a car|in a van|every|at night|all)?",
     "(a man|a guy|someone|a stranger|an old man) grabbed (my arm|me|my hand|my wrist)",
     "(going to|gonna|will|might) hurt me",
+    "(scared|afraid|frightened|terrified|worried) (my|that my|our) (dad|mum|step dad|ex|father) (is going to|will|might|is gonna) (find|track|come for|come after|get) (us|me)",
+    "(chased|chasing|chase|chases) (me)? (home)? (by|with) (a|some)? (group|gang|lads|boys|men|man|knife)",
+    "chased (me)? home",
 )
