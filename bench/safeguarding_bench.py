@@ -32,6 +32,7 @@ import re
 import statistics
 import sys
 import time
+import tracemalloc
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -217,12 +218,20 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     book = default_book()
     print(
         f"phrase book: {len(book.listed)} patterns, {len(book.index)} plain phrases, built in "
-        f"{time.perf_counter() - started:.2f} s"
+        f"{time.perf_counter() - started:.2f} s ({time.process_time() - cpu:.2f} s of CPU)"
     )
+    # Its memory, from a second build under tracemalloc (which slows building several times over,
+    # so the time above is taken without it): every test worker and every process holds this.
+    tracemalloc.start()
+    second = PhraseBook()
+    held, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    del second
+    print(f"  memory held by one book: {held / 1e6:.0f} MB (peak while building {peak / 1e6:.0f} MB)")
     print(f"load average before: {os.getloadavg()}")
 
     corpora = {half: load(half) for half in HALVES}
