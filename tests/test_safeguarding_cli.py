@@ -194,8 +194,8 @@ def test_phrases_list_add_and_remove_are_checked_and_reach_the_schools_book(scho
     assert "Removed by the school: nothing" in listed.stdout
 
     assert (
-        "Added 'done with everything'"
-        in sg(school_dir, "safeguarding", "phrases", "add", "self_harm", "done with everything").stdout
+        "Added 'the grey cloud is back'"
+        in sg(school_dir, "safeguarding", "phrases", "add", "self_harm", "the grey cloud is back").stdout
     )
     removed = sg(school_dir, "safeguarding", "phrases", "remove", "self_harm", "kill myself")
     assert removed.returncode == 0 and "Removed 'kill myself'." in removed.stdout
@@ -203,7 +203,7 @@ def test_phrases_list_add_and_remove_are_checked_and_reach_the_schools_book(scho
     assert refused.returncode == 1 and "Nothing changed: 'hobbies' is not a category" in refused.stderr
 
     listed = sg(school_dir, "safeguarding", "phrases", "list")
-    assert "  done with everything   (added by the school)" in listed.stdout
+    assert "  the grey cloud is back   (added by the school)" in listed.stdout
     assert "Removed by the school: kill myself" in listed.stdout and "  kill myself\n" not in listed.stdout
 
     engine = db(school_dir)
@@ -214,14 +214,14 @@ def test_phrases_list_add_and_remove_are_checked_and_reach_the_schools_book(scho
             changes = phrases_of(school)
     finally:
         engine.dispose()
-    assert stored == {"additions": [["self_harm", "done with everything"]], "removals": ["kill myself"]}
+    assert stored == {"additions": [["self_harm", "the grey cloud is back"]], "removals": ["kill myself"]}
     book = PhraseBook(changes.additions, changes.removals)
-    assert [m.category for m in screen("honestly im done with everything", book)] == [Category.self_harm]
+    assert [m.category for m in screen("honestly the grey cloud is back", book)] == [Category.self_harm]
     assert screen("i could kill myself laughing", book) == []
 
     back = sg(school_dir, "safeguarding", "phrases", "add", "self_harm", "kill myself")
     assert back.returncode == 0 and "is back in the list" in back.stdout
-    gone = sg(school_dir, "safeguarding", "phrases", "remove", "self_harm", "done with everything")
+    gone = sg(school_dir, "safeguarding", "phrases", "remove", "self_harm", "the grey cloud is back")
     assert gone.returncode == 0 and "Removed the school's" in gone.stdout
     assert "Removed by the school: nothing" in sg(school_dir, "safeguarding", "phrases", "list").stdout
 

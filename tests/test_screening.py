@@ -329,6 +329,51 @@ def test_a_pattern_that_stands_for_too_much_is_refused() -> None:
         expand("<nobody> hit me", {})
 
 
+def test_a_bracket_inside_a_bracket_is_refused_not_silently_misread() -> None:
+    # The slot grammar has no nesting: "(a|my (arms|legs))" would lose its brackets and mean
+    # something else, so it is refused like any other malformed pattern.
+    with pytest.raises(PatternError):
+        expand("(till|until) (they|my (arms|legs)) bleed", {})
+    with pytest.raises(PatternError):
+        expand("(cut|cutting my arm", {})
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("mums boyfriend says ill regret it if i tell anyone", Category.harm_by_adult),
+        ("i got hit with a hairbrush again by my mum", Category.harm_by_adult),
+        ("a man off instagram bought me trainers and wants to see me", Category.grooming),
+        ("he told me to use a different app so my parents cant see", Category.grooming),
+        ("i dont want to be here anymore", Category.self_harm),
+        ("everyone would be better off without me", Category.self_harm),
+        ("im gonna take all the tablets in the cupboard tonight", Category.self_harm),
+        ("mum and dad are always drunk and forget to feed us", Category.neglect),
+        ("there's nobody home most nights so i make my own tea with whatever", Category.neglect),
+        ("we havent had gas or electric for a week", Category.neglect),
+        ("the immigrants deserve what's coming to them", Category.radicalisation),
+    ],
+)
+def test_indirect_disclosures_of_the_second_round_are_caught(text: str, category: Category) -> None:
+    assert category in categories(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I'm proud of myself for asking for help with maths",  # "off myself" folds to "of myself"
+        "my nan sent me money for my birthday",
+        "my mum left me at home while she went shopping",
+        "i've been cutting down on sugar",
+        "my dad threatened to take my xbox if i don't revise",
+        "i hate being left out of group projects",
+        "i had a video chat with a uni student about engineering",
+    ],
+)
+def test_ordinary_talk_near_the_second_rounds_phrases_stays_quiet(text: str) -> None:
+    assert screen(text, BOOK) == []
+
+
 def test_every_default_pattern_expands() -> None:
     for patterns in [*DEFAULTS.values(), QUIET]:
         for pattern in patterns:

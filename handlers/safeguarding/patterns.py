@@ -61,7 +61,12 @@ def _slot(word: str, classes: Mapping[str, tuple[str, ...]]) -> list[tuple[str, 
 
 def expand(pattern: str, classes: Mapping[str, tuple[str, ...]]) -> set[tuple[str, ...]]:
     """Every plain phrase (a tuple of normalised words) a pattern stands for."""
-    slots = [_slot(word, classes) for word in _SLOT.findall(pattern)]
+    parts = _SLOT.findall(pattern)
+    # A bracket inside a bracket is not part of the language: without this check the slot
+    # pattern would silently drop the brackets and the pattern would mean something else.
+    if "".join(parts).replace(" ", "") != pattern.replace(" ", ""):
+        raise PatternError(f"{pattern!r} has a bracket inside a bracket or one left open")
+    slots = [_slot(word, classes) for word in parts]
     slots = [slot for slot in slots if slot]
     if slots and (slots[0] == [(GAP,)] or slots[-1] == [(GAP,)]):
         raise PatternError(f"{pattern!r} starts or ends with {GAP}: it must join two parts")
