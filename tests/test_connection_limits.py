@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,7 +16,7 @@ from typing import Any
 import aiohttp
 import pytest
 from sqlalchemy import Engine, event
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot.channels.web.session import client_address
 from bot.connections import GuardedSite, is_loopback, normalised
@@ -177,6 +178,49 @@ async def test_the_page_and_the_first_frame_carry_only_the_last_lines(sqlite_onl
             await ws.close()
         finally:
             await b.close()
+
+
+async def test_earlier_messages_page_back_through_the_whole_conversation(sqlite_only: Engine) -> None:
+    """The chat shows the last lines and links to earlier ones; following "Earlier messages" from
+    page to page shows every older line once, in order, on plain pages (no script, no composer)."""
+    _, code = pupil_with_code(sqlite_only)
+    _, someone_else = pupil_with_code(sqlite_only)
+    async with server(sqlite_only, web_chat_page_lines=10) as (host, port, _):
+
+        class Site:
+            base = f"http://{host}:{port}"
+
+        other = Browser(Site())
+        b = Browser(Site())
+        try:
+            await other.sign_in(someone_else)
+            await b.sign_in(code)
+            with transaction(sqlite_only) as s:
+                key = s.exec(select(TranscriptLine.identity_key).order_by(col(TranscriptLine.id).desc())).first()
+                assert key is not None
+                for n in range(35):
+                    transcript.record(s, key, None, "in", f"line number {n:02d}", utcnow())
+            status, html = await b.page("/chat")
+            assert status == 200 and "line number 34" in html and "line number 24" not in html
+            seen = re.findall(r"line number (\d\d)", html)
+            pages_followed = 0
+            while (link := re.search(r'href="(/chat\?before=\d+)">Earlier messages', html)) is not None:
+                status, html = await b.page(link.group(1))
+                assert status == 200 and "<script" not in html and 'id="composer"' not in html
+                assert "Back to the latest messages" in html
+                seen = re.findall(r"line number (\d\d)", html) + seen
+                pages_followed += 1
+            assert seen == [f"{n:02d}" for n in range(35)]  # every line once, oldest first
+            assert pages_followed >= 3
+            # The other pupil's earlier messages are theirs: paging from the newest id finds none of these.
+            _, theirs = await other.page("/chat?before=2147483647")
+            assert "line number" not in theirs
+            for wrong in ("abc", "-1", "0", "²", "99999999999999999999"):
+                status, _ = await b.page(f"/chat?before={wrong}")
+                assert status == 303, wrong  # back to the chat, nothing lost
+        finally:
+            await b.close()
+            await other.close()
 
 
 async def test_a_read_only_database_gives_one_line_and_the_server_recovers(

@@ -17,7 +17,7 @@ from pathlib import Path
 from aiohttp import web
 
 from bot.channels.web import media, pages
-from bot.channels.web.live import MAX_WS_MESSAGE, Connection, Live, recent_lines
+from bot.channels.web.live import MAX_WS_MESSAGE, Connection, Live, earlier_lines, recent_lines
 from bot.channels.web.session import (
     BROWSER_COOKIE,
     SESSION_COOKIE,
@@ -210,10 +210,22 @@ async def chat_get(request: web.Request) -> web.StreamResponse:
     if visit is None:
         raise web.HTTPSeeOther("/signin")
     engine, now = chat.dispatcher.engine, chat.dispatcher.clock()
-    lines = await asyncio.to_thread(recent_lines, engine, visit.row.external_id, now, chat.settings.web_chat_page_lines)
     school = visit.school or chat.settings.school_name
-    views = pages.line_views(lines, {})
-    page = pages.chat_page(school, visit.person.known_as, visit.row.csrf_token, views, websessions.new_token())
+    # One line more than a page shows: whether there are earlier ones to link to.
+    shown = chat.settings.web_chat_page_lines
+    if "before" in request.query:
+        before = whole_number(request.query["before"], low=1)
+        if before is None:
+            raise web.HTTPSeeOther("/chat")  # a link typed wrong: the chat itself, nothing lost
+        lines = await asyncio.to_thread(earlier_lines, engine, visit.row.external_id, before, shown + 1)
+        more = len(lines) > shown
+        return _html(pages.earlier_page(school, pages.line_views(lines[1:] if more else lines, {}), more))
+    lines = await asyncio.to_thread(recent_lines, engine, visit.row.external_id, now, shown + 1)
+    more = len(lines) > shown
+    views = pages.line_views(lines[1:] if more else lines, {})
+    page = pages.chat_page(
+        school, visit.person.known_as, visit.row.csrf_token, views, websessions.new_token(), earlier=more
+    )
     return _html(page)
 
 
