@@ -348,6 +348,7 @@ class _Listening:
         self._stop_accepting()
         for sock in self.sockets:
             sock.close()
+        self.sockets.clear()  # the site's own list: a connection closing later does not start accepting again
 
     async def wait_closed(self) -> None:
         return None
