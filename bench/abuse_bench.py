@@ -127,6 +127,9 @@ async def run(args: argparse.Namespace) -> None:
         await wait_ready(base, proc)
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
             pupils = [await open_page(http, base, t, c) for t, c in sessions[:-1]]
+            # A few seconds not counted: each pupil's first messages load the conversations and warm
+            # the database's cache, which otherwise land in the floor and make it look worse than the abuse.
+            await chat_phase(pupils, args.warmup, proc.pid)
             rss_start = rss_mb(proc.pid)
             floor = await chat_phase(pupils, args.seconds, proc.pid)
             floor_load = load()
@@ -153,7 +156,10 @@ async def run(args: argparse.Namespace) -> None:
             f"p99 {abused[0]:.1f} ms, {abused[1]} answered, {abused[2]} unanswered, peak RSS {abused[3]:.0f} MB  "
             f"[{abused_load}]"
         )
-        print(f"goal: p99 < 150 ms and memory flat; RSS {rss_start:.0f} MB before, {rss_end:.0f} MB after")
+        print(
+            f"goal: p99 < 150 ms and memory flat; RSS {rss_start:.0f} MB after the {args.warmup:.0f} s warm-up, "
+            f"{rss_end:.0f} MB after"
+        )
         print(
             f"the abuser: {closed[0]} idle connections closed or refused by the server; "
             f"{refused} of {args.sockets} chat pages refused (429, or closed at the connection limit), {len(extra)} opened"
@@ -178,6 +184,7 @@ def main() -> None:
     parser.add_argument("--idle", type=int, default=1000)
     parser.add_argument("--sockets", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--warmup", type=float, default=5, help="seconds of chat before the floor, not counted")
     parser.add_argument("--keep", action="store_true", help="keep the database and server log")
     asyncio.run(run(parser.parse_args()))
 

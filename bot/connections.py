@@ -7,9 +7,12 @@ server down. `GuardedSite` listens like `aiohttp.web.TCPSite`, but each connecti
 
 - at most `max_connections` open at once, and `max_per_address` from one address (loopback, where
   a reverse proxy on the same machine connects from, is not limited per address: the proxy is);
-  a connection over either limit is closed at once;
-- the first request's headers must be complete within `header_timeout` seconds, or the connection
-  is closed (after that aiohttp's keep-alive timeout closes idle connections).
+  a connection over the per-address limit is closed at once;
+- at the limit the site stops accepting, so further connections wait in the kernel's backlog
+  rather than being accepted and closed at once;
+- each request's headers must be complete within `header_timeout` seconds of its first byte (of
+  the connection, for the first request), or the connection is closed; between requests aiohttp's
+  keep-alive timeout closes idle connections.
 
 `read_body_within` bounds the time to read a request's body the same way.
 """
@@ -20,6 +23,7 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
+import socket
 import time
 from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -66,9 +70,12 @@ def normalised(address: str) -> str:
 class Guard:
     """The protocol factory in front of aiohttp's: counts connections and times their first headers."""
 
-    def __init__(self, make: Callable[[], asyncio.Protocol], limits: Limits) -> None:
+    def __init__(
+        self, make: Callable[[], asyncio.Protocol], limits: Limits, room_again: Callable[[], None] = lambda: None
+    ) -> None:
         self.make = make
         self.limits = limits
+        self.room_again = room_again  # told when a counted connection closes
         self.open = 0
         self.by_address: Counter[str] = Counter()
         self.refused = 0
@@ -79,13 +86,20 @@ class Guard:
 
 
 class _Guarded(asyncio.Protocol):
-    """One connection: passes everything to aiohttp's handler, watching only for the end of the first headers."""
+    """One connection: passes everything to aiohttp's handler, timing each request's headers.
+
+    The clock starts when the connection is made, and again at the first byte of each later request
+    on a kept-alive connection (the idle time between requests is aiohttp's keep-alive timeout); it
+    stops at the end of the headers, or when `timed_requests` sees the request reach the handler
+    (which also covers headers that arrived pipelined behind the previous request).
+    """
 
     def __init__(self, guard: Guard) -> None:
         self.guard = guard
         self.inner: asyncio.Protocol | None = None  # aiohttp's handler, made only for a connection let in
         self.address = ""
         self.counted = False
+        self.waiting_for_headers = True  # between requests: the next bytes start a request's headers
         self.tail = b""  # the last bytes seen, for a header end split across two reads
         self.timer: asyncio.TimerHandle | None = None
         self.transport: asyncio.Transport | None = None
@@ -110,19 +124,37 @@ class _Guarded(asyncio.Protocol):
         self.inner.connection_made(transport)
         guard.open += 1
         guard.by_address[self.address] += 1
-        self.timer = asyncio.get_running_loop().call_later(limits.header_timeout, self._too_slow)
+        self._start_clock()
+
+    def _start_clock(self) -> None:
+        if self.timer is None:
+            self.timer = asyncio.get_running_loop().call_later(self.guard.limits.header_timeout, self._too_slow)
+
+    def _stop_clock(self) -> None:
+        self.waiting_for_headers = False
+        self.tail = b""
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
 
     def _too_slow(self) -> None:
+        self.timer = None
         self.guard.timed_out += 1
         if self.transport is not None:
             self.transport.abort()
 
+    def request_started(self) -> None:
+        self._stop_clock()
+
+    def request_finished(self) -> None:
+        self.waiting_for_headers = True
+
     def data_received(self, data: bytes) -> None:
-        if self.timer is not None:
+        if self.waiting_for_headers:
+            self._start_clock()
             seen = self.tail + data
             if HEADERS_END in seen:
-                self.timer.cancel()
-                self.timer = None
+                self._stop_clock()
             else:
                 self.tail = seen[-(len(HEADERS_END) - 1) :]
         if self.inner is not None:
@@ -132,15 +164,14 @@ class _Guarded(asyncio.Protocol):
         return self.inner.eof_received() if self.inner is not None else None
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
+        self._stop_clock()
         if self.counted:
             self.counted = False
             self.guard.open -= 1
             self.guard.by_address[self.address] -= 1
             if self.guard.by_address[self.address] <= 0:
                 del self.guard.by_address[self.address]
+            self.guard.room_again()
         if self.inner is not None:
             self.inner.connection_lost(exc)
 
@@ -213,23 +244,153 @@ class Lanes:
 
 
 class GuardedSite(web.TCPSite):
-    """`web.TCPSite` with every connection through a `Guard` (`site.guard`, for tests and /healthz)."""
+    """`web.TCPSite` with every connection through a `Guard` (`site.guard`, for tests and /healthz),
+    which accepts no more connections while `max_connections` are open.
+
+    Accepting a connection only to close it costs as much as serving a small request: an abuser
+    reconnecting in a loop made about 900 of them a second and pupils waited seconds for answers.
+    So at the limit the site stops accepting (the listening socket leaves the event loop) and new
+    connections wait in the kernel's backlog until one closes; asyncio has no public pause for a
+    server, so the site binds its own sockets and accepts from them itself.
+    """
 
     def __init__(self, runner: web.BaseRunner, host: str, port: int, limits: Limits, **kwargs: Any) -> None:
         super().__init__(runner, host, port, **kwargs)
         self.limits = limits
         self.guard: Guard | None = None
+        self.pauses = 0  # times accepting stopped at the limit
+        self._listening: list[socket.socket] = []
+        self._accepting = False
+        self._arriving = 0  # accepted, not yet counted by the guard
+        self._connecting: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         await web.BaseSite.start(self)  # registers with the runner, as TCPSite.start does first
         server = self._runner.server
         assert server is not None
-        self.guard = Guard(server, self.limits)
+        self.guard = Guard(server, self.limits, room_again=self._room_again)
+        self._listening = _listen(self._host or "0.0.0.0", self._port, self._backlog, self._reuse_address)
+        self._server = _Listening(self._listening, self._stop_accepting)  # type: ignore[assignment]
+        self._bound_port = self._listening[0].getsockname()[1] if self._listening else self._port
+        self._start_accepting()
+
+    def _full(self) -> bool:
+        assert self.guard is not None
+        return self.guard.open + self._arriving >= self.limits.max_connections
+
+    def _start_accepting(self) -> None:
+        if self._accepting or not self._listening:
+            return
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(
-            self.guard, self._host, self._port, backlog=self._backlog, reuse_address=self._reuse_address
-        )
-        self._bound_port = self._server.sockets[0].getsockname()[1] if self._server.sockets else self._port
+        for sock in self._listening:
+            loop.add_reader(sock.fileno(), self._accept_from, sock)
+        self._accepting = True
+
+    def _stop_accepting(self) -> None:
+        if not self._accepting:
+            return
+        loop = asyncio.get_running_loop()
+        for sock in self._listening:
+            loop.remove_reader(sock.fileno())
+        self._accepting = False
+
+    def _room_again(self) -> None:
+        if not self._accepting and self._listening and not self._full():
+            self._start_accepting()
+
+    def _accept_from(self, sock: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        for _ in range(self._backlog):  # as asyncio does: take what is waiting, then back to the loop
+            if self._full():
+                self._stop_accepting()
+                self.pauses += 1
+                if self.pauses in (1, 10, 100) or self.pauses % 1000 == 0:
+                    log.warning(
+                        "http: %d connections open, the limit; new ones wait until one closes (%d times so far)",
+                        self.limits.max_connections,
+                        self.pauses,
+                    )
+                return
+            try:
+                conn, _ = sock.accept()
+            except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+                return
+            except OSError as exc:  # out of file handles: wait for one to close rather than spin
+                log.warning("http: could not accept a connection: %s", exc.strerror or exc)
+                self._stop_accepting()
+                loop.call_later(1.0, self._room_again)
+                return
+            conn.setblocking(False)
+            self._arriving += 1
+            task = loop.create_task(self._connect(conn))
+            self._connecting.add(task)
+            task.add_done_callback(self._connecting.discard)
+
+    async def _connect(self, conn: socket.socket) -> None:
+        assert self.guard is not None
+        try:
+            await asyncio.get_running_loop().connect_accepted_socket(self.guard, conn)
+        except OSError:
+            conn.close()
+        finally:
+            self._arriving -= 1
+            self._room_again()
+
+
+class _Listening:
+    """What `web.BaseSite.stop` and `AppRunner.addresses` need of an `asyncio.Server`."""
+
+    def __init__(self, sockets: list[socket.socket], stop_accepting: Callable[[], None]) -> None:
+        self.sockets = sockets
+        self._stop_accepting = stop_accepting
+
+    def close(self) -> None:
+        self._stop_accepting()
+        for sock in self.sockets:
+            sock.close()
+        self.sockets.clear()  # the site's own list: a connection closing later does not start accepting again
+
+    async def wait_closed(self) -> None:
+        return None
+
+
+def _listen(host: str, port: int, backlog: int, reuse_address: bool | None) -> list[socket.socket]:
+    """Listening sockets for every address `host` names, as `loop.create_server` would bind them."""
+    found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    sockets: list[socket.socket] = []
+    try:
+        for family, kind, proto, _, address in dict.fromkeys(found):
+            sock = socket.socket(family, kind, proto)
+            sockets.append(sock)
+            if reuse_address is not False:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(address)
+            sock.listen(backlog)
+            sock.setblocking(False)
+    except OSError:
+        for sock in sockets:
+            sock.close()
+        raise
+    return sockets
+
+
+@web.middleware
+async def timed_requests(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Middleware: tells the connection's guard a request has reached the handler (its headers are
+    in) and when it is done, so the next request's headers on the same connection are timed too."""
+    transport = request.transport
+    guarded = transport.get_protocol() if transport is not None else None
+    if not isinstance(guarded, _Guarded):
+        return await handler(request)
+    guarded.request_started()
+    try:
+        return await handler(request)
+    finally:
+        guarded.request_finished()
 
 
 def read_body_within(seconds: float) -> Callable[..., Awaitable[web.StreamResponse]]:

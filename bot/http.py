@@ -20,7 +20,7 @@ from aiohttp import web
 from sqlalchemy.exc import DBAPIError
 
 from bot.channels.web import install as install_web_chat
-from bot.connections import GuardedSite, Limits, read_body_within
+from bot.connections import GuardedSite, Limits, read_body_within, timed_requests
 from core.settings import Settings
 from handlers import Dispatcher
 from storage.db import problem_line
@@ -55,7 +55,8 @@ def build_app(
 ) -> web.Application:
     """The application with the web chat mounted; add more routes before it starts."""
     app = web.Application(
-        client_max_size=1024 * 1024, middlewares=[database_trouble, read_body_within(settings.http_body_timeout)]
+        client_max_size=1024 * 1024,
+        middlewares=[timed_requests, database_trouble, read_body_within(settings.http_body_timeout)],
     )
     install_web_chat(app, settings, dispatcher)
     for install in extra_routes:

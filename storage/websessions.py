@@ -111,14 +111,15 @@ def is_linked(session: Session, external_id: str) -> bool:
 # --- the conversation of one web chat account ---------------------------------------------------
 
 
-def recent_lines(session: Session, external_id: str, limit: int = 200) -> list[TranscriptLine]:
-    """The last `limit` lines of this account's conversation, oldest first."""
-    rows = session.exec(
-        select(TranscriptLine)
-        .where(TranscriptLine.identity_key == identity_key(external_id))
-        .order_by(col(TranscriptLine.id).desc())
-        .limit(limit)
-    ).all()
+def recent_lines(
+    session: Session, external_id: str, limit: int = 200, before_id: int | None = None
+) -> list[TranscriptLine]:
+    """The last `limit` lines of this account's conversation (before line `before_id`, when given,
+    for paging back through it), oldest first."""
+    query = select(TranscriptLine).where(TranscriptLine.identity_key == identity_key(external_id))
+    if before_id is not None:
+        query = query.where(col(TranscriptLine.id) < before_id)
+    rows = session.exec(query.order_by(col(TranscriptLine.id).desc()).limit(limit)).all()
     return list(reversed(rows))
 
 

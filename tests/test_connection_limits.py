@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,7 +16,7 @@ from typing import Any
 import aiohttp
 import pytest
 from sqlalchemy import Engine, event
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot.channels.web.session import client_address
 from bot.connections import GuardedSite, is_loopback, normalised
@@ -80,18 +81,43 @@ async def test_fifty_idle_connections_are_closed_after_the_header_timeout(sqlite
             writer.close()
 
 
-async def test_connections_over_the_limit_are_closed_at_once(sqlite_only: Engine) -> None:
+async def test_at_the_connection_limit_new_connections_wait_rather_than_being_closed(sqlite_only: Engine) -> None:
+    """At the limit the server stops accepting: the next connection waits in the backlog, costing
+    the server nothing, and is served as soon as one closes (accept-and-close in a loop cost so
+    much CPU that pupils waited seconds)."""
     async with server(sqlite_only, http_max_connections=10, http_header_timeout=5) as (host, port, site):
         held = [await asyncio.open_connection(host, port) for _ in range(10)]
         await asyncio.sleep(0.1)
         reader, writer = await asyncio.open_connection(host, port)
-        assert await closed_by_server(reader, 2.0)
-        assert site.guard is not None and site.guard.refused >= 1
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(reader.read(1), 0.5)  # not accepted yet, and not closed
+        assert site.guard is not None and site.guard.open == 10 and site.pauses >= 1
+        assert site.guard.refused == 0
+        held[0][1].close()
+        answer = await asyncio.wait_for(reader.read(), 3.0)
+        assert answer.startswith(b"HTTP/1.1 200")
         for _, w in [*held, (reader, writer)]:
             w.close()
-        await asyncio.sleep(0.1)
-        async with aiohttp.ClientSession() as http, http.get(f"http://{host}:{port}/healthz") as r:
-            assert r.status == 200  # room again once they are gone
+
+
+async def test_the_header_timeout_covers_every_request_on_a_kept_alive_connection(sqlite_only: Engine) -> None:
+    async with server(sqlite_only, http_header_timeout=0.5) as (host, port, site):
+        reader, writer = await asyncio.open_connection(host, port)
+        for _ in range(2):  # two whole requests, the second sent after more than the timeout
+            writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 3.0)
+            assert head.startswith(b"HTTP/1.1 200")
+            length = next(int(h.split(b":")[1]) for h in head.split(b"\r\n") if h.lower().startswith(b"content-length"))
+            await reader.readexactly(length)
+            await asyncio.sleep(0.7)
+        assert site.guard is not None
+        timed_out = site.guard.timed_out
+        started = time.monotonic()
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # a third whose headers never end
+        assert await closed_by_server(reader, 3.0)
+        assert time.monotonic() - started < 2.0 and site.guard.timed_out == timed_out + 1
+        writer.close()
 
 
 async def test_a_body_that_never_finishes_gets_408(sqlite_only: Engine) -> None:
@@ -152,6 +178,49 @@ async def test_the_page_and_the_first_frame_carry_only_the_last_lines(sqlite_onl
             await ws.close()
         finally:
             await b.close()
+
+
+async def test_earlier_messages_page_back_through_the_whole_conversation(sqlite_only: Engine) -> None:
+    """The chat shows the last lines and links to earlier ones; following "Earlier messages" from
+    page to page shows every older line once, in order, on plain pages (no script, no composer)."""
+    _, code = pupil_with_code(sqlite_only)
+    _, someone_else = pupil_with_code(sqlite_only)
+    async with server(sqlite_only, web_chat_page_lines=10) as (host, port, _):
+
+        class Site:
+            base = f"http://{host}:{port}"
+
+        other = Browser(Site())
+        b = Browser(Site())
+        try:
+            await other.sign_in(someone_else)
+            await b.sign_in(code)
+            with transaction(sqlite_only) as s:
+                key = s.exec(select(TranscriptLine.identity_key).order_by(col(TranscriptLine.id).desc())).first()
+                assert key is not None
+                for n in range(35):
+                    transcript.record(s, key, None, "in", f"line number {n:02d}", utcnow())
+            status, html = await b.page("/chat")
+            assert status == 200 and "line number 34" in html and "line number 24" not in html
+            seen = re.findall(r"line number (\d\d)", html)
+            pages_followed = 0
+            while (link := re.search(r'href="(/chat\?before=\d+)">Earlier messages', html)) is not None:
+                status, html = await b.page(link.group(1))
+                assert status == 200 and "<script" not in html and 'id="composer"' not in html
+                assert "Back to the latest messages" in html
+                seen = re.findall(r"line number (\d\d)", html) + seen
+                pages_followed += 1
+            assert seen == [f"{n:02d}" for n in range(35)]  # every line once, oldest first
+            assert pages_followed >= 3
+            # The other pupil's earlier messages are theirs: paging from the newest id finds none of these.
+            _, theirs = await other.page("/chat?before=2147483647")
+            assert "line number" not in theirs
+            for wrong in ("abc", "-1", "0", "²", "99999999999999999999"):
+                status, _ = await b.page(f"/chat?before={wrong}")
+                assert status == 303, wrong  # back to the chat, nothing lost
+        finally:
+            await b.close()
+            await other.close()
 
 
 async def test_a_read_only_database_gives_one_line_and_the_server_recovers(

@@ -192,7 +192,7 @@ def via_web(school: School, who: str, kind: str, value: str, update_id: int) -> 
         lines = list(s.exec(select(TranscriptLine).where(TranscriptLine.identity_key == f"web:{external_id}")))
     views = pages.line_views(lines[-6:], {}, school.dispatcher.settings.keyring)
     json.dumps([v.as_json() for v in views], ensure_ascii=False).encode("utf-8")
-    pages.chat_page("Test Academy", "Amira", "csrf", views, "nonce").encode("utf-8")
+    pages.chat_page("Test Academy", "Amira", "csrf", views, "nonce", max_text=4000).encode("utf-8")
 
 
 def via_console(school: School, who: str, kind: str, value: str, update_id: int) -> None:

@@ -60,6 +60,12 @@ def deliver(engine: Engine, external_ids: list[str], now: datetime) -> list[str]
     return delivered
 
 
+def earlier_lines(engine: Engine, external_id: str, before_id: int, limit: int) -> list[TranscriptLine]:
+    """The `limit` lines before line `before_id`, oldest first: a page of "Earlier messages"."""
+    with transaction(engine, write=False) as s:
+        return websessions.recent_lines(s, external_id, limit, before_id)
+
+
 def recent_lines(engine: Engine, external_id: str, now: datetime, limit: int) -> list[TranscriptLine]:
     """The last `limit` lines of the conversation as a page opening now shows it, with any waiting
     outbox rows in it (WAYMARK_WEB_CHAT_PAGE_LINES: a page and a first frame stay small however long

@@ -268,6 +268,28 @@ def choices_html(choices: list[list[Choice]]) -> str:
     )
 
 
+def _earlier_link(views: list[LineView], more: bool) -> str:
+    """A link to the page of lines before these, when there are any (`more`)."""
+    if not (more and views):
+        return ""
+    return f'<p class="earlier"><a href="/chat?before={views[0].id}">Earlier messages</a></p>'
+
+
+def earlier_page(school: str, views: list[LineView], more: bool) -> str:
+    """Older lines of the conversation, paged back from the chat (`/chat?before=ID`): a plain page
+    without the live chat's script, so it works without JavaScript and nothing new lands in it."""
+    items = "".join(_line_html(v) for v in views) or '<li class="msg msg-out"><p class="text">Nothing earlier.</p></li>'
+    body = (
+        '<main id="main" class="chat">'
+        "<h1>Earlier messages</h1>"
+        f"{_earlier_link(views, more)}"
+        f'<ol class="log" aria-label="Earlier messages">{items}</ol>'
+        '<p class="later"><a href="/chat">Back to the latest messages</a></p>'
+        "</main>"
+    )
+    return _document(f"Earlier messages · {school} · Waymark", school, body)
+
+
 def chat_page(
     school: str,
     person_name: str,
@@ -278,10 +300,12 @@ def chat_page(
     max_text: int,
     status: str = "",
     draft: str = "",
+    earlier: bool = False,
 ) -> str:
     """Laid out like a messaging app: the conversation scrolls (the school's name and the account bar
     scroll away with it), and only the one-line message box with Send beside it stays at the bottom,
-    outside the scrolling part, so nothing is ever hidden under it."""
+    outside the scrolling part, so nothing is ever hidden under it. `earlier` when older lines than `views` exist (a link
+    pages back to them)."""
     last_id = views[-1].id if views else 0
     log_items = "".join(_line_html(v, latest=i == len(views) - 1) for i, v in enumerate(views))
     empty = "" if views else '<li class="msg msg-out" id="latest"><p class="text">Say hello, or send /help.</p></li>'
@@ -296,6 +320,7 @@ def chat_page(
         f"{_header(school, account)}"
         '<main id="main" class="chat">'
         '<h1 class="visually-hidden">Chat with Waymark</h1>'
+        f"{_earlier_link(views, earlier)}"
         f'<div id="log" class="log" role="log" aria-live="polite" aria-label="Conversation" data-last-id="{last_id}">'
         f'<ol class="lines">{log_items}{empty}</ol></div>'
         f'<div id="choices" class="choices" role="group" aria-label="Choices">{choices_html(current_choices(views))}</div>'

@@ -17,7 +17,7 @@ from pathlib import Path
 from aiohttp import web
 
 from bot.channels.web import media, pages
-from bot.channels.web.live import MAX_WS_MESSAGE, Connection, Live, recent_lines
+from bot.channels.web.live import MAX_WS_MESSAGE, Connection, Live, earlier_lines, recent_lines
 from bot.channels.web.session import (
     BROWSER_COOKIE,
     SESSION_COOKIE,
@@ -207,9 +207,12 @@ async def signout_post(request: web.Request) -> web.StreamResponse:
 
 async def _chat_page(chat: WebChat, visit: Visit, *, status: str = "", draft: str = "") -> str:
     engine, now = chat.dispatcher.engine, chat.dispatcher.clock()
-    lines = await asyncio.to_thread(recent_lines, engine, visit.row.external_id, now, chat.settings.web_chat_page_lines)
+    # One line more than a page shows: whether there are earlier ones to link to.
+    shown = chat.settings.web_chat_page_lines
+    lines = await asyncio.to_thread(recent_lines, engine, visit.row.external_id, now, shown + 1)
+    more = len(lines) > shown
     school = visit.school or chat.settings.school_name
-    views = pages.line_views(lines, {}, chat.dispatcher.settings.keyring)
+    views = pages.line_views(lines[1:] if more else lines, {}, chat.dispatcher.settings.keyring)
     return pages.chat_page(
         school,
         visit.person.known_as,
@@ -219,6 +222,7 @@ async def _chat_page(chat: WebChat, visit: Visit, *, status: str = "", draft: st
         max_text=MAX_TEXT,
         status=status,
         draft=draft,
+        earlier=more,
     )
 
 
@@ -227,6 +231,20 @@ async def chat_get(request: web.Request) -> web.StreamResponse:
     visit = await chat.sessions.current(request)
     if visit is None:
         raise web.HTTPSeeOther("/signin")
+    engine = chat.dispatcher.engine
+    school = visit.school or chat.settings.school_name
+    shown = chat.settings.web_chat_page_lines
+    if "before" in request.query:
+        before = whole_number(request.query["before"], low=1)
+        if before is None:
+            raise web.HTTPSeeOther("/chat")  # a link typed wrong: the chat itself, nothing lost
+        lines = await asyncio.to_thread(earlier_lines, engine, visit.row.external_id, before, shown + 1)
+        more = len(lines) > shown
+        return _html(
+            pages.earlier_page(
+                school, pages.line_views(lines[1:] if more else lines, {}, chat.dispatcher.settings.keyring), more
+            )
+        )
     return _html(await _chat_page(chat, visit))
 
 
