@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 
@@ -14,7 +14,7 @@ from sqlmodel import Session
 from bot.cli import settings_or_exit
 from core.settings import Settings
 from reports import build
-from reports.tables import Table, count_text, percent_text
+from reports.tables import HIDDEN_NOTE, Shown, Table, publish
 from storage import audit
 from storage.db import make_engine, transaction
 from storage.migrate import upgrade
@@ -65,22 +65,78 @@ def _build(school: str | None, make: Callable[[Session, School, Settings, date],
     return table
 
 
-def _print(table: Table, suppress_small: bool) -> None:
-    console = Console()
-    rich = RichTable(table.row_header, table.base_header, *table.columns, title=table.title)
-    for row in (*table.rows, table.total()) if table.rows else ():
+WIDTH = 80  # a terminal's usual width: no header is cut to "Gend…"
+
+
+def _longest_word(text: str) -> int:
+    return max((len(word) for word in text.split()), default=0)
+
+
+def _rich_table(shown: Shown, chunk: Sequence[int], title: str) -> RichTable:
+    """The label and base columns, then the columns in `chunk`: each cell a count over its percentage."""
+    from rich import box
+
+    table = shown.table
+    rich = RichTable(title=title, box=box.SIMPLE, title_justify="left")
+    for header in (table.row_header, table.base_header, *(table.columns[c] for c in chunk)):
+        words = [header] + ([r.label for r in shown.rows] if header == table.row_header else [])
+        rich.add_column(
+            header,
+            overflow="fold",
+            min_width=max(_longest_word(w) for w in words),
+            justify="left" if header == table.row_header else "right",
+        )
+    for index, row in enumerate(shown.rows):
         cells = []
-        for count in row.cells:
-            share = percent_text(count, row.base, suppress_small)
-            cells.append(count_text(count, suppress_small) + (f" ({share})" if share and count else ""))
-        rich.add_row(row.label, count_text(row.base, suppress_small), *cells)
-    console.print(rich)
+        for column in chunk:
+            share = shown.share_text(index, column)
+            cells.append(shown.count_text(index, column) + (f"\n{share}" if share and row.cells[column] else ""))
+        rich.add_row(row.label, shown.base_text(index), *cells)
+    return rich
+
+
+def column_chunks(shown: Shown, width: int = WIDTH) -> list[list[int]]:
+    """The table's columns in groups that each fit `width` beside the label and base columns.
+
+    A column is as wide as its longest header word or figure (headers wrap between words, never
+    inside one); Rich's SIMPLE box adds a space either side of each column and one between them.
+    """
+    table, rows = shown.table, range(len(shown.rows))
+
+    def need(texts: list[str], header: str) -> int:
+        return max([_longest_word(header), *(len(t) for t in texts)]) + 3
+
+    fixed = 1 + max(_longest_word(t) for t in (table.row_header, *(r.label for r in shown.rows))) + 3
+    fixed += need([shown.base_text(r) for r in rows], table.base_header)
+    chunks: list[list[int]] = [[]]
+    used = fixed
+    for column in range(len(table.columns)):
+        wide = need(
+            [shown.count_text(r, column) for r in rows] + [shown.share_text(r, column) for r in rows],
+            table.columns[column],
+        )
+        if chunks[-1] and used + wide > width:
+            chunks.append([])
+            used = fixed
+        chunks[-1].append(column)
+        used += wide
+    return chunks
+
+
+def print_table(table: Table, suppress_small: bool, console: Console | None = None) -> None:
+    """Rich tables at most 80 columns wide: as many as it takes, each with the labels and bases."""
+    console = console or Console()
+    shown = publish(table, suppress_small=suppress_small)
+    chunks = column_chunks(shown) if table.rows else [list(range(len(table.columns)))]
+    for number, chunk in enumerate(chunks):
+        title = table.title + (f" ({number + 1} of {len(chunks)})" if len(chunks) > 1 else "")
+        console.print(_rich_table(shown, chunk, title), width=WIDTH)
     if not table.rows:
         console.print("No one to count yet.")
     for note in table.notes:
-        console.print(note)
-    if suppress_small:
-        console.print("Counts from 1 to 4 are shown as <5.")
+        console.print(note, width=WIDTH)
+    if shown.suppressed:
+        console.print(HIDDEN_NOTE, width=WIDTH)
 
 
 def _write(path: Path, data: bytes, what: str) -> None:
@@ -113,7 +169,7 @@ def destinations(
         ),
         f"cli: destinations year {year_after} by {by.value}" + (f" cohort {cohort}" if cohort else ""),
     )
-    _print(table, suppress_small)
+    print_table(table, suppress_small)
     if csv_file is not None:
         _write(csv_file, to_csv(table, suppress_small=suppress_small), "CSV")
     if png_file is not None:
@@ -134,7 +190,7 @@ def benchmark3(
         lambda session, found, settings, today: build.benchmark3(session, found, settings, today=today),
         "cli: benchmark3",
     )
-    _print(table, suppress_small)
+    print_table(table, suppress_small)
     if csv_file is not None:
         _write(csv_file, to_csv(table, suppress_small=suppress_small), "CSV")
 
