@@ -14,6 +14,7 @@ from sqlmodel import Session
 from bot.cli import settings_or_exit
 from core.settings import Settings
 from reports import build
+from reports.evidence import Evidence
 from reports.tables import HIDDEN_NOTE, Shown, Table, publish
 from storage import audit
 from storage.db import make_engine, transaction
@@ -178,21 +179,33 @@ def destinations(
 
 @report_app.command("benchmark3")
 def benchmark3(
-    csv_file: Path | None = typer.Option(None, "--csv", help="also write the table as CSV (opens in Excel)"),
+    csv_file: Path | None = typer.Option(None, "--csv", help="also write the year-group table as CSV (opens in Excel)"),
+    html_file: Path | None = typer.Option(None, "--html", help="also write the whole evidence page as HTML"),
     suppress_small: bool = typer.Option(False, "--suppress-small", help=SUPPRESS_HELP),
     school: str | None = typer.Option(None, "--school", help="school name, when the database holds several"),
 ) -> None:
-    """Pupils on roll per year group: guidance this school year, next step recorded, open and overdue actions."""
+    """Gatsby Benchmark 3 evidence: pupils on roll by year group and targeted group, and three leaving cohorts."""
     from reports.export import to_csv
+    from reports.html import evidence_html
 
-    table = _build(
-        school,
-        lambda session, found, settings, today: build.benchmark3(session, found, settings, today=today),
-        "cli: benchmark3",
-    )
-    print_table(table, suppress_small)
+    found: list[Evidence] = []
+
+    def make(session: Session, school_row: School, settings: Settings, today: date) -> Table:
+        found.append(build.benchmark3_evidence(session, school_row, settings, today=today))
+        return build.benchmark3(session, school_row, settings, today=today)
+
+    summary = _build(school, make, "cli: benchmark3")
+    evidence = found[0]
+    console = Console()
+    console.print(evidence.title, width=WIDTH)
+    for criterion in evidence.criteria:
+        console.print(f"\n{criterion.name}: {criterion.evidence}", width=WIDTH)
+        for table in criterion.tables:
+            print_table(table, suppress_small, console)
     if csv_file is not None:
-        _write(csv_file, to_csv(table, suppress_small=suppress_small), "CSV")
+        _write(csv_file, to_csv(summary, suppress_small=suppress_small), "CSV")
+    if html_file is not None:
+        _write(html_file, evidence_html(evidence, suppress_small=suppress_small).encode("utf-8"), "evidence page")
 
 
 def register(app: typer.Typer) -> None:

@@ -19,6 +19,7 @@ from handlers.registry import command
 from reports import build
 from reports.charts import coverage_bars, stacked_bars
 from reports.export import to_csv
+from reports.html import evidence_html
 from reports.tables import render_text
 from storage import audit
 from storage.reports import EXPORT_REPORT, GROUPS, Breakdown
@@ -129,6 +130,16 @@ def report(ctx: Context) -> list[Reply]:
                     image_name=f"{name}.png",
                 )
             )
+        page = build.benchmark3_evidence(ctx.session, ctx.school, ctx.settings, today=today)
+        replies.append(
+            Reply(
+                "The Benchmark 3 evidence page for governors or an inspector: targeted groups beside everyone "
+                "else, and destinations of the last three leaving cohorts.",
+                file=evidence_html(page, suppress_small=share).encode("utf-8"),
+                file_name=f"{name}-evidence{'-to-share' if share else ''}.html",
+                file_type="text/html",
+            )
+        )
         detail = "benchmark3"
     else:
         assert request.year is not None and request.by is not None

@@ -366,6 +366,11 @@ def test_leader_typing_nonsense_gets_a_clear_answer(engine: Engine, seeded: Seed
 WAYMARK = [sys.executable, "-c", "from bot.cli import app; app(prog_name='waymark')"]  # the console script
 
 
+def run_waymark(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The console script in its own process, as a careers leader runs it."""
+    return subprocess.run([*WAYMARK, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=60)
+
+
 def test_cli_report_destinations_writes_table_csv_and_png(tmp_path: Path) -> None:
     from tests.conftest import sqlite_engine
 
@@ -384,26 +389,13 @@ def test_cli_report_destinations_writes_table_csv_and_png(tmp_path: Path) -> Non
     env["COLUMNS"] = "200"
     out_csv, out_png = tmp_path / "d.csv", tmp_path / "d.png"
     started = time.monotonic()
-    result = subprocess.run(
+    result = run_waymark(
         [
-            *WAYMARK,
-            "report",
-            "destinations",
-            "--year-after",
-            "1",
-            "--by",
-            "gender",
-            "--csv",
-            str(out_csv),
-            "--png",
-            str(out_png),
-            "--suppress-small",
+            *("report", "destinations", "--year-after", "1", "--by", "gender"),
+            *("--csv", str(out_csv), "--png", str(out_png), "--suppress-small"),
         ],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
+        tmp_path,
+        env,
     )
     assert result.returncode == 0, result.stderr
     assert time.monotonic() - started < 30
