@@ -149,38 +149,69 @@ def _write(path: Path, data: bytes, what: str) -> None:
     typer.echo(f"Wrote the {what} to {path}.")
 
 
+def cohorts_or_exit(text: str | None) -> list[int] | None:
+    """`--cohort 2024` or `--cohort 2023,2024,2025`: leaving years, or a clear message and exit 2."""
+    if text is None:
+        return None
+    years = [part.strip() for part in text.split(",") if part.strip()]
+    if not years or not all(y.isdigit() and 1990 <= int(y) <= 2100 for y in years):
+        typer.echo(f"--cohort takes leaving years, e.g. 2024 or 2023,2024,2025 (not {text!r}).", err=True)
+        raise typer.Exit(2)
+    return sorted({int(y) for y in years})
+
+
 @report_app.command("destinations")
 def destinations(
     year_after: int = typer.Option(1, "--year-after", min=1, max=build.MAX_YEARS_AFTER, help="year after leaving"),
     by: Breakdown = typer.Option(Breakdown.gender, "--by", help="break down by this roster field"),
-    cohort: int | None = typer.Option(None, "--cohort", help="only leavers of this year, e.g. 2024"),
+    cohort: str | None = typer.Option(
+        None, "--cohort", help="only leavers of this year, e.g. 2024; several side by side: 2023,2024,2025"
+    ),
     csv_file: Path | None = typer.Option(None, "--csv", help="also write the table as CSV (opens in Excel)"),
+    xlsx_file: Path | None = typer.Option(None, "--xlsx", help="also write the table as an Excel workbook"),
     png_file: Path | None = typer.Option(None, "--png", help="also write a stacked bar chart as PNG"),
+    html_file: Path | None = typer.Option(None, "--html", help="also write the table and chart as one HTML page"),
     suppress_small: bool = typer.Option(False, "--suppress-small", help=SUPPRESS_HELP),
     school: str | None = typer.Option(None, "--school", help="school name, when the database holds several"),
 ) -> None:
     """Where leavers went in a year after leaving, by destination group and one breakdown."""
     from reports.charts import stacked_bars
     from reports.export import to_csv
+    from reports.html import report_html
+    from reports.xlsx import to_xlsx
 
-    table = _build(
-        school,
-        lambda session, found, settings, today: build.destinations(
-            session, found, settings, today=today, year_after_leaving=year_after, by=by, cohort=cohort
-        ),
-        f"cli: destinations year {year_after} by {by.value}" + (f" cohort {cohort}" if cohort else ""),
-    )
+    cohorts = cohorts_or_exit(cohort)
+
+    def make(session: Session, found: School, settings: Settings, today: date) -> Table:
+        if cohorts is None:
+            return build.destinations(session, found, settings, today=today, year_after_leaving=year_after, by=by)
+        return build.destinations_by_cohort(
+            session, found, settings, today=today, year_after_leaving=year_after, by=by, cohorts=cohorts
+        )
+
+    detail = f"cli: destinations year {year_after} by {by.value}" + (f" cohort {cohort}" if cohort else "")
+    table = _build(school, make, detail)
     print_table(table, suppress_small)
     if csv_file is not None:
         _write(csv_file, to_csv(table, suppress_small=suppress_small), "CSV")
-    if png_file is not None:
-        _write(png_file, stacked_bars(table, suppress_small=suppress_small, columns=len(GROUPS)), "chart")
+    if xlsx_file is not None:
+        _write(xlsx_file, to_xlsx([table], suppress_small=suppress_small), "workbook")
+    chart = None
+    if png_file is not None or html_file is not None:
+        chart = stacked_bars(table, suppress_small=suppress_small, columns=len(GROUPS))
+    if png_file is not None and chart is not None:
+        _write(png_file, chart, "chart")
+    if html_file is not None:
+        alt = f"Stacked bars: {table.title}, each bar 100% of a group's leavers."
+        page = report_html(table, suppress_small=suppress_small, chart=chart, alt=alt)
+        _write(html_file, page.encode("utf-8"), "HTML page")
 
 
 @report_app.command("benchmark3")
 def benchmark3(
     csv_file: Path | None = typer.Option(None, "--csv", help="also write the year-group table as CSV (opens in Excel)"),
     html_file: Path | None = typer.Option(None, "--html", help="also write the whole evidence page as HTML"),
+    xlsx_file: Path | None = typer.Option(None, "--xlsx", help="also write every evidence table, a sheet each"),
     suppress_small: bool = typer.Option(False, "--suppress-small", help=SUPPRESS_HELP),
     school: str | None = typer.Option(None, "--school", help="school name, when the database holds several"),
 ) -> None:
@@ -204,6 +235,11 @@ def benchmark3(
             print_table(table, suppress_small, console)
     if csv_file is not None:
         _write(csv_file, to_csv(summary, suppress_small=suppress_small), "CSV")
+    if xlsx_file is not None:
+        from reports.xlsx import to_xlsx
+
+        tables = [t for c in evidence.criteria for t in c.tables]
+        _write(xlsx_file, to_xlsx(tables, suppress_small=suppress_small), "workbook")
     if html_file is not None:
         _write(html_file, evidence_html(evidence, suppress_small=suppress_small).encode("utf-8"), "evidence page")
 

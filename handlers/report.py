@@ -30,7 +30,7 @@ NOT_FOR_YOU = "Reports are for the careers leader. Send /help to see what you ca
 HOW_TO = (
     "Reports: choose one below, or type it, e.g. /report destinations 1 gender or /report benchmark3.\n"
     "Destinations: where leavers went in year 1, 2 or 3 after leaving, by gender, ethnicity, SEND or "
-    "disadvantage. Benchmark 3 summary: guidance conversations, next steps and actions per year group.\n"
+    "disadvantage, EAL or looked after. Benchmark 3 summary: guidance conversations, next steps and actions per year group.\n"
     "Add \u201cshare\u201d (e.g. /report destinations 1 send share) for a version to publish: counts "
     "from 1 to 4 hidden, and enough others that none can be worked out."
 )
@@ -41,12 +41,16 @@ BREAKDOWN_BUTTONS: tuple[tuple[str, Breakdown], ...] = (
     ("SEND", Breakdown.send),
     ("Disadvantage (pupil premium)", Breakdown.pupil_premium),
     ("Free school meals", Breakdown.fsm),
+    ("EAL", Breakdown.eal),
+    ("Looked after", Breakdown.looked_after),
 )
 BREAKDOWN_WORDS: dict[str, Breakdown] = {b.value: b for b in Breakdown} | {
     "disadvantage": Breakdown.pupil_premium,
     "disadvantaged": Breakdown.pupil_premium,
     "pp": Breakdown.pupil_premium,
     "sen": Breakdown.send,
+    "looked": Breakdown.looked_after,
+    "cla": Breakdown.looked_after,
 }
 
 

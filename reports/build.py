@@ -10,7 +10,7 @@ from core.calendar import latest_campaign_year, school_year_start
 from core.settings import Settings
 from reports.cohorts import cohort_range, left_before
 from reports.evidence import Evidence, evidence
-from reports.tables import Table, benchmark3_table, destinations_table
+from reports.tables import Table, benchmark3_table, destinations_table, side_by_side
 from storage import reports
 from storage.models import School
 from storage.reports import Breakdown
@@ -46,6 +46,28 @@ def destinations(
     return destinations_table(
         counts, by=by, year_after_leaving=year_after_leaving, cohort=cohort, school_name=school.name
     )
+
+
+def destinations_by_cohort(
+    session: Session,
+    school: School,
+    settings: Settings,
+    *,
+    today: date,
+    year_after_leaving: int,
+    by: Breakdown,
+    cohorts: list[int],
+) -> Table:
+    """Several leaving cohorts side by side in one table (one cohort: that cohort's table)."""
+    tables = [
+        destinations(session, school, settings, today=today, year_after_leaving=year_after_leaving, by=by, cohort=c)
+        for c in cohorts
+    ]
+    if len(tables) == 1:
+        return tables[0]
+    names = ", ".join(str(c) for c in cohorts)
+    title = tables[0].title.replace(f"leavers of {cohorts[0]}", f"leavers of {names}")
+    return side_by_side(tables, [str(c) for c in cohorts], title)
 
 
 def benchmark3(session: Session, school: School, settings: Settings, *, today: date) -> Table:

@@ -41,6 +41,8 @@ BREAKDOWN_TITLES: dict[Breakdown, str] = {
     Breakdown.send: "SEND",
     Breakdown.pupil_premium: "Pupil premium",
     Breakdown.fsm: "Free school meals",
+    Breakdown.eal: "EAL",
+    Breakdown.looked_after: "Looked after",
 }
 
 _VALUE_LABELS: dict[Breakdown, dict[str, str]] = {
@@ -48,6 +50,8 @@ _VALUE_LABELS: dict[Breakdown, dict[str, str]] = {
     Breakdown.send: {"N": "No SEND", "K": "SEN support", "E": "EHC plan"},
     Breakdown.pupil_premium: {"Y": "Pupil premium", "N": "Not pupil premium"},
     Breakdown.fsm: {"Y": "FSM", "N": "Not FSM"},
+    Breakdown.eal: {"Y": "EAL", "N": "Not EAL"},
+    Breakdown.looked_after: {"Y": "Looked after", "N": "Not looked after"},
 }
 NOT_RECORDED = "Not recorded"
 _IN_A_TITLE: dict[Breakdown, str] = {
@@ -56,6 +60,8 @@ _IN_A_TITLE: dict[Breakdown, str] = {
     Breakdown.send: "SEND",
     Breakdown.pupil_premium: "pupil premium",
     Breakdown.fsm: "free school meals",
+    Breakdown.eal: "EAL (English as an additional language)",
+    Breakdown.looked_after: "looked after",
 }
 
 
@@ -216,6 +222,27 @@ def destinations_table(
         notes.append("Sustained: in the same group (not NEET) as the year before.")
     return Table(
         title, BREAKDOWN_TITLES[by], "Alumni", columns, tuple(rows), tuple(notes), "alumnus", adds_up=len(GROUPS)
+    )
+
+
+def side_by_side(tables: Sequence[Table], labels: Sequence[str], title: str) -> Table:
+    """Several tables of the same columns as one (e.g. leaving cohorts), each row labelled with its
+    table's label, so they compare and are suppressed together (one "All" row over them all)."""
+    first = tables[0]
+    rows = tuple(
+        Row(f"{label}: {row.label}", row.base, row.cells)
+        for table, label in zip(tables, labels, strict=True)
+        for row in table.rows
+    )
+    return Table(
+        title,
+        first.row_header,
+        first.base_header,
+        first.columns,
+        rows,
+        first.notes,
+        first.base_one,
+        adds_up=first.adds_up,
     )
 
 

@@ -170,3 +170,57 @@ def test_leader_asks_for_the_version_to_share_in_the_chat(engine: Engine, words:
     else:
         assert "SEN support: 1 alumnus" in text
         assert lines[2][:3] == ["SEN support", "1", "1"]
+
+
+def test_workbook_has_numbers_frozen_headers_and_no_hidden_count(engine: Engine) -> None:
+    from openpyxl import load_workbook
+
+    from reports.xlsx import to_xlsx
+
+    table = year3_by_send(engine, year3_school(engine))
+    book = load_workbook(io.BytesIO(to_xlsx([table, table], suppress_small=True)))
+    assert book.sheetnames == ["Destinations of leavers, year 3", "Destinations of leavers, ye (2)"]
+    sheet = book.worksheets[0]
+    assert sheet.freeze_panes == "B3"
+    assert [c.value for c in sheet[2]][:4] == ["SEND", "Alumni", "Education", "Education %"]
+    assert [c.value for c in sheet[3]][:4] == ["No SEND", HIDDEN, HIDDEN, None]
+    assert [c.value for c in sheet[5]][:4] == ["All", 11, 7, 0.64]  # numbers, not text
+    values = [c.value for row in sheet.iter_rows(min_row=3, max_row=4) for c in row]
+    assert 1 not in values and 10 not in values
+
+
+def test_formula_labels_are_text_in_the_workbook() -> None:
+    from openpyxl import load_workbook
+
+    from reports.tables import destinations_table
+    from reports.xlsx import to_xlsx
+    from storage.reports import DestinationCount
+
+    table = destinations_table(
+        [DestinationCount("=HYPERLINK(1)", "education", 9, 0)], by=Breakdown.ethnicity, year_after_leaving=1
+    )
+    sheet = load_workbook(io.BytesIO(to_xlsx([table]))).worksheets[0]
+    assert sheet["A3"].value == "'=HYPERLINK(1)" and sheet["A3"].data_type == "s"
+
+
+def test_cohorts_side_by_side_and_eal_and_looked_after_breakdowns(engine: Engine) -> None:
+    school = seed.school(engine, "Cohort Academy")
+    assert school.id is not None
+    for number, (left, eal, looked_after) in enumerate(
+        [(date(2023, 7, 20), True, False), (date(2024, 7, 19), False, True), (date(2024, 7, 19), False, False)]
+    ):
+        person = alumnus(engine, school.id, f"A{number}", left, eal=eal, looked_after=looked_after)
+        destination(engine, person, 1, 230, "education", datetime(left.year, 10, 5, tzinfo=UTC))
+    with transaction(engine, write=False) as session:
+        row = session.get(School, school.id)
+        assert row is not None
+        both = build.destinations_by_cohort(
+            session, row, SETTINGS, today=TODAY, year_after_leaving=1, by=Breakdown.eal, cohorts=[2023, 2024]
+        )
+        cared = build.destinations(session, row, SETTINGS, today=TODAY, year_after_leaving=1, by=Breakdown.looked_after)
+    assert [(r.label, r.base, r.cells[EDUCATION]) for r in both.rows] == [
+        ("2023: EAL", 1, 1),
+        ("2024: Not EAL", 2, 2),
+    ]
+    assert "leavers of 2023, 2024" in both.title and both.title.endswith("by EAL (English as an additional language)")
+    assert [(r.label, r.base) for r in cared.rows] == [("Looked after", 1), ("Not looked after", 2)]
