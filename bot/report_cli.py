@@ -183,10 +183,8 @@ def destinations(
     cohorts = cohorts_or_exit(cohort)
 
     def make(session: Session, found: School, settings: Settings, today: date) -> Table:
-        if cohorts is None:
-            return build.destinations(session, found, settings, today=today, year_after_leaving=year_after, by=by)
-        return build.destinations_by_cohort(
-            session, found, settings, today=today, year_after_leaving=year_after, by=by, cohorts=cohorts
+        return build.destinations(
+            session, found, settings, today=today, year_after_leaving=year_after, by=by, cohorts=cohorts or ()
         )
 
     detail = f"cli: destinations year {year_after} by {by.value}" + (f" cohort {cohort}" if cohort else "")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time
 
 from sqlmodel import Session
@@ -27,47 +28,37 @@ def destinations(
     year_after_leaving: int,
     by: Breakdown,
     cohort: int | None = None,
+    cohorts: Sequence[int] = (),
 ) -> Table:
+    """One table: all leavers who reached the year, one leaving `cohort`, or several `cohorts` side by side."""
     assert school.id is not None
-    before = left_before(year_after_leaving, today, settings)
-    start: date | None = None
-    if cohort is not None:
-        start, cohort_end = cohort_range(cohort)
-        before = min(before, cohort_end)
-    counts = reports.destination_counts(
-        session,
-        school.id,
-        year_after_leaving=year_after_leaving,
-        by=by,
-        left_before=before,
-        left_from=start,
-        reminders=min(len(settings.reminder_days), 2),
-    )
-    return destinations_table(
-        counts, by=by, year_after_leaving=year_after_leaving, cohort=cohort, school_name=school.name
-    )
-
-
-def destinations_by_cohort(
-    session: Session,
-    school: School,
-    settings: Settings,
-    *,
-    today: date,
-    year_after_leaving: int,
-    by: Breakdown,
-    cohorts: list[int],
-) -> Table:
-    """Several leaving cohorts side by side in one table (one cohort: that cohort's table)."""
-    tables = [
-        destinations(session, school, settings, today=today, year_after_leaving=year_after_leaving, by=by, cohort=c)
-        for c in cohorts
-    ]
+    tables = []
+    wanted: list[int | None] = [*cohorts] or [cohort]
+    for one in wanted:
+        before = left_before(year_after_leaving, today, settings)
+        start: date | None = None
+        if one is not None:
+            start, cohort_end = cohort_range(one)
+            before = min(before, cohort_end)
+        counts = reports.destination_counts(
+            session,
+            school.id,
+            year_after_leaving=year_after_leaving,
+            by=by,
+            left_before=before,
+            left_from=start,
+            reminders=min(len(settings.reminder_days), 2),
+        )
+        tables.append(
+            destinations_table(
+                counts, by=by, year_after_leaving=year_after_leaving, cohort=one, school_name=school.name
+            )
+        )
     if len(tables) == 1:
         return tables[0]
-    names = ", ".join(str(c) for c in cohorts)
-    title = tables[0].title.replace(f"leavers of {cohorts[0]}", f"leavers of {names}")
-    return side_by_side(tables, [str(c) for c in cohorts], title)
+    names = [str(c) for c in cohorts]
+    title = tables[0].title.replace(f"leavers of {names[0]}", f"leavers of {', '.join(names)}")
+    return side_by_side(tables, names, title)
 
 
 def benchmark3(session: Session, school: School, settings: Settings, *, today: date) -> Table:

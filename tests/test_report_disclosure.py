@@ -214,7 +214,7 @@ def test_cohorts_side_by_side_and_eal_and_looked_after_breakdowns(engine: Engine
     with transaction(engine, write=False) as session:
         row = session.get(School, school.id)
         assert row is not None
-        both = build.destinations_by_cohort(
+        both = build.destinations(
             session, row, SETTINGS, today=TODAY, year_after_leaving=1, by=Breakdown.eal, cohorts=[2023, 2024]
         )
         cared = build.destinations(session, row, SETTINGS, today=TODAY, year_after_leaving=1, by=Breakdown.looked_after)
