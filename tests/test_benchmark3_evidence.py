@@ -153,3 +153,14 @@ def test_leader_gets_the_evidence_page_in_the_chat(engine: Engine) -> None:
     assert page.file is not None and b"Provision for targeted groups" in page.file
     assert page.file_type == "text/html"
     assert NOW.year == 2026
+
+
+def test_dsl_gets_no_whole_school_report(engine: Engine) -> None:
+    school_id = fixture_school(engine)
+    dsl = seed.staff(engine, school_id, "Dee", "Safe", role=StaffRole.dsl)
+    seed.link(engine, dsl, "console", "dee")
+    chat = Chat(dispatcher(engine), "dee")
+    for attempt in ("/report benchmark3 share", "/report destinations 2 send", "/report benchmark3"):
+        replies = chat.say(attempt)
+        assert all(r.image is None and r.file is None for r in replies)
+        assert "Guidance" not in chat.text and "Education" not in chat.text
