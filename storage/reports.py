@@ -162,7 +162,8 @@ def destination_counts(
         _gave_up(col(Checkin.status), col(Checkin.reminders), reminders),
     )
     group = _group_out(current.c.code, current.c.grp, gave_up)
-    held = and_(previous.c.grp == current.c.grp, current.c.grp.in_(POSITIVE_GROUPS))
+    # Year 1 has no year before it: nothing is sustained, and ranking year 0's rows would cost a scan.
+    held = and_(previous.c.grp == current.c.grp, current.c.grp.in_(POSITIVE_GROUPS)) if year_after_leaving > 1 else None
     value = _breakdown_column(by).label("value")
     conditions = [
         col(Person.school_id) == school_id,
@@ -174,12 +175,17 @@ def destination_counts(
         conditions.append(col(Person.leaving_date) >= left_from)
     # One row per alumnus first, then GROUP BY over it: PostgreSQL will not group by an expression
     # whose EXISTS refers to the ungrouped person id.
-    per_alumnus = (
-        sa_select(value, group, case((held, 1), else_=0).label("held"))
+    rows = (
+        sa_select(
+            value, group, case((held, 1), else_=0).label("held") if held is not None else literal(0).label("held")
+        )
         .select_from(Person)
         .outerjoin(current, current.c.person_id == col(Person.id))
-        .outerjoin(previous, previous.c.person_id == col(Person.id))
-        .where(*conditions)
+    )
+    if held is not None:
+        rows = rows.outerjoin(previous, previous.c.person_id == col(Person.id))
+    per_alumnus = (
+        rows.where(*conditions)
         .union_all(_erased_per_alumnus(school_id, year_after_leaving, by, left_before, left_from, reminders))
         .subquery("per_alumnus")
     )
