@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import and_, case, exists, func, literal, or_
 from sqlalchemy import select as sa_select
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from storage.caseload import aggregates
@@ -119,23 +120,27 @@ def _breakdown_column(by: Breakdown, table: type[Person] | type[ErasedLeaver] = 
 
 
 def _latest_destinations(year_after_leaving: int, name: str) -> Any:
-    """Each alumnus's most recently reported destination for one year after leaving."""
-    ranked = (
+    """Each alumnus's most recently reported destination for one year after leaving: the row with
+    no later one (by report time, then id) for the same alumnus and year. An index probe per row
+    (ix_destination_person_year) instead of ranking every row of the year: faster on both databases."""
+    later = aliased(Destination)
+    newer = exists().where(
+        col(later.person_id) == col(Destination.person_id),
+        col(later.year_after_leaving) == year_after_leaving,
+        or_(
+            col(later.reported_at) > col(Destination.reported_at),
+            and_(col(later.reported_at) == col(Destination.reported_at), col(later.id) > col(Destination.id)),
+        ),
+    )
+    return (
         sa_select(
             col(Destination.person_id).label("person_id"),
             col(Destination.group).label("grp"),
             col(Destination.nccis_code).label("code"),
-            func.row_number()
-            .over(
-                partition_by=col(Destination.person_id),
-                order_by=(col(Destination.reported_at).desc(), col(Destination.id).desc()),
-            )
-            .label("rank"),
         )
-        .where(col(Destination.year_after_leaving) == year_after_leaving)
-        .subquery(f"{name}_ranked")
+        .where(col(Destination.year_after_leaving) == year_after_leaving, ~newer)
+        .subquery(name)
     )
-    return sa_select(ranked.c.person_id, ranked.c.grp, ranked.c.code).where(ranked.c.rank == 1).subquery(name)
 
 
 def destination_counts(
