@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 
@@ -14,7 +14,8 @@ from sqlmodel import Session
 from bot.cli import settings_or_exit
 from core.settings import Settings
 from reports import build
-from reports.tables import Table, count_text, percent_text
+from reports.evidence import Evidence
+from reports.tables import HIDDEN_NOTE, Shown, Table, publish
 from storage import audit
 from storage.db import make_engine, transaction
 from storage.migrate import upgrade
@@ -65,22 +66,78 @@ def _build(school: str | None, make: Callable[[Session, School, Settings, date],
     return table
 
 
-def _print(table: Table, suppress_small: bool) -> None:
-    console = Console()
-    rich = RichTable(table.row_header, table.base_header, *table.columns, title=table.title)
-    for row in (*table.rows, table.total()) if table.rows else ():
+WIDTH = 80  # a terminal's usual width: no header is cut to "Gend…"
+
+
+def _longest_word(text: str) -> int:
+    return max((len(word) for word in text.split()), default=0)
+
+
+def _rich_table(shown: Shown, chunk: Sequence[int], title: str) -> RichTable:
+    """The label and base columns, then the columns in `chunk`: each cell a count over its percentage."""
+    from rich import box
+
+    table = shown.table
+    rich = RichTable(title=title, box=box.SIMPLE, title_justify="left")
+    for header in (table.row_header, table.base_header, *(table.columns[c] for c in chunk)):
+        words = [header] + ([r.label for r in shown.rows] if header == table.row_header else [])
+        rich.add_column(
+            header,
+            overflow="fold",
+            min_width=max(_longest_word(w) for w in words),
+            justify="left" if header == table.row_header else "right",
+        )
+    for index, row in enumerate(shown.rows):
         cells = []
-        for count in row.cells:
-            share = percent_text(count, row.base, suppress_small)
-            cells.append(count_text(count, suppress_small) + (f" ({share})" if share and count else ""))
-        rich.add_row(row.label, count_text(row.base, suppress_small), *cells)
-    console.print(rich)
+        for column in chunk:
+            share = shown.share_text(index, column)
+            cells.append(shown.count_text(index, column) + (f"\n{share}" if share and row.cells[column] else ""))
+        rich.add_row(row.label, shown.base_text(index), *cells)
+    return rich
+
+
+def column_chunks(shown: Shown, width: int = WIDTH) -> list[list[int]]:
+    """The table's columns in groups that each fit `width` beside the label and base columns.
+
+    A column is as wide as its longest header word or figure (headers wrap between words, never
+    inside one); Rich's SIMPLE box adds a space either side of each column and one between them.
+    """
+    table, rows = shown.table, range(len(shown.rows))
+
+    def need(texts: list[str], header: str) -> int:
+        return max([_longest_word(header), *(len(t) for t in texts)]) + 3
+
+    fixed = 1 + max(_longest_word(t) for t in (table.row_header, *(r.label for r in shown.rows))) + 3
+    fixed += need([shown.base_text(r) for r in rows], table.base_header)
+    chunks: list[list[int]] = [[]]
+    used = fixed
+    for column in range(len(table.columns)):
+        wide = need(
+            [shown.count_text(r, column) for r in rows] + [shown.share_text(r, column) for r in rows],
+            table.columns[column],
+        )
+        if chunks[-1] and used + wide > width:
+            chunks.append([])
+            used = fixed
+        chunks[-1].append(column)
+        used += wide
+    return chunks
+
+
+def print_table(table: Table, suppress_small: bool, console: Console | None = None) -> None:
+    """Rich tables at most 80 columns wide: as many as it takes, each with the labels and bases."""
+    console = console or Console()
+    shown = publish(table, suppress_small=suppress_small)
+    chunks = column_chunks(shown) if table.rows else [list(range(len(table.columns)))]
+    for number, chunk in enumerate(chunks):
+        title = table.title + (f" ({number + 1} of {len(chunks)})" if len(chunks) > 1 else "")
+        console.print(_rich_table(shown, chunk, title), width=WIDTH)
     if not table.rows:
         console.print("No one to count yet.")
     for note in table.notes:
-        console.print(note)
-    if suppress_small:
-        console.print("Counts from 1 to 4 are shown as <5.")
+        console.print(note, width=WIDTH)
+    if shown.suppressed:
+        console.print(HIDDEN_NOTE, width=WIDTH)
 
 
 def _write(path: Path, data: bytes, what: str) -> None:
@@ -92,51 +149,97 @@ def _write(path: Path, data: bytes, what: str) -> None:
     typer.echo(f"Wrote the {what} to {path}.")
 
 
+def cohorts_or_exit(text: str | None) -> list[int] | None:
+    """`--cohort 2024` or `--cohort 2023,2024,2025`: leaving years, or a clear message and exit 2."""
+    if text is None:
+        return None
+    years = [part.strip() for part in text.split(",") if part.strip()]
+    if not years or not all(y.isdigit() and 1990 <= int(y) <= 2100 for y in years):
+        typer.echo(f"--cohort takes leaving years, e.g. 2024 or 2023,2024,2025 (not {text!r}).", err=True)
+        raise typer.Exit(2)
+    return sorted({int(y) for y in years})
+
+
 @report_app.command("destinations")
 def destinations(
     year_after: int = typer.Option(1, "--year-after", min=1, max=build.MAX_YEARS_AFTER, help="year after leaving"),
     by: Breakdown = typer.Option(Breakdown.gender, "--by", help="break down by this roster field"),
-    cohort: int | None = typer.Option(None, "--cohort", help="only leavers of this year, e.g. 2024"),
+    cohort: str | None = typer.Option(
+        None, "--cohort", help="only leavers of this year, e.g. 2024; several side by side: 2023,2024,2025"
+    ),
     csv_file: Path | None = typer.Option(None, "--csv", help="also write the table as CSV (opens in Excel)"),
+    xlsx_file: Path | None = typer.Option(None, "--xlsx", help="also write the table as an Excel workbook"),
     png_file: Path | None = typer.Option(None, "--png", help="also write a stacked bar chart as PNG"),
+    html_file: Path | None = typer.Option(None, "--html", help="also write the table and chart as one HTML page"),
     suppress_small: bool = typer.Option(False, "--suppress-small", help=SUPPRESS_HELP),
     school: str | None = typer.Option(None, "--school", help="school name, when the database holds several"),
 ) -> None:
     """Where leavers went in a year after leaving, by destination group and one breakdown."""
     from reports.charts import stacked_bars
     from reports.export import to_csv
+    from reports.html import report_html
+    from reports.xlsx import to_xlsx
 
-    table = _build(
-        school,
-        lambda session, found, settings, today: build.destinations(
-            session, found, settings, today=today, year_after_leaving=year_after, by=by, cohort=cohort
-        ),
-        f"cli: destinations year {year_after} by {by.value}" + (f" cohort {cohort}" if cohort else ""),
-    )
-    _print(table, suppress_small)
+    cohorts = cohorts_or_exit(cohort)
+
+    def make(session: Session, found: School, settings: Settings, today: date) -> Table:
+        return build.destinations(
+            session, found, settings, today=today, year_after_leaving=year_after, by=by, cohorts=cohorts or ()
+        )
+
+    detail = f"cli: destinations year {year_after} by {by.value}" + (f" cohort {cohort}" if cohort else "")
+    table = _build(school, make, detail)
+    print_table(table, suppress_small)
     if csv_file is not None:
         _write(csv_file, to_csv(table, suppress_small=suppress_small), "CSV")
-    if png_file is not None:
-        _write(png_file, stacked_bars(table, suppress_small=suppress_small, columns=len(GROUPS)), "chart")
+    if xlsx_file is not None:
+        _write(xlsx_file, to_xlsx([table], suppress_small=suppress_small), "workbook")
+    chart = None
+    if png_file is not None or html_file is not None:
+        chart = stacked_bars(table, suppress_small=suppress_small, columns=len(GROUPS))
+    if png_file is not None and chart is not None:
+        _write(png_file, chart, "chart")
+    if html_file is not None:
+        alt = f"Stacked bars: {table.title}, each bar 100% of a group's leavers."
+        page = report_html(table, suppress_small=suppress_small, chart=chart, alt=alt)
+        _write(html_file, page.encode("utf-8"), "HTML page")
 
 
 @report_app.command("benchmark3")
 def benchmark3(
-    csv_file: Path | None = typer.Option(None, "--csv", help="also write the table as CSV (opens in Excel)"),
+    csv_file: Path | None = typer.Option(None, "--csv", help="also write the year-group table as CSV (opens in Excel)"),
+    html_file: Path | None = typer.Option(None, "--html", help="also write the whole evidence page as HTML"),
+    xlsx_file: Path | None = typer.Option(None, "--xlsx", help="also write every evidence table, a sheet each"),
     suppress_small: bool = typer.Option(False, "--suppress-small", help=SUPPRESS_HELP),
     school: str | None = typer.Option(None, "--school", help="school name, when the database holds several"),
 ) -> None:
-    """Pupils on roll per year group: guidance this school year, next step recorded, open and overdue actions."""
+    """Gatsby Benchmark 3 evidence: pupils on roll by year group and targeted group, and three leaving cohorts."""
     from reports.export import to_csv
+    from reports.html import evidence_html
 
-    table = _build(
-        school,
-        lambda session, found, settings, today: build.benchmark3(session, found, settings, today=today),
-        "cli: benchmark3",
-    )
-    _print(table, suppress_small)
+    found: list[Evidence] = []
+
+    def make(session: Session, school_row: School, settings: Settings, today: date) -> Table:
+        found.append(build.benchmark3_evidence(session, school_row, settings, today=today))
+        return build.benchmark3(session, school_row, settings, today=today)
+
+    summary = _build(school, make, "cli: benchmark3")
+    evidence = found[0]
+    console = Console()
+    console.print(evidence.title, width=WIDTH)
+    for criterion in evidence.criteria:
+        console.print(f"\n{criterion.name}: {criterion.evidence}", width=WIDTH)
+        for table in criterion.tables:
+            print_table(table, suppress_small, console)
     if csv_file is not None:
-        _write(csv_file, to_csv(table, suppress_small=suppress_small), "CSV")
+        _write(csv_file, to_csv(summary, suppress_small=suppress_small), "CSV")
+    if xlsx_file is not None:
+        from reports.xlsx import to_xlsx
+
+        tables = [t for c in evidence.criteria for t in c.tables]
+        _write(xlsx_file, to_xlsx(tables, suppress_small=suppress_small), "workbook")
+    if html_file is not None:
+        _write(html_file, evidence_html(evidence, suppress_small=suppress_small).encode("utf-8"), "evidence page")
 
 
 def register(app: typer.Typer) -> None:

@@ -8,7 +8,7 @@ CSV file, and the export is written to the audit log because it is about pupils.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from core.calendar import local_today
 from core.messages import Button, Reply
@@ -19,6 +19,7 @@ from handlers.registry import command
 from reports import build
 from reports.charts import alt_text, coverage_bars, stacked_bars
 from reports.export import to_csv
+from reports.html import evidence_html
 from reports.tables import render_text
 from storage import audit
 from storage.reports import EXPORT_REPORT, GROUPS, Breakdown
@@ -29,20 +30,27 @@ NOT_FOR_YOU = "Reports are for the careers leader. Send /help to see what you ca
 HOW_TO = (
     "Reports: choose one below, or type it, e.g. /report destinations 1 gender or /report benchmark3.\n"
     "Destinations: where leavers went in year 1, 2 or 3 after leaving, by gender, ethnicity, SEND or "
-    "disadvantage. Benchmark 3 summary: guidance conversations, next steps and actions per year group."
+    "disadvantage, EAL or looked after. Benchmark 3 summary: guidance conversations, next steps and actions per year group.\n"
+    "Add \u201cshare\u201d (e.g. /report destinations 1 send share) for a version to publish: counts "
+    "from 1 to 4 hidden, and enough others that none can be worked out."
 )
+SHARE_WORDS = frozenset({"share", "shared", "publish", "published", "suppress", "suppressed"})
 BREAKDOWN_BUTTONS: tuple[tuple[str, Breakdown], ...] = (
     ("Gender", Breakdown.gender),
     ("Ethnicity", Breakdown.ethnicity),
     ("SEND", Breakdown.send),
     ("Disadvantage (pupil premium)", Breakdown.pupil_premium),
     ("Free school meals", Breakdown.fsm),
+    ("EAL", Breakdown.eal),
+    ("Looked after", Breakdown.looked_after),
 )
 BREAKDOWN_WORDS: dict[str, Breakdown] = {b.value: b for b in Breakdown} | {
     "disadvantage": Breakdown.pupil_premium,
     "disadvantaged": Breakdown.pupil_premium,
     "pp": Breakdown.pupil_premium,
     "sen": Breakdown.send,
+    "looked": Breakdown.looked_after,
+    "cla": Breakdown.looked_after,
 }
 
 
@@ -52,11 +60,19 @@ class Request:
     year: int | None = None
     by: Breakdown | None = None
     problem: str = ""
+    share: bool = False  # small counts hidden, for publishing
 
 
 def parse(args: str) -> Request:
-    """`/report` arguments, as buttons send them or a person types them; a problem names what is wrong."""
+    """`/report` arguments; a trailing "share" asks for the version to publish."""
     words = args.lower().replace("-", " ").split()
+    share = bool(words) and words[-1] in SHARE_WORDS
+    request = _parse(words[:-1] if share else words)
+    return replace(request, share=share) if share and not request.problem and request.kind != "menu" else request
+
+
+def _parse(words: list[str]) -> Request:
+    """`/report` arguments, as buttons send them or a person types them; a problem names what is wrong."""
     if not words:
         return Request("menu")
     head, rest = words[0], words[1:]
@@ -105,19 +121,30 @@ def report(ctx: Context) -> list[Reply]:
         prefix = f"{request.problem}\n\n" if request.problem else ""
         return [Reply(prefix + f"Destinations in year {year} after leaving, broken down by:", breakdown_buttons(year))]
     today = local_today(ctx.now, ctx.settings.zone)
+    share = request.share
     if request.kind == "benchmark3":
         table = build.benchmark3(ctx.session, ctx.school, ctx.settings, today=today)
         name = f"benchmark3-{today:%Y-%m-%d}"
-        replies = [Reply(render_text(table), buttons=menu_buttons())]
+        replies = [Reply(render_text(table, suppress_small=share), buttons=menu_buttons())]
         if table.rows:
             replies.append(
                 Reply(
                     "Chart: the share of each year group.",
-                    image=coverage_bars(table),
+                    image=coverage_bars(table, suppress_small=share),
                     image_name=f"{name}.png",
-                    image_alt=alt_text(table),
+                    image_alt=alt_text(table, suppress_small=share),
                 )
             )
+        page = build.benchmark3_evidence(ctx.session, ctx.school, ctx.settings, today=today)
+        replies.append(
+            Reply(
+                "The Benchmark 3 evidence page for governors or an inspector: targeted groups beside everyone "
+                "else, and destinations of the last three leaving cohorts.",
+                file=evidence_html(page, suppress_small=share).encode("utf-8"),
+                file_name=f"{name}-evidence{'-to-share' if share else ''}.html",
+                file_type="text/html",
+            )
+        )
         detail = "benchmark3"
     else:
         assert request.year is not None and request.by is not None
@@ -125,18 +152,26 @@ def report(ctx: Context) -> list[Reply]:
             ctx.session, ctx.school, ctx.settings, today=today, year_after_leaving=request.year, by=request.by
         )
         name = f"destinations-year{request.year}-{request.by.value}"
-        replies = [Reply(render_text(table), buttons=breakdown_buttons(request.year))]
+        replies = [Reply(render_text(table, suppress_small=share), buttons=breakdown_buttons(request.year))]
         if table.rows:
             replies.append(
                 Reply(
                     "Chart: each bar is 100% of that group's leavers.",
-                    image=stacked_bars(table, columns=len(GROUPS)),
+                    image=stacked_bars(table, suppress_small=share, columns=len(GROUPS)),
                     image_name=f"{name}.png",
                     image_alt=alt_text(table, columns=len(GROUPS)),
                 )
             )
         detail = f"destinations year {request.year} by {request.by.value}"
-    replies.append(Reply("The same figures as a spreadsheet (CSV).", file=to_csv(table), file_name=f"{name}.csv"))
+    if share:
+        name, detail = f"{name}-to-share", f"{detail} to share"
+    replies.append(
+        Reply(
+            "The same figures as a spreadsheet (CSV).",
+            file=to_csv(table, suppress_small=share),
+            file_name=f"{name}.csv",
+        )
+    )
     assert ctx.school.id is not None
     audit.record(
         ctx.session,

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time
 
 from sqlmodel import Session
 
-from core.calendar import school_year_start
+from core.calendar import latest_campaign_year, school_year_start
 from core.settings import Settings
 from reports.cohorts import cohort_range, left_before
-from reports.tables import Table, benchmark3_table, destinations_table
+from reports.evidence import Evidence, evidence
+from reports.tables import Table, benchmark3_table, destinations_table, side_by_side
 from storage import reports
 from storage.models import School
 from storage.reports import Breakdown
@@ -26,30 +28,42 @@ def destinations(
     year_after_leaving: int,
     by: Breakdown,
     cohort: int | None = None,
+    cohorts: Sequence[int] = (),
 ) -> Table:
+    """One table: all leavers who reached the year, one leaving `cohort`, or several `cohorts` side by side."""
     assert school.id is not None
-    before = left_before(year_after_leaving, today, settings)
-    start: date | None = None
-    if cohort is not None:
-        start, cohort_end = cohort_range(cohort)
-        before = min(before, cohort_end)
-    counts = reports.destination_counts(
-        session,
-        school.id,
-        year_after_leaving=year_after_leaving,
-        by=by,
-        left_before=before,
-        left_from=start,
-        reminders=min(len(settings.reminder_days), 2),
-    )
-    return destinations_table(
-        counts,
-        by=by,
-        year_after_leaving=year_after_leaving,
-        cohort=cohort,
-        school_name=school.name,
-        left_before=before,
-    )
+    tables = []
+    wanted: list[int | None] = [*cohorts] or [cohort]
+    for one in wanted:
+        before = left_before(year_after_leaving, today, settings)
+        start: date | None = None
+        if one is not None:
+            start, cohort_end = cohort_range(one)
+            before = min(before, cohort_end)
+        counts = reports.destination_counts(
+            session,
+            school.id,
+            year_after_leaving=year_after_leaving,
+            by=by,
+            left_before=before,
+            left_from=start,
+            reminders=min(len(settings.reminder_days), 2),
+        )
+        tables.append(
+            destinations_table(
+                counts,
+                by=by,
+                year_after_leaving=year_after_leaving,
+                cohort=one,
+                school_name=school.name,
+                left_before=before,
+            )
+        )
+    if len(tables) == 1:
+        return tables[0]
+    names = [str(c) for c in cohorts]
+    title = tables[0].title.replace(f"leavers of {names[0]}", f"leavers of {', '.join(names)}")
+    return side_by_side(tables, names, title)
 
 
 def benchmark3(session: Session, school: School, settings: Settings, *, today: date) -> Table:
@@ -58,3 +72,64 @@ def benchmark3(session: Session, school: School, settings: Settings, *, today: d
     start_at = datetime.combine(start, time(), settings.zone).astimezone(UTC)
     rows = reports.benchmark3_by_year(session, school.id, year_start_at=start_at, today=today)
     return benchmark3_table(rows, school_year=f"{start.year}-{(start.year + 1) % 100:02d}", school_name=school.name)
+
+
+EVIDENCE_COHORTS = 3  # "three years of destinations"
+
+
+def leaving_cohorts(today: date, settings: Settings, count: int = EVIDENCE_COHORTS) -> list[tuple[int, int]]:
+    """The last `count` leaving cohorts whose year 1 has come, newest first, each with the latest year
+    after leaving it has reached (a July leaver's year 1 is the campaign that autumn)."""
+    latest = latest_campaign_year(today, settings.campaign)
+    return [(latest - n, n + 1) for n in range(count)]
+
+
+def cohort_coverage(
+    session: Session, school: School, settings: Settings, *, today: date
+) -> list[reports.CohortCoverage]:
+    assert school.id is not None
+    found = []
+    for cohort, year in leaving_cohorts(today, settings):
+        start, end = cohort_range(cohort)
+        counts = reports.destination_counts(
+            session,
+            school.id,
+            year_after_leaving=year,
+            by=Breakdown.send,
+            left_before=min(end, left_before(year, today, settings)),
+            left_from=start,
+            reminders=min(len(settings.reminder_days), 2),
+        )
+        per_group: dict[str, int] = {}
+        for c in counts:
+            per_group[c.group] = per_group.get(c.group, 0) + c.alumni
+        alumni = sum(per_group.values())
+        not_known = per_group.get(reports.NOT_KNOWN_GROUP, 0)
+        unreachable = per_group.get(reports.CANNOT_BE_CONTACTED_GROUP, 0)
+        found.append(
+            reports.CohortCoverage(
+                cohort,
+                year,
+                alumni,
+                alumni - not_known - unreachable,
+                not_known,
+                unreachable,
+                sum(c.sustained for c in counts) if year >= 2 else 0,
+                per_group.get("NEET", 0),
+                reports.helping_alumni(session, school.id, start, end),
+            )
+        )
+    return found
+
+
+def benchmark3_evidence(session: Session, school: School, settings: Settings, *, today: date) -> Evidence:
+    assert school.id is not None
+    start = school_year_start(today)
+    start_at = datetime.combine(start, time(), settings.zone).astimezone(UTC)
+    pupils = reports.benchmark3_evidence(session, school.id, year_start_at=start_at, today=today)
+    return evidence(
+        pupils,
+        cohort_coverage(session, school, settings, today=today),
+        school_name=school.name,
+        school_year=f"{start.year}-{(start.year + 1) % 100:02d}",
+    )

@@ -16,9 +16,11 @@ import functools
 import io
 import textwrap
 from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, ParamSpec
 
-from reports.tables import GROUP_LABELS, Row, Table, count_text, is_small, percent_text
+from reports.tables import GROUP_LABELS, HIDDEN, Row, Shown, Table, publish
 
 P = ParamSpec("P")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -46,34 +48,92 @@ DARK_TEXT_ON = {"#BBBBBB", "#56B4E9", "#E69F00"}
 UNANSWERED = (GROUP_LABELS["not known"], GROUP_LABELS["cannot be contacted"])
 
 
+HIDDEN_NAME = "Hidden"
+HIDDEN_COLOUR = "#FFFFFF"  # white with grey hatching: reads as "no figure", not as a destination
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One piece of a bar: a column's shown count and its share, or the hidden block (count None)."""
+
+    name: str
+    count: int | None
+    share: Decimal  # percent of the row's base, as drawn
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: str  # the row's label and its base as published, e.g. "Female (15)" or "Female (x)"
+    segments: tuple[Segment, ...]
+    words: str = ""  # the label as the chart writes it: "Female (15 alumni)"
+
+
+def stacked_segments(shown: Shown, columns: int) -> list[Bar]:
+    """What `stacked_bars` draws, from the published numbers only: each shown count at its share,
+    then every hidden count of the row as one block of what is left (the base less the shown
+    counts, itself worked out from published figures); a row with a hidden base is one hidden block.
+    """
+    bars = []
+    for index, row in enumerate(shown.table.rows):
+        base = shown.base(index)
+        label = f"{row.label} ({shown.base_text(index)})"
+        words = f"{row.label} ({shown.table.base_words(row.base, shown.base_text(index))})"
+        if base == 0:
+            continue
+        if base is None:
+            bars.append(Bar(label, (Segment(HIDDEN_NAME, None, Decimal(100)),), words))
+            continue
+        segments, hidden = [], False
+        for column in range(columns):
+            count = shown.count(index, column)
+            if count is None:
+                hidden = True
+            elif count:
+                segments.append(Segment(shown.table.columns[column], count, Decimal(100 * count) / base))
+        if hidden:
+            rest = base - sum(s.count or 0 for s in segments)
+            segments.append(Segment(HIDDEN_NAME, None, Decimal(100 * rest) / base))
+        bars.append(Bar(label, tuple(segments), words))
+    return bars
+
+
+def coverage_share(shown: Shown, row: int, column: int) -> float:
+    """The bar `coverage_bars` draws: the published share, or no bar (0) when it is hidden."""
+    share = shown.share(row, column)
+    return 0.0 if share is None else float(share)
+
+
 def answered_line(table: Table, suppress_small: bool = False) -> str:
     """ "23 of 30 answered" for a destinations table (known destinations out of everyone counted);
-    "30 pupils" for any other."""
-    total = table.total()
-    base = count_text(total.base, suppress_small)
+    "30 pupils" for any other. From the published figures only: a hidden part makes the answered
+    count "x" too."""
+    shown = publish(table, suppress_small=suppress_small)
+    total, at = table.total(), len(table.rows)
+    base = shown.base_text(at) if table.rows else str(total.base)
     if not all(name in table.columns for name in UNANSWERED):
         return table.base_words(total.base, base)
-    unanswered = sum(total.cells[table.columns.index(name)] for name in UNANSWERED)
-    answered = total.base - unanswered
-    return f"{count_text(answered, suppress_small)} of {base} answered"
+    parts = [shown.count(at, table.columns.index(name)) if table.rows else 0 for name in UNANSWERED]
+    whole = shown.base(at) if table.rows else total.base
+    answered = HIDDEN if whole is None or None in parts else str(whole - sum(p or 0 for p in parts))
+    return f"{answered} of {base} answered"
 
 
 def alt_text(table: Table, *, suppress_small: bool = False, columns: int | None = None) -> str:
-    """The chart in words, for a screen reader: its title, how many answered, and each bar's figures."""
-    shown = table.columns[: columns if columns is not None else len(table.columns)]
+    """The chart in words, for a screen reader: its title, how many answered, and each bar's
+    figures as published (a hidden count reads as hidden)."""
+    names = table.columns[: columns if columns is not None else len(table.columns)]
+    shown = publish(table, suppress_small=suppress_small)
     parts = [f"Chart: {table.title}. {answered_line(table, suppress_small)}."]
-    for row in table.rows:
+    for index, row in enumerate(table.rows):
         if row.base <= 0:
             continue
         figures = [
-            f"{name} {count_text(count, suppress_small)}"
-            + (f" ({share})" if (share := percent_text(count, row.base, suppress_small)) else "")
-            for name, count in zip(shown, row.cells, strict=False)
-            if count
+            f"{name} {'hidden' if shown.count(index, c) is None else shown.count_text(index, c)}"
+            + (f" ({share})" if (share := shown.share_text(index, c)) else "")
+            for c, name in enumerate(names)
+            if shown.count(index, c) != 0
         ]
-        parts.append(
-            f"{row.label}, {table.base_words(row.base, count_text(row.base, suppress_small))}: {', '.join(figures)}."
-        )
+        parts.append(f"{row.label}, {table.base_words(row.base, shown.base_text(index))}: {', '.join(figures)}.")
     if len(parts) == 1:
         parts.append("No one to count yet.")
     return " ".join(parts)
@@ -129,7 +189,15 @@ def _legend(fig: Any, names: list[str], colours: list[str], legend_in: float) ->
 
     if not names:
         return
-    handles = [Patch(facecolor=c, edgecolor="white", label=n) for n, c in zip(names, colours, strict=True)]
+    handles = [
+        Patch(
+            facecolor=c,
+            edgecolor="#777777" if n == HIDDEN_NAME else "white",
+            hatch="//" if n == HIDDEN_NAME else None,
+            label=n,
+        )
+        for n, c in zip(names, colours, strict=True)
+    ]
     fig.legend(
         handles=handles,
         loc="lower left",
@@ -166,46 +234,45 @@ def stacked_bars(table: Table, *, suppress_small: bool = False, columns: int | N
     """
     import matplotlib
 
-    shown = table.columns[: columns if columns is not None else len(table.columns)]
-    rows = _rows(table)
-    present = [i for i in range(len(shown)) if any(r.cells[i] for r in rows)]
+    names = table.columns[: columns if columns is not None else len(table.columns)]
+    bars = stacked_segments(publish(table, suppress_small=suppress_small), len(names))
+    colours = {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(names)}
+    present = [n for n in [*names, HIDDEN_NAME] if any(seg.name == n for bar in bars for seg in bar.segments)]
     legend_in = 0.32 * len(present)
     with matplotlib.rc_context({"text.parse_math": False}):  # outside text ("$x$") stays text
-        fig, ax = _start(table, suppress_small, 0.85 * max(len(rows), 1), legend_in)
-        positions = [i * 1.0 for i in range(len(rows))]
-        left = [0.0] * len(rows)
-        for index in range(len(shown)):
-            colour = PALETTE[index % len(PALETTE)]
-            counts = [r.cells[index] for r in rows]
-            shares = [100.0 * c / r.base for c, r in zip(counts, rows, strict=True)]
-            bars = ax.barh(positions, shares, left=left, height=0.45, color=colour, edgecolor="white")
-            for bar, count, share in zip(bars, counts, shares, strict=True):
-                if count and share >= 12:  # room for two digits at 14 pt
+        fig, ax = _start(table, suppress_small, 0.85 * max(len(bars), 1), legend_in)
+        for position, bar in enumerate(bars):
+            left = 0.0
+            for segment in bar.segments:
+                width, hidden = float(segment.share), segment.count is None
+                colour = HIDDEN_COLOUR if hidden else colours[segment.name]
+                (patch,) = ax.barh(
+                    [position],
+                    [width],
+                    left=left,
+                    height=0.45,
+                    color=colour,
+                    edgecolor="#777777" if hidden else "white",
+                    hatch="//" if hidden else None,
+                )
+                if width >= 12:  # room for two digits at 14 pt
                     ax.text(
-                        bar.get_x() + bar.get_width() / 2,
-                        bar.get_y() + bar.get_height() / 2,
-                        "<5" if suppress_small and is_small(count) else str(count),
+                        patch.get_x() + patch.get_width() / 2,
+                        patch.get_y() + patch.get_height() / 2,
+                        HIDDEN if hidden else str(segment.count),
                         ha="center",
                         va="center",
                         fontsize=MIN_FONT_PT,
-                        color="black" if colour in DARK_TEXT_ON else "white",
+                        color="black" if hidden or colour in DARK_TEXT_ON else "white",
                     )
-            left = [a + b for a, b in zip(left, shares, strict=True)]
-        for position, row in zip(positions, rows, strict=True):
-            ax.text(
-                0,
-                position - 0.3,
-                f"{row.label} ({table.base_words(row.base, count_text(row.base, suppress_small))})",
-                ha="left",
-                va="bottom",
-                fontsize=MIN_FONT_PT,
-            )
+                left += width
+            ax.text(0, position - 0.3, bar.words, ha="left", va="bottom", fontsize=MIN_FONT_PT)
         ax.set_xlim(0, 100)
-        ax.set_ylim(len(rows) - 0.6 if rows else 0.5, -0.75)
+        ax.set_ylim(len(bars) - 0.6 if bars else 0.5, -0.75)
         ax.set_xticks([0, 50, 100], ["0%", "50%", "100%"])
-        if not rows:
+        if not bars:
             ax.text(50, 0, "No one to count yet", ha="center", va="center", fontsize=MIN_FONT_PT)
-        _legend(fig, [shown[i] for i in present], [PALETTE[i % len(PALETTE)] for i in present], legend_in)
+        _legend(fig, present, [colours.get(n, HIDDEN_COLOUR) for n in present], legend_in)
         return _png(fig)
 
 
@@ -214,28 +281,28 @@ def coverage_bars(table: Table, *, suppress_small: bool = False) -> bytes:
     """For each row (a year group), one thin bar per column: the share of its people (Benchmark 3)."""
     import matplotlib
 
-    rows = _rows(table)
+    shown = publish(table, suppress_small=suppress_small)
+    indexed = [(i, r) for i, r in enumerate(table.rows) if r.base > 0]
+    rows = [r for _, r in indexed]
     per_row = len(table.columns)
     legend_in = 0.32 * per_row
     step = per_row + 1.3
     with matplotlib.rc_context({"text.parse_math": False}):  # outside text ("$x$") stays text
         fig, ax = _start(table, suppress_small, (0.35 * per_row + 0.45) * max(len(rows), 1), legend_in)
-        for r, row in enumerate(rows):
+        for r, (at, row) in enumerate(indexed):
             start = r * step
             ax.text(
                 0,
                 start - 0.6,
-                f"{row.label} ({table.base_words(row.base, count_text(row.base, suppress_small))})",
+                f"{row.label} ({table.base_words(row.base, shown.base_text(at))})",
                 ha="left",
                 va="bottom",
                 fontsize=MIN_FONT_PT,
             )
-            for index, count in enumerate(row.cells):
-                share = 100.0 * count / row.base
+            for index in range(per_row):
+                share = coverage_share(shown, at, index)
                 ax.barh(start + index, share, height=0.8, color=PALETTE[index % len(PALETTE)])
-                ax.text(
-                    share + 1.5, start + index, count_text(count, suppress_small), va="center", fontsize=MIN_FONT_PT
-                )
+                ax.text(share + 1.5, start + index, shown.count_text(at, index), va="center", fontsize=MIN_FONT_PT)
         ax.set_xlim(0, 115)
         ax.set_ylim(len(rows) * step - 1.0 if rows else 0.5, -1.6)
         ax.set_xticks([0, 50, 100], ["0%", "50%", "100%"])

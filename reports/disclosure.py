@@ -192,9 +192,12 @@ def _options(grid: Grid, target: Entry, hidden: frozenset[Entry]) -> Iterator[fr
                 yield extra
 
 
-def suppress(grid: Grid) -> Published:
-    """Hide the small counts, then the fewest and smallest others that leave none of them pinned."""
-    hidden = frozenset(e for e in grid.entries() if is_small(grid.value(e)))
+def suppress(grid: Grid, also: AbstractSet[Entry] = frozenset()) -> Published:
+    """Hide the small counts and `also`, then the fewest and smallest others that leave none of them pinned.
+
+    `also`: entries hidden for a reason outside this grid (a base another grid of the same table hid).
+    """
+    hidden = frozenset(e for e in grid.entries() if is_small(grid.value(e))) | frozenset(also)
     while stuck := pinned(grid, hidden):
         target = min(stuck)
         freeing = [extra for extra in _options(grid, target, hidden) if target not in pinned(grid, hidden | extra)]

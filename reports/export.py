@@ -1,13 +1,15 @@
 """CSV export of a report table: a header row, then one row per line of the table and a total.
 
 UTF-8 with a byte-order mark, because Excel on Windows reads a CSV without one as the local code
-page and mangles names like "Zoë". Each count has a percentage column beside it.
+page and mangles names like "Zoë". Each count has a percentage column beside it. Counts and
+percentages come from the published view (`reports.tables.publish`), so a suppressed CSV holds
+no hidden number.
 """
 
 from __future__ import annotations
 
 from core.csvsafe import csv_text
-from reports.tables import Row, Table, count_text, percent_text
+from reports.tables import HIDDEN_NOTE, Shown, Table, publish
 
 BOM = "\ufeff"
 
@@ -19,16 +21,21 @@ def header(table: Table) -> list[str]:
     return cells
 
 
-def _line(row: Row, suppress_small: bool) -> list[str]:
-    cells = [row.label, count_text(row.base, suppress_small)]
-    for count in row.cells:
-        cells += [count_text(count, suppress_small), percent_text(count, row.base, suppress_small)]
-    return cells
+def lines(shown: Shown) -> list[list[str]]:
+    """The header, then each row and the total, as text cells (shared by CSV and XLSX)."""
+    rows = [header(shown.table)]
+    for index, row in enumerate(shown.rows):
+        cells = [row.label, shown.base_text(index)]
+        for column in range(len(shown.table.columns)):
+            cells += [shown.count_text(index, column), shown.share_text(index, column)]
+        rows.append(cells)
+    return rows
 
 
 def to_csv(table: Table, *, suppress_small: bool = False) -> bytes:
     """Labels come from the roster (a gender, an ethnicity): written by `core.csvsafe`, never as formulas."""
-    rows = [header(table), *(_line(row, suppress_small) for row in table.rows)]
-    if table.rows:
-        rows.append(_line(table.total(), suppress_small))
+    shown = publish(table, suppress_small=suppress_small)
+    rows = lines(shown)
+    if shown.suppressed:
+        rows.append([HIDDEN_NOTE])
     return (BOM + csv_text(rows)).encode("utf-8")

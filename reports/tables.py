@@ -3,8 +3,10 @@
 Pure functions, no I/O. A table is rendered three ways from the same dataclass: plain text that
 fits a phone screen (here), CSV (`reports.export`) and a chart (`reports.charts`).
 
-Small numbers: published reports usually hide counts from 1 to 4, since a "2" in a small group can
-identify a pupil. With `suppress_small` every such count shows as "<5" and its percentage is left out.
+Small numbers: published reports hide counts from 1 to 4, since a "2" in a small group can
+identify a pupil, and enough other counts that none of those can be worked out by subtraction
+(`reports.disclosure`). `publish` gives the table as it may be shown; every rendering (text, CSV,
+Rich, chart, HTML) reads counts and percentages from it only, so none can show a hidden number.
 """
 
 from __future__ import annotations
@@ -12,10 +14,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from decimal import Decimal
 
+from reports import disclosure
 from storage.reports import GROUPS, Breakdown, DestinationCount, YearGroupCoverage
 
-SMALL = "<5"
+HIDDEN = "x"
+HIDDEN_NOTE = (
+    "x: hidden. Counts from 1 to 4 are hidden, and other counts beside them, "
+    "so that no hidden count can be worked out from the rest."
+)
 
 GROUP_LABELS: dict[str, str] = {
     "education": "Education",
@@ -34,6 +42,8 @@ BREAKDOWN_TITLES: dict[Breakdown, str] = {
     Breakdown.send: "SEND",
     Breakdown.pupil_premium: "Pupil premium",
     Breakdown.fsm: "Free school meals",
+    Breakdown.eal: "EAL",
+    Breakdown.looked_after: "Looked after",
 }
 
 _VALUE_LABELS: dict[Breakdown, dict[str, str]] = {
@@ -41,6 +51,8 @@ _VALUE_LABELS: dict[Breakdown, dict[str, str]] = {
     Breakdown.send: {"N": "No SEND", "K": "SEN support", "E": "EHC plan"},
     Breakdown.pupil_premium: {"Y": "Pupil premium", "N": "Not pupil premium"},
     Breakdown.fsm: {"Y": "FSM", "N": "Not FSM"},
+    Breakdown.eal: {"Y": "EAL", "N": "Not EAL"},
+    Breakdown.looked_after: {"Y": "Looked after", "N": "Not looked after"},
 }
 NOT_RECORDED = "Not recorded"
 _IN_A_TITLE: dict[Breakdown, str] = {
@@ -49,6 +61,8 @@ _IN_A_TITLE: dict[Breakdown, str] = {
     Breakdown.send: "SEND",
     Breakdown.pupil_premium: "pupil premium",
     Breakdown.fsm: "free school meals",
+    Breakdown.eal: "EAL (English as an additional language)",
+    Breakdown.looked_after: "looked after",
 }
 
 
@@ -82,6 +96,9 @@ class Table:
     rows: tuple[Row, ...]
     notes: tuple[str, ...] = field(default=())
     base_one: str = ""  # the base header for one person: "alumnus", "pupil"
+    # How many leading columns split each row's people between them (each person in exactly one,
+    # as destination groups do); 0 when every column is its own measure of the same people.
+    adds_up: int = 0
 
     def base_words(self, count: int, shown: str) -> str:
         return f"{shown} {self.base_one if count == 1 and self.base_one else self.base_header.lower()}"
@@ -98,25 +115,78 @@ class Table:
         return tuple(r.cells[index] for r in self.rows)
 
 
-def is_small(count: int) -> bool:
-    return 1 <= count <= 4
+@dataclass(frozen=True)
+class Shown:
+    """A table as it may be published: `hidden` holds (row, column) pairs, where row `len(rows)` is
+    the "All" row and column `len(columns)` the base. Without suppression nothing is hidden."""
+
+    table: Table
+    hidden: frozenset[tuple[int, int]] = frozenset()
+
+    @property
+    def rows(self) -> tuple[Row, ...]:
+        """The table's rows, then the "All" row (none when there is nobody)."""
+        return (*self.table.rows, self.table.total()) if self.table.rows else ()
+
+    @property
+    def suppressed(self) -> bool:
+        return bool(self.hidden)
+
+    def count(self, row: int, column: int) -> int | None:
+        return None if (row, column) in self.hidden else self.rows[row].cells[column]
+
+    def base(self, row: int) -> int | None:
+        return None if (row, len(self.table.columns)) in self.hidden else self.rows[row].base
+
+    def share(self, row: int, column: int) -> Decimal | None:
+        """A percentage of a shown count of a shown base, halves rounded up; None otherwise."""
+        count, base = self.count(row, column), self.base(row)
+        return None if count is None or base is None else disclosure.percent(count, base)
+
+    def count_text(self, row: int, column: int) -> str:
+        return _text(self.count(row, column))
+
+    def base_text(self, row: int) -> str:
+        return _text(self.base(row))
+
+    def share_text(self, row: int, column: int) -> str:
+        """ "42%" (whole numbers read best on a phone); empty when hidden or undefined."""
+        share = self.share(row, column)
+        return "" if share is None else f"{share}%"
 
 
-def count_text(count: int, suppress_small: bool = False) -> str:
-    return SMALL if suppress_small and is_small(count) else str(count)
+def _text(count: int | None) -> str:
+    return HIDDEN if count is None else str(count)
 
 
-def percent(part: int, whole: int) -> float | None:
-    """Percentage rounded to one place, or None when there is nobody to take a share of."""
-    return None if whole <= 0 else round(100.0 * part / whole, 1)
+def publish(table: Table, *, suppress_small: bool = False) -> Shown:
+    """The table as it may be shown: with `suppress_small`, small counts and enough others hidden.
 
-
-def percent_text(part: int, whole: int, suppress_small: bool = False) -> str:
-    """ "42%" (whole numbers read best on a phone); empty when hidden or undefined."""
-    if suppress_small and (is_small(part) or is_small(whole)):
-        return ""
-    share = percent(part, whole)
-    return "" if share is None else f"{share:.0f}%"
+    The columns that split each row (`adds_up`) are one grid whose rows add up to the bases; the
+    other columns (several measures of the same people, or "Sustained", a part of some groups) are
+    a grid whose rows need not add up. Hiding a base in one grid hides it in the other and both
+    are suppressed again, until neither hides more.
+    """
+    if not suppress_small or not table.rows:
+        return Shown(table)
+    height, width, split = len(table.rows), len(table.columns), table.adds_up
+    bases = tuple(r.base for r in table.rows)
+    parts = [(0, split, True), (split, width, False)] if split else [(0, width, False)]
+    hidden: set[tuple[int, int]] = set()
+    while True:
+        before = len(hidden)
+        for start, end, add_up in parts:
+            if start == end:
+                continue
+            grid = disclosure.Grid.of([r.cells[start:end] for r in table.rows], bases, rows_add_up=add_up)
+            forced = frozenset(
+                (row, end - start) for row in range(height + 1) if (row, width) in hidden
+            )  # bases the other grid hid
+            published = disclosure.suppress(grid, also=forced)
+            for row, column in published.hidden:
+                hidden.add((row, width if column == end - start else column + start))
+        if len(hidden) == before:
+            return Shown(table, frozenset(hidden))
 
 
 def destinations_table(
@@ -160,7 +230,30 @@ def destinations_table(
     ]
     if with_sustained:
         notes.append("Sustained: in the same group (not NEET) as the year before.")
-    return Table(title, BREAKDOWN_TITLES[by], "Alumni", columns, tuple(rows), tuple(notes), "alumnus")
+    return Table(
+        title, BREAKDOWN_TITLES[by], "Alumni", columns, tuple(rows), tuple(notes), "alumnus", adds_up=len(GROUPS)
+    )
+
+
+def side_by_side(tables: Sequence[Table], labels: Sequence[str], title: str) -> Table:
+    """Several tables of the same columns as one (e.g. leaving cohorts), each row labelled with its
+    table's label, so they compare and are suppressed together (one "All" row over them all)."""
+    first = tables[0]
+    rows = tuple(
+        Row(f"{label}: {row.label}", row.base, row.cells)
+        for table, label in zip(tables, labels, strict=True)
+        for row in table.rows
+    )
+    return Table(
+        title,
+        first.row_header,
+        first.base_header,
+        first.columns,
+        rows,
+        first.notes,
+        first.base_one,
+        adds_up=first.adds_up,
+    )
 
 
 def benchmark3_table(rows: Sequence[YearGroupCoverage], *, school_year: str = "", school_name: str = "") -> Table:
@@ -185,20 +278,21 @@ def benchmark3_table(rows: Sequence[YearGroupCoverage], *, school_year: str = ""
 
 def render_text(table: Table, *, suppress_small: bool = False) -> str:
     """Plain text for a chat: one short block per row, zero columns left out, so it fits a phone."""
+    shown = publish(table, suppress_small=suppress_small)
     lines = [table.title]
     if not table.rows:
         lines.append("No one to count yet.")
         return "\n".join(lines)
-    for row in (*table.rows, table.total()):
+    for index, row in enumerate(shown.rows):
         lines.append("")
-        lines.append(f"{row.label}: {table.base_words(row.base, count_text(row.base, suppress_small))}")
-        for name, count in zip(table.columns, row.cells, strict=True):
-            if count == 0:
+        base = shown.base(index)
+        lines.append(f"{row.label}: {table.base_words(base if base is not None else 0, shown.base_text(index))}")
+        for column, name in enumerate(table.columns):
+            if shown.count(index, column) == 0:
                 continue
-            share = percent_text(count, row.base, suppress_small)
-            lines.append(f"  {name}: {count_text(count, suppress_small)}" + (f" ({share})" if share else ""))
-    if suppress_small:
-        lines.append("")
-        lines.append("Counts from 1 to 4 are shown as <5.")
+            share = shown.share_text(index, column)
+            lines.append(f"  {name}: {shown.count_text(index, column)}" + (f" ({share})" if share else ""))
+    if shown.suppressed:
+        lines += ["", HIDDEN_NOTE]
     lines += ["", *table.notes]
     return "\n".join(lines)

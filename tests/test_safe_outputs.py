@@ -81,11 +81,11 @@ def test_report_csv_and_charts_take_hostile_labels() -> None:
         assert draw(table).startswith(PNG_SIGNATURE)
 
 
-def test_report_in_the_chat_with_a_dollar_and_a_formula_in_the_roster(sqlite_only: Engine, seeded: Seeded) -> None:
+def test_report_in_the_chat_with_a_dollar_and_a_formula_in_the_roster(engine: Engine, seeded: Seeded) -> None:
     for gender in (MATH, HYPERLINK):
-        person = alumnus(sqlite_only, seeded.school_id, "Odd", LEFT_2025, gender=gender)
-        destination(sqlite_only, person, 1, 240, "education", datetime(2025, 10, 5, tzinfo=UTC))
-    chat = Chat(dispatcher(sqlite_only), "lee")
+        person = alumnus(engine, seeded.school_id, "Odd", LEFT_2025, gender=gender)
+        destination(engine, person, 1, 240, "education", datetime(2025, 10, 5, tzinfo=UTC))
+    chat = Chat(dispatcher(engine), "lee")
     chat.say("/report")
     chat.press("Destinations year 1")
     text, chart, sheet = chat.press("Gender")

@@ -314,9 +314,12 @@ async def test_leader_report_arrives_as_text_chart_and_csv(engine: Engine, fake:
     assert "Benchmark 3 summary" in sent[0].text and "Year 11: 3 pupils" in sent[0].text
     photo, document = sent[1], sent[2]
     assert photo.files["photo"].startswith(PNG_SIGNATURE) and "Chart" in photo.params["caption"]
-    assert document.params["document"].startswith("<file benchmark3-") and document.params["document"].endswith(".csv>")
-    assert document.files["document"].decode("utf-8-sig").count("\n") >= 2  # a header and a row at least
-    assert "spreadsheet" in document.params["caption"]
+    # The evidence page for governors, as a file (the table above is the summary in the chat).
+    assert document.params["document"].startswith("<file benchmark3-") and document.params["document"].endswith(
+        ".html>"
+    )
+    assert document.files["document"].decode("utf-8").lstrip().lower().startswith("<!doctype html")
+    assert "evidence page" in document.params["caption"]
     with transaction(engine, write=False) as s:
         assert s.exec(select(AuditEvent).where(AuditEvent.actor_id == leader.id)).all()  # exports are audited
 

@@ -1,0 +1,166 @@
+"""The Benchmark 3 evidence page: exact figures on a fixture school, the HTML, the CLI and the chat."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from reports import build
+from reports.evidence import Evidence, gap
+from reports.html import evidence_html
+from reports.tables import Table, publish
+from storage import consents, seed
+from storage.consents import ConsentKind
+from storage.db import transaction
+from storage.models import AdviceRecord, AgreedAction, JournalEntry, PersonStatus, School, StaffRole
+from tests.chat import Chat
+from tests.test_reports import NOW, SETTINGS, TODAY, alumnus, destination, dispatcher, run_waymark
+
+THIS_YEAR = datetime(2026, 10, 1, tzinfo=UTC)
+LAST_YEAR = datetime(2026, 6, 1, tzinfo=UTC)
+
+
+def fixture_school(engine: Engine) -> int:
+    school = seed.school(engine, "Evidence Academy")
+    assert school.id is not None
+    tutor = seed.staff(engine, school.id)
+    ana = seed.pupil(engine, school.id, "Ana", "One", year_group=11, send="K", next_step="College")
+    bo = seed.pupil(engine, school.id, "Bo", "Two", year_group=11, pupil_premium=True, fsm=True)
+    cy = seed.pupil(engine, school.id, "Cy", "Three", year_group=9, eal=True, looked_after=True)
+    seed.pupil(engine, school.id, "Di", "Missing", year_group=11, status=PersonStatus.missing)
+    seed.pupil(engine, school.id, "Ed", "Gone", year_group=11, status=PersonStatus.left)
+    seed.link(engine, ana, "console", "ana")
+    seed.link(engine, cy, "console", "cy")
+    with transaction(engine) as session:
+        assert tutor.id and ana.id and bo.id and cy.id
+        session.add(AdviceRecord(pupil_id=ana.id, staff_id=tutor.id, kind="other", summary="s", created_at=THIS_YEAR))
+        session.add(AdviceRecord(pupil_id=bo.id, staff_id=tutor.id, kind="other", summary="s", created_at=LAST_YEAR))
+        session.add(AgreedAction(pupil_id=ana.id, text="apply", due_date=date(2026, 11, 1)))  # overdue
+        session.add(AgreedAction(pupil_id=ana.id, text="visit", status="done"))
+        session.add(AgreedAction(pupil_id=cy.id, text="read", due_date=date(2026, 12, 1)))  # open
+        session.add(JournalEntry(person_id=cy.id, text="I liked it", created_at=THIS_YEAR))
+        session.add(JournalEntry(person_id=ana.id, kind="encounter", text="a visit", created_at=THIS_YEAR))
+        session.add(JournalEntry(person_id=bo.id, text="old", created_at=LAST_YEAR))
+    oct25, oct26 = datetime(2025, 10, 5, tzinfo=UTC), datetime(2026, 10, 5, tzinfo=UTC)
+    fay = alumnus(engine, school.id, "Fay", date(2025, 7, 18))  # year 2 in November 2026
+    destination(engine, fay, 1, 230, "education", oct25)
+    destination(engine, fay, 2, 240, "education", oct26)  # sustained
+    gus = alumnus(engine, school.id, "Gus", date(2025, 7, 18))
+    destination(engine, gus, 2, 619, "NEET", oct26)
+    alumnus(engine, school.id, "Hal", date(2025, 7, 18))  # not known
+    ivy = alumnus(engine, school.id, "Ivy", date(2026, 7, 17))  # year 1
+    destination(engine, ivy, 1, 330, "employment", oct26)
+    with transaction(engine) as session:
+        assert fay.id and gus.id
+        consents.record(session, fay.id, ConsentKind.help_pupils, True, THIS_YEAR)
+        consents.record(session, gus.id, ConsentKind.help_pupils, True, LAST_YEAR)
+        consents.record(session, gus.id, ConsentKind.help_pupils, False, THIS_YEAR)  # changed their mind
+    return school.id
+
+
+def evidence(engine: Engine, school_id: int) -> Evidence:
+    with transaction(engine, write=False) as session:
+        school = session.get(School, school_id)
+        assert school is not None
+        return build.benchmark3_evidence(session, school, SETTINGS, today=TODAY)
+
+
+def table(found: Evidence, title: str) -> Table:
+    return next(t for c in found.criteria for t in c.tables if t.title == title)
+
+
+def cells(t: Table) -> list[tuple[str, int, tuple[int, ...]]]:
+    return [(r.label, r.base, r.cells) for r in t.rows]
+
+
+def test_evidence_figures_are_exact(engine: Engine) -> None:
+    found = evidence(engine, fixture_school(engine))
+    assert found.title == "Evidence Academy: Gatsby Benchmark 3 evidence, school year 2026-27"
+    assert [c.name for c in found.criteria] == [
+        "Records of advice and agreed decisions",
+        "Pupils' access to their own records",
+        "Three years of destinations",
+        "Provision for targeted groups",
+    ]
+    # Guidance, actions, done, open, overdue, Year 10 up, next step. Di (missing) and Ed (left) are not on roll.
+    assert cells(table(found, "Advice and agreed decisions by year group")) == [
+        ("Year 9", 1, (0, 1, 0, 1, 0, 0, 0)),
+        ("Year 11", 2, (1, 1, 1, 1, 1, 2, 1)),
+    ]
+    # Account linked, journal this year, employer encounter this year.
+    assert cells(table(found, "Pupils' own records by year group")) == [
+        ("Year 9", 1, (1, 1, 0)),
+        ("Year 11", 2, (1, 0, 1)),
+    ]
+    assert cells(table(found, "SEN support beside everyone else on roll")) == [
+        ("SEN support", 1, (1, 1, 1, 1, 1, 1, 1, 1, 0, 1)),
+        ("Not SEN support", 2, (0, 1, 0, 1, 0, 1, 0, 1, 1, 0)),
+    ]
+    assert cells(table(found, "Looked after beside everyone else on roll"))[0] == (
+        "Looked after",
+        1,
+        (0, 1, 0, 1, 0, 0, 0, 1, 1, 0),
+    )
+    # Known, not known, cannot be contacted, sustained, NEET, willing to help.
+    assert cells(table(found, "Destinations of the last three leaving cohorts")) == [
+        ("Leavers of 2026 (year 1)", 1, (1, 0, 0, 0, 0, 0)),
+        ("Leavers of 2025 (year 2)", 3, (2, 1, 0, 1, 1, 1)),
+        ("Leavers of 2024 (year 3)", 0, (0, 0, 0, 0, 0, 0)),
+    ]
+    sen = publish(table(found, "SEN support beside everyone else on roll"))
+    assert gap(sen, 0) == Decimal(100)  # 100% beside 0%
+    assert gap(sen, 1) == Decimal(50)  # 100% beside 50%
+
+
+def test_evidence_page_html_names_the_criteria_and_hides_small_counts(engine: Engine) -> None:
+    found = evidence(engine, fixture_school(engine))
+    page = evidence_html(found)
+    assert page.startswith("<!doctype html>") and "<th scope='col'>Guidance this year</th>" in page
+    assert "<h2>Provision for targeted groups</h2>" in page and "Gap (points)" in page and "+100" in page
+    shared = evidence_html(found, suppress_small=True)
+    assert "<td>1<" not in shared and "<td>2<" not in shared and "<td>3<" not in shared
+    assert "Counts from 1 to 4 are hidden" in shared
+
+
+def test_cli_writes_the_evidence_page(engine: Engine, tmp_path: Path) -> None:
+    from tests.conftest import sqlite_engine
+
+    db = tmp_path / "b3.db"
+    file_engine = sqlite_engine(db)
+    fixture_school(file_engine)
+    file_engine.dispose()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WAYMARK_", "TELEGRAM_", "SLACK_"))}
+    env |= {"WAYMARK_DATABASE_URL": f"sqlite:///{db}", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    out = tmp_path / "b3.html"
+    result = run_waymark(["report", "benchmark3", "--html", str(out), "--suppress-small"], tmp_path, env)
+    assert result.returncode == 0, result.stderr
+    assert "Provision for targeted groups" in result.stdout
+    table_lines = [line for line in result.stdout.splitlines() if not line.startswith("Wrote ")]
+    assert max(len(line) for line in table_lines) <= 80 and "…" not in result.stdout
+    assert "Gatsby Benchmark 3 evidence" in out.read_text(encoding="utf-8")
+
+
+def test_leader_gets_the_evidence_page_in_the_chat(engine: Engine) -> None:
+    school_id = fixture_school(engine)
+    leader = seed.staff(engine, school_id, "Lee", "Morgan", role=StaffRole.leader)
+    seed.link(engine, leader, "console", "lee")
+    replies = Chat(dispatcher(engine), "lee").say("/report benchmark3")
+    page = next(r for r in replies if r.file_name.endswith("-evidence.html"))
+    assert page.file is not None and b"Provision for targeted groups" in page.file
+    assert page.file_type == "text/html"
+    assert NOW.year == 2026
+
+
+def test_dsl_gets_no_whole_school_report(engine: Engine) -> None:
+    school_id = fixture_school(engine)
+    dsl = seed.staff(engine, school_id, "Dee", "Safe", role=StaffRole.dsl)
+    seed.link(engine, dsl, "console", "dee")
+    chat = Chat(dispatcher(engine), "dee")
+    for attempt in ("/report benchmark3 share", "/report destinations 2 send", "/report benchmark3"):
+        replies = chat.say(attempt)
+        assert all(r.image is None and r.file is None for r in replies)
+        assert "Guidance" not in chat.text and "Education" not in chat.text
