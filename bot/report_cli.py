@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 
@@ -14,6 +14,7 @@ from sqlmodel import Session
 from bot.cli import settings_or_exit
 from core.settings import Settings
 from reports import build
+from reports.national import CAVEAT, Comparison
 from reports.tables import Table, count_text, percent_text
 from storage import audit
 from storage.db import make_engine, transaction
@@ -83,6 +84,18 @@ def _print(table: Table, suppress_small: bool) -> None:
         console.print("Counts from 1 to 4 are shown as <5.")
 
 
+def _print_national(found: Sequence[Comparison], suppress_small: bool) -> None:
+    """DfE's figures under the table, only for the rows DfE publishes, with the caveat every time."""
+    if not found:
+        return
+    console = Console()
+    console.print("\nNational comparison (DfE):")
+    for comparison in found:
+        for line in comparison.lines(suppress_small=suppress_small):
+            console.print(line, highlight=False)
+    console.print(CAVEAT)
+
+
 def _write(path: Path, data: bytes, what: str) -> None:
     try:
         path.write_bytes(data)
@@ -102,7 +115,7 @@ def destinations(
     suppress_small: bool = typer.Option(False, "--suppress-small", help=SUPPRESS_HELP),
     school: str | None = typer.Option(None, "--school", help="school name, when the database holds several"),
 ) -> None:
-    """Where leavers went in a year after leaving, by destination group and one breakdown."""
+    """Where leavers went in a year after leaving, by destination group and one breakdown, with DfE figures beside."""
     from reports.charts import stacked_bars
     from reports.export import to_csv
 
@@ -114,6 +127,7 @@ def destinations(
         f"cli: destinations year {year_after} by {by.value}" + (f" cohort {cohort}" if cohort else ""),
     )
     _print(table, suppress_small)
+    _print_national(build.national_comparison(table, by), suppress_small)
     if csv_file is not None:
         _write(csv_file, to_csv(table, suppress_small=suppress_small), "CSV")
     if png_file is not None:

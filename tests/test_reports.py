@@ -409,6 +409,10 @@ def test_cli_report_destinations_writes_table_csv_and_png(tmp_path: Path) -> Non
     assert time.monotonic() - started < 30
     assert "Destinations of leavers, year 1 after leaving, by gender" in result.stdout
     assert "Female" in result.stdout and "<5" in result.stdout
+    assert "National comparison (DfE):" in result.stdout
+    assert "Female: this school figures under 5 not shown" in result.stdout
+    assert "England 16-18 (2022/23 release): 82.5% sustained destination" in result.stdout
+    assert "similar, not identical" in result.stdout
     rows = list(csv.reader(io.StringIO(out_csv.read_bytes().decode("utf-8-sig"))))
     assert out_csv.read_bytes().startswith(BOM.encode("utf-8"))
     assert rows[0][:3] == ["Gender", "Alumni", "Education"]
