@@ -33,6 +33,7 @@ def run() -> None:
 #   safeguarding                                 -> bot/safeguarding_cli.py
 #   export-person                                -> bot/subject_access_cli.py
 #   erase, retention, audit, school retention    -> bot/privacy_cli.py
+#   destination refine                          -> bot/destination_cli.py
 def _register() -> None:
     import importlib
 
@@ -43,6 +44,7 @@ def _register() -> None:
         "bot.safeguarding_cli",
         "bot.subject_access_cli",
         "bot.privacy_cli",
+        "bot.destination_cli",
     ):
         try:
             mod = importlib.import_module(module)
