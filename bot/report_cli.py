@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
+from typing import TypeVar
 
 import typer
 from rich.console import Console
@@ -14,6 +15,7 @@ from sqlmodel import Session
 from bot.cli import settings_or_exit
 from core.settings import Settings
 from reports import build
+from reports.equality import EqualityTable
 from reports.national import CAVEAT, Comparison
 from reports.tables import Table, count_text, percent_text
 from storage import audit
@@ -22,7 +24,11 @@ from storage.migrate import upgrade
 from storage.models import School, utcnow
 from storage.reports import EXPORT_REPORT, GROUPS, Breakdown, find_school
 
-report_app = typer.Typer(help="Destination and Benchmark 3 reports: tables, CSV and PNG charts.", no_args_is_help=True)
+T = TypeVar("T")
+
+report_app = typer.Typer(
+    help="Destination, Benchmark 3 and equality reports: tables, CSV and PNG charts.", no_args_is_help=True
+)
 
 SUPPRESS_HELP = "show counts from 1 to 4 as <5, as schools do when they publish figures"
 
@@ -49,7 +55,7 @@ def _audit(session: Session, school: School, detail: str) -> None:
     )
 
 
-def _build(school: str | None, make: Callable[[Session, School, Settings, date], Table], detail: str) -> Table:
+def _build(school: str | None, make: Callable[[Session, School, Settings, date], T], detail: str) -> T:
     """One report from the configured database, for the named school, audited in the same unit of work."""
     settings = settings_or_exit()
     engine = make_engine(settings.database_url)
@@ -151,6 +157,51 @@ def benchmark3(
     _print(table, suppress_small)
     if csv_file is not None:
         _write(csv_file, to_csv(table, suppress_small=suppress_small), "CSV")
+
+
+def _print_equality(table: EqualityTable, suppress_small: bool) -> None:
+    """Sectors down the side, the breakdown's groups across (with each group's share of the sector), then All."""
+    shown = table.published(suppress_small)
+    rich = RichTable("Sector", *table.columns, "All", title=table.title)
+    for r, sector in enumerate(table.rows):
+        cells = []
+        for c in range(len(table.columns)):
+            count, share = shown.count(r, c), shown.share(r, c)
+            cells.append("*" if count is None else f"{count}" + (f" ({share}%)" if share is not None and count else ""))
+        base = shown.base(r)
+        rich.add_row(sector, *cells, "*" if base is None else str(base))
+    Console().print(rich)
+    for note in table.notes:
+        typer.echo(note)
+    if suppress_small:
+        typer.echo("Counts from 1 to 4 hidden (*), and enough others that none can be worked out.")
+
+
+@report_app.command("equality")
+def equality(
+    by: Breakdown = typer.Option(Breakdown.gender, "--by", help="break down by this roster field"),
+    year_after: int = typer.Option(1, "--year-after", min=1, max=build.MAX_YEARS_AFTER, help="year after leaving"),
+    suppress_small: bool = typer.Option(False, "--suppress-small", help=SUPPRESS_HELP),
+    school: str | None = typer.Option(None, "--school", help="school name, when the database holds several"),
+) -> None:
+    """Pupils' career interests and leavers' destinations per sector, by gender (or --by), unclassified shown."""
+    from reports import equality as lens
+    from storage.equality import alumni_courses, pupil_interests
+
+    def make(session: Session, found: School, settings: Settings, today: date) -> tuple[EqualityTable, ...]:
+        assert found.id is not None
+        return (
+            lens.interests_table(pupil_interests(session, found.id, by), by=by, school_name=found.name),
+            lens.destinations_table(
+                alumni_courses(session, found.id, by, year_after),
+                by=by,
+                year_after_leaving=year_after,
+                school_name=found.name,
+            ),
+        )
+
+    for table in _build(school, make, f"cli: equality by {by.value} year {year_after}"):
+        _print_equality(table, suppress_small)
 
 
 def register(app: typer.Typer) -> None:

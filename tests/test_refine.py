@@ -16,7 +16,7 @@ from storage.db import transaction
 from storage.models import AuditEvent, Destination, Person, School
 from storage.refine import REFINE_DESTINATION, Refused, refine
 from storage.reports import Breakdown
-from tests.test_reports import SETTINGS, WAYMARK
+from tests.test_reports import SETTINGS, WAYMARK, destination
 
 ANSWERED = datetime(2025, 10, 6, 9, 0, tzinfo=UTC)
 REFINED = datetime(2025, 11, 3, 9, 0, tzinfo=UTC)
@@ -26,19 +26,16 @@ def _alumnus_not_working(engine: Engine, upn: str = "A123456789012") -> tuple[in
     school = seed.school(engine, "Refine Academy")
     assert school.id is not None
     person = seed.alumnus(engine, school.id, "Kai", "Moss", upn=upn, gender="M", leaving_date=date(2025, 7, 18))
-    assert person.id is not None
-    with transaction(engine) as session:
-        session.add(
-            Destination(
-                person_id=person.id,
-                year_after_leaving=1,
-                category="not_working",
-                nccis_code=680,
-                group="NEET",
-                reported_at=ANSWERED,
-            )
-        )
+    destination(engine, person, 1, 680, "NEET", ANSWERED)
     return school.id, person
+
+
+def run_waymark(db: Path, *args: str, columns: int = 200) -> subprocess.CompletedProcess[str]:
+    """The console script on a SQLite file, with none of the developer's settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WAYMARK_", "TELEGRAM_", "SLACK_"))}
+    env |= {"WAYMARK_DATABASE_URL": f"sqlite:///{db}", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env["COLUMNS"] = str(columns)
+    return subprocess.run([*WAYMARK, *args], cwd=db.parent, env=env, capture_output=True, text=True, timeout=60)
 
 
 def test_refined_code_counts_and_the_alumnus_answer_is_kept(engine: Engine) -> None:
@@ -79,11 +76,9 @@ def test_cli_destination_refine(tmp_path: Path) -> None:
     engine = sqlite_engine(db)
     _alumnus_not_working(engine, "B123456789012")
     engine.dispose()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("WAYMARK_", "TELEGRAM_", "SLACK_"))}
-    env |= {"WAYMARK_DATABASE_URL": f"sqlite:///{db}", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
 
     def waymark(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*WAYMARK, *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+        return run_waymark(db, *args)
 
     done = waymark("destination", "refine", "B123456789012", "1", "640")
     assert done.returncode == 0, done.stderr

@@ -1,0 +1,114 @@
+"""The equality lens on a fixed school: exact counts per sector and gender, unclassified shown, suppression."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from reports.equality import destinations_table, interests_table, render_lines, sectors_named
+from storage import seed
+from storage.db import transaction
+from storage.equality import alumni_courses, pupil_interests
+from storage.models import Destination, PersonStatus
+from storage.reports import Breakdown
+from tests.test_refine import run_waymark
+
+LEFT = date(2024, 7, 19)
+# (gender, interests) of pupils on roll; the last is not on roll and must not count.
+PUPILS = [
+    ("F", "nursing, childcare"),
+    ("F", "vet nurse"),
+    ("F", "becoming a YouTuber"),
+    ("M", "electrician and football"),
+    ("M", "software developer"),
+    ("M", "plumber"),
+    ("", "police"),
+    ("M", ""),  # no interests typed: not counted
+]
+# (gender, group, course, provider) of alumni's year-1 destinations; NEET has no sector.
+ALUMNI = [
+    ("F", "education", "BSc Nursing", "University of Leeds"),
+    ("F", "apprenticeship", "Level 3 Electrical", "Sparks Ltd"),
+    ("M", "apprenticeship", "Bricklaying", "Town College"),
+    ("M", "employment", "", "Greggs"),
+    ("M", "NEET", "", ""),
+]
+
+
+def _school(engine: Engine) -> int:
+    school = seed.school(engine, "Equal Academy")
+    assert school.id is not None
+    for i, (gender, interests) in enumerate(PUPILS):
+        seed.pupil(engine, school.id, f"P{i}", "Pupil", gender=gender or None, interests=interests)  # type: ignore[arg-type]
+    seed.pupil(engine, school.id, "Gone", "Pupil", gender="F", interests="army", status=PersonStatus.missing)  # type: ignore[arg-type]
+    for i, (gender, group, course, provider) in enumerate(ALUMNI):
+        person = seed.alumnus(engine, school.id, f"A{i}", "Alum", gender=gender, leaving_date=LEFT)
+        assert person.id is not None
+        with transaction(engine) as session:
+            session.add(
+                Destination(
+                    person_id=person.id,
+                    year_after_leaving=1,
+                    category="x",
+                    nccis_code=0,
+                    group=group,
+                    course=course,
+                    provider=provider,
+                    reported_at=datetime(2024, 10, 7, tzinfo=UTC),
+                )
+            )
+    return school.id
+
+
+def test_interests_and_destinations_by_sector_and_gender_exactly(engine: Engine) -> None:
+    school_id = _school(engine)
+    with transaction(engine, write=False) as session:
+        interests = interests_table(pupil_interests(session, school_id, Breakdown.gender), by=Breakdown.gender)
+        destinations = destinations_table(
+            alumni_courses(session, school_id, Breakdown.gender, 1), by=Breakdown.gender, year_after_leaving=1
+        )
+    assert interests.columns == ("Female", "Male", "Not recorded")
+    rows = dict(zip(interests.rows, interests.counts, strict=True))
+    assert rows["Health and care"] == (2, 0, 0)  # nursing; vet nurse
+    assert rows["Education and childcare"] == (1, 0, 0)
+    assert rows["Construction and trades"] == (0, 2, 0)  # electrician; plumber
+    assert rows["Hospitality, travel and sport"] == (0, 1, 0)
+    assert rows["Science, technology, engineering and maths"] == (0, 1, 0)
+    assert rows["Public and uniformed services"] == (0, 0, 1)  # the missing pupil's "army" is not counted
+    assert rows["Unclassified"] == (1, 0, 0)  # YouTuber: no rule, never guessed
+    assert destinations.columns == ("Female", "Male")
+    rows = dict(zip(destinations.rows, destinations.counts, strict=True))
+    assert rows["Health and care"] == (1, 0)
+    assert rows["Construction and trades"] == (1, 1)
+    assert rows["Unclassified"] == (0, 1)  # Greggs
+    assert sum(map(sum, destinations.counts)) == 4  # the NEET alumnus has no sector
+
+
+def test_interest_pieces_and_suppressed_text() -> None:
+    assert sectors_named("Nursing; football / coding") == {"health", "hospitality", "stem"}
+    assert sectors_named("  ") == frozenset()
+    table = interests_table([("F", "nurse")] * 6 + [("M", "nurse")] * 2 + [("M", "plumber")] * 7, by=Breakdown.gender)
+    plain = render_lines(table, suppress_small=False)
+    assert "  Female: 6 (75%)" in plain and "  Male: 2 (25%)" in plain
+    hidden = render_lines(table, suppress_small=True)
+    health = hidden.index("Health and care: 8")
+    assert hidden[health + 1 : health + 3] == ["  Female: *", "  Male: *"]  # 2 hidden, so 6 is too
+    assert "Unclassified: 0" not in hidden  # empty sectors are left out of the chat text
+
+
+def test_cli_report_equality_suppressed(tmp_path: Path) -> None:
+    from tests.conftest import sqlite_engine
+
+    db = tmp_path / "cli.db"
+    engine = sqlite_engine(db)
+    _school(engine)
+    engine.dispose()
+    result = run_waymark(db, "report", "equality", "--suppress-small", columns=80)
+    assert result.returncode == 0, result.stderr
+    assert "Career interests of pupils by sector and gender" in result.stdout
+    assert "Unclassified" in result.stdout and "Female" in result.stdout
+    assert "Counts from 1 to 4 hidden (*)" in result.stdout
+    assert "Gend…" not in result.stdout and "Fema…" not in result.stdout
+    assert max(len(line) for line in result.stdout.splitlines()) <= 80
