@@ -204,5 +204,23 @@ def equality(
         _print_equality(table, suppress_small)
 
 
+@report_app.command("alumni")
+def alumni(
+    school: str | None = typer.Option(None, "--school", help="school name, when the database holds several"),
+) -> None:
+    """Alumni who said they would help current pupils, by the sector of what they do now, for talks and mentoring."""
+    from reports.alumni import by_sector, render_lines
+    from storage.willing_alumni import record_shown, willing_alumni
+
+    def make(session: Session, found: School, settings: Settings, today: date) -> list[str]:
+        assert found.id is not None
+        shown = willing_alumni(session, found.id)
+        record_shown(session, found.id, shown, actor_id=None, now=utcnow())
+        return render_lines(by_sector(shown), found.name)
+
+    for line in _build(school, make, "cli: alumni who can help"):
+        typer.echo(line)
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(report_app, name="report")
