@@ -34,6 +34,7 @@ def run() -> None:
 #   export-person                                -> bot/subject_access_cli.py
 #   erase, retention, audit, school retention    -> bot/privacy_cli.py
 #   destination refine                          -> bot/destination_cli.py
+#   export-nccis, import-destinations            -> bot/nccis_cli.py
 def _register() -> None:
     import importlib
 
@@ -45,6 +46,7 @@ def _register() -> None:
         "bot.subject_access_cli",
         "bot.privacy_cli",
         "bot.destination_cli",
+        "bot.nccis_cli",
     ):
         try:
             mod = importlib.import_module(module)

@@ -37,6 +37,22 @@ ALUMNI = [
 ]
 
 
+def add_destination(engine: Engine, person_id: int, code: int, group: str, at: datetime, **fields: str) -> None:
+    """A year-1 destination with its text (course, provider, category) as the alumnus gave it."""
+    with transaction(engine) as session:
+        session.add(
+            Destination(
+                person_id=person_id,
+                year_after_leaving=1,
+                category=fields.pop("category", "x"),
+                nccis_code=code,
+                group=group,
+                reported_at=at,
+                **fields,
+            )
+        )
+
+
 def _school(engine: Engine) -> int:
     school = seed.school(engine, "Equal Academy")
     assert school.id is not None
@@ -46,19 +62,9 @@ def _school(engine: Engine) -> int:
     for i, (gender, group, course, provider) in enumerate(ALUMNI):
         person = seed.alumnus(engine, school.id, f"A{i}", "Alum", gender=gender, leaving_date=LEFT)
         assert person.id is not None
-        with transaction(engine) as session:
-            session.add(
-                Destination(
-                    person_id=person.id,
-                    year_after_leaving=1,
-                    category="x",
-                    nccis_code=0,
-                    group=group,
-                    course=course,
-                    provider=provider,
-                    reported_at=datetime(2024, 10, 7, tzinfo=UTC),
-                )
-            )
+        add_destination(
+            engine, person.id, 0, group, datetime(2024, 10, 7, tzinfo=UTC), course=course, provider=provider
+        )
     return school.id
 
 

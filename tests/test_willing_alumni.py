@@ -12,8 +12,9 @@ from reports.alumni import by_sector, render_lines
 from storage import consents, seed
 from storage.consents import ConsentKind
 from storage.db import transaction
-from storage.models import AuditEvent, Destination
+from storage.models import AuditEvent
 from storage.willing_alumni import HELP_LIST, record_shown, willing_alumni
+from tests.test_equality import add_destination
 from tests.test_refine import run_waymark
 
 AT = datetime(2025, 10, 6, 9, 0, tzinfo=UTC)
@@ -37,19 +38,10 @@ def _school(engine: Engine) -> int:
         with transaction(engine) as session:
             for granted in answers:
                 consents.record(session, person.id, ConsentKind.help_pupils, granted, AT)
-            if category:
-                session.add(
-                    Destination(
-                        person_id=person.id,
-                        year_after_leaving=1,
-                        category=category,
-                        nccis_code=240,
-                        group="education",
-                        course=course,
-                        provider=provider,
-                        reported_at=AT,
-                    )
-                )
+        if category:
+            add_destination(
+                engine, person.id, 240, "education", AT, category=category, course=course, provider=provider
+            )
     return school.id
 
 
