@@ -35,6 +35,7 @@ def run() -> None:
 #   erase, retention, audit, school retention    -> bot/privacy_cli.py
 #   destination refine                          -> bot/destination_cli.py
 #   export-nccis, import-destinations            -> bot/nccis_cli.py
+#   school sectors                              -> bot/sectors_cli.py
 def _register() -> None:
     import importlib
 
@@ -47,6 +48,7 @@ def _register() -> None:
         "bot.privacy_cli",
         "bot.destination_cli",
         "bot.nccis_cli",
+        "bot.sectors_cli",
     ):
         try:
             mod = importlib.import_module(module)

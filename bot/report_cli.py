@@ -23,6 +23,7 @@ from storage.db import make_engine, transaction
 from storage.migrate import upgrade
 from storage.models import School, utcnow
 from storage.reports import EXPORT_REPORT, GROUPS, Breakdown, find_school
+from storage.schools import sector_keywords
 
 T = TypeVar("T")
 
@@ -190,12 +191,14 @@ def equality(
 
     def make(session: Session, found: School, settings: Settings, today: date) -> tuple[EqualityTable, ...]:
         assert found.id is not None
+        extra = sector_keywords(found)
         return (
-            lens.interests_table(pupil_interests(session, found.id, by), by=by, school_name=found.name),
+            lens.interests_table(pupil_interests(session, found.id, by), by=by, extra=extra, school_name=found.name),
             lens.destinations_table(
                 alumni_courses(session, found.id, by, year_after),
                 by=by,
                 year_after_leaving=year_after,
+                extra=extra,
                 school_name=found.name,
             ),
         )
@@ -216,7 +219,7 @@ def alumni(
         assert found.id is not None
         shown = willing_alumni(session, found.id)
         record_shown(session, found.id, shown, actor_id=None, now=utcnow())
-        return render_lines(by_sector(shown), found.name)
+        return render_lines(by_sector(shown, sector_keywords(found)), found.name)
 
     for line in _build(school, make, "cli: alumni who can help"):
         typer.echo(line)

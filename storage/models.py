@@ -48,6 +48,8 @@ class School(SQLModel, table=True):
     # The school's own at-risk-of-NEET weights, as a JSON object of the ones changed from the
     # defaults (handlers.risk.RiskWeights), e.g. {"looked_after": 3}; empty means all defaults.
     risk_weights: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    # The school's own keyword rules for sorting free text into sectors (JSON keyword -> sector key).
+    sector_keywords: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
     # Safeguarding: minutes before an unacknowledged alert escalates; who else hears of it then
     # (emails, one a line, e.g. the head); the school's changes to the screening phrase lists (JSON
     # {"add": {category: [phrase...]}, "remove": {...}}; empty means the defaults).

@@ -118,3 +118,30 @@ def test_cli_report_equality_suppressed(tmp_path: Path) -> None:
     assert "Counts from 1 to 4 hidden (*)" in result.stdout
     assert "Gend…" not in result.stdout and "Fema…" not in result.stdout
     assert max(len(line) for line in result.stdout.splitlines()) <= 80
+
+
+def test_school_keywords_sort_what_ours_leave_unclassified(tmp_path: Path) -> None:
+    from tests.conftest import sqlite_engine
+
+    db = tmp_path / "cli.db"
+    engine = sqlite_engine(db)
+    _school(engine)
+    engine.dispose()
+
+    def row(stdout: str, sector: str) -> list[str]:
+        line = next(x for x in stdout.splitlines() if x.startswith(f"│ {sector} "))
+        return [cell.strip() for cell in line.strip("│").split("│")]
+
+    before = run_waymark(db, "report", "equality")
+    assert row(before.stdout, "Unclassified")[1:] == ["1 (100%)", "0", "0", "1"]  # the YouTuber (first table)
+    at = ("--school", "Equal Academy")
+    bad = run_waymark(db, "school", "sectors", "add", "YouTuber", "influencing", *at)
+    assert bad.returncode == 1 and "is not a sector. Choose one of stem, health" in bad.stderr
+    added = run_waymark(db, "school", "sectors", "add", "  YouTuber ", "creative", *at)
+    assert added.returncode == 0 and "'youtuber' now counts as Creative and media." in added.stdout
+    assert run_waymark(db, "school", "sectors", "list", *at).stdout.strip() == "youtuber: Creative and media"
+    after = run_waymark(db, "report", "equality")
+    assert row(after.stdout, "Creative and media")[1:] == ["1 (100%)", "0", "0", "1"]
+    assert row(after.stdout, "Unclassified")[1:] == ["0", "0", "0", "0"]
+    assert run_waymark(db, "school", "sectors", "remove", "youtuber", *at).returncode == 0
+    assert "No keywords of the school's own yet" in run_waymark(db, "school", "sectors", "list", *at).stdout
