@@ -331,6 +331,7 @@ def test_leader_gets_text_chart_and_csv_and_the_export_is_audited(engine: Engine
         "Destinations year 2",
         "Destinations year 3",
         "Benchmark 3 summary",
+        "Alumni who can help",
     ]
     chat.press("Destinations year 1")
     assert "Gender" in chat.buttons() and "Disadvantage (pupil premium)" in chat.buttons()

@@ -8,12 +8,14 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
+from handlers import Dispatcher
 from reports.alumni import by_sector, render_lines
 from storage import consents, seed
 from storage.consents import ConsentKind
 from storage.db import transaction
-from storage.models import AuditEvent
+from storage.models import AuditEvent, StaffRole
 from storage.willing_alumni import HELP_LIST, record_shown, willing_alumni
+from tests.chat import Chat
 from tests.test_equality import add_destination
 from tests.test_refine import run_waymark
 
@@ -80,3 +82,23 @@ def test_cli_report_alumni(tmp_path: Path) -> None:
     result = run_waymark(db, "report", "alumni")
     assert result.returncode == 0, result.stderr
     assert "Health and care (1)" in result.stdout and "Cat Old" not in result.stdout
+
+
+def test_leader_sees_willing_alumni_in_report_and_others_do_not(engine: Engine, dispatcher: Dispatcher) -> None:
+    school_id = _school(engine)
+    leader = seed.staff(engine, school_id, "Lee", "Morgan", role=StaffRole.leader)
+    tutor = seed.staff(engine, school_id, "Sam", "Patel")
+    seed.link(engine, leader, "console", "lee")
+    seed.link(engine, tutor, "console", "sam")
+    chat = Chat(dispatcher, "lee")
+    chat.say("/report")
+    chat.press("Alumni who can help")
+    assert "Helpful Academy: Alumni who would help current pupils" in chat.text
+    assert "- Ben Old (left 2024): Apprenticeship: Electrician, Sparks Ltd. Reach: email" in chat.text
+    assert "Cat Old" not in chat.text and "ben@example.org" not in chat.text
+    with transaction(engine, write=False) as session:
+        actors = session.exec(select(AuditEvent.actor_id).where(col(AuditEvent.detail) == HELP_LIST)).all()
+    assert actors == [leader.id] * 3
+    other = Chat(dispatcher, "sam")
+    other.say("/report alumni")
+    assert "isn't something you can do here" in other.text and "Amy" not in other.text
