@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from reports.disclosure import Grid, Published, suppress
-from reports.sectors import SECTORS, UNCLASSIFIED, classify, label
+from reports.sectors import SECTORS, UNCLASSIFIED, classify, label, picked
 from reports.tables import value_label
 from storage.reports import Breakdown
 
@@ -65,10 +65,18 @@ def sector_table(
 
 
 def interests_table(
-    pupils: Iterable[tuple[str, str]], *, by: Breakdown, extra: Mapping[str, str] | None = None, school_name: str = ""
+    pupils: Iterable[tuple[str, str, str]],
+    *,
+    by: Breakdown,
+    extra: Mapping[str, str] | None = None,
+    school_name: str = "",
 ) -> EqualityTable:
-    """Pupils on roll who gave interests, per sector named, by breakdown value."""
-    found = [(value, sectors_named(text, extra)) for value, text in pupils if text.strip()]
+    """Pupils on roll who gave interests (typed, or sectors picked as buttons), per sector, by breakdown value."""
+    found = [
+        (value, sectors_named(text, extra) | frozenset(picked(keys)))
+        for value, text, keys in pupils
+        if text.strip() or picked(keys)
+    ]
     title = _titled(school_name, f"Career interests of pupils by sector and {_by_words(by)}")
     return sector_table(found, by=by, title=title, notes=(SEVERAL,))
 

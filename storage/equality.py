@@ -14,15 +14,15 @@ from storage.models import Destination, Person, PersonStatus, Role
 from storage.reports import POSITIVE_GROUPS, Breakdown, _breakdown_column, _rows
 
 
-def pupil_interests(session: Session, school_id: int, by: Breakdown) -> list[tuple[str, str]]:
-    """(breakdown value, interests) of pupils on roll who have typed any."""
-    query = sa_select(_breakdown_column(by), col(Person.interests)).where(
+def pupil_interests(session: Session, school_id: int, by: Breakdown) -> list[tuple[str, str, str]]:
+    """(breakdown value, typed interests, picked sector keys) of pupils on roll who gave either."""
+    query = sa_select(_breakdown_column(by), col(Person.interests), col(Person.interest_sectors)).where(
         col(Person.school_id) == school_id,
         col(Person.role) == Role.pupil.value,
         col(Person.status).not_in([PersonStatus.left.value, PersonStatus.missing.value]),
-        func.trim(col(Person.interests)) != "",
+        (func.trim(col(Person.interests)) != "") | (col(Person.interest_sectors) != ""),
     )
-    return [(str(v or ""), str(text)) for v, text in _rows(session, query)]
+    return [(str(v or ""), str(text), str(keys)) for v, text, keys in _rows(session, query)]
 
 
 def alumni_courses(session: Session, school_id: int, by: Breakdown, year_after_leaving: int) -> list[tuple[str, str]]:

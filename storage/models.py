@@ -97,6 +97,7 @@ class Person(SQLModel, table=True):
     leaving_date: date | None = None
     tutor_id: int | None = Field(default=None, foreign_key="person.id", index=True)
     interests: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    interest_sectors: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))  # picked keys
     next_step: str | None = None  # intended destination after Year 11 or 13
     next_step_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)

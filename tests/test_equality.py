@@ -7,12 +7,14 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from handlers import Dispatcher
 from reports.equality import destinations_table, interests_table, render_lines, sectors_named
 from storage import seed
 from storage.db import transaction
 from storage.equality import alumni_courses, pupil_interests
 from storage.models import Destination, PersonStatus
 from storage.reports import Breakdown
+from tests.chat import Chat
 from tests.test_refine import run_waymark
 
 LEFT = date(2024, 7, 19)
@@ -95,7 +97,9 @@ def test_interests_and_destinations_by_sector_and_gender_exactly(engine: Engine)
 def test_interest_pieces_and_suppressed_text() -> None:
     assert sectors_named("Nursing; football / coding") == {"health", "hospitality", "stem"}
     assert sectors_named("  ") == frozenset()
-    table = interests_table([("F", "nurse")] * 6 + [("M", "nurse")] * 2 + [("M", "plumber")] * 7, by=Breakdown.gender)
+    table = interests_table(
+        [("F", "nurse", "")] * 6 + [("M", "", "health")] * 2 + [("M", "plumber", "")] * 7, by=Breakdown.gender
+    )
     plain = render_lines(table, suppress_small=False)
     assert "  Female: 6 (75%)" in plain and "  Male: 2 (25%)" in plain
     hidden = render_lines(table, suppress_small=True)
@@ -145,3 +149,25 @@ def test_school_keywords_sort_what_ours_leave_unclassified(tmp_path: Path) -> No
     assert row(after.stdout, "Unclassified")[1:] == ["0", "0", "0", "0"]
     assert run_waymark(db, "school", "sectors", "remove", "youtuber", *at).returncode == 0
     assert "No keywords of the school's own yet" in run_waymark(db, "school", "sectors", "list", *at).stdout
+
+
+def test_sectors_picked_as_buttons_count_beside_typed_ones(engine: Engine, dispatcher: Dispatcher) -> None:
+    school_id = _school(engine)
+    pupil = seed.pupil(engine, school_id, "Zoe", "Picker", gender="F")
+    seed.link(engine, pupil, "console", "zoe")
+    chat = Chat(dispatcher, "zoe")
+    chat.say("/interests")
+    assert "Construction & trades" in chat.buttons() and "Not sure yet" in chat.buttons()
+    chat.press("Construction & trades")
+    chat.press("Science & tech (STEM)")
+    assert "✓ Construction & trades" in chat.buttons()
+    assert "Sectors you picked: Science & tech (STEM), Construction & trades." in chat.text
+    chat.press("✓ Science & tech (STEM)")  # tapped again: unpicked
+    chat.press_data("int:sec:astrology")  # a forged button: asked again, nothing lost
+    assert "That button isn't an answer" in chat.text
+    chat.press("Done")
+    with transaction(engine, write=False) as session:
+        rows = pupil_interests(session, school_id, Breakdown.gender)
+        table = interests_table(rows, by=Breakdown.gender)
+    assert ("F", "", "trades") in rows
+    assert dict(zip(table.rows, table.counts, strict=True))["Construction and trades"] == (1, 2, 0)

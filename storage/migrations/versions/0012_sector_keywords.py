@@ -1,4 +1,4 @@
-"""school sector keywords
+"""school sector keywords, sectors a pupil picked
 
 Revision ID: 0012
 Revises: 0007
@@ -22,8 +22,13 @@ def upgrade() -> None:
     # The school's own keyword rules for the equality lens (JSON keyword -> sector key); "" for none.
     with op.batch_alter_table("school", schema=None) as batch_op:
         batch_op.add_column(sa.Column("sector_keywords", sa.Text(), server_default="", nullable=False))
+    # The sectors a pupil picked as buttons in /interests (comma-separated keys); typed interests stay apart.
+    with op.batch_alter_table("person", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("interest_sectors", sa.Text(), server_default="", nullable=False))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("person", schema=None) as batch_op:
+        batch_op.drop_column("interest_sectors")
     with op.batch_alter_table("school", schema=None) as batch_op:
         batch_op.drop_column("sector_keywords")
