@@ -10,7 +10,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from reports.sectors import SECTORS, UNCLASSIFIED, classify, label
-from storage.destinations import by_key
 from storage.willing_alumni import WillingAlumnus
 
 CHANNEL_WORDS = {"telegram": "Telegram", "slack": "Slack", "web": "web chat", "email": "email"}
@@ -33,9 +32,8 @@ def sector_of(alumnus: WillingAlumnus, extra: Mapping[str, str] | None = None) -
 
 
 def describe(alumnus: WillingAlumnus) -> Helper:
-    category = by_key(alumnus.category)
     where = ", ".join(p for p in (alumnus.course, alumnus.provider) if p)
-    now = (category.label if category else "Not reported") + (f": {where}" if where else "")
+    now = (alumnus.doing or "Not reported") + (f": {where}" if where else "")
     reach = ", ".join(CHANNEL_WORDS.get(c, c) for c in alumnus.channels) or "no channel: not reachable through Waymark"
     return Helper(alumnus.name, str(alumnus.left.year) if alumnus.left else "", now, reach)
 

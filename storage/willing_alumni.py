@@ -14,7 +14,8 @@ from sqlmodel import Session, col, select
 from storage import audit
 from storage.alumni import last_destination
 from storage.consents import ConsentKind, latest_ids_subquery
-from storage.models import ChatIdentity, Consent, Person, Role
+from storage.destinations import by_code
+from storage.models import ChatIdentity, Consent, Destination, Person, Role
 
 HELP_LIST = "list alumni who can help"  # the audit detail of each name shown
 
@@ -24,7 +25,7 @@ class WillingAlumnus:
     person_id: int
     name: str
     left: date | None
-    category: str  # the destination category key, "" when none reported
+    doing: str  # their current destination in plain words (its category's label), "" when none reported
     course: str
     provider: str
     channels: tuple[str, ...]  # "telegram", "slack", "web", "email": how Waymark can reach them
@@ -56,13 +57,19 @@ def willing_alumni(session: Session, school_id: int) -> list[WillingAlumnus]:
                 person.id,
                 f"{person.preferred_name or person.given_name} {person.family_name}",
                 person.leaving_date,
-                now.category if now else "",
+                _plain(now) if now else "",
                 now.course if now else "",
                 now.provider if now else "",
                 channels,
             )
         )
     return found
+
+
+def _plain(row: Destination) -> str:
+    """The category's words, from the code: alumni answers keep the label, imports and refinements the key."""
+    category = by_code(row.nccis_code)
+    return category.label if category else row.category
 
 
 def record_shown(

@@ -27,8 +27,8 @@ def _school(engine: Engine) -> int:
     assert school.id is not None
     # (given, answers to "would you help?", category, course, provider, telegram id, email)
     for given, answers, category, course, provider, telegram, email in [
-        ("Amy", [True], "university", "BSc Nursing", "University of Leeds", "111", None),
-        ("Ben", [True], "apprenticeship", "Electrician", "Sparks Ltd", None, "ben@example.org"),
+        ("Amy", [True], "University (higher education)", "BSc Nursing", "University of Leeds", "111", None),
+        ("Ben", [True], "apprenticeship", "Electrician", "Sparks Ltd", None, "ben@example.org"),  # an LA import: key
         ("Cat", [True, False], "university", "Law", "York", "333", None),  # changed her mind: not listed
         ("Dev", [False], "fe_college", "Plumbing", "Town College", None, None),
         ("Eve", [True], "", "", "", None, None),  # no destination yet, no channel
@@ -41,8 +41,9 @@ def _school(engine: Engine) -> int:
             for granted in answers:
                 consents.record(session, person.id, ConsentKind.help_pupils, granted, AT)
         if category:
+            code = 310 if category == "apprenticeship" else 240
             add_destination(
-                engine, person.id, 240, "education", AT, category=category, course=course, provider=provider
+                engine, person.id, code, "education", AT, category=category, course=course, provider=provider
             )
     return school.id
 
