@@ -37,8 +37,9 @@ def interests(ctx: Context) -> list[Reply]:
     return [_ask(ctx)]
 
 
-def _sector_buttons(chosen: list[str]) -> list[list[Button]]:
-    buttons = [Button(("✓ " if s.key in chosen else "") + BUTTON_LABELS[s.key], SECTOR + s.key) for s in SECTORS]
+def sector_buttons(prefix: str, chosen: tuple[str, ...] | list[str] = ()) -> list[list[Button]]:
+    """Our sectors as buttons two to a row, data `prefix + key`, a tick on those already chosen."""
+    buttons = [Button(("✓ " if s.key in chosen else "") + BUTTON_LABELS[s.key], prefix + s.key) for s in SECTORS]
     return [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
 
 
@@ -69,7 +70,7 @@ def _ask(ctx: Context) -> Reply:
             'separated by commas (for example: "nursing, game design, construction").'
         )
         buttons = [[Button("Not sure yet", KEEP)]]
-    return Reply(f"{text}\n\n{sectors}", buttons=_sector_buttons(chosen) + buttons)
+    return Reply(f"{text}\n\n{sectors}", buttons=sector_buttons(SECTOR, chosen) + buttons)
 
 
 @INTERESTS.step(EDIT)

@@ -28,6 +28,9 @@ class Helper:
 
 
 def sector_of(alumnus: WillingAlumnus, extra: Mapping[str, str] | None = None) -> str:
+    """The sector they picked at the check-in, or else the one their course or provider names."""
+    if alumnus.sector in {s.key for s in SECTORS}:
+        return alumnus.sector
     return classify(f"{alumnus.course} {alumnus.provider}", extra)
 
 

@@ -239,6 +239,7 @@ class Destination(SQLModel, table=True):
     level: str = ""
     reported_at: datetime = Field(default_factory=utcnow)
     source: str = "alumnus"  # alumnus | staff | la_import
+    sector: str = ""  # reports.sectors key a willing alumnus picked at the check-in; "" when not asked
 
 
 class Consent(SQLModel, table=True):

@@ -29,6 +29,7 @@ class WillingAlumnus:
     course: str
     provider: str
     channels: tuple[str, ...]  # "telegram", "slack", "web", "email": how Waymark can reach them
+    sector: str = ""  # the sector they picked at the check-in, "" when they did not
 
 
 def willing_alumni(session: Session, school_id: int) -> list[WillingAlumnus]:
@@ -61,6 +62,7 @@ def willing_alumni(session: Session, school_id: int) -> list[WillingAlumnus]:
                 now.course if now else "",
                 now.provider if now else "",
                 channels,
+                now.sector if now else "",
             )
         )
     return found

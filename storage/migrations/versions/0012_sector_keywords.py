@@ -1,4 +1,4 @@
-"""school sector keywords, sectors a pupil picked
+"""school sector keywords, sectors a pupil picked, a willing alumnus's sector
 
 Revision ID: 0012
 Revises: 0007
@@ -23,11 +23,16 @@ def upgrade() -> None:
     with op.batch_alter_table("school", schema=None) as batch_op:
         batch_op.add_column(sa.Column("sector_keywords", sa.Text(), server_default="", nullable=False))
     # The sectors a pupil picked as buttons in /interests (comma-separated keys); typed interests stay apart.
+    # The sector a willing alumnus picked for what they do now (asked at the check-in).
+    with op.batch_alter_table("destination", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("sector", sqlmodel.sql.sqltypes.AutoString(), server_default="", nullable=False))
     with op.batch_alter_table("person", schema=None) as batch_op:
         batch_op.add_column(sa.Column("interest_sectors", sa.Text(), server_default="", nullable=False))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("destination", schema=None) as batch_op:
+        batch_op.drop_column("sector")
     with op.batch_alter_table("person", schema=None) as batch_op:
         batch_op.drop_column("interest_sectors")
     with op.batch_alter_table("school", schema=None) as batch_op:
