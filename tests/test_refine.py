@@ -10,12 +10,14 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
+from handlers import Dispatcher
 from reports import build
 from storage import seed
 from storage.db import transaction
-from storage.models import AuditEvent, Destination, Person, School
-from storage.refine import REFINE_DESTINATION, Refused, refine
+from storage.models import AuditEvent, Destination, Person, School, StaffRole
+from storage.refine import REFINE_DESTINATION, Refused, latest_for_year, refine
 from storage.reports import Breakdown
+from tests.chat import Chat
 from tests.test_reports import SETTINGS, WAYMARK, destination
 
 ANSWERED = datetime(2025, 10, 6, 9, 0, tzinfo=UTC)
@@ -36,6 +38,14 @@ def run_waymark(db: Path, *args: str, columns: int = 200) -> subprocess.Complete
     env |= {"WAYMARK_DATABASE_URL": f"sqlite:///{db}", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     env["COLUMNS"] = str(columns)
     return subprocess.run([*WAYMARK, *args], cwd=db.parent, env=env, capture_output=True, text=True, timeout=60)
+
+
+def leader_and_tutor(engine: Engine, school_id: int) -> Person:
+    """A careers leader on chat account "lee" and a tutor on "sam"; the leader is returned."""
+    leader = seed.staff(engine, school_id, "Lee", "Morgan", role=StaffRole.leader)
+    seed.link(engine, leader, "console", "lee")
+    seed.link(engine, seed.staff(engine, school_id, "Sam", "Patel"), "console", "sam")
+    return leader
 
 
 def test_refined_code_counts_and_the_alumnus_answer_is_kept(engine: Engine) -> None:
@@ -87,3 +97,27 @@ def test_cli_destination_refine(tmp_path: Path) -> None:
     assert wrong.returncode == 1 and "Not changed: 240 is not a code for" in wrong.stderr
     nobody = waymark("destination", "refine", "Z999", "1", "640")
     assert nobody.returncode == 1 and "Nobody has the UPN" in nobody.stderr
+
+
+def test_leader_refines_from_the_former_pupils_record_in_the_chat(engine: Engine, dispatcher: Dispatcher) -> None:
+    school_id, person = _alumnus_not_working(engine)
+    leader = leader_and_tutor(engine, school_id)
+    chat = Chat(dispatcher, "lee")
+    chat.say("/pupil Kai")
+    chat.press("Kai Moss (former pupil, left 2025)")
+    chat.press("Refine year 1 code (680)")
+    assert "NCCIS 680. Which is it?" in chat.text and "640: illness" in chat.buttons()
+    chat.press("640: illness")
+    assert "is now NCCIS 640 (illness). Their own answer is kept." in chat.text
+    with transaction(engine, write=False) as session:
+        current = latest_for_year(session, person.id or 0, 1)
+        assert current is not None and (current.nccis_code, current.source) == (640, "staff")
+        [event] = session.exec(select(AuditEvent).where(col(AuditEvent.action) == REFINE_DESTINATION)).all()
+        assert event.actor_id == leader.id
+    chat.press_data(f"/refine #{person.id} 1 310")  # a forged button: refused in words, nothing changed
+    assert "Not changed: 310 is not a code for" in chat.text
+    other = Chat(dispatcher, "sam")
+    other.say(f"/refine #{person.id} 1 620")
+    assert "Refining destination codes is for the careers leader" in other.text or "isn't something" in other.text
+    with transaction(engine, write=False) as session:
+        assert len(session.exec(select(Destination)).all()) == 2

@@ -13,11 +13,11 @@ from reports.alumni import by_sector, render_lines
 from storage import consents, seed
 from storage.consents import ConsentKind
 from storage.db import transaction
-from storage.models import AuditEvent, StaffRole
+from storage.models import AuditEvent
 from storage.willing_alumni import HELP_LIST, record_shown, willing_alumni
 from tests.chat import Chat
 from tests.test_equality import add_destination
-from tests.test_refine import run_waymark
+from tests.test_refine import leader_and_tutor, run_waymark
 
 AT = datetime(2025, 10, 6, 9, 0, tzinfo=UTC)
 
@@ -87,10 +87,7 @@ def test_cli_report_alumni(tmp_path: Path) -> None:
 
 def test_leader_sees_willing_alumni_in_report_and_others_do_not(engine: Engine, dispatcher: Dispatcher) -> None:
     school_id = _school(engine)
-    leader = seed.staff(engine, school_id, "Lee", "Morgan", role=StaffRole.leader)
-    tutor = seed.staff(engine, school_id, "Sam", "Patel")
-    seed.link(engine, leader, "console", "lee")
-    seed.link(engine, tutor, "console", "sam")
+    leader = leader_and_tutor(engine, school_id)
     chat = Chat(dispatcher, "lee")
     chat.say("/report")
     chat.press("Alumni who can help")
