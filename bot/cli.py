@@ -37,6 +37,9 @@ def run() -> None:
 #   export-person                                -> bot/subject_access_cli.py
 #   erase, retention, audit, school retention    -> bot/privacy_cli.py
 #   rotate-key                                   -> bot/keys_cli.py
+#   destination refine                          -> bot/destination_cli.py
+#   export-nccis, import-destinations            -> bot/nccis_cli.py
+#   school sectors                              -> bot/sectors_cli.py
 def _register() -> None:
     import importlib
 
@@ -48,6 +51,9 @@ def _register() -> None:
         "bot.subject_access_cli",
         "bot.privacy_cli",
         "bot.keys_cli",
+        "bot.destination_cli",
+        "bot.nccis_cli",
+        "bot.sectors_cli",
     ):
         try:
             mod = importlib.import_module(module)

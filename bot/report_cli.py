@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
+from typing import TypeVar
 
 import typer
 from rich.console import Console
@@ -14,15 +15,22 @@ from sqlmodel import Session
 from bot.cli import settings_or_exit
 from core.settings import Settings
 from reports import build
+from reports.equality import EqualityTable
 from reports.evidence import Evidence
+from reports.national import CAVEAT, Comparison
 from reports.tables import HIDDEN_NOTE, Shown, Table, publish
 from storage import audit
 from storage.db import make_engine, transaction
 from storage.migrate import upgrade
 from storage.models import School, utcnow
 from storage.reports import EXPORT_REPORT, GROUPS, Breakdown, find_school
+from storage.schools import sector_keywords
 
-report_app = typer.Typer(help="Destination and Benchmark 3 reports: tables, CSV and PNG charts.", no_args_is_help=True)
+T = TypeVar("T")
+
+report_app = typer.Typer(
+    help="Destination, Benchmark 3 and equality reports: tables, CSV and PNG charts.", no_args_is_help=True
+)
 
 SUPPRESS_HELP = "show counts from 1 to 4 as <5, as schools do when they publish figures"
 
@@ -49,7 +57,7 @@ def _audit(session: Session, school: School, detail: str) -> None:
     )
 
 
-def _build(school: str | None, make: Callable[[Session, School, Settings, date], Table], detail: str) -> Table:
+def _build(school: str | None, make: Callable[[Session, School, Settings, date], T], detail: str) -> T:
     """One report from the configured database, for the named school, audited in the same unit of work."""
     settings = settings_or_exit()
     engine = make_engine(settings.database_url)
@@ -140,6 +148,18 @@ def print_table(table: Table, suppress_small: bool, console: Console | None = No
         console.print(HIDDEN_NOTE, width=WIDTH)
 
 
+def _print_national(found: Sequence[Comparison], suppress_small: bool) -> None:
+    """DfE's figures under the table, only for the rows DfE publishes, with the caveat every time."""
+    if not found:
+        return
+    console = Console()
+    console.print("\nNational comparison (DfE):")
+    for comparison in found:
+        for line in comparison.lines(suppress_small=suppress_small):
+            console.print(line, highlight=False)
+    console.print(CAVEAT)
+
+
 def _write(path: Path, data: bytes, what: str) -> None:
     try:
         path.write_bytes(data)
@@ -174,7 +194,7 @@ def destinations(
     suppress_small: bool = typer.Option(False, "--suppress-small", help=SUPPRESS_HELP),
     school: str | None = typer.Option(None, "--school", help="school name, when the database holds several"),
 ) -> None:
-    """Where leavers went in a year after leaving, by destination group and one breakdown."""
+    """Where leavers went in a year after leaving, by destination group and one breakdown, with DfE figures beside."""
     from reports.charts import stacked_bars
     from reports.export import to_csv
     from reports.html import report_html
@@ -190,6 +210,7 @@ def destinations(
     detail = f"cli: destinations year {year_after} by {by.value}" + (f" cohort {cohort}" if cohort else "")
     table = _build(school, make, detail)
     print_table(table, suppress_small)
+    _print_national(build.national_comparison(table, by), suppress_small)
     if csv_file is not None:
         _write(csv_file, to_csv(table, suppress_small=suppress_small), "CSV")
     if xlsx_file is not None:
@@ -240,6 +261,71 @@ def benchmark3(
         _write(xlsx_file, to_xlsx(tables, suppress_small=suppress_small), "workbook")
     if html_file is not None:
         _write(html_file, evidence_html(evidence, suppress_small=suppress_small).encode("utf-8"), "evidence page")
+
+
+def _print_equality(table: EqualityTable, suppress_small: bool) -> None:
+    """Sectors down the side, the breakdown's groups across (with each group's share of the sector), then All."""
+    shown = table.published(suppress_small)
+    rich = RichTable("Sector", *table.columns, "All", title=table.title)
+    for r, sector in enumerate(table.rows):
+        cells = []
+        for c in range(len(table.columns)):
+            count, share = shown.count(r, c), shown.share(r, c)
+            cells.append("*" if count is None else f"{count}" + (f" ({share}%)" if share is not None and count else ""))
+        base = shown.base(r)
+        rich.add_row(sector, *cells, "*" if base is None else str(base))
+    Console().print(rich)
+    for note in table.notes:
+        typer.echo(note)
+    if suppress_small:
+        typer.echo("Counts from 1 to 4 hidden (*), and enough others that none can be worked out.")
+
+
+@report_app.command("equality")
+def equality(
+    by: Breakdown = typer.Option(Breakdown.gender, "--by", help="break down by this roster field"),
+    year_after: int = typer.Option(1, "--year-after", min=1, max=build.MAX_YEARS_AFTER, help="year after leaving"),
+    suppress_small: bool = typer.Option(False, "--suppress-small", help=SUPPRESS_HELP),
+    school: str | None = typer.Option(None, "--school", help="school name, when the database holds several"),
+) -> None:
+    """Pupils' career interests and leavers' destinations per sector, by gender (or --by), unclassified shown."""
+    from reports import equality as lens
+    from storage.equality import alumni_courses, pupil_interests
+
+    def make(session: Session, found: School, settings: Settings, today: date) -> tuple[EqualityTable, ...]:
+        assert found.id is not None
+        extra = sector_keywords(found)
+        return (
+            lens.interests_table(pupil_interests(session, found.id, by), by=by, extra=extra, school_name=found.name),
+            lens.destinations_table(
+                alumni_courses(session, found.id, by, year_after),
+                by=by,
+                year_after_leaving=year_after,
+                extra=extra,
+                school_name=found.name,
+            ),
+        )
+
+    for table in _build(school, make, f"cli: equality by {by.value} year {year_after}"):
+        _print_equality(table, suppress_small)
+
+
+@report_app.command("alumni")
+def alumni(
+    school: str | None = typer.Option(None, "--school", help="school name, when the database holds several"),
+) -> None:
+    """Alumni who said they would help current pupils, by the sector of what they do now, for talks and mentoring."""
+    from reports.alumni import by_sector, render_lines
+    from storage.willing_alumni import record_shown, willing_alumni
+
+    def make(session: Session, found: School, settings: Settings, today: date) -> list[str]:
+        assert found.id is not None
+        shown = willing_alumni(session, found.id)
+        record_shown(session, found.id, shown, actor_id=None, now=utcnow())
+        return render_lines(by_sector(shown, sector_keywords(found)), found.name)
+
+    for line in _build(school, make, "cli: alumni who can help"):
+        typer.echo(line)
 
 
 def register(app: typer.Typer) -> None:

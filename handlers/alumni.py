@@ -14,7 +14,9 @@ from core.messages import Button, Reply
 from handlers import answers
 from handlers.context import Context
 from handlers.flow import Flow
+from handlers.interests import sector_buttons
 from handlers.menus import main_menu
+from reports.sectors import BUTTON_LABELS
 from storage import alumni, checkins, consents, destinations
 from storage.alumni import NewDestination
 from storage.consents import ConsentKind
@@ -39,12 +41,14 @@ ALUMNI = Flow(
 WHERE = ALUMNI.state("where")
 PROVIDER = ALUMNI.state("provider")  # where and which course or job, in one message
 HELP = ALUMNI.state("help")
+SECTOR = ALUMNI.state("sector")  # a willing alumnus: which sector what they do now is in
 STOP = ALUMNI.state("stop")
 
 PICK = "dest:"  # + category key
 SAME = "dest:same"
 KEEP = "dest:keep"
 SKIP = "skip"
+SECTOR_PICK = "dest:sec:"  # + a reports.sectors key
 YES, NO = answers.YES, answers.NO
 LOOKING_FOR_WORK = 619
 NO_DETAILS = {"NEET", "not known"}  # nothing to ask about a provider or a course
@@ -103,7 +107,7 @@ def _category(ctx: Context) -> destinations.Category | None:
     return next((c for c in destinations.CATEGORIES if c.label.lower() == typed), None)
 
 
-@ALUMNI.step(WHERE, moves_to={PROVIDER, HELP})
+@ALUMNI.step(WHERE, moves_to={PROVIDER, HELP, SECTOR})
 def where(ctx: Context) -> list[Reply]:
     assert ctx.person is not None and ctx.person.id is not None
     draft = ALUMNI.draft(ctx)
@@ -153,7 +157,7 @@ def _lost(ctx: Context) -> list[Reply]:
     return [Reply("Sorry, I lost track of that. Please start again with /destination.")]
 
 
-@ALUMNI.step(PROVIDER)
+@ALUMNI.step(PROVIDER, moves_to={SECTOR})
 def provider(ctx: Context) -> list[Reply]:
     draft = ALUMNI.draft(ctx)
     chosen = destinations.by_key(draft.key)
@@ -189,7 +193,42 @@ def _save(ctx: Context, new: NewDestination) -> list[Reply]:
         )
         ctx.goto(HELP)
         return [Reply(saved), _offer_help()]
+    if new.group not in NO_DETAILS and _willing(ctx):
+        ctx.goto(SECTOR)
+        return [Reply(saved), _ask_sector()]
     return [Reply(saved, buttons=main_menu(ctx))]
+
+
+def _willing(ctx: Context) -> bool:
+    assert ctx.person is not None and ctx.person.id is not None
+    said = consents.latest(ctx.session, ctx.person.id, ConsentKind.help_pupils)
+    return bool(said and said.granted)
+
+
+def _ask_sector() -> Reply:
+    return Reply(
+        "You said you'd help current pupils. Which sector is that in? It helps the school invite you "
+        "to the right talks.",
+        buttons=[*sector_buttons(SECTOR_PICK), [Button("Skip", SKIP)]],
+    )
+
+
+@ALUMNI.step(SECTOR)
+def sector(ctx: Context) -> list[Reply]:
+    assert ctx.person is not None and ctx.person.id is not None
+    if ctx.button == SKIP:
+        ctx.end()
+        return [Reply("OK. Thank you!", buttons=main_menu(ctx))]
+    key = answers.button_choice(ctx.button or "", SECTOR_PICK, BUTTON_LABELS)
+    if key is None:
+        return answers.again(ctx, answers.problem_with(ctx) or answers.TAP_ONE, _ask_sector())
+    row = alumni.last_destination(ctx.session, ctx.person.id)
+    ctx.end()
+    if row is None:
+        return _lost(ctx)
+    row.sector = key
+    ctx.session.add(row)
+    return [Reply(f"Thank you! Saved: {BUTTON_LABELS[key]}.", buttons=main_menu(ctx))]
 
 
 def _left(ctx: Context) -> str:

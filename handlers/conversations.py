@@ -19,6 +19,7 @@ from handlers import (  # noqa: F401  (importing a conversation module registers
     nextstep,
     pupil_view,
     record,
+    refine,
     reflect,
     report,
     worried,

@@ -13,7 +13,9 @@ from handlers.context import Context
 from handlers.encounter import ENCOUNTER_TYPES
 from handlers.flow import Flow, NoDraft
 from handlers.log_advice import FOR_PUPIL, KINDS
+from handlers.refine import refine_buttons
 from storage import advice, alumni, audit, crypto
+from storage import refine as refining
 from storage.caseload import CaseloadRow
 from storage.models import JournalEntry, Person, Role
 
@@ -133,11 +135,22 @@ def show_record(ctx: Context, pupil: Person) -> list[Reply]:
         buttons.append([Button(f"Log advice for {pupil.given_name}", f"{FOR_PUPIL}{pupil.id}")])  # /log checks again
     if pupil.role == Role.pupil:
         buttons.append([Button("Raise a concern", f"{RAISE_CONCERN}{pupil.id}")])  # /concern checks the school again
+    if former and access.is_leader(ctx.person):
+        for year, code in _latest_codes(ctx, pupil.id):
+            if refine_buttons(pupil.id, year, code):
+                buttons.append([Button(f"Refine year {year} code ({code})", f"/refine #{pupil.id} {year}")])
     if ctx.roles & {"tutor", "leader"}:  # the way back to the list they most likely came from
         buttons.append([Button("\u2190 My caseload", "/caseload")])
     shown = chunks("\n".join(lines), buttons)
     # With staff-only notes in it, the web chat's transcript keeps the record only encrypted.
     return sealed(shown) if notes_shown else shown
+
+
+def _latest_codes(ctx: Context, person_id: int) -> list[tuple[int, int]]:
+    """(year after leaving, the code that counts for it: the most recently reported row of that year)."""
+    years = sorted({d.year_after_leaving for d in alumni.destinations_of(ctx.session, person_id)})
+    latest = [(y, refining.latest_for_year(ctx.session, person_id, y)) for y in years]
+    return [(y, row.nccis_code) for y, row in latest if row is not None]
 
 
 def _journal_lines(ctx: Context, entry: JournalEntry) -> list[str]:

@@ -17,12 +17,15 @@ from handlers import access
 from handlers.context import Context
 from handlers.registry import command
 from reports import build
+from reports.alumni import by_sector, render_lines
 from reports.charts import alt_text, coverage_bars, stacked_bars
 from reports.export import to_csv
 from reports.html import evidence_html
 from reports.tables import render_text
 from storage import audit
 from storage.reports import EXPORT_REPORT, GROUPS, Breakdown
+from storage.schools import sector_keywords
+from storage.willing_alumni import record_shown, willing_alumni
 
 YEARS_OFFERED = (1, 2, 3)
 
@@ -30,11 +33,13 @@ NOT_FOR_YOU = "Reports are for the careers leader. Send /help to see what you ca
 HOW_TO = (
     "Reports: choose one below, or type it, e.g. /report destinations 1 gender or /report benchmark3.\n"
     "Destinations: where leavers went in year 1, 2 or 3 after leaving, by gender, ethnicity, SEND or "
-    "disadvantage, EAL or looked after. Benchmark 3 summary: guidance conversations, next steps and actions per year group.\n"
+    "disadvantage, EAL or looked after. Benchmark 3 summary: guidance conversations, next steps and actions per year group. "
+    "Alumni who can help: former pupils who said yes to helping current pupils, by sector.\n"
     "Add \u201cshare\u201d (e.g. /report destinations 1 send share) for a version to publish: counts "
     "from 1 to 4 hidden, and enough others that none can be worked out."
 )
 SHARE_WORDS = frozenset({"share", "shared", "publish", "published", "suppress", "suppressed"})
+ALUMNI_SHOWN = 30  # names in one message; the full list is `waymark report alumni`
 BREAKDOWN_BUTTONS: tuple[tuple[str, Breakdown], ...] = (
     ("Gender", Breakdown.gender),
     ("Ethnicity", Breakdown.ethnicity),
@@ -56,7 +61,7 @@ BREAKDOWN_WORDS: dict[str, Breakdown] = {b.value: b for b in Breakdown} | {
 
 @dataclass(frozen=True)
 class Request:
-    kind: str  # "menu" | "destinations" | "benchmark3"
+    kind: str  # "menu" | "destinations" | "benchmark3" | "alumni"
     year: int | None = None
     by: Breakdown | None = None
     problem: str = ""
@@ -78,6 +83,8 @@ def _parse(words: list[str]) -> Request:
     head, rest = words[0], words[1:]
     if head in {"benchmark3", "benchmark", "b3", "summary"}:
         return Request("benchmark3")
+    if head in {"alumni", "helpers"}:
+        return Request("alumni")
     if head not in {"destinations", "destination", "dest"}:
         return Request("menu", problem=f"I don't know a report called \u201c{words[0][:30]}\u201d.")
     rest = [w for w in rest if w not in {"year", "by"}]
@@ -97,7 +104,7 @@ def _parse(words: list[str]) -> Request:
 def menu_buttons() -> list[list[Button]]:
     return [
         [Button(f"Destinations year {y}", f"/report destinations {y}") for y in YEARS_OFFERED],
-        [Button("Benchmark 3 summary", "/report benchmark3")],
+        [Button("Benchmark 3 summary", "/report benchmark3"), Button("Alumni who can help", "/report alumni")],
     ]
 
 
@@ -120,6 +127,8 @@ def report(ctx: Context) -> list[Reply]:
         year = request.year or 1
         prefix = f"{request.problem}\n\n" if request.problem else ""
         return [Reply(prefix + f"Destinations in year {year} after leaving, broken down by:", breakdown_buttons(year))]
+    if request.kind == "alumni":
+        return [Reply(_alumni_text(ctx), buttons=menu_buttons())]
     today = local_today(ctx.now, ctx.settings.zone)
     share = request.share
     if request.kind == "benchmark3":
@@ -183,3 +192,15 @@ def report(ctx: Context) -> list[Reply]:
         detail=detail,
     )
     return replies
+
+
+def _alumni_text(ctx: Context) -> str:
+    """Willing alumni by sector; each name shown is audited as a staff list of pupils is."""
+    assert ctx.school is not None and ctx.school.id is not None
+    found = willing_alumni(ctx.session, ctx.school.id)
+    shown = found[:ALUMNI_SHOWN]
+    record_shown(ctx.session, ctx.school.id, shown, actor_id=ctx.person.id if ctx.person else None, now=ctx.now)
+    lines = render_lines(by_sector(shown, sector_keywords(ctx.school)), ctx.school.name)
+    if len(found) > len(shown):
+        lines.append(f"The first {len(shown)} of {len(found)} by name; all of them: waymark report alumni.")
+    return "\n".join(lines)

@@ -267,6 +267,24 @@ SECTORS: tuple[Sector, ...] = (
 )
 
 _BY_KEY = {s.key: s for s in SECTORS}
+# Labels short enough for a button on a 320-pixel phone.
+BUTTON_LABELS: dict[str, str] = {
+    "stem": "Science & tech (STEM)",
+    "health": "Health & care",
+    "trades": "Construction & trades",
+    "creative": "Creative & media",
+    "business": "Business & finance",
+    "public": "Public services",
+    "education": "Education & childcare",
+    "hospitality": "Hospitality & sport",
+    "land": "Land & animals",
+}
+
+
+def picked(stored: str) -> list[str]:
+    """Sector keys a pupil picked (as stored on their row), ours only, in our order."""
+    chosen = set(stored.split(","))
+    return [s.key for s in SECTORS if s.key in chosen]
 
 
 def label(key: str) -> str:

@@ -43,6 +43,22 @@ CATEGORIES: tuple[Category, ...] = (
     Category("prefer_not_to_say", "Prefer not to say", 830, "not known"),
 )
 
+# What the finer codes mean (REFERENCE.md, "NCCIS current activity codes"), for staff choosing one.
+CODE_LABELS: dict[int, str] = {
+    320: "full-time job with study (regulated qualification)",
+    340: "job with training (other)",
+    430: "other training",
+    450: "traineeship",
+    610: "not ready for work or learning",
+    620: "young carer",
+    630: "teenage parent",
+    640: "illness",
+    650: "pregnancy",
+    660: "religious grounds",
+    670: "unlikely to be economically active",
+    680: "other reason",
+}
+
 _BY_KEY = {c.key: c for c in CATEGORIES}
 _BY_CODE = {code: c for c in CATEGORIES for code in c.refinable}
 

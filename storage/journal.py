@@ -108,6 +108,13 @@ def set_interests(session: Session, person: Person, interests: str, now: datetim
     session.add(person)
 
 
+def set_interest_sectors(session: Session, person: Person, keys: list[str], now: datetime) -> None:
+    """The sectors a pupil picked as buttons, comma-separated keys of reports.sectors."""
+    person.interest_sectors = ",".join(keys)
+    person.updated_at = now
+    session.add(person)
+
+
 def set_next_step(session: Session, person: Person, next_step: str | None, now: datetime) -> None:
     person.next_step = next_step
     person.next_step_at = now if next_step else None

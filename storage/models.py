@@ -48,6 +48,8 @@ class School(SQLModel, table=True):
     # The school's own at-risk-of-NEET weights, as a JSON object of the ones changed from the
     # defaults (handlers.risk.RiskWeights), e.g. {"looked_after": 3}; empty means all defaults.
     risk_weights: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    # The school's own keyword rules for sorting free text into sectors (JSON keyword -> sector key).
+    sector_keywords: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
     # Safeguarding: minutes before an unacknowledged alert escalates; who else hears of it then
     # (emails, one a line, e.g. the head); the school's changes to the screening phrase lists (JSON
     # {"add": {category: [phrase...]}, "remove": {...}}; empty means the defaults).
@@ -95,6 +97,7 @@ class Person(SQLModel, table=True):
     leaving_date: date | None = None
     tutor_id: int | None = Field(default=None, foreign_key="person.id", index=True)
     interests: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    interest_sectors: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))  # picked keys
     next_step: str | None = None  # intended destination after Year 11 or 13
     next_step_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
@@ -236,6 +239,7 @@ class Destination(SQLModel, table=True):
     level: str = ""
     reported_at: datetime = Field(default_factory=utcnow)
     source: str = "alumnus"  # alumnus | staff | la_import
+    sector: str = ""  # reports.sectors key a willing alumnus picked at the check-in; "" when not asked
 
 
 class Consent(SQLModel, table=True):

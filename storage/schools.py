@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -131,6 +132,16 @@ def _write_holidays(session: Session, school: School, ranges: list[DateRange]) -
 def set_risk_weights(session: Session, school: School, stored: str) -> None:
     """The weights as JSON (built and checked by handlers.risk): "" for the defaults."""
     school.risk_weights = stored
+    session.add(school)
+
+
+def sector_keywords(school: School) -> dict[str, str]:
+    """The school's own keyword -> sector rules for the equality lens (checked by reports.sectors)."""
+    return dict(json.loads(school.sector_keywords)) if school.sector_keywords else {}
+
+
+def set_sector_keywords(session: Session, school: School, rules: dict[str, str]) -> None:
+    school.sector_keywords = json.dumps(dict(sorted(rules.items()))) if rules else ""
     session.add(school)
 
 

@@ -268,3 +268,37 @@ def test_leaver_can_say_no_and_is_never_messaged(engine: Engine, leavers: dict) 
     assert "won't send you yearly messages" in sam.text
     sam.press("No thanks")
     assert campaign.run_checkins(engine, SETTINGS, OCT_2026).sent == 0
+
+
+def test_a_willing_alumnus_is_asked_their_sector_and_the_alumni_report_uses_it(engine: Engine, world: dict) -> None:
+    from reports.alumni import by_sector
+    from storage.willing_alumni import willing_alumni
+
+    alum = world["alum"]
+    with transaction(engine) as s:
+        consents.record(s, alum.id, ConsentKind.help_pupils, True, OCT_2026)
+    ana = Chat(world["dispatcher"], "tg-ana", "telegram")
+    ana.press_data("/destination")
+    ana.press("Job without training")
+    ana.say("Greggs, shop floor")  # nothing in it names a sector
+    assert "Which sector is that in?" in ana.text and "Skip" in ana.buttons()
+    ana.say("food")  # typed, not a button: asked again, nothing lost
+    assert "Please tap one of the buttons" in ana.text and "Hospitality & sport" in ana.buttons()
+    ana.press("Hospitality & sport")
+    assert "Saved: Hospitality & sport" in ana.text
+    [dest] = _one(engine, lambda: select(Destination))  # type: ignore[misc]
+    assert (dest.nccis_code, dest.sector) == (330, "hospitality")
+    school = world["school"]
+    with transaction(engine, write=False) as s:
+        groups = by_sector(willing_alumni(s, school.id))
+    assert [(sector, [h.name for h in helpers]) for sector, helpers in groups] == [
+        ("Hospitality, travel and sport", ["Ana Ortiz"])
+    ]
+
+
+def test_an_alumnus_who_would_not_help_is_not_asked_their_sector(engine: Engine, world: dict) -> None:
+    ana = Chat(world["dispatcher"], "tg-ana", "telegram")
+    ana.press_data("/destination")
+    ana.press("Apprenticeship")
+    ana.say("Acme, Electrician")
+    assert "Saved: Apprenticeship" in ana.text and "Which sector" not in ana.text

@@ -1,0 +1,173 @@
+"""The equality lens on a fixed school: exact counts per sector and gender, unclassified shown, suppression."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from handlers import Dispatcher
+from reports.equality import destinations_table, interests_table, render_lines, sectors_named
+from storage import seed
+from storage.db import transaction
+from storage.equality import alumni_courses, pupil_interests
+from storage.models import Destination, PersonStatus
+from storage.reports import Breakdown
+from tests.chat import Chat
+from tests.test_refine import run_waymark
+
+LEFT = date(2024, 7, 19)
+# (gender, interests) of pupils on roll; the last is not on roll and must not count.
+PUPILS = [
+    ("F", "nursing, childcare"),
+    ("F", "vet nurse"),
+    ("F", "becoming a YouTuber"),
+    ("M", "electrician and football"),
+    ("M", "software developer"),
+    ("M", "plumber"),
+    ("", "police"),
+    ("M", ""),  # no interests typed: not counted
+]
+# (gender, group, course, provider) of alumni's year-1 destinations; NEET has no sector.
+ALUMNI = [
+    ("F", "education", "BSc Nursing", "University of Leeds"),
+    ("F", "apprenticeship", "Level 3 Electrical", "Sparks Ltd"),
+    ("M", "apprenticeship", "Bricklaying", "Town College"),
+    ("M", "employment", "", "Greggs"),
+    ("M", "NEET", "", ""),
+]
+
+
+def add_destination(engine: Engine, person_id: int, code: int, group: str, at: datetime, **fields: str) -> None:
+    """A year-1 destination with its text (course, provider, category) as the alumnus gave it."""
+    with transaction(engine) as session:
+        session.add(
+            Destination(
+                person_id=person_id,
+                year_after_leaving=1,
+                category=fields.pop("category", "x"),
+                nccis_code=code,
+                group=group,
+                reported_at=at,
+                **fields,
+            )
+        )
+
+
+def _school(engine: Engine) -> int:
+    school = seed.school(engine, "Equal Academy")
+    assert school.id is not None
+    for i, (gender, interests) in enumerate(PUPILS):
+        seed.pupil(engine, school.id, f"P{i}", "Pupil", gender=gender or None, interests=interests)  # type: ignore[arg-type]
+    seed.pupil(engine, school.id, "Gone", "Pupil", gender="F", interests="army", status=PersonStatus.missing)  # type: ignore[arg-type]
+    for i, (gender, group, course, provider) in enumerate(ALUMNI):
+        person = seed.alumnus(engine, school.id, f"A{i}", "Alum", gender=gender, leaving_date=LEFT)
+        assert person.id is not None
+        add_destination(
+            engine, person.id, 0, group, datetime(2024, 10, 7, tzinfo=UTC), course=course, provider=provider
+        )
+    return school.id
+
+
+def test_interests_and_destinations_by_sector_and_gender_exactly(engine: Engine) -> None:
+    school_id = _school(engine)
+    with transaction(engine, write=False) as session:
+        interests = interests_table(pupil_interests(session, school_id, Breakdown.gender), by=Breakdown.gender)
+        destinations = destinations_table(
+            alumni_courses(session, school_id, Breakdown.gender, 1), by=Breakdown.gender, year_after_leaving=1
+        )
+    assert interests.columns == ("Female", "Male", "Not recorded")
+    rows = dict(zip(interests.rows, interests.counts, strict=True))
+    assert rows["Health and care"] == (2, 0, 0)  # nursing; vet nurse
+    assert rows["Education and childcare"] == (1, 0, 0)
+    assert rows["Construction and trades"] == (0, 2, 0)  # electrician; plumber
+    assert rows["Hospitality, travel and sport"] == (0, 1, 0)
+    assert rows["Science, technology, engineering and maths"] == (0, 1, 0)
+    assert rows["Public and uniformed services"] == (0, 0, 1)  # the missing pupil's "army" is not counted
+    assert rows["Unclassified"] == (1, 0, 0)  # YouTuber: no rule, never guessed
+    assert destinations.columns == ("Female", "Male")
+    rows = dict(zip(destinations.rows, destinations.counts, strict=True))
+    assert rows["Health and care"] == (1, 0)
+    assert rows["Construction and trades"] == (1, 1)
+    assert rows["Unclassified"] == (0, 1)  # Greggs
+    assert sum(map(sum, destinations.counts)) == 4  # the NEET alumnus has no sector
+
+
+def test_interest_pieces_and_suppressed_text() -> None:
+    assert sectors_named("Nursing; football / coding") == {"health", "hospitality", "stem"}
+    assert sectors_named("  ") == frozenset()
+    table = interests_table(
+        [("F", "nurse", "")] * 6 + [("M", "", "health")] * 2 + [("M", "plumber", "")] * 7, by=Breakdown.gender
+    )
+    plain = render_lines(table, suppress_small=False)
+    assert "  Female: 6 (75%)" in plain and "  Male: 2 (25%)" in plain
+    hidden = render_lines(table, suppress_small=True)
+    health = hidden.index("Health and care: 8")
+    assert hidden[health + 1 : health + 3] == ["  Female: *", "  Male: *"]  # 2 hidden, so 6 is too
+    assert "Unclassified: 0" not in hidden  # empty sectors are left out of the chat text
+
+
+def test_cli_report_equality_suppressed(tmp_path: Path) -> None:
+    from tests.conftest import sqlite_engine
+
+    db = tmp_path / "cli.db"
+    engine = sqlite_engine(db)
+    _school(engine)
+    engine.dispose()
+    result = run_waymark(db, "report", "equality", "--suppress-small", columns=80)
+    assert result.returncode == 0, result.stderr
+    assert "Career interests of pupils by sector and gender" in result.stdout
+    assert "Unclassified" in result.stdout and "Female" in result.stdout
+    assert "Counts from 1 to 4 hidden (*)" in result.stdout
+    assert "Gend…" not in result.stdout and "Fema…" not in result.stdout
+    assert max(len(line) for line in result.stdout.splitlines()) <= 80
+
+
+def test_school_keywords_sort_what_ours_leave_unclassified(tmp_path: Path) -> None:
+    from tests.conftest import sqlite_engine
+
+    db = tmp_path / "cli.db"
+    engine = sqlite_engine(db)
+    _school(engine)
+    engine.dispose()
+
+    def row(stdout: str, sector: str) -> list[str]:
+        line = next(x for x in stdout.splitlines() if x.startswith(f"│ {sector} "))
+        return [cell.strip() for cell in line.strip("│").split("│")]
+
+    before = run_waymark(db, "report", "equality")
+    assert row(before.stdout, "Unclassified")[1:] == ["1 (100%)", "0", "0", "1"]  # the YouTuber (first table)
+    at = ("--school", "Equal Academy")
+    bad = run_waymark(db, "school", "sectors", "add", "YouTuber", "influencing", *at)
+    assert bad.returncode == 1 and "is not a sector. Choose one of stem, health" in bad.stderr
+    added = run_waymark(db, "school", "sectors", "add", "  YouTuber ", "creative", *at)
+    assert added.returncode == 0 and "'youtuber' now counts as Creative and media." in added.stdout
+    assert run_waymark(db, "school", "sectors", "list", *at).stdout.strip() == "youtuber: Creative and media"
+    after = run_waymark(db, "report", "equality")
+    assert row(after.stdout, "Creative and media")[1:] == ["1 (100%)", "0", "0", "1"]
+    assert row(after.stdout, "Unclassified")[1:] == ["0", "0", "0", "0"]
+    assert run_waymark(db, "school", "sectors", "remove", "youtuber", *at).returncode == 0
+    assert "No keywords of the school's own yet" in run_waymark(db, "school", "sectors", "list", *at).stdout
+
+
+def test_sectors_picked_as_buttons_count_beside_typed_ones(engine: Engine, dispatcher: Dispatcher) -> None:
+    school_id = _school(engine)
+    pupil = seed.pupil(engine, school_id, "Zoe", "Picker", gender="F")
+    seed.link(engine, pupil, "console", "zoe")
+    chat = Chat(dispatcher, "zoe")
+    chat.say("/interests")
+    assert "Construction & trades" in chat.buttons() and "Not sure yet" in chat.buttons()
+    chat.press("Construction & trades")
+    chat.press("Science & tech (STEM)")
+    assert "✓ Construction & trades" in chat.buttons()
+    assert "Sectors you picked: Science & tech (STEM), Construction & trades." in chat.text
+    chat.press("✓ Science & tech (STEM)")  # tapped again: unpicked
+    chat.press_data("int:sec:astrology")  # a forged button: asked again, nothing lost
+    assert "That button isn't an answer" in chat.text
+    chat.press("Done")
+    with transaction(engine, write=False) as session:
+        rows = pupil_interests(session, school_id, Breakdown.gender)
+        table = interests_table(rows, by=Breakdown.gender)
+    assert ("F", "", "trades") in rows
+    assert dict(zip(table.rows, table.counts, strict=True))["Construction and trades"] == (1, 2, 0)
