@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from web_bench import Page, free_port, open_page, rss_mb, sender, signed_in_pupils, wait_ready  # noqa: E402
+from web_bench import Page, free_port, open_page, rss_mb, sender, server_env, signed_in_pupils, wait_ready  # noqa: E402
 
 
 def load() -> str:
@@ -109,16 +109,7 @@ async def run(args: argparse.Namespace) -> None:
     url = f"sqlite:///{workdir / 'bench.db'}"
     sessions = signed_in_pupils(url, args.pupils + 1)
     port = free_port()
-    env = {
-        **os.environ,
-        "WAYMARK_DATABASE_URL": url,
-        "WAYMARK_HTTP_HOST": "127.0.0.1",
-        "WAYMARK_HTTP_PORT": str(port),
-        "WAYMARK_PUBLIC_URL": f"http://127.0.0.1:{port}",
-        "WAYMARK_ENCRYPTION_KEY": "",
-    }
-    for name in ("TELEGRAM_BOT_TOKEN", "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "WAYMARK_SMTP_URL"):
-        env.pop(name, None)
+    env = server_env(url, port)
     waymark = shutil.which("waymark", path=str(ROOT / ".venv" / "bin")) or "waymark"
     log = open(workdir / "server.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen([waymark, "run"], cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT)

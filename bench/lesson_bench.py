@@ -40,7 +40,7 @@ from sqlalchemy import text
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.web_bench import cpu_seconds, free_port, rss_mb, wait_ready  # noqa: E402
+from bench.web_bench import CODE_SECRET, cpu_seconds, free_port, rss_mb, server_env, wait_ready  # noqa: E402
 from storage import codes, seed  # noqa: E402
 from storage.db import make_engine, normalise_url, transaction  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
@@ -85,7 +85,7 @@ def pupils_with_codes(url: str, count: int) -> list[str]:
         school = seed.school(s, "Lesson Academy")
         assert school.id is not None
         people = seed.numbered_pupils(s, school.id, count, year_group=9)
-        issued = [codes.issue(s, person, days=1).code for person in people]
+        issued = [codes.issue(s, person, days=1, secret=CODE_SECRET).code for person in people]
     engine.dispose()
     return issued
 
@@ -236,16 +236,7 @@ async def run(args: argparse.Namespace) -> None:
     print(f"seeding {args.pupils} pupils with sign-in codes ({kind}) ...  {load_average()}")
     pupil_codes = pupils_with_codes(url, args.pupils)
     port = free_port()
-    env = {
-        **os.environ,
-        "WAYMARK_DATABASE_URL": url,
-        "WAYMARK_HTTP_HOST": "127.0.0.1",
-        "WAYMARK_HTTP_PORT": str(port),
-        "WAYMARK_PUBLIC_URL": f"http://127.0.0.1:{port}",
-        "WAYMARK_ENCRYPTION_KEY": "",
-    }
-    for name in ("TELEGRAM_BOT_TOKEN", "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "WAYMARK_SMTP_URL"):
-        env.pop(name, None)
+    env = server_env(url, port)
     waymark = shutil.which("waymark", path=str(ROOT / ".venv" / "bin")) or "waymark"
     base = f"http://127.0.0.1:{port}"
     how = (

@@ -37,7 +37,7 @@ from sqlmodel import select
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from storage import identities, seed, websessions  # noqa: E402
+from storage import codes, crypto, identities, seed, websessions  # noqa: E402
 from storage.db import make_engine, transaction  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 from storage.models import WebSession, utcnow  # noqa: E402
@@ -69,6 +69,27 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+# The code secret the benchmark's server is given, so codes seeded for it are issued under the same one.
+CODE_SECRET = codes.new_secret()
+
+
+def server_env(url: str, port: int) -> dict[str, str]:
+    """The environment for a benchmark's own `waymark run` on loopback: a fresh encryption key and the
+    code secret (both required since keys are checked), and no chat platforms or mail of the caller's."""
+    env = {
+        **os.environ,
+        "WAYMARK_DATABASE_URL": url,
+        "WAYMARK_HTTP_HOST": "127.0.0.1",
+        "WAYMARK_HTTP_PORT": str(port),
+        "WAYMARK_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "WAYMARK_ENCRYPTION_KEY": crypto.new_key(),
+        "WAYMARK_CODE_SECRET": CODE_SECRET,
+    }
+    for name in ("TELEGRAM_BOT_TOKEN", "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "WAYMARK_SMTP_URL"):
+        env.pop(name, None)
+    return env
 
 
 def rss_mb(pid: int) -> float:
@@ -204,16 +225,7 @@ async def run(args: argparse.Namespace) -> None:
     print(f"seeding {args.pages} pupils with web sessions in {url} ...")
     sessions = signed_in_pupils(url, args.pages + 1)  # the last one builds a conversation for the page weight
     port = free_port()
-    env = {
-        **os.environ,
-        "WAYMARK_DATABASE_URL": url,
-        "WAYMARK_HTTP_HOST": "127.0.0.1",
-        "WAYMARK_HTTP_PORT": str(port),
-        "WAYMARK_PUBLIC_URL": f"http://127.0.0.1:{port}",
-        "WAYMARK_ENCRYPTION_KEY": "",
-    }
-    for name in ("TELEGRAM_BOT_TOKEN", "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "WAYMARK_SMTP_URL"):
-        env.pop(name, None)
+    env = server_env(url, port)
     waymark = shutil.which("waymark", path=str(ROOT / ".venv" / "bin")) or "waymark"
     log = open(workdir / "server.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen([waymark, "run"], cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT)
