@@ -232,81 +232,75 @@ def stacked_bars(table: Table, *, suppress_small: bool = False, columns: int | N
     labelled with its count ("<5" when small counts are suppressed). The legend lists only the
     groups that appear.
     """
-    import matplotlib
-
     names = table.columns[: columns if columns is not None else len(table.columns)]
     bars = stacked_segments(publish(table, suppress_small=suppress_small), len(names))
     colours = {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(names)}
     present = [n for n in [*names, HIDDEN_NAME] if any(seg.name == n for bar in bars for seg in bar.segments)]
     legend_in = 0.32 * len(present)
-    with matplotlib.rc_context({"text.parse_math": False}):  # outside text ("$x$") stays text
-        fig, ax = _start(table, suppress_small, 0.85 * max(len(bars), 1), legend_in)
-        for position, bar in enumerate(bars):
-            left = 0.0
-            for segment in bar.segments:
-                width, hidden = float(segment.share), segment.count is None
-                colour = HIDDEN_COLOUR if hidden else colours[segment.name]
-                (patch,) = ax.barh(
-                    [position],
-                    [width],
-                    left=left,
-                    height=0.45,
-                    color=colour,
-                    edgecolor="#777777" if hidden else "white",
-                    hatch="//" if hidden else None,
+    fig, ax = _start(table, suppress_small, 0.85 * max(len(bars), 1), legend_in)
+    for position, bar in enumerate(bars):
+        left = 0.0
+        for segment in bar.segments:
+            width, hidden = float(segment.share), segment.count is None
+            colour = HIDDEN_COLOUR if hidden else colours[segment.name]
+            (patch,) = ax.barh(
+                [position],
+                [width],
+                left=left,
+                height=0.45,
+                color=colour,
+                edgecolor="#777777" if hidden else "white",
+                hatch="//" if hidden else None,
+            )
+            if width >= 12:  # room for two digits at 14 pt
+                ax.text(
+                    patch.get_x() + patch.get_width() / 2,
+                    patch.get_y() + patch.get_height() / 2,
+                    HIDDEN if hidden else str(segment.count),
+                    ha="center",
+                    va="center",
+                    fontsize=MIN_FONT_PT,
+                    color="black" if hidden or colour in DARK_TEXT_ON else "white",
                 )
-                if width >= 12:  # room for two digits at 14 pt
-                    ax.text(
-                        patch.get_x() + patch.get_width() / 2,
-                        patch.get_y() + patch.get_height() / 2,
-                        HIDDEN if hidden else str(segment.count),
-                        ha="center",
-                        va="center",
-                        fontsize=MIN_FONT_PT,
-                        color="black" if hidden or colour in DARK_TEXT_ON else "white",
-                    )
-                left += width
-            ax.text(0, position - 0.3, bar.words, ha="left", va="bottom", fontsize=MIN_FONT_PT)
-        ax.set_xlim(0, 100)
-        ax.set_ylim(len(bars) - 0.6 if bars else 0.5, -0.75)
-        ax.set_xticks([0, 50, 100], ["0%", "50%", "100%"])
-        if not bars:
-            ax.text(50, 0, "No one to count yet", ha="center", va="center", fontsize=MIN_FONT_PT)
-        _legend(fig, present, [colours.get(n, HIDDEN_COLOUR) for n in present], legend_in)
-        return _png(fig)
+            left += width
+        ax.text(0, position - 0.3, bar.words, ha="left", va="bottom", fontsize=MIN_FONT_PT)
+    ax.set_xlim(0, 100)
+    ax.set_ylim(len(bars) - 0.6 if bars else 0.5, -0.75)
+    ax.set_xticks([0, 50, 100], ["0%", "50%", "100%"])
+    if not bars:
+        ax.text(50, 0, "No one to count yet", ha="center", va="center", fontsize=MIN_FONT_PT)
+    _legend(fig, present, [colours.get(n, HIDDEN_COLOUR) for n in present], legend_in)
+    return _png(fig)
 
 
 @_without_mathtext
 def coverage_bars(table: Table, *, suppress_small: bool = False) -> bytes:
     """For each row (a year group), one thin bar per column: the share of its people (Benchmark 3)."""
-    import matplotlib
-
     shown = publish(table, suppress_small=suppress_small)
     indexed = [(i, r) for i, r in enumerate(table.rows) if r.base > 0]
     rows = [r for _, r in indexed]
     per_row = len(table.columns)
     legend_in = 0.32 * per_row
     step = per_row + 1.3
-    with matplotlib.rc_context({"text.parse_math": False}):  # outside text ("$x$") stays text
-        fig, ax = _start(table, suppress_small, (0.35 * per_row + 0.45) * max(len(rows), 1), legend_in)
-        for r, (at, row) in enumerate(indexed):
-            start = r * step
-            ax.text(
-                0,
-                start - 0.6,
-                f"{row.label} ({table.base_words(row.base, shown.base_text(at))})",
-                ha="left",
-                va="bottom",
-                fontsize=MIN_FONT_PT,
-            )
-            for index in range(per_row):
-                share = coverage_share(shown, at, index)
-                ax.barh(start + index, share, height=0.8, color=PALETTE[index % len(PALETTE)])
-                ax.text(share + 1.5, start + index, shown.count_text(at, index), va="center", fontsize=MIN_FONT_PT)
-        ax.set_xlim(0, 115)
-        ax.set_ylim(len(rows) * step - 1.0 if rows else 0.5, -1.6)
-        ax.set_xticks([0, 50, 100], ["0%", "50%", "100%"])
-        if not rows:
-            ax.text(50, 0, "No one to count yet", ha="center", va="center", fontsize=MIN_FONT_PT)
-        _legend(fig, list(table.columns), [PALETTE[i % len(PALETTE)] for i in range(per_row)], legend_in)
-        return _png(fig)
+    fig, ax = _start(table, suppress_small, (0.35 * per_row + 0.45) * max(len(rows), 1), legend_in)
+    for r, (at, row) in enumerate(indexed):
+        start = r * step
+        ax.text(
+            0,
+            start - 0.6,
+            f"{row.label} ({table.base_words(row.base, shown.base_text(at))})",
+            ha="left",
+            va="bottom",
+            fontsize=MIN_FONT_PT,
+        )
+        for index in range(per_row):
+            share = coverage_share(shown, at, index)
+            ax.barh(start + index, share, height=0.8, color=PALETTE[index % len(PALETTE)])
+            ax.text(share + 1.5, start + index, shown.count_text(at, index), va="center", fontsize=MIN_FONT_PT)
+    ax.set_xlim(0, 115)
+    ax.set_ylim(len(rows) * step - 1.0 if rows else 0.5, -1.6)
+    ax.set_xticks([0, 50, 100], ["0%", "50%", "100%"])
+    if not rows:
+        ax.text(50, 0, "No one to count yet", ha="center", va="center", fontsize=MIN_FONT_PT)
+    _legend(fig, list(table.columns), [PALETTE[i % len(PALETTE)] for i in range(per_row)], legend_in)
+    return _png(fig)
