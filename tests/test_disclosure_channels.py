@@ -34,7 +34,7 @@ from tests.test_email import Mailbox, smtp  # noqa: F401  (the SMTP server fixtu
 LONDON = ZoneInfo("Europe/London")
 SATURDAY_NIGHT = datetime(2026, 11, 28, 23, 40, tzinfo=LONDON)  # quiet hours for every role
 KEY = crypto.new_key()
-WORDS = "zq my step dad hit me again and im scared to go home"
+WORDS = "quokkaberry my step dad hit me again and im scared to go home"
 DSL_TELEGRAM = 55501
 DSL_SLACK = "DDEE"
 DSL_WEB = "web-dee"
@@ -163,7 +163,7 @@ async def test_a_disclosure_reaches_every_channel_of_the_dsl_at_night(
         }
         assert rows["web"].chat_id == DSL_WEB and rows["web"].person_id == lead.id
         for text in [*shown.values(), *(r.text for r in rows.values()), logged(caplog)]:
-            assert "step dad" not in text and "scared" not in text and "zq" not in text
+            assert "step dad" not in text and "scared" not in text and "quokkaberry" not in text
 
         if way == "command":  # the same words again within the hour: one concern, no second alert
             again = said(await channel.say("pupil", f"/reflect {WORDS}"))

@@ -797,8 +797,8 @@ async def test_a_dsl_page_shows_the_alert_as_soon_as_it_is_open(site: Site, brow
     await b.sign_in(seed.code_for(site.engine, lead))
     seed.link(site.engine, pupil, "console", "p1")
     keyed = load_settings(database_url="sqlite://", encryption_key=crypto.new_key())
-    Chat(Dispatcher(site.engine, keyed, clock=site.clock), "p1").say("/reflect zq he hits me when he is drunk")
+    Chat(Dispatcher(site.engine, keyed, clock=site.clock), "p1").say("/reflect Quokkaberry he hits me when he is drunk")
     status, html = await b.page("/chat")
     assert status == 200
     assert "Safeguarding concern" in html and "Amira Khan, 9C." in html and "Open" in html  # alert_text's wording
-    assert "zq" not in html and "drunk" not in html
+    assert "Quokkaberry" not in html and "drunk" not in html  # a word no random token can hold
