@@ -4,15 +4,19 @@
     .venv/bin/python bench/erase_bench.py --pupils 2000   # smaller, quicker
 
 Builds a SQLite school (in a temporary directory) where every pupil has a weekly journal entry and
-a monthly advice record with an agreed action for a year, and 1% are alumni past their 25th
-birthday. Then prints, each with the load average beside it (the machine is shared):
+a monthly advice record with an agreed action for a year, a few delivered messages and web chat
+lines past the default schedule, and 1% are alumni past their 25th birthday; and a school a tenth
+the size. Then prints, each with the load average beside it (the machine is shared):
 
 - erasure of one pupil, five times over (`storage.erasure.erase_and_scrub`: plan, the anonymous row, the audit
   markers, every table's rows, the WAL checkpoint) — wall time and peak Python memory (tracemalloc);
 - the floor, measured in the same run on another pupil: a hand-written DELETE of that pupil's rows
-  in the four tables that hold them, and of the person;
-- a retention dry run and a real run over the whole school — time, rows, peak memory, and the peak
-  memory of a run over a tenth of the school, to show it does not grow with the school.
+  in the six tables that hold them, and of the person;
+- `waymark erase UPN --yes` as a person runs it, a new process, start-up included: wall, CPU and
+  peak RSS, beside the start-up floor measured the same way (bench/newprocess.py);
+- `waymark retention run --dry-run` and `waymark retention run` over the whole school, each a new
+  process — time, rows, peak RSS, whether the dry run listed exactly what the real run removed —
+  and the real run over the school a tenth the size: peak RSS should not grow with the school.
 
 Goal: under 1 s per person; retention memory flat. Not a test: it prints figures.
 """
@@ -35,14 +39,28 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import Engine, insert, text  # noqa: E402
 from sqlmodel import col, select  # noqa: E402
 
-from storage import erasure, retention  # noqa: E402
+from bench import newprocess  # noqa: E402
+from bench.newprocess import Run, describe, median, run_once, startup_floor  # noqa: E402
+from storage import crypto, erasure  # noqa: E402
 from storage.db import make_engine, transaction  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
-from storage.models import AdviceRecord, AgreedAction, JournalEntry, Person, Role, School  # noqa: E402
+from storage.models import (  # noqa: E402
+    AdviceRecord,
+    AgreedAction,
+    JournalEntry,
+    OutboxMessage,
+    Person,
+    Role,
+    School,
+    TranscriptLine,
+)
 
 NOW = datetime(2026, 11, 16, 10, 0, tzinfo=UTC)
 WEEKS, MONTHS = 52, 12
 ERASED = 5  # pupils erased one after another: the first pays for compiling statements
+OLD_ROWS = 4  # per pupil, past the default schedule: delivered messages and transcript lines
+RUNS = 3  # runs of a command in a new process (median)
+KEY = crypto.new_key()
 
 
 def load() -> str:
@@ -109,6 +127,25 @@ def build(engine: Engine, pupils: int) -> int:
                     for pid in ids for m in range(MONTHS)
                 ],
             )  # fmt: skip
+            # Past the default schedule, for the retention run: delivered messages (90 days) and
+            # web chat transcripts (a year after the last line).
+            session.execute(
+                insert(OutboxMessage),
+                [
+                    {"key": f"bench:{pid}:{n}", "person_id": pid, "platform": "web", "text": f"reminder {n}",
+                     "status": "sent", "next_attempt_at": NOW, "created_at": NOW - timedelta(days=200),
+                     "sent_at": NOW - timedelta(days=200)}
+                    for pid in ids for n in range(OLD_ROWS)
+                ],
+            )  # fmt: skip
+            session.execute(
+                insert(TranscriptLine),
+                [
+                    {"identity_key": f"web:bench{pid}", "person_id": pid, "direction": "in", "text": f"line {n}",
+                     "created_at": NOW - timedelta(days=400)}
+                    for pid in ids for n in range(OLD_ROWS)
+                ],
+            )  # fmt: skip
             advice = session.exec(
                 select(col(AdviceRecord.id), col(AdviceRecord.pupil_id)).where(col(AdviceRecord.pupil_id).in_(ids))
             ).all()
@@ -134,6 +171,8 @@ def floor_delete(engine: Engine, person_id: int) -> None:
         conn.execute(text("DELETE FROM agreedaction WHERE pupil_id = :p"), {"p": person_id})
         conn.execute(text("DELETE FROM advicerecord WHERE pupil_id = :p"), {"p": person_id})
         conn.execute(text("DELETE FROM journalentry WHERE person_id = :p"), {"p": person_id})
+        conn.execute(text("DELETE FROM outboxmessage WHERE person_id = :p"), {"p": person_id})
+        conn.execute(text("DELETE FROM transcriptline WHERE person_id = :p"), {"p": person_id})
         conn.execute(text("DELETE FROM person WHERE id = :p"), {"p": person_id})
 
 
@@ -142,26 +181,42 @@ def person_id(engine: Engine, upn: str) -> int:
         return session.exec(select(col(Person.id)).where(col(Person.upn) == upn)).one() or 0
 
 
-def retention_run(engine: Engine, school_id: int, dry_run: bool) -> int:
-    return sum(1 for _ in retention.run(engine, [school_id], now=NOW, campaign_years=3, dry_run=dry_run))
+def cli_env(engine: Engine) -> dict[str, str]:
+    """What `waymark` needs to open this database; nothing from the developer's .env (the commands
+    run in the temporary directory)."""
+    return {
+        "PATH": os.environ.get("PATH", ""),
+        "WAYMARK_DATABASE_URL": engine.url.render_as_string(hide_password=False),
+        "WAYMARK_ENCRYPTION_KEY": KEY,
+        "WAYMARK_SCHOOL_NAME": "Bench Academy",
+    }
+
+
+def retention_cli(engine: Engine, tmp: Path, dry_run: bool) -> tuple[Run, list[str]]:
+    """`waymark retention run` in a new process: its figures, and the rows it listed."""
+    args = [str(newprocess.WAYMARK), "retention", "run", *(["--dry-run"] if dry_run else [])]
+    run, out = run_once(args, cli_env(engine), cwd=tmp)
+    return run, [line for line in out.splitlines() if not line.startswith("Retention ")]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--pupils", type=int, default=10_000)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="erase-bench-") as tmp:
-        small = make_engine(f"sqlite:///{Path(tmp) / 'small.db'}")
+    with tempfile.TemporaryDirectory(prefix="erase-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        small = make_engine(f"sqlite:///{tmp / 'small.db'}")
         upgrade(small)
-        small_school = build(small, max(args.pupils // 10, 100))
-        engine = make_engine(f"sqlite:///{Path(tmp) / 'bench.db'}")
+        small_pupils = max(args.pupils // 10, 100)
+        build(small, small_pupils)
+        engine = make_engine(f"sqlite:///{tmp / 'bench.db'}")
         upgrade(engine)
         started = time.perf_counter()
-        school_id = build(engine, args.pupils)
+        build(engine, args.pupils)
         for built in (engine, small):  # the build's WAL is not the erasure's to empty
             with built.connect() as conn:
                 conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-        rows = args.pupils * (1 + WEEKS + 2 * MONTHS)
+        rows = args.pupils * (1 + WEEKS + 2 * MONTHS + 2 * OLD_ROWS)
         print(
             f"school of {args.pupils:,} pupils, {rows:,} rows, built in {time.perf_counter() - started:.1f} s; {load()}"
         )
@@ -180,17 +235,27 @@ def main() -> None:
                 f"  ({erase_s / max(floor_s, 1e-9):.1f}x the floor; {files}){first}; {load()}"
             )
 
-        dry_s, dry_mb, listed = measured(lambda: retention_run(engine, school_id, True))
-        print(f"retention dry run: {listed} rows listed            {dry_s:8.2f} s   peak {dry_mb:6.1f} MB; {load()}")
-        real_s, real_mb, removed = measured(lambda: retention_run(engine, school_id, False))
+        print(f"a new process each (wall, CPU and peak RSS of that process), median of {RUNS} runs:")
+        print(f"  start-up floor: python importing SQLModel and our tables  {describe(startup_floor(RUNS))}; {load()}")
+        erased = [
+            run_once([str(newprocess.WAYMARK), "erase", f"B{n:012d}", "--yes"], cli_env(engine), cwd=tmp)[0]
+            for n in range(3 + ERASED, 3 + ERASED + RUNS)
+        ]
+        print(f"  `waymark erase UPN --yes`, start-up included             {describe(median(erased))}; {load()}")
+
+        dry, listed = retention_cli(engine, tmp, dry_run=True)
+        print(f"  `waymark retention run --dry-run`: {len(listed):,} rows listed     {describe(dry)}; {load()}")
+        real, removed = retention_cli(engine, tmp, dry_run=False)
+        print(f"  `waymark retention run`: {len(removed):,} rows removed            {describe(real)}; {load()}")
+        print(f"  the dry run listed exactly what the real run removed: {sorted(listed) == sorted(removed)}")
+        tenth, tenth_removed = retention_cli(small, tmp, dry_run=False)
         print(
-            f"retention run: {removed} rows removed                {real_s:8.2f} s   peak {real_mb:6.1f} MB"
-            f"  ({real_s / max(int(removed), 1) * 1000:.0f} ms per row); {load()}"
+            f"  `waymark retention run`, a school of {small_pupils:,}: {len(tenth_removed):,} rows removed"
+            f"  {describe(tenth)}; {load()}"
         )
-        small_s, small_mb, small_removed = measured(lambda: retention_run(small, small_school, False))
         print(
-            f"retention run on a tenth of the school: {small_removed} rows  {small_s:8.2f} s   peak {small_mb:6.1f} MB"
-            f" (flat memory: the peak should not grow tenfold); {load()}"
+            f"  peak RSS, {args.pupils:,} pupils / {small_pupils:,} pupils: {real.peak_mb / tenth.peak_mb:.2f}x"
+            " (flat memory: about 1x, not tenfold)"
         )
         engine.dispose()
         small.dispose()

@@ -12,7 +12,8 @@ For one pupil in the middle it times, median of several runs:
 - collect: storage.subject_access.collect (every table, notes decrypted);
 - the whole export as the command does it: collect, JSON, HTML, PDF, files written;
 - the pupil's own copy (/export): collect without staff-only parts, and the PDF;
-- the real command in a new process (`waymark export-person`), start-up included.
+- the real command in a new process (`waymark export-person`), start-up included: wall, CPU and
+  peak RSS, beside the start-up floor (bench/newprocess.py).
 
 Peak memory: tracemalloc's peak over one export (Python allocations), in a run of its own. The
 load average is printed beside each figure: the machine is shared.
@@ -22,9 +23,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -39,6 +38,8 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import Engine, text  # noqa: E402
 from sqlmodel import func, select  # noqa: E402
 
+from bench import newprocess  # noqa: E402
+from bench.newprocess import describe, median_run, startup_floor  # noqa: E402
 from reports import subject_access as render  # noqa: E402
 from storage import crypto, seed, subject_access  # noqa: E402
 from storage.db import make_engine, transaction  # noqa: E402
@@ -212,25 +213,19 @@ def main() -> None:
     print(f"  peak Python memory of one export (tracemalloc)          {peak / 1e6:8.1f} MB  {load()}")
     print("  files: " + ", ".join(f"{p.name} {p.stat().st_size / 1024:.0f} KB" for p in sorted(out.iterdir())))
 
-    waymark = Path(sys.executable).with_name("waymark")
     env = {
         **os.environ,
         "WAYMARK_DATABASE_URL": url,
         "WAYMARK_ENCRYPTION_KEY": key,
         "WAYMARK_SCHOOL_NAME": "Bench Academy",
     }
-    t0 = time.perf_counter()
-    cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    ran = subprocess.run(
-        [str(waymark), "export-person", pupil.upn or "", "--out", str(out)], env=env, capture_output=True, text=True
-    )
-    wall = time.perf_counter() - t0
-    cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
-    assert ran.returncode == 0, ran.stderr
+    command = [str(newprocess.WAYMARK), "export-person", pupil.upn or "", "--out", str(out)]
+    print(f"  a new process each, median of {args.runs} runs (wall, CPU and peak RSS of that process):")
     print(
-        f"  `waymark export-person` in a new process, start-up included: {wall * 1000:.0f} ms wall, "
-        f"{cpu * 1000:.0f} ms CPU  {load()}"
+        f"  {'start-up floor: python importing SQLModel and our tables':<62} {describe(startup_floor(args.runs))}  {load()}"
+    )
+    print(
+        f"  {'`waymark export-person`, start-up included':<62} {describe(median_run(args.runs, command, env))}  {load()}"
     )
     engine.dispose()
 

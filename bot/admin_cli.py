@@ -21,11 +21,10 @@ from typing import TypeVar
 
 import typer
 from sqlalchemy import Engine
-from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
 from bot.channels.console import ConsoleChat, Persona
-from bot.keys_cli import verify_or_exit
+from bot.cli_base import _fail, _one_person, _open, _safe_url, _settings, _sqlite_path, school_app
 from core.csvsafe import SafeDictWriter
 from core.reach import can_be_reached
 from core.settings import Settings
@@ -37,9 +36,9 @@ from storage import codes as enrolment_codes
 from storage import demo as demo_school
 from storage.db import make_engine, transaction
 from storage.journal import skills_framework
-from storage.migrate import current_revision, upgrade
+from storage.migrate import current_revision
 from storage.models import Person, Role, School, utcnow
-from storage.people import by_upn_or_email, for_codes
+from storage.people import for_codes
 from storage.schools import SchoolChoice, SettingError, all_schools, school_named
 from storage.staff import StaffError, add_staff, parse_roles, roles_text
 
@@ -48,55 +47,12 @@ _In = TypeVar("_In")
 _Out = TypeVar("_Out")
 
 staff_app = typer.Typer(help="Members of staff: tutors, careers leaders, safeguarding leads.", no_args_is_help=True)
-school_app = typer.Typer(
-    help="The school's own settings: skills framework, holidays, at-risk-of-NEET weights.", no_args_is_help=True
-)
 holidays_app = typer.Typer(
     help="School holidays: no reminders or check-ins go out on these days.", no_args_is_help=True
 )
 school_safeguarding_app = typer.Typer(
     help="When an unacknowledged safeguarding alert is sent again, and who else is told.", no_args_is_help=True
 )
-
-
-def _settings() -> Settings:
-    from bot.cli import settings_or_exit  # here, not at the top: bot.cli imports this module
-
-    return settings_or_exit()
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    typer.echo(message, err=True)
-    return typer.Exit(code)
-
-
-def _sqlite_path(url: str) -> Path | None:
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
-        return None
-    return Path(parsed.database)
-
-
-def _open(settings: Settings, *, required_key: bool = False) -> Engine:
-    """The configured database, created or brought up to date (every command may be the first),
-    and written with WAYMARK_ENCRYPTION_KEY (required by commands that read or write notes)."""
-    path = _sqlite_path(settings.database_url)
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(settings.database_url)
-    try:
-        upgrade(engine)
-    except Exception as exc:  # unreachable server, wrong password, read-only file...
-        engine.dispose()
-        raise _fail(
-            f"Cannot open the database WAYMARK_DATABASE_URL={_safe_url(settings.database_url)}: {exc}", 2
-        ) from None
-    verify_or_exit(engine, settings, required=required_key)
-    return engine
-
-
-def _safe_url(url: str) -> str:
-    return make_url(url).render_as_string(hide_password=True)
 
 
 def _school_name(settings: Settings, school: str | None) -> str:
@@ -521,22 +477,6 @@ def unlink(
         f"Disconnected {len(removed.platforms)} chat account(s) of {name} ({', '.join(channels)}); "
         f"{removed.web_sessions_ended} web chat session(s) ended. They need a new code (`waymark codes`) to link again."
     )
-
-
-def _one_person(session: Session, key: str, school: str | None) -> Person:
-    """The one person with this UPN or email (in the named school), or a clear exit."""
-    school_id = None
-    if school:
-        matches = [s for s in all_schools(session) if s.name.casefold() == school.casefold()]
-        if not matches:
-            raise _fail(f"No school called {school!r}.")
-        school_id = matches[0].id
-    people = by_upn_or_email(session, key, school_id)
-    if not people:
-        raise _fail(f"Nobody has the UPN or email {key!r}. Check the roster (`waymark import-roster`) or staff list.")
-    if len(people) > 1:
-        raise _fail(f"{key!r} is in more than one school: add --school NAME.")
-    return people[0]
 
 
 # --- demo ---------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from bot.admin_cli import _fail, _one_person, _open, _settings
+from bot.cli_base import _fail, _one_person, _open, _settings
 from storage import refine as refining
 from storage.db import transaction
 from storage.destinations import CODE_LABELS, by_code

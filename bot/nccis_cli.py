@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from bot.admin_cli import _fail, _open, _settings
+from bot.cli_base import _fail, _open, _settings
 from reports import nccis
 from storage import audit
 from storage import nccis as la

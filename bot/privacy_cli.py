@@ -13,18 +13,20 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from bot.admin_cli import _fail, _one_person, _open, _settings, school_app
+from bot.cli_base import _fail, _one_person, _open, _settings, school_app
 from core.retention import KINDS, DurationError, parse_change, schedule_from_json, schedule_to_json
 from storage import audit_log, erasure, retention
 from storage.db import transaction
 from storage.erasure import MARKER_PREFIX
 from storage.models import Person, School, utcnow
 from storage.reports import find_school
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 retention_app = typer.Typer(
     help="The retention schedule: remove what is kept longer than it says.", no_args_is_help=True
@@ -33,6 +35,8 @@ CONSOLE_WIDTH = 80
 
 
 def _console() -> Console:
+    from rich.console import Console  # here: only the commands that print a table need Rich
+
     return Console(width=CONSOLE_WIDTH)
 
 
@@ -154,6 +158,8 @@ def school_retention(
             name = found.name
     finally:
         engine.dispose()
+    from rich.table import Table
+
     table = Table(title=f"Retention at {name}", width=CONSOLE_WIDTH)
     table.add_column("kind", no_wrap=True)
     table.add_column("kept", no_wrap=True)
@@ -202,6 +208,8 @@ def audit(
     if shown is None:
         typer.echo(f"Wrote {count} audit event(s) to {csv_file}.")
         return
+    from rich.table import Table
+
     table = Table(width=CONSOLE_WIDTH, title="Audit log", caption=f"{len(shown)} event(s), oldest first")
     table.add_column("when (UTC)", no_wrap=True)
     table.add_column("who", overflow="fold")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import typer
 
-from bot.admin_cli import _one_person, _open, _settings
+from bot.cli_base import _one_person, _open, _settings
 from reports import subject_access as render
 from storage import audit, subject_access
 from storage.db import transaction

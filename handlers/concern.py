@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from core.messages import Button, Reply
 from core.numbers import whole_number
-from handlers import answers
+from handlers import answers, pupils
 from handlers.context import Context
 from handlers.disclosures.raising import raise_and_alert
 from handlers.flow import Flow
@@ -90,6 +90,7 @@ def _search(ctx: Context, query: str) -> list[Reply]:
         ctx.goto(FIND)
         shown = query if len(query) <= 40 else query[:40] + "\u2026"
         return [Reply(NOT_FOUND.format(query=shown))]
+    pupils.record_listed(ctx, [p.id for p in found if p.id is not None], pupils.search_list_name(ctx))
     more = f" ({total} match; type more of the name to narrow it)" if total > len(found) else ""
     buttons = [[Button(label(p), f"{PICK}{p.id}")] for p in found]  # names and forms only
     return [Reply(f"Which pupil do you mean? Tap one{more}.", buttons=buttons)]

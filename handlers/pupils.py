@@ -105,6 +105,7 @@ def search(
     shown_query = query if len(query) <= 40 else query[:40] + "\u2026"
     if not found:
         return NOT_FOUND.format(query=shown_query), []
+    record_listed(ctx, [p.id for p in found if p.id is not None], search_list_name(ctx))
     buttons = [[Button(label(p), f"{data_prefix}{p.id}")] for p in found]
     if total > len(found):
         text = f"{total} pupils match; here are the first {len(found)}. Tap one, or type more of the name to narrow it."
@@ -163,8 +164,15 @@ def short_date(moment: datetime | date | None, ctx: Context) -> str:
     return f"{day.day} {day:%b %Y}"
 
 
+def search_list_name(ctx: Context) -> str:
+    """What a search's list is called in the audit log: "pupil search (/log)", by the conversation
+    that searched. Never the words typed: a fragment of a name would outlive an erasure there."""
+    flow = ctx.running.flow if ctx.running is not None else None
+    return f"pupil search (/{flow.name})" if flow is not None else "pupil search"
+
+
 def record_listed(ctx: Context, pupil_ids: list[int], what: str) -> None:
-    """A staff list (caseload, needs attention) showed these pupils with their flags: audit each."""
+    """A staff list (caseload, needs attention, a search's matches) showed these pupils: audit each."""
     assert ctx.person is not None and ctx.person.id is not None
     audit.record_listed(
         ctx.session,

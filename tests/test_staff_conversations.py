@@ -408,6 +408,37 @@ def test_caseload_and_attention_lists_are_audited_for_each_pupil_shown(school: S
     assert listed(school.dan)[-1] == (school.leader.id, "needs attention 10 page 1, slack")
 
 
+def test_search_lists_are_audited_for_each_pupil_shown(school: School) -> None:
+    """/pupil NAME, the name search in /log and /concern NAME show a list of pupils: each pupil on
+    it gets a list event naming the search, as the caseload does; a search that finds nobody
+    writes nothing, and the words typed are never kept (a name fragment would outlive an erasure)."""
+    sam = Chat(school.dispatcher, "sam", "slack")
+    sam.say("/pupil Amira")
+    sam.say("/cancel")
+    sam.say("/log")
+    sam.say("11A")  # the log flow's own search step, by form: Amira and Ben
+    sam.say("/cancel")
+    sam.say("/concern Cara")  # any pupil at the school, names and forms only
+    sam.say("/cancel")
+    sam.say("/pupil Nobody-by-this-name")
+    lee = Chat(school.dispatcher, "lee", "slack")
+    lee.say("/pupil zzz-no-match")
+
+    with transaction(school.engine, write=False) as s:
+        events = s.exec(select(AuditEvent).where(AuditEvent.action == audit.LIST_PUPILS)).all()
+    listed = sorted((e.subject_id or 0, e.actor_id or 0, e.detail) for e in events)
+    tutor = school.tutor.id or 0
+    assert listed == sorted(
+        [
+            (school.amira.id or 0, tutor, "pupil search (/pupil), slack"),
+            (school.amira.id or 0, tutor, "pupil search (/log), slack"),
+            (school.ben.id or 0, tutor, "pupil search (/log), slack"),
+            (school.cara.id or 0, tutor, "pupil search (/concern), slack"),
+        ]
+    )
+    assert not any("Nobody" in e.detail or "zzz" in e.detail or "Cara" in e.detail for e in events)
+
+
 def test_attention_list_pages_a_large_year_group(school: School) -> None:
     for i in range(30):
         seed.pupil(school.engine, school.school_id, f"Pupil{i:02d}", "Zed", year_group=9, form="9Z")
