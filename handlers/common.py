@@ -14,7 +14,7 @@ from handlers.context import Context
 from handlers.flow import KeepsWork
 from handlers.menus import commands_for, main_menu
 from handlers.registry import command
-from storage import audit, codes, concerns, identities
+from storage import audit, codes, concerns, identities, schools
 from storage.models import Person, Role, School
 
 HIDDEN_CODE = "/start \u2022\u2022\u2022\u2022\u2022-\u2022\u2022\u2022\u2022\u2022"
@@ -112,9 +112,24 @@ def notice_for(person: Person | None, session: Session) -> str:
         return texts.PRIVACY_STAFF
     notice = texts.PRIVACY_ALUMNI if person is not None and person.role == Role.alumnus else texts.PRIVACY
     school = session.get(School, person.school_id) if person is not None else None
+    return with_schedule(notice, school)
+
+
+def with_schedule(notice: str, school: School | None) -> str:
+    """The notice with how long things are kept at this school (`waymark school retention`); the
+    documented defaults when no school is known or it kept them."""
     if school is None or not school.retention:
         return notice
     return notice.replace(texts.keeping(DEFAULTS), texts.keeping(schedule_from_json(school.retention)))
+
+
+def web_privacy(session: Session, person_id: int | None) -> tuple[str | None, str]:
+    """The web /privacy page's school name and notice for pupils: the signed-in reader's school,
+    else the one school this server holds; a trust's server with several schools, to a reader not
+    signed in, can only quote the defaults (each school's own is in its pupils' /privacy)."""
+    person = session.get(Person, person_id) if person_id is not None else None
+    school = session.get(School, person.school_id) if person is not None else schools.only_school(session)
+    return (school.name if school else None), with_schedule(texts.PRIVACY, school)
 
 
 @command("unlink", roles={"anyone"}, summary="disconnect this chat account from you", order=930)

@@ -37,10 +37,16 @@ def all_schools(session: Session) -> list[School]:
     return list(session.exec(select(School).order_by(col(School.id))).all())
 
 
+def only_school(session: Session) -> School | None:
+    """The school when the database holds exactly one (the usual case); else None."""
+    found = session.exec(select(School).order_by(col(School.id)).limit(2)).all()
+    return found[0] if len(found) == 1 else None
+
+
 def only_school_name(session: Session) -> str | None:
     """The school's name when the database holds exactly one school (the usual case); else None."""
-    names = session.exec(select(School.name).order_by(col(School.id)).limit(2)).all()
-    return names[0] if len(names) == 1 else None
+    school = only_school(session)
+    return school.name if school else None
 
 
 # --- the school's own settings: skills framework, holidays, at-risk-of-NEET weights ----------------

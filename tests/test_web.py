@@ -24,11 +24,13 @@ from sqlmodel import select
 from bot.channels.web import WEB_CHAT, pages
 from bot.channels.web.session import CSP, SESSION_COOKIE, client_address
 from bot.http import build_app
+from core.retention import DEFAULTS, Duration, schedule_from_json, schedule_to_json
 from core.settings import Settings, load_settings
 from handlers import Dispatcher, texts
 from storage import chatfiles, checkin_links, codes, crypto, identities, outbox, seed, transcript, websessions
 from storage.db import transaction
 from storage.models import Person, Role, StaffRole, TranscriptLine, WebSession
+from storage.models import School as SchoolRow
 from tests.chat import Chat
 from tests.web_client import Browser, hidden, read_ack, read_lines
 
@@ -787,6 +789,39 @@ async def test_every_page_links_to_the_privacy_notice_and_it_says_what_the_chat_
     assert 'href="/privacy"' in (await b.page("/signin"))[1]
     await b.sign_in(code)
     assert 'href="/privacy"' in (await b.page("/chat"))[1]
+
+
+async def test_the_privacy_page_quotes_the_readers_school_retention_schedule(
+    site: Site, browsers: list[Browser]
+) -> None:
+    """Set with `waymark school retention`: the one school on the server, to anyone; on a server with
+    several, a signed-in reader's own school's, and the defaults to a reader not signed in."""
+    pupil, code = pupil_with_code(site.engine)
+    with transaction(site.engine) as session:
+        row = session.get(SchoolRow, pupil.school_id)
+        assert row is not None
+        row.retention = schedule_to_json(
+            {**DEFAULTS, "transcripts": Duration(years=2), "careers_record": Duration(age=30)}
+        )
+        session.add(row)
+        school_name = row.name
+    ours = texts.keeping(schedule_from_json(row.retention))
+    default = texts.keeping(DEFAULTS)
+
+    def quoted(html: str) -> str:
+        return html.replace("&#x27;", "'")
+
+    _, html = await browsers[0].page("/privacy")  # not signed in, one school on the server
+    assert all(p in quoted(html) for p in ours.split("\n\n")) and "web chat: 2 years after" in html
+    assert "30th birthday" in html and "1 year after your last message" not in html and school_name in html
+
+    seed.school(site.engine, "Valley School")  # a trust's server now
+    _, html = await browsers[0].page("/privacy")
+    assert all(p in quoted(html) for p in default.split("\n\n")) and "2 years after" not in html
+    await browsers[1].sign_in(code)
+    _, html = await browsers[1].page("/privacy")  # signed in: their own school's
+    assert "web chat: 2 years after your last message" in html and "30th birthday" in html
+    assert school_name in html
 
 
 async def test_a_dsl_page_shows_the_alert_as_soon_as_it_is_open(site: Site, browsers: list[Browser]) -> None:

@@ -31,7 +31,7 @@ from bot.channels.web.session import (
 from bot.connections import Lanes, Tally, is_loopback
 from core.numbers import whole_number
 from core.settings import Settings
-from handlers import Dispatcher, signin, texts
+from handlers import Dispatcher, common, signin, texts
 from handlers.engine import MAX_TEXT
 from storage import schools, websessions
 from storage.db import transaction
@@ -334,8 +334,20 @@ async def media_get(request: web.Request) -> web.StreamResponse:
 
 
 async def privacy_get(request: web.Request) -> web.StreamResponse:
-    school = await _site_name(request.app[WEB_CHAT])
-    return _html(pages.privacy_page(school, texts.PRIVACY, texts.PRIVACY_STAFF, texts.ALUMNI_READERS))
+    """The notice, quoting the reader's school's retention schedule (handlers.common.web_privacy)."""
+    chat = request.app[WEB_CHAT]
+    visit = await chat.sessions.current(request)
+    person_id = visit.person.id if visit is not None else None
+
+    def read() -> tuple[str | None, str]:
+        with transaction(chat.dispatcher.engine, write=False) as s:
+            return common.web_privacy(s, person_id)
+
+    school, for_pupils = await asyncio.to_thread(read)
+    page = pages.privacy_page(
+        school or chat.settings.school_name, for_pupils, texts.PRIVACY_STAFF, texts.ALUMNI_READERS
+    )
+    return _html(page)
 
 
 async def healthz(request: web.Request) -> web.StreamResponse:
