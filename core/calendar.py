@@ -8,8 +8,6 @@ from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-import holidays
-
 from core.settings import CampaignRules
 
 DateRange = tuple[date, date]  # first and last day, both included
@@ -20,6 +18,10 @@ DAY_STARTS = time(7, 30)
 
 @lru_cache(maxsize=64)
 def _england(year: int) -> frozenset[date]:
+    # Imported here: the package takes a tenth of a second to load, and most commands that read the
+    # school's settings (e.g. `waymark erase`) never ask about a bank holiday.
+    import holidays
+
     return frozenset(holidays.country_holidays("GB", subdiv="ENG", years=year).keys())
 
 

@@ -24,6 +24,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, SQLModel, col, select
 
 from storage import crypto
+from storage.encrypted import COLUMNS
 from storage.models import (
     AdviceRecord,
     AgreedAction,
@@ -70,12 +71,12 @@ WITHHELD: dict[str, frozenset[str]] = {
     "checkinlink": frozenset({"token_hash"}),
 }
 
-# Encrypted columns: in the school's export as decrypted text (marked for review), never as bytes.
+# Encrypted columns, from the one list of them (storage.encrypted): in the school's export as
+# decrypted text (marked for review), never as bytes. JSON documents that hold tokens (conversation
+# state, transcript payloads) are written as stored.
 ENCRYPTED: dict[str, frozenset[str]] = {
-    "advicerecord": frozenset({"staff_note"}),
-    "concern": frozenset({"words", "context"}),
-    "concernnote": frozenset({"text"}),
-    "unreadableupdate": frozenset({"raw"}),
+    table: frozenset(c.name for c in COLUMNS if c.model.__tablename__ == table and not c.json)
+    for table in sorted({str(c.model.__tablename__) for c in COLUMNS if not c.json})
 }
 
 UNREADABLE = "(cannot be read: it was encrypted with another key, or WAYMARK_ENCRYPTION_KEY is not set)"
