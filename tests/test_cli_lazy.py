@@ -38,23 +38,18 @@ def walk(command, path, out):
     return out
 """
 
-LAZY = (
-    SIGNATURES
-    + """
-from bot.cli import app
-print(json.dumps(walk(get_command(app), ["waymark"], [])))
-"""
-)
-
-# The reference: every bot/*_cli.py module imported and registered at once, as bot/cli.py did
-# before it loaded them lazily; `run` and the root as bot/cli.py defines them.
-EAGER = (
+# Both trees from one interpreter: first as bot/cli.py loads them (lazily), then the reference,
+# every bot/*_cli.py module imported and registered at once as bot/cli.py did before it loaded
+# them lazily (`run` and the root as bot/cli.py defines them). Registering a module a second time
+# only repeats a sub-app's command under the same name, which the click group keeps once.
+BOTH = (
     SIGNATURES
     + """
 import importlib, pathlib
 import typer
 import bot.cli
 
+print(json.dumps(walk(get_command(bot.cli.app), ["waymark"], [])))
 eager = typer.Typer(help=bot.cli.app.info.help, no_args_is_help=True)
 eager.command()(bot.cli.run)
 # The order bot/cli.py registered them in, then any module added since.
@@ -116,7 +111,7 @@ def test_the_lazy_table_lists_every_command_with_the_same_names_options_and_help
     """Every command every bot/*_cli.py module registers is in bot.cli.COMMANDS, in the order
     `waymark --help` showed them, with the same options and help: a command added to a module but
     not to the table fails here."""
-    lazy, eager = json.loads(_python(LAZY)), json.loads(_python(EAGER, cwd=ROOT))
+    lazy, eager = (json.loads(line) for line in _python(BOTH).splitlines())
     assert [c[0] for c in lazy] == [c[0] for c in eager]
     assert lazy == eager
 
