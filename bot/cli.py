@@ -2,9 +2,9 @@
 
 Each command lives in its own module (the table COMMANDS below), imported only when that command
 runs: `waymark export-person` loads the subject access code and never the chat engine, the report
-builder or the demo school. A new process pays for what it uses, so a person-level command starts
-in well under a second (BENCHMARKS.md, "Start-up"). `waymark --help` still lists every command,
-and loads every module to do it.
+builder or the demo school. A new process pays only for what it uses (BENCHMARKS.md, "Start-up of
+the person-level commands"). `waymark --help` still lists every command, and loads every module to
+do it.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ add commands to.
 
 Kept light on purpose (bot/cli.py imports a command's module only when it runs): nothing here
 imports the chat engine, the channels, the reports or Alembic, so a person-level command such as
-`waymark export-person` or `waymark erase` starts quickly.
+`waymark export-person` or `waymark erase` loads little beyond the database code.
 """
 
 from __future__ import annotations
