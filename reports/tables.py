@@ -284,8 +284,10 @@ def render_text(table: Table, *, suppress_small: bool = False) -> str:
         lines.append("No one to count yet.")
         return "\n".join(lines)
     for index, row in enumerate(shown.rows):
-        lines.append("")
         base = shown.base(index)
+        if base == 0:
+            continue  # a row of nobody (a sector no one named): nothing to read
+        lines.append("")
         lines.append(f"{row.label}: {table.base_words(base if base is not None else 0, shown.base_text(index))}")
         for column, name in enumerate(table.columns):
             if shown.count(index, column) == 0:
