@@ -68,6 +68,7 @@ def sector_table(
         (*notes, SHARE_OF_SECTOR),
         people[1],
         adds_up=len(columns),
+        omit_empty=True,
     )
 
 

@@ -221,3 +221,34 @@ def test_sectors_picked_as_buttons_count_beside_typed_ones(engine: Engine, dispa
         table = interests_table(rows, by=Breakdown.gender)
     assert ("F", "", "trades") in rows
     assert {r.label: r.cells for r in table.rows}["Construction and trades"] == (1, 2, 0)
+
+
+def test_leader_gets_the_lens_in_the_chat_as_text_charts_and_a_workbook(engine: Engine, dispatcher: Dispatcher) -> None:
+    from openpyxl import load_workbook
+
+    from tests.test_refine import leader_and_tutor
+
+    leader_and_tutor(engine, _school(engine))
+    chat = Chat(dispatcher, "lee")
+    chat.say("/report")
+    replies = chat.press("Equality lens (sectors by gender)")
+    interests, interests_chart, destinations, destinations_chart, book = replies
+    assert interests.text.startswith("Equal Academy: Career interests of pupils by sector and gender")
+    assert "Health and care: 2 interests\n  Female: 2 (100%)" in interests.text
+    assert "Construction and trades: 2 alumni\n  Female: 1 (50%)\n  Male: 1 (50%)" in destinations.text
+    for chart in (interests_chart, destinations_chart):
+        assert (
+            chart.image is not None and chart.image.startswith(PNG_SIGNATURE) and chart.image_alt.startswith("Chart: ")
+        )
+    assert "SEND" in chat.buttons()  # the lens by another breakdown
+    assert book.file is not None and book.file_name == "equality-gender.xlsx"
+    assert load_workbook(io.BytesIO(book.file)).sheetnames == [
+        "Career interests of pupils by s",
+        "Destinations of leavers, year 1",
+    ]
+    shared = chat.say("/report equality gender share")
+    assert "Health and care: x interests\n  Female: x\n" in shared[0].text and "x: hidden." in shared[0].text
+    assert "Female 2" not in shared[1].image_alt and shared[-1].file_name == "equality-gender-to-share.xlsx"
+    assert "can't break the equality lens down by" in chat.say("/report equality shoe size")[0].text
+    tutor = Chat(dispatcher, "sam")
+    assert "Equal Academy" not in "".join(r.text for r in tutor.say("/report equality"))

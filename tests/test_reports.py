@@ -372,6 +372,7 @@ def test_leader_gets_text_chart_and_csv_and_the_export_is_audited(engine: Engine
         "Destinations year 3",
         "Benchmark 3 summary",
         "Alumni who can help",
+        "Equality lens (sectors by gender)",
     ]
     chat.press("Destinations year 1")
     assert "Gender" in chat.buttons() and "Disadvantage (pupil premium)" in chat.buttons()
@@ -444,7 +445,7 @@ def test_cli_report_destinations_writes_table_csv_and_png(tmp_path: Path) -> Non
     assert re.search(r"Destinations of leavers of \d{4} and earlier, year 1 after leaving,\s+by gender", result.stdout)
     assert "Female" in result.stdout and " x " in result.stdout
     assert "National comparison (DfE):" in result.stdout
-    assert "Female: this school figures under 5 not shown" in result.stdout
+    assert "Female: this school x (hidden, as in the table above)" in result.stdout
     assert "England 16-18 (2022/23 release): 82.5% sustained destination" in result.stdout
     assert "similar, not identical" in result.stdout
     rows = list(csv.reader(io.StringIO(out_csv.read_bytes().decode("utf-8-sig"))))
