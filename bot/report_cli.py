@@ -31,7 +31,7 @@ report_app = typer.Typer(
     help="Destination, Benchmark 3 and equality reports: tables, CSV and PNG charts.", no_args_is_help=True
 )
 
-SUPPRESS_HELP = "show counts from 1 to 4 as <5, as schools do when they publish figures"
+SUPPRESS_HELP = "for publishing: hide counts from 1 to 4 (as x), and enough others that none can be worked out"
 
 
 def _school(session_school: School | None, name: str | None) -> School:

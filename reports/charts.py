@@ -233,7 +233,7 @@ def stacked_bars(table: Table, *, suppress_small: bool = False, columns: int | N
     """One horizontal bar per row, split into each row's shares of its first `columns` columns.
 
     Bars show percentages so that groups of different sizes compare; each segment wide enough is
-    labelled with its count ("<5" when small counts are suppressed). The legend lists only the
+    labelled with its count (x for the hidden block when small counts are suppressed). The legend lists only the
     groups that appear.
     """
     names = table.columns[: columns if columns is not None else len(table.columns)]
