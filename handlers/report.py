@@ -230,7 +230,7 @@ def _equality(ctx: Context, by: Breakdown, share: bool) -> list[Reply]:
         school_name=ctx.school.name,
     )
     replies = []
-    for table in tables:
+    for part, table in zip(("interests", "destinations"), tables, strict=True):
         replies.append(Reply(render_text(table, suppress_small=share)))
         if any(row.base for row in table.rows):
             png, words = equality.chart(table, suppress_small=share)
@@ -238,7 +238,7 @@ def _equality(ctx: Context, by: Breakdown, share: bool) -> list[Reply]:
                 Reply(
                     "Chart: each bar is 100% of that sector's row.",
                     image=png,
-                    image_name=f"equality-{by.value}-{len(replies)}.png",
+                    image_name=f"equality-{by.value}-{part}.png",
                     image_alt=words,
                 )
             )

@@ -240,6 +240,7 @@ def test_leader_gets_the_lens_in_the_chat_as_text_charts_and_a_workbook(engine: 
         assert (
             chart.image is not None and chart.image.startswith(PNG_SIGNATURE) and chart.image_alt.startswith("Chart: ")
         )
+    assert interests_chart.image_name == "equality-gender-interests.png"
     assert "SEND" in chat.buttons()  # the lens by another breakdown
     assert book.file is not None and book.file_name == "equality-gender.xlsx"
     assert load_workbook(io.BytesIO(book.file)).sheetnames == [
