@@ -334,10 +334,13 @@ def print_alumni(title: str, rows: Sequence[Sequence[str]], console: Console | N
     if not rows:
         console.print(title, NOBODY, sep="\n", width=WIDTH)
         return
-    rich = RichTable(title=title, box=box.SIMPLE, title_justify="left")
-    for header in HEADER:
-        words = [header, *(r[HEADER.index(header)] for r in rows)]
-        rich.add_column(header, overflow="fold", min_width=min(14, max(_longest_word(w) for w in words)))
+    rich = RichTable(title=title, box=box.SIMPLE, title_justify="left", expand=True)
+    # What they do now is the longest cell: it gets the most room; the leaving year never wraps.
+    for header, ratio in zip(HEADER, (3, 3, None, 6, 3), strict=True):
+        if ratio is None:
+            rich.add_column(header, no_wrap=True, width=4)
+        else:
+            rich.add_column(header, overflow="fold", ratio=ratio)
     for row in rows:
         rich.add_row(*row)
     console.print(rich, width=WIDTH)
