@@ -334,9 +334,15 @@ def allow_audit_change(session: Session, why: str) -> None:
 def _keep_statistics(session: Session, person: Person) -> None:
     """One anonymous row for the destination reports, with the outcome of every year they had."""
     assert person.leaving_date is not None
-    # No characteristics: the reports count an erased alumnus in every total and as "not recorded"
-    # in every breakdown (storage.reports), so nothing about who they were is kept.
-    leaver = ErasedLeaver(school_id=person.school_id, leaving_date=person.leaving_date)
+    leaver = ErasedLeaver(
+        school_id=person.school_id,
+        leaving_date=person.leaving_date,
+        gender=person.gender,
+        ethnicity=person.ethnicity,
+        send=person.send,
+        pupil_premium=person.pupil_premium,
+        fsm=person.fsm,
+    )
     session.add(leaver)
     session.flush()
     assert leaver.id is not None

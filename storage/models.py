@@ -267,9 +267,7 @@ class AuditEvent(SQLModel, table=True):
 
 class ErasedLeaver(SQLModel, table=True):
     """What an erased alumnus leaves behind for the destination reports: no name, no id, no dates of
-    their own, only the school and the cohort's leaving date. The characteristic columns are no longer
-    written (left at their defaults: reports count erased alumni as "not recorded" in every breakdown); dropping
-    them needs a migration."""
+    their own, only the school, the cohort's leaving date and the characteristics reports break down by."""
 
     id: int | None = Field(default=None, primary_key=True)
     school_id: int = Field(foreign_key="school.id", index=True)

@@ -106,21 +106,16 @@ def find_school(session: Session, name: str | None) -> School | None:
 
 
 def _breakdown_column(by: Breakdown, table: type[Person] | type[ErasedLeaver] = Person) -> Any:
-    """The breakdown value of an alumnus; of an erased one, "" in every breakdown.
-
-    One rule for erased alumni: counted in every total, with their characteristics gone, so "not
-    recorded" whatever the breakdown (erasure keeps no gender, ethnicity, SEND or the like)."""
-    if table is ErasedLeaver:
-        return literal("")
+    """The breakdown value of an alumnus, or of an erased one (ErasedLeaver keeps the same columns)."""
     if by is Breakdown.pupil_premium:
-        return case((col(Person.pupil_premium).is_(True), "Y"), else_="N")
+        return case((col(table.pupil_premium).is_(True), "Y"), else_="N")
     if by is Breakdown.fsm:
-        return case((col(Person.fsm).is_(True), "Y"), else_="N")
+        return case((col(table.fsm).is_(True), "Y"), else_="N")
     if by in (Breakdown.eal, Breakdown.looked_after):
+        if table is ErasedLeaver:
+            return literal("")  # not kept when an alumnus is erased: counted as "not recorded"
         return case((col(getattr(Person, by.value)).is_(True), "Y"), else_="N")
-    column = {Breakdown.gender: col(Person.gender), Breakdown.ethnicity: col(Person.ethnicity)}.get(
-        by, col(Person.send)
-    )
+    column = {Breakdown.gender: col(table.gender), Breakdown.ethnicity: col(table.ethnicity)}.get(by, col(table.send))
     return func.coalesce(func.trim(column), "")
 
 
