@@ -13,7 +13,7 @@ STAMP_TEST := $(VENV)/.stamp-test
 DEMO_ARGS ?=
 # Two workers, a test file each at a time: files keep their order (test_cli's steps build on each other)
 # and every worker has its own PostgreSQL schema per test, so they never meet.
-PYTEST_ARGS ?= -n 2 --dist loadfile
+PYTEST_ARGS ?= -n 2 --dist loadfile --durations=30
 
 .PHONY: run test lint clean-venv
 

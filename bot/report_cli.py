@@ -15,7 +15,6 @@ from sqlmodel import Session
 from bot.cli import settings_or_exit
 from core.settings import Settings
 from reports import build
-from reports.equality import EqualityTable
 from reports.evidence import Evidence
 from reports.national import CAVEAT, Comparison
 from reports.tables import HIDDEN_NOTE, Shown, Table, publish
@@ -32,7 +31,7 @@ report_app = typer.Typer(
     help="Destination, Benchmark 3 and equality reports: tables, CSV and PNG charts.", no_args_is_help=True
 )
 
-SUPPRESS_HELP = "show counts from 1 to 4 as <5, as schools do when they publish figures"
+SUPPRESS_HELP = "for publishing: hide counts from 1 to 4 (as x), and enough others that none can be worked out"
 
 
 def _school(session_school: School | None, name: str | None) -> School:
@@ -148,14 +147,14 @@ def print_table(table: Table, suppress_small: bool, console: Console | None = No
         console.print(HIDDEN_NOTE, width=WIDTH)
 
 
-def _print_national(found: Sequence[Comparison], suppress_small: bool) -> None:
+def _print_national(found: Sequence[Comparison]) -> None:
     """DfE's figures under the table, only for the rows DfE publishes, with the caveat every time."""
     if not found:
         return
     console = Console()
     console.print("\nNational comparison (DfE):")
     for comparison in found:
-        for line in comparison.lines(suppress_small=suppress_small):
+        for line in comparison.lines():
             console.print(line, highlight=False)
     console.print(CAVEAT)
 
@@ -210,7 +209,7 @@ def destinations(
     detail = f"cli: destinations year {year_after} by {by.value}" + (f" cohort {cohort}" if cohort else "")
     table = _build(school, make, detail)
     print_table(table, suppress_small)
-    _print_national(build.national_comparison(table, by), suppress_small)
+    _print_national(build.national_comparison(table, by, suppress_small=suppress_small))
     if csv_file is not None:
         _write(csv_file, to_csv(table, suppress_small=suppress_small), "CSV")
     if xlsx_file is not None:
@@ -263,69 +262,119 @@ def benchmark3(
         _write(html_file, evidence_html(evidence, suppress_small=suppress_small).encode("utf-8"), "evidence page")
 
 
-def _print_equality(table: EqualityTable, suppress_small: bool) -> None:
-    """Sectors down the side, the breakdown's groups across (with each group's share of the sector), then All."""
-    shown = table.published(suppress_small)
-    rich = RichTable("Sector", *table.columns, "All", title=table.title)
-    for r, sector in enumerate(table.rows):
-        cells = []
-        for c in range(len(table.columns)):
-            count, share = shown.count(r, c), shown.share(r, c)
-            cells.append("*" if count is None else f"{count}" + (f" ({share}%)" if share is not None and count else ""))
-        base = shown.base(r)
-        rich.add_row(sector, *cells, "*" if base is None else str(base))
-    Console().print(rich)
-    for note in table.notes:
-        typer.echo(note)
-    if suppress_small:
-        typer.echo("Counts from 1 to 4 hidden (*), and enough others that none can be worked out.")
+def _beside(path: Path, part: str) -> Path:
+    """`eq.csv` and "interests" give `eq-interests.csv`: one file per table of a report with several."""
+    return path.with_name(f"{path.stem}-{part}{path.suffix}")
 
 
 @report_app.command("equality")
 def equality(
     by: Breakdown = typer.Option(Breakdown.gender, "--by", help="break down by this roster field"),
     year_after: int = typer.Option(1, "--year-after", min=1, max=build.MAX_YEARS_AFTER, help="year after leaving"),
+    csv_file: Path | None = typer.Option(
+        None, "--csv", help="also write each table as CSV: FILE-interests.csv and FILE-destinations.csv"
+    ),
+    xlsx_file: Path | None = typer.Option(None, "--xlsx", help="also write both tables as a workbook, a sheet each"),
+    png_file: Path | None = typer.Option(
+        None, "--png", help="also write a chart per table: FILE-interests.png and FILE-destinations.png"
+    ),
+    html_file: Path | None = typer.Option(None, "--html", help="also write both tables and charts as one HTML page"),
     suppress_small: bool = typer.Option(False, "--suppress-small", help=SUPPRESS_HELP),
     school: str | None = typer.Option(None, "--school", help="school name, when the database holds several"),
 ) -> None:
     """Pupils' career interests and leavers' destinations per sector, by gender (or --by), unclassified shown."""
     from reports import equality as lens
+    from reports.export import to_csv
+    from reports.html import Part, tables_html
+    from reports.xlsx import to_xlsx
     from storage.equality import alumni_courses, pupil_interests
 
-    def make(session: Session, found: School, settings: Settings, today: date) -> tuple[EqualityTable, ...]:
+    def make(session: Session, found: School, settings: Settings, today: date) -> tuple[Table, Table]:
         assert found.id is not None
-        extra = sector_keywords(found)
-        return (
-            lens.interests_table(pupil_interests(session, found.id, by), by=by, extra=extra, school_name=found.name),
-            lens.destinations_table(
-                alumni_courses(session, found.id, by, year_after),
-                by=by,
-                year_after_leaving=year_after,
-                extra=extra,
-                school_name=found.name,
-            ),
+        return lens.tables(
+            pupil_interests(session, found.id, by),
+            alumni_courses(session, found.id, by, year_after),
+            by=by,
+            year_after_leaving=year_after,
+            extra=sector_keywords(found),
+            school_name=found.name,
         )
 
-    for table in _build(school, make, f"cli: equality by {by.value} year {year_after}"):
-        _print_equality(table, suppress_small)
+    found = _build(school, make, f"cli: equality by {by.value} year {year_after}")
+    for table in found:
+        print_table(table, suppress_small)
+    parts = dict(zip(EQUALITY_PARTS, found, strict=True))
+    if csv_file is not None:
+        for part, table in parts.items():
+            _write(_beside(csv_file, part), to_csv(table, suppress_small=suppress_small), "CSV")
+    if xlsx_file is not None:
+        _write(xlsx_file, to_xlsx(found, suppress_small=suppress_small), "workbook")
+    if png_file is None and html_file is None:
+        return
+    charts = {part: lens.chart(table, suppress_small=suppress_small) for part, table in parts.items()}
+    if png_file is not None:
+        for part, (png, _) in charts.items():
+            _write(_beside(png_file, part), png, "chart")
+    if html_file is not None:
+        title = found[0].title.split(": ", 1)[0] + ": equality lens" if ": " in found[0].title else "Equality lens"
+        page = tables_html(title, [Part(parts[p], *charts[p]) for p in EQUALITY_PARTS], suppress_small=suppress_small)
+        _write(html_file, page.encode("utf-8"), "HTML page")
+
+
+EQUALITY_PARTS = ("interests", "destinations")
+
+
+def print_alumni(title: str, rows: Sequence[Sequence[str]], console: Console | None = None) -> None:
+    """The list at most 80 columns wide: long cells wrap inside their column, never cut."""
+    from rich import box
+
+    from reports.alumni import HEADER, HOW_TO_REACH, NOBODY
+
+    console = console or Console()
+    if not rows:
+        console.print(title, NOBODY, sep="\n", width=WIDTH)
+        return
+    rich = RichTable(title=title, box=box.SIMPLE, title_justify="left", expand=True)
+    # What they do now is the longest cell: it gets the most room; the leaving year never wraps.
+    for header, ratio in zip(HEADER, (3, 3, None, 6, 3), strict=True):
+        if ratio is None:
+            rich.add_column(header, no_wrap=True, width=4)
+        else:
+            rich.add_column(header, overflow="fold", ratio=ratio)
+    for row in rows:
+        rich.add_row(*row)
+    console.print(rich, width=WIDTH)
+    console.print(HOW_TO_REACH, width=WIDTH)
 
 
 @report_app.command("alumni")
 def alumni(
+    csv_file: Path | None = typer.Option(None, "--csv", help="also write the list as CSV (opens in Excel)"),
+    xlsx_file: Path | None = typer.Option(None, "--xlsx", help="also write the list as an Excel workbook"),
+    html_file: Path | None = typer.Option(None, "--html", help="also write the list as an HTML page"),
     school: str | None = typer.Option(None, "--school", help="school name, when the database holds several"),
 ) -> None:
     """Alumni who said they would help current pupils, by the sector of what they do now, for talks and mentoring."""
-    from reports.alumni import by_sector, render_lines
+    from reports.alumni import HEADER, HOW_TO_REACH, STAFF_ONLY, by_sector, rows, title, to_csv
+    from reports.html import list_html
+    from reports.xlsx import list_xlsx
     from storage.willing_alumni import record_shown, willing_alumni
 
-    def make(session: Session, found: School, settings: Settings, today: date) -> list[str]:
+    def make(session: Session, found: School, settings: Settings, today: date) -> tuple[str, list[list[str]]]:
         assert found.id is not None
         shown = willing_alumni(session, found.id)
         record_shown(session, found.id, shown, actor_id=None, now=utcnow())
-        return render_lines(by_sector(shown, sector_keywords(found)), found.name)
+        return title(found.name), rows(by_sector(shown, sector_keywords(found)))
 
-    for line in _build(school, make, "cli: alumni who can help"):
-        typer.echo(line)
+    heading, found = _build(school, make, "cli: alumni who can help")
+    print_alumni(heading, found)
+    notes = (HOW_TO_REACH, STAFF_ONLY)
+    if csv_file is not None:
+        _write(csv_file, to_csv(found), "CSV")
+    if xlsx_file is not None:
+        _write(xlsx_file, list_xlsx(heading, HEADER, found, notes), "workbook")
+    if html_file is not None:
+        _write(html_file, list_html(heading, HEADER, found, notes).encode("utf-8"), "HTML page")
 
 
 def register(app: typer.Typer) -> None:

@@ -16,13 +16,16 @@ from core.numbers import whole_number
 from handlers import access
 from handlers.context import Context
 from handlers.registry import command
-from reports import build
+from reports import alumni as alumni_list
+from reports import build, equality
 from reports.alumni import by_sector, render_lines
 from reports.charts import alt_text, coverage_bars, stacked_bars
 from reports.export import to_csv
 from reports.html import evidence_html
 from reports.tables import render_text
+from reports.xlsx import to_xlsx
 from storage import audit
+from storage.equality import alumni_courses, pupil_interests
 from storage.reports import EXPORT_REPORT, GROUPS, Breakdown
 from storage.schools import sector_keywords
 from storage.willing_alumni import record_shown, willing_alumni
@@ -34,7 +37,9 @@ HOW_TO = (
     "Reports: choose one below, or type it, e.g. /report destinations 1 gender or /report benchmark3.\n"
     "Destinations: where leavers went in year 1, 2 or 3 after leaving, by gender, ethnicity, SEND or "
     "disadvantage, EAL or looked after. Benchmark 3 summary: guidance conversations, next steps and actions per year group. "
-    "Alumni who can help: former pupils who said yes to helping current pupils, by sector.\n"
+    "Alumni who can help: former pupils who said yes to helping current pupils, by sector. "
+    "Equality lens: pupils' career interests and leavers' destinations per sector, by gender (or "
+    "another breakdown: /report equality send).\n"
     "Add \u201cshare\u201d (e.g. /report destinations 1 send share) for a version to publish: counts "
     "from 1 to 4 hidden, and enough others that none can be worked out."
 )
@@ -61,7 +66,7 @@ BREAKDOWN_WORDS: dict[str, Breakdown] = {b.value: b for b in Breakdown} | {
 
 @dataclass(frozen=True)
 class Request:
-    kind: str  # "menu" | "destinations" | "benchmark3" | "alumni"
+    kind: str  # "menu" | "destinations" | "benchmark3" | "alumni" | "equality"
     year: int | None = None
     by: Breakdown | None = None
     problem: str = ""
@@ -85,6 +90,12 @@ def _parse(words: list[str]) -> Request:
         return Request("benchmark3")
     if head in {"alumni", "helpers"}:
         return Request("alumni")
+    if head in {"equality", "sectors", "lens"}:
+        rest = [w for w in rest if w != "by"]
+        by = BREAKDOWN_WORDS.get(rest[0]) if rest else Breakdown.gender
+        if by is None:
+            return Request("equality", problem=f"I can't break the equality lens down by \u201c{rest[0][:30]}\u201d.")
+        return Request("equality", by=by)
     if head not in {"destinations", "destination", "dest"}:
         return Request("menu", problem=f"I don't know a report called \u201c{words[0][:30]}\u201d.")
     rest = [w for w in rest if w not in {"year", "by"}]
@@ -105,7 +116,13 @@ def menu_buttons() -> list[list[Button]]:
     return [
         [Button(f"Destinations year {y}", f"/report destinations {y}") for y in YEARS_OFFERED],
         [Button("Benchmark 3 summary", "/report benchmark3"), Button("Alumni who can help", "/report alumni")],
+        [Button("Equality lens (sectors by gender)", "/report equality")],
     ]
+
+
+def equality_buttons() -> list[list[Button]]:
+    buttons = [Button(label, f"/report equality {by.value}") for label, by in BREAKDOWN_BUTTONS]
+    return [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
 
 
 def breakdown_buttons(year: int) -> list[list[Button]]:
@@ -120,7 +137,7 @@ def report(ctx: Context) -> list[Reply]:
     if ctx.school is None:
         return [Reply(NOT_FOR_YOU)]
     request = parse(ctx.args)
-    if request.kind == "menu":
+    if request.kind == "menu" or (request.kind == "equality" and request.problem):
         prefix = f"{request.problem}\n\n" if request.problem else ""
         return [Reply(prefix + HOW_TO, buttons=menu_buttons())]
     if request.kind == "destinations" and (request.year is None or request.by is None):
@@ -128,9 +145,12 @@ def report(ctx: Context) -> list[Reply]:
         prefix = f"{request.problem}\n\n" if request.problem else ""
         return [Reply(prefix + f"Destinations in year {year} after leaving, broken down by:", breakdown_buttons(year))]
     if request.kind == "alumni":
-        return [Reply(_alumni_text(ctx), buttons=menu_buttons())]
+        return _alumni(ctx)
     today = local_today(ctx.now, ctx.settings.zone)
     share = request.share
+    if request.kind == "equality":
+        assert request.by is not None
+        return _equality(ctx, request.by, share)
     if request.kind == "benchmark3":
         table = build.benchmark3(ctx.session, ctx.school, ctx.settings, today=today)
         name = f"benchmark3-{today:%Y-%m-%d}"
@@ -168,7 +188,7 @@ def report(ctx: Context) -> list[Reply]:
                     "Chart: each bar is 100% of that group's leavers.",
                     image=stacked_bars(table, suppress_small=share, columns=len(GROUPS)),
                     image_name=f"{name}.png",
-                    image_alt=alt_text(table, columns=len(GROUPS)),
+                    image_alt=alt_text(table, suppress_small=share, columns=len(GROUPS)),
                 )
             )
         detail = f"destinations year {request.year} by {request.by.value}"
@@ -181,7 +201,12 @@ def report(ctx: Context) -> list[Reply]:
             file_name=f"{name}.csv",
         )
     )
-    assert ctx.school.id is not None
+    _audit(ctx, detail)
+    return replies
+
+
+def _audit(ctx: Context, detail: str) -> None:
+    assert ctx.school is not None and ctx.school.id is not None
     audit.record(
         ctx.session,
         school_id=ctx.school.id,
@@ -191,16 +216,66 @@ def report(ctx: Context) -> list[Reply]:
         now=ctx.now,
         detail=detail,
     )
+
+
+def _equality(ctx: Context, by: Breakdown, share: bool) -> list[Reply]:
+    """Both tables of the lens as text, a chart each, and one workbook (a sheet per table)."""
+    assert ctx.school is not None and ctx.school.id is not None
+    tables = equality.tables(
+        pupil_interests(ctx.session, ctx.school.id, by),
+        alumni_courses(ctx.session, ctx.school.id, by, 1),
+        by=by,
+        year_after_leaving=1,
+        extra=sector_keywords(ctx.school),
+        school_name=ctx.school.name,
+    )
+    replies = []
+    for part, table in zip(("interests", "destinations"), tables, strict=True):
+        replies.append(Reply(render_text(table, suppress_small=share)))
+        if any(row.base for row in table.rows):
+            png, words = equality.chart(table, suppress_small=share)
+            replies.append(
+                Reply(
+                    "Chart: each bar is 100% of that sector's row.",
+                    image=png,
+                    image_name=f"equality-{by.value}-{part}.png",
+                    image_alt=words,
+                )
+            )
+    replies[-1] = replace(replies[-1], buttons=equality_buttons())
+    name = f"equality-{by.value}" + ("-to-share" if share else "")
+    replies.append(
+        Reply(
+            "The same figures as a workbook, a sheet per table.",
+            file=to_xlsx(tables, suppress_small=share),
+            file_name=f"{name}.xlsx",
+            file_type=XLSX_TYPE,
+        )
+    )
+    _audit(ctx, f"equality by {by.value}" + (" to share" if share else ""))
     return replies
 
 
-def _alumni_text(ctx: Context) -> str:
-    """Willing alumni by sector; each name shown is audited as a staff list of pupils is."""
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _alumni(ctx: Context) -> list[Reply]:
+    """Willing alumni by sector: the first ALUMNI_SHOWN as text, all of them as a CSV file; each
+    name shown is audited as a staff list of pupils is. A list of names: never "to share"."""
     assert ctx.school is not None and ctx.school.id is not None
     found = willing_alumni(ctx.session, ctx.school.id)
-    shown = found[:ALUMNI_SHOWN]
-    record_shown(ctx.session, ctx.school.id, shown, actor_id=ctx.person.id if ctx.person else None, now=ctx.now)
-    lines = render_lines(by_sector(shown, sector_keywords(ctx.school)), ctx.school.name)
-    if len(found) > len(shown):
-        lines.append(f"The first {len(shown)} of {len(found)} by name; all of them: waymark report alumni.")
-    return "\n".join(lines)
+    record_shown(ctx.session, ctx.school.id, found, actor_id=ctx.person.id if ctx.person else None, now=ctx.now)
+    groups = by_sector(found, sector_keywords(ctx.school))
+    lines = render_lines(by_sector(found[:ALUMNI_SHOWN], sector_keywords(ctx.school)), ctx.school.name)
+    if len(found) > ALUMNI_SHOWN:
+        lines.append(f"The first {ALUMNI_SHOWN} of {len(found)} by name; all of them are in the file below.")
+    replies = [Reply("\n".join(lines), buttons=menu_buttons())]
+    if found:
+        replies.append(
+            Reply(
+                "All of them as a spreadsheet (CSV). " + alumni_list.STAFF_ONLY,
+                file=alumni_list.to_csv(alumni_list.rows(groups)),
+                file_name="alumni-who-can-help.csv",
+            )
+        )
+    return replies

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from core.csvsafe import csv_text
+from reports.export import BOM
 from reports.sectors import SECTORS, UNCLASSIFIED, classify, label
 from storage.willing_alumni import WillingAlumnus
 
@@ -52,11 +54,30 @@ def by_sector(
     return [(label(key), grouped[key]) for key in order if key in grouped]
 
 
+HEADER: tuple[str, ...] = ("Sector", "Name", "Left", "Doing now", "Reach")
+NOBODY = "No alumni have said yes yet: pupils are asked when they leave."
+STAFF_ONLY = "Staff only: names of former pupils, for inviting them to talks and mentoring. Not for publishing."
+
+
+def title(school_name: str = "") -> str:
+    return (f"{school_name}: " if school_name else "") + "Alumni who would help current pupils"
+
+
+def rows(groups: Sequence[tuple[str, list[Helper]]]) -> list[list[str]]:
+    """One row per alumnus under `HEADER`: what the CSV, the workbook, the page and the terminal show."""
+    return [[sector, h.name, h.left, h.now, h.reach] for sector, helpers in groups for h in helpers]
+
+
+def to_csv(found: Sequence[Sequence[str]]) -> bytes:
+    """`rows` as CSV through the one writer (`core.csvsafe`): names and courses come from outside."""
+    return (BOM + csv_text([list(HEADER), *found])).encode("utf-8")
+
+
 def render_lines(groups: Sequence[tuple[str, list[Helper]]], school_name: str = "") -> list[str]:
-    title = (f"{school_name}: " if school_name else "") + "Alumni who would help current pupils"
     if not groups:
-        return [title, "No alumni have said yes yet: pupils are asked when they leave."]
-    lines = [title]
+        return [title(school_name), NOBODY]
+    title_line = title(school_name)
+    lines = [title_line]
     for sector, helpers in groups:
         lines += ["", f"{sector} ({len(helpers)})"]
         for h in helpers:

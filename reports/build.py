@@ -11,11 +11,11 @@ from core.calendar import latest_campaign_year, school_year_start
 from core.settings import Settings
 from reports.cohorts import cohort_range, left_before
 from reports.evidence import Evidence, evidence
-from reports.national import Comparison, comparisons
-from reports.tables import GROUP_LABELS, Table, benchmark3_table, destinations_table, side_by_side, value_label
+from reports.national import Comparison, beside
+from reports.tables import Table, benchmark3_table, destinations_table, publish, side_by_side
 from storage import reports
 from storage.models import School
-from storage.reports import POSITIVE_GROUPS, Breakdown
+from storage.reports import Breakdown
 
 MAX_YEARS_AFTER = 10
 
@@ -136,14 +136,6 @@ def benchmark3_evidence(session: Session, school: School, settings: Settings, *,
     )
 
 
-def national_comparison(table: Table, by: Breakdown) -> tuple[Comparison, ...]:
-    """The DfE figures beside a destinations table's rows, where DfE publishes the same breakdown."""
-    if not table.rows:
-        return ()
-    positive = [table.columns.index(GROUP_LABELS[g]) for g in POSITIVE_GROUPS]
-    # Row labels back to the roster values DfE's groups are named by ("Female" is "F").
-    raw = {value_label(by, v): v for v in ("F", "M", "Y", "N")}
-    rows = [(raw.get(row.label, "?"), row.label, sum(row.cells[i] for i in positive), row.base) for row in table.rows]
-    total = table.total()
-    rows.append(("", total.label, sum(total.cells[i] for i in positive), total.base))
-    return comparisons(by.value, rows)
+def national_comparison(table: Table, by: Breakdown, *, suppress_small: bool = False) -> tuple[Comparison, ...]:
+    """The DfE figures beside a destinations table's rows, from the table as published (`reports.national`)."""
+    return beside(publish(table, suppress_small=suppress_small), by)

@@ -31,6 +31,8 @@ DPI = 200
 # at 360 px (316 px shown) 16.5 px.
 MIN_FONT_PT = 15
 TITLE_CHARACTERS = 26  # a bold line across FIGURE_WIDTH_IN
+LABEL_CHARACTERS = 32  # a plain line across FIGURE_WIDTH_IN ("Public and uniformed services (x pupils)" wraps)
+LINE_UNITS = 0.35  # a further line of a bar's label, in bar steps (0.85 in each)
 
 # Okabe-Ito colours: told apart by people with the common kinds of colour blindness.
 # Grey shades for the two kinds of "unknown", so they read as gaps, not as destinations.
@@ -77,7 +79,7 @@ def stacked_segments(shown: Shown, columns: int) -> list[Bar]:
     for index, row in enumerate(shown.table.rows):
         base = shown.base(index)
         label = f"{row.label} ({shown.base_text(index)})"
-        words = f"{row.label} ({shown.table.base_words(row.base, shown.base_text(index))})"
+        words = f"{row.label} ({shown.table.base_words(base or 0, shown.base_text(index))})"
         if base == 0:
             continue
         if base is None:
@@ -111,7 +113,7 @@ def answered_line(table: Table, suppress_small: bool = False) -> str:
     total, at = table.total(), len(table.rows)
     base = shown.base_text(at) if table.rows else str(total.base)
     if not all(name in table.columns for name in UNANSWERED):
-        return table.base_words(total.base, base)
+        return table.base_words((shown.base(at) or 0) if table.rows else total.base, base)
     parts = [shown.count(at, table.columns.index(name)) if table.rows else 0 for name in UNANSWERED]
     whole = shown.base(at) if table.rows else total.base
     answered = HIDDEN if whole is None or None in parts else str(whole - sum(p or 0 for p in parts))
@@ -125,7 +127,7 @@ def alt_text(table: Table, *, suppress_small: bool = False, columns: int | None 
     shown = publish(table, suppress_small=suppress_small)
     parts = [f"Chart: {table.title}. {answered_line(table, suppress_small)}."]
     for index, row in enumerate(table.rows):
-        if row.base <= 0:
+        if shown.base(index) == 0:
             continue
         figures = [
             f"{name} {'hidden' if shown.count(index, c) is None else shown.count_text(index, c)}"
@@ -133,7 +135,9 @@ def alt_text(table: Table, *, suppress_small: bool = False, columns: int | None 
             for c, name in enumerate(names)
             if shown.count(index, c) != 0
         ]
-        parts.append(f"{row.label}, {table.base_words(row.base, shown.base_text(index))}: {', '.join(figures)}.")
+        parts.append(
+            f"{row.label}, {table.base_words(shown.base(index) or 0, shown.base_text(index))}: {', '.join(figures)}."
+        )
     if len(parts) == 1:
         parts.append("No one to count yet.")
     return " ".join(parts)
@@ -229,7 +233,7 @@ def stacked_bars(table: Table, *, suppress_small: bool = False, columns: int | N
     """One horizontal bar per row, split into each row's shares of its first `columns` columns.
 
     Bars show percentages so that groups of different sizes compare; each segment wide enough is
-    labelled with its count ("<5" when small counts are suppressed). The legend lists only the
+    labelled with its count (x for the hidden block when small counts are suppressed). The legend lists only the
     groups that appear.
     """
     names = table.columns[: columns if columns is not None else len(table.columns)]
@@ -237,8 +241,16 @@ def stacked_bars(table: Table, *, suppress_small: bool = False, columns: int | N
     colours = {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(names)}
     present = [n for n in [*names, HIDDEN_NAME] if any(seg.name == n for bar in bars for seg in bar.segments)]
     legend_in = 0.32 * len(present)
-    fig, ax = _start(table, suppress_small, 0.85 * max(len(bars), 1), legend_in)
-    for position, bar in enumerate(bars):
+    # A long label (a sector's name) wraps above its bar, and the bars below move down to make room.
+    labels = [textwrap.wrap(bar.words, LABEL_CHARACTERS) or [""] for bar in bars]
+    positions, at = [], 0.0
+    for number, lines in enumerate(labels):
+        at += (1.0 if number else 0.0) + LINE_UNITS * (len(lines) - 1)
+        positions.append(at)
+    top = -0.75 - (LINE_UNITS * (len(labels[0]) - 1) if labels else 0.0)
+    bottom = positions[-1] + 0.4 if bars else 0.5
+    fig, ax = _start(table, suppress_small, 0.85 * max(bottom - top - 0.15, 1), legend_in)
+    for position, bar, lines in zip(positions, bars, labels, strict=True):
         left = 0.0
         for segment in bar.segments:
             width, hidden = float(segment.share), segment.count is None
@@ -263,9 +275,9 @@ def stacked_bars(table: Table, *, suppress_small: bool = False, columns: int | N
                     color="black" if hidden or colour in DARK_TEXT_ON else "white",
                 )
             left += width
-        ax.text(0, position - 0.3, bar.words, ha="left", va="bottom", fontsize=MIN_FONT_PT)
+        ax.text(0, position - 0.3, "\n".join(lines), ha="left", va="bottom", fontsize=MIN_FONT_PT, linespacing=1.1)
     ax.set_xlim(0, 100)
-    ax.set_ylim(len(bars) - 0.6 if bars else 0.5, -0.75)
+    ax.set_ylim(bottom, top)
     ax.set_xticks([0, 50, 100], ["0%", "50%", "100%"])
     if not bars:
         ax.text(50, 0, "No one to count yet", ha="center", va="center", fontsize=MIN_FONT_PT)
@@ -277,7 +289,7 @@ def stacked_bars(table: Table, *, suppress_small: bool = False, columns: int | N
 def coverage_bars(table: Table, *, suppress_small: bool = False) -> bytes:
     """For each row (a year group), one thin bar per column: the share of its people (Benchmark 3)."""
     shown = publish(table, suppress_small=suppress_small)
-    indexed = [(i, r) for i, r in enumerate(table.rows) if r.base > 0]
+    indexed = [(i, r) for i, r in enumerate(table.rows) if shown.base(i) != 0]
     rows = [r for _, r in indexed]
     per_row = len(table.columns)
     legend_in = 0.32 * per_row
@@ -288,7 +300,7 @@ def coverage_bars(table: Table, *, suppress_small: bool = False) -> bytes:
         ax.text(
             0,
             start - 0.6,
-            f"{row.label} ({table.base_words(row.base, shown.base_text(at))})",
+            f"{row.label} ({table.base_words(shown.base(at) or 0, shown.base_text(at))})",
             ha="left",
             va="bottom",
             fontsize=MIN_FONT_PT,

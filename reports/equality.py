@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 
-from reports.disclosure import Grid, Published, suppress
 from reports.sectors import SECTORS, UNCLASSIFIED, classify, label, picked
-from reports.tables import value_label
+from reports.tables import Row, Table, value_label
 from storage.reports import Breakdown
 
 SECTOR_ORDER: tuple[str, ...] = (*(s.key for s in SECTORS), UNCLASSIFIED)
 SEVERAL = "A pupil who names interests in several sectors counts once in each."
 WHERE = "Alumni in education, employment or training, by what they study or where."
+SHARE_OF_SECTOR = "Percentages are each group's share of the sector's row."
 _PIECES = re.compile(r"[,;/\n]|\band\b|\bor\b")
 
 
@@ -30,27 +29,25 @@ def sectors_named(text: str, extra: Mapping[str, str] | None = None) -> frozense
     return frozenset(classify(p, extra) for p in pieces)
 
 
-@dataclass(frozen=True)
-class EqualityTable:
-    title: str
-    columns: tuple[str, ...]  # breakdown labels, e.g. "Female", "Male"
-    rows: tuple[str, ...]  # sector labels, then "Unclassified"
-    counts: tuple[tuple[int, ...], ...]  # counts[row][column]
-    notes: tuple[str, ...] = ()
-
-    def published(self, suppress_small: bool) -> Published:
-        grid = Grid.of(self.counts)
-        return suppress(grid) if suppress_small else Published(grid, frozenset())
-
-
 def _order(by: Breakdown, value: str) -> tuple[bool, str]:
     return (value == "", value_label(by, value).casefold())
 
 
 def sector_table(
-    found: Iterable[tuple[str, frozenset[str]]], *, by: Breakdown, title: str, notes: tuple[str, ...] = ()
-) -> EqualityTable:
-    """Count (breakdown value, sectors) pairs into a sector-by-value table; sectors nobody named are kept (as 0)."""
+    found: Iterable[tuple[str, frozenset[str]]],
+    *,
+    by: Breakdown,
+    title: str,
+    people: tuple[str, str],
+    notes: tuple[str, ...] = (),
+) -> Table:
+    """Count (breakdown value, sectors) pairs into a sector-by-value table; sectors nobody named are kept (as 0).
+
+    A report `Table` like every other, so it is published, rendered and exported by the same code
+    (`reports.tables.publish`): each person in a row is in exactly one column, so the columns add
+    up to the row's base (`adds_up`), and the "All" row counts each sector a person is in.
+    `people` names what a row counts: ("Alumni", "alumnus"), or ("Interests", "interest") where a
+    pupil counts once in each sector they name (so the "All" row is not a count of pupils)."""
     tally: dict[tuple[str, str], int] = {}
     values: set[str] = set()
     for value, sectors in found:
@@ -58,9 +55,20 @@ def sector_table(
         for sector in sectors:
             tally[(sector, value)] = tally.get((sector, value), 0) + 1
     columns = sorted(values, key=lambda v: _order(by, v))
-    counts = tuple(tuple(tally.get((sector, v), 0) for v in columns) for sector in SECTOR_ORDER)
-    return EqualityTable(
-        title, tuple(value_label(by, v) for v in columns), tuple(label(s) for s in SECTOR_ORDER), counts, notes
+    rows = []
+    for sector in SECTOR_ORDER:
+        cells = tuple(tally.get((sector, v), 0) for v in columns)
+        rows.append(Row(label(sector), sum(cells), cells))
+    return Table(
+        title,
+        "Sector",
+        people[0],
+        tuple(value_label(by, v) for v in columns),
+        tuple(rows) if columns else (),
+        (*notes, SHARE_OF_SECTOR),
+        people[1],
+        adds_up=len(columns),
+        omit_empty=True,
     )
 
 
@@ -70,7 +78,7 @@ def interests_table(
     by: Breakdown,
     extra: Mapping[str, str] | None = None,
     school_name: str = "",
-) -> EqualityTable:
+) -> Table:
     """Pupils on roll who gave interests (typed, or sectors picked as buttons), per sector, by breakdown value."""
     found = [
         (value, sectors_named(text, extra) | frozenset(picked(keys)))
@@ -78,7 +86,7 @@ def interests_table(
         if text.strip() or picked(keys)
     ]
     title = _titled(school_name, f"Career interests of pupils by sector and {_by_words(by)}")
-    return sector_table(found, by=by, title=title, notes=(SEVERAL,))
+    return sector_table(found, by=by, title=title, people=("Interests", "interest"), notes=(SEVERAL,))
 
 
 def destinations_table(
@@ -88,12 +96,12 @@ def destinations_table(
     year_after_leaving: int,
     extra: Mapping[str, str] | None = None,
     school_name: str = "",
-) -> EqualityTable:
+) -> Table:
     """Alumni in education, employment or training, by the sector of their course or provider."""
     found = [(value, frozenset({classify(text, extra)})) for value, text in alumni]
     when = f"year {year_after_leaving} after leaving"
     title = _titled(school_name, f"Destinations of leavers, {when}, by sector and {_by_words(by)}")
-    return sector_table(found, by=by, title=title, notes=(WHERE,))
+    return sector_table(found, by=by, title=title, people=("Alumni", "alumnus"), notes=(WHERE,))
 
 
 def _titled(school_name: str, title: str) -> str:
@@ -101,27 +109,34 @@ def _titled(school_name: str, title: str) -> str:
 
 
 def _by_words(by: Breakdown) -> str:
-    return {Breakdown.send: "SEND", Breakdown.fsm: "free school meals"}.get(by, by.value.replace("_", " "))
+    words = {Breakdown.send: "SEND", Breakdown.fsm: "free school meals", Breakdown.eal: "EAL"}
+    return words.get(by, by.value.replace("_", " "))
 
 
-def render_lines(table: EqualityTable, *, suppress_small: bool) -> list[str]:
-    """Plain text for a chat: one block per sector anyone is in, with each group's count and share of the sector."""
-    shown = table.published(suppress_small)
-    lines = [table.title]
-    if not table.columns:
-        return [*lines, "No one to count yet."]
-    for r, sector in enumerate(table.rows):
-        base = shown.base(r)
-        if base == 0:
-            continue
-        lines += ["", f"{sector}: {_text(base)}"]
-        for c, column in enumerate(table.columns):
-            share = shown.share(r, c)
-            lines.append(f"  {column}: {_text(shown.count(r, c))}" + (f" ({share}%)" if share is not None else ""))
-    if suppress_small:
-        lines += ["", "Counts from 1 to 4 hidden (*), and enough others that none can be worked out."]
-    return [*lines, "", *table.notes]
+def tables(
+    pupils: Iterable[tuple[str, str, str]],
+    alumni: Iterable[tuple[str, str]],
+    *,
+    by: Breakdown,
+    year_after_leaving: int,
+    extra: Mapping[str, str] | None = None,
+    school_name: str = "",
+) -> tuple[Table, Table]:
+    """The two tables of the lens, interests then destinations: what the CLI and the chat both show."""
+    return (
+        interests_table(pupils, by=by, extra=extra, school_name=school_name),
+        destinations_table(alumni, by=by, year_after_leaving=year_after_leaving, extra=extra, school_name=school_name),
+    )
 
 
-def _text(count: int | None) -> str:
-    return "*" if count is None else str(count)
+def chart(table: Table, *, suppress_small: bool) -> tuple[bytes, str]:
+    """A stacked bar per sector anyone is in, split by the breakdown's groups: the PNG and its words.
+
+    Drawn by `reports.charts.stacked_bars` from the published figures, as the destination charts are."""
+    from reports.charts import alt_text, stacked_bars
+
+    columns = len(table.columns)
+    return (
+        stacked_bars(table, suppress_small=suppress_small, columns=columns),
+        alt_text(table, suppress_small=suppress_small, columns=columns),
+    )

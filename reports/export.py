@@ -39,3 +39,26 @@ def to_csv(table: Table, *, suppress_small: bool = False) -> bytes:
     if shown.suppressed:
         rows.append([HIDDEN_NOTE])
     return (BOM + csv_text(rows)).encode("utf-8")
+
+
+def to_markdown(table: Table, *, suppress_small: bool = False) -> str:
+    """A Markdown table (for the README or a wiki): each count with its percentage, e.g. "17 (55%)".
+
+    From the published view like every other form; `|` in a label is escaped so a cell stays one cell."""
+    shown = publish(table, suppress_small=suppress_small)
+
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|")
+
+    head = [table.row_header, table.base_header, *table.columns]
+    rows = [
+        "| " + " | ".join(cell(h) for h in head) + " |",
+        "| " + " | ".join(["---"] + ["---:"] * (len(head) - 1)) + " |",
+    ]
+    for index, row in enumerate(shown.rows):
+        cells = [row.label, shown.base_text(index)]
+        for column in range(len(table.columns)):
+            share = shown.share_text(index, column)
+            cells.append(shown.count_text(index, column) + (f" ({share})" if share else ""))
+        rows.append("| " + " | ".join(cell(c) for c in cells) + " |")
+    return "\n".join(rows)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Sequence
+from dataclasses import dataclass
 from html import escape
 
 from reports.evidence import Evidence, gap
@@ -21,6 +22,7 @@ th:first-child,td:first-child{text-align:left}
 caption{text-align:left;font-weight:bold;padding:.25rem 0}
 .note{font-size:.85rem;color:#333}
 img{max-width:100%}
+.list td,.list th{text-align:left}
 """
 
 
@@ -57,14 +59,44 @@ def page(title: str, sections: Sequence[str], *, suppressed: bool) -> str:
     )
 
 
+@dataclass(frozen=True)
+class Part:
+    """One table of a page, with its chart (PNG) and the chart's words."""
+
+    table: Table
+    chart: bytes | None = None
+    alt: str = ""
+
+
+def _image(chart: bytes | None, alt: str) -> str:
+    if not chart:
+        return ""
+    return f"<img src='data:image/png;base64,{base64.b64encode(chart).decode()}' alt='{escape(alt, quote=True)}'>"
+
+
 def report_html(table: Table, *, suppress_small: bool = False, chart: bytes | None = None, alt: str = "") -> str:
-    shown = publish(table, suppress_small=suppress_small)
-    image = (
-        f"<img src='data:image/png;base64,{base64.b64encode(chart).decode()}' alt='{escape(alt, quote=True)}'>"
-        if chart
-        else ""
+    return tables_html(table.title, [Part(table, chart, alt)], suppress_small=suppress_small)
+
+
+def tables_html(title: str, parts: Sequence[Part], *, suppress_small: bool = False) -> str:
+    """Several tables on one page, each followed by its chart; each published by the one rule."""
+    sections, suppressed = [], False
+    for part in parts:
+        shown = publish(part.table, suppress_small=suppress_small)
+        suppressed = suppressed or shown.suppressed
+        sections.append(f"<section>{table_html(shown)}{_image(part.chart, part.alt)}</section>")
+    return page(title, sections, suppressed=suppressed)
+
+
+def list_html(title: str, header: Sequence[str], rows: Sequence[Sequence[str]], notes: Sequence[str] = ()) -> str:
+    """A plain list of people (alumni who can help) as one table: words only, no counts to hide."""
+    head = "".join(f"<th scope='col'>{escape(h)}</th>" for h in header)
+    body = "".join(
+        "<tr>" + f"<th scope='row'>{escape(row[0])}</th>" + "".join(f"<td>{escape(c)}</td>" for c in row[1:]) + "</tr>"
+        for row in rows
     )
-    return page(table.title, [table_html(shown), image], suppressed=shown.suppressed)
+    table = f"<table class='list'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return page(title, [table, *(f"<p class='note'>{escape(n)}</p>" for n in notes)], suppressed=False)
 
 
 def evidence_html(evidence: Evidence, *, suppress_small: bool = False) -> str:

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
 from importlib.resources import files
 
-from reports.disclosure import is_small, percent
+from reports.disclosure import percent
+from reports.tables import GROUP_LABELS, HIDDEN, Shown, value_label
+from storage.reports import POSITIVE_GROUPS, Breakdown
 
+IN_WORK_OR_STUDY = "in education, employment or training"
 CAVEAT = (
     "National figures are DfE destination measures: similar, not identical, to ours "
     "(DfE counts an activity sustained for two terms; ours are the answers alumni gave)."
@@ -73,35 +75,53 @@ _DFE_BREAKDOWN: dict[str, tuple[str, dict[str, str]]] = {
 
 @dataclass(frozen=True)
 class Comparison:
-    """One row of the school's report beside the national figures for the same group."""
+    """One row of the school's report beside the national figures for the same group.
+
+    The school's figures are the published ones (`reports.tables.publish`): None where the report
+    hides them, so the comparison can never show what the table it sits under hides."""
 
     row: str  # the row's label, e.g. "Female", or "All"
-    in_work_or_study: int  # alumni of the row in education, apprenticeship, employment, training or other
-    alumni: int
+    in_work_or_study: int | None  # alumni of the row in education, apprenticeship, employment, training or other
+    alumni: int | None
     national: tuple[NationalFigure, ...]
 
-    def lines(self, *, suppress_small: bool = False) -> list[str]:
-        hidden = suppress_small and (is_small(self.in_work_or_study) or is_small(self.alumni))
-        share = percent(self.in_work_or_study, self.alumni)
-        ours = (
-            "figures under 5 not shown"
-            if hidden
-            else f"{share}% in education, employment or training ({self.in_work_or_study} of {self.alumni})"
-        )
+    def lines(self) -> list[str]:
+        if self.in_work_or_study is None or self.alumni is None:
+            ours = f"{HIDDEN} (hidden, as in the table above)"
+        else:
+            share = percent(self.in_work_or_study, self.alumni)
+            ours = f"{share}% {IN_WORK_OR_STUDY} ({self.in_work_or_study} of {self.alumni})"
         return [f"{self.row}: this school {ours}", *(f"  {figure.label()}" for figure in self.national)]
 
 
-def comparisons(by: str, rows: Sequence[tuple[str, str, int, int]]) -> tuple[Comparison, ...]:
-    """For report rows (raw value, label, in work or study, alumni) of breakdown `by`, plus the "all" row
-    (value ""), those DfE has a figure for. Rows with no national figure are left out, never guessed."""
+def _national(by: Breakdown, value: str | None) -> tuple[NationalFigure, ...]:
+    """DfE's figures for one of our rows (value None: the "All" row); none where DfE publishes none."""
+    if value is None:
+        return matching("all", "all")
+    if by.value in _DFE_BREAKDOWN and (group := _DFE_BREAKDOWN[by.value][1].get(value.upper())):
+        return matching(_DFE_BREAKDOWN[by.value][0], group)
+    return ()
+
+
+def beside(shown: Shown, by: Breakdown) -> tuple[Comparison, ...]:
+    """The DfE figures beside a published destinations table's rows, where DfE has the same breakdown.
+
+    The school's share in work or study is the sum of the row's published positive groups, so it is
+    shown only when every one of them and the row's base are shown: a sum of hidden counts, or a
+    share of a hidden base, would give back what the table hides."""
+    table = shown.table
+    if not table.rows:
+        return ()
+    positive = [table.columns.index(GROUP_LABELS[g]) for g in POSITIVE_GROUPS]
+    # Row labels back to the roster values DfE's groups are named by ("Female" is "F").
+    raw = {value_label(by, v): v for v in ("F", "M", "Y", "N")}
     found = []
-    for value, row_label, positive, alumni in rows:
-        if value == "" and row_label == "All":
-            national = matching("all", "all")
-        elif by in _DFE_BREAKDOWN and (group := _DFE_BREAKDOWN[by][1].get(value.upper())):
-            national = matching(_DFE_BREAKDOWN[by][0], group)
-        else:
-            national = ()
-        if national:
-            found.append(Comparison(row_label, positive, alumni, national))
+    for index, row in enumerate(shown.rows):
+        is_all = index == len(table.rows)
+        national = _national(by, None if is_all else raw.get(row.label, "?"))
+        if not national:
+            continue
+        counts = [shown.count(index, c) for c in positive]
+        total = None if None in counts else sum(c or 0 for c in counts)
+        found.append(Comparison(row.label, total, shown.base(index), national))
     return tuple(found)

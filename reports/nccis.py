@@ -7,9 +7,10 @@ file the LA returns with its own codes filled in goes straight in.
 
 Ethnicity: NCCIS has its own three-letter codes. We map only the census codes whose NCCIS code
 REFERENCE.md lists and whose meaning is unambiguous; every other code is written blank and counted
-as not mapped, so a wrong guess never reaches the LA. (WHI and WHR are listed without their
-meanings, so White British and White Irish are among the not mapped until someone checks them
-against the NCCIS requirement.)
+as not mapped, so a wrong guess never reaches the LA. WHI and WHR are NCCIS codes (not census
+ones) that REFERENCE.md lists without their meanings: that they are White British (WBRI) and White
+Irish (WIRI) is likely but unconfirmed, so those two census codes are among the not mapped until
+someone checks them against the NCCIS management information requirement.
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ class YoungPerson:
     activity_code: int
     provider: str
     ascertained: date | None
+    started: date | None = None  # see `young_person`
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,10 @@ class Written:
 
 
 def young_person(t: Tracked) -> YoungPerson:
+    """One row of the file. Start date: Waymark stores no date an activity began (alumni tell us where
+    they are, not since when), so it is the date the destination was reported — the latest report
+    counts, so the activity had started by then. Blank where nothing is reported (810) and for a
+    sixth former on roll (no destination; the LA knows the school's year dates)."""
     p = t.person
     return YoungPerson(
         p.upn or "",
@@ -84,6 +90,7 @@ def young_person(t: Tracked) -> YoungPerson:
         p.send,
         t.code,
         t.provider,
+        t.ascertained,
         t.ascertained,
     )
 
@@ -112,7 +119,7 @@ def write(people: Iterable[YoungPerson]) -> Written:
                 "SEN": p.send,
                 "Activity code": p.activity_code,
                 "Provider": p.provider,
-                "Start date": "",  # not collected: alumni tell us where they are, not since when
+                "Start date": p.started.isoformat() if p.started else "",
                 "Date ascertained": p.ascertained.isoformat() if p.ascertained else "",
             }
         )

@@ -99,6 +99,8 @@ class Table:
     # How many leading columns split each row's people between them (each person in exactly one,
     # as destination groups do); 0 when every column is its own measure of the same people.
     adds_up: int = 0
+    # Rows of nobody left out of the chat text (a sector no one named); kept in files and charts' data.
+    omit_empty: bool = False
 
     def base_words(self, count: int, shown: str) -> str:
         return f"{shown} {self.base_one if count == 1 and self.base_one else self.base_header.lower()}"
@@ -284,8 +286,10 @@ def render_text(table: Table, *, suppress_small: bool = False) -> str:
         lines.append("No one to count yet.")
         return "\n".join(lines)
     for index, row in enumerate(shown.rows):
-        lines.append("")
         base = shown.base(index)
+        if base == 0 and table.omit_empty:
+            continue  # a row of nobody (a sector no one named): nothing to read on a phone
+        lines.append("")
         lines.append(f"{row.label}: {table.base_words(base if base is not None else 0, shown.base_text(index))}")
         for column, name in enumerate(table.columns):
             if shown.count(index, column) == 0:

@@ -63,6 +63,32 @@ def to_xlsx(tables: Sequence[Table], *, suppress_small: bool = False) -> bytes:
     return out.getvalue()
 
 
+def list_xlsx(title: str, header: Sequence[str], rows: Sequence[Sequence[str]], notes: Sequence[str] = ()) -> bytes:
+    """A list of people (alumni who can help) on one sheet: the title, a bold frozen header, a row each."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = sheet_name(title, set())
+    sheet.append([safe_cell(title)])
+    sheet["A1"].font = Font(bold=True)
+    sheet.append([safe_cell(h) for h in header])
+    for cell in sheet[2]:
+        cell.font = Font(bold=True)
+    for row in rows:
+        sheet.append([safe_cell(c) for c in row])
+    for note in notes:
+        sheet.append([safe_cell(note)])
+    sheet.freeze_panes = "A3"
+    for index, name in enumerate(header):
+        letter = sheet.cell(row=2, column=index + 1).column_letter
+        sheet.column_dimensions[letter].width = min(60, max([len(name), *(len(r[index]) for r in rows)]) + 2)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
 def _number(count: int | None) -> int | str:
     """A count as a number; a hidden one as the marker text, never a number."""
 

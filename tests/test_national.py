@@ -4,8 +4,8 @@ from decimal import Decimal
 
 from reports.build import national_comparison
 from reports.national import CAVEAT, figures, matching
-from reports.tables import Table, destinations_table
-from storage.reports import Breakdown, DestinationCount
+from reports.tables import Table, destinations_table, publish
+from storage.reports import GROUPS, Breakdown, DestinationCount
 
 
 def test_every_figure_has_a_release_a_source_and_a_share() -> None:
@@ -43,15 +43,21 @@ def test_comparison_sets_dfe_figures_beside_the_school_rows_they_match() -> None
     assert male.lines()[0] == "Male: this school 38% in education, employment or training (3 of 8)"  # 37.5 rounds up
     assert (everyone.in_work_or_study, everyone.alumni) == (10, 17)
     assert everyone.national == matching("all", "all")
-    assert male.lines(suppress_small=True)[0] == "Male: this school figures under 5 not shown"
     assert "not identical" in CAVEAT
 
 
-def test_pupil_premium_is_dfe_disadvantage_and_other_breakdowns_get_only_the_all_row() -> None:
-    table = _table(Breakdown.pupil_premium, [("Y", "education", 5), ("N", "education", 9)])
-    found = national_comparison(table, Breakdown.pupil_premium)
-    assert [c.row for c in found] == ["Pupil premium", "Not pupil premium", "All"]
-    assert found[0].national == matching("disadvantage", "Y")
-    by_send = national_comparison(_table(Breakdown.send, [("K", "education", 5)]), Breakdown.send)
-    assert [c.row for c in by_send] == ["All"]
-    assert national_comparison(_table(Breakdown.fsm, []), Breakdown.fsm) == ()
+def test_with_suppression_the_comparison_shows_only_what_the_table_publishes() -> None:
+    """The share is a sum of the row's positive groups: shown only when each of them and the base are."""
+    table = _table(
+        Breakdown.gender,
+        [("F", "education", 20), ("F", "employment", 9), ("F", "NEET", 6), ("M", "education", 30), ("M", "NEET", 2)],
+    )
+    shown = publish(table, suppress_small=True)
+    female, male, everyone = national_comparison(table, Breakdown.gender, suppress_small=True)
+    employment = GROUPS.index("employment")
+    assert shown.count(0, employment) is None and shown.count(1, employment) is None  # Male's NEET 2 is hidden ...
+    assert female.in_work_or_study is None and male.in_work_or_study is None  # ... so is the sum that gives it away
+    assert female.lines()[0] == "Female: this school x (hidden, as in the table above)"
+    assert everyone.lines()[0] == "All: this school 88% in education, employment or training (59 of 67)"
+    unsuppressed = national_comparison(table, Breakdown.gender)
+    assert unsuppressed[1].lines()[0] == "Male: this school 94% in education, employment or training (30 of 32)"

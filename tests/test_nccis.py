@@ -79,13 +79,16 @@ def test_export_has_one_row_per_tracked_young_person_exactly(engine: Engine) -> 
         ("P100000000001", "", "N", "210", "Exchange Academy"),  # sixth former on roll; Year 10 is not tracked
     ]
     assert rows[0]["Date ascertained"] == "2025-10-06" and rows[0]["Date of birth"] == "2009-03-01"
+    # Start date: no start is stored, so the date the destination was reported; blank with none (810)
+    # and for the sixth former.
+    assert [r["Start date"] for r in rows] == ["2025-10-06", "2025-10-06", "", "2025-10-06", ""]
     assert dict(written.not_mapped) == {"WBRI": 1, "(none recorded)": 2}
 
 
 def test_la_file_is_read_back_and_the_latest_report_wins(engine: Engine) -> None:
     school = _school(engine)
     assert school.id is not None
-    text = _export(engine, school).text.replace("680,'=SUM(A1),,2025-10-06", "640,,,2025-11-03")
+    text = _export(engine, school).text.replace("680,'=SUM(A1),2025-10-06,2025-10-06", "640,,2025-11-01,2025-11-03")
     text += "Z999,Who,Else,,,,,240,Uni,,2025-11-03\r\n"  # not ours
     found = nccis.read(text)
     assert found.problems == [] and found.unascertained == 2  # Cal (810) and the sixth former
@@ -136,6 +139,8 @@ def test_cli_export_then_import_round_trip(tmp_path: Path) -> None:
     done = run_waymark(db, "export-nccis", "--out", str(out))
     assert done.returncode == 0, done.stderr
     assert "Wrote 5 young people" in done.stdout
+    written = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8"))))
+    assert [r["Start date"] == r["Date ascertained"] for r in written] == [True] * 5
     assert "Ethnicity not mapped to an NCCIS code, left blank: (none recorded) (2), WBRI (1)." in done.stdout
     refused = run_waymark(db, "import-destinations", str(out), "--source", "la")
     assert refused.returncode == 0, refused.stderr

@@ -372,6 +372,7 @@ def test_leader_gets_text_chart_and_csv_and_the_export_is_audited(engine: Engine
         "Destinations year 3",
         "Benchmark 3 summary",
         "Alumni who can help",
+        "Equality lens (sectors by gender)",
     ]
     chat.press("Destinations year 1")
     assert "Gender" in chat.buttons() and "Disadvantage (pupil premium)" in chat.buttons()
@@ -429,12 +430,13 @@ def test_cli_report_destinations_writes_table_csv_and_png(tmp_path: Path) -> Non
     env = {k: v for k, v in os.environ.items() if not k.startswith(("WAYMARK_", "TELEGRAM_", "SLACK_"))}
     env |= {"WAYMARK_DATABASE_URL": f"sqlite:///{db}", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     env["COLUMNS"] = "200"
-    out_csv, out_png = tmp_path / "d.csv", tmp_path / "d.png"
+    out_csv, out_png, out_html, out_xlsx = (tmp_path / f"d.{kind}" for kind in ("csv", "png", "html", "xlsx"))
     started = time.monotonic()
     result = run_waymark(
         [
             *("report", "destinations", "--year-after", "1", "--by", "gender"),
             *("--csv", str(out_csv), "--png", str(out_png), "--suppress-small"),
+            *("--html", str(out_html), "--xlsx", str(out_xlsx)),
         ],
         tmp_path,
         env,
@@ -444,7 +446,7 @@ def test_cli_report_destinations_writes_table_csv_and_png(tmp_path: Path) -> Non
     assert re.search(r"Destinations of leavers of \d{4} and earlier, year 1 after leaving,\s+by gender", result.stdout)
     assert "Female" in result.stdout and " x " in result.stdout
     assert "National comparison (DfE):" in result.stdout
-    assert "Female: this school figures under 5 not shown" in result.stdout
+    assert "Female: this school x (hidden, as in the table above)" in result.stdout
     assert "England 16-18 (2022/23 release): 82.5% sustained destination" in result.stdout
     assert "similar, not identical" in result.stdout
     rows = list(csv.reader(io.StringIO(out_csv.read_bytes().decode("utf-8-sig"))))
@@ -452,6 +454,14 @@ def test_cli_report_destinations_writes_table_csv_and_png(tmp_path: Path) -> Non
     assert rows[0][:3] == ["Gender", "Alumni", "Education"]
     assert rows[1][:3] == ["Female", "x", "x"]
     assert out_png.read_bytes().startswith(PNG_SIGNATURE)
+    page = out_html.read_text(encoding="utf-8")
+    assert "<caption>Cli Academy: Destinations of leavers of" in page and "<th scope='col'>Gender</th>" in page
+    assert "<img src='data:image/png;base64," in page and "<td>x" in page and "x: hidden." in page
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(out_xlsx).worksheets[0]
+    assert [c.value for c in sheet[2]][:3] == ["Gender", "Alumni", "Education"]
+    assert [c.value for c in sheet[3]][:3] == ["Female", "x", "x"]
 
     bad = subprocess.run(
         [*WAYMARK, "report", "destinations", "--by", "shoe_size"],

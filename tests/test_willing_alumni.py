@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from openpyxl import load_workbook
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
@@ -80,9 +83,36 @@ def test_cli_report_alumni(tmp_path: Path) -> None:
     engine = sqlite_engine(db)
     _school(engine)
     engine.dispose()
-    result = run_waymark(db, "report", "alumni")
+    out = {kind: tmp_path / f"alumni.{kind}" for kind in ("csv", "xlsx", "html")}
+    files = [arg for kind, path in out.items() for arg in (f"--{kind}", str(path))]
+    result = run_waymark(db, "report", "alumni", *files, columns=80)
     assert result.returncode == 0, result.stderr
-    assert "Health and care (1)" in result.stdout and "Cat Old" not in result.stdout
+    tables = [line for line in result.stdout.splitlines() if not line.startswith("Wrote the ")]
+    assert "Helpful Academy: Alumni who would help current pupils" in result.stdout
+    assert "Construction   Ben Old        2024   Apprenticeship:" in result.stdout and "Cat Old" not in result.stdout
+    assert max(len(line) for line in tables) <= 80 and "…" not in result.stdout
+    rows = list(csv.reader(io.StringIO(out["csv"].read_text(encoding="utf-8-sig"))))
+    assert rows[0] == ["Sector", "Name", "Left", "Doing now", "Reach"]
+    assert rows[1:3] == [
+        [
+            "Health and care",
+            "Amy Old",
+            "2024",
+            "University (higher education): BSc Nursing, University of Leeds",
+            "Telegram",
+        ],
+        ["Construction and trades", "Ben Old", "2024", "Apprenticeship: Electrician, Sparks Ltd", "email"],
+    ]
+    assert len(rows) == 4  # Amy, Ben, Eve
+    sheet = load_workbook(out["xlsx"]).worksheets[0]
+    assert sheet["A1"].value == "Helpful Academy: Alumni who would help current pupils" and sheet.freeze_panes == "A3"
+    assert [c.value for c in sheet[2]] == rows[0] and [c.value for c in sheet[4]][:2] == [
+        "Construction and trades",
+        "Ben Old",
+    ]
+    page = out["html"].read_text(encoding="utf-8")
+    assert "<title>Helpful Academy: Alumni who would help current pupils</title>" in page
+    assert "<th scope='col'>Doing now</th>" in page and "Staff only" in page and "111" not in page.split("</style>")[1]
 
 
 def test_leader_sees_willing_alumni_in_report_and_others_do_not(engine: Engine, dispatcher: Dispatcher) -> None:
@@ -94,6 +124,10 @@ def test_leader_sees_willing_alumni_in_report_and_others_do_not(engine: Engine, 
     assert "Helpful Academy: Alumni who would help current pupils" in chat.text
     assert "- Ben Old (left 2024): Apprenticeship: Electrician, Sparks Ltd. Reach: email" in chat.text
     assert "Cat Old" not in chat.text and "ben@example.org" not in chat.text
+    sheet = chat.last[-1]
+    assert sheet.file_name == "alumni-who-can-help.csv" and sheet.file is not None
+    assert sheet.file.decode("utf-8-sig").splitlines()[0] == "Sector,Name,Left,Doing now,Reach"
+    assert b"Amy Old" in sheet.file and b"111" not in sheet.file
     with transaction(engine, write=False) as session:
         actors = session.exec(select(AuditEvent.actor_id).where(col(AuditEvent.detail) == HELP_LIST)).all()
     assert actors == [leader.id] * 3
