@@ -24,8 +24,15 @@ def run() -> None:
     from bot.keys_cli import require_key
     from bot.runner import main
 
+    from handlers.safeguarding import ModelError, default_classifier
+
     settings = settings_or_exit()
     require_key(settings)
+    try:
+        default_classifier()  # screening without its model would miss disclosures: refuse to start
+    except ModelError as exc:
+        typer.echo(f"Safeguarding screening cannot start: {exc}", err=True)
+        raise typer.Exit(2) from None
     main(settings)
 
 

@@ -12,6 +12,7 @@ from handlers.context import Context
 from handlers.disclosures.alerts import send_alert, send_unrecorded_alert
 from handlers.disclosures.books import book_for
 from handlers.disclosures.support import support_text
+from handlers.safeguarding.classifier import default_classifier
 from handlers.safeguarding.screen import screen
 from storage import audit, concerns, crypto, transcript
 from storage.models import ConcernSource, Person, Role
@@ -137,7 +138,8 @@ def screen_step(ctx: Context, before: list[str]) -> list[Reply]:
     if person is None or ctx.concern_raised or not _screened(ctx):
         return []
     words = (ctx.incoming.text or "").strip()
-    matches = screen(words, book_for(ctx.school))
+    # The school's phrase book, then the trained classifier (loaded once; Dispatcher loads it at start).
+    matches = screen(words, book_for(ctx.school), default_classifier())
     if not matches:
         return []
     first = matches[0]
