@@ -318,7 +318,12 @@ def pick_threshold(data: list[Example], views: list[Screened], oof: OutOfFold) -
 
 
 def report(
-    data: list[Example], views: list[Screened], oof: OutOfFold, threshold: float, title: str, only: list[bool] | None = None
+    data: list[Example],
+    views: list[Screened],
+    oof: OutOfFold,
+    threshold: float,
+    title: str,
+    only: list[bool] | None = None,
 ) -> None:
     """Recall per category and false alarms: the book, the classifier, both; `only` picks the examples counted."""
     if only is not None:
@@ -334,9 +339,7 @@ def report(
         clf = sum(1 for i in idx if fires(oof, i, threshold))
         both = sum(1 for i in idx if views[i].book or fires(oof, i, threshold))
         right = sum(
-            1
-            for i in idx
-            if (views[i].first or (oof.chosen[i] if fires(oof, i, threshold) else None)) is category
+            1 for i in idx if (views[i].first or (oof.chosen[i] if fires(oof, i, threshold) else None)) is category
         )
         n = len(idx)
         print(f"  {category.label:<30} {book / n:>9.0%} {clf / n:>11.0%} {both / n:>9.0%} {right / n:>11.0%}")
@@ -425,7 +428,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--check", action="store_true", help="is the shipped model trained on this corpus?")
     parser.add_argument("--search", action="store_true", help="CV figures for a few regularisation strengths")
-    parser.add_argument("--cross-writer", action="store_true", help="also train on our sentences, test on the other writer's")
+    parser.add_argument(
+        "--cross-writer", action="store_true", help="also train on our sentences, test on the other writer's"
+    )
     parser.add_argument("--out", type=Path, default=MODEL_PATH)
     args = parser.parse_args()
     print(f"load average: {os.getloadavg()}")

@@ -23,7 +23,6 @@ def run() -> None:
     """Run every configured platform, the scheduler and the sender."""
     from bot.keys_cli import require_key
     from bot.runner import main
-
     from handlers.safeguarding import ModelError, default_classifier
 
     settings = settings_or_exit()

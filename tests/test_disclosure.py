@@ -329,25 +329,27 @@ def test_a_schools_own_phrases_are_screened_and_a_change_rebuilds_its_book(engin
     pupil, _ = _school(engine)
     seed.link(engine, pupil, "console", "p1")
     chat = Chat(keyed, "p1")
-    chat.say("/reflect someone said zqword to me in the corridor")
+    # Careers talk, so that only the school's phrase can raise it: "someone said ... to me in the
+    # corridor" reads as bullying to the trained classifier, which is right to flag it.
+    chat.say("/reflect the speaker said zqword at the careers fair")
     assert _concerns(engine) == []
     with Session(engine) as session:
         school = session.get(School, pupil.school_id)
         assert school is not None
-        school.safeguarding_phrases = json.dumps({"additions": [["bullying", "said zqword to me"]], "removals": []})
+        school.safeguarding_phrases = json.dumps({"additions": [["bullying", "said zqword"]], "removals": []})
         session.add(school)
         session.commit()
-    replies = chat.say("/reflect someone said zqword to me in the corridor")
+    replies = chat.say("/reflect the speaker said zqword at the careers fair")
     assert "0800 1111" in replies[-1].text
     (concern,) = _concerns(engine)
     assert concern.category == "bullying"
     with Session(engine) as session:
         school = session.get(School, pupil.school_id)
         assert school is not None
-        school.safeguarding_phrases = json.dumps({"additions": [], "removals": ["said zqword to me"]})
+        school.safeguarding_phrases = json.dumps({"additions": [], "removals": ["said zqword"]})
         session.add(school)
         session.commit()
-    chat.say("/reflect they said zqword to me again today")
+    chat.say("/reflect the speaker said zqword again at the fair today")
     assert len(_concerns(engine)) == 1
 
 

@@ -24,7 +24,7 @@ import gzip
 import json
 import math
 from collections.abc import Sequence
-from itertools import repeat
+from itertools import pairwise, repeat
 from pathlib import Path
 
 from handlers.safeguarding.categories import Category
@@ -41,7 +41,7 @@ class ModelError(RuntimeError):
 
 def word_features(words: Sequence[str]) -> list[str]:
     """Each normalised word, and each pair of neighbouring words ("kill myself")."""
-    return [*words, *(a + " " + b for a, b in zip(words, words[1:], strict=False))]
+    return [*words, *(a + " " + b for a, b in pairwise(words))]
 
 
 def char_features(words: Sequence[str]) -> list[str]:
@@ -131,8 +131,9 @@ class Classifier:
         return (heavy[0], heavy[-1] + 1)
 
 
-def load(path: Path = MODEL_PATH) -> Classifier:
-    """Read a model file; any fault is one `ModelError` naming the file."""
+def load(path: Path | None = None) -> Classifier:
+    """Read a model file (the shipped one by default); any fault is one `ModelError` naming the file."""
+    path = path if path is not None else MODEL_PATH
     try:
         raw = gzip.decompress(path.read_bytes())
         data = json.loads(raw.decode("utf-8"))
