@@ -31,7 +31,8 @@ import train_screening  # noqa: E402
 
 MODEL = default_classifier()
 BOOK = default_book()
-EMPTY = PhraseBook(defaults={category: () for category in Category}, quiet=(), classes={})
+EMPTY_DEFAULTS: dict[Category, tuple[str, ...]] = {category: () for category in Category}
+EMPTY = PhraseBook(defaults=EMPTY_DEFAULTS, quiet=(), classes={})
 
 # The issue's examples: the classifier must catch each on its own, without the phrase book.
 ISSUE_DISCLOSURES = (
@@ -83,12 +84,15 @@ def test_a_classifier_match_names_itself_a_category_and_the_words_that_weighed()
 
 
 def test_a_schools_quiet_context_quiets_the_classifier_too() -> None:
-    text = "the play had a scene where i want to hurt myself"
+    # A book of no phrases but the school's one quiet context, so that only the classifier speaks.
+    text = "i want to hurt myself"
     assert screen(text, EMPTY, MODEL)
-    quieted = PhraseBook(additions=[("quiet", "i want to hurt myself")])
+    quieted = PhraseBook(additions=[("quiet", "i want to hurt myself")], defaults=EMPTY_DEFAULTS, quiet=(), classes={})
     assert screen(text, quieted, MODEL) == []
+    assert screen(f"In drama my line was {text}!", quieted, MODEL) == []
     # Words outside the quiet context still count.
-    assert screen("i want to hurt myself. kms", quieted, MODEL)
+    [match] = screen(f"{text}. kms", quieted, MODEL)
+    assert match.phrase == CLASSIFIER_PHRASE and f"{text}. kms"[match.span[0] : match.span[1]] == "kms"
 
 
 def test_removing_a_phrase_leaves_the_classifier_screening() -> None:

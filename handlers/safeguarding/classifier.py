@@ -31,8 +31,10 @@ from handlers.safeguarding.categories import Category
 
 MODEL_PATH = Path(__file__).with_name("screening_model.json.gz")
 FORMAT = 1
-# Character n-grams of these lengths, over the normalised words with a space either side.
+# Character n-grams of these lengths, of each normalised word with a space either side.
 CHAR_SIZES = (3, 4, 5)
+# Words whose part of a score is kept (see Classifier.score); a few MB at most.
+PART_CACHE = 50_000
 
 
 class ModelError(RuntimeError):
@@ -44,13 +46,17 @@ def word_features(words: Sequence[str]) -> list[str]:
     return [*words, *(a + " " + b for a, b in pairwise(words))]
 
 
-def char_features(words: Sequence[str]) -> list[str]:
-    """Every character n-gram of the words joined by spaces, with a space at either end so that a
-    word's first and last letters form n-grams of their own ("suicde" still shares " su", "sui"
-    and "de " with "suicide")."""
-    text = " " + " ".join(words) + " "
+def word_grams(word: str) -> list[str]:
+    """The character n-grams of one word, with a space either side so that its first and last
+    letters form n-grams of their own ("suicde" still shares " su", "sui" and "de " with "suicide")."""
+    text = " " + word + " "
     size = len(text)
     return [text[i : i + n] for n in CHAR_SIZES for i in range(size - n + 1)]
+
+
+def char_features(words: Sequence[str]) -> list[str]:
+    """Every character n-gram of every word (word by word: pairs of words are word features)."""
+    return [gram for word in words for gram in word_grams(word)]
 
 
 class Classifier:
@@ -83,18 +89,44 @@ class Classifier:
             raise ModelError(f"screening model is malformed: {error!r}") from error
         if not self.word_weights or not self.char_weights:
             raise ModelError("screening model holds no weights")
+        self._parts: dict[str, tuple[float, float, int]] = {}
 
     def score(self, words: Sequence[str]) -> float:
         """The detector's log-odds that these normalised words are a disclosure. Each block of
         features counts once per occurrence, scaled by one over the square root of the block's size
-        (as in training), so a long message is not a disclosure merely for being long."""
+        (as in training), so a long message is not a disclosure merely for being long.
+
+        What one word adds (its own weight, its n-grams' weights and their count) is the same
+        wherever it stands, so it is worked out once per word and kept: a message costs a look-up
+        per word and one per pair of words (this is most of why screening stays cheap in a step)."""
         if not words:
             return -math.inf
-        feats = word_features(words)
-        grams = char_features(words)
-        wsum = sum(map(self.word_weights.get, feats, repeat(0.0)))
-        csum = sum(map(self.char_weights.get, grams, repeat(0.0)))
-        return self.bias + wsum / math.sqrt(len(feats)) + csum / math.sqrt(len(grams))
+        parts = self._parts
+        wsum = csum = 0.0
+        count = 0
+        for word in words:
+            part = parts.get(word)
+            if part is None:
+                part = self._part(word)
+            wsum += part[0]
+            csum += part[1]
+            count += part[2]
+        pairs = len(words) - 1
+        if pairs:
+            wsum += sum(map(self.word_weights.get, map(" ".join, pairwise(words)), repeat(0.0)))
+        return self.bias + wsum / math.sqrt(len(words) + pairs) + csum / math.sqrt(count)
+
+    def _part(self, word: str) -> tuple[float, float, int]:
+        grams = word_grams(word)
+        part = (
+            self.word_weights.get(word, 0.0),
+            sum(map(self.char_weights.get, grams, repeat(0.0))),
+            len(grams),
+        )
+        if len(self._parts) >= PART_CACHE:  # bounded: pupils type a great many different words
+            self._parts.clear()
+        self._parts[word] = part
+        return part
 
     def fires(self, words: Sequence[str]) -> bool:
         return self.score(words) >= self.threshold
