@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 from core import settings as core_settings
 from handlers import Dispatcher
 from handlers.disclosures import books
-from handlers.safeguarding import default_book
+from handlers.safeguarding import default_book, screen
 from storage import audit, concerns, crypto, seed, transcript
 from storage.models import (
     AuditEvent,
@@ -153,6 +153,24 @@ def test_the_same_words_again_join_the_concern_and_send_no_second_alert(engine: 
         f"sg:alert:{concern.id}:telegram:dsl-0",
         f"sg:alert:{concern.id}:telegram:dsl-1",
     ]
+
+
+def test_what_only_the_classifier_catches_raises_and_joins_by_its_words(engine: Engine, keyed: Dispatcher) -> None:
+    # Words no phrase of the book holds: the trained classifier raises the concern, in its category.
+    first = "my stepdad gets really angry and i end up with bruises"
+    other = "mums boyfriend shouts at her and throws things and i hide upstairs"
+    assert screen(first, default_book()) == [] and screen(other, default_book()) == []
+    pupil, _ = _school(engine)
+    seed.link(engine, pupil, "console", "p1")
+    chat = Chat(keyed, "p1")
+    assert "0800 1111" in chat.say(f"/reflect {first}")[-1].text
+    chat.say(f"/reflect {first}")  # the same words again join it
+    (concern,) = _concerns(engine)
+    assert concern.hits == 2 and concern.category == "harm_by_adult"
+    assert concerns.words_of(concern, KEY) == f"/reflect {first}"
+    chat.say(f"/reflect {other}")  # other words are a concern of their own, with its own alert
+    assert [(c.category, c.hits) for c in _concerns(engine)] == [("harm_by_adult", 2), ("domestic_abuse", 1)]
+    assert len(_rows(engine)) == 2
 
 
 def test_with_no_dsl_the_concern_is_recorded_and_waits_unalerted(engine: Engine, keyed: Dispatcher) -> None:
