@@ -53,9 +53,9 @@ STEPS = 400
 DIGITS = 5  # weights are rounded in the file: small, stable to diff, and as good
 
 
-# The tuning files hold our own sentences first, then (from these lines on) the first blind set, written
-# by an engineer who never saw the lists (bench/safeguarding_corpus/README.md, history point 5).
-OTHER_WRITER_FROM = {"disclosures": 975, "ordinary": 1088}
+# The tuning files hold our own sentences first, then (these lines, counted from 0) the first blind set,
+# written by an engineer who never saw the lists, then our later probes (bench/safeguarding_corpus/README.md).
+OTHER_WRITER = {"disclosures": range(975, 1380), "ordinary": range(1088, 1486)}
 
 
 @dataclass(frozen=True)
@@ -83,11 +83,11 @@ def examples() -> list[Example]:
     lines = [line for line in disclosures.read_text(encoding="utf-8").splitlines() if line.strip()]
     for number, line in enumerate(lines):
         category, text = line.split("\t", 1)
-        other = number >= OTHER_WRITER_FROM["disclosures"]
+        other = number in OTHER_WRITER["disclosures"]
         found.append(Example(text, tuple(plain_words(text)[0]), Category(category), other))
     texts = [text for text in ordinary.read_text(encoding="utf-8").splitlines() if text.strip()]
     for number, text in enumerate(texts):
-        found.append(Example(text, tuple(plain_words(text)[0]), None, number >= OTHER_WRITER_FROM["ordinary"]))
+        found.append(Example(text, tuple(plain_words(text)[0]), None, number in OTHER_WRITER["ordinary"]))
     return found
 
 
