@@ -39,7 +39,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from handlers.safeguarding import Category, PhraseBook, default_book, screen  # noqa: E402
-from handlers.safeguarding.classifier import FORMAT, MODEL_PATH, char_features, word_features  # noqa: E402
+from handlers.safeguarding.classifier import (  # noqa: E402
+    CHAR_FLOOR,
+    FORMAT,
+    MODEL_PATH,
+    WORD_FLOOR,
+    char_features,
+    word_features,
+)
 from handlers.safeguarding.normalise import plain_words  # noqa: E402
 
 CORPUS = ROOT / "bench" / "safeguarding_corpus"
@@ -123,24 +130,24 @@ def vocabulary(lists: list[list[str]]) -> list[str]:
     return sorted(feature for feature, count in counts.items() if count >= MIN_COUNT)
 
 
-def design(blocks: list[tuple[list[list[str]], dict[str, int], int]], n_rows: int) -> Design:
+def design(blocks: list[tuple[list[list[str]], dict[str, int], int, int]], n_rows: int) -> Design:
     """Columns block after block; each occurrence of a known feature adds 1/sqrt(the sentence's
-    feature count in that block), as `Classifier.score` does."""
+    feature count in that block, or the block's floor if more), as `Classifier.score` does."""
     rows: list[int] = []
     cols: list[int] = []
     vals: list[float] = []
-    for lists, index, offset in blocks:
+    for lists, index, offset, least in blocks:
         for row, features in enumerate(lists):
             if not features:
                 continue
-            value = 1 / math.sqrt(len(features))
+            value = 1 / math.sqrt(max(len(features), least))
             for feature in features:
                 col = index.get(feature)
                 if col is not None:
                     rows.append(row)
                     cols.append(col + offset)
                     vals.append(value)
-    n_cols = sum(len(index) for _, index, _ in blocks)
+    n_cols = sum(len(index) for _, index, _, _ in blocks)
     return Design(np.array(rows, dtype=np.int64), np.array(cols, dtype=np.int64), np.array(vals), n_rows, n_cols)
 
 
@@ -168,8 +175,8 @@ class Detector:
         feats, grams = word_features(words), char_features(words)
         return (
             self.bias
-            + sum(self.words.get(f, 0.0) for f in feats) / math.sqrt(len(feats))
-            + sum(self.chars.get(g, 0.0) for g in grams) / math.sqrt(len(grams))
+            + sum(self.words.get(f, 0.0) for f in feats) / math.sqrt(max(len(feats), WORD_FLOOR))
+            + sum(self.chars.get(g, 0.0) for g in grams) / math.sqrt(max(len(grams), CHAR_FLOOR))
         )
 
 
@@ -179,7 +186,7 @@ def train_detector(train: list[Example], l2: float = DETECTOR_L2) -> Detector:
     wv, cv = vocabulary(word_lists), vocabulary(char_lists)
     windex = {f: i for i, f in enumerate(wv)}
     cindex = {f: i for i, f in enumerate(cv)}
-    x = design([(word_lists, windex, 0), (char_lists, cindex, len(wv))], len(train))
+    x = design([(word_lists, windex, 0, WORD_FLOOR), (char_lists, cindex, len(wv), CHAR_FLOOR)], len(train))
     y = np.array([1.0 if e.category is not None else 0.0 for e in train])
     n = len(train)
 
@@ -219,7 +226,7 @@ def train_chooser(train: list[Example], l2: float = CHOOSER_L2) -> Chooser:
     word_lists = [word_features(e.words) for e in told]
     wv = vocabulary(word_lists)
     windex = {f: i for i, f in enumerate(wv)}
-    x = design([(word_lists, windex, 0)], len(told))
+    x = design([(word_lists, windex, 0, 1)], len(told))
     k = len(Category)
     order = list(Category)
     y = np.zeros((len(told), k))

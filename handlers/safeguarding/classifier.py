@@ -33,6 +33,11 @@ MODEL_PATH = Path(__file__).with_name("screening_model.json.gz")
 FORMAT = 1
 # Character n-grams of these lengths, of each normalised word with a space either side.
 CHAR_SIZES = (3, 4, 5)
+# A block of features is scaled by one over the square root of its size, but never of less than this:
+# otherwise one word of a two-word message ("yes please", "keep it") weighs as much as a whole
+# sentence of evidence, and short everyday replies read as disclosures.
+WORD_FLOOR = 5
+CHAR_FLOOR = 36
 # Words whose part of a score is kept (see Classifier.score); a few MB at most.
 PART_CACHE = 50_000
 
@@ -94,7 +99,8 @@ class Classifier:
     def score(self, words: Sequence[str]) -> float:
         """The detector's log-odds that these normalised words are a disclosure. Each block of
         features counts once per occurrence, scaled by one over the square root of the block's size
-        (as in training), so a long message is not a disclosure merely for being long.
+        (as in training; at least WORD_FLOOR and CHAR_FLOOR), so a long message is not a disclosure
+        merely for being long, nor a short one for being short.
 
         What one word adds (its own weight, its n-grams' weights and their count) is the same
         wherever it stands, so it is worked out once per word and kept: a message costs a look-up
@@ -114,7 +120,9 @@ class Classifier:
         pairs = len(words) - 1
         if pairs:
             wsum += sum(map(self.word_weights.get, map(" ".join, pairwise(words)), repeat(0.0)))
-        return self.bias + wsum / math.sqrt(len(words) + pairs) + csum / math.sqrt(count)
+        return (
+            self.bias + wsum / math.sqrt(max(len(words) + pairs, WORD_FLOOR)) + csum / math.sqrt(max(count, CHAR_FLOOR))
+        )
 
     def _part(self, word: str) -> tuple[float, float, int]:
         grams = word_grams(word)
