@@ -62,6 +62,23 @@ ISSUE_ORDINARY = (
 )
 
 
+# Short replies a pupil types inside Waymark's own steps: a classifier trained on sentences once took
+# "Yes please" and "no" for disclosures (a lone word weighed like a sentence).
+EVERYDAY = (
+    "Yes please",
+    "no",
+    "ok",
+    "/stop",
+    "Keep it",
+    "Where are you now?",
+    "food",
+    "Ben",
+    "Something I do not want to keep",
+    "Keep as they are",
+    "nursing, game design & <animation>",
+)
+
+
 def test_the_classifier_alone_catches_the_issues_examples_and_keeps_careers_talk_quiet() -> None:
     for text in ISSUE_DISCLOSURES:
         assert MODEL.fires(plain_words(text)[0]), text
@@ -69,7 +86,7 @@ def test_the_classifier_alone_catches_the_issues_examples_and_keeps_careers_talk
         assert match.phrase == CLASSIFIER_PHRASE
         start, end = match.span
         assert 0 <= start < end <= len(text)
-    for text in ISSUE_ORDINARY:
+    for text in (*ISSUE_ORDINARY, *EVERYDAY):
         assert screen(text, BOOK, MODEL) == [], text
     assert screen("", BOOK, MODEL) == [] and screen("🙂 !!", BOOK, MODEL) == []
 
