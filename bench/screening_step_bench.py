@@ -5,7 +5,7 @@
 One school and one pupil linked on the console platform, in a fresh SQLite database in a temporary
 directory. The pupil sends `/reflect TEXT` through `handlers.Dispatcher`, TEXT drawn in turn from the
 ordinary sentences of bench/safeguarding_corpus/ (both halves; those the default phrase book flags
-are left out, so no concern is ever raised and every step is the common case). Two dispatchers on
+and the classifier flag are left out, so no concern is ever raised and every step is the common case). Two dispatchers on
 one database and one fixed clock: (a) the step as it runs, and (b) the floor, the same step with
 `screening=False`. They take alternating blocks of the same sentences, each pair of blocks in
 turned-about order, so the load of a shared machine falls on both alike. Each dispatch is timed
@@ -35,7 +35,7 @@ from core.messages import Incoming  # noqa: E402
 from core.settings import load_settings  # noqa: E402
 from handlers import Dispatcher  # noqa: E402
 from handlers.disclosures.books import book_for  # noqa: E402
-from handlers.safeguarding import screen  # noqa: E402
+from handlers.safeguarding import default_classifier, screen  # noqa: E402
 from storage import seed  # noqa: E402
 from storage.db import make_engine  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
@@ -55,7 +55,7 @@ def ordinary_messages() -> tuple[list[str], int]:
         if line.strip()
     ]
     messages = [f"/reflect {text}" for text in sentences]
-    passed = [message for message in messages if not screen(message, book_for(None))]
+    passed = [message for message in messages if not screen(message, book_for(None), default_classifier())]
     return passed, len(messages) - len(passed)
 
 
@@ -76,7 +76,7 @@ def main() -> None:
     args = parser.parse_args()
 
     messages, flagged = ordinary_messages()
-    print(f"corpus: {len(messages)} ordinary sentences ({flagged} the default phrase book flags are left out)")
+    print(f"corpus: {len(messages)} ordinary sentences ({flagged} that screening flags are left out)")
     print(f"load average before: {os.getloadavg()}")
 
     workdir = tempfile.TemporaryDirectory(prefix="waymark-bench-")
@@ -116,11 +116,11 @@ def main() -> None:
     load = os.getloadavg()
 
     # Each message once in turn, `repeat` times over: warm caches, so a lower bound for screening in a step.
-    book = book_for(school)
+    book, model = book_for(school), default_classifier()
     alone: list[int] = []
     for message in messages * args.repeat:
         started = time.process_time_ns()
-        screen(message, book)
+        screen(message, book, model)
         alone.append(time.process_time_ns() - started)
 
     print(f"\nCPU per step over {len(on)} messages each, in blocks of {args.block} (ms)")

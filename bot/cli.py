@@ -143,7 +143,13 @@ def run() -> None:
     """Run every configured platform, the scheduler and the sender."""
     from bot.keys_cli import require_key
     from bot.runner import main
+    from handlers.safeguarding import ModelError, default_classifier
 
     settings = settings_or_exit()
     require_key(settings)
+    try:
+        default_classifier()  # screening without its model would miss disclosures: refuse to start
+    except ModelError as exc:
+        typer.echo(f"Safeguarding screening cannot start: {exc}", err=True)
+        raise typer.Exit(2) from None
     main(settings)

@@ -226,7 +226,8 @@ def phrases_add(
     phrase: str = typer.Argument(..., help="the phrase, in quotes"),
     school: str | None = typer.Option(None, "--school", help=SCHOOL_HELP),
 ) -> None:
-    """Add a phrase to one category's list for this school."""
+    """Add a phrase to one category's list for this school (category "quiet": a context whose words
+    raise nothing, from the lists or the trained classifier)."""
     _change(school, lambda current: phrase_changes.add(current, category, phrase))
 
 
@@ -236,7 +237,8 @@ def phrases_remove(
     phrase: str = typer.Argument(..., help="the phrase, in quotes"),
     school: str | None = typer.Option(None, "--school", help=SCHOOL_HELP),
 ) -> None:
-    """Take a phrase out of this school's lists (a default, or one the school added)."""
+    """Take a phrase out of this school's lists (a default, or one the school added). The trained
+    classifier still screens every message: to keep words quiet, add them as a quiet context."""
     _change(school, lambda current: phrase_changes.remove(current, category, phrase))
 
 

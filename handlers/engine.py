@@ -30,6 +30,7 @@ from handlers.disclosures.raising import draft_before, screen_step
 from handlers.flow import check_moves
 from handlers.menus import main_menu
 from handlers.registry import ALIASES, COMMANDS, IDLE, STEPS, load_conversations
+from handlers.safeguarding.classifier import default_classifier
 from storage import chatfiles, conversations, crypto, identities, transcript
 from storage.db import problem_line, transaction
 from storage.models import utcnow
@@ -87,6 +88,10 @@ class Dispatcher:
         problems = check_moves()
         if problems:
             raise RuntimeError("conversation flows do not hold together:\n" + "\n".join(problems))
+        if screening:
+            # Load the screening model now, so a missing or damaged file stops start-up with one
+            # clear ModelError instead of failing at the first pupil's message.
+            default_classifier()
         self.engine = engine
         self.settings = settings
         self.clock = clock

@@ -15,6 +15,16 @@ from storage.phrases import SchoolPhrases
 
 QUIET = "quiet"  # not a category: a context that keeps ordinary talk quiet ("cut the ribbon")
 
+# Removing a phrase takes it out of the book only: the trained classifier beside the book
+# (handlers/safeguarding/classifier.py) still screens every message, and a quiet context is what
+# quiets both.
+STILL_SCREENED = (
+    " The trained classifier still screens every message, so the same words may still raise a concern;"
+    " to keep words your pupils use innocently quiet, add them as a quiet context"
+    ' (`waymark safeguarding phrases add quiet "PHRASE"`).'
+)
+QUIETS_BOTH = " Words inside it raise nothing, from the phrase lists or the trained classifier."
+
 
 class PhraseChangeError(ValueError):
     """A change that cannot be made; the message says why and what to do instead."""
@@ -68,7 +78,7 @@ def add(current: SchoolPhrases, category: str, pattern: str) -> Changed:
         raise PhraseChangeError(f"{text!r} is already in the list of {_label(cat)}")
     changed = SchoolPhrases([*current.additions, (cat, text)], current.removals)
     _book(changed)  # a pattern that does not parse, or stands for too many phrases, is refused here
-    return Changed(changed, f"Added {text!r} to the list of {_label(cat)}.")
+    return Changed(changed, f"Added {text!r} to the list of {_label(cat)}." + (QUIETS_BOTH if cat == QUIET else ""))
 
 
 def remove(current: SchoolPhrases, category: str, pattern: str) -> Changed:
@@ -77,7 +87,8 @@ def remove(current: SchoolPhrases, category: str, pattern: str) -> Changed:
     mine = [(c, p) for c, p in current.additions if c == cat and normalise(p) == plain]
     if mine:
         kept = [pair for pair in current.additions if pair not in mine]
-        return Changed(SchoolPhrases(kept, current.removals), f"Removed the school's {text!r} from {_label(cat)}.")
+        said = f"Removed the school's {text!r} from {_label(cat)}."
+        return Changed(SchoolPhrases(kept, current.removals), said + ("" if cat == QUIET else STILL_SCREENED))
     book = _book(current)
     if not plain or not _listed_in(book, cat, plain):
         raise PhraseChangeError(
@@ -88,7 +99,8 @@ def remove(current: SchoolPhrases, category: str, pattern: str) -> Changed:
         | ({_label(QUIET)} if cat != QUIET and _listed_in(book, QUIET, plain) else set())
     )
     also = f" It is also taken out of: {', '.join(others)}." if others else ""
-    return Changed(SchoolPhrases(current.additions, [*current.removals, text]), f"Removed {text!r}.{also}")
+    said = f"Removed {text!r}.{also}" + ("" if cat == QUIET else STILL_SCREENED)
+    return Changed(SchoolPhrases(current.additions, [*current.removals, text]), said)
 
 
 def listing(current: SchoolPhrases) -> list[str]:

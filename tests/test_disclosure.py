@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 from core import settings as core_settings
 from handlers import Dispatcher
 from handlers.disclosures import books
-from handlers.safeguarding import default_book
+from handlers.safeguarding import default_book, screen
 from storage import audit, concerns, crypto, seed, transcript
 from storage.models import (
     AuditEvent,
@@ -153,6 +153,25 @@ def test_the_same_words_again_join_the_concern_and_send_no_second_alert(engine: 
         f"sg:alert:{concern.id}:telegram:dsl-0",
         f"sg:alert:{concern.id}:telegram:dsl-1",
     ]
+
+
+def test_what_only_the_classifier_catches_raises_and_joins_by_its_words(engine: Engine, keyed: Dispatcher) -> None:
+    # Words no phrase of the book holds: the trained classifier raises the concern, in its category.
+    first = "my stepdad gets really angry and i end up with bruises"
+    other = "mums boyfriend shouts at her and throws things and i hide upstairs"
+    assert screen(first, default_book()) == [] and screen(other, default_book()) == []
+    pupil, _ = _school(engine)
+    seed.link(engine, pupil, "console", "p1")
+    chat = Chat(keyed, "p1")
+    assert "0800 1111" in chat.say(f"/reflect {first}")[-1].text
+    chat.say(f"/reflect {first}")  # the same words again join it
+    (concern,) = _concerns(engine)
+    # The category is the classifier's choice: a plausible one, not pinned (it may change on retraining).
+    assert concern.hits == 2 and concern.category in {"harm_by_adult", "domestic_abuse"}
+    assert concerns.words_of(concern, KEY) == f"/reflect {first}"
+    chat.say(f"/reflect {other}")  # other words are a concern of their own, with its own alert
+    assert [c.hits for c in _concerns(engine)] == [2, 1]
+    assert len(_rows(engine)) == 2
 
 
 def test_with_no_dsl_the_concern_is_recorded_and_waits_unalerted(engine: Engine, keyed: Dispatcher) -> None:
@@ -329,25 +348,27 @@ def test_a_schools_own_phrases_are_screened_and_a_change_rebuilds_its_book(engin
     pupil, _ = _school(engine)
     seed.link(engine, pupil, "console", "p1")
     chat = Chat(keyed, "p1")
-    chat.say("/reflect someone said zqword to me in the corridor")
+    # Careers talk, so that only the school's phrase can raise it: "someone said ... to me in the
+    # corridor" reads as bullying to the trained classifier, which is right to flag it.
+    chat.say("/reflect the speaker said zqword at the careers fair")
     assert _concerns(engine) == []
     with Session(engine) as session:
         school = session.get(School, pupil.school_id)
         assert school is not None
-        school.safeguarding_phrases = json.dumps({"additions": [["bullying", "said zqword to me"]], "removals": []})
+        school.safeguarding_phrases = json.dumps({"additions": [["bullying", "said zqword"]], "removals": []})
         session.add(school)
         session.commit()
-    replies = chat.say("/reflect someone said zqword to me in the corridor")
+    replies = chat.say("/reflect the speaker said zqword at the careers fair")
     assert "0800 1111" in replies[-1].text
     (concern,) = _concerns(engine)
     assert concern.category == "bullying"
     with Session(engine) as session:
         school = session.get(School, pupil.school_id)
         assert school is not None
-        school.safeguarding_phrases = json.dumps({"additions": [], "removals": ["said zqword to me"]})
+        school.safeguarding_phrases = json.dumps({"additions": [], "removals": ["said zqword"]})
         session.add(school)
         session.commit()
-    chat.say("/reflect they said zqword to me again today")
+    chat.say("/reflect the speaker said zqword again at the fair today")
     assert len(_concerns(engine)) == 1
 
 

@@ -199,6 +199,8 @@ def test_phrases_list_add_and_remove_are_checked_and_reach_the_schools_book(scho
     )
     removed = sg(school_dir, "safeguarding", "phrases", "remove", "self_harm", "kill myself")
     assert removed.returncode == 0 and "Removed 'kill myself'." in removed.stdout
+    # It says the truth about what a removal does not do: the classifier still screens.
+    assert "The trained classifier still screens every message" in removed.stdout
     refused = sg(school_dir, "safeguarding", "phrases", "add", "hobbies", "x")
     assert refused.returncode == 1 and "Nothing changed: 'hobbies' is not a category" in refused.stderr
 

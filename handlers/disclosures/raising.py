@@ -12,7 +12,9 @@ from handlers.context import Context
 from handlers.disclosures.alerts import send_alert, send_unrecorded_alert
 from handlers.disclosures.books import book_for
 from handlers.disclosures.support import support_text
-from handlers.safeguarding.screen import screen
+from handlers.safeguarding.classifier import default_classifier
+from handlers.safeguarding.normalise import normalise
+from handlers.safeguarding.screen import CLASSIFIER_PHRASE, Match, screen
 from storage import audit, concerns, crypto, transcript
 from storage.models import ConcernSource, Person, Role
 
@@ -129,6 +131,15 @@ def support(ctx: Context, person: Person) -> Reply:
     return Reply(support_text(person, ctx.school, ctx.now, ctx.settings.zone))
 
 
+def joining_phrase(match: Match, words: str) -> str:
+    """What decides whether a concern joins the pupil's open one from the last hour: the book's
+    phrase; for the classifier, which has no phrase, the words it weighed most, normalised ("kms"
+    again joins, a different disclosure raises its own concern and alert)."""
+    if match.phrase != CLASSIFIER_PHRASE:
+        return match.phrase
+    return f"{CLASSIFIER_PHRASE} {normalise(words[match.span[0] : match.span[1]])}"
+
+
 def screen_step(ctx: Context, before: list[str]) -> list[Reply]:
     """Screen what a pupil or alumnus typed in this step (not button data). On a match: the concern,
     the alert, and one more reply after the step's own. `before` is what the flow's draft held
@@ -137,7 +148,8 @@ def screen_step(ctx: Context, before: list[str]) -> list[Reply]:
     if person is None or ctx.concern_raised or not _screened(ctx):
         return []
     words = (ctx.incoming.text or "").strip()
-    matches = screen(words, book_for(ctx.school))
+    # The school's phrase book, then the trained classifier (loaded once; Dispatcher loads it at start).
+    matches = screen(words, book_for(ctx.school), default_classifier())
     if not matches:
         return []
     first = matches[0]
@@ -146,7 +158,7 @@ def screen_step(ctx: Context, before: list[str]) -> list[Reply]:
         subject=person,
         source=ConcernSource.screening,
         category=first.category.value,
-        phrase=first.phrase,
+        phrase=joining_phrase(first, words),
         words=words,
         context=_context(ctx, before, words),
     )

@@ -1,28 +1,59 @@
-"""Screening one message: which phrases of a book it contains, outside any quiet context."""
+"""Screening one message: which phrases of a book it contains, outside any quiet context, and, with
+a classifier, whether the trained model takes it for a disclosure. A message raises a concern when
+either finds one."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from handlers.safeguarding.book import Entry, PhraseBook
 from handlers.safeguarding.categories import Category
+from handlers.safeguarding.classifier import Classifier
 from handlers.safeguarding.normalise import plain_words
+
+# What a concern raised by the classifier names as its phrase (concerns, the DSL's view, the CLI):
+# no phrase of the book matched, the trained model did.
+CLASSIFIER_PHRASE = "(classifier)"
 
 
 @dataclass(frozen=True, slots=True)
 class Match:
     category: Category
-    phrase: str  # the pattern as listed in the book
+    phrase: str  # the pattern as listed in the book, or CLASSIFIER_PHRASE
     span: tuple[int, int]  # where the words that matched sit in the original text
 
 
-def screen(text: str, phrases: PhraseBook) -> list[Match]:
+def screen(text: str, phrases: PhraseBook, classifier: Classifier | None = None) -> list[Match]:
     """The concerns a message raises, in the order they appear; empty for ordinary talk.
-    Pure and total: any string is screened, nothing is raised."""
+    Pure and total: any string is screened, nothing is raised.
+
+    With a classifier, a message the book passes is also scored by it. Words inside a quiet
+    context (the defaults' and the school's own) count for nothing: the model must still fire on
+    the words outside them, so a school's quiet context quiets the model too. Its match comes
+    only when the book found nothing (a phrase names its category better), named
+    `CLASSIFIER_PHRASE`, in the model's own choice of category, its span over the words that
+    weighed most."""
     plain, typed = plain_words(text)
     found = phrases.find(plain)
-    if not found:
-        return []
+    book = _book_matches(found, typed) if found else []
+    if classifier is None or book or not plain or not classifier.fires(plain):
+        return book
+    quiet = [(start, end) for start, end, entry in found if entry.category is None]
+    kept = [index for index in range(len(plain)) if not any(s <= index < e for s, e in quiet)]
+    if quiet:
+        unquiet = [plain[index] for index in kept]
+        if not unquiet or not classifier.fires(unquiet):
+            return []
+    words = [plain[index] for index in kept]
+    first, last = classifier.weighty(words)
+    if last <= first:
+        first, last = 0, len(kept)
+    span = (typed[kept[first]].start(), typed[kept[last - 1]].end())
+    return [Match(classifier.category(words), CLASSIFIER_PHRASE, span)]
+
+
+def _book_matches(found: list[tuple[int, int, Entry]], typed: list[re.Match[str]]) -> list[Match]:
     quiet = [(start, end) for start, end, entry in found if entry.category is None]
     kept: list[tuple[int, int, Entry]] = []
     # Earliest and longest first, so that "step dad hit me" is kept and "dad hit me" inside it,
