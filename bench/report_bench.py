@@ -11,11 +11,18 @@ leaving they have reached up to 3 (one in ten re-reported later, as a staff refi
 
 Then prints, with the load average beside each figure (the machine is shared):
 - each report as `waymark report destinations` builds it (`reports.build.destinations`: the SQL,
-  then the table) for years 1-3 and every breakdown, best of two;
+  then the table) for years 1-3 and every breakdown;
 - the floor, measured in the same run over the same database: a plain hand-written GROUP BY of
-  alumni's destinations of that year by the breakdown column;
+  alumni's destinations of that year by the breakdown column (no "latest report wins", no "cannot be
+  contacted", no erased alumni);
+- all seven breakdowns of a year from one query (`reports.build.destinations_by`) against the seven
+  plain GROUP BYs;
 - the Benchmark 3 evidence (`reports.build.benchmark3_evidence`), against the floor of its parts:
-  the three cohorts' plain GROUP BYs and a plain GROUP BY of pupils by year group.
+  the three years' plain GROUP BYs and a plain GROUP BY of pupils by year group.
+Each report and its floor run in turn (`--times`, default 3), so a burst of other people's work
+falls on both, and each figure is the fastest run: wall clock, and the CPU seconds spent (this
+process, plus the PostgreSQL backend's when the server is on this host; PostgreSQL's parallel
+workers are not counted, so there the wall clock is the figure to read).
 Goal: every report within 1.5x its floor; all year-1 breakdowns together under 2 s.
 """
 

@@ -23,7 +23,7 @@ from storage.reports import TARGETED, PupilEvidence
 
 linprog = pytest.importorskip("scipy.optimize").linprog
 
-EXAMPLES = int(os.environ.get("WAYMARK_TEST_EXAMPLES", "40"))
+EXAMPLES = int(os.environ.get("WAYMARK_TEST_EXAMPLES", "15"))
 Unknown = Hashable
 
 
