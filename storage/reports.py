@@ -119,6 +119,18 @@ def _breakdown_column(by: Breakdown, table: type[Person] | type[ErasedLeaver] = 
     return func.coalesce(func.trim(column), "")
 
 
+@dataclass(frozen=True)
+class _Leavers:
+    """Whom a destination report counts: a school's alumni who left in [left_from, left_before), in
+    one year after leaving, with the check-in reminders after which no answer is "cannot be contacted"."""
+
+    school_id: int
+    year_after_leaving: int
+    left_before: date
+    left_from: date | None
+    reminders: int
+
+
 def destination_counts(
     session: Session,
     school_id: int,
@@ -166,23 +178,9 @@ def destination_counts_by(
     sorts once per set)."""
     postgres = session.get_bind().dialect.name == "postgresql"
     names = [f"v{i}" for i in range(len(by))]
-    alumni = _alumni_of_year(
-        school_id,
-        year_after_leaving,
-        [_breakdown_column(b) for b in by],
-        left_before,
-        left_from,
-        reminders,
-        probe=not postgres,
-    )
-    erased = _erased_per_alumnus(
-        school_id,
-        year_after_leaving,
-        [_breakdown_column(b, ErasedLeaver) for b in by],
-        left_before,
-        left_from,
-        reminders,
-    )
+    leavers = _Leavers(school_id, year_after_leaving, left_before, left_from, reminders)
+    alumni = _alumni_of_year(leavers, [_breakdown_column(b) for b in by], probe=not postgres)
+    erased = _erased_per_alumnus(leavers, [_breakdown_column(b, ErasedLeaver) for b in by])
     per_alumnus = alumni.union_all(erased).subquery("per_alumnus")
     keys = [per_alumnus.c[n] for n in names]
     query = sa_select(*keys, per_alumnus.c.grp_out, func.count(), func.sum(per_alumnus.c.held)).group_by(
@@ -202,16 +200,7 @@ def destination_counts_by(
     }
 
 
-def _alumni_of_year(
-    school_id: int,
-    year_after_leaving: int,
-    values: Sequence[Any],
-    left_before: date,
-    left_from: date | None,
-    reminders: int,
-    *,
-    probe: bool,
-) -> Any:
+def _alumni_of_year(leavers: _Leavers, values: Sequence[Any], *, probe: bool) -> Any:
     """One row per alumnus: the breakdown values, the group they count in that year, and 1 when sustained.
 
     The destination that counts is the one marked `latest` when it was written
@@ -222,8 +211,8 @@ def _alumni_of_year(
     the alumni whose check-in ended unanswered are one grouped set, joined: a correlated subquery
     there keeps the planner from hashing the groups and from scanning in parallel."""
     checkin_year = [
-        col(Checkin.year_after_leaving) == year_after_leaving,
-        _gave_up(col(Checkin.status), col(Checkin.reminders), reminders),
+        col(Checkin.year_after_leaving) == leavers.year_after_leaving,
+        _gave_up(col(Checkin.status), col(Checkin.reminders), leavers.reminders),
     ]
     gave_up_set = (
         sa_select(col(Checkin.person_id).label("person_id"))
@@ -237,13 +226,13 @@ def _alumni_of_year(
         else gave_up_set.c.person_id.is_not(None)
     )
     conditions = [
-        col(Person.school_id) == school_id,
+        col(Person.school_id) == leavers.school_id,
         col(Person.role) == Role.alumnus.value,
         col(Person.leaving_date).is_not(None),
-        col(Person.leaving_date) < left_before,
+        col(Person.leaving_date) < leavers.left_before,
     ]
-    if left_from is not None:
-        conditions.append(col(Person.leaving_date) >= left_from)
+    if leavers.left_from is not None:
+        conditions.append(col(Person.leaving_date) >= leavers.left_from)
     # One row per alumnus first, then GROUP BY over it: PostgreSQL will not group by an expression
     # whose EXISTS refers to the ungrouped person id.
     query = (
@@ -257,7 +246,7 @@ def _alumni_of_year(
             Destination,
             and_(
                 col(Destination.person_id) == col(Person.id),
-                col(Destination.year_after_leaving) == year_after_leaving,
+                col(Destination.year_after_leaving) == leavers.year_after_leaving,
                 col(Destination.latest),  # a bare column: the partial indexes' own term
             ),
         )
@@ -281,28 +270,24 @@ def _group_out(code: Any, grp: Any, gave_up: Any) -> Any:
     ).label("grp_out")
 
 
-def _erased_per_alumnus(
-    school_id: int,
-    year_after_leaving: int,
-    values: Sequence[Any],
-    left_before: date,
-    left_from: date | None,
-    reminders: int,
-) -> Any:
+def _erased_per_alumnus(leavers: _Leavers, values: Sequence[Any]) -> Any:
     """Erased alumni, one row each, as `destination_counts` counts alumni: so a report is the same
     before and after `waymark erase` (storage.erasure keeps these anonymous rows)."""
-    now = sa_select(ErasedDestination).where(col(ErasedDestination.year_after_leaving) == year_after_leaving)
+    now = sa_select(ErasedDestination).where(col(ErasedDestination.year_after_leaving) == leavers.year_after_leaving)
     now_sq = now.subquery("erased_now")
     before_sq = (
         sa_select(ErasedDestination)
-        .where(col(ErasedDestination.year_after_leaving) == year_after_leaving - 1)
+        .where(col(ErasedDestination.year_after_leaving) == leavers.year_after_leaving - 1)
         .subquery("erased_before")
     )
-    gave_up = _gave_up(now_sq.c.checkin_status, now_sq.c.checkin_reminders, reminders)
+    gave_up = _gave_up(now_sq.c.checkin_status, now_sq.c.checkin_reminders, leavers.reminders)
     held = and_(before_sq.c.group == now_sq.c.group, now_sq.c.group.in_(POSITIVE_GROUPS))
-    conditions = [col(ErasedLeaver.school_id) == school_id, col(ErasedLeaver.leaving_date) < left_before]
-    if left_from is not None:
-        conditions.append(col(ErasedLeaver.leaving_date) >= left_from)
+    conditions = [
+        col(ErasedLeaver.school_id) == leavers.school_id,
+        col(ErasedLeaver.leaving_date) < leavers.left_before,
+    ]
+    if leavers.left_from is not None:
+        conditions.append(col(ErasedLeaver.leaving_date) >= leavers.left_from)
     return (
         sa_select(
             *(v.label(f"v{i}") for i, v in enumerate(values)),

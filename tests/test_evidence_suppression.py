@@ -21,7 +21,9 @@ from reports.evidence import Evidence, evidence
 from reports.tables import Table, publish
 from storage.reports import TARGETED, PupilEvidence
 
-linprog = pytest.importorskip("scipy.optimize").linprog
+pytest.importorskip("scipy.optimize")
+
+from tests.test_disclosure_control import lp_pinned
 
 EXAMPLES = int(os.environ.get("WAYMARK_TEST_EXAMPLES", "15"))
 Unknown = Hashable
@@ -66,31 +68,7 @@ def page_numbers(page: Evidence) -> tuple[dict[Unknown, int], set[Unknown], list
 
 def pinned_on_the_page(page: Evidence) -> set[Unknown]:
     values, hidden, sums = page_numbers(page)
-    unknowns = sorted(hidden, key=repr)
-    index = {u: i for i, u in enumerate(unknowns)}
-    a_eq, b_eq = [], []
-    for terms in sums:
-        row = [0.0] * len(unknowns)
-        known = 0
-        for key, coefficient in terms:
-            if key in index:
-                row[index[key]] += coefficient
-            else:
-                known += coefficient * values[key]
-        if any(row):
-            a_eq.append(row)
-            b_eq.append(-known)
-    stuck = set()
-    for key in unknowns:
-        objective = [0.0] * len(unknowns)
-        extremes = []
-        for direction in (1.0, -1.0):
-            objective[index[key]] = direction
-            result = linprog(objective, A_eq=a_eq or None, b_eq=b_eq or None, bounds=(0, None), method="highs")
-            extremes.append(None if result.status == 3 else direction * result.fun)  # 3: unbounded
-        if extremes[0] is not None and extremes[1] is not None and abs(extremes[1] - extremes[0]) < 1e-6:
-            stuck.add(key)
-    return stuck
+    return lp_pinned(sorted(hidden, key=repr), sums, values.__getitem__)
 
 
 @st.composite
