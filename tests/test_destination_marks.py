@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import Engine, insert, update
 from sqlmodel import col, select
@@ -145,3 +146,46 @@ def test_marking_everything_at_once_agrees_with_marking_each_alumnus(engine: Eng
 def _all_marks(engine: Engine) -> dict[int, tuple[bool, bool]]:
     with transaction(engine, write=False) as session:
         return {d.id or 0: (d.latest, d.held) for d in session.exec(select(Destination)).all()}
+
+
+def test_cli_without_by_prints_every_breakdown_from_one_query(tmp_path: Path) -> None:
+    """`waymark report destinations` with no --by: every breakdown's table, the same counts as each
+    --by gives (build.destinations_by against build.destinations), and the workbook a sheet each."""
+    import os
+    import zipfile
+
+    from core.settings import load_settings
+    from reports import build
+    from storage.models import School
+    from storage.reports import Breakdown
+    from tests.conftest import sqlite_engine
+    from tests.test_reports import run_waymark, seed_alumni
+
+    db = tmp_path / "all.db"
+    engine = sqlite_engine(db)
+    school = seed.school(engine, "All Academy")
+    assert school.id is not None
+    seed_alumni(engine, school.id)
+    settings = load_settings(database_url="sqlite://", timezone="Europe/London")
+    with transaction(engine, write=False) as session:
+        row = session.get(School, school.id)
+        assert row is not None
+        for year in (1, 2):
+            together = build.destinations_by(session, row, settings, today=date(2026, 11, 16), year_after_leaving=year)
+            one_by_one = [
+                build.destinations(session, row, settings, today=date(2026, 11, 16), year_after_leaving=year, by=b)
+                for b in Breakdown
+            ]
+            assert together == one_by_one and any(t.rows for t in together)
+    engine.dispose()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WAYMARK_", "TELEGRAM_", "SLACK_"))}
+    env |= {"WAYMARK_DATABASE_URL": f"sqlite:///{db}", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    out = tmp_path / "all.xlsx"
+    result = run_waymark(["report", "destinations", "--year-after", "1", "--xlsx", str(out)], tmp_path, env)
+    assert result.returncode == 0, result.stderr
+    for words in ("by gender", "by ethnicity", "by SEND", "by pupil premium", "by free school meals", "by EAL"):
+        assert words in " ".join(result.stdout.split()), words
+    with zipfile.ZipFile(out) as book:
+        assert len([n for n in book.namelist() if n.startswith("xl/worksheets/sheet")]) == len(Breakdown)
+    refused = run_waymark(["report", "destinations", "--csv", str(tmp_path / "x.csv")], tmp_path, env)
+    assert refused.returncode == 2 and "add --by" in refused.stderr
