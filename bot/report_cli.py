@@ -182,7 +182,9 @@ def cohorts_or_exit(text: str | None) -> list[int] | None:
 @report_app.command("destinations")
 def destinations(
     year_after: int = typer.Option(1, "--year-after", min=1, max=build.MAX_YEARS_AFTER, help="year after leaving"),
-    by: Breakdown = typer.Option(Breakdown.gender, "--by", help="break down by this roster field"),
+    by: Breakdown | None = typer.Option(
+        None, "--by", help="break down by this roster field; without it, every breakdown (one query)"
+    ),
     cohort: str | None = typer.Option(
         None, "--cohort", help="only leavers of this year, e.g. 2024; several side by side: 2023,2024,2025"
     ),
@@ -200,6 +202,12 @@ def destinations(
     from reports.xlsx import to_xlsx
 
     cohorts = cohorts_or_exit(cohort)
+    if by is None:
+        if csv_file or png_file or html_file:
+            typer.echo("--csv, --png and --html write one breakdown: add --by (--xlsx takes them all).", err=True)
+            raise typer.Exit(2)
+        _all_destinations(year_after, cohort, cohorts, xlsx_file, suppress_small, school)
+        return
 
     def make(session: Session, found: School, settings: Settings, today: date) -> Table:
         return build.destinations(
@@ -223,6 +231,33 @@ def destinations(
         alt = f"Stacked bars: {table.title}, each bar 100% of a group's leavers."
         page = report_html(table, suppress_small=suppress_small, chart=chart, alt=alt)
         _write(html_file, page.encode("utf-8"), "HTML page")
+
+
+def _all_destinations(
+    year_after: int,
+    cohort: str | None,
+    cohorts: list[int] | None,
+    xlsx_file: Path | None,
+    suppress_small: bool,
+    school: str | None,
+) -> None:
+    """Every breakdown of a year, from one query (`build.destinations_by`), each table with DfE's figures."""
+
+    def make(session: Session, found: School, settings: Settings, today: date) -> list[Table]:
+        return build.destinations_by(
+            session, found, settings, today=today, year_after_leaving=year_after, cohorts=cohorts or ()
+        )
+
+    detail = f"cli: destinations year {year_after} by every breakdown" + (f" cohort {cohort}" if cohort else "")
+    tables = _build(school, make, detail)
+    for by, table in zip(Breakdown, tables, strict=True):
+        print_table(table, suppress_small)
+        _print_national(build.national_comparison(table, by), suppress_small)
+        Console().print()
+    if xlsx_file is not None:
+        from reports.xlsx import to_xlsx
+
+        _write(xlsx_file, to_xlsx(tables, suppress_small=suppress_small), "workbook")
 
 
 @report_app.command("benchmark3")

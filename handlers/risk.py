@@ -14,25 +14,9 @@ from dataclasses import dataclass, fields, replace
 from datetime import date
 
 from core.calendar import spring_term_start
+from core.risk_weights import FINAL_YEARS, RiskWeights
 
-FINAL_YEARS = (11, 13)
-
-
-@dataclass(frozen=True)
-class RiskWeights:
-    send_support: int = 1  # SEND K: SEN support
-    ehc_plan: int = 2  # SEND E: education, health and care plan
-    pupil_premium: int = 1
-    eal: int = 1
-    looked_after: int = 2
-    young_carer: int = 1
-    low_attendance: int = 2
-    attendance_below: float = 90.0  # percent
-    exclusions: int = 2
-    no_next_step: int = 2  # no intended next step by the spring term of Year 11 or 13
-    overdue_actions: int = 1
-    no_guidance_this_year: int = 1
-    threshold: int = 3
+__all__ = ["FINAL_YEARS", "RiskWeights"]  # they live in core, so storage's SQL form of the rule can read them
 
 
 DEFAULT_WEIGHTS = RiskWeights()

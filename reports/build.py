@@ -9,6 +9,7 @@ from sqlmodel import Session
 
 from core.calendar import latest_campaign_year, school_year_start
 from core.settings import Settings
+from handlers.risk import weights_from_json
 from reports.cohorts import cohort_range, left_before
 from reports.evidence import Evidence, evidence
 from reports.national import Comparison, beside
@@ -32,8 +33,33 @@ def destinations(
     cohorts: Sequence[int] = (),
 ) -> Table:
     """One table: all leavers who reached the year, one leaving `cohort`, or several `cohorts` side by side."""
+    return destinations_by(
+        session,
+        school,
+        settings,
+        today=today,
+        year_after_leaving=year_after_leaving,
+        by=(by,),
+        cohort=cohort,
+        cohorts=cohorts,
+    )[0]
+
+
+def destinations_by(
+    session: Session,
+    school: School,
+    settings: Settings,
+    *,
+    today: date,
+    year_after_leaving: int,
+    by: Sequence[Breakdown] = tuple(Breakdown),
+    cohort: int | None = None,
+    cohorts: Sequence[int] = (),
+) -> list[Table]:
+    """A table per breakdown (every one by default), all from one query per cohort: the alumni are
+    grouped by every breakdown column at once, so seven breakdowns cost about what one does."""
     assert school.id is not None
-    tables = []
+    per_cohort: list[dict[Breakdown, Table]] = []
     wanted: list[int | None] = [*cohorts] or [cohort]
     for one in wanted:
         before = left_before(year_after_leaving, today, settings)
@@ -41,7 +67,7 @@ def destinations(
         if one is not None:
             start, cohort_end = cohort_range(one)
             before = min(before, cohort_end)
-        counts = reports.destination_counts(
+        counts = reports.destination_counts_by(
             session,
             school.id,
             year_after_leaving=year_after_leaving,
@@ -50,21 +76,28 @@ def destinations(
             left_from=start,
             reminders=min(len(settings.reminder_days), 2),
         )
-        tables.append(
-            destinations_table(
-                counts,
-                by=by,
-                year_after_leaving=year_after_leaving,
-                cohort=one,
-                school_name=school.name,
-                left_before=before,
-            )
+        per_cohort.append(
+            {
+                b: destinations_table(
+                    counts[b],
+                    by=b,
+                    year_after_leaving=year_after_leaving,
+                    cohort=one,
+                    school_name=school.name,
+                    left_before=before,
+                )
+                for b in by
+            }
         )
-    if len(tables) == 1:
-        return tables[0]
+    if len(per_cohort) == 1:
+        return [per_cohort[0][b] for b in by]
     names = [str(c) for c in cohorts]
-    title = tables[0].title.replace(f"leavers of {names[0]}", f"leavers of {', '.join(names)}")
-    return side_by_side(tables, names, title)
+    found = []
+    for b in by:
+        tables = [one[b] for one in per_cohort]
+        title = tables[0].title.replace(f"leavers of {names[0]}", f"leavers of {', '.join(names)}")
+        found.append(side_by_side(tables, names, title))
+    return found
 
 
 def benchmark3(session: Session, school: School, settings: Settings, *, today: date) -> Table:
@@ -127,7 +160,8 @@ def benchmark3_evidence(session: Session, school: School, settings: Settings, *,
     assert school.id is not None
     start = school_year_start(today)
     start_at = datetime.combine(start, time(), settings.zone).astimezone(UTC)
-    pupils = reports.benchmark3_evidence(session, school.id, year_start_at=start_at, today=today)
+    weights = weights_from_json(school.risk_weights)  # the school's own at-risk-of-NEET weights
+    pupils = reports.benchmark3_evidence(session, school.id, year_start_at=start_at, today=today, weights=weights)
     return evidence(
         pupils,
         cohort_coverage(session, school, settings, today=today),

@@ -1,19 +1,26 @@
 """The Benchmark 3 evidence page: the figures a careers leader gives governors or an inspector.
 
 Pure arrangement of `storage.reports` aggregates into tables (`reports.tables.Table`), grouped
-under the benchmark's criteria as the issue names them. Every table is suppressed on its own when
-published; a targeted group's table is the group beside everyone else on roll, and the gap is the
-difference of the two published percentages (none when either is hidden).
+under the benchmark's criteria as the issue names them. A targeted group's table is the group beside
+everyone else on roll, and the gap is the difference of the two published percentages (none when
+either is hidden).
+
+The page is suppressed as a whole: its tables share numbers (each targeted group's "All" row is the
+year-group tables' "All" row; the two year-group tables share their pupils per year; "Year 10 up"
+of Year 10 and above is that year's pupils), so a number hidden in one table and shown in another
+would give it away. `suppressed_together` hides each shared number everywhere it appears until no
+table hides more (`Table.also_hidden`), and each table's own suppression then holds for the page.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from dataclasses import dataclass, replace
 from decimal import Decimal
+from itertools import product
 
-from reports.tables import Row, Shown, Table
-from storage.reports import TARGETED, CohortCoverage, PupilEvidence
+from reports.tables import Row, Shown, Table, publish
+from storage.reports import AT_RISK, TARGETED, CohortCoverage, PupilEvidence
 
 PUPIL_COLUMNS: tuple[str, ...] = (
     "Guidance this year",
@@ -85,6 +92,12 @@ def by_year_group(rows: Sequence[PupilEvidence]) -> Table:
     )
 
 
+AT_RISK_NOTE = (
+    "At risk of NEET: the school's at-risk rule, as on the caseload (roster factors such as SEND, "
+    "attendance and exclusions, and no next step, overdue actions or no guidance this year).",
+)
+
+
 def targeted_group(rows: Sequence[PupilEvidence], group: str) -> Table:
     inside, inside_cells = _measures(r for r in rows if group in r.groups)
     outside, outside_cells = _measures(r for r in rows if group not in r.groups)
@@ -94,7 +107,7 @@ def targeted_group(rows: Sequence[PupilEvidence], group: str) -> Table:
         "Pupils",
         PUPIL_COLUMNS,
         (Row(group, inside, inside_cells), Row(f"Not {group}", outside, outside_cells)),
-        (),
+        AT_RISK_NOTE if group == AT_RISK else (),
         "pupil",
     )
 
@@ -135,13 +148,65 @@ def only(table: Table, columns: Sequence[str], title: str) -> Table:
 
 RECORD_COLUMNS = PUPIL_COLUMNS[:7]
 ACCESS_COLUMNS = PUPIL_COLUMNS[7:]
+Key = Callable[[int, int], Hashable | None]  # (row, column) of one table -> the number it shows, if shared
+
+
+def pupil_keys(table: Table, *, by_year: bool) -> Key:
+    """What each entry of a pupil table is, for the numbers the page's tables share: the "All" row
+    (every pupil on roll) in every table; with `by_year`, each year group's pupils, and "Year 10 up"
+    of a year group from Year 10, which is that year's pupils again. Anything else is the table's own."""
+    height, width = len(table.rows), len(table.columns)
+    upper = table.columns.index("Year 10 up") if "Year 10 up" in table.columns else None
+
+    def key(row: int, column: int) -> Hashable | None:
+        measure = "pupils" if column == width else table.columns[column]
+        if row == height:
+            return ("all", measure)
+        if not by_year:
+            return None
+        label = table.rows[row].label
+        year = label.removeprefix("Year ")
+        if column == upper and year.isdigit() and int(year) >= 10:
+            measure = "pupils"
+        return ("year", label, measure)
+
+    return key
+
+
+def suppressed_together(tables: Sequence[Table], keys: Sequence[Key]) -> list[Table]:
+    """The tables with `also_hidden` set so that a number they share is hidden in all or in none,
+    when they are published with small counts suppressed. Hiding only grows, so this ends."""
+    also: list[frozenset[tuple[int, int]]] = [t.also_hidden for t in tables]
+    while True:
+        hidden_keys = set()
+        for table, key, extra in zip(tables, keys, also, strict=True):
+            for entry in publish(replace(table, also_hidden=extra), suppress_small=True).hidden:
+                if (found := key(*entry)) is not None:
+                    hidden_keys.add(found)
+        grown = [
+            extra
+            | frozenset(
+                e for e in product(range(len(table.rows) + 1), range(len(table.columns) + 1)) if key(*e) in hidden_keys
+            )
+            for table, key, extra in zip(tables, keys, also, strict=True)
+        ]
+        if grown == also:
+            return [replace(t, also_hidden=a) for t, a in zip(tables, also, strict=True)]
+        also = grown
 
 
 def evidence(
     pupils: Sequence[PupilEvidence], cohorts: Sequence[CohortCoverage], *, school_name: str, school_year: str
 ) -> Evidence:
     years = by_year_group(pupils)
-    groups = tuple(targeted_group(pupils, g) for g in TARGETED)
+    views = [only(years, RECORD_COLUMNS, "Advice and agreed decisions by year group")]
+    views.append(only(years, ACCESS_COLUMNS, "Pupils' own records by year group"))
+    targeted = [targeted_group(pupils, g) for g in TARGETED]
+    together = suppressed_together(
+        [*views, *targeted],
+        [pupil_keys(t, by_year=True) for t in views] + [pupil_keys(t, by_year=False) for t in targeted],
+    )
+    records, access, groups = together[0], together[1], tuple(together[2:])
     destinations = cohorts_table(cohorts)
     return Evidence(
         f"{school_name}: Gatsby Benchmark 3 evidence, school year {school_year}",
@@ -149,12 +214,12 @@ def evidence(
             Criterion(
                 "Records of advice and agreed decisions",
                 "Guidance conversations this year, agreed actions (done, open, overdue) and next steps recorded.",
-                (only(years, RECORD_COLUMNS, "Advice and agreed decisions by year group"),),
+                (records,),
             ),
             Criterion(
                 "Pupils' access to their own records",
                 "Pupils with a linked account, writing in their journal and recording employer encounters.",
-                (only(years, ACCESS_COLUMNS, "Pupils' own records by year group"),),
+                (access,),
             ),
             Criterion(
                 "Three years of destinations",

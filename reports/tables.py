@@ -101,6 +101,9 @@ class Table:
     adds_up: int = 0
     # Rows of nobody left out of the chat text (a sector no one named); kept in files and charts' data.
     omit_empty: bool = False
+    # Entries (row, column; as in `Shown`) to hide whenever the table is suppressed, because another
+    # table published beside it hides the same number (reports.evidence suppresses a page together).
+    also_hidden: frozenset[tuple[int, int]] = frozenset()
 
     def base_words(self, count: int, shown: str) -> str:
         return f"{shown} {self.base_one if count == 1 and self.base_one else self.base_header.lower()}"
@@ -174,16 +177,16 @@ def publish(table: Table, *, suppress_small: bool = False) -> Shown:
     height, width, split = len(table.rows), len(table.columns), table.adds_up
     bases = tuple(r.base for r in table.rows)
     parts = [(0, split, True), (split, width, False)] if split else [(0, width, False)]
-    hidden: set[tuple[int, int]] = set()
+    hidden: set[tuple[int, int]] = set(table.also_hidden)
     while True:
         before = len(hidden)
         for start, end, add_up in parts:
             if start == end:
                 continue
             grid = disclosure.Grid.of([r.cells[start:end] for r in table.rows], bases, rows_add_up=add_up)
-            forced = frozenset(
-                (row, end - start) for row in range(height + 1) if (row, width) in hidden
-            )  # bases the other grid hid
+            forced = frozenset((row, end - start) for row in range(height + 1) if (row, width) in hidden) | frozenset(
+                (row, column - start) for row, column in hidden if start <= column < end
+            )  # bases the other grid hid, and what a table beside this one hid
             published = disclosure.suppress(grid, also=forced)
             for row, column in published.hidden:
                 hidden.add((row, width if column == end - start else column + start))

@@ -13,6 +13,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, create_engine
 
+import storage.destination_marks  # noqa: F401  (its session hook marks the destination that counts on every write)
+
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 CANNOT_BE_CONTACTED = 820  # no answer after the campaign's reminders, for that year
 NOT_KNOWN = 810  # nothing known at all
+# Groups in which holding on for two years means something (DESIGN.md, "Destinations").
+POSITIVE_GROUPS: tuple[str, ...] = ("education", "apprenticeship", "employment", "training", "other")
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import Column, Index, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import Column, Index, LargeBinary, Text, UniqueConstraint, text
 from sqlalchemy import false as sa_false
 from sqlmodel import Field, SQLModel
 
@@ -225,8 +226,19 @@ class AgreedAction(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+# Partial indexes over the rows that count. Written as SQLAlchemy renders a bare boolean column in
+# each dialect ("latest = 1" on SQLite), since SQLite uses a partial index only for the same term.
+LATEST_ONLY: dict[str, Any] = {"sqlite_where": text("latest = 1"), "postgresql_where": text("latest")}
+
+
 class Destination(SQLModel, table=True):
-    __table_args__ = (Index("ix_destination_person_year", "person_id", "year_after_leaving"),)
+    __table_args__ = (
+        Index("ix_destination_person_year", "person_id", "year_after_leaving"),
+        # What a report reads of the row that counts, from the index alone (no table lookups). Not
+        # unique on (person, year): SQLite then picks the unique index and reads the table for each
+        # alumnus; storage.destination_marks keeps one row per year, under a lock on the person.
+        Index("ix_destination_latest", "person_id", "year_after_leaving", "group", "nccis_code", "held", **LATEST_ONLY),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     person_id: int = Field(foreign_key="person.id")
@@ -240,6 +252,10 @@ class Destination(SQLModel, table=True):
     reported_at: datetime = Field(default_factory=utcnow)
     source: str = "alumnus"  # alumnus | staff | la_import
     sector: str = ""  # reports.sectors key a willing alumnus picked at the check-in; "" when not asked
+    # Kept by storage.destination_marks in the transaction that writes any destination of the alumnus,
+    # so a report reads the row that counts instead of ranking a million rows (issue 15).
+    latest: bool = Field(default=False, sa_column_kwargs={"server_default": sa_false()})  # the one that counts
+    held: bool = Field(default=False, sa_column_kwargs={"server_default": sa_false()})  # sustained: see there
 
 
 class Consent(SQLModel, table=True):

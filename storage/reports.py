@@ -13,6 +13,7 @@ unanswered after all its reminders, or went nowhere because they could not be re
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
@@ -20,12 +21,13 @@ from typing import Any
 
 from sqlalchemy import and_, case, exists, func, literal, or_
 from sqlalchemy import select as sa_select
-from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
+from core.calendar import spring_term_start
+from core.risk_weights import FINAL_YEARS, RiskWeights
 from storage.caseload import aggregates
 from storage.consents import ConsentKind, latest_ids_subquery
-from storage.destinations import CANNOT_BE_CONTACTED
+from storage.destinations import CANNOT_BE_CONTACTED, POSITIVE_GROUPS
 from storage.models import (
     AgreedAction,
     ChatIdentity,
@@ -55,8 +57,6 @@ GROUPS: tuple[str, ...] = (
     NOT_KNOWN_GROUP,
     CANNOT_BE_CONTACTED_GROUP,
 )
-# Groups in which holding on for two years means something (DESIGN.md, "Destinations").
-POSITIVE_GROUPS: tuple[str, ...] = ("education", "apprenticeship", "employment", "training", "other")
 
 
 class Breakdown(StrEnum):
@@ -119,28 +119,16 @@ def _breakdown_column(by: Breakdown, table: type[Person] | type[ErasedLeaver] = 
     return func.coalesce(func.trim(column), "")
 
 
-def _latest_destinations(year_after_leaving: int, name: str) -> Any:
-    """Each alumnus's most recently reported destination for one year after leaving: the row with
-    no later one (by report time, then id) for the same alumnus and year. An index probe per row
-    (ix_destination_person_year) instead of ranking every row of the year: faster on both databases."""
-    later = aliased(Destination)
-    newer = exists().where(
-        col(later.person_id) == col(Destination.person_id),
-        col(later.year_after_leaving) == year_after_leaving,
-        or_(
-            col(later.reported_at) > col(Destination.reported_at),
-            and_(col(later.reported_at) == col(Destination.reported_at), col(later.id) > col(Destination.id)),
-        ),
-    )
-    return (
-        sa_select(
-            col(Destination.person_id).label("person_id"),
-            col(Destination.group).label("grp"),
-            col(Destination.nccis_code).label("code"),
-        )
-        .where(col(Destination.year_after_leaving) == year_after_leaving, ~newer)
-        .subquery(name)
-    )
+@dataclass(frozen=True)
+class _Leavers:
+    """Whom a destination report counts: a school's alumni who left in [left_from, left_before), in
+    one year after leaving, with the check-in reminders after which no answer is "cannot be contacted"."""
+
+    school_id: int
+    year_after_leaving: int
+    left_before: date
+    left_from: date | None
+    reminders: int
 
 
 def destination_counts(
@@ -159,47 +147,113 @@ def destination_counts(
     for it has not been sent, so "not known" would be unfair). `reminders` is how many reminders a
     check-in gets, so one still inside them is not yet "cannot be contacted".
     """
-    current = _latest_destinations(year_after_leaving, "dest_now")
-    previous = _latest_destinations(year_after_leaving - 1, "dest_before")
-    gave_up = exists().where(
-        col(Checkin.person_id) == col(Person.id),
-        col(Checkin.year_after_leaving) == year_after_leaving,
-        _gave_up(col(Checkin.status), col(Checkin.reminders), reminders),
+    return destination_counts_by(
+        session,
+        school_id,
+        year_after_leaving=year_after_leaving,
+        by=(by,),
+        left_before=left_before,
+        left_from=left_from,
+        reminders=reminders,
+    )[by]
+
+
+def destination_counts_by(
+    session: Session,
+    school_id: int,
+    *,
+    year_after_leaving: int,
+    by: Sequence[Breakdown],
+    left_before: date,
+    left_from: date | None = None,
+    reminders: int = 2,
+) -> dict[Breakdown, list[DestinationCount]]:
+    """`destination_counts` for several breakdowns from one query, so several cost one scan of the year:
+    the alumni are grouped by every breakdown column at once (a few thousand groups however many
+    alumni), and each breakdown's counts are sums over those groups.
+
+    PostgreSQL cannot tell how few groups that makes, and with its default 4 MB of working memory
+    sorts every alumnus's row on disk (3.1 s at 350,000 alumni); with 32 MB for this transaction it
+    hashes them in memory (1.4 s). GROUPING SETS, one per breakdown, measured slower still (it
+    sorts once per set)."""
+    postgres = session.get_bind().dialect.name == "postgresql"
+    names = [f"v{i}" for i in range(len(by))]
+    leavers = _Leavers(school_id, year_after_leaving, left_before, left_from, reminders)
+    alumni = _alumni_of_year(leavers, [_breakdown_column(b) for b in by], probe=not postgres)
+    erased = _erased_per_alumnus(leavers, [_breakdown_column(b, ErasedLeaver) for b in by])
+    per_alumnus = alumni.union_all(erased).subquery("per_alumnus")
+    keys = [per_alumnus.c[n] for n in names]
+    query = sa_select(*keys, per_alumnus.c.grp_out, func.count(), func.sum(per_alumnus.c.held)).group_by(
+        *keys, per_alumnus.c.grp_out
     )
-    group = _group_out(current.c.code, current.c.grp, gave_up)
-    # Year 1 has no year before it: nothing is sustained, and ranking year 0's rows would cost a scan.
-    held = and_(previous.c.grp == current.c.grp, current.c.grp.in_(POSITIVE_GROUPS)) if year_after_leaving > 1 else None
-    value = _breakdown_column(by).label("value")
+    if postgres and len(by) > 1:
+        session.execute(sa_select(func.set_config("work_mem", "32MB", True)))  # this transaction only
+    sums: dict[Breakdown, dict[tuple[str, str], list[int]]] = {b: {} for b in by}
+    for *values, group, alumni_count, held in _rows(session, query):
+        for b, value in zip(by, values, strict=True):
+            found = sums[b].setdefault((str(value or ""), str(group)), [0, 0])
+            found[0] += int(alumni_count)
+            found[1] += int(held or 0)
+    return {
+        b: [DestinationCount(v, g, n, h) for (v, g), (n, h) in sorted(per_value.items())]
+        for b, per_value in sums.items()
+    }
+
+
+def _alumni_of_year(leavers: _Leavers, values: Sequence[Any], *, probe: bool) -> Any:
+    """One row per alumnus: the breakdown values, the group they count in that year, and 1 when sustained.
+
+    The destination that counts is the one marked `latest` when it was written
+    (storage.destination_marks): an index probe per alumnus, nothing ranked here.
+
+    "Cannot be contacted" needs the year's check-in only for alumni with no destination. With
+    `probe` (SQLite) an EXISTS inside the CASE looks it up for those alone; otherwise (PostgreSQL)
+    the alumni whose check-in ended unanswered are one grouped set, joined: a correlated subquery
+    there keeps the planner from hashing the groups and from scanning in parallel."""
+    checkin_year = [
+        col(Checkin.year_after_leaving) == leavers.year_after_leaving,
+        _gave_up(col(Checkin.status), col(Checkin.reminders), leavers.reminders),
+    ]
+    gave_up_set = (
+        sa_select(col(Checkin.person_id).label("person_id"))
+        .where(*checkin_year)
+        .group_by(col(Checkin.person_id))
+        .subquery("gave_up")
+    )
+    gave_up = (
+        exists().where(col(Checkin.person_id) == col(Person.id), *checkin_year)
+        if probe
+        else gave_up_set.c.person_id.is_not(None)
+    )
     conditions = [
-        col(Person.school_id) == school_id,
+        col(Person.school_id) == leavers.school_id,
         col(Person.role) == Role.alumnus.value,
         col(Person.leaving_date).is_not(None),
-        col(Person.leaving_date) < left_before,
+        col(Person.leaving_date) < leavers.left_before,
     ]
-    if left_from is not None:
-        conditions.append(col(Person.leaving_date) >= left_from)
+    if leavers.left_from is not None:
+        conditions.append(col(Person.leaving_date) >= leavers.left_from)
     # One row per alumnus first, then GROUP BY over it: PostgreSQL will not group by an expression
     # whose EXISTS refers to the ungrouped person id.
-    rows = (
+    query = (
         sa_select(
-            value, group, case((held, 1), else_=0).label("held") if held is not None else literal(0).label("held")
+            *(v.label(f"v{i}") for i, v in enumerate(values)),
+            _group_out(col(Destination.nccis_code), col(Destination.group), gave_up),
+            case((col(Destination.held), 1), else_=0).label("held"),
         )
         .select_from(Person)
-        .outerjoin(current, current.c.person_id == col(Person.id))
+        .outerjoin(
+            Destination,
+            and_(
+                col(Destination.person_id) == col(Person.id),
+                col(Destination.year_after_leaving) == leavers.year_after_leaving,
+                col(Destination.latest),  # a bare column: the partial indexes' own term
+            ),
+        )
     )
-    if held is not None:
-        rows = rows.outerjoin(previous, previous.c.person_id == col(Person.id))
-    per_alumnus = (
-        rows.where(*conditions)
-        .union_all(_erased_per_alumnus(school_id, year_after_leaving, by, left_before, left_from, reminders))
-        .subquery("per_alumnus")
-    )
-    query = (
-        sa_select(per_alumnus.c.value, per_alumnus.c.grp_out, func.count(), func.sum(per_alumnus.c.held))
-        .group_by(per_alumnus.c.value, per_alumnus.c.grp_out)
-        .order_by(per_alumnus.c.value, per_alumnus.c.grp_out)
-    )
-    return [DestinationCount(str(v or ""), str(g), int(n), int(s or 0)) for v, g, n, s in _rows(session, query)]
+    if not probe:
+        query = query.outerjoin(gave_up_set, gave_up_set.c.person_id == col(Person.id))
+    return query.where(*conditions)
 
 
 def _gave_up(status: Any, reminders_sent: Any, reminders: int) -> Any:
@@ -216,26 +270,27 @@ def _group_out(code: Any, grp: Any, gave_up: Any) -> Any:
     ).label("grp_out")
 
 
-def _erased_per_alumnus(
-    school_id: int, year_after_leaving: int, by: Breakdown, left_before: date, left_from: date | None, reminders: int
-) -> Any:
+def _erased_per_alumnus(leavers: _Leavers, values: Sequence[Any]) -> Any:
     """Erased alumni, one row each, as `destination_counts` counts alumni: so a report is the same
     before and after `waymark erase` (storage.erasure keeps these anonymous rows)."""
-    now = sa_select(ErasedDestination).where(col(ErasedDestination.year_after_leaving) == year_after_leaving)
+    now = sa_select(ErasedDestination).where(col(ErasedDestination.year_after_leaving) == leavers.year_after_leaving)
     now_sq = now.subquery("erased_now")
     before_sq = (
         sa_select(ErasedDestination)
-        .where(col(ErasedDestination.year_after_leaving) == year_after_leaving - 1)
+        .where(col(ErasedDestination.year_after_leaving) == leavers.year_after_leaving - 1)
         .subquery("erased_before")
     )
-    gave_up = _gave_up(now_sq.c.checkin_status, now_sq.c.checkin_reminders, reminders)
+    gave_up = _gave_up(now_sq.c.checkin_status, now_sq.c.checkin_reminders, leavers.reminders)
     held = and_(before_sq.c.group == now_sq.c.group, now_sq.c.group.in_(POSITIVE_GROUPS))
-    conditions = [col(ErasedLeaver.school_id) == school_id, col(ErasedLeaver.leaving_date) < left_before]
-    if left_from is not None:
-        conditions.append(col(ErasedLeaver.leaving_date) >= left_from)
+    conditions = [
+        col(ErasedLeaver.school_id) == leavers.school_id,
+        col(ErasedLeaver.leaving_date) < leavers.left_before,
+    ]
+    if leavers.left_from is not None:
+        conditions.append(col(ErasedLeaver.leaving_date) >= leavers.left_from)
     return (
         sa_select(
-            _breakdown_column(by, ErasedLeaver).label("value"),
+            *(v.label(f"v{i}") for i, v in enumerate(values)),
             _group_out(now_sq.c.nccis_code, now_sq.c.group, gave_up),
             case((held, 1), else_=0).label("held"),
         )
@@ -268,11 +323,7 @@ def benchmark3_by_year(
         .select_from(Person)
         .outerjoin(advice, advice.c.pupil_id == col(Person.id))
         .outerjoin(actions, actions.c.pupil_id == col(Person.id))
-        .where(
-            col(Person.school_id) == school_id,
-            col(Person.role) == Role.pupil.value,
-            col(Person.status) == PersonStatus.active.value,  # missing and left pupils are not on roll
-        )
+        .where(*_on_roll(school_id))
         .group_by(col(Person.year_group))
         .order_by(col(Person.year_group))
     )
@@ -283,7 +334,70 @@ def benchmark3_by_year(
 
 
 # Targeted groups of Gatsby Benchmark 3 ("provision for targeted groups"): name -> the roster condition.
-TARGETED: tuple[str, ...] = ("SEN support", "EHC plan", "Pupil premium", "FSM", "Looked after", "EAL")
+AT_RISK = "At risk of NEET"
+TARGETED: tuple[str, ...] = ("SEN support", "EHC plan", "Pupil premium", "FSM", "Looked after", "EAL", AT_RISK)
+
+
+def at_risk_of_neet(weights: RiskWeights, *, today: date, overdue: Any, guided: Any) -> Any:
+    """`handlers.risk.assess` as a SQL condition on a pupil's row, so a page counts the pupils it flags
+    in the database. The same factors, weights and threshold, term for term (a test holds the two
+    in agreement over a school of pupils): `overdue` is true when the pupil has an overdue action,
+    `guided` when they had a guidance conversation this school year."""
+
+    def weight(condition: Any, points: int) -> Any:
+        return case((condition, points), else_=0)
+
+    has_next_step = func.coalesce(col(Person.next_step), "") != ""  # as Python's bool(next_step)
+    in_spring = today >= spring_term_start(today)
+    terms = [
+        weight(col(Person.send) == "E", weights.ehc_plan),
+        weight(col(Person.send) == "K", weights.send_support),
+        weight(col(Person.pupil_premium), weights.pupil_premium),
+        weight(col(Person.eal), weights.eal),
+        weight(col(Person.looked_after), weights.looked_after),
+        weight(col(Person.young_carer), weights.young_carer),
+        weight(
+            and_(col(Person.attendance).is_not(None), col(Person.attendance) < weights.attendance_below),
+            weights.low_attendance,
+        ),
+        weight(col(Person.exclusions) > 0, weights.exclusions),
+        weight(and_(col(Person.year_group).in_(FINAL_YEARS), ~has_next_step), weights.no_next_step if in_spring else 0),
+        weight(overdue, weights.overdue_actions),
+        weight(~guided, weights.no_guidance_this_year),
+    ]
+    score = terms[0]
+    for term in terms[1:]:
+        score = score + term
+    return score >= weights.threshold
+
+
+def at_risk_ids(
+    session: Session, school_id: int, weights: RiskWeights, *, year_start_at: datetime, today: date
+) -> set[int]:
+    """Pupils on roll the SQL form of the rule flags (for holding it to the Python one)."""
+    advice, actions = aggregates(today)
+    flagged = at_risk_of_neet(
+        weights,
+        today=today,
+        overdue=func.coalesce(actions.c.overdue_count, 0) > 0,
+        guided=func.coalesce(advice.c.last_at >= year_start_at, False),
+    )
+    query = (
+        sa_select(col(Person.id))
+        .outerjoin(advice, advice.c.pupil_id == col(Person.id))
+        .outerjoin(actions, actions.c.pupil_id == col(Person.id))
+        .where(*_on_roll(school_id), flagged)
+    )
+    ids: list[int] = list(session.execute(query).scalars())
+    return set(ids)
+
+
+def _on_roll(school_id: int) -> list[Any]:
+    return [
+        col(Person.school_id) == school_id,
+        col(Person.role) == Role.pupil.value,
+        col(Person.status) == PersonStatus.active.value,  # missing and left pupils are not on roll
+    ]
 
 
 @dataclass(frozen=True)
@@ -306,7 +420,12 @@ class PupilEvidence:
 
 
 def benchmark3_evidence(
-    session: Session, school_id: int, *, year_start_at: datetime, today: date
+    session: Session,
+    school_id: int,
+    *,
+    year_start_at: datetime,
+    today: date,
+    weights: RiskWeights = RiskWeights(),
 ) -> list[PupilEvidence]:
     """Benchmark 3 measures for pupils on roll (not missing, not left), one row per year group and
     combination of targeted-group flags: at most a few hundred rows however many pupils, so the
@@ -342,6 +461,8 @@ def benchmark3_evidence(
     upper = func.coalesce(col(Person.year_group), 0) >= 10
     has_next_step = and_(upper, col(Person.next_step).is_not(None), func.trim(col(Person.next_step)) != "")
     send = func.upper(func.coalesce(col(Person.send), "N"))
+    guided = func.coalesce(advice.c.last_at >= year_start_at, False)
+    at_risk = at_risk_of_neet(weights, today=today, overdue=func.coalesce(actions.c.overdue, 0) > 0, guided=guided)
     flags = (
         col(Person.year_group),
         send,
@@ -349,6 +470,7 @@ def benchmark3_evidence(
         col(Person.fsm),
         col(Person.looked_after),
         col(Person.eal),
+        case((at_risk, 1), else_=0),
     )
     per_pupil = (
         sa_select(
@@ -368,18 +490,14 @@ def benchmark3_evidence(
         .outerjoin(advice, advice.c.pupil_id == pupil)
         .outerjoin(actions, actions.c.pupil_id == pupil)
         .outerjoin(journal, journal.c.person_id == pupil)
-        .where(
-            col(Person.school_id) == school_id,
-            col(Person.role) == Role.pupil.value,
-            col(Person.status) == PersonStatus.active.value,  # missing and left pupils are not on roll
-        )
+        .where(*_on_roll(school_id))
         .subquery("b3_pupils")
     )
     keys = [per_pupil.c[f"f{i}"] for i in range(len(flags))]
     measures = ("guided", "acted", "done", "open", "overdue", "upper", "next_step", "linked", "wrote", "met")
     query = sa_select(*keys, func.count(), *(func.sum(per_pupil.c[m]) for m in measures)).group_by(*keys)
     found = []
-    for year, send_code, premium, fsm, looked_after, eal, n, *sums in _rows(session, query):
+    for year, send_code, premium, fsm, looked_after, eal, risk, n, *sums in _rows(session, query):
         groups = {
             "SEN support": send_code == "K",
             "EHC plan": send_code == "E",
@@ -387,6 +505,7 @@ def benchmark3_evidence(
             "FSM": bool(fsm),
             "Looked after": bool(looked_after),
             "EAL": bool(eal),
+            AT_RISK: bool(risk),
         }
         found.append(
             PupilEvidence(year, frozenset(g for g, yes in groups.items() if yes), int(n), *(int(s or 0) for s in sums))

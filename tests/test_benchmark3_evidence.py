@@ -164,3 +164,67 @@ def test_dsl_gets_no_whole_school_report(engine: Engine) -> None:
         replies = chat.say(attempt)
         assert all(r.image is None and r.file is None for r in replies)
         assert "Guidance" not in chat.text and "Education" not in chat.text
+
+
+def test_at_risk_of_neet_in_sql_flags_the_pupils_the_python_rule_flags(engine: Engine) -> None:
+    """The evidence page counts "at risk of NEET" in SQL (storage.reports.at_risk_of_neet); the caseload
+    shows the flag from the pure rule (handlers.risk.assess). Over a school with every factor, for the
+    default weights and random ones, before and after the spring term, both flag the same pupils."""
+    import random
+    from dataclasses import fields
+
+    from handlers.pupils import risk_for
+    from handlers.risk import DEFAULT_WEIGHTS, RiskWeights
+    from storage import caseload, reports
+
+    school_id = fixture_school(engine)
+    leader = seed.staff(engine, school_id, "Lee", "Morgan", role=StaffRole.leader)
+    extra: list[dict[str, object]] = [
+        {"year_group": 13, "send": "E"},
+        {"year_group": 13, "next_step": "Apprenticeship", "young_carer": True, "attendance": 85.5},
+        {"year_group": 10, "attendance": 90.0, "exclusions": 2, "eal": True},
+        {"year_group": 11, "attendance": 72.0, "looked_after": True, "send": "K"},
+        {"year_group": 7, "pupil_premium": True, "young_carer": True, "exclusions": 1},
+        {"year_group": 12, "next_step": "", "attendance": 99.0},
+    ]
+    for n, columns in enumerate(extra):
+        seed.pupil(engine, school_id, f"Risk{n}", "Factor", **columns)  # type: ignore[arg-type]
+    rng = random.Random(3)
+    names = [f.name for f in fields(RiskWeights)]
+    weight_sets = [DEFAULT_WEIGHTS] + [
+        RiskWeights(
+            **{
+                name: (rng.choice([0.0, 80.0, 86.0, 90.0, 95.0]) if name == "attendance_below" else rng.randint(0, 3))
+                for name in names
+                if name != "threshold"
+            },
+            threshold=rng.randint(1, 6),
+        )
+        for _ in range(12)
+    ]
+    flagged_by_default = set()
+    for today in (TODAY, date(2027, 2, 1)):  # before and after the spring term ("no next step" counts)
+        year_start_at = datetime(2026, 8, 31, 23, tzinfo=UTC)  # 1 September, London
+        with transaction(engine, write=False) as session:
+            leader_row = session.get(type(leader), leader.id)
+            assert leader_row is not None
+            rows = caseload.page(
+                session, leader_row, everyone=True, year_start_at=year_start_at, today=today, limit=100
+            ).rows
+            on_roll = [r for r in rows if r.pupil.status == PersonStatus.active]
+            assert len(on_roll) == 3 + len(extra)
+            for weights in weight_sets:
+                python = {r.pupil.id for r in on_roll if risk_for(r, today, year_start_at, weights).flagged}
+                sql = reports.at_risk_ids(session, school_id, weights, year_start_at=year_start_at, today=today)
+                assert sql == python, (today, weights)
+                if weights == DEFAULT_WEIGHTS:
+                    flagged_by_default |= python
+    assert 0 < len(flagged_by_default) < 3 + len(extra)  # the rule tells pupils apart
+    # The evidence page's at-risk group is the pupils the rule flags today.
+    at_risk = cells(table(evidence(engine, school_id), "At risk of NEET beside everyone else on roll"))
+    with transaction(engine, write=False) as session:
+        flagged_today = reports.at_risk_ids(
+            session, school_id, DEFAULT_WEIGHTS, year_start_at=datetime(2026, 8, 31, 23, tzinfo=UTC), today=TODAY
+        )
+    assert at_risk[0][:2] == ("At risk of NEET", len(flagged_today))
+    assert at_risk[1][1] == 3 + len(extra) - len(flagged_today)

@@ -9,7 +9,9 @@ matrix, the extremes are whole numbers, so "pinned" is exactly "least == greates
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -32,17 +34,24 @@ def _constraints(grid: Grid) -> list[list[tuple[Entry, int]]]:
 
 
 def oracle_pinned(grid: Grid, hidden: frozenset[Entry]) -> set[Entry]:
-    unknowns = sorted(hidden)
+    return lp_pinned(sorted(hidden), _constraints(grid), grid.value)
+
+
+def lp_pinned(
+    unknowns: Sequence[Hashable], sums: Iterable[Sequence[tuple[Hashable, int]]], value: Callable[[Any], int]
+) -> set[Hashable]:
+    """The unknowns (hidden numbers, each 0 or more) that every solution of `sums` (each term's
+    coefficient times its number adds up to 0; a known number's is `value(key)`) gives one value."""
     index = {e: i for i, e in enumerate(unknowns)}
     a_eq, b_eq = [], []
-    for terms in _constraints(grid):
+    for terms in sums:
         row = [0.0] * len(unknowns)
         known = 0
         for entry, coefficient in terms:
             if entry in index:
                 row[index[entry]] += coefficient
             else:
-                known += coefficient * grid.value(entry)
+                known += coefficient * value(entry)
         if any(row):
             a_eq.append(row)
             b_eq.append(-known)
