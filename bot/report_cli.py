@@ -183,7 +183,7 @@ def cohorts_or_exit(text: str | None) -> list[int] | None:
 def destinations(
     year_after: int = typer.Option(1, "--year-after", min=1, max=build.MAX_YEARS_AFTER, help="year after leaving"),
     by: Breakdown | None = typer.Option(
-        None, "--by", help="break down by this roster field; without it, every breakdown (one query)"
+        None, "--by", help="break down by this roster field; without it, every breakdown (one query), or gender for --csv/--png/--html"
     ),
     cohort: str | None = typer.Option(
         None, "--cohort", help="only leavers of this year, e.g. 2024; several side by side: 2023,2024,2025"
@@ -202,10 +202,9 @@ def destinations(
     from reports.xlsx import to_xlsx
 
     cohorts = cohorts_or_exit(cohort)
+    if by is None and (csv_file or png_file or html_file):
+        by = Breakdown.gender  # one breakdown per CSV, chart or page: gender, as before --by was optional
     if by is None:
-        if csv_file or png_file or html_file:
-            typer.echo("--csv, --png and --html write one breakdown: add --by (--xlsx takes them all).", err=True)
-            raise typer.Exit(2)
         _all_destinations(year_after, cohort, cohorts, xlsx_file, suppress_small, school)
         return
 
@@ -252,7 +251,7 @@ def _all_destinations(
     tables = _build(school, make, detail)
     for by, table in zip(Breakdown, tables, strict=True):
         print_table(table, suppress_small)
-        _print_national(build.national_comparison(table, by), suppress_small)
+        _print_national(build.national_comparison(table, by, suppress_small=suppress_small))
         Console().print()
     if xlsx_file is not None:
         from reports.xlsx import to_xlsx
