@@ -183,7 +183,9 @@ def cohorts_or_exit(text: str | None) -> list[int] | None:
 def destinations(
     year_after: int = typer.Option(1, "--year-after", min=1, max=build.MAX_YEARS_AFTER, help="year after leaving"),
     by: Breakdown | None = typer.Option(
-        None, "--by", help="break down by this roster field; without it, every breakdown (one query), or gender for --csv/--png/--html"
+        None,
+        "--by",
+        help="break down by this roster field; without it, every breakdown (one query), or gender for --csv/--png/--html",
     ),
     cohort: str | None = typer.Option(
         None, "--cohort", help="only leavers of this year, e.g. 2024; several side by side: 2023,2024,2025"
