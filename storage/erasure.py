@@ -342,6 +342,8 @@ def _keep_statistics(session: Session, person: Person) -> None:
         send=person.send,
         pupil_premium=person.pupil_premium,
         fsm=person.fsm,
+        eal=person.eal,
+        looked_after=person.looked_after,
     )
     session.add(leaver)
     session.flush()

@@ -293,6 +293,8 @@ class ErasedLeaver(SQLModel, table=True):
     send: str = "N"
     pupil_premium: bool = False
     fsm: bool = False
+    eal: bool = False
+    looked_after: bool = False
 
 
 class ErasedDestination(SQLModel, table=True):

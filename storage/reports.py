@@ -112,9 +112,7 @@ def _breakdown_column(by: Breakdown, table: type[Person] | type[ErasedLeaver] = 
     if by is Breakdown.fsm:
         return case((col(table.fsm).is_(True), "Y"), else_="N")
     if by in (Breakdown.eal, Breakdown.looked_after):
-        if table is ErasedLeaver:
-            return literal("")  # not kept when an alumnus is erased: counted as "not recorded"
-        return case((col(getattr(Person, by.value)).is_(True), "Y"), else_="N")
+        return case((col(getattr(table, by.value)).is_(True), "Y"), else_="N")
     column = {Breakdown.gender: col(table.gender), Breakdown.ethnicity: col(table.ethnicity)}.get(by, col(table.send))
     return func.coalesce(func.trim(column), "")
 

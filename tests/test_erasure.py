@@ -58,7 +58,7 @@ def _everything(engine: Engine) -> tuple[int, int]:
     left = date(2025, 7, 18)
     zoe = seed.alumnus(
         engine, school.id, GIVEN, FAMILY, upn=UPN, email=EMAIL, date_of_birth=date(2000, 5, 1), leaving_date=left,
-        gender="F", fsm=True, tutor_id=tutor.id,
+        gender="F", fsm=True, eal=True, looked_after=True, tutor_id=tutor.id,
     )  # fmt: skip
     other = seed.alumnus(engine, school.id, "Bo", "Other", leaving_date=left, gender="M")
     seed.link(engine, zoe, "telegram", TELEGRAM_ID)
@@ -164,7 +164,7 @@ def _reports(engine: Engine) -> list[object]:
         return [
             build.destinations(session, school, SETTINGS, today=NOW.date(), year_after_leaving=year, by=by)
             for year in (1, 2)
-            for by in (Breakdown.gender, Breakdown.fsm)
+            for by in Breakdown  # every breakdown, EAL and looked-after included
         ]
 
 
