@@ -20,13 +20,11 @@ server down. `GuardedSite` listens like `aiohttp.web.TCPSite`, but each connecti
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ipaddress
 import logging
 import socket
-import time
-from collections import Counter, OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -203,44 +201,6 @@ class Tally:
             self.open[key] -= 1
             if self.open[key] <= 0:
                 del self.open[key]
-
-
-class Lanes:
-    """Keys held for a while (`hold`), and one `asyncio.Lock` per key while anyone holds or waits for
-    it (then forgotten): both bounded."""
-
-    def __init__(self, remembered: int = 100_000) -> None:
-        self._locks: dict[str, asyncio.Lock] = {}
-        self._users: Counter[str] = Counter()
-        self._held: OrderedDict[str, float] = OrderedDict()  # key -> until (monotonic), oldest first
-        self.remembered = remembered
-
-    def hold(self, key: str, seconds: float) -> None:
-        """From now on, for `seconds`, `holds(key)` (the caller then goes through `lane(key)`)."""
-        self._held[key] = time.monotonic() + seconds
-        self._held.move_to_end(key)
-        while len(self._held) > self.remembered:
-            self._held.popitem(last=False)
-
-    def holds(self, key: str) -> bool:
-        until = self._held.get(key)
-        if until is not None and until <= time.monotonic():
-            del self._held[key]
-            return False
-        return until is not None
-
-    @contextlib.asynccontextmanager
-    async def lane(self, key: str) -> AsyncIterator[None]:
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        self._users[key] += 1
-        try:
-            async with lock:
-                yield
-        finally:
-            self._users[key] -= 1
-            if self._users[key] <= 0:
-                del self._users[key]
-                del self._locks[key]
 
 
 class GuardedSite(web.TCPSite):
