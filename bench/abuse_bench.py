@@ -258,11 +258,14 @@ async def run(args: argparse.Namespace) -> None:
         await wait_ready(base, proc)
         context = multiprocessing.get_context("spawn")  # the abuser has its own process and event loop
         phases: list[Phase] = []
-        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
+        # /healthz on one connection kept open throughout: a new one would wait for a place while
+        # the abuser holds them all, which is the connection limit at work, not a stall of the loop.
+        probing = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1, keepalive_timeout=3600))
+        async with probing, aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
             pupils = [await open_page(http, base, t, c) for t, c in sessions[:-1]]
             # A few seconds not counted: each pupil's first messages load the conversations and warm
             # the database's cache, which otherwise land in the floor and make it look worse than the abuse.
-            await chat_phase(pupils, args.warmup, proc.pid, False, http, base)
+            await chat_phase(pupils, args.warmup, proc.pid, False, probing, base)
             rss_start = rss_mb(proc.pid)
             plan = Abuser(base, host, port, args.idle, args.sockets, *sessions[-1])
             reports: list[AbuserReport] = []
@@ -286,15 +289,15 @@ async def run(args: argparse.Namespace) -> None:
 
             # What the abuse alone costs the server, with the pupils' pages open and silent: CPU does
             # not depend on how busy the shared machine is, as latency does.
-            quiet_cpu = await server_cpu_over(proc.pid, args.seconds / 2)
+            quiet_cpu = await server_cpu_over(proc.pid, args.seconds)
             async with abusing():
-                abuse_cpu = await server_cpu_over(proc.pid, args.seconds / 2)
+                abuse_cpu = await server_cpu_over(proc.pid, args.seconds)  # a whole header timeout or more
             # Floor and abuse in turns, so a burst of load from elsewhere on a shared machine falls
             # on both kinds alike rather than on one whole phase.
             for _ in range(args.rounds):
-                phases.append(await chat_phase(pupils, args.seconds, proc.pid, False, http, base))
+                phases.append(await chat_phase(pupils, args.seconds, proc.pid, False, probing, base))
                 async with abusing():
-                    phases.append(await chat_phase(pupils, args.seconds, proc.pid, True, http, base))
+                    phases.append(await chat_phase(pupils, args.seconds, proc.pid, True, probing, base))
             for page in pupils:
                 await page.ws.close()
         rss_end = rss_mb(proc.pid)

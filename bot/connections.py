@@ -33,6 +33,7 @@ from aiohttp import web
 log = logging.getLogger(__name__)
 
 HEADERS_END = b"\r\n\r\n"
+MAX_HELD = 64 * 1024  # a first request's headers held before aiohttp sees them (its own limits are lower)
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,12 @@ class Guard:
 class _Guarded(asyncio.Protocol):
     """One connection: passes everything to aiohttp's handler, timing each request's headers.
 
+    aiohttp's handler (a parser, timers and a task per connection) is made only once the first
+    request's headers are complete: until then the bytes are held here (at most MAX_HELD). A
+    connection that never finishes its headers, the usual abuse, so costs only this small object and
+    its timer, made and dropped without aiohttp; under 1,000 of them the work of opening and closing
+    handlers came in bursts that stalled the event loop while pupils were chatting.
+
     The clock starts when the connection is made, and again at the first byte of each later request
     on a kept-alive connection (the idle time between requests is aiohttp's keep-alive timeout); it
     stops at the end of the headers, or when `timed_requests` sees the request reach the handler
@@ -101,6 +108,7 @@ class _Guarded(asyncio.Protocol):
         self.tail = b""  # the last bytes seen, for a header end split across two reads
         self.timer: asyncio.TimerHandle | None = None
         self.transport: asyncio.Transport | None = None
+        self.held = bytearray()  # the first request's bytes, until its headers are complete
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -118,8 +126,6 @@ class _Guarded(asyncio.Protocol):
             transport.abort()
             return
         self.counted = True
-        self.inner = guard.make()
-        self.inner.connection_made(transport)
         guard.open += 1
         guard.by_address[self.address] += 1
         self._start_clock()
@@ -148,15 +154,26 @@ class _Guarded(asyncio.Protocol):
         self.waiting_for_headers = True
 
     def data_received(self, data: bytes) -> None:
+        headers_done = False
         if self.waiting_for_headers:
             self._start_clock()
             seen = self.tail + data
             if HEADERS_END in seen:
                 self._stop_clock()
+                headers_done = True
             else:
                 self.tail = seen[-(len(HEADERS_END) - 1) :]
         if self.inner is not None:
             self.inner.data_received(data)
+            return
+        if not self.counted or self.transport is None:
+            return
+        self.held += data
+        if headers_done or len(self.held) > MAX_HELD:  # too long: aiohttp refuses it in its own words
+            self.inner = self.guard.make()
+            self.inner.connection_made(self.transport)
+            held, self.held = bytes(self.held), bytearray()
+            self.inner.data_received(held)
 
     def eof_received(self) -> bool | None:
         return self.inner.eof_received() if self.inner is not None else None
