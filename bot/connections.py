@@ -79,6 +79,7 @@ class Guard:
         self.by_address: Counter[str] = Counter()
         self.refused = 0
         self.timed_out = 0
+        self.handed = 0  # connections whose first headers were complete, handed to aiohttp
 
     def __call__(self) -> asyncio.Protocol:
         return _Guarded(self)
@@ -170,6 +171,7 @@ class _Guarded(asyncio.Protocol):
             return
         self.held += data
         if headers_done or len(self.held) > MAX_HELD:  # too long: aiohttp refuses it in its own words
+            self.guard.handed += 1
             self.inner = self.guard.make()
             self.inner.connection_made(self.transport)
             held, self.held = bytes(self.held), bytearray()
