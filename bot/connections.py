@@ -20,13 +20,11 @@ server down. `GuardedSite` listens like `aiohttp.web.TCPSite`, but each connecti
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ipaddress
 import logging
 import socket
-import time
-from collections import Counter, OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +33,7 @@ from aiohttp import web
 log = logging.getLogger(__name__)
 
 HEADERS_END = b"\r\n\r\n"
+MAX_HELD = 64 * 1024  # a first request's headers held before aiohttp sees them (its own limits are lower)
 
 
 @dataclass(frozen=True)
@@ -80,6 +79,7 @@ class Guard:
         self.by_address: Counter[str] = Counter()
         self.refused = 0
         self.timed_out = 0
+        self.handed = 0  # connections whose first headers were complete, handed to aiohttp
 
     def __call__(self) -> asyncio.Protocol:
         return _Guarded(self)
@@ -87,6 +87,12 @@ class Guard:
 
 class _Guarded(asyncio.Protocol):
     """One connection: passes everything to aiohttp's handler, timing each request's headers.
+
+    aiohttp's handler (a parser, timers and a task per connection) is made only once the first
+    request's headers are complete: until then the bytes are held here (at most MAX_HELD). A
+    connection that never finishes its headers, the usual abuse, so costs only this small object and
+    its timer, made and dropped without aiohttp; under 1,000 of them the work of opening and closing
+    handlers came in bursts that stalled the event loop while pupils were chatting.
 
     The clock starts when the connection is made, and again at the first byte of each later request
     on a kept-alive connection (the idle time between requests is aiohttp's keep-alive timeout); it
@@ -103,6 +109,7 @@ class _Guarded(asyncio.Protocol):
         self.tail = b""  # the last bytes seen, for a header end split across two reads
         self.timer: asyncio.TimerHandle | None = None
         self.transport: asyncio.Transport | None = None
+        self.held = bytearray()  # the first request's bytes, until its headers are complete
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -120,8 +127,6 @@ class _Guarded(asyncio.Protocol):
             transport.abort()
             return
         self.counted = True
-        self.inner = guard.make()
-        self.inner.connection_made(transport)
         guard.open += 1
         guard.by_address[self.address] += 1
         self._start_clock()
@@ -150,15 +155,27 @@ class _Guarded(asyncio.Protocol):
         self.waiting_for_headers = True
 
     def data_received(self, data: bytes) -> None:
+        headers_done = False
         if self.waiting_for_headers:
             self._start_clock()
             seen = self.tail + data
             if HEADERS_END in seen:
                 self._stop_clock()
+                headers_done = True
             else:
                 self.tail = seen[-(len(HEADERS_END) - 1) :]
         if self.inner is not None:
             self.inner.data_received(data)
+            return
+        if not self.counted or self.transport is None:
+            return
+        self.held += data
+        if headers_done or len(self.held) > MAX_HELD:  # too long: aiohttp refuses it in its own words
+            self.guard.handed += 1
+            self.inner = self.guard.make()
+            self.inner.connection_made(self.transport)
+            held, self.held = bytes(self.held), bytearray()
+            self.inner.data_received(held)
 
     def eof_received(self) -> bool | None:
         return self.inner.eof_received() if self.inner is not None else None
@@ -203,44 +220,6 @@ class Tally:
             self.open[key] -= 1
             if self.open[key] <= 0:
                 del self.open[key]
-
-
-class Lanes:
-    """Keys held for a while (`hold`), and one `asyncio.Lock` per key while anyone holds or waits for
-    it (then forgotten): both bounded."""
-
-    def __init__(self, remembered: int = 100_000) -> None:
-        self._locks: dict[str, asyncio.Lock] = {}
-        self._users: Counter[str] = Counter()
-        self._held: OrderedDict[str, float] = OrderedDict()  # key -> until (monotonic), oldest first
-        self.remembered = remembered
-
-    def hold(self, key: str, seconds: float) -> None:
-        """From now on, for `seconds`, `holds(key)` (the caller then goes through `lane(key)`)."""
-        self._held[key] = time.monotonic() + seconds
-        self._held.move_to_end(key)
-        while len(self._held) > self.remembered:
-            self._held.popitem(last=False)
-
-    def holds(self, key: str) -> bool:
-        until = self._held.get(key)
-        if until is not None and until <= time.monotonic():
-            del self._held[key]
-            return False
-        return until is not None
-
-    @contextlib.asynccontextmanager
-    async def lane(self, key: str) -> AsyncIterator[None]:
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        self._users[key] += 1
-        try:
-            async with lock:
-                yield
-        finally:
-            self._users[key] -= 1
-            if self._users[key] <= 0:
-                del self._users[key]
-                del self._locks[key]
 
 
 class GuardedSite(web.TCPSite):

@@ -112,8 +112,10 @@ class Settings(BaseSettings):
         200, ge=1, le=100_000, validation_alias=_env("WAYMARK_WEB_SOCKETS_PER_ADDRESS")
     )
     web_chat_page_lines: int = Field(100, ge=10, le=1000, validation_alias=_env("WAYMARK_WEB_CHAT_PAGE_LINES"))
-    # Sign-ins from an address with 30 wrong codes in 15 minutes: one at a time, each after this wait.
+    # Sign-ins from an address with 30 wrong codes in 15 minutes take turns, one per this many seconds
+    # for the address across every process; a turn further away than the second is not given (come back).
     signin_slow_down_seconds: float = Field(2.0, ge=0, le=60, validation_alias=_env("WAYMARK_SIGNIN_SLOW_DOWN_SECONDS"))
+    signin_max_wait_seconds: float = Field(30.0, ge=0, le=300, validation_alias=_env("WAYMARK_SIGNIN_MAX_WAIT_SECONDS"))
 
     @field_validator("database_url")
     @classmethod

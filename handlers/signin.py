@@ -10,7 +10,7 @@ never commits. The web chat (bot/channels/web) only parses requests and draws pa
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
@@ -19,7 +19,7 @@ from sqlmodel import Session
 from core.messages import Incoming
 from handlers import linking, texts
 from handlers.engine import Dispatcher
-from storage import checkin_links, codes, identities, websessions
+from storage import checkin_links, codes, identities, signin_limits, websessions
 from storage.db import transaction
 from storage.models import WebSession
 
@@ -29,56 +29,69 @@ MAX_CODE_LENGTH = 40  # longer is no code of ours, and is not worth a database l
 # Wrong sign-in codes. A browser (its cookie) gets the chat accounts' rule (identities.record_wrong_code:
 # 5 wrong codes within 15 minutes lock it for 15 minutes). A network address is never locked: a
 # whole school often reaches Waymark through one address, and a lock there let one pupil with
-# fresh cookies shut every classmate out. Instead, past SLOW_AFTER_WRONG_CODES in 15 minutes, the
-# address is slowed: its sign-ins (right codes too, so the answer gives nothing away) are taken one
-# at a time, each after WAYMARK_SIGNIN_SLOW_DOWN_SECONDS (bot/channels/web/routes.py). A right code
-# always works; guessing stays hopeless (the README has the arithmetic).
+# fresh cookies shut every classmate out. Instead, past storage.signin_limits.SLOW_AFTER_WRONG_CODES
+# in 15 minutes, the address is slowed: its sign-ins (right codes too, so the answer gives nothing
+# away) take turns, one per WAYMARK_SIGNIN_SLOW_DOWN_SECONDS for the address, counted in the database
+# so every process hands out the same turns. A right code always works; guessing stays hopeless
+# (the README has the arithmetic).
 MAX_WRONG_CODES_PER_BROWSER = identities.MAX_WRONG_CODES
-SLOW_AFTER_WRONG_CODES = 30
-NEVER_LOCKED = 10**9  # an address's wrong codes are counted, never locked on
 
 
 @dataclass(frozen=True)
 class SignIn:
-    """The session token for the cookie, or (with no token) what to tell the person."""
+    """The session token for the cookie, or (with no token) what to tell the person, or how long to
+    wait for this sign-in's turn (a slowed address) before calling `sign_in` again with `turn_taken`."""
 
     token: str | None
     problem: str = ""
-    slowed: bool = False  # this address has had SLOW_AFTER_WRONG_CODES wrong codes in 15 minutes
+    wait: float | None = None  # seconds
 
 
-def address_key(address: str) -> str:
-    return f"ip:{address}"
-
-
-def wrong_code_limits(browser_id: str | None, address: str) -> dict[str, int]:
-    """Whom a wrong code counts against, with each one's limit: the network address always (counted,
-    never locked), the browser when it kept its cookie. identities.record_wrong_code counts them."""
-    limits = {address_key(address): NEVER_LOCKED}
-    if browser_id:
-        limits[f"browser:{browser_id}"] = MAX_WRONG_CODES_PER_BROWSER
-    return limits
+def browser_key(browser_id: str) -> str:
+    return f"browser:{browser_id}"
 
 
 def sign_in(
-    dispatcher: Dispatcher, code: str, *, browser_id: str | None, address: str, previous_token: str | None
+    dispatcher: Dispatcher,
+    code: str,
+    *,
+    browser_id: str | None,
+    address: str,
+    previous_token: str | None,
+    turn_taken: bool = False,
 ) -> SignIn:
-    """Sign a browser in with an enrolment code; `previous_token` is the session it still had, if any."""
+    """Sign a browser in with an enrolment code; `previous_token` is the session it still had, if any.
+
+    From a slowed address the first call only hands out a turn (`SignIn.wait`); the caller waits
+    that long and calls again with `turn_taken`, which tries the code."""
     code = code.strip()
-    limits = wrong_code_limits(browser_id, address)
     now = dispatcher.clock()
+    settings = dispatcher.settings
+    address_key = signin_limits.address_hash(address, settings.code_secret)
     external_id = websessions.new_external_id()
     try:
         with transaction(dispatcher.engine) as s:
-            if any(identities.locked_until(s, WEB, key, now) for key in limits):
+            if browser_id and identities.locked_until(s, WEB, browser_key(browser_id), now):
                 return SignIn(None, texts.LOCKED_OUT)
-            if (
-                len(code) > MAX_CODE_LENGTH
-                or codes.find_valid(s, code, now=now, secret=dispatcher.settings.code_secret) is None
-            ):
-                locked = [identities.record_wrong_code(s, WEB, key, now, limit) for key, limit in limits.items()]
-                slowed = identities.recent_wrong_codes(s, WEB, address_key(address), now) >= SLOW_AFTER_WRONG_CODES
-                return SignIn(None, texts.LOCKED_OUT if any(locked) else texts.WRONG_CODE, slowed)
+            if not turn_taken and signin_limits.is_slowed(s, address_key, now):
+                turn = signin_limits.take_turn(
+                    s,
+                    address_key,
+                    now,
+                    timedelta(seconds=settings.signin_slow_down_seconds),
+                    timedelta(seconds=settings.signin_max_wait_seconds),
+                )
+                if turn.wait is None:
+                    return SignIn(None, texts.SIGNIN_BUSY)
+                return SignIn(None, wait=turn.wait.total_seconds())
+            if len(code) > MAX_CODE_LENGTH or codes.find_valid(s, code, now=now, secret=settings.code_secret) is None:
+                locked = False
+                if browser_id:
+                    locked = identities.record_wrong_code(
+                        s, WEB, browser_key(browser_id), now, MAX_WRONG_CODES_PER_BROWSER
+                    )
+                signin_limits.record_wrong_code(s, address_key, now)
+                return SignIn(None, texts.LOCKED_OUT if locked else texts.WRONG_CODE)
             # The same /start as every channel: it links the account, greets, and records the transcript.
             start = Incoming(
                 platform=WEB,
@@ -93,7 +106,7 @@ def sign_in(
                 return SignIn(None, texts.WRONG_CODE)  # used by someone else a moment ago
             _end_previous(s, previous_token, now)
             if browser_id:  # the address's count stands: one good code must not buy another 30 guesses
-                identities.clear_wrong_codes(s, WEB, f"browser:{browser_id}")
+                identities.clear_wrong_codes(s, WEB, browser_key(browser_id))
             return SignIn(websessions.create(s, person.id, external_id, now))
     except IntegrityError:
         # A race on a unique key with another request (the same code, the same lockout row): the

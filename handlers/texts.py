@@ -34,6 +34,10 @@ CANCELLED_KEPT = "OK, I've stopped there. What you had already saved is kept."
 NOTHING_TO_CANCEL = "There was nothing to stop."
 
 WRONG_CODE = "That code didn't work. Check it and try again, or ask your tutor or the careers team for a new one."
+SIGNIN_BUSY = (
+    "Lots of people are signing in from your network just now, so sign-ins here are taking turns. "
+    "Please wait a minute, then press Sign in again."
+)
 LOCKED_OUT = (
     "Too many codes that didn't work. Please wait 15 minutes, then try again, "
     "or ask your tutor or the careers team for help."

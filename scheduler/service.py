@@ -90,6 +90,12 @@ def _prune_processed_updates(engine: Engine, settings: Settings) -> object:
     return run_prune_processed_updates(engine, settings, utcnow())
 
 
+def _prune_expired_limits(engine: Engine, settings: Settings) -> object:
+    from scheduler.housekeeping import run_prune_expired_limits
+
+    return run_prune_expired_limits(engine, settings, utcnow())
+
+
 def _retention(engine: Engine, settings: Settings) -> object:
     from scheduler.retention import run_retention
 
@@ -104,6 +110,7 @@ JOBS: tuple[JobSpec, ...] = (
     JobSpec("action_nudges", timedelta(minutes=30), _action_nudges),
     JobSpec("digests", timedelta(hours=1), _digests),
     JobSpec("prune_processed_updates", timedelta(hours=6), _prune_processed_updates),
+    JobSpec("prune_expired_limits", timedelta(minutes=10), _prune_expired_limits),
     JobSpec("retention", timedelta(days=1), _retention, misfire_grace=timedelta(days=1)),
     # Alerts held for a DSL and escalations: a disclosure must not wait for a long tick.
     JobSpec("safeguarding", timedelta(minutes=1), _safeguarding, misfire_grace=timedelta(minutes=5)),

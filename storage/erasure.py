@@ -196,6 +196,8 @@ NOT_PERSONAL: dict[str, str] = {
     "processedupdate": "platform update ids only, to drop redeliveries; nothing links them to a person",
     "schedulerlease": "which process runs the scheduler",
     "keycheck": "a check value of the encryption key (never the key); nothing about anyone",
+    "signinaddress": "a keyed hash of a network address, linked to no one; gone minutes after its last wrong code",
+    "slackrequestseen": "hashes of Slack requests already handled; nothing about anyone",
     "erasedleaver": "anonymous by construction: what an erased alumnus leaves for the reports",
     "eraseddestination": "anonymous by construction: an erased alumnus's outcome per year",
 }

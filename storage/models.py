@@ -525,3 +525,26 @@ class KeyCheck(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     check_value: str
     set_at: datetime = Field(default_factory=utcnow)
+
+
+class SignInAddress(SQLModel, table=True):
+    """Wrong web sign-in codes from one network address, and its turns while it is slowed: shared by
+    every process on the database (storage.signin_limits). The address is kept only as a keyed hash.
+    Housekeeping deletes a row once `expires_at` has passed."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    address_hash: str = Field(unique=True)  # storage.signin_limits.address_hash: HMAC, never the address
+    wrong_codes: int = 0  # in the run that began at first_wrong_at
+    first_wrong_at: datetime
+    slowed_until: datetime | None = None
+    next_turn_at: datetime | None = None  # the last turn handed out while slowed
+    expires_at: datetime = Field(index=True)  # nothing above matters after this
+
+
+class SlackRequestSeen(SQLModel, table=True):
+    """A signed Slack request already handled (a hash of its timestamp and signature), so the same
+    request sent again is recognised by every process; kept while Slack would still accept it."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_hash: str = Field(unique=True)
+    expires_at: datetime = Field(index=True)

@@ -41,6 +41,7 @@ from storage.models import (
     Person,
     Role,
     School,
+    SignInAddress,
     TranscriptLine,
     UnreadableUpdate,
     WebSession,
@@ -173,6 +174,14 @@ RULES: tuple[Rule, ...] = (
         passes="last",
     ),
     Rule(
+        "codes",
+        SignInAddress,
+        # Housekeeping deletes these within minutes of expires_at; this is the schedule's word on them.
+        lambda s: col(SignInAddress.expires_at) < s.cut("codes"),
+        "wrong-code count of a network address (hashed)",
+        passes="last",
+    ),
+    Rule(
         "outbox",
         OutboxMessage,
         lambda s: and_(
@@ -237,6 +246,7 @@ NOT_RETAINED: dict[str, str] = {
     "processedupdate": "pruned after 30 days by the housekeeping job; holds no personal data",
     "schedulerlease": "which process runs the scheduler",
     "keycheck": "a check value of the encryption key (never the key); nothing about anyone",
+    "slackrequestseen": "hashes of Slack requests, deleted by housekeeping once Slack would refuse a replay (minutes)",
     "erasedleaver": "anonymous: kept for destination reports",
     "eraseddestination": "anonymous: kept for destination reports",
 }

@@ -59,6 +59,9 @@ NOT_PERSONAL: dict[str, str] = {
     "processedupdate": "platform update ids kept to drop redelivered updates; no person, no words",
     "schedulerlease": "which process runs the scheduler",
     "keycheck": "a check value of the encryption key (never the key); nothing about anyone",
+    "signinaddress": "wrong sign-in codes per network address, as a keyed hash linked to no one; "
+    "deleted within minutes of the last wrong code (housekeeping)",
+    "slackrequestseen": "hashes of Slack requests already handled, to refuse replays; nothing about anyone",
     "erasedleaver": "anonymous: what destination reports need of an erased alumnus, with no name, id or words",
     "eraseddestination": "anonymous: the erased alumni's destination groups, for the reports",
 }

@@ -32,6 +32,7 @@ from storage.models import (
     OutboxMessage,
     Person,
     School,
+    SignInAddress,
     TranscriptLine,
 )
 from tests.test_cli import run
@@ -103,6 +104,9 @@ def _school_with_old_things(engine: Engine) -> int:
         session.add(
             LinkAttempt(platform="telegram", external_id="x2", failures=1, first_failure_at=NOW - timedelta(days=3))
         )
+        for days in (31, 3):  # a network address's wrong codes (hashed); housekeeping usually got there first
+            at = NOW - timedelta(days=days)
+            session.add(SignInAddress(address_hash=f"a{days}", wrong_codes=2, first_wrong_at=at, expires_at=at))
         for days, status in ((100, "sent"), (10, "sent"), (100, "pending")):
             session.add(
                 OutboxMessage(key=f"k{days}{status}", person_id=young.id, platform="telegram", text="hi", status=status,  # type: ignore[arg-type]
@@ -140,6 +144,7 @@ def test_a_dry_run_lists_exactly_what_a_real_run_removes(engine: Engine) -> None
     assert kinds == {
         ("codes", "enrolmentcode"),
         ("codes", "linkattempt"),
+        ("codes", "signinaddress"),
         ("outbox", "outboxmessage"),
         ("transcripts", "transcriptline"),
         ("audit", "auditevent"),

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +29,8 @@ from slack_bolt.request.internals import extract_team_id
 from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 
 from bot.channels.base import ChannelWork, answer_press
 from bot.channels.ordering import ChatLines
@@ -49,6 +50,9 @@ from core.messages import Incoming, Reply
 from core.numbers import whole_number
 from core.settings import Settings
 from handlers import Dispatcher
+from storage import slack_requests
+from storage.db import problem_line, transaction
+from storage.models import utcnow
 
 log = logging.getLogger("waymark.slack")
 
@@ -230,19 +234,25 @@ class EventsReceiver:
     The signature is checked here first, so a request that is not Slack's is refused in one quiet
     line before anything reads its body: bolt would parse it first (a 500 on a body that is not
     JSON) and log the whole of it (message text) when the signature is wrong. A signed request seen
-    before (same timestamp and signature: a replay) is answered without being handled again.
+    before (same timestamp and signature: a replay), by this process or any other on the database,
+    is answered without being handled again (storage.slack_requests).
     """
 
     def __init__(self) -> None:
         self.app: AsyncApp | None = None
         self.adapter: SlackAdapter | None = None
         self.verifier: SignatureVerifier | None = None
-        self.seen = SeenSignatures()
+        self.engine: Engine | None = None  # where the requests already seen are kept, for every process
         self.team_id: str | None = None  # the workspace the bot token belongs to (auth.test)
+
+    def _first_time(self, timestamp: int, signature: str) -> bool:
+        assert self.engine is not None
+        with transaction(self.engine) as session:
+            return slack_requests.first_time(session, timestamp, signature, utcnow())
 
     async def handle(self, request: web.Request) -> web.Response:
         app, verifier = self.app, self.verifier
-        if app is None or verifier is None:
+        if app is None or verifier is None or self.engine is None:
             return web.Response(status=503, text="not ready")  # Slack retries the event later
         body = await request.text()
         timestamp = request.headers.get(TIMESTAMP_HEADER, "")
@@ -251,7 +261,12 @@ class EventsReceiver:
         if whole_number(timestamp, high=TIMESTAMP_MAX) is None or not verifier.is_valid(body, timestamp, signature):
             log.info("slack: refused a request without a valid signature from %s", request.remote)
             return web.Response(status=401, text="invalid request")
-        if not self.seen.first_time(timestamp, signature, verifier.clock.now()):
+        try:
+            first = await asyncio.to_thread(self._first_time, int(timestamp), signature)
+        except DBAPIError as exc:  # the database is away: Slack retries an event later (signed afresh)
+            log.warning("slack: cannot check for a replay (%s); asked Slack to retry", problem_line(exc))
+            return web.Response(status=503, text="try again")
+        if not first:
             log.info("slack: a replayed request (timestamp %s) answered without handling it", timestamp)
             return web.Response(status=200, text="")
         try:
@@ -270,25 +285,6 @@ class EventsReceiver:
 async def to_bolt_request_from(body: str, request: web.Request) -> AsyncBoltRequest:
     """bolt's own request from a body already read (it parses the body here)."""
     return AsyncBoltRequest(body=body, query=request.query_string, headers=dict(request.headers))
-
-
-class SeenSignatures:
-    """Signatures of the requests of the last few minutes, to recognise one sent again. Slack signs
-    each delivery (its retries included) afresh, and refuses timestamps over 5 minutes old, so a
-    set of the last 5 minutes' signatures catches every replay that bolt would otherwise accept."""
-
-    def __init__(self, window_seconds: float = 5 * 60 + 60, capacity: int = 100_000) -> None:
-        self.window, self.capacity = window_seconds, capacity
-        self._seen: OrderedDict[str, float] = OrderedDict()
-
-    def first_time(self, timestamp: str, signature: str, now: float) -> bool:
-        while self._seen and (next(iter(self._seen.values())) < now - self.window or len(self._seen) > self.capacity):
-            self._seen.popitem(last=False)
-        key = f"{timestamp}:{signature}"
-        if key in self._seen:
-            return False
-        self._seen[key] = now
-        return True
 
 
 EVENTS_KEY = web.AppKey("slack_events", EventsReceiver)
@@ -322,6 +318,7 @@ async def start_slack(
     client = make_client(settings, session)
     app, adapter = build_app(settings, dispatcher, client)
     receiver.app, receiver.adapter = app, adapter
+    receiver.engine = dispatcher.engine
     receiver.verifier = SignatureVerifier(settings.slack_signing_secret or "")
     try:
         receiver.team_id = (await client.auth_test()).get("team_id")
@@ -331,6 +328,7 @@ async def start_slack(
 
     async def stop() -> None:
         receiver.app = receiver.adapter = None
+        receiver.engine = None
         receiver.verifier = receiver.team_id = None
         await adapter.drain()
         adapter.close()

@@ -28,7 +28,7 @@ from bot.channels.web.session import (
     new_browser_id,
     request_address,
 )
-from bot.connections import Lanes, Tally, is_loopback
+from bot.connections import Tally, is_loopback
 from core.numbers import whole_number
 from core.settings import Settings
 from handlers import Dispatcher, common, signin, texts
@@ -37,7 +37,6 @@ from storage import schools, websessions
 from storage.db import transaction
 
 STATIC_DIR = Path(__file__).parent / "static"
-SLOW_FOR_SECONDS = 15 * 60.0  # as long as the wrong codes that slowed an address count
 
 
 @dataclass
@@ -50,7 +49,6 @@ class WebChat:
     live: Live
     outbox_poll_seconds: float = 2.0
     sockets: Tally = field(default_factory=Tally)  # chat pages open, per session and per address
-    slowed: Lanes = field(default_factory=Lanes)  # sign-ins from slowed addresses, one at a time each
 
 
 WEB_CHAT = web.AppKey("waymark_web_chat", WebChat)
@@ -126,7 +124,7 @@ async def signin_post(request: web.Request) -> web.StreamResponse:
     code = str(form.get("code", ""))
     address = request_address(request)
 
-    async def attempt() -> signin.SignIn:
+    async def attempt(turn_taken: bool) -> signin.SignIn:
         return await asyncio.to_thread(
             signin.sign_in,
             chat.dispatcher,
@@ -134,16 +132,13 @@ async def signin_post(request: web.Request) -> web.StreamResponse:
             browser_id=browser,
             address=address,
             previous_token=request.cookies.get(SESSION_COOKIE),
+            turn_taken=turn_taken,
         )
 
-    if chat.slowed.holds(address):
-        async with chat.slowed.lane(address):  # one at a time from this address, each after the wait
-            await asyncio.sleep(chat.settings.signin_slow_down_seconds)
-            result = await attempt()
-    else:
-        result = await attempt()
-    if result.slowed:  # learnt in the sign-in's own transaction: no extra query for everyone else
-        chat.slowed.hold(address, SLOW_FOR_SECONDS)
+    result = await attempt(turn_taken=False)
+    if result.wait is not None:  # a slowed address: its turn (the database's, shared by every process)
+        await asyncio.sleep(result.wait)
+        result = await attempt(turn_taken=True)
     if result.token is None:
         page = pages.signin_page(await _site_name(chat), csrf, error=result.problem, code=code[:40])
         return _html(page, 400)
