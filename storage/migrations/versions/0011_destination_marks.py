@@ -1,7 +1,7 @@
 """destination marks: the row that counts per alumnus and year (latest), and whether it is sustained (held)
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-03 08:00:00.000000
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from storage.destination_marks import mark_all
 
 revision: str = "0011"
-down_revision: str | None = "0009"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
