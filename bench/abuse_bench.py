@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,9 +31,9 @@ import aiohttp
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
 
-from web_bench import Page, free_port, open_page, rss_mb, sender, server_env, signed_in_pupils, wait_ready  # noqa: E402
+from bench.server import rss_mb, waymark_run  # noqa: E402
+from bench.web_bench import Page, open_page, sender, signed_in_pupils  # noqa: E402
 
 
 def load() -> str:
@@ -108,14 +108,10 @@ async def run(args: argparse.Namespace) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="waymark-abuse-"))
     url = f"sqlite:///{workdir / 'bench.db'}"
     sessions = signed_in_pupils(url, args.pupils + 1)
-    port = free_port()
-    env = server_env(url, port)
-    waymark = shutil.which("waymark", path=str(ROOT / ".venv" / "bin")) or "waymark"
-    log = open(workdir / "server.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen([waymark, "run"], cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base, host = f"http://127.0.0.1:{port}", "127.0.0.1"
+    server = contextlib.AsyncExitStack()  # the server is stopped in `finally` below
     try:
-        await wait_ready(base, proc)
+        proc = await server.enter_async_context(waymark_run(url, workdir))  # bench/server.py
+        base, host, port = proc.base, "127.0.0.1", proc.port
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
             pupils = [await open_page(http, base, t, c) for t, c in sessions[:-1]]
             # A few seconds not counted: each pupil's first messages load the conversations and warm
@@ -156,13 +152,7 @@ async def run(args: argparse.Namespace) -> None:
             f"{refused} of {args.sockets} chat pages refused (429, or closed at the connection limit), {len(extra)} opened"
         )
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+        await server.aclose()
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
         else:
