@@ -131,11 +131,19 @@ def waymark_command() -> str:
     return shutil.which("waymark", path=str(ROOT / ".venv" / "bin")) or "waymark"
 
 
+# `waymark run` under cProfile: the profile is written when it stops (SIGTERM ends it normally).
+PROFILED = "import cProfile, sys; from bot.cli import app; sys.argv = ['waymark', 'run']; cProfile.run('app()', sys.argv_out)"
+
+
 @asynccontextmanager
-async def waymark_run(url: str, workdir: Path) -> AsyncIterator[Server]:
-    """The real `waymark run` on `url`, on a free loopback port."""
+async def waymark_run(url: str, workdir: Path, profile: Path | None = None) -> AsyncIterator[Server]:
+    """The real `waymark run` on `url`, on a free loopback port; with `profile`, under cProfile into that file."""
     port = free_port()
-    async with serving([waymark_command(), "run"], server_env(url, port), port, workdir, "waymark") as server:
+    cmd = [waymark_command(), "run"]
+    if profile is not None:
+        script = PROFILED.replace("sys.argv_out", repr(str(profile.resolve())))
+        cmd = [sys.executable, "-c", script]
+    async with serving(cmd, server_env(url, port), port, workdir, "waymark") as server:
         yield server
 
 

@@ -454,7 +454,8 @@ async def run_lesson(args: argparse.Namespace) -> None:
             with database(postgres, workdir, "lesson") as (url, kind):
                 print(f"seeding {args.pupils} pupils with sign-in codes ({kind}) ...  {load_average()}")
                 pupil_codes = pupils_with_codes(url, args.pupils)
-                async with waymark_run(url, workdir) as server:
+                profile = Path(args.profile.replace("KIND", kind.lower())) if args.profile else None
+                async with waymark_run(url, workdir, profile) as server:
                     result = await lesson(server.base, server.pid, pupil_codes, args, True)
                 print(f"Waymark ({kind}), {how}: {result.line()}")
                 results.append((f"Waymark, {kind}", result))
@@ -490,6 +491,9 @@ def main() -> None:
     lesson_mode.add_argument("--signin-seconds", type=float, default=60)
     lesson_mode.add_argument("--minutes", type=float, default=5, help="the lesson: sign-in and all five steps")
     lesson_mode.add_argument("--postgres", default="", help="also on this PostgreSQL database (a schema of its own)")
+    lesson_mode.add_argument(
+        "--profile", default="", help="run Waymark under cProfile into this file (KIND in it: sqlite or postgresql)"
+    )
     lesson_mode.add_argument("--quick", action="store_true", help="50 pupils over 20 s: a run under a minute")
     for mode in (pages, lesson_mode):
         mode.add_argument("--keep", action="store_true", help="keep the work folder and the servers' logs")
