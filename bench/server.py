@@ -132,7 +132,9 @@ def waymark_command() -> str:
 
 
 # `waymark run` under cProfile: the profile is written when it stops (SIGTERM ends it normally).
-PROFILED = "import cProfile, sys; from bot.cli import app; sys.argv = ['waymark', 'run']; cProfile.run('app()', sys.argv_out)"
+PROFILED = (
+    "import cProfile, sys; from bot.cli import app; sys.argv = ['waymark', 'run']; cProfile.run('app()', sys.argv_out)"
+)
 
 
 @asynccontextmanager
