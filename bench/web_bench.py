@@ -450,7 +450,7 @@ async def run_lesson(args: argparse.Namespace) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="waymark-lesson-"))
     results: list[tuple[str, LessonResult]] = []
     try:
-        for postgres in ["", *([args.postgres] if args.postgres else [])]:
+        for postgres in [*([""] if not args.no_sqlite else []), *([args.postgres] if args.postgres else [])]:
             with database(postgres, workdir, "lesson") as (url, kind):
                 print(f"seeding {args.pupils} pupils with sign-in codes ({kind}) ...  {load_average()}")
                 pupil_codes = pupils_with_codes(url, args.pupils)
@@ -494,6 +494,7 @@ def main() -> None:
     lesson_mode.add_argument(
         "--profile", default="", help="run Waymark under cProfile into this file (KIND in it: sqlite or postgresql)"
     )
+    lesson_mode.add_argument("--no-sqlite", action="store_true", help="PostgreSQL (and the floor) only")
     lesson_mode.add_argument("--quick", action="store_true", help="50 pupils over 20 s: a run under a minute")
     for mode in (pages, lesson_mode):
         mode.add_argument("--keep", action="store_true", help="keep the work folder and the servers' logs")

@@ -94,13 +94,21 @@ class Dispatcher:
         self.clock = clock
         self.screening = screening
 
-    def dispatch(self, incoming: Incoming, on_roles: Callable[[frozenset[str]], None] | None = None) -> list[Reply]:
-        """`on_roles`, if given, hears the person's roles once the step has committed ({} if unlinked)."""
+    def dispatch(
+        self,
+        incoming: Incoming,
+        on_roles: Callable[[frozenset[str]], None] | None = None,
+        within: Callable[[Session], None] | None = None,
+    ) -> list[Reply]:
+        """`on_roles`, if given, hears the person's roles once the step has committed ({} if unlinked).
+        `within`, if given, is called with the step's session after the step, before it commits: a
+        channel reads what the step wrote (the web chat's new lines) without another transaction. What
+        it read counts only once `on_roles` has been heard: a step that does not commit never calls it."""
         if incoming.chat_type != "private":
             # Nothing from a group is stored, not even the update id.
             return [Reply(texts.PRIVATE_ONLY)]
         try:
-            return self._dispatch(incoming, on_roles)
+            return self._dispatch(incoming, on_roles, within)
         except _AlreadyHandled:
             # A redelivery, or another process committed the same update first.
             log.info("update %s:%s already handled", incoming.platform, incoming.update_id)
@@ -115,12 +123,19 @@ class Dispatcher:
             log.error("database unavailable for %s: %s", incoming.platform, problem_line(exc))
             return [Reply(texts.TRY_AGAIN)]
 
-    def _dispatch(self, incoming: Incoming, on_roles: Callable[[frozenset[str]], None] | None) -> list[Reply]:
+    def _dispatch(
+        self,
+        incoming: Incoming,
+        on_roles: Callable[[frozenset[str]], None] | None,
+        within: Callable[[Session], None] | None,
+    ) -> list[Reply]:
         now = self.clock()
         with transaction(self.engine) as session:
             replies, ctx = self._step(session, incoming, now)
             # After the step: /start or /unlink may have changed who this is. Worked out only when asked.
             roles = frozenset(ctx.roles) if on_roles is not None else frozenset()
+            if within is not None:
+                within(session)
         if on_roles is not None:  # e.g. Telegram keeps each chat's "/" menu to these roles
             on_roles(roles)
         return replies

@@ -22,6 +22,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from bot.channels.web import pages
 from bot.channels.web.session import Sessions
@@ -75,26 +76,32 @@ def recent_lines(engine: Engine, external_id: str, now: datetime, limit: int) ->
         return websessions.recent_lines(s, external_id, limit)
 
 
-def _lines_after(
-    engine: Engine, external_id: str, after: int | None, linked: bool | None = None
-) -> tuple[list[TranscriptLine], bool]:
-    """(lines after `after`, still linked); no lines asked for (None) when no page is open. `linked`,
-    when the caller knows it (the step just taken said so), saves asking the database."""
+def _lines_after(engine: Engine, external_id: str, after: int | None) -> tuple[list[TranscriptLine], bool]:
+    """(lines after `after`, still linked); no lines asked for (None) when no page is open."""
     with transaction(engine, write=False) as s:
         lines = websessions.lines_after(s, external_id, after) if after is not None else []
-        return lines, websessions.is_linked(s, external_id) if linked is None else linked
+        return lines, websessions.is_linked(s, external_id)
 
 
 def _step_and_lines(
     dispatcher: Dispatcher, incoming: Incoming, after: int | None
 ) -> tuple[list[Reply], list[TranscriptLine], bool]:
-    """One message's step and then the lines it added, in one trip to a worker thread: the step's
-    own answer says whether the account is still linked (no roles after /unlink), so the usual case
-    asks the database nothing more than the new lines."""
+    """One message's step and then the lines it added, in one trip to a worker thread and, when the
+    step commits, in its own transaction: the lines are read before its commit, and the step's own
+    answer says whether the account is still linked (no roles after /unlink). On PostgreSQL that is
+    three round trips fewer per message than a transaction of their own (a pool ping, BEGIN, COMMIT)."""
     roles: list[frozenset[str]] = []
-    replies = dispatcher.dispatch(incoming, on_roles=roles.append)
-    known = bool(roles[0]) if roles else None  # not heard: a redelivery or a failed step, so ask
-    lines, linked = _lines_after(dispatcher.engine, incoming.user_id, after, known)
+    read: list[list[TranscriptLine]] = []
+
+    def lines_in_step(session: Session) -> None:
+        if after is not None:
+            read.append(websessions.lines_after(session, incoming.user_id, after))
+
+    replies = dispatcher.dispatch(incoming, on_roles=roles.append, within=lines_in_step)
+    if roles and (read or after is None):  # committed: what was read inside it stands
+        return replies, read[0] if read else [], bool(roles[0])
+    # Not heard: a redelivery or a step that did not commit, so read afresh (and ask about the link).
+    lines, linked = _lines_after(dispatcher.engine, incoming.user_id, after)
     return replies, lines, linked
 
 
