@@ -138,14 +138,17 @@ PROFILED = (
 
 
 @asynccontextmanager
-async def waymark_run(url: str, workdir: Path, profile: Path | None = None) -> AsyncIterator[Server]:
-    """The real `waymark run` on `url`, on a free loopback port; with `profile`, under cProfile into that file."""
+async def waymark_run(
+    url: str, workdir: Path, profile: Path | None = None, settings: dict[str, str] | None = None
+) -> AsyncIterator[Server]:
+    """The real `waymark run` on `url`, on a free loopback port; with `profile`, under cProfile into
+    that file; `settings`: more WAYMARK_ variables (e.g. a connection limit above the pages opened)."""
     port = free_port()
     cmd = [waymark_command(), "run"]
     if profile is not None:
         script = PROFILED.replace("sys.argv_out", repr(str(profile.resolve())))
         cmd = [sys.executable, "-c", script]
-    async with serving(cmd, server_env(url, port), port, workdir, "waymark") as server:
+    async with serving(cmd, {**server_env(url, port), **(settings or {})}, port, workdir, "waymark") as server:
         yield server
 
 

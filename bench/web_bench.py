@@ -186,7 +186,9 @@ async def run_pages(args: argparse.Namespace) -> None:
     print(f"seeding {args.pages} pupils with web sessions in {url} ...")
     sessions = signed_in_pupils(url, args.pages + 1)  # the last one builds a conversation for the page weight
     try:
-        async with waymark_run(url, workdir) as server:
+        # The server's default limit (800 connections at once) is below the pages this opens.
+        limit = {"WAYMARK_HTTP_MAX_CONNECTIONS": str(args.pages + 200)}
+        async with waymark_run(url, workdir, settings=limit) as server:
             await pages_under_load(args, server.base, server.pid, sessions)
     finally:
         if not args.keep:
