@@ -34,7 +34,6 @@ import multiprocessing
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -47,23 +46,14 @@ import aiohttp
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
 
-from web_bench import Page, free_port, open_page, rss_mb, sender, server_env, signed_in_pupils, wait_ready  # noqa: E402
+from bench.server import cpu_seconds, rss_mb, waymark_run  # noqa: E402
+from bench.web_bench import Page, open_page, sender, signed_in_pupils  # noqa: E402
 
 
 def load() -> str:
     one, five, _ = os.getloadavg()
     return f"load {one:.2f}/{five:.2f} on {os.cpu_count()} cores"
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU the process has used so far (from /proc/PID/stat), in seconds."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def machine_times() -> tuple[float, float]:
@@ -248,14 +238,10 @@ async def run(args: argparse.Namespace) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="waymark-abuse-"))
     url = f"sqlite:///{workdir / 'bench.db'}"
     sessions = signed_in_pupils(url, args.pupils + 1)
-    port = free_port()
-    env = server_env(url, port)
-    waymark = shutil.which("waymark", path=str(ROOT / ".venv" / "bin")) or "waymark"
-    log = open(workdir / "server.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen([waymark, "run"], cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base, host = f"http://127.0.0.1:{port}", "127.0.0.1"
+    server = contextlib.AsyncExitStack()  # the server is stopped in `finally` below
     try:
-        await wait_ready(base, proc)
+        proc = await server.enter_async_context(waymark_run(url, workdir))  # bench/server.py
+        base, host, port = proc.base, "127.0.0.1", proc.port
         context = multiprocessing.get_context("spawn")  # the abuser has its own process and event loop
         phases: list[Phase] = []
         # /healthz on one connection kept open throughout: a new one would wait for a place while
@@ -330,13 +316,7 @@ async def run(args: argparse.Namespace) -> None:
             f"the server {statistics.fmean(opening_cpu):.2f} CPU s/s meanwhile"
         )
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+        await server.aclose()
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
         else:

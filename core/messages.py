@@ -19,10 +19,16 @@ class Incoming:
     attachment: str | None = None  # photo, sticker, voice, document... (we only read text)
 
 
+PRIMARY, DANGER = "primary", "danger"  # a Button's style: the choice to take, or one that throws work away
+
+
 @dataclass(frozen=True)
 class Button:
     label: str
     data: str
+    # "" for an ordinary choice; PRIMARY or DANGER where a channel can show it (Slack and Telegram
+    # button styles, the web chat's classes), so "Discard" never looks like "Save".
+    style: str = ""
 
 
 @dataclass

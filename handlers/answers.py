@@ -79,16 +79,23 @@ def again(ctx: Context, problem: str, question: Reply | None = None) -> list[Rep
     is nothing to keep: the problem and the menu."""
     if not ctx.state:
         return [Reply(problem, buttons=main_menu(ctx))]
-    if question is None and ctx.question is not None:
-        stored = ctx.question.get("buttons", [])
-        question = Reply(
-            str(ctx.question.get("text", "")),
-            buttons=[[Button(**button) for button in row] for row in stored],
-            sealed=bool(ctx.question.get("sealed")),
-        )
+    if question is None:
+        question = asked(ctx)
     if question is None:  # a step saved before questions were kept
         return [Reply(f"{problem} {KEPT} {WAITING}")]
     return [Reply(f"{problem} {KEPT}\n\n{question.text}", buttons=question.buttons, sealed=question.sealed)]
+
+
+def asked(ctx: Context) -> Reply | None:
+    """The question the step in hand first asked (kept by the engine), as it was shown; None if none was kept."""
+    if ctx.question is None:
+        return None
+    stored = ctx.question.get("buttons", [])
+    return Reply(
+        str(ctx.question.get("text", "")),
+        buttons=[[Button(**button) for button in row] for row in stored],
+        sealed=bool(ctx.question.get("sealed")),
+    )
 
 
 def preview(text: str, limit: int = 300) -> str:

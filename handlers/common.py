@@ -7,7 +7,7 @@ from sqlmodel import Session
 from core import platforms
 from core.messages import Reply
 from core.retention import DEFAULTS, schedule_from_json
-from handlers import linking, texts
+from handlers import discard, linking, texts
 from handlers.access import is_leader, too_young_for
 from handlers.concern_work import NO_DSL_FOR_LEADER
 from handlers.context import Context
@@ -93,6 +93,10 @@ def _no_dsl(ctx: Context) -> str:
 
 @command("cancel", roles={"anyone"}, summary="stop what you're doing", order=910)
 def cancel(ctx: Context) -> list[Reply]:
+    if ctx.discarding:  # /cancel again at "Discard this log?": that is a yes
+        return discard.discarded(ctx)
+    if discard.worth_asking(ctx):
+        return discard.ask(ctx)
     had_step = bool(ctx.state)
     kept = isinstance(ctx.draft, KeepsWork) and ctx.draft.kept()
     ctx.end()

@@ -40,6 +40,7 @@ class Context:
     sealed_input: bool = False
     shown_input: str | None = None
     seal_draft: bool = False  # the draft came back encrypted: it stays so until the flow ends
+    discarding: bool = False  # "Discard this log?" is showing over the step in hand (handlers/discard.py)
 
     @property
     def text(self) -> str:
@@ -83,3 +84,4 @@ class Context:
         self.state = ""
         self.draft = None
         self.question = None
+        self.discarding = False

@@ -24,7 +24,7 @@ from core import platforms
 from core.characters import has_refused_characters, replace_refused_characters
 from core.messages import Incoming, Reply
 from core.settings import Settings
-from handlers import answers, texts
+from handlers import answers, discard, texts
 from handlers.context import Context
 from handlers.disclosures.raising import draft_before, screen_step
 from handlers.flow import check_moves
@@ -42,6 +42,8 @@ QUESTION_KEY = "_question"  # stored beside the draft: the question the current 
 OFFERED_KEY = "offered"  # within it: the choices the latest reply offered, [label, data] pairs
 SEALED_KEY = "sealed"  # in a kept question: its text is encrypted (a staff-only note in a summary)
 SEALED_DRAFT_KEY = "_sealed"  # the whole draft, encrypted: a step of this flow held such words
+DISCARDING_KEY = "_discarding"  # beside the draft: "Discard this log?" is showing (handlers/discard.py)
+CANCEL_WORD = "cancel"  # typed on its own inside a conversation, it is /cancel
 
 
 def _head_and_rest(text: str) -> tuple[str, str]:
@@ -97,13 +99,21 @@ class Dispatcher:
         self.clock = clock
         self.screening = screening
 
-    def dispatch(self, incoming: Incoming, on_roles: Callable[[frozenset[str]], None] | None = None) -> list[Reply]:
-        """`on_roles`, if given, hears the person's roles once the step has committed ({} if unlinked)."""
+    def dispatch(
+        self,
+        incoming: Incoming,
+        on_roles: Callable[[frozenset[str]], None] | None = None,
+        within: Callable[[Session], None] | None = None,
+    ) -> list[Reply]:
+        """`on_roles`, if given, hears the person's roles once the step has committed ({} if unlinked).
+        `within`, if given, is called with the step's session after the step, before it commits: a
+        channel reads what the step wrote (the web chat's new lines) without another transaction. What
+        it read counts only once `on_roles` has been heard: a step that does not commit never calls it."""
         if incoming.chat_type != "private":
             # Nothing from a group is stored, not even the update id.
             return [Reply(texts.PRIVATE_ONLY)]
         try:
-            return self._dispatch(incoming, on_roles)
+            return self._dispatch(incoming, on_roles, within)
         except _AlreadyHandled:
             # A redelivery, or another process committed the same update first.
             log.info("update %s:%s already handled", incoming.platform, incoming.update_id)
@@ -118,12 +128,19 @@ class Dispatcher:
             log.error("database unavailable for %s: %s", incoming.platform, problem_line(exc))
             return [Reply(texts.TRY_AGAIN)]
 
-    def _dispatch(self, incoming: Incoming, on_roles: Callable[[frozenset[str]], None] | None) -> list[Reply]:
+    def _dispatch(
+        self,
+        incoming: Incoming,
+        on_roles: Callable[[frozenset[str]], None] | None,
+        within: Callable[[Session], None] | None,
+    ) -> list[Reply]:
         now = self.clock()
         with transaction(self.engine) as session:
             replies, ctx = self._step(session, incoming, now)
             # After the step: /start or /unlink may have changed who this is. Worked out only when asked.
             roles = frozenset(ctx.roles) if on_roles is not None else frozenset()
+            if within is not None:
+                within(session)
         if on_roles is not None:  # e.g. Telegram keeps each chat's "/" menu to these roles
             on_roles(roles)
         return replies
@@ -174,6 +191,7 @@ def _resume(ctx: Context, state: str, stored: dict[str, Any]) -> bool:
             return False
         ctx.seal_draft = True
     question = stored.pop(QUESTION_KEY, None)
+    ctx.discarding = stored.pop(DISCARDING_KEY, False) is True
     step = STEPS.get(state)
     draft = step.flow.restore(stored) if step is not None else None
     if step is None or draft is None:
@@ -217,6 +235,8 @@ def _stored(ctx: Context) -> dict[str, Any]:
     stored = asdict(ctx.draft) if ctx.draft is not None else {}
     if ctx.question is not None:
         stored[QUESTION_KEY] = _sealed_question(ctx, ctx.question)
+    if ctx.discarding:
+        stored[DISCARDING_KEY] = True
     keys = ctx.settings.keyring
     if stored and (ctx.sealed_input or ctx.seal_draft) and crypto.has_key(keys):
         # A draft may hold what was typed (e.g. a journal entry offered back): kept only encrypted.
@@ -230,9 +250,14 @@ def route(ctx: Context) -> list[Reply]:
     afterwards, so the words are still screened and transcribed as typed."""
     typed = ctx.incoming
     data = typed_choice(ctx)
-    if data is None:
+    if data is None and ctx.state and typed.button is None and answers.folded(typed.text or "") == CANCEL_WORD:
+        # "Cancel" typed where no choice of that name is offered: the person means /cancel, which
+        # asks first when there is work to lose, rather than "cancel" becoming an answer.
+        ctx.incoming = dataclasses.replace(typed, text="/" + CANCEL_WORD)
+    elif data is None:
         return _route(ctx)
-    ctx.incoming = dataclasses.replace(typed, text=None, button=data)
+    else:
+        ctx.incoming = dataclasses.replace(typed, text=None, button=data)
     try:
         return _route(ctx)
     finally:
@@ -287,6 +312,8 @@ def _route(ctx: Context) -> list[Reply]:
         if not step.flow.admits(ctx):  # e.g. a pupil who left school between two messages
             return step.flow.refuse(ctx)
         ctx.running = step
+        if ctx.discarding:  # "Discard this log?" was asked over this step: this message answers it
+            return discard.answer(ctx)
         return step.handler(ctx)
     if incoming.button is not None:
         return [Reply(texts.STALE_BUTTON, buttons=main_menu(ctx))]

@@ -61,8 +61,11 @@ class Flow(Generic[D]):
         refusal: str = texts.NOT_FOR_YOU,
         refusal_menu: bool = False,
         admits: Callable[[Context], bool] | None = None,
+        noun: str = "",
     ) -> None:
-        """`refusal` answers a person the flow no longer admits (and ends it); `admits` narrows `roles`."""
+        """`refusal` answers a person the flow no longer admits (and ends it); `admits` narrows `roles`.
+        `noun` ("log") names what the flow gathers: with it, and a draft that counts its answers
+        (handlers/discard.py), stopping a draft worth keeping asks first."""
         if name in FLOWS:
             raise DuplicateName(f"flow {name!r} is declared twice")
         if not dataclasses.is_dataclass(draft):
@@ -76,6 +79,7 @@ class Flow(Generic[D]):
         self.refusal = refusal
         self.refusal_menu = refusal_menu
         self._admits = admits
+        self.noun = noun
         self.states: list[str] = []  # declared step names, in order
         self.entries: list[Command] = []  # commands (and the idle-text offer) that start this flow
         FLOWS[name] = self

@@ -1,7 +1,7 @@
 """/log: a tutor or the careers leader records an advice conversation in under a minute.
 
     find pupil -> kind -> discussed and advised -> agreed action (+ due date), repeat -> staff-only note
-    -> summary: Save | Edit | Discard log… (asks first)
+    -> summary: Save | Edit | Discard log… (asks first, like /cancel: handlers/discard.py)
 
 What was discussed and the agreed actions may come in one message ("Agreed:" or bullet lines
 become actions, handlers/agreed.py), which skips the one-action-at-a-time steps.
@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from core.messages import Button, Reply
+from core.messages import DANGER, PRIMARY, Button, Reply
 from handlers import access, answers, pupils
 from handlers.agreed import split_agreed
 from handlers.context import Context
@@ -42,6 +42,11 @@ class LogDraft:
     pending: str = ""  # an action waiting for its due date
     note: str = ""  # the staff-only note, already a Fernet token: never kept in clear, here either
     editing: bool = False  # came from Edit: the changed part goes back to the summary
+
+    def answered(self) -> int:
+        """How many answers stopping now would throw away (handlers/discard.py asks first from three)."""
+        given = (self.pupil_id is not None, bool(self.kind), bool(self.summary), bool(self.pending), bool(self.note))
+        return sum(given) + len(self.actions)
 
 
 KINDS: dict[str, str] = {
@@ -70,12 +75,10 @@ ASK_NEXT_ACTION = "Type another agreed action, or tap Done."
 ASK_DUE = f"When is \u201c{{action}}\u201d due? Type a date {EXAMPLES}, or tap No due date."
 ASK_NOTE = "Anything for staff only? Pupils never see it. Type it, or tap No staff note."
 BUTTONS_ONLY = "Please tap one of the buttons below (or send /cancel to stop)."
-ASK_DISCARD = "Throw this log away? Nothing in it will be saved, and {name} won't see it."
-DISCARDED = "Discarded: nothing from that log was saved."
 LOST_ACCESS = "You can no longer log advice for that pupil, so nothing was saved. Send /log to start again."
 NOTIFY = "Something new is in your careers record: notes from a {kind} with {staff}{actions}. Send /record to read it."
 
-LOG = Flow("log", roles={"tutor", "leader"}, draft=LogDraft, refusal=LOST_ACCESS, refusal_menu=True)
+LOG = Flow("log", roles={"tutor", "leader"}, draft=LogDraft, refusal=LOST_ACCESS, refusal_menu=True, noun="log")
 FIND = LOG.state("find")
 KIND = LOG.state("kind")
 SUMMARY = LOG.state("summary")
@@ -84,7 +87,6 @@ DUE = LOG.state("due")
 NOTE = LOG.state("note")
 CONFIRM = LOG.state("confirm")
 EDIT = LOG.state("edit")
-DISCARD = LOG.state("discard")
 
 FOR_PUPIL = "/log #"  # + pupil id: the button on a pupil's record starts a log for them
 PICK = "pick:"  # + pupil id
@@ -94,8 +96,7 @@ NO_DUE = "due:none"
 NO_NOTE = "note:none"
 SAVE = "save"
 EDIT_BUTTON = "edit"
-DISCARD_BUTTON = "discard"
-KEEP_IT = "discard:no"
+DISCARD_BUTTON = "/cancel"  # the command itself, which asks first (handlers/discard.py)
 EDIT_PUPIL, EDIT_KIND, EDIT_SUMMARY = "edit:pupil", "edit:kind", "edit:summary"
 EDIT_ACTIONS, EDIT_NOTE, EDIT_BACK = "edit:actions", "edit:note", "edit:back"
 
@@ -346,8 +347,13 @@ def _confirm(ctx: Context) -> list[Reply]:
 
 
 def _confirm_question(ctx: Context, pupil: Person) -> Reply:
-    # Discarding is last, on its own row away from Save, and asks first: it throws a whole log away.
-    buttons = [[Button("Save", SAVE)], [Button("Edit", EDIT_BUTTON)], [Button("Discard log\u2026", DISCARD_BUTTON)]]
+    # Discarding is last, on its own row away from Save, styled as a danger where the channel can show
+    # it, and asks first like /cancel: it throws a whole log away.
+    buttons = [
+        [Button("Save", SAVE, PRIMARY)],
+        [Button("Edit", EDIT_BUTTON)],
+        [Button("Discard log\u2026", DISCARD_BUTTON, DANGER)],
+    ]
     # With a staff-only note in it, the summary is kept only encrypted (transcript, conversation state).
     return Reply(_summary_text(ctx, pupil), buttons=buttons, sealed=bool(LOG.draft(ctx).note))
 
@@ -366,7 +372,7 @@ def _edit_question() -> Reply:
     return Reply("What would you like to change?", buttons=[[Button(label, data)] for label, data in EDIT_CHOICES])
 
 
-@LOG.step(CONFIRM, moves_to={EDIT, KIND, DISCARD})
+@LOG.step(CONFIRM, moves_to={EDIT, KIND})
 def confirm(ctx: Context) -> list[Reply]:
     pupil = _data_pupil(ctx)
     if pupil is None:
@@ -377,28 +383,7 @@ def confirm(ctx: Context) -> list[Reply]:
     if choice == EDIT_BUTTON:
         ctx.goto(EDIT)
         return [_edit_question()]
-    if choice == DISCARD_BUTTON:
-        ctx.goto(DISCARD)
-        return [_discard_question(pupil)]
     return answers.again(ctx, answers.choice_problem(ctx), _confirm_question(ctx, pupil))
-
-
-def _discard_question(pupil: Person) -> Reply:
-    buttons = [[Button("No, keep it", KEEP_IT)], [Button("Yes, discard it", DISCARD_BUTTON)]]
-    return Reply(ASK_DISCARD.format(name=pupil.given_name), buttons=buttons)
-
-
-@LOG.step(DISCARD, moves_to={CONFIRM})
-def discard(ctx: Context) -> list[Reply]:
-    pupil = _data_pupil(ctx)
-    if pupil is None:
-        return _lost(ctx)
-    if ctx.button == DISCARD_BUTTON:
-        ctx.end()
-        return [Reply(DISCARDED, buttons=main_menu(ctx))]
-    if ctx.button == KEEP_IT:
-        return _confirm(ctx)
-    return answers.again(ctx, answers.choice_problem(ctx), _discard_question(pupil))
 
 
 @LOG.step(EDIT, moves_to={FIND, KIND, SUMMARY, ACTION, NOTE, CONFIRM})

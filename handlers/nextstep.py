@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.labels import shorten
 from core.messages import Button, Reply
 from core.numbers import whole_number
 from handlers import answers
@@ -140,7 +141,7 @@ def _overview(ctx: Context, lead: str = "") -> Reply:
     buttons = [
         [Button("Change my plan" if person.next_step else "Choose my plan", PLAN), Button("Add an application", ADD)]
     ]
-    buttons += answers.rows([Button(f"Update: {app.provider[:30]}", f"{APP}{app.id}") for app in apps])
+    buttons += answers.rows([Button(f"Update: {shorten(app.provider, 30)}", f"{APP}{app.id}") for app in apps])
     buttons.append([Button("Finished", CLOSE)])
     return Reply("\n".join(lines), buttons=buttons)
 

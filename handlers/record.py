@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from core.labels import shorten
 from core.messages import Button, Reply
 from core.numbers import whole_number
 from handlers import answers, texts
@@ -29,6 +30,7 @@ ADVICE_KINDS = {
     "other": "Conversation",
 }
 _DOWNLOAD = Button(texts.DOWNLOAD_RECORD, "/export")  # the pupil's own copy, as a PDF (handlers/export.py)
+ACTION_IN_LABEL = 32  # characters of an action's words on its Mark done button
 FIELD_LIMIT = 300  # characters of one field shown in the list; keeps a page inside one chat message
 
 
@@ -175,5 +177,8 @@ def _action_list(ctx: Context, lead: str) -> Reply:
     for n, action in enumerate(open_ones, start=1):
         lines.append(f"{n}. {_action(action, today)}")
         if not action.school_to_do:
-            buttons.append(Button(f"Mark done: {n}. {action.text[:24]}", f"/actions done {action.id}"))
+            # Whole words only ("Visit the sixth form open…", never "…ope"), short enough for one line on a phone.
+            buttons.append(
+                Button(f"Mark done: {n}. {shorten(action.text, ACTION_IN_LABEL)}", f"/actions done {action.id}")
+            )
     return Reply("\n".join(lines), buttons=[[b] for b in buttons] + main_menu(ctx))

@@ -32,6 +32,9 @@ STALE_BUTTON = "That button belongs to a conversation that has finished. Here is
 CANCELLED = "OK, I've stopped that. Nothing from it was saved."
 CANCELLED_KEPT = "OK, I've stopped there. What you had already saved is kept."
 NOTHING_TO_CANCEL = "There was nothing to stop."
+DISCARD_ASK = "Discard this {noun}? Nothing in it will be saved, and it can't be undone."
+DISCARDED = "Discarded: nothing from that {noun} was saved."
+DISCARD_OR_KEEP = "Please tap Keep editing or Discard."
 
 WRONG_CODE = "That code didn't work. Check it and try again, or ask your tutor or the careers team for a new one."
 SIGNIN_BUSY = (

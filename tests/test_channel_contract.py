@@ -36,7 +36,7 @@ from core.settings import load_settings
 from handlers import Dispatcher
 from storage import identities, seed
 from storage.db import transaction
-from storage.models import JournalEntry, Person, StaffRole
+from storage.models import AdviceRecord, JournalEntry, Person, StaffRole
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.telegram_api import FakeTelegram
 from tests.test_slack import Running
@@ -412,3 +412,25 @@ async def test_a_redelivered_update_is_handled_once(channel: Driver, sqlite_only
     assert journal(sqlite_only, school.pupil) == [REFLECTION]
     with transaction(sqlite_only, write=False) as s:
         assert s.exec(select(func.count()).select_from(JournalEntry)).one() == 1
+
+
+async def test_discarding_a_log_asks_first_and_keep_editing_loses_nothing(channel: Driver, sqlite_only: Engine) -> None:
+    school = a_school(sqlite_only)
+    await enrolled(channel, school, "tutor")
+    await channel.say("tutor", "/log Amira")
+    await channel.press("tutor", "Amira Khan (12B)")
+    await channel.press("tutor", "Tutor check-in")
+    await channel.say("tutor", "Talked about sixth form.\nAgreed: Visit the college open day by 12 Dec")
+    summary = said(await channel.press("tutor", "No staff note"))
+    assert "Check this before saving" in summary
+    for stop in ("press", "say"):  # the Discard log… button, then /cancel typed: both ask first
+        asked = await (
+            channel.press("tutor", "Discard log\u2026") if stop == "press" else channel.say("tutor", "/cancel")
+        )
+        assert "Discard this log?" in said(asked)
+        again = said(await channel.press("tutor", "Keep editing"))
+        assert "Check this before saving" in again and "Visit the college open day" in again
+    await channel.say("tutor", "/cancel")
+    assert "nothing from that log was saved" in said(await channel.press("tutor", "Discard"))
+    with transaction(sqlite_only, write=False) as s:
+        assert s.exec(select(func.count()).select_from(AdviceRecord)).one() == 0

@@ -122,3 +122,31 @@ def test_a_constraint_failure_other_than_a_duplicate_is_answered_and_rolled_back
     assert "Saved" in dispatcher.dispatch(message)[0].text
     assert dispatcher.dispatch(message) == []
     assert journal_texts(engine, amira.id) == ["Helped at the open evening"]
+
+
+def test_a_channel_reads_what_the_step_wrote_inside_its_transaction(engine: Engine, dispatcher: Dispatcher) -> None:
+    """`within` sees the step's own writes before they commit (the web chat reads its new lines
+    there), and is not called for a redelivered update, whose step does not run."""
+    from sqlmodel import Session
+
+    from storage import websessions
+    from storage.models import TranscriptLine
+
+    school = seed.school(engine)
+    amira = seed.pupil(engine, school.id)
+    seed.link(engine, amira, "web", "w-amira")
+    read: list[list[TranscriptLine]] = []
+    roles: list[frozenset[str]] = []
+
+    def lines(session: Session) -> None:
+        read.append(websessions.lines_after(session, "w-amira", 0))
+
+    incoming = Incoming(
+        platform="web", chat_id="w-amira", user_id="w-amira", text="/reflect Ran a stall", update_id="u1"
+    )
+    replies = dispatcher.dispatch(incoming, on_roles=roles.append, within=lines)
+    assert roles == [frozenset({"pupil"})] and "Saved" in replies[0].text
+    [seen] = read
+    assert [line.direction for line in seen] == ["in", "out"] and seen[0].text == "/reflect Ran a stall"
+    assert dispatcher.dispatch(incoming, on_roles=roles.append, within=lines) == []  # a redelivery
+    assert len(read) == 1 and len(roles) == 1

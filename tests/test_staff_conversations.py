@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import Engine, event
 from sqlmodel import select
 
+from core.messages import DANGER, PRIMARY
 from core.settings import load_settings
 from handlers import Dispatcher
 from handlers.pupils import NOT_AVAILABLE
@@ -541,22 +542,64 @@ def test_typing_done_where_done_is_offered_is_done_not_an_action(school: School)
 
 
 def test_discarding_a_log_asks_first_and_is_not_next_to_save(school: School) -> None:
+    """Discard log…, /cancel, or "cancel" typed, at the summary or earlier once three answers are in,
+    asks "Discard this log?"; Keep editing shows the same question again and loses nothing."""
     sam = Chat(school.dispatcher, "sam", "slack")
     log_up_to_summary(sam)
     sam.say("Write a first CV by 12/12")
     sam.press("Done")
     sam.press("No staff note")
-    rows = [[b.label for b in row] for row in sam.last[-1].buttons]
-    assert rows[0] == ["Save"] and rows[-1] == ["Discard log\u2026"]  # last, on its own row
-    sam.press("Discard log\u2026")
-    assert "Throw this log away" in sam.text and "Amira" in sam.text
-    sam.press("No, keep it")
-    assert "Check this before saving" in sam.text  # everything is still there
-    sam.press("Discard log\u2026")
-    sam.press("Yes, discard it")
-    assert "nothing from that log was saved" in sam.text
+    summary = sam.last[-1]
+    rows = [[(b.label, b.style) for b in row] for row in summary.buttons]
+    assert rows[0] == [("Save", PRIMARY)] and rows[-1] == [("Discard log\u2026", DANGER)]  # last, own row, red
+    for stop in (lambda: sam.press("Discard log\u2026"), lambda: sam.say("/cancel"), lambda: sam.say("Cancel")):
+        stop()
+        assert "Discard this log?" in sam.text and "Nothing in it will be saved" in sam.text
+        assert [[(b.label, b.style) for b in row] for row in sam.last[-1].buttons] == [
+            [("Keep editing", PRIMARY)],
+            [("Discard", DANGER)],
+        ]  # the safe choice first: a web page focuses it
+        sam.say("Save")  # not an answer to this question: asked again, still nothing lost
+        assert "Please tap Keep editing or Discard" in sam.text and "Discard this log?" in sam.text
+        sam.say("keep editing")  # typed words naming a choice are that choice
+        assert sam.last[-1].text == summary.text and sam.last[-1].buttons == summary.buttons  # unchanged
     with transaction(school.engine) as s:
         assert s.exec(select(AdviceRecord)).all() == []
+    sam.say("/cancel")
+    sam.press("Discard")
+    assert "Discarded: nothing from that log was saved" in sam.text
+    sam.say("/cancel")
+    assert "There was nothing to stop" in sam.text
+    # Earlier in the log, with three answers (pupil, kind, summary), /cancel asks too; /cancel twice discards.
+    log_up_to_summary(sam)
+    assert "What did you agree?" in sam.text
+    sam.say("/cancel")
+    assert "Discard this log?" in sam.text
+    sam.press("Keep editing")
+    assert "What did you agree?" in sam.text  # the action question again
+    sam.say("Visit the college open day by 12 Dec")  # and the log carries on where it was
+    assert "Added: Visit the college open day" in sam.text
+    sam.say("/cancel")
+    sam.say("/cancel")
+    assert "Discarded: nothing from that log was saved" in sam.text
+    # With fewer answers there is little to lose: /cancel stops at once, as before.
+    sam.say("/log ami")
+    sam.press("Amira Khan (11A)")
+    sam.say("/cancel")
+    assert sam.text.startswith("OK, I've stopped that")
+    with transaction(school.engine) as s:
+        assert s.exec(select(AdviceRecord)).all() == []
+    # A summary holding a staff-only note comes back whole, still sealed, and still saves.
+    log_up_to_summary(sam)
+    sam.say("Write a first CV by 12/12")
+    sam.press("Done")
+    sam.say(SECRET)
+    sam.say("cancel")
+    sam.press("Keep editing")
+    assert SECRET in sam.text and sam.last[-1].sealed
+    sam.press("Save")
+    with transaction(school.engine) as s:
+        assert len(s.exec(select(AdviceRecord)).all()) == 1
 
 
 # --- issue 13: what staff see, and getting around it ----------------------------------------------

@@ -339,3 +339,42 @@ async def test_a_message_not_yet_saved_outlives_a_reload_of_the_page(site: Site,
     assert pupil_lines(site.engine, "Asked about the engineering taster") == 1
     problems[:] = [p for p in problems if "WebSocket" not in p]
     assert problems == []
+
+
+async def test_discard_looks_unlike_save_sits_apart_from_it_and_asks_first(site: Site, browser: object) -> None:
+    school = seed.school(site.engine, "Northfield Academy")
+    assert school.id is not None
+    tutor = seed.staff(site.engine, school.id, "Sam", "Patel", role=StaffRole.tutor)
+    seed.pupil(site.engine, school.id, "Amira", "Khan", form="11A", tutor_id=tutor.id)
+    page, problems = await open_page(browser, width=360, height=740)
+    await sign_in(page, site, seed.code_for(site.engine, tutor))
+    box = page.get_by_label("Your message")  # type: ignore[attr-defined]
+    for typed in ("/log Amira", "Amira Khan (11A)", "Tutor check-in"):
+        await box.fill(typed)
+        await box.press("Enter")
+        await page.wait_for_timeout(300)  # type: ignore[attr-defined]
+    await box.fill("Talked about sixth form.\nAgreed: Visit the college open day by 12 Dec")
+    await box.press("Enter")
+    await wait_for_message(page, "staff only")
+    await page.get_by_role("button", name="No staff note").click()  # type: ignore[attr-defined]
+    await wait_for_message(page, "Check this before saving")
+    looks = await page.evaluate(  # type: ignore[attr-defined]
+        """() => Object.fromEntries([...document.querySelectorAll('#choices .choice')].map(b => {
+            const r = b.getBoundingClientRect(), s = getComputedStyle(b);
+            return [b.textContent, {left: r.left, right: r.right, top: r.top, bg: s.backgroundColor,
+                                    colour: s.color, border: s.borderStyle}];
+        }))"""
+    )
+    save, discard = looks["Save"], looks["Discard log\u2026"]
+    assert save["bg"] != discard["bg"] and save["colour"] != discard["colour"] and discard["border"] == "dashed"
+    # Not where a thumb aiming at Save lands: not below it in the same column.
+    assert discard["left"] >= save["right"] or discard["top"] <= save["top"], looks
+    await page.screenshot(path=str(OUTPUT / "phone-log-summary-360.png"))  # type: ignore[attr-defined]
+    await page.get_by_role("button", name="Discard log\u2026").click()  # type: ignore[attr-defined]
+    await wait_for_message(page, "Discard this log?")
+    focused = await page.evaluate("() => document.activeElement.textContent")  # type: ignore[attr-defined]
+    assert focused == "Keep editing"  # Enter keeps the work
+    assert await axe_violations(page) == []
+    await page.keyboard.press("Enter")  # type: ignore[attr-defined]
+    await page.locator("#log .msg-out .text", has_text="Check this before saving").nth(1).wait_for()  # type: ignore[attr-defined]
+    assert problems == []

@@ -9,7 +9,8 @@ from typing import Any
 
 from bot.channels.text import EMPTY_TEXT_WITH_BUTTONS
 from bot.channels.text import split_text as split_measured
-from core.messages import Button
+from core.labels import shorten
+from core.messages import DANGER, PRIMARY, Button
 from core.platforms import PLATFORMS, Platform
 from handlers.registry import ALIASES, COMMANDS, load_conversations
 
@@ -24,6 +25,7 @@ BUTTONS_PER_ROW = 25  # elements of an actions block
 LABEL_LIMIT = 75  # a button's plain_text
 VALUE_LIMIT = 2000  # a button's value
 ACTION_PREFIX = "wm"
+SLACK_STYLES = {PRIMARY, DANGER}  # Block Kit buttons take "primary" (green) and "danger" (red)
 
 
 def escape(text: str) -> str:
@@ -68,6 +70,7 @@ def action_rows(buttons: list[list[Button]]) -> list[dict[str, Any]]:
                     "action_id": f"{ACTION_PREFIX}:{r}:{start + c}",
                     "text": {"type": "plain_text", "text": _label(b.label), "emoji": True},
                     "value": b.data,
+                    **({"style": b.style} if b.style in SLACK_STYLES else {}),
                 }
                 for c, b in enumerate(usable[start : start + BUTTONS_PER_ROW])
             ]
@@ -76,8 +79,7 @@ def action_rows(buttons: list[list[Button]]) -> list[dict[str, Any]]:
 
 
 def _label(label: str) -> str:
-    label = label.strip() or "…"
-    return label if len(label) <= LABEL_LIMIT else label[: LABEL_LIMIT - 1] + "…"
+    return shorten(label, LABEL_LIMIT) or "…"
 
 
 @dataclass(frozen=True)

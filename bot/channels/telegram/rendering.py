@@ -24,7 +24,8 @@ from bot.channels.retry import FloodGate
 from bot.channels.telegram.errors import call_with_retry
 from bot.channels.text import EMPTY_TEXT_WITH_BUTTONS
 from bot.channels.text import split_text as split_measured
-from core.messages import Button, Incoming, Reply
+from core.labels import shorten
+from core.messages import DANGER, PRIMARY, Button, Incoming, Reply
 from core.platforms import PLATFORMS, Platform
 from handlers.menus import commands_for
 
@@ -36,6 +37,10 @@ assert _LIMIT is not None
 TEXT_LIMIT: int = _LIMIT  # Telegram's limit for one message, in UTF-16 code units
 CAPTION_LIMIT = 1024
 CALLBACK_LIMIT = 64  # bytes of callback_data
+LABEL_LIMIT = 64  # characters of a button's text: Telegram sets none, but longer ones are cut mid-word by the app
+# Inline button styles (Telegram apps from February 2026; older ones show the button plain, so the
+# label must say it all).
+TELEGRAM_STYLES = {PRIMARY, DANGER}
 LONG_DATA_PREFIX = "~"  # callback_data standing for longer data kept in this process
 ATTACHMENT_KINDS = (
     "photo",
@@ -92,7 +97,17 @@ class ButtonData:
 
 
 def keyboard(buttons: list[list[Button]], codec: ButtonData) -> InlineKeyboardMarkup | None:
-    rows = [[InlineKeyboardButton(b.label[:200], callback_data=codec.encode(b.data)) for b in row] for row in buttons]
+    rows = [
+        [
+            InlineKeyboardButton(
+                shorten(b.label, LABEL_LIMIT) or "\u2026",
+                callback_data=codec.encode(b.data),
+                style=b.style if b.style in TELEGRAM_STYLES else None,
+            )
+            for b in row
+        ]
+        for row in buttons
+    ]
     rows = [row for row in rows if row]
     return InlineKeyboardMarkup(rows) if rows else None
 

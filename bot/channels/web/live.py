@@ -22,6 +22,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from bot.channels.web import pages
 from bot.channels.web.session import Sessions
@@ -82,7 +83,38 @@ def _lines_after(engine: Engine, external_id: str, after: int | None) -> tuple[l
         return lines, websessions.is_linked(s, external_id)
 
 
+def _step_and_lines(
+    dispatcher: Dispatcher, incoming: Incoming, after: int | None
+) -> tuple[list[Reply], list[TranscriptLine], bool]:
+    """One message's step and then the lines it added, in one trip to a worker thread and, when the
+    step commits, in its own transaction: the lines are read before its commit, and the step's own
+    answer says whether the account is still linked (no roles after /unlink). On PostgreSQL that is
+    three round trips fewer per message than a transaction of their own (a pool ping, BEGIN, COMMIT)."""
+    roles: list[frozenset[str]] = []
+    read: list[list[TranscriptLine]] = []
+
+    def lines_in_step(session: Session) -> None:
+        if after is not None:
+            read.append(websessions.lines_after(session, incoming.user_id, after))
+
+    replies = dispatcher.dispatch(incoming, on_roles=roles.append, within=lines_in_step)
+    if roles and (read or after is None):  # committed: what was read inside it stands
+        return replies, read[0] if read else [], bool(roles[0])
+    # Not heard: a redelivery or a step that did not commit, so read afresh (and ask about the link).
+    lines, linked = _lines_after(dispatcher.engine, incoming.user_id, after)
+    return replies, lines, linked
+
+
 # --- the pages open in this process ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """Lines read after a step: those after `after`, and whether the account is still linked."""
+
+    after: int
+    lines: list[TranscriptLine]
+    linked: bool
 
 
 @dataclass(frozen=True)
@@ -92,6 +124,9 @@ class Sent:
 
     saved: bool
     problem: str = ""
+    # With `Live.send(..., after=)`: the new lines from `after` on and whether still linked, read in
+    # the same worker trip as the step (None: not read, `Live.sync` reads them).
+    fetched: Fetched | None = None
 
 
 @dataclass(eq=False)
@@ -162,15 +197,23 @@ class Live:
         self.sessions = sessions
         self.hub = Hub()
 
-    async def send(self, external_id: str, text: str | None, button: str | None, mid: str | None) -> Sent:
+    async def send(
+        self, external_id: str, text: str | None, button: str | None, mid: str | None, after: int | None = None
+    ) -> Sent:
         """Send one message as this account (from a form or a page), and whether it was kept. The
-        caller then brings the pages up to date (`sync`)."""
+        caller then brings the pages up to date (`sync`). With `after` (the pages' lowest cursor), the
+        lines from there are read in the same worker trip, for `sync` to hand out."""
         update_id = f"{external_id}:{mid}" if mid and _MID.match(mid) else None
         incoming = Incoming(
             platform=WEB, chat_id=external_id, user_id=external_id, text=text, button=button, update_id=update_id
         )
+        fetched: Fetched | None = None
         try:
-            replies = await asyncio.to_thread(self.dispatcher.dispatch, incoming)
+            if after is None:
+                replies = await asyncio.to_thread(self.dispatcher.dispatch, incoming)
+            else:
+                replies, lines, linked = await asyncio.to_thread(_step_and_lines, self.dispatcher, incoming, after)
+                fetched = Fetched(after, lines, linked)
         except Exception:  # anything unforeseen: the page keeps the message and says it wasn't saved
             log.exception("web message not handled")
             replies = [Reply(texts.NOT_SAVED)]
@@ -178,15 +221,25 @@ class Live:
         # has kept before): read from its answer rather than asked of the database again, which
         # would add a thread and a query to every message.
         failed = [r.text for r in replies if r.text in NOT_KEPT]
-        return Sent(saved=not failed, problem=" ".join(failed))
+        return Sent(saved=not failed, problem=" ".join(failed), fetched=fetched)
 
-    async def sync(self, external_id: str) -> bool:
+    def lowest_cursor(self, external_id: str) -> int | None:
+        """Where the least up-to-date open page of this account is; None when none is open."""
+        conns = self.hub.connections.get(external_id, ())
+        return min((c.cursor for c in conns), default=0) if conns else None
+
+    async def sync(self, external_id: str, fetched: Fetched | None = None) -> bool:
         """Send every open page of this account the lines it has not got; False once it is unlinked
-        (/unlink ended its sessions: its pages are told so and closed)."""
+        (/unlink ended its sessions: its pages are told so and closed). `fetched`: lines (and whether
+        still linked) already read from a cursor no later than any page's, as `send` reads them;
+        cursors only move on, so a page is sent only what is newer than its own."""
         async with self.hub.lock(external_id):
             conns = list(self.hub.connections.get(external_id, ()))
-            after = min((c.cursor for c in conns), default=0) if conns else None
-            lines, linked = await asyncio.to_thread(_lines_after, self.engine, external_id, after)
+            after = self.lowest_cursor(external_id)
+            if fetched is not None and after is not None and after >= fetched.after:
+                lines, linked = fetched.lines, fetched.linked
+            else:  # nothing read yet, or a page has opened since with an older cursor
+                lines, linked = await asyncio.to_thread(_lines_after, self.engine, external_id, after)
             for conn in conns:
                 fresh = [line for line in lines if line.id is not None and line.id > conn.cursor]
                 if fresh:
@@ -238,15 +291,18 @@ class Live:
                 return False
         text, button, mid = message.get("text"), message.get("button"), message.get("mid")
         mid = mid if isinstance(mid, str) else None
+        # The step and the lines it adds in one worker trip: from the lowest cursor now, which is
+        # never later than any page's when the lines are handed out (cursors only move on).
+        after = self.lowest_cursor(conn.external_id)
         if isinstance(button, str) and button:
-            sent = await self.send(conn.external_id, None, button[:200], mid)
+            sent = await self.send(conn.external_id, None, button[:200], mid, after)
         elif isinstance(text, str) and text.strip():
-            sent = await self.send(conn.external_id, text, None, mid)
+            sent = await self.send(conn.external_id, text, None, mid, after)
         else:
             return True
         # The receipt first, so the page can stop holding the message; then the lines it brought.
         await conn.send({"type": "ack", "mid": mid, "saved": sent.saved, "text": sent.problem})
-        return await self.sync(conn.external_id)
+        return await self.sync(conn.external_id, sent.fetched)
 
     async def deliver_waiting(self) -> None:
         """Bring outbox rows (check-ins, reminders) to the pages open now."""

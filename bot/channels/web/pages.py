@@ -12,12 +12,14 @@ from html import escape
 from typing import Any
 
 from bot.channels.web.media import file_ids, payload_of
+from core.messages import DANGER, PRIMARY
 from storage import transcript
 from storage.crypto import KeyLike
 from storage.models import TranscriptLine
 
 STYLESHEET = "/static/app.css"
 SCRIPT = "/static/chat.js"
+STYLES = {PRIMARY, DANGER}  # button styles the page has a class for (.choice-primary, .choice-danger)
 SIGNED_IN_WITH_CODE = "(my sign-in code)"  # true whether or not the code worked
 
 BAD_FORM = "This page was open too long or came from somewhere else. Reload the page and try again."
@@ -41,6 +43,7 @@ OLD_BUTTON = "(a button from an earlier message)"
 class Choice:
     label: str
     data: str
+    style: str = ""  # core.messages PRIMARY or DANGER: a class of its own, so Discard never looks like Save
 
 
 @dataclass
@@ -62,7 +65,7 @@ class LineView:
             "id": self.id,
             "dir": self.direction,
             "text": self.text,
-            "buttons": [[{"label": c.label, "data": c.data} for c in row] for row in self.choices],
+            "buttons": [[{"label": c.label, "data": c.data, "style": c.style} for c in row] for row in self.choices],
             "image": {"url": self.image_url, "name": self.image_name, "alt": self.image_alt or self.image_name}
             if self.image_url
             else None,
@@ -75,13 +78,17 @@ def _choices(payload: dict[str, Any]) -> list[list[Choice]]:
     for row in payload.get("buttons") or []:
         if isinstance(row, list):
             picked = [
-                Choice(str(b.get("label", "")), str(b.get("data", "")))
+                Choice(str(b.get("label", "")), str(b.get("data", "")), _style(b.get("style")))
                 for b in row
                 if isinstance(b, dict) and b.get("data")
             ]
             if picked:
                 rows.append(picked)
     return rows
+
+
+def _style(value: object) -> str:
+    return value if value in STYLES else ""
 
 
 def line_views(lines: list[TranscriptLine], labels: dict[str, str], keys: KeyLike) -> list[LineView]:
@@ -259,9 +266,13 @@ def _line_html(view: LineView, latest: bool = False) -> str:
     return "".join(parts)
 
 
+def _classes(choice: Choice) -> str:
+    return f"choice choice-{choice.style}" if choice.style else "choice"
+
+
 def choices_html(choices: list[list[Choice]]) -> str:
     return "".join(
-        f'<button type="submit" form="composer" name="button" value="{escape(c.data)}" class="choice" dir="auto">'
+        f'<button type="submit" form="composer" name="button" value="{escape(c.data)}" class="{_classes(c)}" dir="auto">'
         f"{escape(c.label)}</button>"
         for row in choices
         for c in row

@@ -64,7 +64,8 @@
       row.forEach(function (b) {
         var button = document.createElement("button");
         button.type = "submit";
-        button.className = "choice";
+        // The same classes as the page's own (pages.py): Save filled, Discard red, so never mistaken.
+        button.className = (b.style === "primary" || b.style === "danger") ? "choice choice-" + b.style : "choice";
         button.setAttribute("form", "composer");
         button.setAttribute("dir", "auto");
         button.name = "button";
