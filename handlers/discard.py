@@ -1,6 +1,7 @@
 """Asking before a draft worth keeping is thrown away: /cancel, "cancel" typed, or a Discard button.
 
-    step (draft with ASK_FROM answers or more) --/cancel--> "Discard this log?"  [Keep editing] [Discard]
+    step (draft with ASK_FROM answers or more) --/cancel, or another command--> "Discard this log?"
+        [Keep editing] [Discard]
         Keep editing -> the step's own question again, the draft unchanged
         Discard (or /cancel again) -> ended, nothing saved
 
@@ -47,9 +48,13 @@ def _noun(ctx: Context) -> str:
     return step.flow.noun if step is not None and step.flow.noun else "conversation"
 
 
-def ask(ctx: Context) -> list[Reply]:
+def ask(ctx: Context, instead: str | None = None) -> list[Reply]:
+    """Ask before the draft goes; `instead` names the command typed in the middle of it, if one was."""
     ctx.discarding = True
-    return [_question(ctx)]
+    if instead is None:
+        return [_question(ctx)]
+    asked = texts.DISCARD_FOR_COMMAND.format(noun=_noun(ctx), command=instead)
+    return [Reply(asked, buttons=CHOICES)]
 
 
 def _question(ctx: Context) -> Reply:

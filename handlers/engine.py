@@ -42,6 +42,8 @@ QUESTION_KEY = "_question"  # stored beside the draft: the question the current 
 OFFERED_KEY = "offered"  # within it: the choices the latest reply offered, [label, data] pairs
 SEALED_KEY = "sealed"  # in a kept question: its text is encrypted (a staff-only note in a summary)
 SEALED_DRAFT_KEY = "_sealed"  # the whole draft, encrypted: a step of this flow held such words
+# A worry about a child is raised at once, even at the cost of a draft in hand: never a question first.
+RAISE_AT_ONCE = frozenset({"worried", "concern"})
 DISCARDING_KEY = "_discarding"  # beside the draft: "Discard this log?" is showing (handlers/discard.py)
 CANCEL_WORD = "cancel"  # typed on its own inside a conversation, it is /cancel
 
@@ -298,6 +300,8 @@ def _route(ctx: Context) -> list[Reply]:
         if "anyone" not in command.roles and not (command.roles & ctx.roles):
             return [Reply(texts.NOT_LINKED if ctx.person is None else texts.NOT_FOR_YOU)]
         if name not in {"help", "privacy", "cancel"}:
+            if name not in RAISE_AT_ONCE and not ctx.discarding and discard.worth_asking(ctx):
+                return discard.ask(ctx, instead=name)  # a draft worth keeping: ask before dropping it
             ctx.end()  # a new command abandons the step in hand
         ctx.args = args
         ctx.running = command

@@ -33,6 +33,10 @@ CANCELLED = "OK, I've stopped that. Nothing from it was saved."
 CANCELLED_KEPT = "OK, I've stopped there. What you had already saved is kept."
 NOTHING_TO_CANCEL = "There was nothing to stop."
 DISCARD_ASK = "Discard this {noun}? Nothing in it will be saved, and it can't be undone."
+DISCARD_FOR_COMMAND = (
+    "You're in the middle of a {noun}. Discard it to use /{command}? Nothing in it will be saved, and it "
+    "can't be undone. (Discard, then send /{command} again.)"
+)
 DISCARDED = "Discarded: nothing from that {noun} was saved."
 DISCARD_OR_KEEP = "Please tap Keep editing or Discard."
 

@@ -582,6 +582,22 @@ def test_discarding_a_log_asks_first_and_is_not_next_to_save(school: School) -> 
     sam.say("/cancel")
     sam.say("/cancel")
     assert "Discarded: nothing from that log was saved" in sam.text
+    # Another command in the middle of such a log asks first too, naming it; sent again, it goes ahead.
+    log_up_to_summary(sam)
+    sam.say("/caseload")
+    assert "in the middle of a log. Discard it to use /caseload?" in sam.text
+    sam.press("Keep editing")
+    assert "What did you agree?" in sam.text
+    sam.say("/caseload")
+    sam.say("/caseload")
+    assert "Discard" not in sam.text and "What did you agree?" not in sam.text
+    sam.say("/cancel")
+    assert "There was nothing to stop" in sam.text
+    # A worry about a child is never held up by a question: /concern goes at once.
+    log_up_to_summary(sam)
+    sam.say("/concern ami")
+    assert "Discard" not in sam.text
+    sam.say("/cancel")
     # With fewer answers there is little to lose: /cancel stops at once, as before.
     sam.say("/log ami")
     sam.press("Amira Khan (11A)")
