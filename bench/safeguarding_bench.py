@@ -243,11 +243,12 @@ def cross_validation() -> None:
     oof = training.cross_validate(data, views)
     threshold = training.pick_threshold(data, views, oof)
     print(f"\n{training.FOLDS}-fold cross-validation on the tuning half ({time.process_time() - started:.1f} s of CPU)")
-    print("  (the classifier retrained without each fold; the phrase book is in sample except on the first")
-    print("  blind set's sentences, which it was never tuned on)")
+    print("  (the classifier retrained without each fold; the phrase book is in sample except on the blind")
+    print("  sets' sentences, which it was never tuned on)")
     training.report(data, views, oof, threshold, "tuning half, k-fold CV")
-    others = [example.other_writer for example in data]
-    training.report(data, views, oof, threshold, "tuning half, k-fold CV, the first blind set's sentences", others)
+    for name in training.BLIND_WRITERS:
+        only = [example.writer == name for example in data]
+        training.report(data, views, oof, threshold, f"tuning half, k-fold CV, the {name}'s sentences", only)
     print(f"  load average: {os.getloadavg()}")
 
 
