@@ -76,6 +76,9 @@ EVERYDAY = (
     "Something I do not want to keep",
     "Keep as they are",
     "nursing, game design & <animation>",
+    # A pasted run of letters: its n-grams once added up until it read as self-harm.
+    "Supercalifragilistic" * 30 + " https://example.org/" + "x" * 200,
+    "Pneumonoultramicroscopicsilicovolcanoconiosis " * 5,
 )
 
 

@@ -38,6 +38,10 @@ CHAR_SIZES = (3, 4, 5)
 # sentence of evidence, and short everyday replies read as disclosures.
 WORD_FLOOR = 5
 CHAR_FLOOR = 36
+# Only the first letters of a word give n-grams: the longest word in the corpus has 15, and a pasted
+# run of 600 letters ("Supercalifragilistic" thirty times) would otherwise add n-gram after n-gram
+# until it outweighed any sentence and read as a disclosure.
+GRAM_LETTERS = 24
 # Words whose part of a score is kept (see Classifier.score); a few MB at most.
 PART_CACHE = 50_000
 
@@ -54,7 +58,7 @@ def word_features(words: Sequence[str]) -> list[str]:
 def word_grams(word: str) -> list[str]:
     """The character n-grams of one word, with a space either side so that its first and last
     letters form n-grams of their own ("suicde" still shares " su", "sui" and "de " with "suicide")."""
-    text = " " + word + " "
+    text = " " + word[:GRAM_LETTERS] + " "
     size = len(text)
     return [text[i : i + n] for n in CHAR_SIZES for i in range(size - n + 1)]
 
