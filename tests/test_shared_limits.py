@@ -109,7 +109,7 @@ async def test_two_processes_share_one_addresss_wrong_codes_and_its_turns(engine
         for _ in range(signin_limits.SLOW_AFTER_WRONG_CODES - 2):
             assert not signin_limits.record_wrong_code(s, key, utcnow())
     try:
-        async with web_site(engine, max_wait=4.5 * STEP) as one, web_site(other, max_wait=4.5 * STEP) as two:
+        async with web_site(engine, max_wait=6 * STEP) as one, web_site(other, max_wait=6 * STEP) as two:
             html, took = await wrong_code_from_school(one)  # the 29th: not slowed yet
             assert texts.WRONG_CODE in html.replace("&#x27;", "'") and took < STEP
             html, took = await wrong_code_from_school(two)  # the 30th, in the other process
@@ -153,7 +153,7 @@ async def test_two_processes_share_one_addresss_wrong_codes_and_its_turns(engine
                 await elsewhere.close()
 
         # A process started now (a restart) still slows the address.
-        async with web_site(twin(engine), max_wait=4.5 * STEP) as restarted:
+        async with web_site(twin(engine), max_wait=6 * STEP) as restarted:
             html, took = await wrong_code_from_school(restarted)
             assert texts.WRONG_CODE in html.replace("&#x27;", "'") and took >= STEP * 0.95
         # Nowhere in clear: not in the new table, and no longer in the wrong-code counts of chat accounts.

@@ -104,10 +104,14 @@ async def test_a_reflection_on_a_phone_keeps_the_question_its_choices_and_focus_
     assert await axe_violations(page) == []
     await sign_in(page, site, new_pupil(site))
     # A long conversation first, so the page has to scroll.
+    replies = await page.locator("#log .msg-out").count()  # type: ignore[attr-defined]
     for _ in range(3):
         await page.get_by_label("Your message").fill("Hello there")  # type: ignore[attr-defined]
         await page.get_by_label("Your message").press("Enter")  # type: ignore[attr-defined]
         await page.locator("#log .msg-in", has_text="Hello there").nth(_).wait_for()  # type: ignore[attr-defined]
+    # Every answer in before a choice is focused: on a slow machine the last one's menu could replace
+    # the buttons between the focus and the key press.
+    await page.wait_for_function(f"document.querySelectorAll('#log .msg-out').length >= {replies + 3}")  # type: ignore[attr-defined]
     keys = page.keyboard  # type: ignore[attr-defined]
     await page.get_by_role("button", name="Reflect", exact=True).focus()  # type: ignore[attr-defined]
     await keys.press("Enter")
