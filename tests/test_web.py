@@ -849,4 +849,4 @@ async def test_a_dsl_page_shows_the_alert_as_soon_as_it_is_open(site: Site, brow
     status, html = await b.page("/chat")
     assert status == 200
     assert "Safeguarding concern" in html and "Amira Khan, 9C." in html and "Open" in html  # alert_text's wording
-    assert "Quokkaberry" not in html and "drunk" not in html  # a word no random token can hold
+    assert "Quokkaberry" not in html and "drunk" not in html  # a random token is unlikely to hold it
