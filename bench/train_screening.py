@@ -9,9 +9,12 @@ and scoring are `handlers.safeguarding.classifier`'s own (the same code screens 
 trained is what runs. Two logistic regressions, fitted by full-batch gradient descent (Adam) in
 numpy, with the data as sparse (row, column, value) arrays:
 
-- the detector: every disclosure against every ordinary sentence; its threshold is chosen by k-fold
-  cross-validation so that the phrase book and the detector together flag at most
-  `TARGET_FALSE_ALARMS` of the ordinary sentences they were not trained on;
+- the detector: every disclosure against every ordinary sentence. It has two thresholds, chosen
+  together by k-fold cross-validation: at or above `fire` it raises a concern by itself; below
+  `book_floor` it overrules a default phrase of the book (the school's own phrases are never
+  overruled). The pair is the one under which book and detector together flag at most
+  `TARGET_FALSE_ALARMS` of the ordinary sentences they were not trained on and, within that, the
+  worst-caught category is caught most;
 - the category chooser: softmax over the nine categories, on the disclosures' word features.
 
 Deterministic: folds come from a fixed seed, the optimiser has no randomness, the file is written
@@ -52,7 +55,9 @@ from handlers.safeguarding.normalise import plain_words  # noqa: E402
 CORPUS = ROOT / "bench" / "safeguarding_corpus"
 SEED = 20261203
 FOLDS = 5
-TARGET_FALSE_ALARMS = 0.03  # in cross-validation; a blind set written by someone else will be harder
+TARGET_FALSE_ALARMS = (
+    0.03  # in cross-validation, all writers; the newest writers ran 1.6 points above it (goal: at most 5%)
+)
 DETECTOR_L2 = 1e-6
 CHOOSER_L2 = 1e-5
 MIN_COUNT = 2  # a feature must occur in at least this many training sentences
@@ -67,6 +72,10 @@ DIGITS = 5  # weights are rounded in the file: small, stable to diff, and as goo
 BLIND_WRITERS = {
     "first blind set": {"disclosures": range(975, 1380), "ordinary": range(1088, 1486)},
     "second blind set": {"disclosures": range(1434, 1919), "ordinary": range(1685, 2195)},
+    "third blind set": {"disclosures": range(2417, 2935), "ordinary": range(2641, 3123)},
+    "writer A (fifth round)": {"disclosures": range(2935, 3565), "ordinary": range(3123, 3599)},
+    "writer B (fifth round)": {"disclosures": range(3565, 4164), "ordinary": range(3599, 4068)},
+    "writer C (fifth round)": {"disclosures": range(4164, 4797), "ordinary": range(4068, 4525)},
 }
 
 
@@ -321,28 +330,69 @@ def cross_validate(data: list[Example], views: list[Screened], l2: float = DETEC
     return OutOfFold(raw, masked, chosen)
 
 
-def fires(oof: OutOfFold, i: int, threshold: float) -> bool:
-    """As `screen()` decides: the detector fires, and still fires on the words outside quiet contexts."""
-    return oof.raw[i] >= threshold and oof.masked[i] >= threshold
+@dataclass(frozen=True)
+class Thresholds:
+    """The detector's two cut-offs: at `fire` or above it raises a concern on its own; below
+    `book_floor` it overrules a default phrase (the words are plainly ordinary talk: "my teacher
+    will kill me if this essay is late")."""
+
+    fire: float
+    book_floor: float
 
 
-def pick_threshold(data: list[Example], views: list[Screened], oof: OutOfFold) -> float:
-    """The lowest threshold at which book and detector together flag at most the target share of
-    ordinary sentences, out of fold."""
+def score_of(oof: OutOfFold, i: int) -> float:
+    """As `screen()` reads the detector: it must hold on the whole message and on the words outside
+    quiet contexts, so the lower of the two counts."""
+    return min(oof.raw[i], oof.masked[i])
+
+
+def flagged(views: list[Screened], oof: OutOfFold, i: int, cut: Thresholds) -> bool:
+    """As `screen()` decides: a default phrase the detector does not overrule, or the detector alone."""
+    score = score_of(oof, i)
+    return (bool(views[i].book) and score >= cut.book_floor) or score >= cut.fire
+
+
+def fires(oof: OutOfFold, i: int, cut: Thresholds) -> bool:
+    return score_of(oof, i) >= cut.fire
+
+
+def pick_thresholds(data: list[Example], views: list[Screened], oof: OutOfFold) -> Thresholds:
+    """The pair, out of fold, that flags at most the target share of ordinary sentences and, within
+    that, catches most of the worst-caught category (then most disclosures in all).
+
+    For each candidate floor (the ordinary sentences' scores at every 2nd percentile up to the 90th,
+    or no floor at all) the lowest `fire` within the target is found by counting down the sorted
+    ordinary scores; each pair is then judged by its recall."""
     ordinary = [i for i, e in enumerate(data) if e.category is None]
     allowed = math.floor(TARGET_FALSE_ALARMS * len(ordinary))
-    for threshold in sorted({round(s, 4) for i in ordinary for s in (oof.raw[i], oof.masked[i])} | {0.0}):
-        alarms = sum(1 for i in ordinary if views[i].book or fires(oof, i, threshold))
-        if alarms <= allowed:
-            return threshold
-    return math.inf
+    scores = sorted(score_of(oof, i) for i in ordinary)
+    floors = [-math.inf] + [round(scores[len(scores) * p // 100], 4) for p in range(0, 91, 2)]
+    by_category: dict[Category, list[int]] = {}
+    for i, e in enumerate(data):
+        if e.category is not None:
+            by_category.setdefault(e.category, []).append(i)
+    best: tuple[tuple[float, int], Thresholds] | None = None
+    for floor in floors:
+        book_alarms = {i for i in ordinary if views[i].book and score_of(oof, i) >= floor}
+        rest = sorted((score_of(oof, i) for i in ordinary if i not in book_alarms), reverse=True)
+        room = allowed - len(book_alarms)
+        if room < 0:
+            continue
+        # The lowest cut that lets at most `room` of the other ordinary sentences through.
+        fire = round(rest[room] + 1e-4, 4) if room < len(rest) else -math.inf
+        cut = Thresholds(fire, floor)
+        caught = {c: sum(flagged(views, oof, i, cut) for i in idx) / len(idx) for c, idx in by_category.items()}
+        merit = (min(caught.values()), sum(flagged(views, oof, i, cut) for idx in by_category.values() for i in idx))
+        if best is None or merit > best[0]:
+            best = (merit, cut)
+    return best[1] if best is not None else Thresholds(math.inf, -math.inf)
 
 
 def report(
     data: list[Example],
     views: list[Screened],
     oof: OutOfFold,
-    threshold: float,
+    cut: Thresholds,
     title: str,
     only: list[bool] | None = None,
 ) -> None:
@@ -352,23 +402,26 @@ def report(
         data = [data[i] for i in keep]
         views = [views[i] for i in keep]
         oof = OutOfFold([oof.raw[i] for i in keep], [oof.masked[i] for i in keep], [oof.chosen[i] for i in keep])
-    print(f"\n{title} (threshold {threshold:.3f}); caught, and labelled right by both")
+    print(f"\n{title} (fire at {cut.fire:.3f}, overrule a phrase below {cut.book_floor:.3f}); caught, labelled right")
     print(f"  {'category':<30} {'book':>9} {'classifier':>11} {'both':>9} {'both right':>11}")
     for category in Category:
         idx = [i for i, e in enumerate(data) if e.category is category]
         book = sum(1 for i in idx if views[i].book)
-        clf = sum(1 for i in idx if fires(oof, i, threshold))
-        both = sum(1 for i in idx if views[i].book or fires(oof, i, threshold))
+        clf = sum(1 for i in idx if fires(oof, i, cut))
+        both = sum(1 for i in idx if flagged(views, oof, i, cut))
         right = sum(
-            1 for i in idx if (views[i].first or (oof.chosen[i] if fires(oof, i, threshold) else None)) is category
+            1
+            for i in idx
+            if flagged(views, oof, i, cut)
+            and ((views[i].first if score_of(oof, i) >= cut.book_floor else None) or oof.chosen[i]) is category
         )
         n = len(idx)
         print(f"  {category.label:<30} {book / n:>9.0%} {clf / n:>11.0%} {both / n:>9.0%} {right / n:>11.0%}")
     ordinary = [i for i, e in enumerate(data) if e.category is None]
     for name, test in (
         ("book", lambda i: bool(views[i].book)),
-        ("classifier", lambda i: fires(oof, i, threshold)),
-        ("both", lambda i: bool(views[i].book) or fires(oof, i, threshold)),
+        ("classifier", lambda i: fires(oof, i, cut)),
+        ("both", lambda i: flagged(views, oof, i, cut)),
     ):
         alarms = sum(1 for i in ordinary if test(i))
         print(f"  false alarms, {name:<11} {alarms:>4}/{len(ordinary)} = {alarms / len(ordinary):.1%}")
@@ -377,7 +430,7 @@ def report(
 # The model file
 
 
-def model_bytes(detector: Detector, chooser: Chooser, threshold: float, digest: str) -> bytes:
+def model_bytes(detector: Detector, chooser: Chooser, cut: Thresholds, digest: str) -> bytes:
     def r(value: float) -> float:
         return round(value, DIGITS)
 
@@ -395,7 +448,8 @@ def model_bytes(detector: Detector, chooser: Chooser, threshold: float, digest: 
             "steps": STEPS,
         },
         "detector": {
-            "threshold": r(threshold),
+            "threshold": r(cut.fire),
+            "book_floor": r(cut.book_floor) if math.isfinite(cut.book_floor) else None,
             "bias": r(detector.bias),
             "words": {f: r(w) for f, w in sorted(detector.words.items()) if r(w) != 0},
             "chars": {f: r(w) for f, w in sorted(detector.chars.items()) if r(w) != 0},
@@ -418,13 +472,13 @@ def cross_writer_report(data: list[Example], views: list[Screened]) -> None:
         ours = [i for i, e in enumerate(data) if e.writer != name]
         theirs = [i for i, e in enumerate(data) if e.writer == name]
         own, own_views = [data[i] for i in ours], [views[i] for i in ours]
-        threshold = pick_threshold(own, own_views, cross_validate(own, own_views))
+        cut = pick_thresholds(own, own_views, cross_validate(own, own_views))
         detector, chooser = train_detector(own), train_chooser(own)
         test, test_views = [data[i] for i in theirs], [views[i] for i in theirs]
         raw = [detector.score(e.words) for e in test]
         masked = [r if v.unquiet is None else detector.score(v.unquiet) for r, v in zip(raw, test_views, strict=True)]
         oof = OutOfFold(raw, masked, [chooser.category(e.words) for e in test])
-        report(test, test_views, oof, threshold, f"trained without the {name}, measured on its sentences")
+        report(test, test_views, oof, cut, f"trained without the {name}, measured on its sentences")
 
 
 def build(book: PhraseBook | None = None, verbose: bool = True, cross_writer: bool = False) -> bytes:
@@ -434,18 +488,16 @@ def build(book: PhraseBook | None = None, verbose: bool = True, cross_writer: bo
     views = [book_view(e, book) for e in data]
     started = time.process_time()
     oof = cross_validate(data, views)
-    threshold = pick_threshold(data, views, oof)
+    cut = pick_thresholds(data, views, oof)
     if verbose:
         print(f"{len(data)} sentences, {FOLDS}-fold CV in {time.process_time() - started:.1f} s of CPU")
-        report(data, views, oof, threshold, f"{FOLDS}-fold cross-validation, out of fold, every sentence")
+        report(data, views, oof, cut, f"{FOLDS}-fold cross-validation, out of fold, every sentence")
         for name in BLIND_WRITERS:
-            report(
-                data, views, oof, threshold, f"the same, the {name}'s sentences only", [e.writer == name for e in data]
-            )
+            report(data, views, oof, cut, f"the same, the {name}'s sentences only", [e.writer == name for e in data])
     if verbose and cross_writer:
         cross_writer_report(data, views)
     detector, chooser = train_detector(data), train_chooser(data)
-    return model_bytes(detector, chooser, threshold, corpus_digest())
+    return model_bytes(detector, chooser, cut, corpus_digest())
 
 
 def main() -> None:
@@ -469,8 +521,7 @@ def main() -> None:
         views = [book_view(e, book) for e in data]
         for l2 in (1e-4, 3e-4, 1e-3, 3e-3):
             oof = cross_validate(data, views, l2)
-            threshold = pick_threshold(data, views, oof)
-            report(data, views, oof, threshold, f"detector L2 {l2:g}")
+            report(data, views, oof, pick_thresholds(data, views, oof), f"detector L2 {l2:g}")
         return
     blob = build(cross_writer=args.cross_writer)
     args.out.write_bytes(blob)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import io
 import re
 
+from rich.console import Console as RichConsole
 from sqlalchemy import Engine
 from sqlmodel import select
 
 from bot.channels.console import ConsoleChat
 from core.settings import load_settings
-from handlers import Dispatcher
+from handlers import Dispatcher, Reply, discard
 from storage import seed
 from storage.db import transaction
 from storage.models import JournalEntry
@@ -66,3 +67,13 @@ def test_a_number_after_a_question_without_choices_is_sent_as_typed(sqlite_only:
     _typed(chat, out, "2")
     with transaction(sqlite_only, write=False) as s:
         assert [e.text for e in s.exec(select(JournalEntry)).all()] == ["2"]
+
+
+def test_a_choice_that_throws_work_away_is_red_and_the_safe_one_green(sqlite_only: Engine) -> None:
+    chat, _, _ = _chat(sqlite_only)
+    coloured = io.StringIO()
+    chat.out = RichConsole(file=coloured, force_terminal=True, color_system="standard", highlight=False)
+    chat.show([Reply("Discard this log?", buttons=discard.CHOICES)])
+    shown = coloured.getvalue()
+    assert "\x1b[1;32mKeep editing" in shown and "\x1b[1;31mDiscard" in shown
+    assert "\x1b[1;31m" not in shown.split("Discard this log?")[0]  # the question itself is not red

@@ -151,6 +151,7 @@ def test_the_shipped_model_was_trained_on_the_corpus_as_it_stands() -> None:
     )
     assert shipped["settings"]["seed"] == train_screening.SEED
     assert shipped["detector"]["threshold"] == MODEL.threshold
+    assert shipped["detector"]["book_floor"] == MODEL.book_floor < MODEL.threshold
 
 
 def test_training_is_deterministic() -> None:
@@ -159,10 +160,40 @@ def test_training_is_deterministic() -> None:
     sample = data[::12]
     blobs = {
         train_screening.model_bytes(
-            train_screening.train_detector(sample), train_screening.train_chooser(sample), 1.0, "digest"
+            train_screening.train_detector(sample),
+            train_screening.train_chooser(sample),
+            train_screening.Thresholds(fire=1.0, book_floor=-2.0),
+            "digest",
         )
         for _ in range(2)
     }
     assert len(blobs) == 1
     model = model_module.Classifier(json.loads(gzip.decompress(blobs.pop())))
-    assert model.threshold == 1.0 and model.word_weights
+    assert model.threshold == 1.0 and model.book_floor == -2.0 and model.word_weights
+
+
+# Sentences of the tuning half the phrase book alone flags, whose words read as ordinary talk.
+OVERRULED = (
+    "i need to get this essay done or my teacher will kill me",
+    "my brother is a boxer and he punched so hard in his fight he won",
+    "my phone is on 2% and im gonna die without spotify",
+)
+
+
+@pytest.mark.parametrize("text", OVERRULED)
+def test_the_classifier_overrules_a_default_phrase_in_plainly_ordinary_words(text: str) -> None:
+    assert screen(text, BOOK), "the book alone flags this"
+    assert MODEL.overrules(plain_words(text)[0])
+    assert screen(text, BOOK, MODEL) == []
+
+
+@pytest.mark.parametrize("text", OVERRULED)
+def test_a_schools_own_phrase_is_never_overruled(text: str) -> None:
+    book = PhraseBook(additions=[("unsafe", "will kill me"), ("self_harm", "gonna die"), ("harm_by_adult", "punched")])
+    assert screen(text, book, MODEL), "the school listed it: it raises whatever the classifier reads"
+
+
+def test_a_default_phrase_in_a_disclosure_is_not_overruled() -> None:
+    for text in ("my step dad hit me and im scared to go home", "i want to kill myself", "he touched me down there"):
+        matches = screen(text, BOOK, MODEL)
+        assert matches and matches[0].phrase != CLASSIFIER_PHRASE, text  # the book's phrase, not the model's

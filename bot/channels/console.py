@@ -23,6 +23,7 @@ from typing import TextIO
 from rich.console import Console as RichConsole
 from rich.text import Text
 
+from core.messages import DANGER, PRIMARY
 from core.numbers import whole_number
 from core.platforms import Platform
 from handlers import Button, Dispatcher, Incoming, Reply
@@ -36,6 +37,9 @@ POLL_SECONDS = 1.5
 _NUMBERS = re.compile(r"^\d{1,6}(?:\s*[,;]?\s+\d{1,6}|\s*[,;]\s*\d{1,6})*$", re.ASCII)  # "3", "8, 2", "8 2", "1,4,5"
 _TAP = re.compile(r"\b([Tt])ap(s|ped|ping)?\b")
 _BUTTON = re.compile(r"\b([Bb])utton(s?)\b")
+# The colours a terminal gives the choices the other channels style as buttons: "Discard" in red is
+# never mistaken for "Keep editing". Piped output has no colour, and the labels say it in words.
+CHOICE_STYLES = {PRIMARY: "bold green", DANGER: "bold red"}
 
 
 def terminal_words(text: str) -> str:
@@ -166,7 +170,8 @@ class ConsoleChat:
                 if reply.buttons:
                     self._choices = [b for row in reply.buttons for b in row]
                     for number, button in enumerate(self._choices, start=1):
-                        self.out.print(Text(f"  {number:>2}. ", style="bold yellow") + Text(button.label))
+                        label = Text(button.label, style=CHOICE_STYLES.get(button.style, ""))
+                        self.out.print(Text(f"  {number:>2}. ", style="bold yellow") + label)
 
     def _save(self, name: str, data: bytes) -> Path:
         self.downloads.mkdir(parents=True, exist_ok=True)

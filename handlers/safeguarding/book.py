@@ -20,6 +20,9 @@ class Entry:
 
     category: Category | None
     pattern: str
+    # The school's own phrase: it always raises its concern, where a default one may be overruled by
+    # the classifier when the words around it read as plainly ordinary (handlers/safeguarding/screen.py).
+    own: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,11 +61,11 @@ class PhraseBook:
         own = [item for item in self.listed if not item.default] if shared else list(self.listed)
         self._removed = removed
         self._gone = {Entry(item.category, item.pattern) for item in listed if item.default} - {
-            Entry(item.category, item.pattern) for item in self.listed
+            Entry(item.category, item.pattern) for item in self.listed if item.default
         }
         index: dict[tuple[str, ...], list[Entry]] = {}
         for item in own:
-            entry = Entry(item.category, item.pattern)
+            entry = Entry(item.category, item.pattern, not item.default)
             for phrase in expand(item.pattern, classes):
                 if " ".join(phrase) in removed:
                     continue

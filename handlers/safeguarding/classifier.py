@@ -9,7 +9,9 @@ disclosures carry.
 
 Two parts, both logistic regression over the same features:
 - the **detector**: one score, "is this a disclosure at all"; above the trained threshold it raises
-  a concern. It is the only part every message pays for, so it is one dict look-up per feature;
+  a concern, and far below it (under `book_floor`) it overrules a default phrase of the book, whose
+  words alone cannot tell "my teacher will kill me" from a threat. It is the only part every
+  message pays for, so it is one dict look-up per feature;
 - the **category chooser**: nine scores (softmax), asked only when the detector fires and the
   phrase book has not already named a category.
 
@@ -30,7 +32,7 @@ from pathlib import Path
 from handlers.safeguarding.categories import Category
 
 MODEL_PATH = Path(__file__).with_name("screening_model.json.gz")
-FORMAT = 1
+FORMAT = 2  # 2: the detector has a `book_floor` below which it overrules a default phrase
 # Character n-grams of these lengths, of each normalised word with a space either side.
 CHAR_SIZES = (3, 4, 5)
 # A block of features is scaled by one over the square root of its size, but never of less than this:
@@ -79,6 +81,8 @@ class Classifier:
             chooser = data["chooser"]
             assert isinstance(detector, dict) and isinstance(chooser, dict)
             self.threshold = float(detector["threshold"])
+            floor = detector["book_floor"]
+            self.book_floor = -math.inf if floor is None else float(floor)
             self.bias = float(detector["bias"])
             self.word_weights: dict[str, float] = {str(k): float(v) for k, v in detector["words"].items()}
             self.char_weights: dict[str, float] = {str(k): float(v) for k, v in detector["chars"].items()}
@@ -142,6 +146,12 @@ class Classifier:
 
     def fires(self, words: Sequence[str]) -> bool:
         return self.score(words) >= self.threshold
+
+    def overrules(self, words: Sequence[str]) -> bool:
+        """Whether these words read so plainly as ordinary talk that a default phrase found in them
+        should raise nothing ("my teacher will kill me if this essay is late"). Trained with the
+        threshold, on messages the book flags wrongly and rightly (bench/train_screening.py)."""
+        return self.score(words) < self.book_floor
 
     def category(self, words: Sequence[str]) -> Category:
         """The most likely category of a message the detector flagged."""
