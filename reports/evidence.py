@@ -22,13 +22,14 @@ from itertools import product
 from reports.tables import Row, Shown, Table, publish
 from storage.reports import AT_RISK, TARGETED, CohortCoverage, PupilEvidence
 
+UPPER = "Year 10 up"  # pupils in Year 10 and above (by year group, the year's pupils or none)
 PUPIL_COLUMNS: tuple[str, ...] = (
     "Guidance this year",
     "Agreed actions",
     "Action done",
     "Action open",
     "Action overdue",
-    "Year 10 up",
+    UPPER,
     "Next step recorded",
     "Account linked",
     "Journal this year",
@@ -88,7 +89,14 @@ def by_year_group(rows: Sequence[PupilEvidence]) -> Table:
         pupils, cells = _measures(r for r in rows if r.year_group == year)
         table_rows.append(Row(f"Year {year}" if year is not None else "No year group", pupils, cells))
     return Table(
-        "Pupils on roll by year group", "Year group", "Pupils", PUPIL_COLUMNS, tuple(table_rows), PUPIL_NOTES, "pupil"
+        "Pupils on roll by year group",
+        "Year group",
+        "Pupils",
+        PUPIL_COLUMNS,
+        tuple(table_rows),
+        PUPIL_NOTES,
+        "pupil",
+        copies_base=UPPER,  # each year from Year 10 is all Year 10 up; below it, none
     )
 
 
@@ -143,7 +151,10 @@ def only(table: Table, columns: Sequence[str], title: str) -> Table:
     """The same rows with some of the columns (each a measure of its own, so any subset stands alone)."""
     picks = [table.columns.index(c) for c in columns]
     rows = tuple(Row(r.label, r.base, tuple(r.cells[i] for i in picks)) for r in table.rows)
-    return Table(title, table.row_header, table.base_header, tuple(columns), rows, table.notes, table.base_one)
+    copies = table.copies_base if table.copies_base in columns else None
+    return Table(
+        title, table.row_header, table.base_header, tuple(columns), rows, table.notes, table.base_one, copies_base=copies
+    )
 
 
 RECORD_COLUMNS = PUPIL_COLUMNS[:7]
@@ -156,7 +167,7 @@ def pupil_keys(table: Table, *, by_year: bool) -> Key:
     (every pupil on roll) in every table; with `by_year`, each year group's pupils, and "Year 10 up"
     of a year group from Year 10, which is that year's pupils again. Anything else is the table's own."""
     height, width = len(table.rows), len(table.columns)
-    upper = table.columns.index("Year 10 up") if "Year 10 up" in table.columns else None
+    upper = table.columns.index(UPPER) if UPPER in table.columns else None
 
     def key(row: int, column: int) -> Hashable | None:
         measure = "pupils" if column == width else table.columns[column]

@@ -30,6 +30,8 @@ def _constraints(grid: Grid) -> list[list[tuple[Entry, int]]]:
     sums = [[((r, c), 1) for r in range(h)] + [((h, c), -1)] for c in range(w + 1)]
     if grid.rows_add_up:
         sums += [[((r, c), 1) for c in range(w)] + [((r, w), -1)] for r in range(h + 1)]
+    if grid.subtotal is not None:  # the bases of those rows add up to the published subtotal
+        sums.append([((r, w), 1) for r in sorted(grid.subtotal)] + [((h + 1, w), -1)])
     return sums
 
 
@@ -77,11 +79,13 @@ def grids(draw: st.DrawFn) -> Grid:
     height = draw(st.integers(min_value=1, max_value=4))
     width = draw(st.integers(min_value=1, max_value=5))
     cells = [[draw(counts) for _ in range(width)] for _ in range(height)]
+    # Sometimes the bases of some rows have a published subtotal (a "Year 10 up" column's total).
+    subtotal = draw(st.none() | st.sets(st.integers(min_value=0, max_value=height - 1)))
     if draw(st.booleans()):
-        return Grid.of(cells)
+        return Grid.of(cells, subtotal=subtotal)
     # Several measures of the same pupils: each cell at most its row's base.
     bases = [max(row, default=0) + draw(st.integers(min_value=0, max_value=6)) for row in cells]
-    return Grid.of(cells, bases, rows_add_up=False)
+    return Grid.of(cells, bases, rows_add_up=False, subtotal=subtotal)
 
 
 @settings(max_examples=EXAMPLES, deadline=None)
