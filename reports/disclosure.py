@@ -213,20 +213,20 @@ def _reaches(arcs: dict[Node, list[tuple[Node, Entry]]], start: Node, goal: Node
     return False
 
 
+def _movable(grid: Grid, arcs: dict[Node, list[tuple[Node, Entry]]], entry: Entry) -> bool:
+    """Whether a cycle through `entry`'s arc, in either direction, moves it by one."""
+    row, column = grid.ends(entry)
+    return any(
+        _reaches(arcs, after, before, entry)
+        for before, after in ((row, column), (column, row))
+        if any(nxt == after and e == entry for nxt, e in arcs.get(before, ()))
+    )
+
+
 def pinned(grid: Grid, hidden: frozenset[Entry]) -> frozenset[Entry]:
     """The hidden entries whose exact value follows from what is shown."""
     arcs = _arcs(grid, hidden)
-    stuck = set()
-    for entry in hidden:
-        row, column = grid.ends(entry)
-        can_move = any(
-            _reaches(arcs, after, before, entry)
-            for before, after in ((row, column), (column, row))
-            if any(nxt == after and e == entry for nxt, e in arcs.get(before, ()))
-        )
-        if not can_move:
-            stuck.add(entry)
-    return frozenset(stuck)
+    return frozenset(entry for entry in hidden if not _movable(grid, arcs, entry))
 
 
 def _cost(grid: Grid, entries: AbstractSet[Entry]) -> tuple[int, int]:
@@ -259,18 +259,26 @@ def _options(grid: Grid, target: Entry, hidden: frozenset[Entry]) -> Iterator[fr
             yield extra
 
 
-def suppress(grid: Grid, also: AbstractSet[Entry] = frozenset()) -> Published:
+def suppress(grid: Grid, also: AbstractSet[Entry] = frozenset(), known: AbstractSet[Entry] = frozenset()) -> Published:
     """Hide the small counts and `also`, then the fewest and smallest others that leave none of them pinned.
 
     `also`: entries hidden for a reason outside this grid (a base another grid of the same table hid).
+    `known`: entries a reader knows without being shown (0 by definition, as next steps below Year
+    10): never hidden, since hiding one would seem to protect a count and protect nothing.
     """
-    hidden = frozenset(e for e in grid.entries() if is_small(grid.value(e))) | frozenset(also)
+    everything = frozenset(grid.entries()) - frozenset(known)
+    hidden = frozenset(e for e in everything if is_small(grid.value(e))) | (frozenset(also) & everything)
     while stuck := pinned(grid, hidden):
         target = min(stuck)
-        freeing = [extra for extra in _options(grid, target, hidden) if target not in pinned(grid, hidden | extra)]
-        if freeing:
-            hidden = hidden | min(freeing, key=lambda extra: _cost(grid, extra))
-        elif hidden != (everything := frozenset(grid.entries())):
+        # The cheapest option that frees the target (the first of equal cost): testing the target
+        # alone, cheapest first, since most options are tried and only one is taken.
+        options = sorted(
+            (x for x in _options(grid, target, hidden) if x <= everything), key=lambda extra: _cost(grid, extra)
+        )
+        freeing = next((x for x in options if _movable(grid, _arcs(grid, hidden | x), target)), None)
+        if freeing is not None:
+            hidden = hidden | freeing
+        elif hidden != everything:
             hidden = hidden | frozenset(e for e in everything if e[0] == target[0] or e[1] == target[1])
             if target in pinned(grid, hidden):
                 hidden = everything

@@ -35,6 +35,7 @@ PUPIL_COLUMNS: tuple[str, ...] = (
     "Journal this year",
     "Employer encounter this year",
 )
+NEXT_STEP_OF_UPPER = (("Next step recorded", UPPER),)  # next steps are counted in Year 10 up only
 PUPIL_NOTES = (
     "Pupils on roll (not missing from the latest roster, not left). Guidance this year: an advice "
     "conversation logged since 1 September. Agreed actions: pupils with at least one; done, open and "
@@ -97,6 +98,7 @@ def by_year_group(rows: Sequence[PupilEvidence]) -> Table:
         PUPIL_NOTES,
         "pupil",
         copies_base=UPPER,  # each year from Year 10 is all Year 10 up; below it, none
+        counted_within=NEXT_STEP_OF_UPPER,
     )
 
 
@@ -117,6 +119,7 @@ def targeted_group(rows: Sequence[PupilEvidence], group: str) -> Table:
         (Row(group, inside, inside_cells), Row(f"Not {group}", outside, outside_cells)),
         AT_RISK_NOTE if group == AT_RISK else (),
         "pupil",
+        counted_within=NEXT_STEP_OF_UPPER,
     )
 
 
@@ -152,8 +155,17 @@ def only(table: Table, columns: Sequence[str], title: str) -> Table:
     picks = [table.columns.index(c) for c in columns]
     rows = tuple(Row(r.label, r.base, tuple(r.cells[i] for i in picks)) for r in table.rows)
     copies = table.copies_base if table.copies_base in columns else None
+    within = tuple(pair for pair in table.counted_within if set(pair) <= set(columns))
     return Table(
-        title, table.row_header, table.base_header, tuple(columns), rows, table.notes, table.base_one, copies_base=copies
+        title,
+        table.row_header,
+        table.base_header,
+        tuple(columns),
+        rows,
+        table.notes,
+        table.base_one,
+        copies_base=copies,
+        counted_within=within,
     )
 
 

@@ -107,6 +107,10 @@ class Table:
     # A column that repeats each row's base for some rows and is 0 for the rest ("Year 10 up" by year
     # group): its total is a published subtotal of those bases, which disclosure control must know.
     copies_base: str | None = None
+    # Pairs (column, of column): the first counts only people the second counts ("Next step
+    # recorded" of "Year 10 up"), so where the second is 0 the first is 0 by definition: a reader
+    # knows it, so it is never hidden (hiding it would seem to protect a count and protect nothing).
+    counted_within: tuple[tuple[str, str], ...] = ()
 
     def base_words(self, count: int, shown: str) -> str:
         return f"{shown} {self.base_one if count == 1 and self.base_one else self.base_header.lower()}"
@@ -187,7 +191,8 @@ def publish(table: Table, *, suppress_small: bool = False) -> Shown:
     subtotal = _copied_rows(table, copy) if copy is not None else None
     kept = [c for c in range(width) if c != copy]
     parts = [[c for c in kept if c < split], [c for c in kept if c >= split]] if split else [kept]
-    hidden: set[tuple[int, int]] = set(table.also_hidden)
+    known = _known_zeros(table)
+    hidden: set[tuple[int, int]] = set(table.also_hidden) - known
     if copy is not None:  # a copy hidden by a table beside this one is its base (or the subtotal) hidden
         hidden |= {(row, width) for row, column in table.also_hidden if column == copy and row in (subtotal or ())}
     while True:
@@ -203,7 +208,8 @@ def publish(table: Table, *, suppress_small: bool = False) -> Shown:
             forced = {(row, at[column]) for row, column in hidden if column in at}
             if grid.subtotal_entry is not None and (height, copy) in hidden:
                 forced.add(grid.subtotal_entry)
-            for row, column in disclosure.suppress(grid, also=forced).hidden:
+            never = {(row, at[column]) for row, column in known if column in at}
+            for row, column in disclosure.suppress(grid, also=forced, known=never).hidden:
                 if (row, column) == grid.subtotal_entry:
                     hidden.add((height, copy if copy is not None else width))
                 else:
@@ -212,6 +218,16 @@ def publish(table: Table, *, suppress_small: bool = False) -> Shown:
             hidden |= {(row, copy) for row, column in set(hidden) if column == width and row in (subtotal or ())}
         if len(hidden) == before:
             return Shown(table, frozenset(hidden))
+
+
+def _known_zeros(table: Table) -> set[tuple[int, int]]:
+    """The entries that are 0 by definition (`counted_within`), in the "All" row too."""
+    rows = (*table.rows, table.total())
+    known = set()
+    for part, whole in table.counted_within:
+        of, within = table.columns.index(part), table.columns.index(whole)
+        known |= {(index, of) for index, row in enumerate(rows) if row.cells[within] == 0 and row.cells[of] == 0}
+    return known
 
 
 def _copied_rows(table: Table, column: int) -> frozenset[int]:

@@ -5,7 +5,9 @@ The page's pupil tables share numbers: every targeted group's "All" row is the y
 10 is that year's pupils. The oracle (scipy's linear programming, independent of
 `reports.disclosure`) takes every number on the page as one unknown, shown or hidden, with every
 sum a reader knows across the tables (columns add up to "All"; a group and everyone else add up to
-"All"; the shared numbers are equal), and asks for each hidden one its least and greatest value.
+"All"; the shared numbers are equal; "Year 10 up" of a year from Year 10 is its pupils and of a year
+below it 0, so its total less "All" is a known subtotal; next steps, counted in Year 10 up only,
+are 0 below it), and asks for each hidden one its least and greatest value.
 """
 
 from __future__ import annotations
@@ -25,14 +27,16 @@ pytest.importorskip("scipy.optimize")
 
 from tests.test_disclosure_control import lp_pinned
 
-EXAMPLES = int(os.environ.get("WAYMARK_TEST_EXAMPLES", "15"))
+EXAMPLES = int(os.environ.get("WAYMARK_TEST_EXAMPLES", "200"))  # last session's leak: found within 70 pages
 Unknown = Hashable
+NOBODY: Unknown = ("known", 0)  # "Year 10 up" and its next steps below Year 10 (or no year group): 0 by definition
 
 
 def page_numbers(page: Evidence) -> tuple[dict[Unknown, int], set[Unknown], list[list[tuple[Unknown, int]]]]:
     """Every number of the pupil tables (shared ones once), those hidden, and the sums a reader knows."""
     values: dict[Unknown, int] = {}
     hidden: set[Unknown] = set()
+    shown_anywhere: set[Unknown] = set()
     sums: list[list[tuple[Unknown, int]]] = []
     tables = [t for c in page.criteria for t in c.tables if t.base_one == "pupil"]
     for index, table in enumerate(tables):
@@ -52,18 +56,29 @@ def page_numbers(page: Evidence) -> tuple[dict[Unknown, int], set[Unknown], list
             measure = "pupils" if column == width else table.columns[column]
             if row == height:
                 return ("all", measure)
-            return ("year", table.rows[row].label, measure) if by_year else (index, row, measure)
+            if not by_year:
+                return (index, row, measure)
+            label = table.rows[row].label
+            year = label.removeprefix("Year ")
+            upper = year.isdigit() and int(year) >= 10
+            if measure == "Year 10 up":  # a year's own pupils from Year 10, and none below it
+                return ("year", label, "pupils") if upper else NOBODY
+            if measure == "Next step recorded" and not upper:  # counted in Year 10 up only
+                return NOBODY
+            return ("year", label, measure)
 
         for row, r in enumerate(shown.rows):
             for column in range(width + 1):
                 value = r.base if column == width else r.cells[column]
                 key = unknown(row, column)
                 assert values.setdefault(key, value) == value, f"{key} differs between tables"
-                if (row, column) in shown.hidden:
+                if (row, column) not in shown.hidden or key == NOBODY:  # a reader knows it is 0, hidden or not
+                    shown_anywhere.add(key)
+                else:
                     hidden.add(key)
         for column in range(width + 1):  # each column of the table adds up to its "All"
             sums.append([(unknown(row, column), 1) for row in range(height)] + [(unknown(height, column), -1)])
-    return values, hidden, sums
+    return values, hidden - shown_anywhere, sums  # a number shown in any table is known in all
 
 
 def pinned_on_the_page(page: Evidence) -> set[Unknown]:
