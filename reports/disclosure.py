@@ -244,7 +244,7 @@ def _options(grid: Grid, target: Entry, hidden: frozenset[Entry]) -> Iterator[fr
     if grid.subtotal is not None and column == grid.width:
         inside = [(r, column) for r in sorted(grid.subtotal)]
         outside = [(r, column) for r in range(grid.height + 1) if r not in grid.subtotal]
-        subtotal = grid.subtotal_entry
+        subtotal = (grid.subtotal_row, column)
         pairs = product(inside, outside) if target == subtotal else ((subtotal, e) for e in inside + outside)
         for pair in pairs:
             if target not in pair and (extra := frozenset(pair) - hidden):

@@ -218,6 +218,57 @@ def suppressed_together(tables: Sequence[Table], keys: Sequence[Key]) -> list[Ta
         also = grown
 
 
+EVIDENCE_WORDS = "Gatsby Benchmark 3 evidence"
+
+
+def _hidden_on_the_page(table: Table) -> frozenset[tuple[int, int]]:
+    return publish(table, suppress_small=True).hidden
+
+
+def year_groups(page: Evidence) -> Table:
+    """The page's two year-group tables as one (every measure per year group, for a spreadsheet),
+    hiding, when suppressed, every number either of them hides on the page and no fewer."""
+    records, access = (c.tables[0] for c in page.criteria[:2])
+    height, left = len(records.rows), len(records.columns)
+    width = left + len(access.columns)
+    hidden = {(r, width if c == left else c) for r, c in _hidden_on_the_page(records)}
+    hidden |= {(r, width if c == len(access.columns) else left + c) for r, c in _hidden_on_the_page(access)}
+    rows = tuple(Row(a.label, a.base, a.cells + b.cells) for a, b in zip(records.rows, access.rows, strict=True))
+    assert all(a.label == b.label and a.base == b.base for a, b in zip(records.rows, access.rows, strict=True))
+    return Table(
+        page.title.replace(EVIDENCE_WORDS, "Benchmark 3, pupils on roll by year group"),
+        records.row_header,
+        records.base_header,
+        records.columns + access.columns,
+        rows,
+        PUPIL_NOTES,
+        "pupil",
+        also_hidden=frozenset(e for e in hidden if e[0] <= height),
+        copies_base=records.copies_base,
+        counted_within=records.counted_within,
+    )
+
+
+SUMMARY_COLUMNS = ("Guidance this year", "Next step recorded", "Action open", "Action overdue")
+SUMMARY_NOTES = (
+    "Pupils on roll. Guidance this year: an advice conversation logged since 1 September. Next step "
+    "recorded: of pupils in Year 10 up. Action open, overdue: pupils with at least one such agreed action.",
+)
+
+
+def summary(page: Evidence) -> Table:
+    """A short view of the year groups for a phone: four measures, each hidden wherever the page hides it
+    (so the chat, its chart and the page never show one number two ways)."""
+    whole = year_groups(page)
+    picks = [whole.columns.index(c) for c in SUMMARY_COLUMNS]
+    width = len(whole.columns)
+    hidden = {
+        (r, len(picks) if c == width else picks.index(c)) for r, c in whole.also_hidden if c in picks or c == width
+    }
+    short = only(whole, SUMMARY_COLUMNS, page.title.replace(EVIDENCE_WORDS, "Benchmark 3 summary"))
+    return replace(short, notes=SUMMARY_NOTES, also_hidden=frozenset(hidden))
+
+
 def evidence(
     pupils: Sequence[PupilEvidence], cohorts: Sequence[CohortCoverage], *, school_name: str, school_year: str
 ) -> Evidence:
@@ -232,7 +283,7 @@ def evidence(
     records, access, groups = together[0], together[1], tuple(together[2:])
     destinations = cohorts_table(cohorts)
     return Evidence(
-        f"{school_name}: Gatsby Benchmark 3 evidence, school year {school_year}",
+        f"{school_name}: {EVIDENCE_WORDS}, school year {school_year}",
         (
             Criterion(
                 "Records of advice and agreed decisions",

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from itertools import product
 
 import numpy
 from hypothesis import example, given, settings

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Hashable
+from itertools import product
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reports.evidence import Evidence, evidence
+from reports.evidence import Evidence, evidence, summary, year_groups
 from reports.tables import Table, publish
 from storage.reports import TARGETED, PupilEvidence
 
@@ -139,3 +140,25 @@ def test_a_total_hidden_in_one_table_is_hidden_in_every_table_that_shows_it() ->
         for column, name in enumerate(table.columns):
             all_hidden = (2, column) in shown.hidden
             assert all_hidden == (("all", name) in hidden), (table.title, name)
+
+
+@settings(max_examples=max(EXAMPLES // 10, 5), deadline=None)
+@given(pupils())
+def test_the_year_group_csv_and_the_chat_summary_hide_what_the_page_hides(rows: list[PupilEvidence]) -> None:
+    page = evidence(rows, [], school_name="S", school_year="2026-27")
+    views = [publish(c.tables[0], suppress_small=True) for c in page.criteria[:2]]
+    whole, short = publish(year_groups(page), suppress_small=True), publish(summary(page), suppress_small=True)
+
+    def hidden_on_the_page(row: int, name: str) -> bool:
+        for view in views:
+            columns = view.table.columns
+            if name in columns or name == "pupils":
+                return (row, columns.index(name) if name in columns else len(columns)) in view.hidden
+        raise AssertionError(name)
+
+    for shown, exact in ((whole, True), (short, False)):  # the CSV hides exactly what the page does
+        names = [*shown.table.columns, "pupils"]
+        for row, column in product(range(len(shown.rows)), range(len(names))):
+            on_the_page = hidden_on_the_page(row, names[column])
+            here = (row, column) in shown.hidden
+            assert here == on_the_page if exact else here >= on_the_page, (shown.table.title, row, names[column])
