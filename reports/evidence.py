@@ -269,18 +269,28 @@ def summary(page: Evidence) -> Table:
     return replace(short, notes=SUMMARY_NOTES, also_hidden=frozenset(hidden))
 
 
+def _view(table: Table, hidden: frozenset[tuple[int, int]], columns: Sequence[str], title: str) -> Table:
+    """`only` those columns, hiding what `hidden` (the whole table's) hides among them and the bases."""
+    width, picks = len(table.columns), [table.columns.index(c) for c in columns]
+    at = {column: index for index, column in enumerate(picks)} | {width: len(picks)}
+    return replace(only(table, columns, title), also_hidden=frozenset((r, at[c]) for r, c in hidden if c in at))
+
+
 def evidence(
     pupils: Sequence[PupilEvidence], cohorts: Sequence[CohortCoverage], *, school_name: str, school_year: str
 ) -> Evidence:
-    years = by_year_group(pupils)
-    views = [only(years, RECORD_COLUMNS, "Advice and agreed decisions by year group")]
-    views.append(only(years, ACCESS_COLUMNS, "Pupils' own records by year group"))
     targeted = [targeted_group(pupils, g) for g in TARGETED]
+    # The year groups are suppressed as one table (every measure, and the "Year 10 up" subtotal
+    # known to all of them), then shown as two views that hide its hidden numbers: suppressing
+    # the views apart let each hide a different base, and the page hid the union.
     together = suppressed_together(
-        [*views, *targeted],
-        [pupil_keys(t, by_year=True) for t in views] + [pupil_keys(t, by_year=False) for t in targeted],
+        [by_year_group(pupils), *targeted],
+        [pupil_keys(by_year_group(pupils), by_year=True)] + [pupil_keys(t, by_year=False) for t in targeted],
     )
-    records, access, groups = together[0], together[1], tuple(together[2:])
+    years, groups = together[0], tuple(together[1:])
+    hidden = publish(years, suppress_small=True).hidden
+    records = _view(years, hidden, RECORD_COLUMNS, "Advice and agreed decisions by year group")
+    access = _view(years, hidden, ACCESS_COLUMNS, "Pupils' own records by year group")
     destinations = cohorts_table(cohorts)
     return Evidence(
         f"{school_name}: {EVIDENCE_WORDS}, school year {school_year}",

@@ -245,7 +245,9 @@ def small_year9_school(engine: Engine) -> int:
     with transaction(engine) as session:
         for pupil in eleven[:6]:
             assert pupil.id and tutor.id
-            session.add(AdviceRecord(pupil_id=pupil.id, staff_id=tutor.id, kind="other", summary="s", created_at=THIS_YEAR))
+            session.add(
+                AdviceRecord(pupil_id=pupil.id, staff_id=tutor.id, kind="other", summary="s", created_at=THIS_YEAR)
+            )
     return school.id
 
 
