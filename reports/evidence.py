@@ -10,6 +10,13 @@ year-group tables' "All" row; the two year-group tables share their pupils per y
 of Year 10 and above is that year's pupils), so a number hidden in one table and shown in another
 would give it away. `suppressed_together` hides each shared number everywhere it appears until no
 table hides more (`Table.also_hidden`), and each table's own suppression then holds for the page.
+
+What else the page hides, and why: by year group, "Year 10 up" repeats each year's pupils from Year
+10 and is 0 below, so its total less "All" is how many pupils are below Year 10 between them, and a
+lone hidden Year 7 would be that less the years shown; the year-group table tells disclosure control
+so (`Table.copies_base`), and never hides next steps below Year 10, which are 0 by definition
+(`Table.counted_within`), since hiding one protects nothing. The CSV and the chat's summary are this
+page's year-group figures (`year_groups`, `summary`), so they hide exactly what it hides.
 """
 
 from __future__ import annotations
