@@ -188,6 +188,10 @@ def publish(table: Table, *, suppress_small: bool = False) -> Shown:
     height, width, split = len(table.rows), len(table.columns), table.adds_up
     bases = tuple(r.base for r in table.rows)
     copy = table.columns.index(table.copies_base) if table.copies_base is not None else None
+    if copy is not None and copy < split:  # a copy of the base is no part of a split of it
+        raise ValueError(
+            f"{table.title}: {table.copies_base!r} copies the base, so it cannot be a column that adds up to it"
+        )
     subtotal = _copied_rows(table, copy) if copy is not None else None
     kept = [c for c in range(width) if c != copy]
     parts = [[c for c in kept if c < split], [c for c in kept if c >= split]] if split else [kept]

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from reports.disclosure import Entry, Grid, pinned, suppress
 from reports.evidence import by_year_group
-from reports.tables import publish
+from reports.tables import Row, Table, publish
 from storage.reports import PupilEvidence
 
 EXAMPLES = int(os.environ.get("WAYMARK_TEST_EXAMPLES", "300"))
@@ -139,3 +139,13 @@ def test_a_column_that_is_neither_the_base_nor_zero_is_refused() -> None:
         assert "Year 10 up" in str(error) and "Year 11" in str(error)
     else:
         raise AssertionError("a 'Year 10 up' of 7 in a year of 9 pupils was taken for a copy")
+
+
+def test_a_copy_of_the_base_among_the_columns_that_add_up_to_it_is_refused() -> None:
+    table = Table("t", "Year group", "Pupils", ("A", "B"), (Row("Year 11", 5, (5, 0)),), adds_up=2, copies_base="A")
+    try:
+        publish(table, suppress_small=True)
+    except ValueError as error:
+        assert "'A' copies the base" in str(error)
+    else:
+        raise AssertionError("a copy of the base was taken as a part of it")
