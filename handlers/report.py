@@ -20,6 +20,7 @@ from reports import alumni as alumni_list
 from reports import build, equality
 from reports.alumni import by_sector, render_lines
 from reports.charts import alt_text, coverage_bars, stacked_bars
+from reports.evidence import summary, year_groups
 from reports.export import to_csv
 from reports.html import evidence_html
 from reports.tables import render_text
@@ -152,19 +153,21 @@ def report(ctx: Context) -> list[Reply]:
         assert request.by is not None
         return _equality(ctx, request.by, share)
     if request.kind == "benchmark3":
-        table = build.benchmark3(ctx.session, ctx.school, ctx.settings, today=today)
+        # Every figure here comes from the evidence page and is hidden where the page hides it: the
+        # summary, its chart, the CSV and the page are one publication, suppressed together.
+        page = build.benchmark3_evidence(ctx.session, ctx.school, ctx.settings, today=today)
+        short, table = summary(page), year_groups(page)
         name = f"benchmark3-{today:%Y-%m-%d}"
-        replies = [Reply(render_text(table, suppress_small=share), buttons=menu_buttons())]
-        if table.rows:
+        replies = [Reply(render_text(short, suppress_small=share), buttons=menu_buttons())]
+        if short.rows:
             replies.append(
                 Reply(
                     "Chart: the share of each year group.",
-                    image=coverage_bars(table, suppress_small=share),
+                    image=coverage_bars(short, suppress_small=share),
                     image_name=f"{name}.png",
-                    image_alt=alt_text(table, suppress_small=share),
+                    image_alt=alt_text(short, suppress_small=share),
                 )
             )
-        page = build.benchmark3_evidence(ctx.session, ctx.school, ctx.settings, today=today)
         replies.append(
             Reply(
                 "The Benchmark 3 evidence page for governors or an inspector: targeted groups beside everyone "

@@ -10,6 +10,13 @@ year-group tables' "All" row; the two year-group tables share their pupils per y
 of Year 10 and above is that year's pupils), so a number hidden in one table and shown in another
 would give it away. `suppressed_together` hides each shared number everywhere it appears until no
 table hides more (`Table.also_hidden`), and each table's own suppression then holds for the page.
+
+What else the page hides, and why: by year group, "Year 10 up" repeats each year's pupils from Year
+10 and is 0 below, so its total less "All" is how many pupils are below Year 10 between them, and a
+lone hidden Year 7 would be that less the years shown; the year-group table tells disclosure control
+so (`Table.copies_base`), and never hides next steps below Year 10, which are 0 by definition
+(`Table.counted_within`), since hiding one protects nothing. The CSV and the chat's summary are this
+page's year-group figures (`year_groups`, `summary`), so they hide exactly what it hides.
 """
 
 from __future__ import annotations
@@ -22,18 +29,20 @@ from itertools import product
 from reports.tables import Row, Shown, Table, publish
 from storage.reports import AT_RISK, TARGETED, CohortCoverage, PupilEvidence
 
+UPPER = "Year 10 up"  # pupils in Year 10 and above (by year group, the year's pupils or none)
 PUPIL_COLUMNS: tuple[str, ...] = (
     "Guidance this year",
     "Agreed actions",
     "Action done",
     "Action open",
     "Action overdue",
-    "Year 10 up",
+    UPPER,
     "Next step recorded",
     "Account linked",
     "Journal this year",
     "Employer encounter this year",
 )
+NEXT_STEP_OF_UPPER = (("Next step recorded", UPPER),)  # next steps are counted in Year 10 up only
 PUPIL_NOTES = (
     "Pupils on roll (not missing from the latest roster, not left). Guidance this year: an advice "
     "conversation logged since 1 September. Agreed actions: pupils with at least one; done, open and "
@@ -88,7 +97,15 @@ def by_year_group(rows: Sequence[PupilEvidence]) -> Table:
         pupils, cells = _measures(r for r in rows if r.year_group == year)
         table_rows.append(Row(f"Year {year}" if year is not None else "No year group", pupils, cells))
     return Table(
-        "Pupils on roll by year group", "Year group", "Pupils", PUPIL_COLUMNS, tuple(table_rows), PUPIL_NOTES, "pupil"
+        "Pupils on roll by year group",
+        "Year group",
+        "Pupils",
+        PUPIL_COLUMNS,
+        tuple(table_rows),
+        PUPIL_NOTES,
+        "pupil",
+        copies_base=UPPER,  # each year from Year 10 is all Year 10 up; below it, none
+        counted_within=NEXT_STEP_OF_UPPER,
     )
 
 
@@ -109,6 +126,7 @@ def targeted_group(rows: Sequence[PupilEvidence], group: str) -> Table:
         (Row(group, inside, inside_cells), Row(f"Not {group}", outside, outside_cells)),
         AT_RISK_NOTE if group == AT_RISK else (),
         "pupil",
+        counted_within=NEXT_STEP_OF_UPPER,
     )
 
 
@@ -143,7 +161,19 @@ def only(table: Table, columns: Sequence[str], title: str) -> Table:
     """The same rows with some of the columns (each a measure of its own, so any subset stands alone)."""
     picks = [table.columns.index(c) for c in columns]
     rows = tuple(Row(r.label, r.base, tuple(r.cells[i] for i in picks)) for r in table.rows)
-    return Table(title, table.row_header, table.base_header, tuple(columns), rows, table.notes, table.base_one)
+    copies = table.copies_base if table.copies_base in columns else None
+    within = tuple(pair for pair in table.counted_within if set(pair) <= set(columns))
+    return Table(
+        title,
+        table.row_header,
+        table.base_header,
+        tuple(columns),
+        rows,
+        table.notes,
+        table.base_one,
+        copies_base=copies,
+        counted_within=within,
+    )
 
 
 RECORD_COLUMNS = PUPIL_COLUMNS[:7]
@@ -156,7 +186,7 @@ def pupil_keys(table: Table, *, by_year: bool) -> Key:
     (every pupil on roll) in every table; with `by_year`, each year group's pupils, and "Year 10 up"
     of a year group from Year 10, which is that year's pupils again. Anything else is the table's own."""
     height, width = len(table.rows), len(table.columns)
-    upper = table.columns.index("Year 10 up") if "Year 10 up" in table.columns else None
+    upper = table.columns.index(UPPER) if UPPER in table.columns else None
 
     def key(row: int, column: int) -> Hashable | None:
         measure = "pupils" if column == width else table.columns[column]
@@ -195,21 +225,82 @@ def suppressed_together(tables: Sequence[Table], keys: Sequence[Key]) -> list[Ta
         also = grown
 
 
+EVIDENCE_WORDS = "Gatsby Benchmark 3 evidence"
+
+
+def _hidden_on_the_page(table: Table) -> frozenset[tuple[int, int]]:
+    return publish(table, suppress_small=True).hidden
+
+
+def year_groups(page: Evidence) -> Table:
+    """The page's two year-group tables as one (every measure per year group, for a spreadsheet),
+    hiding, when suppressed, every number either of them hides on the page and no fewer."""
+    records, access = (c.tables[0] for c in page.criteria[:2])
+    height, left = len(records.rows), len(records.columns)
+    width = left + len(access.columns)
+    hidden = {(r, width if c == left else c) for r, c in _hidden_on_the_page(records)}
+    hidden |= {(r, width if c == len(access.columns) else left + c) for r, c in _hidden_on_the_page(access)}
+    rows = tuple(Row(a.label, a.base, a.cells + b.cells) for a, b in zip(records.rows, access.rows, strict=True))
+    assert all(a.label == b.label and a.base == b.base for a, b in zip(records.rows, access.rows, strict=True))
+    return Table(
+        page.title.replace(EVIDENCE_WORDS, "Benchmark 3, pupils on roll by year group"),
+        records.row_header,
+        records.base_header,
+        records.columns + access.columns,
+        rows,
+        PUPIL_NOTES,
+        "pupil",
+        also_hidden=frozenset(e for e in hidden if e[0] <= height),
+        copies_base=records.copies_base,
+        counted_within=records.counted_within,
+    )
+
+
+SUMMARY_COLUMNS = ("Guidance this year", "Next step recorded", "Action open", "Action overdue")
+SUMMARY_NOTES = (
+    "Pupils on roll. Guidance this year: an advice conversation logged since 1 September. Next step "
+    "recorded: of pupils in Year 10 up. Action open, overdue: pupils with at least one such agreed action.",
+)
+
+
+def summary(page: Evidence) -> Table:
+    """A short view of the year groups for a phone: four measures, each hidden wherever the page hides it
+    (so the chat, its chart and the page never show one number two ways)."""
+    whole = year_groups(page)
+    picks = [whole.columns.index(c) for c in SUMMARY_COLUMNS]
+    width = len(whole.columns)
+    hidden = {
+        (r, len(picks) if c == width else picks.index(c)) for r, c in whole.also_hidden if c in picks or c == width
+    }
+    short = only(whole, SUMMARY_COLUMNS, page.title.replace(EVIDENCE_WORDS, "Benchmark 3 summary"))
+    return replace(short, notes=SUMMARY_NOTES, also_hidden=frozenset(hidden))
+
+
+def _view(table: Table, hidden: frozenset[tuple[int, int]], columns: Sequence[str], title: str) -> Table:
+    """`only` those columns, hiding what `hidden` (the whole table's) hides among them and the bases."""
+    width, picks = len(table.columns), [table.columns.index(c) for c in columns]
+    at = {column: index for index, column in enumerate(picks)} | {width: len(picks)}
+    return replace(only(table, columns, title), also_hidden=frozenset((r, at[c]) for r, c in hidden if c in at))
+
+
 def evidence(
     pupils: Sequence[PupilEvidence], cohorts: Sequence[CohortCoverage], *, school_name: str, school_year: str
 ) -> Evidence:
-    years = by_year_group(pupils)
-    views = [only(years, RECORD_COLUMNS, "Advice and agreed decisions by year group")]
-    views.append(only(years, ACCESS_COLUMNS, "Pupils' own records by year group"))
     targeted = [targeted_group(pupils, g) for g in TARGETED]
+    # The year groups are suppressed as one table (every measure, and the "Year 10 up" subtotal
+    # known to all of them), then shown as two views that hide its hidden numbers: suppressing
+    # the views apart let each hide a different base, and the page hid the union.
     together = suppressed_together(
-        [*views, *targeted],
-        [pupil_keys(t, by_year=True) for t in views] + [pupil_keys(t, by_year=False) for t in targeted],
+        [by_year_group(pupils), *targeted],
+        [pupil_keys(by_year_group(pupils), by_year=True)] + [pupil_keys(t, by_year=False) for t in targeted],
     )
-    records, access, groups = together[0], together[1], tuple(together[2:])
+    years, groups = together[0], tuple(together[1:])
+    hidden = publish(years, suppress_small=True).hidden
+    records = _view(years, hidden, RECORD_COLUMNS, "Advice and agreed decisions by year group")
+    access = _view(years, hidden, ACCESS_COLUMNS, "Pupils' own records by year group")
     destinations = cohorts_table(cohorts)
     return Evidence(
-        f"{school_name}: Gatsby Benchmark 3 evidence, school year {school_year}",
+        f"{school_name}: {EVIDENCE_WORDS}, school year {school_year}",
         (
             Criterion(
                 "Records of advice and agreed decisions",

@@ -104,6 +104,13 @@ class Table:
     # Entries (row, column; as in `Shown`) to hide whenever the table is suppressed, because another
     # table published beside it hides the same number (reports.evidence suppresses a page together).
     also_hidden: frozenset[tuple[int, int]] = frozenset()
+    # A column that repeats each row's base for some rows and is 0 for the rest ("Year 10 up" by year
+    # group): its total is a published subtotal of those bases, which disclosure control must know.
+    copies_base: str | None = None
+    # Pairs (column, of column): the first counts only people the second counts ("Next step
+    # recorded" of "Year 10 up"), so where the second is 0 the first is 0 by definition: a reader
+    # knows it, so it is never hidden (hiding it would seem to protect a count and protect nothing).
+    counted_within: tuple[tuple[str, str], ...] = ()
 
     def base_words(self, count: int, shown: str) -> str:
         return f"{shown} {self.base_one if count == 1 and self.base_one else self.base_header.lower()}"
@@ -171,27 +178,75 @@ def publish(table: Table, *, suppress_small: bool = False) -> Shown:
     other columns (several measures of the same people, or "Sustained", a part of some groups) are
     a grid whose rows need not add up. Hiding a base in one grid hides it in the other and both
     are suppressed again, until neither hides more.
+
+    A column that copies the base (`copies_base`) is in neither grid: each grid is told that the
+    bases of the rows it copies have a published subtotal (its total). A copied cell is then hidden
+    exactly when its row's base is, and the column's total when the subtotal is; its zeros are shown.
     """
     if not suppress_small or not table.rows:
         return Shown(table)
     height, width, split = len(table.rows), len(table.columns), table.adds_up
     bases = tuple(r.base for r in table.rows)
-    parts = [(0, split, True), (split, width, False)] if split else [(0, width, False)]
-    hidden: set[tuple[int, int]] = set(table.also_hidden)
+    copy = table.columns.index(table.copies_base) if table.copies_base is not None else None
+    if copy is not None and copy < split:  # a copy of the base is no part of a split of it
+        raise ValueError(
+            f"{table.title}: {table.copies_base!r} copies the base, so it cannot be a column that adds up to it"
+        )
+    subtotal = _copied_rows(table, copy) if copy is not None else None
+    kept = [c for c in range(width) if c != copy]
+    parts = [[c for c in kept if c < split], [c for c in kept if c >= split]] if split else [kept]
+    known = _known_zeros(table)
+    hidden: set[tuple[int, int]] = set(table.also_hidden) - known
+    if copy is not None:  # a copy hidden by a table beside this one is its base (or the subtotal) hidden
+        hidden |= {(row, width) for row, column in table.also_hidden if column == copy and row in (subtotal or ())}
     while True:
         before = len(hidden)
-        for start, end, add_up in parts:
-            if start == end:
+        for columns in parts:
+            if not columns:
                 continue
-            grid = disclosure.Grid.of([r.cells[start:end] for r in table.rows], bases, rows_add_up=add_up)
-            forced = frozenset((row, end - start) for row in range(height + 1) if (row, width) in hidden) | frozenset(
-                (row, column - start) for row, column in hidden if start <= column < end
-            )  # bases the other grid hid, and what a table beside this one hid
-            published = disclosure.suppress(grid, also=forced)
-            for row, column in published.hidden:
-                hidden.add((row, width if column == end - start else column + start))
+            add_up = bool(split) and columns[0] < split
+            grid = disclosure.Grid.of(
+                [[r.cells[c] for c in columns] for r in table.rows], bases, rows_add_up=add_up, subtotal=subtotal
+            )
+            at = {column: index for index, column in enumerate(columns)} | {width: len(columns)}
+            forced = {(row, at[column]) for row, column in hidden if column in at}
+            if grid.subtotal_entry is not None and (height, copy) in hidden:
+                forced.add(grid.subtotal_entry)
+            never = {(row, at[column]) for row, column in known if column in at}
+            for row, column in disclosure.suppress(grid, also=forced, known=never).hidden:
+                if (row, column) == grid.subtotal_entry:
+                    hidden.add((height, copy if copy is not None else width))
+                else:
+                    hidden.add((row, width if column == len(columns) else columns[column]))
+        if copy is not None:  # each copy as its base; the column's total as the subtotal
+            hidden |= {(row, copy) for row, column in set(hidden) if column == width and row in (subtotal or ())}
         if len(hidden) == before:
             return Shown(table, frozenset(hidden))
+
+
+def _known_zeros(table: Table) -> set[tuple[int, int]]:
+    """The entries that are 0 by definition (`counted_within`), in the "All" row too."""
+    rows = (*table.rows, table.total())
+    known = set()
+    for part, whole in table.counted_within:
+        of, within = table.columns.index(part), table.columns.index(whole)
+        known |= {(index, of) for index, row in enumerate(rows) if row.cells[within] == 0 and row.cells[of] == 0}
+    return known
+
+
+def _copied_rows(table: Table, column: int) -> frozenset[int]:
+    """The rows whose `column` is their base (the others must be 0): those its total adds up."""
+    copied = set()
+    for index, row in enumerate(table.rows):
+        value = row.cells[column]
+        if value == row.base and value > 0:
+            copied.add(index)
+        elif value != 0:
+            raise ValueError(
+                f"{table.title}: {table.columns[column]!r} of {row.label!r} is {value}, "
+                f"neither its base ({row.base}) nor 0, so it is not a copy of the base"
+            )
+    return frozenset(copied)
 
 
 def destinations_table(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -10,7 +12,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from reports import build
-from reports.evidence import Evidence, gap
+from reports.evidence import Evidence, gap, summary, year_groups
 from reports.html import evidence_html
 from reports.tables import Table, publish
 from storage import consents, seed
@@ -228,3 +230,76 @@ def test_at_risk_of_neet_in_sql_flags_the_pupils_the_python_rule_flags(engine: E
         )
     assert at_risk[0][:2] == ("At risk of NEET", len(flagged_today))
     assert at_risk[1][1] == 3 + len(extra) - len(flagged_today)
+
+
+def small_year9_school(engine: Engine) -> int:
+    """Year 9 of 3 pupils and Year 11 of 9, six of them guided this year: the page hides Year 9's 3, and
+    with the "Year 10 up" total (9) shown, hiding Year 11's 9 beside it is not enough, so "All" (12)
+    is hidden too. A summary suppressed on its own showed that 12 (and 12 - 9 is Year 9's 3)."""
+    school = seed.school(engine, "Together Academy")
+    assert school.id is not None
+    tutor = seed.staff(engine, school.id)
+    for n in range(3):
+        seed.pupil(engine, school.id, "Nine", f"P{n}", year_group=9)
+    eleven = [seed.pupil(engine, school.id, "Eleven", f"P{n}", year_group=11) for n in range(9)]
+    with transaction(engine) as session:
+        for pupil in eleven[:6]:
+            assert pupil.id and tutor.id
+            session.add(
+                AdviceRecord(pupil_id=pupil.id, staff_id=tutor.id, kind="other", summary="s", created_at=THIS_YEAR)
+            )
+    return school.id
+
+
+def test_the_page_hides_all_pupils_in_the_fixture(engine: Engine) -> None:
+    found = evidence(engine, small_year9_school(engine))
+    records = publish(table(found, "Advice and agreed decisions by year group"), suppress_small=True)
+    assert [r.base for r in records.rows] == [3, 9, 12]
+    assert records.base(0) is None and records.base(2) is None  # Year 9's 3, and All 12
+    whole = publish(year_groups(found), suppress_small=True)
+    shown_summary = publish(summary(found), suppress_small=True)
+    for shown in (whole, shown_summary):
+        assert shown.base(0) is None and shown.base(2) is None
+        for row in range(3):  # a base the page hides is hidden here; one it shows is shown
+            assert (shown.base(row) is None) == (records.base(row) is None)
+
+
+def test_cli_csv_hides_what_the_page_hides(engine: Engine, tmp_path: Path) -> None:
+    from tests.conftest import sqlite_engine
+
+    db = tmp_path / "b3.db"
+    file_engine = sqlite_engine(db)
+    small_year9_school(file_engine)
+    file_engine.dispose()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WAYMARK_", "TELEGRAM_", "SLACK_"))}
+    env |= {"WAYMARK_DATABASE_URL": f"sqlite:///{db}", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    out = tmp_path / "b3.csv"
+    result = run_waymark(["report", "benchmark3", "--csv", str(out), "--suppress-small"], tmp_path, env)
+    assert result.returncode == 0, result.stderr
+    rows = list(csv.reader(io.StringIO(out.read_text(encoding="utf-8-sig"))))
+    header, body = rows[0], {r[0]: r for r in rows[1:] if len(r) > 2}
+    assert header[:2] == ["Year group", "Pupils"] and "Account linked" in header and "Year 10 up" in header
+    assert body["Year 9"][1] == "x" and body["All"][1] == "x"  # shown as 12 by the old summary CSV
+    assert body["Year 11"][header.index("Guidance this year")] == "6"
+    assert "12" not in [cell for row in rows for cell in row]
+    unsuppressed = run_waymark(["report", "benchmark3", "--csv", str(out)], tmp_path, env)
+    assert unsuppressed.returncode == 0, unsuppressed.stderr
+    plain = {r[0]: r for r in csv.reader(io.StringIO(out.read_text(encoding="utf-8-sig"))) if len(r) > 2}
+    assert plain["All"][1] == "12" and plain["Year 9"][1] == "3"
+
+
+def test_chat_summary_chart_and_csv_hide_what_the_page_hides(engine: Engine) -> None:
+    school_id = small_year9_school(engine)
+    leader = seed.staff(engine, school_id, "Lee", "Morgan", role=StaffRole.leader)
+    seed.link(engine, leader, "console", "lee")
+    replies = Chat(dispatcher(engine), "lee").say("/report benchmark3 share")
+    text = replies[0].text
+    assert "Year 9: x pupils" in text and "All: x pupils" in text and "12" not in text
+    assert "Guidance this year: 6" in text
+    chart = next(r for r in replies if r.image is not None)
+    assert "12" not in chart.image_alt
+    sheet = next(r for r in replies if r.file is not None and r.file_name.endswith(".csv"))
+    assert sheet.file is not None
+    rows = {r[0]: r for r in csv.reader(io.StringIO(sheet.file.decode("utf-8-sig"))) if len(r) > 2}
+    assert rows["All"][1] == "x" and rows["Year 9"][1] == "x"
+    assert any(r.file_name.endswith("-evidence-to-share.html") for r in replies)  # the page, as the first test
