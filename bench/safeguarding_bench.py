@@ -234,21 +234,21 @@ def screener_from(book: PhraseBook, find: Callable[[list[str]], list[tuple[int, 
 
 
 def cross_validation() -> None:
-    """k-fold CV of the classifier on the tuning half, as bench/train_screening.py chooses its threshold."""
+    """k-fold CV of the classifier on the tuning half, as bench/train_screening.py chooses its thresholds."""
     import train_screening as training
 
     data = training.examples()
     views = [training.book_view(example, default_book()) for example in data]
     started = time.process_time()
     oof = training.cross_validate(data, views)
-    threshold = training.pick_threshold(data, views, oof)
+    cut = training.pick_thresholds(data, views, oof)
     print(f"\n{training.FOLDS}-fold cross-validation on the tuning half ({time.process_time() - started:.1f} s of CPU)")
     print("  (the classifier retrained without each fold; the phrase book is in sample except on the blind")
     print("  sets' sentences, which it was never tuned on)")
-    training.report(data, views, oof, threshold, "tuning half, k-fold CV")
+    training.report(data, views, oof, cut, "tuning half, k-fold CV")
     for name in training.BLIND_WRITERS:
         only = [example.writer == name for example in data]
-        training.report(data, views, oof, threshold, f"tuning half, k-fold CV, the {name}'s sentences", only)
+        training.report(data, views, oof, cut, f"tuning half, k-fold CV, the {name}'s sentences", only)
     print(f"  load average: {os.getloadavg()}")
 
 

@@ -103,6 +103,13 @@ def remove(current: SchoolPhrases, category: str, pattern: str) -> Changed:
     return Changed(SchoolPhrases(current.additions, [*current.removals, text]), said)
 
 
+# What `phrases list` says of how the lists are used (handlers/safeguarding/screen.py holds it).
+OVERRULE_NOTE = (
+    "A default phrase raises nothing in a message the trained classifier reads as plainly ordinary talk "
+    '("my teacher will kill me"); a phrase added by the school always raises its concern.'
+)
+
+
 def listing(current: SchoolPhrases) -> list[str]:
     """Every list as it stands for the school: the defaults, the school's additions marked, and its removals."""
     book = _book(current)
@@ -115,4 +122,5 @@ def listing(current: SchoolPhrases) -> list[str]:
             if item.category == wanted:
                 lines.append(f"  {item.pattern}" + ("" if item.default else "   (added by the school)"))
     lines.append("Removed by the school: " + (", ".join(current.removals) if current.removals else "nothing"))
+    lines.append(OVERRULE_NOTE)
     return lines

@@ -192,6 +192,8 @@ def test_phrases_list_add_and_remove_are_checked_and_reach_the_schools_book(scho
     assert listed.returncode == 0
     assert "Self-harm or suicide [self_harm]:" in listed.stdout and "  kill myself" in listed.stdout
     assert "Removed by the school: nothing" in listed.stdout
+    # The listing says how the lists are used: a default phrase may be overruled, the school's never.
+    assert "a phrase added by the school always raises its concern" in listed.stdout
 
     assert (
         "Added 'the grey cloud is back'"
