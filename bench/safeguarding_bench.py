@@ -233,6 +233,17 @@ def screener_from(book: PhraseBook, find: Callable[[list[str]], list[tuple[int, 
     return run
 
 
+def held_by(build: Callable[[], object]) -> tuple[int, int]:
+    """Bytes a freshly built object holds, and the peak while building it, from a build under
+    tracemalloc (which slows building several times over, so no time is taken here)."""
+    tracemalloc.start()
+    built = build()
+    held, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    del built
+    return held, peak
+
+
 def cross_validation() -> None:
     """k-fold CV of the classifier on the tuning half, as bench/train_screening.py chooses its thresholds."""
     import train_screening as training
@@ -271,11 +282,7 @@ def main() -> None:
     )
     # Its memory, from a second build under tracemalloc (which slows building several times over,
     # so the time above is taken without it): every test worker and every process holds this.
-    tracemalloc.start()
-    second = PhraseBook()
-    held, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    del second
+    held, peak = held_by(PhraseBook)
     print(f"  memory held by one book: {held / 1e6:.0f} MB (peak while building {peak / 1e6:.0f} MB)")
     print(f"load average before: {os.getloadavg()}")
 
@@ -283,15 +290,12 @@ def main() -> None:
     model = default_classifier()
     print(
         f"classifier: {len(model.word_weights)} word and {len(model.char_weights)} character features, "
-        f"loaded in {time.process_time() - started:.3f} s of CPU, threshold {model.threshold}"
+        f"loaded in {time.process_time() - started:.3f} s of CPU, fires at {model.threshold}, "
+        f"overrules a default phrase below {model.book_floor}"
     )
-    tracemalloc.start()
     from handlers.safeguarding.classifier import load as load_model
 
-    again = load_model()
-    held, _ = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    del again
+    held, _ = held_by(load_model)
     print(f"  memory held by the classifier: {held / 1e6:.1f} MB")
 
     corpora = {half: load(half) for half in HALVES}
