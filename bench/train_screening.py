@@ -76,6 +76,9 @@ BLIND_WRITERS = {
     "writer A (fifth round)": {"disclosures": range(2935, 3565), "ordinary": range(3123, 3599)},
     "writer B (fifth round)": {"disclosures": range(3565, 4164), "ordinary": range(3599, 4068)},
     "writer C (fifth round)": {"disclosures": range(4164, 4797), "ordinary": range(4068, 4525)},
+    "fourth blind set": {"disclosures": range(4797, 5331), "ordinary": range(4525, 5020)},
+    "writer D (sixth round)": {"disclosures": range(5331, 5883), "ordinary": range(5020, 5426)},
+    "writer E (sixth round)": {"disclosures": range(5883, 6385), "ordinary": range(5426, 5825)},
 }
 
 
