@@ -384,8 +384,8 @@ def pick_thresholds(data: list[Example], views: list[Screened], oof: OutOfFold) 
         # The lowest cut that lets at most `room` of the other ordinary sentences through.
         fire = round(rest[room] + 1e-4, 4) if room < len(rest) else -math.inf
         cut = Thresholds(fire, floor)
-        caught = {c: sum(flagged(views, oof, i, cut) for i in idx) / len(idx) for c, idx in by_category.items()}
-        merit = (min(caught.values()), sum(flagged(views, oof, i, cut) for idx in by_category.values() for i in idx))
+        caught = {c: sum(flagged(views, oof, i, cut) for i in idx) for c, idx in by_category.items()}
+        merit = (min(caught[c] / len(idx) for c, idx in by_category.items()), sum(caught.values()))
         if best is None or merit > best[0]:
             best = (merit, cut)
     return best[1] if best is not None else Thresholds(math.inf, -math.inf)

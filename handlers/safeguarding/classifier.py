@@ -81,6 +81,9 @@ class Classifier:
             chooser = data["chooser"]
             assert isinstance(detector, dict) and isinstance(chooser, dict)
             self.threshold = float(detector["threshold"])
+            # Below this score the words read so plainly as ordinary talk that a default phrase found
+            # in them raises nothing ("my teacher will kill me if this essay is late"); trained with
+            # the threshold (bench/train_screening.py). None in the file: no floor.
             floor = detector["book_floor"]
             self.book_floor = -math.inf if floor is None else float(floor)
             self.bias = float(detector["bias"])
@@ -146,12 +149,6 @@ class Classifier:
 
     def fires(self, words: Sequence[str]) -> bool:
         return self.score(words) >= self.threshold
-
-    def overrules(self, words: Sequence[str]) -> bool:
-        """Whether these words read so plainly as ordinary talk that a default phrase found in them
-        should raise nothing ("my teacher will kill me if this essay is late"). Trained with the
-        threshold, on messages the book flags wrongly and rightly (bench/train_screening.py)."""
-        return self.score(words) < self.book_floor
 
     def category(self, words: Sequence[str]) -> Category:
         """The most likely category of a message the detector flagged."""

@@ -29,12 +29,12 @@ def screen(text: str, phrases: PhraseBook, classifier: Classifier | None = None)
     Pure and total: any string is screened, nothing is raised.
 
     With a classifier, a default phrase found in words the classifier reads as plainly ordinary
-    (`Classifier.overrules`, on the whole message and on the words outside quiet contexts) raises
-    nothing; the school's own phrases always raise. A message the book passes is also scored by
-    it. Words inside a quiet context (the defaults' and the school's own) count for nothing: the
-    model must still fire on the words outside them, so a school's quiet context quiets the model
-    too. Its match comes
-    only when the book found nothing (a phrase names its category better), named
+    (a score below `Classifier.book_floor`, on the whole message and on the words outside quiet
+    contexts) raises nothing; the school's own phrases always raise. A message the book passes is
+    also scored by it. Words inside a quiet context (the defaults' and the school's own) count for
+    nothing: the model must still fire on the words outside them, so a school's quiet context
+    quiets the model too. Its match comes only when the book found nothing (a phrase names its
+    category better), named
     `CLASSIFIER_PHRASE`, in the model's own choice of category, its span over the words that
     weighed most."""
     plain, typed = plain_words(text)
@@ -44,12 +44,15 @@ def screen(text: str, phrases: PhraseBook, classifier: Classifier | None = None)
     quiet = [(start, end) for start, end, entry in found if entry.category is None]
     kept = [index for index in range(len(plain)) if not any(s <= index < e for s, e in quiet)]
     words = [plain[index] for index in kept]
-    if any(entry.category is not None and not entry.own for _, _, entry in found) and (
-        classifier.overrules(plain) or (quiet and (not words or classifier.overrules(words)))
-    ):
+    # One score for both decisions, read as the trainer reads it (bench/train_screening.py `score_of`):
+    # the lower of the whole message's and, with quiet contexts, that of the words outside them.
+    score = classifier.score(plain)
+    if quiet:
+        score = min(score, classifier.score(words))
+    if score < classifier.book_floor:
         found = [hit for hit in found if hit[2].category is None or hit[2].own]
     book = _book_matches(found, typed) if found else []
-    if book or not classifier.fires(plain) or (quiet and (not words or not classifier.fires(words))):
+    if book or score < classifier.threshold:
         return book
     first, last = classifier.weighty(words)
     if last <= first:
