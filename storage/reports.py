@@ -105,11 +105,8 @@ def find_school(session: Session, name: str | None) -> School | None:
     return next((s for s in schools if s.name.casefold() == wanted), None)
 
 
-def _breakdown_column(by: Breakdown, table: type[Person] | type[ErasedLeaver] = Person, *, raw: bool = False) -> Any:
-    """The breakdown value of an alumnus, or of an erased one (ErasedLeaver keeps the same columns).
-
-    `raw`: a text column as stored, for a caller that trims and fills in its blanks itself after
-    grouping (a few thousand groups) rather than in SQL for every alumnus."""
+def _breakdown_column(by: Breakdown, table: type[Person] | type[ErasedLeaver] = Person) -> Any:
+    """The breakdown value of an alumnus, or of an erased one (ErasedLeaver keeps the same columns)."""
     if by is Breakdown.pupil_premium:
         return case((col(table.pupil_premium).is_(True), "Y"), else_="N")
     if by is Breakdown.fsm:
@@ -117,7 +114,7 @@ def _breakdown_column(by: Breakdown, table: type[Person] | type[ErasedLeaver] = 
     if by in (Breakdown.eal, Breakdown.looked_after):
         return case((col(getattr(table, by.value)).is_(True), "Y"), else_="N")
     column = {Breakdown.gender: col(table.gender), Breakdown.ethnicity: col(table.ethnicity)}.get(by, col(table.send))
-    return column if raw else func.coalesce(func.trim(column), "")
+    return func.coalesce(func.trim(column), "")
 
 
 @dataclass(frozen=True)
@@ -180,8 +177,8 @@ def destination_counts_by(
     postgres = session.get_bind().dialect.name == "postgresql"
     names = [f"v{i}" for i in range(len(by))]
     leavers = _Leavers(school_id, year_after_leaving, left_before, left_from, reminders)
-    alumni = _alumni_of_year(leavers, [_breakdown_column(b, raw=True) for b in by], probe=not postgres)
-    erased = _erased_per_alumnus(leavers, [_breakdown_column(b, ErasedLeaver, raw=True) for b in by])
+    alumni = _alumni_of_year(leavers, [_breakdown_column(b) for b in by], probe=not postgres)
+    erased = _erased_per_alumnus(leavers, [_breakdown_column(b, ErasedLeaver) for b in by])
     per_alumnus = alumni.union_all(erased).subquery("per_alumnus")
     keys = [per_alumnus.c[n] for n in names]
     query = sa_select(*keys, per_alumnus.c.grp_out, func.count(), func.sum(per_alumnus.c.held)).group_by(
@@ -192,7 +189,7 @@ def destination_counts_by(
     sums: dict[Breakdown, dict[tuple[str, str], list[int]]] = {b: {} for b in by}
     for *values, group, alumni_count, held in _rows(session, query):
         for b, value in zip(by, values, strict=True):
-            found = sums[b].setdefault((str(value or "").strip(), str(group)), [0, 0])
+            found = sums[b].setdefault((str(value or ""), str(group)), [0, 0])
             found[0] += int(alumni_count)
             found[1] += int(held or 0)
     return {
@@ -240,8 +237,7 @@ def _alumni_of_year(leavers: _Leavers, values: Sequence[Any], *, probe: bool) ->
         sa_select(
             *(v.label(f"v{i}") for i, v in enumerate(values)),
             _group_out(col(Destination.nccis_code), col(Destination.group), gave_up),
-            # SQLite keeps a boolean as 0 or 1 and sums it as it is; PostgreSQL's needs a number.
-            (col(Destination.held) if probe else case((col(Destination.held), 1), else_=0)).label("held"),
+            case((col(Destination.held), 1), else_=0).label("held"),
         )
         .select_from(Person)
         .outerjoin(
