@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -128,15 +129,21 @@ def test_evidence_page_html_names_the_criteria_and_hides_small_counts(engine: En
     assert "Counts from 1 to 4 are hidden" in shared
 
 
-def test_cli_writes_the_evidence_page(engine: Engine, tmp_path: Path) -> None:
+def school_on_file(tmp_path: Path, make: Callable[[Engine], int]) -> dict[str, str]:
+    """A school made by `make` in a SQLite file, and the environment a `waymark` command needs to
+    read it (none of the developer's own settings)."""
     from tests.conftest import sqlite_engine
 
     db = tmp_path / "b3.db"
     file_engine = sqlite_engine(db)
-    fixture_school(file_engine)
+    make(file_engine)
     file_engine.dispose()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("WAYMARK_", "TELEGRAM_", "SLACK_"))}
-    env |= {"WAYMARK_DATABASE_URL": f"sqlite:///{db}", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    return env | {"WAYMARK_DATABASE_URL": f"sqlite:///{db}", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+
+
+def test_cli_writes_the_evidence_page(engine: Engine, tmp_path: Path) -> None:
+    env = school_on_file(tmp_path, fixture_school)
     out = tmp_path / "b3.html"
     result = run_waymark(["report", "benchmark3", "--html", str(out), "--suppress-small"], tmp_path, env)
     assert result.returncode == 0, result.stderr
@@ -265,14 +272,7 @@ def test_the_page_hides_all_pupils_in_the_fixture(engine: Engine) -> None:
 
 
 def test_cli_csv_hides_what_the_page_hides(engine: Engine, tmp_path: Path) -> None:
-    from tests.conftest import sqlite_engine
-
-    db = tmp_path / "b3.db"
-    file_engine = sqlite_engine(db)
-    small_year9_school(file_engine)
-    file_engine.dispose()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("WAYMARK_", "TELEGRAM_", "SLACK_"))}
-    env |= {"WAYMARK_DATABASE_URL": f"sqlite:///{db}", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env = school_on_file(tmp_path, small_year9_school)
     out = tmp_path / "b3.csv"
     result = run_waymark(["report", "benchmark3", "--csv", str(out), "--suppress-small"], tmp_path, env)
     assert result.returncode == 0, result.stderr
