@@ -267,13 +267,8 @@ def summary(page: Evidence) -> Table:
     """A short view of the year groups for a phone: four measures, each hidden wherever the page hides it
     (so the chat, its chart and the page never show one number two ways)."""
     whole = year_groups(page)
-    picks = [whole.columns.index(c) for c in SUMMARY_COLUMNS]
-    width = len(whole.columns)
-    hidden = {
-        (r, len(picks) if c == width else picks.index(c)) for r, c in whole.also_hidden if c in picks or c == width
-    }
-    short = only(whole, SUMMARY_COLUMNS, page.title.replace(EVIDENCE_WORDS, "Benchmark 3 summary"))
-    return replace(short, notes=SUMMARY_NOTES, also_hidden=frozenset(hidden))
+    short = _view(whole, whole.also_hidden, SUMMARY_COLUMNS, page.title.replace(EVIDENCE_WORDS, "Benchmark 3 summary"))
+    return replace(short, notes=SUMMARY_NOTES)
 
 
 def _view(table: Table, hidden: frozenset[tuple[int, int]], columns: Sequence[str], title: str) -> Table:
@@ -286,13 +281,14 @@ def _view(table: Table, hidden: frozenset[tuple[int, int]], columns: Sequence[st
 def evidence(
     pupils: Sequence[PupilEvidence], cohorts: Sequence[CohortCoverage], *, school_name: str, school_year: str
 ) -> Evidence:
+    whole_years = by_year_group(pupils)
     targeted = [targeted_group(pupils, g) for g in TARGETED]
     # The year groups are suppressed as one table (every measure, and the "Year 10 up" subtotal
     # known to all of them), then shown as two views that hide its hidden numbers: suppressing
     # the views apart let each hide a different base, and the page hid the union.
     together = suppressed_together(
-        [by_year_group(pupils), *targeted],
-        [pupil_keys(by_year_group(pupils), by_year=True)] + [pupil_keys(t, by_year=False) for t in targeted],
+        [whole_years, *targeted],
+        [pupil_keys(whole_years, by_year=True)] + [pupil_keys(t, by_year=False) for t in targeted],
     )
     years, groups = together[0], tuple(together[1:])
     hidden = publish(years, suppress_small=True).hidden
