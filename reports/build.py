@@ -13,7 +13,7 @@ from handlers.risk import weights_from_json
 from reports.cohorts import cohort_range, left_before
 from reports.evidence import Evidence, evidence
 from reports.national import Comparison, beside
-from reports.tables import Table, benchmark3_table, destinations_table, publish, side_by_side
+from reports.tables import Table, destinations_table, publish, side_by_side
 from storage import reports
 from storage.models import School
 from storage.reports import Breakdown
@@ -98,14 +98,6 @@ def destinations_by(
         title = tables[0].title.replace(f"leavers of {names[0]}", f"leavers of {', '.join(names)}")
         found.append(side_by_side(tables, names, title))
     return found
-
-
-def benchmark3(session: Session, school: School, settings: Settings, *, today: date) -> Table:
-    assert school.id is not None
-    start = school_year_start(today)
-    start_at = datetime.combine(start, time(), settings.zone).astimezone(UTC)
-    rows = reports.benchmark3_by_year(session, school.id, year_start_at=start_at, today=today)
-    return benchmark3_table(rows, school_year=f"{start.year}-{(start.year + 1) % 100:02d}", school_name=school.name)
 
 
 EVIDENCE_COHORTS = 3  # "three years of destinations"

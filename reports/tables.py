@@ -17,7 +17,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from reports import disclosure
-from storage.reports import GROUPS, Breakdown, DestinationCount, YearGroupCoverage
+from storage.reports import GROUPS, Breakdown, DestinationCount
 
 HIDDEN = "x"
 HIDDEN_NOTE = (
@@ -314,26 +314,6 @@ def side_by_side(tables: Sequence[Table], labels: Sequence[str], title: str) -> 
         first.base_one,
         adds_up=first.adds_up,
     )
-
-
-def benchmark3_table(rows: Sequence[YearGroupCoverage], *, school_year: str = "", school_name: str = "") -> Table:
-    columns = ("Guidance this year", "Next step recorded", "Open actions", "Overdue actions")
-    table_rows = tuple(
-        Row(
-            f"Year {r.year_group}" if r.year_group is not None else "No year group",
-            r.pupils,
-            (r.guidance_this_year, r.with_next_step, r.with_open_actions, r.with_overdue_actions),
-        )
-        for r in rows
-    )
-    title = "Benchmark 3 summary" + (f", school year {school_year}" if school_year else "")
-    if school_name:
-        title = f"{school_name}: {title}"
-    notes = (
-        "Guidance this year: at least one advice conversation logged since 1 September.",
-        "Actions count pupils with at least one agreed action open or overdue.",
-    )
-    return Table(title, "Year group", "Pupils", columns, table_rows, notes, "pupil")
 
 
 def render_text(table: Table, *, suppress_small: bool = False) -> str:

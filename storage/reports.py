@@ -79,18 +79,6 @@ class DestinationCount:
     sustained: int  # of those, how many were in the same group the year before
 
 
-@dataclass(frozen=True)
-class YearGroupCoverage:
-    """Benchmark 3 for one year group of pupils on roll."""
-
-    year_group: int | None
-    pupils: int
-    guidance_this_year: int
-    with_next_step: int
-    with_open_actions: int
-    with_overdue_actions: int
-
-
 def _rows(session: Session, query: Any) -> list[Any]:
     """Rows of a many-column query, untyped: SQLModel types at most four columns."""
     return list(session.execute(query).all())
@@ -297,38 +285,6 @@ def _erased_per_alumnus(leavers: _Leavers, values: Sequence[Any]) -> Any:
         .outerjoin(before_sq, before_sq.c.leaver_id == col(ErasedLeaver.id))
         .where(*conditions)
     )
-
-
-def benchmark3_by_year(
-    session: Session, school_id: int, *, year_start_at: datetime, today: date
-) -> list[YearGroupCoverage]:
-    """Pupils on roll per year group: guidance conversation since `year_start_at`, next step, actions."""
-    advice, actions = aggregates(today)
-
-    def count_if(condition: Any) -> Any:
-        return func.sum(case((condition, 1), else_=0))
-
-    has_next_step = and_(col(Person.next_step).is_not(None), func.trim(col(Person.next_step)) != "")
-    query = (
-        sa_select(
-            col(Person.year_group),
-            func.count(),
-            count_if(advice.c.last_at >= year_start_at),
-            count_if(has_next_step),
-            count_if(func.coalesce(actions.c.open_count, 0) > 0),
-            count_if(func.coalesce(actions.c.overdue_count, 0) > 0),
-        )
-        .select_from(Person)
-        .outerjoin(advice, advice.c.pupil_id == col(Person.id))
-        .outerjoin(actions, actions.c.pupil_id == col(Person.id))
-        .where(*_on_roll(school_id))
-        .group_by(col(Person.year_group))
-        .order_by(col(Person.year_group))
-    )
-    return [
-        YearGroupCoverage(year, int(n), int(g or 0), int(s or 0), int(o or 0), int(d or 0))
-        for year, n, g, s, o, d in _rows(session, query)
-    ]
 
 
 # Targeted groups of Gatsby Benchmark 3 ("provision for targeted groups"): name -> the roster condition.

@@ -24,6 +24,7 @@ import bot.cli  # noqa: F401  (registers the report commands before report_cli i
 from bot.report_cli import print_table
 from reports import build, equality
 from reports.charts import alt_text, answered_line, stacked_segments
+from reports.evidence import summary, year_groups
 from reports.export import to_csv
 from reports.html import Part, evidence_html, tables_html
 from reports.tables import HIDDEN, Table, publish, render_text
@@ -52,9 +53,9 @@ def _tables(engine: Engine) -> Iterator[tuple[Table, Breakdown | None]]:
                 for by in Breakdown:
                     table = build.destinations(session, school, SETTINGS, today=TODAY, year_after_leaving=year, by=by)
                     yield table, by
-            yield build.benchmark3(session, school, SETTINGS, today=TODAY), None
             evidence = build.benchmark3_evidence(session, school, SETTINGS, today=TODAY)
             yield from ((t, None) for c in evidence.criteria for t in c.tables)
+            yield from ((t, None) for t in (year_groups(evidence), summary(evidence)))
             for by in Breakdown:
                 lens = equality.tables(
                     pupil_interests(session, school.id, by),

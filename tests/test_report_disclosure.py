@@ -21,11 +21,11 @@ from bot.report_cli import print_table
 from reports import build, disclosure
 from reports.charts import HIDDEN_NAME, Segment, coverage_share, stacked_segments
 from reports.export import to_csv
-from reports.tables import HIDDEN, Shown, Table, benchmark3_table, publish, render_text
+from reports.tables import HIDDEN, Row, Shown, Table, publish, render_text
 from storage import seed
 from storage.db import transaction
 from storage.models import School, StaffRole
-from storage.reports import GROUPS, Breakdown, YearGroupCoverage
+from storage.reports import GROUPS, Breakdown
 from tests.chat import Chat
 from tests.test_reports import SETTINGS, TODAY, alumnus, destination, dispatcher
 
@@ -138,9 +138,10 @@ def test_chart_hidden_block_is_the_base_less_the_shown_counts() -> None:
     assert all(s.count != 2 for s in female.segments)
 
 
-def test_benchmark3_suppression_and_rounding_halves_up() -> None:
-    rows = [YearGroupCoverage(10, 40, 1, 3, 20, 0), YearGroupCoverage(11, 40, 38, 30, 10, 6)]
-    table = benchmark3_table(rows)
+def test_coverage_suppression_and_rounding_halves_up() -> None:
+    columns = ("Guidance this year", "Next step recorded", "Action open", "Action overdue")
+    rows = (Row("Year 10", 40, (1, 3, 20, 0)), Row("Year 11", 40, (38, 30, 10, 6)))
+    table = Table("Coverage by year group", "Year group", "Pupils", columns, rows, (), "pupil")
     plain = publish(table)
     assert plain.share(0, 0) == Decimal(3) and plain.share(0, 1) == Decimal(8)  # 2.5% and 7.5%, halves up
     shown = publish(table, suppress_small=True)

@@ -21,10 +21,10 @@ from sqlmodel import select
 from core.settings import load_settings
 from handlers import Dispatcher
 from handlers.report import parse
-from reports import build
+from reports import build, evidence
 from reports.charts import DPI, FIGURE_WIDTH_IN, MIN_FONT_PT, PNG_SIGNATURE, alt_text, coverage_bars, stacked_bars
 from reports.export import BOM, to_csv
-from reports.tables import Table, benchmark3_table, destinations_table, render_text
+from reports.tables import Table, destinations_table, render_text
 from storage import reports, seed
 from storage.db import transaction
 from storage.models import (
@@ -39,7 +39,7 @@ from storage.models import (
     School,
     StaffRole,
 )
-from storage.reports import EXPORT_REPORT, GROUPS, Breakdown, DestinationCount, YearGroupCoverage
+from storage.reports import EXPORT_REPORT, GROUPS, Breakdown, DestinationCount, PupilEvidence
 from tests.chat import Chat
 
 NOW = datetime(2026, 11, 16, 10, 0, tzinfo=UTC)  # campaign 2026 has opened: 2025 leavers are in year 2
@@ -246,7 +246,7 @@ def test_benchmark3_summary_per_year_group(engine: Engine) -> None:
     with transaction(engine, write=False) as session:
         school_row = session.get(School, school.id)
         assert school_row is not None
-        table = build.benchmark3(session, school_row, SETTINGS, today=TODAY)
+        table = evidence.summary(build.benchmark3_evidence(session, school_row, SETTINGS, today=TODAY))
     assert [(r.label, r.base, r.cells) for r in table.rows] == [
         ("Year 10", 1, (0, 0, 1, 0)),
         ("Year 11", 2, (1, 1, 1, 1)),
@@ -325,8 +325,11 @@ def test_a_chart_says_its_figures_in_words_and_who_answered() -> None:
 
 
 def benchmark3_sample() -> Table:
-    return benchmark3_table(
-        [YearGroupCoverage(10, 30, 20, 15, 5, 2), YearGroupCoverage(11, 28, 25, 20, 8, 1)], school_year="2025-26"
+    return evidence.by_year_group(
+        [
+            PupilEvidence(10, frozenset(), 30, 20, 7, 2, 5, 2, 30, 15, 25, 12, 3),
+            PupilEvidence(11, frozenset(), 28, 25, 9, 1, 8, 1, 28, 20, 27, 14, 4),
+        ]
     )
 
 
