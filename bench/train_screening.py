@@ -79,6 +79,11 @@ BLIND_WRITERS = {
     "fourth blind set": {"disclosures": range(4797, 5331), "ordinary": range(4525, 5020)},
     "writer D (sixth round)": {"disclosures": range(5331, 5883), "ordinary": range(5020, 5426)},
     "writer E (sixth round)": {"disclosures": range(5883, 6385), "ordinary": range(5426, 5825)},
+    "fifth blind set": {"disclosures": range(6385, 6917), "ordinary": range(5825, 6318)},
+    "writer F (seventh round)": {"disclosures": range(6917, 7416), "ordinary": range(6318, 6711)},
+    "writer G (seventh round)": {"disclosures": range(7416, 7915), "ordinary": range(6711, 7110)},
+    "writer H (seventh round)": {"disclosures": range(7915, 8415), "ordinary": range(7110, 7508)},
+    "writer I (seventh round)": {"disclosures": range(8415, 8907), "ordinary": range(7508, 7906)},
 }
 
 
@@ -419,6 +424,8 @@ def report(
             and ((views[i].first if score_of(oof, i) >= cut.book_floor else None) or oof.chosen[i]) is category
         )
         n = len(idx)
+        if not n:  # a writer who wrote only some of the categories
+            continue
         print(f"  {category.label:<30} {book / n:>9.0%} {clf / n:>11.0%} {both / n:>9.0%} {right / n:>11.0%}")
     ordinary = [i for i, e in enumerate(data) if e.category is None]
     for name, test in (
