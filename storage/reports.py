@@ -207,7 +207,8 @@ def _alumni_of_year(leavers: Leavers, values: Sequence[Any], *, probe: bool) -> 
     """One row per alumnus: the breakdown values, the group they count in that year, and 1 when sustained.
 
     The destination that counts is the one marked `latest` when it was written
-    (storage.destination_marks): an index probe per alumnus, nothing ranked here.
+    (storage.destination_marks), read from the index of those rows alone (`ix_destination_latest`):
+    one probe per alumnus on SQLite, one index-only range of the year on PostgreSQL; nothing ranked.
 
     "Cannot be contacted" needs the year's check-in only for alumni with no destination. With
     `probe` (SQLite) an EXISTS inside the CASE looks it up for those alone; otherwise (PostgreSQL)
