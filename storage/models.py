@@ -234,10 +234,18 @@ LATEST_ONLY: dict[str, Any] = {"sqlite_where": text("latest = 1"), "postgresql_w
 class Destination(SQLModel, table=True):
     __table_args__ = (
         Index("ix_destination_person_year", "person_id", "year_after_leaving"),
-        # What a report reads of the row that counts, from the index alone (no table lookups). Not
-        # unique on (person, year): SQLite then picks the unique index and reads the table for each
-        # alumnus; storage.destination_marks keeps one row per year, under a lock on the person.
-        Index("ix_destination_latest", "person_id", "year_after_leaving", "group", "nccis_code", "held", **LATEST_ONLY),
+        # What a report reads of the row that counts, from the index alone (no table lookups). Year
+        # first, so PostgreSQL reads one year's rows as an index-only range instead of scanning the
+        # table. `latest` is a column too, though every row has it: a LEFT JOIN's `ON ... latest`
+        # is not dropped by SQLite as the partial index's own term, and without the column SQLite
+        # read the table row of every alumnus to test it (issue 15). Not unique on (year, person):
+        # SQLite then picks the unique index and reads the table for each alumnus;
+        # storage.destination_marks keeps one row per year, under a lock on the person.
+        Index(
+            "ix_destination_latest",
+            *("year_after_leaving", "person_id", "group", "nccis_code", "held", "latest"),
+            **LATEST_ONLY,
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -106,7 +106,7 @@ def _breakdown_column(by: Breakdown, table: type[Person] | type[ErasedLeaver] = 
 
 
 @dataclass(frozen=True)
-class _Leavers:
+class Leavers:
     """Whom a destination report counts: a school's alumni who left in [left_from, left_before), in
     one year after leaving, with the check-in reminders after which no answer is "cannot be contacted"."""
 
@@ -163,15 +163,8 @@ def destination_counts_by(
     hashes them in memory (1.4 s). GROUPING SETS, one per breakdown, measured slower still (it
     sorts once per set)."""
     postgres = session.get_bind().dialect.name == "postgresql"
-    names = [f"v{i}" for i in range(len(by))]
-    leavers = _Leavers(school_id, year_after_leaving, left_before, left_from, reminders)
-    alumni = _alumni_of_year(leavers, [_breakdown_column(b) for b in by], probe=not postgres)
-    erased = _erased_per_alumnus(leavers, [_breakdown_column(b, ErasedLeaver) for b in by])
-    per_alumnus = alumni.union_all(erased).subquery("per_alumnus")
-    keys = [per_alumnus.c[n] for n in names]
-    query = sa_select(*keys, per_alumnus.c.grp_out, func.count(), func.sum(per_alumnus.c.held)).group_by(
-        *keys, per_alumnus.c.grp_out
-    )
+    leavers = Leavers(school_id, year_after_leaving, left_before, left_from, reminders)
+    query = breakdown_query(leavers, by, postgres=postgres)
     if postgres and len(by) > 1:
         session.execute(sa_select(func.set_config("work_mem", "32MB", True)))  # this transaction only
     sums: dict[Breakdown, dict[tuple[str, str], list[int]]] = {b: {} for b in by}
@@ -186,11 +179,24 @@ def destination_counts_by(
     }
 
 
-def _alumni_of_year(leavers: _Leavers, values: Sequence[Any], *, probe: bool) -> Any:
+def breakdown_query(leavers: Leavers, by: Sequence[Breakdown], *, postgres: bool) -> Any:
+    """The SQL of `destination_counts_by`: per value of every breakdown column and group, the alumni
+    and how many were sustained, erased alumni included (tests read its plan)."""
+    alumni = _alumni_of_year(leavers, [_breakdown_column(b) for b in by], probe=not postgres)
+    erased = _erased_per_alumnus(leavers, [_breakdown_column(b, ErasedLeaver) for b in by])
+    per_alumnus = alumni.union_all(erased).subquery("per_alumnus")
+    keys = [per_alumnus.c[f"v{i}"] for i in range(len(by))]
+    return sa_select(*keys, per_alumnus.c.grp_out, func.count(), func.sum(per_alumnus.c.held)).group_by(
+        *keys, per_alumnus.c.grp_out
+    )
+
+
+def _alumni_of_year(leavers: Leavers, values: Sequence[Any], *, probe: bool) -> Any:
     """One row per alumnus: the breakdown values, the group they count in that year, and 1 when sustained.
 
     The destination that counts is the one marked `latest` when it was written
-    (storage.destination_marks): an index probe per alumnus, nothing ranked here.
+    (storage.destination_marks), read from the index of those rows alone (`ix_destination_latest`):
+    one probe per alumnus on SQLite, one index-only range of the year on PostgreSQL; nothing ranked.
 
     "Cannot be contacted" needs the year's check-in only for alumni with no destination. With
     `probe` (SQLite) an EXISTS inside the CASE looks it up for those alone; otherwise (PostgreSQL)
@@ -256,7 +262,7 @@ def _group_out(code: Any, grp: Any, gave_up: Any) -> Any:
     ).label("grp_out")
 
 
-def _erased_per_alumnus(leavers: _Leavers, values: Sequence[Any]) -> Any:
+def _erased_per_alumnus(leavers: Leavers, values: Sequence[Any]) -> Any:
     """Erased alumni, one row each, as `destination_counts` counts alumni: so a report is the same
     before and after `waymark erase` (storage.erasure keeps these anonymous rows)."""
     now = sa_select(ErasedDestination).where(col(ErasedDestination.year_after_leaving) == leavers.year_after_leaving)
