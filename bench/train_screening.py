@@ -89,6 +89,12 @@ BLIND_WRITERS = {
     "writer G (seventh round)": {"disclosures": range(7416, 7915), "ordinary": range(6711, 7110)},
     "writer H (seventh round)": {"disclosures": range(7915, 8415), "ordinary": range(7110, 7508)},
     "writer I (seventh round)": {"disclosures": range(8415, 8907), "ordinary": range(7508, 7906)},
+    "sixth blind set, writer X": {"disclosures": range(8907, 9446), "ordinary": range(7906, 8204)},
+    "sixth blind set, writer Y": {"disclosures": range(9446, 9985), "ordinary": range(8204, 8499)},
+    "writer J (eighth round)": {"disclosures": range(9985, 10485), "ordinary": range(8499, 8898)},
+    "writer K (eighth round)": {"disclosures": range(10485, 10984), "ordinary": range(8898, 9297)},
+    "writer L (eighth round)": {"disclosures": range(10984, 11478), "ordinary": range(9297, 9697)},
+    "writer M (eighth round)": {"disclosures": range(11478, 11973), "ordinary": range(9697, 10097)},
 }
 
 
