@@ -44,7 +44,7 @@ CHAR_FLOOR = 36
 # run of 600 letters ("Supercalifragilistic" thirty times) would otherwise add n-gram after n-gram
 # until it outweighed any sentence and read as a disclosure.
 GRAM_LETTERS = 24
-# Words whose part of a score is kept (see Classifier.score); a few MB at most.
+# Words whose part of a score is kept (see Classifier.score), the trained vocabulary's among them; a few MB at most.
 PART_CACHE = 50_000
 
 
@@ -105,7 +105,13 @@ class Classifier:
             raise ModelError(f"screening model is malformed: {error!r}") from error
         if not self.word_weights or not self.char_weights:
             raise ModelError("screening model holds no weights")
-        self._parts: dict[str, tuple[float, float, int]] = {}
+        # What each word the model was trained on adds to a score, worked out once at load (a few
+        # hundredths of a second): most of what a pupil types is such words, so a message this process
+        # has never seen still costs a look-up per word rather than one per character n-gram.
+        self._known: dict[str, tuple[float, float, int]] = {
+            word: self._part_of(word) for word in self.word_weights if " " not in word
+        }
+        self._parts: dict[str, tuple[float, float, int]] = dict(self._known)
 
     def score(self, words: Sequence[str]) -> float:
         """The detector's log-odds that these normalised words are a disclosure. Each block of
@@ -135,15 +141,18 @@ class Classifier:
             self.bias + wsum / math.sqrt(max(len(words) + pairs, WORD_FLOOR)) + csum / math.sqrt(max(count, CHAR_FLOOR))
         )
 
-    def _part(self, word: str) -> tuple[float, float, int]:
+    def _part_of(self, word: str) -> tuple[float, float, int]:
         grams = word_grams(word)
-        part = (
+        return (
             self.word_weights.get(word, 0.0),
             sum(map(self.char_weights.get, grams, repeat(0.0))),
             len(grams),
         )
+
+    def _part(self, word: str) -> tuple[float, float, int]:
+        part = self._part_of(word)
         if len(self._parts) >= PART_CACHE:  # bounded: pupils type a great many different words
-            self._parts.clear()
+            self._parts = dict(self._known)
         self._parts[word] = part
         return part
 

@@ -5,6 +5,7 @@ either finds one."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from handlers.safeguarding.book import Entry, PhraseBook
@@ -42,8 +43,11 @@ def screen(text: str, phrases: PhraseBook, classifier: Classifier | None = None)
     if classifier is None or not plain:
         return _book_matches(found, typed) if found else []
     quiet = [(start, end) for start, end, entry in found if entry.category is None]
-    kept = [index for index in range(len(plain)) if not any(s <= index < e for s, e in quiet)]
-    words = [plain[index] for index in kept]
+    if quiet:
+        kept: Sequence[int] = [index for index in range(len(plain)) if not any(s <= index < e for s, e in quiet)]
+        words = [plain[index] for index in kept]
+    else:  # most messages: every word counts
+        kept, words = range(len(plain)), plain
     # One score for both decisions, read as the trainer reads it (bench/train_screening.py `score_of`):
     # the lower of the whole message's and, with quiet contexts, that of the words outside them.
     score = classifier.score(plain)
