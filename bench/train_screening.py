@@ -95,6 +95,10 @@ BLIND_WRITERS = {
     "writer K (eighth round)": {"disclosures": range(10485, 10984), "ordinary": range(8898, 9297)},
     "writer L (eighth round)": {"disclosures": range(10984, 11478), "ordinary": range(9297, 9697)},
     "writer M (eighth round)": {"disclosures": range(11478, 11973), "ordinary": range(9697, 10097)},
+    "seventh blind set, writer Z1": {"disclosures": range(11973, 12512), "ordinary": range(10097, 10389)},
+    "seventh blind set, writer Z2": {"disclosures": range(12512, 13052), "ordinary": range(10389, 10688)},
+    "writer N (ninth round)": {"disclosures": range(13052, 13549), "ordinary": range(10688, 11084)},
+    "writer O (ninth round)": {"disclosures": range(13549, 14049), "ordinary": range(11084, 11478)},
 }
 
 
