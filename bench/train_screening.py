@@ -55,9 +55,10 @@ from handlers.safeguarding.normalise import plain_words  # noqa: E402
 CORPUS = ROOT / "bench" / "safeguarding_corpus"
 SEED = 20261203
 FOLDS = 5
-TARGET_FALSE_ALARMS = (
-    0.03  # in cross-validation, all writers; the newest writers ran 1.6 points above it (goal: at most 5%)
-)
+# In cross-validation, all writers (goal: at most 5%). 4% since the tenth round: the last two two-writer
+# blind sets ran 1.0-2.0% at a 3% target, and trained without each of their four writers, 4% flagged
+# 2.4% of their ordinary messages and caught 2.1 points more of their self-harm (BENCHMARKS.md).
+TARGET_FALSE_ALARMS = 0.04
 DETECTOR_L2 = 1e-6
 CHOOSER_L2 = 1e-5
 MIN_COUNT = 2  # a feature must occur in at least this many training sentences
@@ -99,6 +100,15 @@ BLIND_WRITERS = {
     "seventh blind set, writer Z2": {"disclosures": range(12512, 13052), "ordinary": range(10389, 10688)},
     "writer N (ninth round)": {"disclosures": range(13052, 13549), "ordinary": range(10688, 11084)},
     "writer O (ninth round)": {"disclosures": range(13549, 14049), "ordinary": range(11084, 11478)},
+    "eighth blind set, writer W1": {"disclosures": range(14049, 14587), "ordinary": range(11478, 11765)},
+    "eighth blind set, writer W2": {"disclosures": range(14587, 15126), "ordinary": range(11765, 12058)},
+    "writer P (tenth round)": {"disclosures": range(15126, 15619), "ordinary": range(12058, 12452)},
+    "writer Q (tenth round)": {"disclosures": range(15619, 16117), "ordinary": range(12452, 12852)},
+    "writer R (tenth round)": {"disclosures": range(16117, 16606), "ordinary": range(12852, 13242)},
+    "writer S (tenth round)": {"disclosures": range(16606, 17094), "ordinary": range(13242, 13639)},
+    "writer T (tenth round)": {"disclosures": range(17094, 17593), "ordinary": range(13639, 14037)},
+    "writer U (tenth round)": {"disclosures": range(17593, 18082), "ordinary": range(14037, 14433)},
+    "writer V (tenth round)": {"disclosures": range(18082, 18582), "ordinary": range(14433, 14833)},
 }
 
 

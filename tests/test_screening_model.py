@@ -74,7 +74,6 @@ EVERYDAY = (
     "Where are you now?",
     "food",
     "Ben",
-    "Something I do not want to keep",
     "Keep as they are",
     "nursing, game design & <animation>",
     # A pasted run of letters: its n-grams once added up until it read as self-harm.
@@ -88,6 +87,11 @@ EVERYDAY = (
 # it; the book's phrase raises it, and the classifier scores it well above the floor where it would
 # overrule that phrase.
 BOOK_CATCHES = ("wanna die",)
+
+# Not in EVERYDAY since the tenth round's 4% false-alarm target (bench/train_screening.py): "Something I
+# do not want to keep" (and the corpus's "i dont want to keep that one") now scores above where the
+# detector fires, since "do not want to" weighs towards a disclosure ("i do not want to go home").
+# The price of catching more self-harm, said in README ("How well it does").
 
 
 def test_the_issues_examples_are_caught_and_careers_talk_kept_quiet() -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from functools import lru_cache
 
 from handlers.safeguarding.spelling import LEET, SHORTHAND
 
@@ -47,10 +46,25 @@ def _collapse(word: str) -> str:
     return _REPEATS.sub(r"\1", word)
 
 
-@lru_cache(maxsize=65536)
+# Typed words already met, and the plain words each stands for: a plain dict rather than an LRU cache,
+# because a hit then reads one table entry, where an LRU hit also relinks its list (more memory
+# touched in every step, when the step's database work has just pushed it all out of the caches).
+_MET: dict[str, tuple[str, ...]] = {}
+MET_LIMIT = 65_536  # distinct typed words kept; past it the table starts again (a few MB at most)
+
+
 def words_of(raw: str) -> tuple[str, ...]:
     """The plain words one typed word stands for: usually one, none for punctuation, several for
     shorthand ("kms" is "kil myself")."""
+    found = _MET.get(raw)
+    if found is None:
+        if len(_MET) >= MET_LIMIT:
+            _MET.clear()
+        found = _MET[raw] = _plain(raw)
+    return found
+
+
+def _plain(raw: str) -> tuple[str, ...]:
     word = _fold(raw)
     if word in SHORTHAND:
         return SHORTHAND[word]
@@ -70,8 +84,12 @@ def plain_words(text: str) -> tuple[list[str], list[re.Match[str]]]:
     origins: list[re.Match[str]] = []
     for typed in _TYPED_WORD.finditer(text):
         found = words_of(typed.group())
-        plain += found
-        origins += [typed] * len(found)
+        if len(found) == 1:  # most words: no list built to add one
+            plain.append(found[0])
+            origins.append(typed)
+        else:
+            plain += found
+            origins += [typed] * len(found)
     return plain, origins
 
 
