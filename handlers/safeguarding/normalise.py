@@ -64,6 +64,11 @@ def words_of(raw: str) -> tuple[str, ...]:
     return found
 
 
+def forget_words() -> None:
+    """Empty the table of typed words met (bench/safeguarding_bench.py: the cost of words never seen)."""
+    _MET.clear()
+
+
 def _plain(raw: str) -> tuple[str, ...]:
     word = _fold(raw)
     if word in SHORTHAND:
