@@ -64,11 +64,6 @@ CHOOSER_L2 = 1e-5
 MIN_COUNT = 2  # a feature must occur in at least this many training sentences
 STEPS = 400
 DIGITS = 5  # weights are rounded in the file: small, stable to diff, and as good
-# The meaning block (--word-vectors, an experiment; see `WordVectors`): a mean over at least this many
-# words, like the other blocks' floors; its values are multiplied by MEANING_SCALE before training, so
-# that Adam's steps and the L2 penalty treat its dense columns like the sparse ones.
-MEANING_FLOOR = 5
-MEANING_SCALE = 1.0
 
 
 # The tuning files hold our own sentences first, then (these lines, counted from 0) the first blind set,
@@ -154,57 +149,6 @@ def examples() -> list[Example]:
     return found
 
 
-# Word vectors (the meaning block): an experiment, measured with --cross-writer and not shipped. It gave
-# no clear gain on writers left out of training (BENCHMARKS.md, "A word-meaning block"), so Waymark's
-# classifier has no such block and the model file holds none; the code stays so the test can be rerun.
-
-
-@dataclass(frozen=True)
-class WordVectors:
-    """Static word vectors by normalised word (bench/distil_word_vectors.py). The first `general`
-    words come from a general English vocabulary, the rest only from the corpus."""
-
-    words: tuple[str, ...]
-    matrix: np.ndarray  # one row per word
-    general: int
-
-    @property
-    def index(self) -> dict[str, int]:
-        return {w: i for i, w in enumerate(self.words)}
-
-    def known_from(self, examples: list[Example]) -> WordVectors:
-        """Only the general words and the corpus words these examples use: a writer the model is
-        measured on but not trained on must not lend it their own vocabulary."""
-        used = {w for e in examples for w in e.words}
-        keep = [i for i, w in enumerate(self.words) if i < self.general or w in used]
-        return WordVectors(tuple(self.words[i] for i in keep), self.matrix[keep], self.general)
-
-    def meaning(self, lists: list[tuple[str, ...]]) -> np.ndarray:
-        """Each message's block: the sum of its words' vectors over its word count (at least
-        MEANING_FLOOR), a word without a vector counting as nought, as `Detector.score` reads it."""
-        index = self.index
-        out = np.zeros((len(lists), self.matrix.shape[1]))
-        for row, words in enumerate(lists):
-            found = [index[w] for w in words if w in index]
-            if found:
-                out[row] = self.matrix[found].sum(axis=0) / max(len(words), MEANING_FLOOR)
-        return out
-
-
-def load_vectors(path: Path) -> WordVectors:
-    """Read bench/distil_word_vectors.py's file: a JSON header line, the words, then float16 rows."""
-    blob = gzip.decompress(path.read_bytes())
-    header_end = blob.index(b"\n")
-    header = json.loads(blob[:header_end])
-    count, dims = int(header["count"]), int(header["dims"])
-    words_end = header_end + 1
-    for _ in range(count):
-        words_end = blob.index(b"\n", words_end) + 1
-    words = tuple(blob[header_end + 1 : words_end].decode("utf-8").splitlines())
-    matrix = np.frombuffer(blob[words_end:], dtype="<f2").astype(np.float64).reshape(count, dims)
-    return WordVectors(words, matrix, int(header["general"]))
-
-
 # Sparse design matrices
 
 
@@ -227,19 +171,6 @@ class Design:
         if g.ndim == 1:
             return np.bincount(self.cols, weights=self.vals * g[self.rows], minlength=self.n_cols)
         return np.stack([self.tdot(g[:, j]) for j in range(g.shape[1])], axis=1)
-
-    def with_dense(self, block: np.ndarray) -> Design:
-        """These columns, then a dense block's (one row per example) after them."""
-        n, k = block.shape
-        rows = np.repeat(np.arange(n, dtype=np.int64), k)
-        cols = np.tile(np.arange(k, dtype=np.int64), n) + self.n_cols
-        return Design(
-            np.concatenate([self.rows, rows]),
-            np.concatenate([self.cols, cols]),
-            np.concatenate([self.vals, block.ravel()]),
-            self.n_rows,
-            self.n_cols + k,
-        )
 
 
 def vocabulary(lists: list[list[str]]) -> list[str]:
@@ -288,9 +219,6 @@ class Detector:
     words: dict[str, float]
     chars: dict[str, float]
     bias: float
-    # Per word of the vector vocabulary, the meaning block's weights times its vector: a linear model
-    # over a mean of vectors is a mean of these numbers (one look-up per word, were it ever shipped).
-    meanings: dict[str, float]
 
     def score(self, words: tuple[str, ...]) -> float:
         if not words:
@@ -300,20 +228,16 @@ class Detector:
             self.bias
             + sum(self.words.get(f, 0.0) for f in feats) / math.sqrt(max(len(feats), WORD_FLOOR))
             + sum(self.chars.get(g, 0.0) for g in grams) / math.sqrt(max(len(grams), CHAR_FLOOR))
-            + sum(self.meanings.get(w, 0.0) for w in words) / max(len(words), MEANING_FLOOR)
         )
 
 
-def train_detector(train: list[Example], l2: float = DETECTOR_L2, vectors: WordVectors | None = None) -> Detector:
+def train_detector(train: list[Example], l2: float = DETECTOR_L2) -> Detector:
     word_lists = [word_features(e.words) for e in train]
     char_lists = [char_features(e.words) for e in train]
     wv, cv = vocabulary(word_lists), vocabulary(char_lists)
     windex = {f: i for i, f in enumerate(wv)}
     cindex = {f: i for i, f in enumerate(cv)}
     x = design([(word_lists, windex, 0, WORD_FLOOR), (char_lists, cindex, len(wv), CHAR_FLOOR)], len(train))
-    sparse = x.n_cols
-    if vectors is not None:
-        x = x.with_dense(vectors.meaning([e.words for e in train]) * MEANING_SCALE)
     y = np.array([1.0 if e.category is not None else 0.0 for e in train])
     n = len(train)
 
@@ -327,15 +251,10 @@ def train_detector(train: list[Example], l2: float = DETECTOR_L2, vectors: WordV
 
     theta = adam(grad, np.zeros(x.n_cols + 1))
     w = theta[:-1]
-    meanings: dict[str, float] = {}
-    if vectors is not None:
-        per_word = vectors.matrix @ (w[sparse:] * MEANING_SCALE)
-        meanings = {word: float(v) for word, v in zip(vectors.words, per_word, strict=True)}
     return Detector(
         {f: float(w[i]) for f, i in windex.items()},
         {f: float(w[i + len(wv)]) for f, i in cindex.items()},
         float(theta[-1]),
-        meanings,
     )
 
 
@@ -422,16 +341,14 @@ class OutOfFold:
     chosen: list[Category | None]
 
 
-def cross_validate(
-    data: list[Example], views: list[Screened], l2: float = DETECTOR_L2, vectors: WordVectors | None = None
-) -> OutOfFold:
+def cross_validate(data: list[Example], views: list[Screened], l2: float = DETECTOR_L2) -> OutOfFold:
     fold = folds(data)
     raw = [0.0] * len(data)
     masked = [0.0] * len(data)
     chosen: list[Category | None] = [None] * len(data)
     for k in range(FOLDS):
         train = [e for e, f in zip(data, fold, strict=True) if f != k]
-        detector, chooser = train_detector(train, l2, vectors), train_chooser(train)
+        detector, chooser = train_detector(train, l2), train_chooser(train)
         for i, e in enumerate(data):
             if fold[i] == k:
                 raw[i] = detector.score(e.words)
@@ -597,23 +514,19 @@ def model_bytes(detector: Detector, chooser: Chooser, cut: Thresholds, digest: s
     return gzip.compress(text.encode("utf-8"), compresslevel=9, mtime=0)
 
 
-def cross_writer_report(
-    data: list[Example], views: list[Screened], vectors: WordVectors | None = None, names: list[str] | None = None
-) -> None:
+def cross_writer_report(data: list[Example], views: list[Screened], names: list[str] | None = None) -> None:
     """For each blind writer: trained, and its threshold chosen by CV, on every other sentence; measured
     on that writer's. The nearest this corpus comes to a blind figure (the book was never tuned on those
-    sentences, but the settings here were chosen knowing them, so it flatters a little). Word vectors
-    keep only the general vocabulary and the training sentences' words. Last, every writer's counts
-    added up (each measured with its own run's thresholds)."""
+    sentences, but the settings here were chosen knowing them, so it flatters a little). Last, every
+    writer's counts added up (each measured with its own run's thresholds)."""
     pooled: Tally = {key: Counter() for key in [*Category, None]}
     names = names or list(BLIND_WRITERS)
     for name in names:
         ours = [i for i, e in enumerate(data) if e.writer != name]
         theirs = [i for i, e in enumerate(data) if e.writer == name]
         own, own_views = [data[i] for i in ours], [views[i] for i in ours]
-        known = vectors.known_from(own) if vectors is not None else None
-        cut = pick_thresholds(own, own_views, cross_validate(own, own_views, vectors=known))
-        detector, chooser = train_detector(own, vectors=known), train_chooser(own)
+        cut = pick_thresholds(own, own_views, cross_validate(own, own_views))
+        detector, chooser = train_detector(own), train_chooser(own)
         test, test_views = [data[i] for i in theirs], [views[i] for i in theirs]
         raw = [detector.score(e.words) for e in test]
         masked = [r if v.unquiet is None else detector.score(v.unquiet) for r, v in zip(raw, test_views, strict=True)]
@@ -655,11 +568,6 @@ def main() -> None:
         help="with --cross-writer: only these blind writers (comma-separated, part of each name), and write no model",
     )
     parser.add_argument("--out", type=Path, default=MODEL_PATH)
-    parser.add_argument(
-        "--word-vectors",
-        type=Path,
-        help="with --cross-writer --writers: add a block of these word vectors (bench/distil_word_vectors.py)",
-    )
     args = parser.parse_args()
     print(f"load average: {os.getloadavg()}")
     if args.check:
@@ -675,14 +583,11 @@ def main() -> None:
             oof = cross_validate(data, views, l2)
             report(data, views, oof, pick_thresholds(data, views, oof), f"detector L2 {l2:g}")
         return
-    if args.word_vectors and not (args.cross_writer and args.writers):
-        parser.error("--word-vectors is an experiment: only with --cross-writer --writers (no model is written)")
-    vectors = load_vectors(args.word_vectors) if args.word_vectors else None
     if args.cross_writer and args.writers:
         names = [n for part in args.writers.split(",") for n in BLIND_WRITERS if part.strip() in n]
         book = default_book()
         data = examples()
-        cross_writer_report(data, [book_view(e, book) for e in data], vectors, names)
+        cross_writer_report(data, [book_view(e, book) for e in data], names)
         return
     blob = build(cross_writer=args.cross_writer)
     args.out.write_bytes(blob)

@@ -7,9 +7,10 @@ from __future__ import annotations
 import gzip
 import json
 import sys
+import tracemalloc
 from pathlib import Path
+from random import Random
 
-import numpy as np
 import pytest
 
 from handlers.safeguarding import (
@@ -216,24 +217,18 @@ def test_a_default_phrase_in_a_disclosure_is_not_overruled() -> None:
         assert matches and matches[0].phrase != CLASSIFIER_PHRASE, text  # the book's phrase, not the model's
 
 
-def test_the_word_vector_experiment_gives_an_unseen_word_the_weight_of_its_meaning(tmp_path: Path) -> None:
-    # bench/distil_word_vectors.py's file layout, written by hand: two dimensions, the first for words
-    # of harm, the second for school talk; "zorbled" is in no sentence of the corpus but means harm.
-    harm, school = ["scared", "hurt", "hits", "zorbled"], ["interview", "exam", "homework", "corpusonly"]
-    words = harm + school
-    rows = np.array([[1.0, 0.0]] * len(harm) + [[0.0, 1.0]] * len(school), dtype="<f2")
-    header = {"format": 1, "dims": 2, "count": len(words), "general": len(words) - 1}
-    blob = (json.dumps(header) + "\n" + "\n".join(words) + "\n").encode() + rows.tobytes()
-    (tmp_path / "vectors.gz").write_bytes(gzip.compress(blob))
-    vectors = train_screening.load_vectors(tmp_path / "vectors.gz")
-    assert vectors.words == tuple(words) and vectors.matrix.shape == (8, 2)
-    # A word known only from the corpus is kept only if the training sentences use it.
-    assert "corpusonly" not in vectors.known_from(train_screening.examples()[:10]).words
-
-    detector = train_screening.train_detector(train_screening.examples()[::12], vectors=vectors)
-    assert detector.meanings["zorbled"] > 0 > detector.meanings["interview"]
-    message = ("he", "zorbled", "me", "again", "last", "night")
-    without = dict(detector.meanings)
-    del without["zorbled"]
-    unknowing = train_screening.Detector(detector.words, detector.chars, detector.bias, without)
-    assert detector.score(message) > unknowing.score(message)
+def test_long_pasted_words_are_screened_but_not_kept() -> None:
+    # Screening keeps what it has worked out about each word, bounded in count; a "word" of thousands
+    # of letters (pasted, or sent to fill the server's memory) is screened like any other and not kept.
+    random = Random(10)
+    messages = ["".join(random.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(4000)) for _ in range(300)]
+    screen(messages[0], BOOK, MODEL)  # whatever the first call sets up, before counting
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for message in messages:
+            assert screen(message, BOOK, MODEL) == []
+        kept = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert kept < 300_000, f"{kept} bytes kept after 300 messages of 4,000 letters"

@@ -46,6 +46,7 @@ CHAR_FLOOR = 36
 GRAM_LETTERS = 24
 # Words whose part of a score is kept (see Classifier.score), the trained vocabulary's among them; a few MB at most.
 PART_CACHE = 50_000
+PART_LETTERS = 40  # and only words of at most this many letters
 
 
 class ModelError(RuntimeError):
@@ -151,6 +152,8 @@ class Classifier:
 
     def _part(self, word: str) -> tuple[float, float, int]:
         part = self._part_of(word)
+        if len(word) > PART_LETTERS:  # a pasted run of letters is not kept (the cache stays small)
+            return part
         if len(self._parts) >= PART_CACHE:  # bounded: pupils type a great many different words
             self._parts = dict(self._known)
         self._parts[word] = part

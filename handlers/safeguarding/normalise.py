@@ -50,7 +50,9 @@ def _collapse(word: str) -> str:
 # because a hit then reads one table entry, where an LRU hit also relinks its list (more memory
 # touched in every step, when the step's database work has just pushed it all out of the caches).
 _MET: dict[str, tuple[str, ...]] = {}
-MET_LIMIT = 65_536  # distinct typed words kept; past it the table starts again (a few MB at most)
+MET_LIMIT = 65_536  # distinct typed words kept; past it the table starts again
+# Only words this short are kept, so the table stays a few MB however long the "words" someone pastes.
+MET_LETTERS = 40
 
 
 def words_of(raw: str) -> tuple[str, ...]:
@@ -58,9 +60,11 @@ def words_of(raw: str) -> tuple[str, ...]:
     shorthand ("kms" is "kil myself")."""
     found = _MET.get(raw)
     if found is None:
-        if len(_MET) >= MET_LIMIT:
-            _MET.clear()
-        found = _MET[raw] = _plain(raw)
+        found = _plain(raw)
+        if len(raw) <= MET_LETTERS:
+            if len(_MET) >= MET_LIMIT:
+                _MET.clear()
+            _MET[raw] = found
     return found
 
 
