@@ -310,6 +310,8 @@ async def test_a_chart_fills_a_phone_says_its_figures_and_opens_full_size(site: 
         if await chart.evaluate("i => i.complete && i.naturalWidth > 0"):
             break
         await asyncio.sleep(0.05)
+    else:
+        pytest.fail("the chart did not load within 5 seconds")
     shown, natural = await chart.evaluate("i => [i.getBoundingClientRect().width, i.naturalWidth]")
     assert shown >= 300  # the whole width of the phone, less the margins
     assert MIN_FONT_PT * DPI / 72 * shown / natural >= 14  # its smallest text, in CSS pixels
